@@ -1,0 +1,36 @@
+"""rawlux: raw captures in, finished photographs out.
+
+Public API (imports are lazy so ``import rawlux`` stays light)::
+
+    raw = rawlux.open_raw("IMG.dng")          # -> RawImage
+    img = rawlux.develop(raw, look="neutral")  # -> Image (display-encoded, output space)
+    rawlux.save(img, "IMG.jpg", quality=92)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "open_raw": ("rawlux.io.raw", "open_raw"),
+    "develop": ("rawlux.develop", "develop"),
+    "save": ("rawlux.io.write", "save"),
+    "merge_burst": ("rawlux.burst.merge", "merge_burst"),
+    "RawImage": ("rawlux.core.image", "RawImage"),
+    "Image": ("rawlux.core.image", "Image"),
+    "RawluxError": ("rawlux.core.errors", "RawluxError"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'rawlux' has no attribute {name!r}")
+
+
+__all__ = list(_LAZY)
