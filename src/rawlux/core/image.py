@@ -352,9 +352,32 @@ class Image:
     wb_gains: np.ndarray | None = None
     white_balanced: bool = True
     baseline_exposure: float = 0.0
+    opcodes3: tuple[Opcode, ...] = ()
+    crop: Crop | None = None
+    noise_profile: NoiseProfile | None = None
     source: str | None = None
 
     __hash__ = object.__hash__
+
+    @staticmethod
+    def from_raw(raw: "RawImage", data: np.ndarray, *, white_balanced: bool = True) -> "Image":
+        """Camera-RGB linear scene-referred Image carrying everything later stages need from
+        ``raw`` (calibration, WB gains, baseline exposure, opcode list 3, crop, metadata)."""
+        return Image(
+            data=np.ascontiguousarray(data, dtype=np.float32),
+            space=ColorSpace.CAMERA,
+            encoding=Encoding.LINEAR,
+            referred=Referred.SCENE,
+            metadata=raw.metadata,
+            calibration=raw.calibration,
+            wb_gains=raw.wb_gains,
+            white_balanced=white_balanced,
+            baseline_exposure=raw.baseline_exposure,
+            opcodes3=raw.opcodes3,
+            crop=raw.crop,
+            noise_profile=raw.noise_profile,
+            source=raw.source,
+        )
 
     def __post_init__(self) -> None:
         d = self.data
