@@ -1,0 +1,99 @@
+"""CLI plumbing shared by every command: error guard, progress, option parsing.
+
+The CLI touches no pixels: it turns arguments into parameters and calls the library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, TypeVar
+
+T = TypeVar("T")
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE
+EXIT_INTERRUPTED = 130
+
+
+def error_line(message: str) -> None:
+    """Print one error line to stderr."""
+    sys.stderr.write(f"rawlux: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    sys.stderr.write(f"rawlux: warning: {message}\n")
+
+
+def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
+    """Run ``fn``; on a :class:`RawluxError` print its one line and exit with its code.
+
+    Any other exception is reported as one line too (set ``RAWLUX_DEBUG=1`` for the traceback).
+    """
+    from rawlux.core.errors import RawluxError
+
+    warnings.showwarning = _show_warning
+    try:
+        return fn()
+    except RawluxError as err:
+        error_line(str(err))
+        raise SystemExit(err.exit_code) from None
+    except KeyboardInterrupt:
+        error_line("interrupted")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except MemoryError:
+        error_line(f"{context + ': ' if context else ''}out of memory")
+        raise SystemExit(EXIT_INTERNAL) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        if os.environ.get("RAWLUX_DEBUG"):
+            raise
+        where = f"{context}: " if context else ""
+        error_line(f"{where}internal error: {type(exc).__name__}: {' '.join(str(exc).split())}")
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
+def progress(total: int, description: str, enabled: bool = True) -> Any:
+    """A rich progress bar (to stderr) for ``total`` steps, or a no-op when not enabled."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path | None,
+                    fmt: str) -> list[Path]:
+    """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format``."""
+    from rawlux.core.errors import InvalidParameter
+
+    inputs = list(inputs)
+    if output is not None and out_dir is not None:
+        raise InvalidParameter("give either -o/--output or --out-dir, not both")
+    if output is not None:
+        if len(inputs) != 1:
+            raise InvalidParameter(f"-o/--output takes one input, got {len(inputs)}; use --out-dir")
+        return [output]
+    if out_dir is None:
+        raise InvalidParameter("no output: give -o OUT or --out-dir DIR")
+    ext = fmt.lower().lstrip(".")
+    outs = [out_dir / f"{p.stem}.{ext}" for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, outs):
+        if dst in seen:
+            raise InvalidParameter(f"{src} and {seen[dst]} would both write {dst}")
+        seen[dst] = src
+    return outs

@@ -1,0 +1,94 @@
+"""``rawlux develop``: raw file(s) -> photo(s)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
+
+
+def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
+                 save_kw: dict, raw_kw: dict, frame: str | None) -> None:
+    from rawlux.develop import develop
+    from rawlux.io.raw import open_raw
+    from rawlux.io.write import save
+
+    raw = open_raw(src, **raw_kw)
+    img = develop(raw, lut=lut, **options)
+    if frame:
+        from rawlux.frame import apply_frame
+
+        img = apply_frame(img, frame)
+    save(img, dst, protect=inputs, **save_kw)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def develop(
+        inputs: list[Path] = typer.Argument(..., help="raw file(s): DNG, CR2, NEF, ARW, RAF, ..."),
+        output: Optional[Path] = typer.Option(None, "-o", "--output", help="output file (one input)"),
+        out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="output folder (many inputs)"),
+        fmt: str = typer.Option("jpg", "--format", help="extension with --out-dir: jpg tif png heic avif"),
+        look: Optional[str] = typer.Option(None, "--look", help="look name or look file (default authentic)"),
+        strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0, help="look strength 0..1"),
+        lut: Optional[Path] = typer.Option(None, "--lut", help=".cube LUT applied after the look"),
+        lut_strength: float = typer.Option(1.0, "--lut-strength", min=0.0, max=1.0),
+        wb: str = typer.Option("as-shot", "--wb", help="as-shot | auto | KELVIN[,TINT]"),
+        exposure: float = typer.Option(0.0, "--exposure", help="exposure compensation in EV"),
+        color_space: str = typer.Option("srgb", "--color-space", help="srgb | p3 (ICC embedded)"),
+        quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
+        bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
+        demosaic: Optional[str] = typer.Option(None, "--demosaic", help="demosaic method"),
+        highlights: str = typer.Option("reconstruct", "--highlights", help="reconstruct | clip | none"),
+        lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
+        frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
+        cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
+        black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
+        white: Optional[float] = typer.Option(None, "--white", help="white level DN (bare mosaic)"),
+    ) -> None:
+        """Develop raw captures into finished photographs."""
+
+        def prepare() -> tuple[list[Path], dict, object, dict, dict]:
+            from rawlux.develop import DEFAULT_LOOK, DevelopOptions
+
+            outs = resolve_outputs(inputs, output, out_dir, fmt)
+            options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
+                           color_space=color_space, demosaic=demosaic, highlights=highlights,
+                           lens_correction=lens_correction, lut_strength=lut_strength)
+            DevelopOptions(**options)  # validate once, before any work
+            from rawlux.isp.white_balance import parse_wb
+
+            parse_wb(wb)
+            loaded = None
+            if lut is not None:
+                from rawlux.io.cube import read_cube
+
+                loaded = read_cube(lut)
+            raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
+            return outs, options, loaded, raw_kw, {"quality": quality, "bit_depth": bit_depth}
+
+        outs, options, loaded, raw_kw, save_kw = run_guarded(prepare)
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        if len(inputs) == 1:
+            run_guarded(lambda: _develop_one(inputs[0], outs[0], inputs, options, loaded,
+                                             save_kw, raw_kw, frame), context=str(inputs[0]))
+            return
+        failures = 0
+        with progress(len(inputs), "develop") as bar:
+            task = bar.add_task("develop", total=len(inputs))
+            for src, dst in zip(inputs, outs):
+                try:
+                    run_guarded(lambda: _develop_one(src, dst, inputs, options, loaded,
+                                                     save_kw, raw_kw, frame), context=str(src))
+                except SystemExit as stop:
+                    if stop.code == 130:  # interrupted: stop the whole batch
+                        raise
+                    failures += 1
+                bar.advance(task)
+        if failures:
+            error_line(f"{failures} of {len(inputs)} file(s) failed")
+            raise typer.Exit(1)

@@ -1,0 +1,41 @@
+"""``rawlux info``: print what was read from a raw file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rawlux.cli.common import run_guarded
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def info(
+        path: Path = typer.Argument(..., help="raw file"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+        cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF"),
+    ) -> None:
+        """Show camera, CFA, levels, colour matrices, neutral, noise profile, opcodes, crop."""
+
+        def run() -> None:
+            from rawlux.io.raw import describe, open_raw
+
+            raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
+            rows = describe(raw)
+            if as_json:
+                typer.echo(json.dumps(dict(rows), indent=2))
+                return
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=str(path), show_header=False, box=None)
+            table.add_column(style="bold cyan", no_wrap=True)
+            table.add_column()
+            for key, value in rows:
+                table.add_row(key, value)
+            Console().print(table)
+
+        run_guarded(run, context=str(path))

@@ -1,0 +1,118 @@
+"""``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
+
+The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
+options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from os import PathLike
+from typing import Any, Callable
+
+from rawlux.core.errors import InvalidParameter
+from rawlux.core.image import Image, RawImage
+from rawlux.core.params import StageParams, param
+from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+
+#: Stage modules in pipeline order (``rawlux.isp.<name>`` each exposing ``STAGE``).
+STAGE_ORDER: tuple[str, ...] = (
+    "black_level",
+    "lens_shading",
+    "white_balance",
+    "highlights",
+    "demosaic",
+    "geometry",
+    "color_transform",
+    "look",
+    "output",
+)
+
+DEFAULT_LOOK = "authentic"
+
+
+def stage_definitions() -> dict[str, StageDef]:
+    """Every develop stage definition by name (imports the stage modules)."""
+    defs = {}
+    for name in STAGE_ORDER:
+        sd = importlib.import_module(f"rawlux.isp.{name}").STAGE
+        defs[sd.name] = sd
+    return defs
+
+
+@dataclass(frozen=True)
+class DevelopOptions(StageParams):
+    """User-level options of :func:`develop` (each maps onto one stage's params)."""
+
+    look: str = param(DEFAULT_LOOK, doc="look name or path to a look file")
+    strength: float = param(1.0, lo=0.0, hi=1.0, doc="look strength (0 = neutral)")
+    lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT")
+    wb: str = param("as-shot", doc="as-shot | auto | KELVIN[,TINT]")
+    exposure: float = param(0.0, lo=-10.0, hi=10.0, unit="EV", doc="exposure compensation")
+    color_space: str = param("srgb", choices=("srgb", "p3"), doc="output colour space")
+    demosaic: str | None = param(None, doc="demosaic method (None = default)")
+    highlights: str = param("reconstruct", choices=("reconstruct", "clip", "none"),
+                            doc="highlight handling")
+    lens_correction: bool = param(True, doc="apply DNG lens shading and warp opcodes")
+    crop: bool = param(True, doc="apply the DNG default crop")
+    gamut: str = param("compress", choices=("compress", "clip"), doc="out-of-gamut handling")
+
+
+def _params(module: str, cls: str, **kw: Any) -> StageParams:
+    return getattr(importlib.import_module(f"rawlux.isp.{module}"), cls)(**kw)
+
+
+def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
+    """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None)."""
+    from rawlux.isp.white_balance import parse_wb
+
+    defs = stage_definitions()
+    demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
+    params: dict[str, StageParams] = {
+        "black_level": _params("black_level", "BlackLevelParams"),
+        "lens_shading": _params("lens_shading", "LensShadingParams", enabled=options.lens_correction),
+        "white_balance": parse_wb(options.wb),
+        "highlights": _params("highlights", "HighlightParams", method=options.highlights),
+        "demosaic": _params("demosaic", "DemosaicParams", **demosaic_kw),
+        "geometry": _params("geometry", "GeometryParams", apply_warp=options.lens_correction,
+                            apply_crop=options.crop),
+        "color_transform": _params("color_transform", "ColorTransformParams",
+                                   exposure_ev=options.exposure),
+        "look": _params("look", "LookParams", look=options.look, strength=options.strength,
+                        lut=lut, lut_strength=options.lut_strength),
+        "output": _params("output", "OutputParams", color_space=options.color_space,
+                          gamut_map=options.gamut),
+    }
+    return Pipeline(Stage(defs[name], params[name]) for name in STAGE_ORDER)
+
+
+def develop(
+    raw_or_path: RawImage | str | PathLike[str],
+    *,
+    lut: Any = None,
+    on_stage: Callable[[str, int, int], None] | None = None,
+    **options: Any,
+) -> Image:
+    """Develop a raw (object or path) into a display-encoded :class:`Image`.
+
+    ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
+    color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength). ``lut`` is a
+    path to a ``.cube`` file or a loaded LUT. Returns float32 [0, 1] in sRGB or Display P3 with
+    the sRGB transfer curve, orientation applied; save it with :func:`rawlux.save`.
+    """
+    unknown = sorted(set(options) - {f for f in DevelopOptions.__dataclass_fields__})
+    if unknown:
+        raise InvalidParameter(f"develop() got unknown option(s): {', '.join(unknown)}")
+    opts = DevelopOptions(**options)
+    if isinstance(raw_or_path, RawImage):
+        raw = raw_or_path
+    else:
+        from rawlux.io.raw import open_raw
+
+        raw = open_raw(raw_or_path)
+    if lut is not None and not hasattr(lut, "table"):
+        from rawlux.io.cube import read_cube
+
+        lut = read_cube(lut)
+    return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
