@@ -27,11 +27,15 @@ def check_readable(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def check_dimensions(width: int, height: int, path: str | os.PathLike[str] | None, what: str = "image") -> None:
+def check_dimensions(
+    width: int, height: int, path: str | os.PathLike[str] | None, what: str = "image"
+) -> None:
     """Raise :class:`ImageTooLarge` when ``width`` x ``height`` is above the safety limits."""
     w, h = int(width), int(height)
     if w > MAX_SIDE or h > MAX_SIDE:
-        raise ImageTooLarge(f"{what} is {w}x{h} px, above the limit of {MAX_SIDE} px per side", path)
+        raise ImageTooLarge(
+            f"{what} is {w}x{h} px, above the limit of {MAX_SIDE} px per side", path
+        )
     if w * h > MAX_PIXELS:
         raise ImageTooLarge(
             f"{what} is {w}x{h} px = {w * h / 1e6:.0f} MP, above the limit of {MAX_PIXELS // 1_000_000} MP",
