@@ -13,9 +13,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+# ``rawlux.develop`` is both a submodule and its main function: binding the function here, after
+# the submodule import, keeps ``rawlux.develop(...)`` callable (the module stays importable as
+# ``rawlux.develop`` through sys.modules). The module imports only numpy and core types.
+from rawlux.develop import develop  # noqa: E402
+
 _LAZY = {
     "open_raw": ("rawlux.io.raw", "open_raw"),
-    "develop": ("rawlux.develop", "develop"),
     "save": ("rawlux.io.write", "save"),
     "merge_burst": ("rawlux.burst.merge", "merge_burst"),
     "RawImage": ("rawlux.core.image", "RawImage"),
@@ -33,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rawlux' has no attribute {name!r}")
 
 
-__all__ = list(_LAZY)
+__all__ = ["develop", *_LAZY]

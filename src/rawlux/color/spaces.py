@@ -23,15 +23,17 @@ from rawlux.core.image import ColorSpace
 
 # ---------------------------------------------------------------------------- white points (xy)
 
-WHITE_D50 = np.array([0.34567, 0.35850])  # CIE 1931 2 deg, as used by colour-science / DNG SDK
-WHITE_D55 = np.array([0.33242, 0.34743])
-WHITE_D65 = np.array([0.31270, 0.32900])  # sRGB / Rec.709 / Rec.2020 / P3 definition (4 digits)
-WHITE_D75 = np.array([0.29902, 0.31485])
-WHITE_A = np.array([0.44757, 0.40745])
+# CIE 1931 2 deg chromaticities as in colour-science's CCS_ILLUMINANTS (D50/D65: the 4-digit
+# values used by the DNG SDK, ICC and the RGB space definitions).
+WHITE_D50 = np.array([0.3457, 0.3585])
+WHITE_D55 = np.array([0.33243, 0.34744])
+WHITE_D65 = np.array([0.3127, 0.3290])
+WHITE_D75 = np.array([0.29903, 0.31488])
+WHITE_A = np.array([0.44758, 0.40745])
 WHITE_E = np.array([1.0 / 3.0, 1.0 / 3.0])
 
 #: The DNG profile connection space white (XYZ, Y = 1).
-XYZ_D50 = np.array([0.34567 / 0.35850, 1.0, (1 - 0.34567 - 0.35850) / 0.35850])
+XYZ_D50 = np.array([0.3457 / 0.3585, 1.0, (1 - 0.3457 - 0.3585) / 0.3585])
 
 # ------------------------------------------------------------------------------ primaries (xy)
 

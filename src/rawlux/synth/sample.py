@@ -66,7 +66,7 @@ def make_sample(width: int = 1600, height: int = 1200, illuminant: str = "D65",
     y0, x0 = max(cy - zr, 0), max(cx - zr, 0)
     zy, zx = np.mgrid[y0:min(cy + zr, h), x0:min(cx + zr, w)].astype(np.float32)
     rr = (zy - cy) ** 2 + (zx - cx) ** 2
-    zone = 0.5 + 0.45 * np.cos(np.pi * rr / (2.2 * zr))
+    zone = 0.5 + 0.45 * np.cos(np.pi * rr / (3.0 * zr))
     inside = rr < zr * zr
     img[y0:y0 + zone.shape[0], x0:x0 + zone.shape[1]][inside] = (zone[inside, None]
                                                                   * cam[19] * 1.1)

@@ -1,0 +1,93 @@
+"""Stage 5: demosaic (RawImage float32 mosaic -> camera-RGB :class:`Image`).
+
+Methods live in the :data:`DEMOSAIC` registry; each is ``fn(mosaic, pattern) -> rgb`` on a
+float32 (H, W) mosaic with a 2x2 pattern of channel indices (0=R, 1=G, 2=B), returning float32
+(H, W, 3) linear camera RGB. Values are never clipped (above 1 = highlights kept for later
+stages; negatives = noise around black). NaN/inf in the mosaic raise :class:`ContractError`.
+
+* ``rcd`` (default) — ratio-corrected demosaicing, numba, strip-parallel (:mod:`.rcd`).
+* ``bilinear`` — numba bilinear; :func:`bilinear_reference` is its numpy twin.
+* ``menon2007`` — colour-demosaicing's DDFAPD (optional dependency, for comparison).
+
+X-Trans (and any non-Bayer tile) uses :func:`normalized_convolution` whatever the method;
+LINEAR raws (already demosaiced) pass straight through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from rawlux.core.errors import ContractError
+from rawlux.core.image import CFA, Image, RawImage
+from rawlux.core.params import StageParams, param
+from rawlux.core.registry import Registry
+from rawlux.isp.demosaic.bilinear import bilinear, bilinear_reference
+from rawlux.isp.demosaic.generic import normalized_convolution
+from rawlux.isp.demosaic.menon import menon2007
+from rawlux.isp.demosaic.rcd import rcd
+from rawlux.isp.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
+
+DemosaicFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: Bayer demosaic methods by name: ``fn(mosaic float32 (H, W), pattern (2, 2)) -> (H, W, 3)``.
+DEMOSAIC: Registry[DemosaicFn] = Registry("demosaic method")
+DEMOSAIC.register("rcd", rcd)
+DEMOSAIC.register("bilinear", bilinear)
+DEMOSAIC.register("bilinear_reference", bilinear_reference)
+DEMOSAIC.register("menon2007", menon2007)
+
+DEFAULT_METHOD = "rcd"
+
+
+@dataclass(frozen=True)
+class DemosaicParams(StageParams):
+    """Demosaic parameters."""
+
+    method: str = param(DEFAULT_METHOD, doc="Bayer demosaic method", choices=tuple(DEMOSAIC.names()))
+
+
+def demosaic_mosaic(cfa: np.ndarray, pattern: np.ndarray, method: str = DEFAULT_METHOD) -> np.ndarray:
+    """Demosaic a bare float32 mosaic with the named method (non-Bayer tiles: normalised conv.)."""
+    p = np.asarray(pattern)
+    if p.shape != (2, 2):
+        return normalized_convolution(cfa, p)
+    return DEMOSAIC.get(method)(cfa, p)
+
+
+def demosaic(raw: RawImage, params: DemosaicParams = DemosaicParams()) -> Image:
+    """Normalised RawImage -> camera-RGB linear scene-referred Image (see module docstring)."""
+    if not isinstance(raw, RawImage):
+        raise ContractError(f"demosaic takes a RawImage, got {type(raw).__name__}")
+    if raw.data.dtype != np.float32:
+        raise ContractError(
+            f"demosaic needs the normalised float32 RawImage (run black_level first), got {raw.data.dtype}"
+        )
+    balanced = raw.wb_gains is not None
+    if raw.cfa is CFA.LINEAR:
+        data = raw.data
+        if not np.isfinite(float(np.add.reduce(data, axis=None, dtype=np.float64))):
+            raise ContractError(f"{raw.source or 'raw image'}: linear data contain NaN or infinite values")
+        return Image.from_raw(raw, data, white_balanced=balanced)
+    pattern = raw.cfa_pattern if raw.cfa_pattern is not None else raw.cfa.pattern()
+    rgb = demosaic_mosaic(raw.data, pattern, params.method)
+    return Image.from_raw(raw, rgb, white_balanced=balanced)
+
+
+STAGE = StageDef("demosaic", demosaic, DemosaicParams, takes=RAW_NORM, gives=CAMERA_LINEAR)
+
+__all__ = [
+    "DEMOSAIC",
+    "DEFAULT_METHOD",
+    "DemosaicParams",
+    "STAGE",
+    "bilinear",
+    "bilinear_reference",
+    "demosaic",
+    "demosaic_mosaic",
+    "menon2007",
+    "normalized_convolution",
+    "rcd",
+]

@@ -1,0 +1,81 @@
+"""Look speed: time per look on a 12 MP image against the neutral develop time.
+
+    python benchmarks/looks.py [--runs 3] [--megapixels 12] [RAW]
+
+Develops the raw (default: a generated 12 MP sample from ``rawlux.synth.sample``) once per
+look with ``rawlux.develop`` (in-process, code warm) and, separately, times the look stage
+alone on the same scene-linear input. Prints one table (median of ``--runs``); asserts nothing.
+The goal is that any look adds at most 30 % to the neutral develop time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from datetime import datetime, timezone
+
+
+def _median_time(fn, runs: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Median wall time and median CPU time (all threads) of ``runs`` calls, seconds."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        t, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("raw", nargs="?", help="raw file (default: generated sample)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--megapixels", type=float, default=12.0)
+    args = ap.parse_args(argv)
+
+    from rawlux.develop import develop
+    from rawlux.isp.look import LookParams, look
+    from rawlux.looks.registry import look_names
+    from rawlux.looks.sheet import look_input
+
+    if args.raw:
+        from rawlux.io.raw import open_raw
+
+        raw = open_raw(args.raw)
+        name = os.path.basename(args.raw)
+    else:
+        from rawlux.synth.sample import make_sample
+
+        w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
+        w -= w % 2
+        h = int(round(w * 3 / 4))
+        h -= h % 2
+        raw = make_sample(w, h)
+        name = f"synthetic sample {w}x{h}"
+    scene = look_input(raw)
+    mp = scene.height * scene.width / 1e6
+    names = look_names()
+    for n in names:  # warm up: numba compile/cache load, look baking
+        look(scene.with_data(scene.data[:64, :64]), LookParams(look=n))
+    develop(raw, look="neutral")
+
+    base = _median_time(lambda: develop(raw, look="neutral"), args.runs)
+    print(f"# rawlux looks benchmark — {name}, {mp:.1f} MP, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"median of {args.runs} runs, load average {os.getloadavg()[0]:.1f}")
+    print("# wall = elapsed ms, cpu = CPU ms summed over threads (robust on a shared machine);")
+    print("# added = extra develop time of the look over the neutral develop")
+    print(f"{'look':<10} {'stage wall':>10} {'stage cpu':>10} {'dev wall':>9} {'dev cpu':>8} "
+          f"{'added wall':>10} {'added cpu':>9}")
+    for n in names:
+        sw, sc = _median_time(lambda: look(scene, LookParams(look=n)), args.runs)
+        dw, dc = base if n == "neutral" else _median_time(lambda: develop(raw, look=n), args.runs)
+        print(f"{n:<10} {sw * 1e3:>10.0f} {sc * 1e3:>10.0f} {dw * 1e3:>9.0f} {dc * 1e3:>8.0f} "
+              f"{100 * (dw / base[0] - 1):>9.0f}% {100 * (dc / base[1] - 1):>8.0f}%")
+
+
+if __name__ == "__main__":
+    main()

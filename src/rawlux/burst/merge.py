@@ -1,0 +1,408 @@
+"""Night mode: align and merge a handheld raw burst into one cleaner raw (HDR+ style).
+
+Algorithm (Hasinoff et al. 2016, "Burst photography for high dynamic range and low-light imaging
+on mobile cameras", with sub-pixel alignment applied in the Fourier domain):
+
+1. Every frame is normalised (black level) and checked against the reference (size, CFA, camera).
+2. :mod:`rawlux.burst.align` computes a per-tile motion field on a 2x2-binned grey pyramid.
+3. Each Bayer plane is cut into overlapping tiles (``tile`` plane pixels, stride ``tile/2``)
+   weighted by a modified raised-cosine window that sums to one. A frame's tile is taken at the
+   integer part of its displacement and its fractional part is applied as a phase ramp.
+4. Pairwise Wiener merge per frequency: ``A = |D|^2 / (|D|^2 + c * sigma^2)`` with ``D`` the
+   difference to the reference tile, ``sigma^2`` the noise variance of a coefficient from the noise
+   model at the tile's level; the merged coefficient is ``mean_z(T_z + A_z (T_0 - T_z))``, so
+   mismatching content (moving objects, bad alignment) falls back to the reference: no ghosts.
+5. Optional spatial Wiener shrinkage of the merged spectrum using the merged noise variance
+   (tracked per coefficient), then inverse FFT and overlap-add.
+
+Frames are streamed: only the reference spectrum, the accumulator and one frame at a time are held,
+so memory is bounded independent of burst length. The result is a float32 normalised RawImage with
+the reference's CFA, geometry, calibration and metadata, OpcodeList1 marked as applied (removed), and
+its noise profile scaled to the merged noise level.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence, Union
+
+import numpy as np
+from numba import njit, prange
+
+from rawlux.burst.align import AlignParams, align, pyramid, tile_grid
+from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
+from rawlux.core.errors import BurstMismatch, ContractError, InvalidParameter, UnsupportedInput
+from rawlux.core.image import NoiseProfile, RawImage
+from rawlux.core.params import StageParams, param
+
+Frame = Union[RawImage, str, "os.PathLike[str]"]
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class MergeParams(StageParams):
+    """Burst merge parameters. Pixels are Bayer-plane pixels (two raw pixels)."""
+
+    tile: int = param(16, lo=8, hi=32, unit="px", doc="merge/alignment tile size (8, 16 or 32)")
+    temporal_strength: float = param(
+        16.0, lo=0.01, hi=1000.0, doc="Wiener c: higher merges more (and rejects motion less)"
+    )
+    spatial_strength: float = param(
+        1.0, lo=0.0, hi=100.0, doc="spatial Wiener denoise of the merged tiles (0 = off)"
+    )
+    align_radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius per coarse pyramid level")
+    align_levels: int = param(4, lo=1, hi=6, doc="alignment pyramid levels")
+    lk_iterations: int = param(2, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps")
+    subpixel: bool = param(True, doc="apply fractional displacements (phase ramp) when merging")
+    estimate_noise: bool = param(False, doc="estimate the noise model even when the DNG has one")
+
+    def align_params(self) -> AlignParams:
+        return AlignParams(tile=self.tile, levels=self.align_levels, radius=self.align_radius,
+                           lk_iterations=self.lk_iterations)
+
+
+# ------------------------------------------------------------------------------------- kernels
+
+
+def raised_cosine(t: int) -> np.ndarray:
+    """(t, t) float32 modified raised-cosine window; copies at stride t/2 sum to exactly 1."""
+    n = np.arange(t, dtype=np.float64)
+    w1 = 0.5 - 0.5 * np.cos(2.0 * np.pi * (n + 0.5) / t)
+    return np.outer(w1, w1).astype(np.float32)
+
+
+@njit(cache=True, parallel=True)
+def _gather(plane, disp, t, stride, off, window):  # pragma: no cover - compiled
+    """Windowed tiles (ny, nx, t, t) of ``plane`` shifted by integer ``disp`` (edge clamped)."""
+    ny, nx = disp.shape[0], disp.shape[1]
+    h, w = plane.shape
+    out = np.empty((ny, nx, t, t), np.float32)
+    for k in prange(ny * nx):
+        i = k // nx
+        j = k % nx
+        y0 = i * stride - off + disp[i, j, 0]
+        x0 = j * stride - off + disp[i, j, 1]
+        if y0 >= 0 and x0 >= 0 and y0 + t <= h and x0 + t <= w:
+            for a in range(t):
+                for b in range(t):
+                    out[i, j, a, b] = plane[y0 + a, x0 + b] * window[a, b]
+        else:
+            for a in range(t):
+                y = min(max(y0 + a, 0), h - 1)
+                for b in range(t):
+                    x = min(max(x0 + b, 0), w - 1)
+                    out[i, j, a, b] = plane[y, x] * window[a, b]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _merge_into(f0, fz, frac, sig2, c, acc, sa, sb, use_frac):  # pragma: no cover - compiled
+    """Pairwise Wiener merge of one frame's spectrum ``fz`` into ``acc`` (in place).
+
+    ``frac`` (ny, nx, 2) fractional displacement applied as a phase ramp, ``sig2`` (ny, nx) noise
+    variance of one coefficient. ``sa`` += A, ``sb`` += (1 - A)^2 (for the merged noise level).
+    """
+    ny, nx, t, tv = fz.shape
+    two_pi = np.float32(2.0 * np.pi / t)
+    one = np.float32(1.0)
+    for k in prange(ny * nx):
+        i = k // nx
+        j = k % nx
+        thr = np.float32(c * sig2[i, j])
+        ey = np.empty(t, np.complex64)
+        ex = np.empty(tv, np.complex64)
+        for u in range(t):
+            uu = u if u <= t // 2 else u - t
+            ph = two_pi * uu * frac[i, j, 0] if use_frac else np.float32(0.0)
+            ey[u] = complex(np.cos(ph), np.sin(ph))
+        for v in range(tv):
+            ph = two_pi * v * frac[i, j, 1] if use_frac else np.float32(0.0)
+            ex[v] = complex(np.cos(ph), np.sin(ph))
+        for u in range(t):
+            for v in range(tv):
+                z = fz[i, j, u, v] * (ey[u] * ex[v])
+                d = f0[i, j, u, v] - z
+                d2 = d.real * d.real + d.imag * d.imag
+                a = d2 / (d2 + thr) if thr > 0 else one
+                acc[i, j, u, v] += z + a * d
+                sa[i, j, u, v] += a
+                sb[i, j, u, v] += (one - a) * (one - a)
+
+
+@njit(cache=True, parallel=True)
+def _finish(acc, sa, sb, sig2, n, s):  # pragma: no cover - compiled
+    """Merged spectrum = acc / n, then spatial Wiener shrinkage with strength ``s`` (DC kept).
+
+    Returns the mean noise-variance ratio (merged / single frame) of the temporal merge.
+    """
+    ny, nx, t, tv = acc.shape
+    inv = 1.0 / n
+    inv2 = inv * inv
+    ratio = np.zeros(ny * nx)
+    for k in prange(ny * nx):
+        i = k // nx
+        j = k % nx
+        base = sig2[i, j]
+        rsum = 0.0
+        for u in range(t):
+            uu = u if u <= t // 2 else u - t
+            for v in range(tv):
+                m = acc[i, j, u, v] * inv
+                q = ((1.0 + sa[i, j, u, v]) ** 2 + sb[i, j, u, v]) * inv2
+                rsum += q
+                if s > 0 and (uu != 0 or v != 0):
+                    fw = np.sqrt((uu * uu + v * v) / (0.5 * t * t))  # 0 at DC .. 1 at the corner
+                    nv = s * fw * q * base
+                    m2 = m.real * m.real + m.imag * m.imag
+                    m = m * (m2 / (m2 + nv)) if m2 + nv > 0 else m
+                acc[i, j, u, v] = m
+        ratio[k] = rsum / (t * tv)
+    return ratio.mean()
+
+
+@njit(cache=True, parallel=True)
+def _overlap_add(tiles, h, w, stride, off):  # pragma: no cover - compiled
+    """Sum windowed tiles back into an (h, w) plane (each output row gathers its tiles)."""
+    ny, nx, t = tiles.shape[0], tiles.shape[1], tiles.shape[2]
+    out = np.zeros((h, w), np.float32)
+    for y in prange(h):
+        yy = y + off
+        i_hi = min(yy // stride, ny - 1)
+        i_lo = max((yy - t) // stride + 1, 0)
+        for i in range(i_lo, i_hi + 1):
+            a = yy - i * stride
+            for x in range(w):
+                xx = x + off
+                j_hi = min(xx // stride, nx - 1)
+                j_lo = max((xx - t) // stride + 1, 0)
+                for j in range(j_lo, j_hi + 1):
+                    out[y, x] += tiles[i, j, a, xx - j * stride]
+    return out
+
+
+def _grey(planes: np.ndarray) -> np.ndarray:
+    """2x2-binned grey image from the four Bayer planes (same as align.grey_image)."""
+    g = planes[0] + planes[1]
+    g += planes[2]
+    g += planes[3]
+    g *= np.float32(0.25)
+    return g
+
+
+# ----------------------------------------------------------------------------------- frames
+
+
+def _name(frame: Frame, idx: int) -> str:
+    if isinstance(frame, RawImage):
+        return frame.source or f"frame {idx}"
+    return str(frame)
+
+
+def _load(frame: Frame) -> RawImage:
+    """Open (if a path) and normalise one frame to float32."""
+    if isinstance(frame, RawImage):
+        raw = frame
+    elif isinstance(frame, (str, os.PathLike)):
+        from rawlux.io.raw import open_raw
+
+        raw = open_raw(Path(frame))
+    else:
+        raise InvalidParameter(f"a burst frame must be a RawImage or a path, got {type(frame).__name__}")
+    if raw.data.dtype == np.uint16:
+        from rawlux.isp.black_level import black_level
+
+        # remember the DN levels so a merged DNG can be written with the same levels
+        levels = (np.asarray(raw.black, np.float64).copy(), float(raw.white))
+        raw = black_level(raw)
+        raw = replace(raw, metadata=replace(raw.metadata, extra={**raw.metadata.extra, "dn_levels": levels}))
+    return raw
+
+
+def _check_frame(ref: RawImage, raw: RawImage, name: str, ref_name: str) -> None:
+    """Raise :class:`BurstMismatch` naming ``name`` when it cannot be merged with the reference."""
+    if raw.data.shape != ref.data.shape:
+        h, w = raw.data.shape[:2]
+        raise BurstMismatch(
+            f"frame size {w}x{h} differs from the reference {ref.width}x{ref.height} ({ref_name})", name
+        )
+    if raw.cfa is not ref.cfa or not np.array_equal(np.asarray(raw.cfa_pattern), np.asarray(ref.cfa_pattern)):
+        raise BurstMismatch(f"CFA {raw.cfa.value} differs from the reference's {ref.cfa.value} ({ref_name})", name)
+    cam = (raw.metadata.make or "", raw.metadata.model or "")
+    rcam = (ref.metadata.make or "", ref.metadata.model or "")
+    if cam != rcam:
+        raise BurstMismatch(
+            f"camera {' '.join(cam).strip() or '(unknown)'!r} differs from the reference's "
+            f"{' '.join(rcam).strip() or '(unknown)'!r} ({ref_name})",
+            name,
+        )
+
+
+def _check_reference(ref: RawImage, name: str) -> None:
+    if not ref.cfa.is_bayer:
+        raise UnsupportedInput(f"night mode merges Bayer raws only, this frame is {ref.cfa.value}", name)
+    if ref.height < 16 or ref.width < 16:
+        raise UnsupportedInput(f"frame is too small to merge ({ref.width}x{ref.height})", name)
+
+
+def _planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    out = ref.copy()  # keeps an odd last row/column of the reference
+    out[0 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[0]
+    out[0 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[1]
+    out[1 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[2]
+    out[1 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[3]
+    return out
+
+
+# -------------------------------------------------------------------------------------- public
+
+
+def merge_burst(
+    frames: Sequence[Frame],
+    reference: int = 0,
+    *,
+    params: MergeParams | None = None,
+    progress: Progress | None = None,
+) -> RawImage:
+    """Align and merge a burst of Bayer raws into one float32 normalised :class:`RawImage`.
+
+    ``frames``: RawImage objects (uint16 DN or float32 normalised) or paths, opened one at a time.
+    ``reference``: index of the frame whose geometry the result keeps. ``progress(done, total,
+    message)`` is called as frames are merged. The result keeps the reference's CFA, size,
+    calibration, crop, opcode lists 2/3 and metadata (OpcodeList1 is applied during
+    normalisation); its noise profile is scaled to the merged noise level.
+    Raises :class:`BurstMismatch` (size, CFA or camera differ; names the frame), the io errors of
+    an unreadable frame, :class:`InvalidParameter`. A single frame passes through with a warning.
+    """
+    p = params or MergeParams()
+    if p.tile not in (8, 16, 32):
+        raise InvalidParameter(f"MergeParams.tile must be 8, 16 or 32, got {p.tile}")
+    frames = list(frames)
+    n = len(frames)
+    if n == 0:
+        raise InvalidParameter("merge_burst needs at least one frame")
+    if not -n <= reference < n:
+        raise InvalidParameter(f"reference index {reference} is outside the burst of {n} frame(s)")
+    reference %= n
+    report = progress or (lambda done, total, msg: None)
+    total = n + 1
+
+    ref_name = _name(frames[reference], reference)
+    ref = _load(frames[reference])
+    _check_reference(ref, ref_name)
+    if n == 1:
+        warnings.warn(f"{ref_name}: a single frame has nothing to merge; passed through unchanged",
+                      stacklevel=2)
+        report(total, total, "single frame")
+        return replace(ref, opcodes1=())
+
+    import scipy.fft as sfft
+
+    workers = max(1, min(2, os.cpu_count() or 1))
+    t = p.tile
+    stride = off = t // 2
+    window = raised_cosine(t)
+    w2 = float((window.astype(np.float64) ** 2).sum())
+    ap = p.align_params()
+
+    prof = noise_model(replace(ref, noise_profile=None) if p.estimate_noise else ref)
+    pairs = plane_pairs(prof, plane_channels(ref))
+    planes0 = bayer_planes(ref.data)
+    ph, pw = planes0.shape[1:]
+    ny, nx = tile_grid((ph, pw), t)
+    zero = np.zeros((ny, nx, 2), np.int32)
+    ref_pyr = pyramid(_grey(planes0), ap.levels)
+    from rawlux.burst.align import gradients
+
+    ref_grad = gradients(ref_pyr[0])
+
+    f0, acc, sa, sb, sig2 = [], [], [], [], []
+    for c in range(4):
+        spec = sfft.rfft2(_gather(planes0[c], zero, t, stride, off, window), workers=workers)
+        mean = np.maximum(spec[:, :, 0, 0].real / float(window.sum()), 0.0)
+        sig2.append((pairs[c, 0] * mean + pairs[c, 1]) * w2)
+        f0.append(spec)
+        acc.append(spec.copy())
+        sa.append(np.zeros(spec.shape, np.float32))
+        sb.append(np.zeros(spec.shape, np.float32))
+    del planes0
+    report(1, total, f"reference {Path(ref_name).name}")
+
+    done = 1
+    for idx, frame in enumerate(frames):
+        if idx == reference:
+            continue
+        name = _name(frame, idx)
+        raw = _load(frame)
+        _check_frame(ref, raw, name, ref_name)
+        planes = bayer_planes(raw.data)
+        del raw
+        disp = align(ref_pyr, pyramid(_grey(planes), ap.levels), ap, ref_grad)
+        whole = np.rint(disp).astype(np.int32)
+        frac = (disp - whole).astype(np.float32)
+        for c in range(4):
+            fz = sfft.rfft2(_gather(planes[c], whole, t, stride, off, window), workers=workers)
+            _merge_into(f0[c], fz, frac, sig2[c], np.float32(p.temporal_strength), acc[c], sa[c], sb[c],
+                        p.subpixel)
+            del fz
+        del planes
+        done += 1
+        report(done, total, f"merged {Path(name).name}")
+
+    out_planes = np.empty((4, ph, pw), np.float32)
+    ratios = []
+    for c in range(4):
+        f0[c] = None  # free the reference spectrum before the inverse transform
+        ratios.append(_finish(acc[c], sa[c], sb[c], sig2[c], float(n), float(p.spatial_strength)))
+        sa[c] = sb[c] = None
+        tiles = sfft.irfft2(acc[c], s=(t, t), workers=workers).astype(np.float32, copy=False)
+        acc[c] = None
+        out_planes[c] = _overlap_add(np.ascontiguousarray(tiles), ph, pw, stride, off)
+        del tiles
+    data = _planes_to_mosaic(out_planes, ref.data)
+    ratio = float(np.mean(ratios))
+    new_prof = NoiseProfile(np.asarray(prof.pairs, np.float64) * ratio)
+    md = ref.metadata
+    extra = {**md.extra, "burst_frames": n, "burst_reference": reference, "burst_noise_ratio": ratio}
+    report(total, total, "done")
+    return ref.with_data(data.astype(np.float32, copy=False), noise_profile=new_prof, opcodes1=(),
+                         metadata=replace(md, extra=extra))
+
+
+def check_burst(frames: Sequence[Frame]) -> None:
+    """Cheap pre-flight check of a burst (open each frame, compare size/CFA/camera); raises
+    :class:`BurstMismatch` or the io error of an unreadable frame. Holds one frame at a time."""
+    frames = list(frames)
+    if not frames:
+        raise InvalidParameter("a burst needs at least one frame")
+    first = frames[0]
+    ref = first if isinstance(first, RawImage) else _open_any(first)
+    ref_name = _name(first, 0)
+    _check_reference(ref, ref_name)
+    for i, fr in enumerate(frames[1:], 1):
+        raw = fr if isinstance(fr, RawImage) else _open_any(fr)
+        _check_frame(ref, raw, _name(fr, i), ref_name)
+
+
+def _open_any(frame: Frame) -> RawImage:
+    if not isinstance(frame, (str, os.PathLike)):
+        raise InvalidParameter(f"a burst frame must be a RawImage or a path, got {type(frame).__name__}")
+    from rawlux.io.raw import open_raw
+
+    return open_raw(Path(frame))
+
+
+def to_dn(raw: RawImage, white: float = 65535.0, headroom: float = 0.05) -> RawImage:
+    """A float32 normalised raw as uint16 DN (``black`` = ``headroom * white`` keeps negative
+    noise), for consumers that take raw DN; levels are set so normalising gives the same values."""
+    if raw.data.dtype != np.float32:
+        raise ContractError(f"to_dn needs a normalised float32 raw, got {raw.data.dtype}")
+    black = float(round(headroom * white))
+    scale = white - black
+    dn = np.clip(np.rint(raw.data * scale + black), 0, white).astype(np.uint16)
+    b = np.full(np.asarray(raw.black).shape or (2, 2), black, np.float64)
+    if b.shape == ():
+        b = np.full((2, 2), black)
+    return raw.with_data(dn, black=b, white=float(white))

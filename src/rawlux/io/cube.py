@@ -1,0 +1,201 @@
+"""Read and write ``.cube`` colour LUTs (Adobe Cube LUT Specification 1.0, plus Resolve's
+``LUT_1D_INPUT_RANGE`` / ``LUT_3D_INPUT_RANGE``).
+
+Supported: ``TITLE "..."``, ``LUT_1D_SIZE`` (2..65536), ``LUT_3D_SIZE`` (2..256),
+``DOMAIN_MIN``/``DOMAIN_MAX`` (three floats each), ``#`` comments, blank lines, values outside
+0..1. 3D data lines run red fastest, then green, then blue. The encoding a LUT expects is not
+part of the format: pass ``encoding=`` to :func:`read_cube`, or rawlux reads it from a
+``# rawlux-encoding: NAME`` comment (which :func:`write_cube` writes); default ``srgb-rec709``.
+Malformed files raise :class:`CorruptInput` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from rawlux.core.errors import CorruptInput, OutputError
+from rawlux.io.safety import check_readable
+from rawlux.looks.lut import ENCODINGS, Lut
+
+MAX_BYTES = 256 * 1024 * 1024
+MAX_1D = 65536
+MAX_3D = 256
+_ENC_RE = re.compile(r"#\s*rawlux-encoding\s*:\s*(\S+)", re.IGNORECASE)
+
+
+def _floats(parts: list[str], n: int, path: Path, line_no: int, what: str) -> tuple[float, ...]:
+    if len(parts) != n:
+        raise CorruptInput(f"line {line_no}: {what} needs {n} numbers, got {len(parts)}", path)
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise CorruptInput(f"line {line_no}: {what} has a non-numeric value", path) from None
+    if not all(np.isfinite(vals)):
+        raise CorruptInput(f"line {line_no}: {what} has a NaN or infinite value", path)
+    return vals
+
+
+def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
+               encoding: str | None = None, interpolation: str = "tetrahedral") -> Lut:
+    """Parse .cube ``text`` into a :class:`Lut` (``path`` is only used in error messages)."""
+    p = Path(path)
+    title = ""
+    size1 = size3 = None
+    dmin: tuple[float, ...] = (0.0, 0.0, 0.0)
+    dmax: tuple[float, ...] = (1.0, 1.0, 1.0)
+    comments: list[str] = []
+    enc_comment = None
+    data_lines: list[int] = []
+    data_text: list[str] = []
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            comments.append(line[1:].strip())
+            m = _ENC_RE.match(line)
+            if m:
+                enc_comment = m.group(1).lower()
+            continue
+        if "#" in line:  # trailing comment
+            line = line.split("#", 1)[0].strip()
+        head = line.split(None, 1)[0]
+        if head[0].isalpha() and head.upper() == head and not _is_number(head):
+            if data_lines:
+                raise CorruptInput(f"line {line_no}: keyword {head} after the table data", p)
+            rest = line[len(head):].strip()
+            parts = rest.split()
+            if head == "TITLE":
+                m = re.fullmatch(r'"(.*)"', rest)
+                if m is None:
+                    raise CorruptInput(f'line {line_no}: TITLE must be a quoted string', p)
+                title = m.group(1)
+            elif head in ("LUT_1D_SIZE", "LUT_3D_SIZE"):
+                if len(parts) != 1 or not parts[0].isdigit():
+                    raise CorruptInput(f"line {line_no}: {head} needs one integer", p)
+                n = int(parts[0])
+                hi = MAX_1D if head == "LUT_1D_SIZE" else MAX_3D
+                if not 2 <= n <= hi:
+                    raise CorruptInput(f"line {line_no}: {head} {n} is outside [2, {hi}]", p)
+                if head == "LUT_1D_SIZE":
+                    size1 = n
+                else:
+                    size3 = n
+                if size1 is not None and size3 is not None:
+                    raise CorruptInput(f"line {line_no}: both LUT_1D_SIZE and LUT_3D_SIZE given", p)
+            elif head == "DOMAIN_MIN":
+                dmin = _floats(parts, 3, p, line_no, head)
+            elif head == "DOMAIN_MAX":
+                dmax = _floats(parts, 3, p, line_no, head)
+            elif head in ("LUT_1D_INPUT_RANGE", "LUT_3D_INPUT_RANGE"):
+                lo, hi_ = _floats(parts, 2, p, line_no, head)
+                dmin, dmax = (lo,) * 3, (hi_,) * 3
+            else:
+                raise CorruptInput(f"line {line_no}: unknown keyword {head}", p)
+            continue
+        data_lines.append(line_no)
+        data_text.append(line)
+    if size1 is None and size3 is None:
+        raise CorruptInput("no LUT_1D_SIZE or LUT_3D_SIZE line", p)
+    if any(not b > a for a, b in zip(dmin, dmax)):
+        raise CorruptInput(f"DOMAIN_MIN {dmin} must be below DOMAIN_MAX {dmax} per channel", p)
+    n_expected = size1 if size1 is not None else size3 ** 3  # type: ignore[operator]
+    if len(data_lines) != n_expected:
+        where = f" (last data on line {data_lines[-1]})" if data_lines else ""
+        raise CorruptInput(f"expected {n_expected} table lines, found {len(data_lines)}{where}", p)
+    values = _parse_table(data_text, data_lines, p)
+    if size3 is not None:
+        # file order: red fastest -> array [b, g, r]; store as [r, g, b]
+        table = values.reshape(size3, size3, size3, 3).transpose(2, 1, 0, 3)
+    else:
+        table = values
+    enc = (encoding or enc_comment or "srgb-rec709").lower()
+    if enc not in ENCODINGS:
+        raise CorruptInput(f"unknown LUT encoding {enc!r}; valid: {', '.join(ENCODINGS)}", p)
+    return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
+               interpolation, tuple(comments))
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def _parse_table(texts: list[str], line_nos: list[int], path: Path) -> np.ndarray:
+    try:
+        flat = np.array(" ".join(texts).split(), dtype=np.float64)
+        ok = flat.size == 3 * len(texts)
+    except ValueError:
+        ok = False
+    if not ok:
+        for t, n in zip(texts, line_nos):
+            _floats(t.split(), 3, path, n, "table line")
+    vals = flat.reshape(-1, 3)
+    bad = ~np.all(np.isfinite(vals), axis=1)
+    if bad.any():
+        raise CorruptInput(f"line {line_nos[int(np.argmax(bad))]}: NaN or infinite value", path)
+    return vals
+
+
+def read_cube(path: str | os.PathLike[str], *, encoding: str | None = None,
+              interpolation: str = "tetrahedral") -> Lut:
+    """Read a ``.cube`` file into a :class:`Lut` (see module docstring)."""
+    p = check_readable(path)
+    size = p.stat().st_size
+    if size > MAX_BYTES:
+        raise CorruptInput(f"file is {size} bytes, above the {MAX_BYTES}-byte .cube limit", p)
+    raw = p.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise CorruptInput("not a text .cube file (binary data)", p)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return parse_cube(text, p, encoding=encoding, interpolation=interpolation)
+
+
+def format_cube(lut: Lut, title: str | None = None, precision: int = 6) -> str:
+    """The .cube text of ``lut`` (3D tables written red fastest)."""
+    lines = [f'TITLE "{(title if title is not None else lut.title).replace(chr(34), "")}"',
+             f"# rawlux-encoding: {lut.encoding}"]
+    lines += [f"# {c}" for c in lut.comments if not _ENC_RE.match("#" + c)]
+    if lut.is_3d:
+        lines.append(f"LUT_3D_SIZE {lut.size}")
+    else:
+        lines.append(f"LUT_1D_SIZE {lut.size}")
+    if lut.domain_min != (0.0, 0.0, 0.0) or lut.domain_max != (1.0, 1.0, 1.0):
+        lines.append("DOMAIN_MIN " + " ".join(f"{v:.{precision}g}" for v in lut.domain_min))
+        lines.append("DOMAIN_MAX " + " ".join(f"{v:.{precision}g}" for v in lut.domain_max))
+    values = lut.table.transpose(2, 1, 0, 3).reshape(-1, 3) if lut.is_3d else lut.table
+    row = f"%.{precision}f %.{precision}f %.{precision}f\n"
+    body = (row * len(values)) % tuple(values.astype(np.float64).ravel().tolist())
+    return "\n".join(lines) + "\n" + body
+
+
+def write_cube(lut: Lut, path: str | os.PathLike[str], title: str | None = None,
+               precision: int = 6) -> Path:
+    """Write ``lut`` as a .cube file atomically (temp file then rename); returns the path."""
+    p = Path(path)
+    if p.suffix.lower() != ".cube":
+        raise OutputError("a LUT must be written to a .cube file", p)
+    text = format_cube(lut, title, precision)
+    d = p.parent if str(p.parent) else Path(".")
+    if not d.is_dir():
+        raise OutputError("output directory does not exist", p)
+    fd, tmp = tempfile.mkstemp(prefix=".rawlux-", suffix=".cube.tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
+    return p

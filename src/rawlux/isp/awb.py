@@ -1,0 +1,257 @@
+"""Automatic white balance: estimate the camera neutral (illuminant colour) from the mosaic.
+
+Algorithm (defaults in :class:`AwbParams`), on a small copy of the mosaic (2x2 binned to RGB,
+then area-reduced to at most ``max_side`` pixels; clipped and near-black blocks masked out):
+
+1. **Gray-edge** (van de Weijer et al. 2007): ``e_c = (sum |d^n (G_sigma * I_c)|^p)^(1/p)``,
+   derivative order ``n`` (0 = shades of grey, 1 = edges, 2 = second derivatives), Minkowski
+   norm ``p``, Gaussian scale ``sigma``.
+2. **Bright pixels**: a white-patch estimate (99th percentile per channel) and a bright
+   achromatic-pixel estimate: with the gray-edge white, balance the thumbnail and keep the
+   pixels that are both bright (top ``bright_percent`` of luminance) and close to grey
+   (log-chroma distance below ``gray_tolerance``); their weighted mean (iterated 3 times).
+   The three estimates are fused by a weighted geometric mean (``w_edge``, ``w_bright``,
+   ``w_gray``).
+3. **Locus constraint**: the estimate is converted to a chromaticity through the file's colour
+   matrices (DNG white-point iteration), its CCT clamped to [``cct_min``, ``cct_max``] and its
+   distance from the Planckian locus (Duv) pulled towards the typical light-source band
+   (``duv_center``) by ``locus_pull`` (1 = onto that band) and clamped to ``max_abs_duv``;
+   back to a camera neutral through the same matrices.
+
+Also exported as baselines for benchmarks: :func:`gray_world`, :func:`white_patch`,
+:func:`gray_edge`. Estimates are camera RGB neutrals (R, G, B) scaled to ``max == 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from rawlux.core.errors import ContractError, InvalidParameter
+from rawlux.core.image import CFA, RawImage
+from rawlux.core.params import StageParams, param
+
+
+@dataclass(frozen=True)
+class AwbParams(StageParams):
+    """Auto white balance settings (see module docstring)."""
+
+    order: int = param(1, lo=0, hi=2, doc="gray-edge derivative order (0 = shades of grey)")
+    minkowski_p: float = param(6.0, lo=1.0, hi=20.0, doc="Minkowski norm of the gray-edge statistic")
+    sigma: float = param(1.0, lo=0.0, hi=5.0, unit="px (thumbnail)", doc="Gaussian pre-blur")
+    bright_percent: float = param(5.0, lo=0.1, hi=100.0, unit="%", doc="brightest pixels kept as white candidates")
+    gray_tolerance: float = param(0.12, lo=0.01, hi=1.0, unit="log-chroma", doc="max distance from grey of a candidate")
+    w_edge: float = param(1.0, lo=0.0, hi=10.0, doc="fusion weight of the gray-edge estimate")
+    w_bright: float = param(1.0, lo=0.0, hi=10.0, doc="fusion weight of the white-patch (99th percentile) estimate")
+    w_gray: float = param(1.0, lo=0.0, hi=10.0, doc="fusion weight of the bright achromatic-pixel estimate")
+    locus_pull: float = param(0.5, lo=0.0, hi=1.0, doc="pull of Duv towards the light-source band")
+    duv_center: float = param(0.0015, lo=-0.02, hi=0.02, unit="Duv", doc="centre of the light-source band")
+    max_abs_duv: float = param(0.015, lo=0.0, hi=0.05, unit="Duv", doc="largest |Duv| allowed")
+    cct_min: float = param(2000.0, lo=1700.0, hi=10000.0, unit="K", doc="lowest CCT allowed")
+    cct_max: float = param(12000.0, lo=3000.0, hi=50000.0, unit="K", doc="highest CCT allowed")
+    max_side: int = param(320, lo=32, hi=4096, unit="px", doc="thumbnail long side")
+
+
+# ------------------------------------------------------------------------------ thumbnail
+
+
+@njit(cache=True, parallel=True)
+def _bin_bayer(d: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Mean camera RGB and max site value of each (2k x 2k) block of a Bayer mosaic."""
+    h, w = d.shape
+    oh, ow = h // (2 * k), w // (2 * k)
+    out = np.zeros((oh, ow, 3), np.float32)
+    mx = np.zeros((oh, ow), np.float32)
+    cnt = np.zeros(3, np.float32)
+    for i in range(2):
+        for j in range(2):
+            cnt[p[i, j]] += k * k
+    for by in prange(oh):
+        acc = np.zeros((ow, 3), np.float64)
+        m = np.zeros(ow, np.float32)
+        for y in range(by * 2 * k, (by + 1) * 2 * k):
+            row = d[y]
+            py = y & 1
+            for bx in range(ow):
+                x0 = bx * 2 * k
+                for x in range(x0, x0 + 2 * k):
+                    v = row[x]
+                    acc[bx, p[py, x & 1]] += v
+                    if v > m[bx]:
+                        m[bx] = v
+        for bx in range(ow):
+            for c in range(3):
+                out[by, bx, c] = acc[bx, c] / cnt[c]
+            mx[by, bx] = m[bx]
+    return out, mx
+
+
+def thumbnail(raw: RawImage, max_side: int = 320, clip: float = 0.98) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 (h, w, 3) camera RGB, bool (h, w) valid mask) from a normalised, not yet white
+    balanced RawImage: 2x2 binning (Bayer) or the linear data, then area reduction."""
+    import cv2
+
+    d = raw.data
+    if d.dtype != np.float32:
+        raise ContractError(f"auto white balance needs the normalised float32 mosaic, got {d.dtype}")
+    if raw.cfa is CFA.LINEAR:
+        rgb = d
+        clipped = (d >= clip).any(axis=2).astype(np.float32)
+    elif raw.cfa.is_bayer:
+        h2, w2 = raw.height // 2, raw.width // 2
+        k = max(1, int(np.ceil(max(h2, w2) / float(max_side))))
+        sums, mx = _bin_bayer(d, np.ascontiguousarray(raw.cfa_pattern, dtype=np.int64), k)
+        rgb = sums
+        clipped = (mx >= clip).astype(np.float32)
+    else:  # X-Trans and others: 6x6 (or pattern-sized) block means per channel
+        p = np.asarray(raw.cfa_pattern)
+        ph, pw = p.shape
+        hh, ww = raw.height // ph * ph, raw.width // pw * pw
+        blocks = d[:hh, :ww].reshape(hh // ph, ph, ww // pw, pw).transpose(0, 2, 1, 3)
+        rgb = np.stack([blocks[..., p == c].mean(-1) for c in range(3)], -1).astype(np.float32)
+        clipped = (blocks.max(axis=(2, 3)) >= clip).astype(np.float32)
+    h, w = rgb.shape[:2]
+    f = max(h, w) / float(max_side)
+    if f > 1:
+        size = (max(1, int(round(w / f))), max(1, int(round(h / f))))
+        rgb = cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA)
+        clipped = cv2.resize(np.ascontiguousarray(clipped), size, interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    lum = rgb.sum(axis=2)
+    valid = (clipped <= 0) & np.all(rgb > 0, axis=2) & np.isfinite(lum)
+    if valid.any():
+        valid &= lum > 0.002 * float(np.percentile(lum[valid], 99))
+    return rgb, valid
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+def _norm(e: np.ndarray) -> np.ndarray:
+    e = np.asarray(e, np.float64)
+    if not np.all(np.isfinite(e)) or np.any(e <= 0):
+        return np.ones(3)
+    return e / e.max()
+
+
+def gray_world(rgb: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Mean of the valid pixels (Buchsbaum 1980)."""
+    m = np.ones(rgb.shape[:2], bool) if valid is None else valid
+    return _norm(rgb[m].mean(axis=0)) if m.any() else np.ones(3)
+
+
+def white_patch(rgb: np.ndarray, valid: np.ndarray | None = None, percentile: float = 99.0) -> np.ndarray:
+    """Per-channel high percentile of the valid pixels (robust max-RGB)."""
+    m = np.ones(rgb.shape[:2], bool) if valid is None else valid
+    return _norm(np.percentile(rgb[m], percentile, axis=0)) if m.any() else np.ones(3)
+
+
+def gray_edge(
+    rgb: np.ndarray, valid: np.ndarray | None = None, order: int = 1, p: float = 6.0, sigma: float = 1.0
+) -> np.ndarray:
+    """Gray-edge family estimate (order 0 = shades of grey with norm ``p``)."""
+    import cv2
+
+    m = np.ones(rgb.shape[:2], bool) if valid is None else valid
+    img = np.ascontiguousarray(rgb, np.float32)
+    if sigma > 0:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    if order == 0:
+        stat = img
+    elif order == 1:
+        gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+        stat = np.sqrt(gx * gx + gy * gy)
+    elif order == 2:
+        gxx = cv2.Sobel(img, cv2.CV_32F, 2, 0, ksize=3)
+        gyy = cv2.Sobel(img, cv2.CV_32F, 0, 2, ksize=3)
+        gxy = cv2.Sobel(img, cv2.CV_32F, 1, 1, ksize=3)
+        stat = np.sqrt(gxx * gxx + gyy * gyy + 2 * gxy * gxy)
+    else:
+        raise InvalidParameter(f"gray-edge order must be 0, 1 or 2, got {order}")
+    if order > 0:  # edges touching invalid pixels are unreliable
+        m = m & (cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if not m.any():
+        return np.ones(3)
+    s = stat[m].astype(np.float64)
+    s = s / max(float(s.max()), 1e-12)
+    return _norm(np.power(np.mean(np.power(s, p), axis=0), 1.0 / p))
+
+
+def achromatic_refine(
+    rgb: np.ndarray, valid: np.ndarray, estimate: np.ndarray, bright_percent: float, tolerance: float, iterations: int = 3
+) -> np.ndarray | None:
+    """Mean of bright pixels that look grey under ``estimate`` (iterated); None if too few."""
+    m = valid
+    if m.sum() < 16:
+        return None
+    px = rgb[m]
+    lum = px.sum(axis=1)
+    px = px[lum >= np.percentile(lum, 100.0 - bright_percent)].astype(np.float64)
+    bright = np.ones(len(px), bool)
+    logp = np.log(np.maximum(px, 1e-9))
+    e = _norm(estimate)
+    for _ in range(iterations):
+        le = np.log(e)
+        ch = (logp - le) - (logp - le).mean(axis=1, keepdims=True)
+        dist = np.sqrt((ch**2).sum(axis=1))
+        sel = bright & (dist < tolerance)
+        if sel.sum() < 8:
+            # loosen: the nearest-to-grey tenth of the bright pixels
+            thr = np.percentile(dist[bright], 10.0)
+            sel = bright & (dist <= thr)
+            if sel.sum() < 4:
+                return None
+        w = 1.0 / (dist[sel] + 0.02)
+        e = _norm((px[sel] * w[:, None]).sum(axis=0))
+    return e
+
+
+def constrain_to_locus(neutral: np.ndarray, profile, params: AwbParams) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Project a camera neutral towards the Planckian/daylight band using the camera matrices."""
+    from rawlux.color.camera import neutral_to_xy, xy_to_neutral
+    from rawlux.color.cct import TINT_SCALE, cct_tint_to_xy, xy_to_cct_tint
+
+    try:
+        xy = neutral_to_xy(profile, neutral)
+    except Exception:  # an estimate the matrices cannot place: keep it as it is
+        return _norm(neutral)
+    cct, tint = xy_to_cct_tint(xy)
+    duv = float(tint) / TINT_SCALE
+    duv = duv + (params.duv_center - duv) * params.locus_pull
+    duv = float(np.clip(duv, -params.max_abs_duv, params.max_abs_duv))
+    cct = float(np.clip(cct, params.cct_min, params.cct_max))
+    try:
+        return xy_to_neutral(profile, cct_tint_to_xy(cct, duv * TINT_SCALE))
+    except Exception:
+        return _norm(neutral)
+
+
+def estimate_neutral_rgb(rgb: np.ndarray, valid: np.ndarray, profile=None, params: AwbParams = AwbParams()) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The full estimator on a camera-RGB thumbnail (``profile``: a CameraProfile or None)."""
+    ge = gray_edge(rgb, valid, params.order, params.minkowski_p, params.sigma)
+    parts = [(params.w_edge, ge), (params.w_bright, white_patch(rgb, valid))]
+    if params.w_gray > 0:
+        a = achromatic_refine(rgb, valid, ge, params.bright_percent, params.gray_tolerance)
+        parts.append((params.w_gray, ge if a is None else a))
+    wsum = sum(w for w, _ in parts)
+    if wsum <= 0:
+        raise InvalidParameter("AwbParams: at least one of w_edge, w_bright, w_gray must be > 0")
+    e = _norm(np.exp(sum(w * np.log(_norm(x)) for w, x in parts) / wsum))
+    if profile is not None:
+        e = constrain_to_locus(e, profile, params)
+    return _norm(e)
+
+
+def estimate_neutral(raw: RawImage, params: AwbParams = AwbParams()) -> np.ndarray:
+    """Camera neutral (R, G, B; max 1) of the scene illuminant in a normalised RawImage."""
+    from rawlux.color.camera import camera_profile
+
+    rgb, valid = thumbnail(raw, params.max_side)
+    try:
+        profile = camera_profile(raw.calibration, raw.source)
+    except Exception:
+        profile = None
+    return estimate_neutral_rgb(rgb, valid, profile, params)

@@ -1,0 +1,309 @@
+"""Stage 4: highlight reconstruction on the white-balanced mosaic (RAW_NORM -> RAW_NORM).
+
+Before white balance every channel saturates at 1.0; after it, channel ``c`` saturates at
+``wb_gains[c]``. A site of channel ``c`` is *clipped* when ``value >= wb_gains[c] *
+clip_threshold``. Because green (gain 1) clips first, an untreated blown highlight has
+R and B above G: magenta. Methods:
+
+* ``none`` — leave the data alone.
+* ``clip`` — clip every site to the lowest channel saturation ``min(wb_gains) * threshold``:
+  blown areas become neutral white at the cost of highlight detail.
+* ``reconstruct`` (default) — on a half-resolution R/G/B "superpixel" map:
+
+  1. the ratio ``c / mean(other two)`` of each channel is measured on unclipped pixels in a
+     band around the clipped areas and inpainted into them by push-pull (a pyramid of
+     weighted averages: fine levels keep measured ratios, coarse levels fill holes);
+  2. a clipped channel becomes ``max(value, ratio * mean(other two))`` (twice, so channels
+     estimated in the first pass feed the second);
+  3. where two or three channels are clipped the result is blended (smoothly) towards the
+     neutral ``max`` of the channels, so fully blown areas are white, never pink/magenta;
+  4. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate))``.
+     Unclipped data are untouched, so the clip boundary stays continuous.
+
+All arithmetic is float32; the low-res work uses OpenCV, the two full-resolution passes numba.
+Output values above 1 are kept (that is the point); LINEAR raws use the same maths per pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from rawlux.core.errors import ContractError
+from rawlux.core.image import CFA, RawImage
+from rawlux.core.params import StageParams, param
+from rawlux.isp.pipeline import RAW_NORM, StageDef
+
+METHODS = ("reconstruct", "clip", "none")
+
+
+@dataclass(frozen=True)
+class HighlightParams(StageParams):
+    """Highlight handling parameters."""
+
+    method: str = param("reconstruct", choices=METHODS, doc="how clipped highlights are handled")
+    clip_threshold: float = param(
+        0.99, lo=0.5, hi=1.0, unit="x saturation", doc="fraction of sensor saturation counted as clipped"
+    )
+    band: int = param(8, lo=1, hi=64, unit="px (half-res)", doc="width of the ratio-sampling band around clips")
+
+
+# ------------------------------------------------------------------------- numba full-res
+
+
+@njit(cache=True, parallel=True)
+def _superpixel(data, pat, thr):  # pragma: no cover - compiled
+    """(H//2, W//2, 3) R/G/B block means and per-channel 'any site clipped' flags."""
+    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
+    lo = np.empty((h2, w2, 3), np.float32)
+    clip = np.zeros((h2, w2, 3), np.uint8)
+    anyc = np.zeros((h2, w2), np.uint8)
+    for bi in prange(h2):
+        for bj in range(w2):
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            n1 = 0
+            for di in range(2):
+                for dj in range(2):
+                    c = pat[di, dj]
+                    v = data[2 * bi + di, 2 * bj + dj]
+                    if v >= thr[c]:
+                        clip[bi, bj, c] = 1
+                        anyc[bi, bj] = 1
+                    if c == 0:
+                        s0 += v
+                    elif c == 1:
+                        s1 += v
+                        n1 += 1
+                    else:
+                        s2 += v
+            lo[bi, bj, 0] = s0
+            lo[bi, bj, 1] = s1 / n1
+            lo[bi, bj, 2] = s2
+    return lo, clip, anyc
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
+    """Clipped sites -> max(site, bilinear sample of est at the site); others copied."""
+    h, w = data.shape
+    h2, w2 = est.shape[0], est.shape[1]
+    out = np.empty((h, w), np.float32)
+    for i in prange(h):
+        y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
+        y0 = min(int(y), h2 - 1)
+        y1 = min(y0 + 1, h2 - 1)
+        fy = np.float32(y - y0)
+        for j in range(w):
+            v = data[i, j]
+            c = pat[i & 1, j & 1]
+            if v >= thr[c]:
+                x = min(max((j - 0.5) * 0.5, 0.0), w2 - 1.0)
+                x0 = min(int(x), w2 - 1)
+                x1 = min(x0 + 1, w2 - 1)
+                fx = np.float32(x - x0)
+                top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
+                bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
+                s = top + fy * (bot - top)
+                out[i, j] = max(v, s)
+            else:
+                out[i, j] = v
+    return out
+
+
+# ---------------------------------------------------------------------------- low-res maths
+
+_SMALL = 4  # the ratio map lives at 1/_SMALL of the superpixel resolution
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _ratio_small(lo, clip, near, floor, hs, ws):  # pragma: no cover - compiled
+    """Block means (blocks of ~_SMALL x _SMALL pixels on an (hs, ws) grid) of the ratio
+    samples ``c / mean(others)`` (premultiplied by their weight), of the weights (1 on
+    unclipped pixels near a clip with a usable denominator) and of the neutral-blend weight."""
+    h, w = lo.shape[0], lo.shape[1]
+    vs = np.zeros((hs, ws, 3), np.float32)
+    wsum = np.zeros((hs, ws, 3), np.float32)
+    wn = np.zeros((hs, ws, 1), np.float32)
+    cnt = np.zeros((hs, ws), np.float32)
+    for bi in prange(hs):
+        i0 = bi * h // hs
+        i1 = (bi + 1) * h // hs
+        for i in range(i0, i1):
+            for j in range(w):
+                bj = min(j * ws // w, ws - 1)
+                cnt[bi, bj] += 1.0
+                n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
+                if n > 0:
+                    wn[bi, bj, 0] += min(max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0))
+                    continue
+                if not near[i, j]:
+                    continue
+                tot = lo[i, j, 0] + lo[i, j, 1] + lo[i, j, 2]
+                for c in range(3):
+                    opp = (tot - lo[i, j, c]) * np.float32(0.5)
+                    if opp > floor:
+                        vs[bi, bj, c] += lo[i, j, c] / opp
+                        wsum[bi, bj, c] += 1.0
+        for bj in range(ws):
+            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
+            wn[bi, bj, 0] *= inv
+            for c in range(3):
+                vs[bi, bj, c] *= inv
+                wsum[bi, bj, c] *= inv
+    return vs, wsum, wn
+
+
+@njit(cache=True, inline="always")
+def _bilin(a, y, x, c):  # pragma: no cover - compiled
+    h, w = a.shape[0], a.shape[1]
+    y = min(max(y, 0.0), h - 1.0)
+    x = min(max(x, 0.0), w - 1.0)
+    y0 = min(int(y), h - 1)
+    x0 = min(int(x), w - 1)
+    y1 = min(y0 + 1, h - 1)
+    x1 = min(x0 + 1, w - 1)
+    fy = y - y0
+    fx = x - x0
+    top = a[y0, x0, c] + fx * (a[y0, x1, c] - a[y0, x0, c])
+    bot = a[y1, x0, c] + fx * (a[y1, x1, c] - a[y1, x0, c])
+    return top + fy * (bot - top)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _rebuild(lo, clip, ratio, wn_small):  # pragma: no cover - compiled
+    """Per-pixel estimate: clipped channels from ratio * mean(others), blended to neutral."""
+    h, w = lo.shape[0], lo.shape[1]
+    hs, ws = ratio.shape[0], ratio.shape[1]
+    sy = hs / h
+    sx = ws / w
+    out = np.empty((h, w, 3), np.float32)
+    for i in prange(h):
+        rec = np.empty(3, np.float32)
+        r = np.empty(3, np.float32)
+        y = (i + 0.5) * sy - 0.5
+        for j in range(w):
+            c0, c1, c2 = clip[i, j, 0], clip[i, j, 1], clip[i, j, 2]
+            if c0 + c1 + c2 == 0:
+                out[i, j, 0] = lo[i, j, 0]
+                out[i, j, 1] = lo[i, j, 1]
+                out[i, j, 2] = lo[i, j, 2]
+                continue
+            x = (j + 0.5) * sx - 0.5
+            for c in range(3):
+                r[c] = _bilin(ratio, y, x, c)
+                rec[c] = lo[i, j, c]
+            for _ in range(2):
+                tot = rec[0] + rec[1] + rec[2]
+                for c in range(3):
+                    if clip[i, j, c]:
+                        rec[c] = max(lo[i, j, c], (tot - rec[c]) * np.float32(0.5) * r[c])
+            nc = np.float32(c0 + c1 + c2)
+            b = max(min(max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)), _bilin(wn_small, y, x, 0))
+            neutral = max(rec[0], max(rec[1], rec[2]))
+            for c in range(3):
+                if clip[i, j, c]:
+                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
+                else:
+                    out[i, j, c] = lo[i, j, c]
+    return out
+
+
+def push_pull(values: np.ndarray, weights: np.ndarray, default: float = 1.0) -> np.ndarray:
+    """Fill (H, W, C) ``values`` where ``weights`` (same shape, in [0, 1]) are 0 from nearby
+    weighted values by a push-pull pyramid; where weight is 1 the value is kept."""
+    return _push_pull_premult(np.asarray(values * weights, np.float32), np.asarray(weights, np.float32), default)
+
+
+def _push_pull_premult(vw: np.ndarray, w: np.ndarray, default: float) -> np.ndarray:
+    import cv2
+
+    v_levels = [np.ascontiguousarray(vw, np.float32)]
+    w_levels = [np.ascontiguousarray(w, np.float32)]
+    while max(v_levels[-1].shape[:2]) > 2:
+        h, wd = v_levels[-1].shape[:2]
+        size = (max(1, (wd + 1) // 2), max(1, (h + 1) // 2))
+        v_levels.append(_resize(cv2, v_levels[-1], size, cv2.INTER_AREA))
+        w_levels.append(_resize(cv2, w_levels[-1], size, cv2.INTER_AREA))
+    vt, wt = v_levels[-1], w_levels[-1]
+    tot_w = wt.sum(axis=(0, 1))
+    mean = np.where(tot_w > 0, vt.sum(axis=(0, 1)) / np.maximum(tot_w, 1e-12), default)
+    est = np.broadcast_to(mean.astype(np.float32), vt.shape)
+    est = vt + (1.0 - np.minimum(wt, 1.0)) * est
+    for lv, lw in zip(reversed(v_levels[:-1]), reversed(w_levels[:-1])):
+        h, wd = lv.shape[:2]
+        up = _resize(cv2, np.ascontiguousarray(est, np.float32), (wd, h), cv2.INTER_LINEAR)
+        est = lv + (1.0 - np.minimum(lw, 1.0)) * up
+    return np.ascontiguousarray(est, dtype=np.float32)
+
+
+def _resize(cv2, a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarray:
+    out = cv2.resize(a, size, interpolation=interp)
+    return out.reshape(size[1], size[0], a.shape[2]) if a.ndim == 3 else out
+
+
+def reconstruct_rgb(lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None) -> np.ndarray:
+    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags.
+
+    Returns the estimate for every pixel/channel (unclipped channels keep their value).
+    ``anyc`` (H, W) uint8 "any channel clipped" may be passed when already known.
+    """
+    import cv2
+
+    lo = np.ascontiguousarray(lo, np.float32)
+    clip8 = np.ascontiguousarray(clip, np.uint8)
+    if anyc is None:
+        anyc = (clip8[..., 0] | clip8[..., 1] | clip8[..., 2]).astype(np.uint8)
+    k = 2 * int(band) + 1
+    near = cv2.dilate(anyc, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    floor = np.float32(0.02) * np.float32(max(1e-6, float(lo.max())))
+    h, w = lo.shape[:2]
+    hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
+    vs, wsum, wn_small = _ratio_small(lo, clip8, near, floor, hs, ws)
+    ratio = _push_pull_premult(vs, wsum, 1.0)
+    return _rebuild(lo, clip8, ratio, wn_small)
+
+
+# ---------------------------------------------------------------------------------- stage
+
+
+def _thresholds(raw: RawImage, params: HighlightParams) -> np.ndarray:
+    g = np.ones(3, np.float32) if raw.wb_gains is None else np.asarray(raw.wb_gains, np.float32).ravel()
+    if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
+        raise ContractError(f"wb_gains {g.tolist()} must be 3 positive finite numbers")
+    return (g * np.float32(params.clip_threshold)).astype(np.float32)
+
+
+def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> RawImage:
+    """Handle clipped highlights of a normalised, white-balanced RawImage (see module doc)."""
+    if raw.data.dtype != np.float32:
+        raise ContractError(f"highlights need the normalised float32 raw, got {raw.data.dtype}")
+    if params.method == "none":
+        return raw
+    thr = _thresholds(raw, params)
+    data = raw.data
+    if params.method == "clip":
+        return raw.with_data(np.minimum(data, thr.min()))
+    if float(np.max(data)) < float(thr.min()):
+        return raw  # nothing clipped: fast path
+    if raw.cfa is CFA.LINEAR:
+        clip = data >= thr
+        if not clip.any():
+            return raw
+        est = reconstruct_rgb(data, clip, params.band)
+        return raw.with_data(np.where(clip, np.maximum(data, est), data).astype(np.float32))
+    if not raw.cfa.is_bayer:
+        # X-Trans: no superpixel layout here; neutral clip is the safe choice
+        return raw.with_data(np.minimum(data, thr.min()))
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        return raw
+    pat = np.ascontiguousarray(raw.cfa_pattern, dtype=np.int64)
+    lo, clip, anyc = _superpixel(data, pat, thr)
+    est = reconstruct_rgb(lo, clip, params.band, anyc)
+    return raw.with_data(_apply_mosaic(data, pat, thr, est))
+
+
+STAGE = StageDef("highlights", highlights, HighlightParams, takes=RAW_NORM, gives=RAW_NORM)

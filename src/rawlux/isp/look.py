@@ -1,0 +1,61 @@
+"""Stage 8: the look — scene-referred linear Rec.2020 -> display-referred linear Rec.2020 [0, 1].
+
+``neutral`` is colorimetric: no creative curve, values are just clipped to [0, 1]. Every other
+look comes from :mod:`rawlux.looks` (data files); ``strength`` blends the look with ``neutral``
+and an optional user :class:`~rawlux.looks.lut.Lut` is applied on top (``lut_strength``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rawlux.core.image import ColorSpace, Encoding, Image, Referred
+from rawlux.core.params import StageParams, param
+from rawlux.isp.pipeline import Contract, StageDef
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rawlux.looks.lut import Lut
+
+TAKES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
+GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY)
+
+
+@dataclass(frozen=True)
+class LookParams(StageParams):
+    """Look stage parameters."""
+
+    look: str = param("neutral", doc="look name (see `rawlux looks list`) or path to a look .toml")
+    strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the look over neutral (0 = neutral)")
+    lut: Any = param(None, doc="user LUT (rawlux.looks.lut.Lut) applied after the look, or None")
+    lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT (0 = off)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from rawlux.core.errors import InvalidParameter
+
+        if self.lut is not None and not hasattr(self.lut, "table"):
+            raise InvalidParameter(
+                f"LookParams.lut must be a Lut or None, got {type(self.lut).__name__}")
+
+
+def look(img: Image, params: LookParams = LookParams()) -> Image:
+    """Render ``img`` (linear Rec.2020, scene-referred) to display-referred linear Rec.2020."""
+    TAKES.check(img, "look stage input")
+    if params.look.lower() == "neutral" or params.strength == 0.0:
+        out = np.clip(img.data, 0.0, 1.0)
+        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
+    else:
+        from rawlux.looks.render import render_look
+
+        out = render_look(img.data, params.look, params.strength)
+    if params.lut is not None and params.lut_strength > 0.0:
+        from rawlux.looks.lut import apply_lut_rec2020
+
+        out = apply_lut_rec2020(out, params.lut, params.lut_strength)
+    return img.with_data(out, referred=Referred.DISPLAY)
+
+
+STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=GIVES)

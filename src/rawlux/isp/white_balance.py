@@ -1,0 +1,130 @@
+"""Stage 3: white balance on the normalised mosaic (RAW_NORM -> RAW_NORM).
+
+The white is a camera neutral ``n`` (camera RGB of a grey surface, ``max(n) = 1``) taken from
+the file (as-shot), estimated from the pixels (auto, :mod:`rawlux.isp.awb`) or computed from a
+colour temperature and tint through the file's colour matrices (kelvin). Gains are ``1 / n``
+(so the smallest gain is exactly 1.0 and no channel is pushed down); each CFA site (or linear
+channel) is multiplied by the gain of its colour; ``RawImage.wb_gains`` records (gR, gG, gB).
+Values above 1.0 are kept (highlight reconstruction needs them).
+
+Kelvin/tint: ``kelvin`` in K (1700..50000); ``tint`` on the Adobe/DNG +-150 scale
+(``tint ~= 3000 * Duv``; positive = the light is greener than the Planckian locus, so the
+picture is made more magenta).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from rawlux.core.errors import ContractError, InvalidParameter
+from rawlux.core.image import CFA, RawImage
+from rawlux.core.params import StageParams, param
+from rawlux.isp.pipeline import RAW_NORM, StageDef
+
+WB_MODES = ("as-shot", "auto", "kelvin")
+
+
+@dataclass(frozen=True)
+class WhiteBalanceParams(StageParams):
+    """White balance parameters (see module docstring for the tint scale)."""
+
+    mode: str = param("as-shot", choices=WB_MODES, doc="where the white comes from")
+    kelvin: float = param(5500.0, lo=1700.0, hi=50000.0, unit="K", doc="colour temperature (mode kelvin)")
+    tint: float = param(0.0, lo=-150.0, hi=150.0, unit="Adobe tint (3000*Duv)", doc="+ green light, - magenta (mode kelvin)")
+
+
+class NoAsShotWhite(UserWarning):
+    """The file carries no as-shot white; auto white balance was used instead."""
+
+
+def parse_wb(text: str) -> WhiteBalanceParams:
+    """Parse the CLI ``--wb`` value ``as-shot | auto | KELVIN[,TINT]`` (e.g. ``5500,+10``)."""
+    s = str(text).strip().lower()
+    if s in ("as-shot", "asshot", "as_shot", "camera"):
+        return WhiteBalanceParams(mode="as-shot")
+    if s == "auto":
+        return WhiteBalanceParams(mode="auto")
+    parts = s.split(",")
+    if len(parts) not in (1, 2):
+        raise InvalidParameter(f"--wb {text!r}: expected as-shot, auto or KELVIN[,TINT]")
+    try:
+        kelvin = float(parts[0].strip().removesuffix("k"))
+        tint = float(parts[1]) if len(parts) == 2 else 0.0
+    except ValueError:
+        raise InvalidParameter(f"--wb {text!r}: expected as-shot, auto or KELVIN[,TINT]") from None
+    if not (1700.0 <= kelvin <= 50000.0):
+        raise InvalidParameter(f"--wb {text!r}: kelvin {kelvin:g} is outside [1700, 50000] K")
+    if not (-150.0 <= tint <= 150.0):
+        raise InvalidParameter(f"--wb {text!r}: tint {tint:g} is outside [-150, 150]")
+    return WhiteBalanceParams(mode="kelvin", kelvin=kelvin, tint=tint)
+
+
+def gains_from_neutral(neutral: np.ndarray) -> np.ndarray:
+    """(R, G, B) float32 gains ``1/neutral`` normalised so the smallest gain is 1.0."""
+    n = np.asarray(neutral, np.float64).ravel()
+    if n.shape != (3,) or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        raise InvalidParameter(f"camera neutral {n.tolist()} must be 3 positive finite numbers")
+    g = 1.0 / n
+    return (g / g.min()).astype(np.float32)
+
+
+def find_neutral(raw: RawImage, params: WhiteBalanceParams) -> np.ndarray:
+    """The camera neutral (max 1) that ``params`` selects for ``raw``."""
+    from rawlux.color.camera import as_shot_neutral, camera_profile, kelvin_to_neutral
+
+    cal = raw.calibration
+    if params.mode == "kelvin":
+        return kelvin_to_neutral(camera_profile(cal, raw.source), params.kelvin, params.tint)
+    if params.mode == "as-shot":
+        n = as_shot_neutral(cal, raw.source) if cal is not None else None
+        if n is not None:
+            return n
+        warnings.warn(
+            f"{raw.source or 'raw image'}: no as-shot white balance in the file; using auto",
+            NoAsShotWhite,
+            stacklevel=3,
+        )
+    from rawlux.isp.awb import estimate_neutral
+
+    return estimate_neutral(raw)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _apply_tile(data: np.ndarray, tile: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    h, w = data.shape
+    ph, pw = tile.shape
+    out = np.empty((h, w), np.float32)
+    for i in prange(h):
+        ti = tile[i % ph]
+        for j in range(w):
+            out[i, j] = data[i, j] * ti[j % pw]
+    return out
+
+
+def apply_gains(raw: RawImage, gains: np.ndarray) -> RawImage:
+    """Multiply each CFA site (or linear channel) by the gain of its colour; sets ``wb_gains``."""
+    if raw.data.dtype != np.float32:
+        raise ContractError(f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}")
+    g = np.asarray(gains, np.float32).ravel()
+    if raw.cfa is CFA.LINEAR:
+        out = raw.data * g[None, None, :]
+    else:
+        pattern = np.asarray(raw.cfa_pattern)
+        out = _apply_tile(raw.data, np.ascontiguousarray(g[pattern], dtype=np.float32))
+    return raw.with_data(out, wb_gains=g.copy())
+
+
+def white_balance(raw: RawImage, params: WhiteBalanceParams = WhiteBalanceParams()) -> RawImage:
+    """Apply the white balance ``params`` selects to a normalised RawImage."""
+    if raw.data.dtype != np.float32:
+        raise ContractError(f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}")
+    if raw.wb_gains is not None:
+        raise ContractError("white balance already applied to this image (wb_gains is set)")
+    return apply_gains(raw, gains_from_neutral(find_neutral(raw, params)))
+
+
+STAGE = StageDef("white_balance", white_balance, WhiteBalanceParams, takes=RAW_NORM, gives=RAW_NORM)

@@ -1,0 +1,165 @@
+"""Depth for the bokeh renderer: the :class:`DepthMap` carrier, conversions from the encodings
+phones store (GDepth / Dynamic Depth RangeInverse and RangeLinear, Apple disparity), a layered
+depth built from the subject mask and image cues when the file carries none, and the focal
+plane choice.
+
+Convention: the renderer works on **disparity** ``d`` (float32, >= 0, proportional to
+1 / distance, any scale; 0 = infinity). Only ratios ``d / d_focus`` matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rawlux.core.errors import ContractError, InvalidParameter
+
+
+@dataclass(frozen=True)
+class DepthMap:
+    """A disparity map (float32 (h, w), >= 0, ~1/distance) and where it came from.
+
+    ``source``: "gdepth", "dynamic-depth", "heic-depth", "heic-disparity", "file", "cues".
+    ``near``/``far``: the stored range (file units) when known; ``focus``: the focal point the
+    file recorded, (x, y) as fractions of width/height (GFocus), or None.
+    """
+
+    disparity: np.ndarray
+    source: str
+    near: float | None = None
+    far: float | None = None
+    focus: tuple[float, float] | None = None
+
+    __hash__ = object.__hash__
+
+    def __post_init__(self) -> None:
+        d = self.disparity
+        if not isinstance(d, np.ndarray) or d.ndim != 2 or d.dtype != np.float32:
+            raise ContractError(
+                f"DepthMap.disparity must be float32 (H, W), got "
+                f"{getattr(d, 'dtype', type(d).__name__)} {getattr(d, 'shape', '')}")
+
+    def resized(self, height: int, width: int) -> "DepthMap":
+        """The same map resampled (bilinear) to ``height`` x ``width``."""
+        if self.disparity.shape == (height, width):
+            return self
+        d = cv2.resize(self.disparity, (width, height), interpolation=cv2.INTER_LINEAR)
+        return DepthMap(np.ascontiguousarray(d, np.float32), self.source, self.near, self.far,
+                        self.focus)
+
+    def to_image(self) -> np.ndarray:
+        """Normalised float32 (H, W) in [0, 1] for saving: 1 = nearest, 0 = farthest."""
+        d = self.disparity
+        lo, hi = float(np.percentile(d, 0.5)), float(np.percentile(d, 99.5))
+        return np.clip((d - lo) / max(hi - lo, 1e-9), 0.0, 1.0).astype(np.float32)
+
+
+def decode_range(values: np.ndarray, fmt: str, near: float, far: float) -> np.ndarray:
+    """Stored depth image values in [0, 1] -> disparity (1/distance in the file's units).
+
+    ``RangeInverse``: ``z = near*far / (far - v*(far - near))``; ``RangeLinear``:
+    ``z = near + v*(far - near)``. In both v = 0 is ``near`` and v = 1 is ``far`` (Google's
+    depthmap-metadata encoding, used by GDepth and Dynamic Depth; Lens Blur maps look bright
+    where the scene is far)."""
+    if not (near > 0 and far > near):
+        raise InvalidParameter(f"depth range near={near} far={far} is invalid (need 0 < near < far)")
+    v = np.clip(values.astype(np.float32), 0.0, 1.0)
+    f = fmt.strip().lower()
+    if f == "rangeinverse":
+        z = (near * far) / (far - v * (far - near))
+    elif f == "rangelinear":
+        z = near + v * (far - near)
+    else:
+        raise InvalidParameter(f"unknown depth format {fmt!r}; valid: RangeInverse, RangeLinear")
+    return (1.0 / z).astype(np.float32)
+
+
+def disparity_from_image(values: np.ndarray, *, near_is_white: bool = False) -> np.ndarray:
+    """A plain depth picture (grey, [0, 1]) -> disparity (1 = nearest).
+
+    Default convention: Google's (Lens Blur files, depthy's samples): the value is a normalised
+    RangeInverse depth, dark = near, bright = far, read with an assumed far/near ratio of 20
+    (disparity ``1 - 0.95 v``). ``near_is_white=True`` reads a disparity picture (bright = near,
+    e.g. MiDaS-style maps): ``0.05 + 0.95 v``. Nothing lands exactly at infinity."""
+    v = np.clip(values.astype(np.float32), 0.0, 1.0)
+    if near_is_white:
+        v = 1.0 - v
+    return (1.0 - 0.95 * v).astype(np.float32)
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def depth_from_cues(rgb: np.ndarray, mask: np.ndarray, *, background: float = 0.25,
+                    ground: float = 0.45) -> DepthMap:
+    """Plausible layered disparity from the subject matte and image cues.
+
+    Layers: the subject (``mask``) at disparity 1; the background at ``background`` rising
+    toward ``ground`` at the bottom of the frame below the subject's feet (ground plane cue),
+    plus a small local-sharpness cue (detailed background is nearer the focal plane than smooth
+    background). Edges follow the image through a guided filter; the matte decides the subject.
+    ``rgb`` float32 (H, W, 3) sRGB-encoded [0, 1], ``mask`` float32 (H, W) in [0, 1].
+    """
+    from rawlux.portrait.mask import guided_filter
+
+    h, w = mask.shape
+    if rgb.shape[:2] != (h, w):
+        raise ContractError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")
+    s = min(1.0, 512.0 / max(h, w))
+    ws, hs = max(8, round(w * s)), max(8, round(h * s))
+    g = cv2.resize(np.ascontiguousarray(rgb, np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask.astype(np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(g, cv2.COLOR_RGB2GRAY)
+
+    # ground plane: below the lowest subject row, disparity grows toward the bottom edge
+    rows = np.nonzero((m > 0.5).any(axis=1))[0]
+    y = np.linspace(0.0, 1.0, hs, dtype=np.float32)[:, None]
+    horizon = (rows[0] / hs) if rows.size else 0.5
+    feet = (rows[-1] / hs) if rows.size else 1.0
+    start = min(max(horizon + 0.5 * (feet - horizon), 0.3), 0.95)
+    ramp = np.clip((y - start) / max(1.0 - start, 1e-3), 0.0, 1.0)
+    bg = background + (ground - background) * ramp * np.ones((1, ws), np.float32)
+
+    # sharpness cue: local contrast of the background, normalised, +-15 %
+    r = max(2, round(max(ws, hs) / 64))
+    lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
+    sharp = _box(lap, r)
+    ref = float(np.percentile(sharp, 90)) + 1e-6
+    bg = bg * (0.85 + 0.3 * np.clip(sharp / ref, 0.0, 1.0))
+    bg = guided_filter(g, bg.astype(np.float32), max(4, 2 * r), 1e-2)
+
+    d = np.clip(m, 0.0, 1.0) * 1.0 + (1.0 - np.clip(m, 0.0, 1.0)) * bg
+    d = cv2.resize(d.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    # keep the full-resolution matte edge exact
+    d = mask * 1.0 + (1.0 - mask) * np.minimum(d, 0.999)
+    return DepthMap(np.ascontiguousarray(d, np.float32), "cues")
+
+
+def focus_disparity(disparity: np.ndarray, *, point: tuple[float, float] | None = None,
+                    mask: np.ndarray | None = None) -> float:
+    """Disparity of the focal plane.
+
+    ``point`` = (x, y) as fractions of width/height (0..1) -> median in a small window there;
+    else the median disparity of the confident subject (``mask`` > 0.8); else the 90th
+    percentile (nearest large thing).
+    """
+    d = disparity
+    h, w = d.shape
+    if point is not None:
+        x, y = point
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise InvalidParameter(f"focus point ({x}, {y}) must be fractions in [0, 1]")
+        cx, cy = min(w - 1, int(x * w)), min(h - 1, int(y * h))
+        r = max(1, round(max(h, w) / 200))
+        win = d[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1]
+        val = float(np.median(win))
+    elif mask is not None and mask.shape == d.shape and float((mask > 0.8).mean()) > 0.002:
+        val = float(np.median(d[mask > 0.8]))
+    else:
+        val = float(np.percentile(d, 90))
+    if not np.isfinite(val) or val <= 0:
+        val = float(d.max()) if float(d.max()) > 0 else 1.0
+    return val

