@@ -28,9 +28,9 @@ import numpy as np
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import colour  # noqa: E402
+import colour
 
-from rawlux.synth import chart as synth  # noqa: E402
+from rawlux.synth import chart as synth
 
 WP = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
 AWB_ILLUMINANTS = (
@@ -56,7 +56,7 @@ def delta_e(lin_srgb_patches: np.ndarray, lab_ref: np.ndarray) -> np.ndarray:
 def rawlux_linear(path: Path, tmp: Path) -> np.ndarray:
     from test_color_accuracy import develop_chart  # the same path the test uses
 
-    return develop_chart(path, tmp / "rawlux.tif")[0]
+    return develop_chart(path, tmp / "rawlux.tif")
 
 
 def rawpy_linear(path: Path) -> np.ndarray:
@@ -93,14 +93,16 @@ def colour_table() -> None:
                 means[name].append(de.mean())
                 row += [f"{de.mean():.2f}", f"{de.max():.2f}"]
             print(f"| {ill} | " + " | ".join(row) + " |")
-        print(f"| **all** | **{np.mean(means['rawlux']):.2f}** | | **{np.mean(means['rawpy']):.2f}** | |")
+        print(
+            f"| **all** | **{np.mean(means['rawlux']):.2f}** | | **{np.mean(means['rawpy']):.2f}** | |"
+        )
 
 
 def awb_table(scenes: int) -> None:
     from rawlux.isp import awb
 
     methods = {
-        "rawlux auto (gray-edge + bright/achromatic + locus)": None,
+        "rawlux auto (Minkowski p=4 + bright & achromatic pixels + locus)": None,
         "gray world": lambda r, v: awb.gray_world(r, v),
         "white patch (99th pct)": lambda r, v: awb.white_patch(r, v),
         "shades of gray (p=6)": lambda r, v: awb.gray_edge(r, v, 0, 6.0, 0.0),
@@ -126,7 +128,9 @@ def awb_table(scenes: int) -> None:
     print("|---|---|---|---|")
     for k, v in errs.items():
         e = np.sort(np.asarray(v))
-        print(f"| {k} | {e.mean():.2f} | {np.median(e):.2f} | {e[int(len(e) * 0.75):].mean():.2f} |")
+        print(
+            f"| {k} | {e.mean():.2f} | {np.median(e):.2f} | {e[int(len(e) * 0.75) :].mean():.2f} |"
+        )
     print(f"\nrawlux AWB time per 256x384 scene: {np.median(times) * 1000:.1f} ms (median)")
 
 

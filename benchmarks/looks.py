@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from rawlux.synth.sample import make_sample
 
-        w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
+        w = round((args.megapixels * 1e6 * 4 / 3) ** 0.5)
         w -= w % 2
-        h = int(round(w * 3 / 4))
+        h = round(w * 3 / 4)
         h -= h % 2
         raw = make_sample(w, h)
         name = f"synthetic sample {w}x{h}"
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'look':<10} {'stage wall':>10} {'stage cpu':>10} {'dev wall':>9} {'dev cpu':>8} "
           f"{'added wall':>10} {'added cpu':>9}")
     for n in names:
-        sw, sc = _median_time(lambda: look(scene, LookParams(look=n)), args.runs)
-        dw, dc = base if n == "neutral" else _median_time(lambda: develop(raw, look=n), args.runs)
+        sw, sc = _median_time(lambda n=n: look(scene, LookParams(look=n)), args.runs)
+        dw, dc = base if n == "neutral" else _median_time(lambda n=n: develop(raw, look=n), args.runs)
         print(f"{n:<10} {sw * 1e3:>10.0f} {sc * 1e3:>10.0f} {dw * 1e3:>9.0f} {dc * 1e3:>8.0f} "
               f"{100 * (dw / base[0] - 1):>9.0f}% {100 * (dc / base[1] - 1):>8.0f}%")
 

@@ -36,14 +36,22 @@ LEVELS = ("mild", "medium", "high", "extreme")
 
 def quality(images: tuple[str, ...], levels: tuple[str, ...], n_frames: int, size: int | None) -> list[dict]:
     from rawlux.burst.merge import merge_burst
-    from rawlux.synth.burst import (aligned_average, interior, make_burst, normalised, plain_average,
-                                    psnr, write_burst)
+    from rawlux.synth.burst import (
+        aligned_average,
+        interior,
+        make_burst,
+        normalised,
+        plain_average,
+        psnr,
+        write_burst,
+    )
 
     rows = []
+    merge_burst(make_burst("astronaut", 2, size=(64, 64)).frames)  # warm-up: load numba's cache
     with tempfile.TemporaryDirectory() as tmp:
-        for img in images:
-            for lvl in levels:
-                b = make_burst(img, n_frames, noise=lvl, seed=hash((img, lvl)) % 1000,
+        for i, img in enumerate(images):
+            for j, lvl in enumerate(levels):
+                b = make_burst(img, n_frames, noise=lvl, seed=100 * i + j,
                                size=None if size is None else (size, size))
                 d = Path(tmp) / f"{img}_{lvl}"
                 d.mkdir()

@@ -19,60 +19,26 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import colour
 
-from rawlux.synth import chart as synth  # noqa: E402
+from rawlux.synth import chart as synth
 
 MAX_MEAN_DE00 = 1.5
 
 
-def _full_develop_available() -> bool:
-    try:
-        from rawlux.develop import stage_definitions
-
-        stage_definitions()
-        return True
-    except (ImportError, AttributeError):
-        return False
-
-
-def _develop_fallback(path: Path):  # type: ignore[no-untyped-def]
-    """Chain of the stages that exist, with 2x2 binning (upsampled) standing in for demosaic."""
-    from rawlux.core.image import Image
-    from rawlux.io.raw import open_raw
-    from rawlux.isp.black_level import black_level
-    from rawlux.isp.color_transform import color_transform
-    from rawlux.isp.look import LookParams, look
-    from rawlux.isp.output import OutputParams, output
-    from rawlux.isp.white_balance import WhiteBalanceParams, white_balance
-
-    raw = white_balance(black_level(open_raw(path)), WhiteBalanceParams(mode="as-shot"))
-    d, p = raw.data, np.asarray(raw.cfa_pattern)
-    planes: list[list[np.ndarray]] = [[], [], []]
-    for i in range(2):
-        for j in range(2):
-            planes[int(p[i, j])].append(d[i::2, j::2])
-    rgb = np.stack([sum(x) / len(x) for x in planes], -1).repeat(2, 0).repeat(2, 1)
-    img = color_transform(Image.from_raw(raw, rgb))
-    return output(look(img, LookParams(look="neutral")), OutputParams(color_space="srgb"))
-
-
-def develop_chart(path: Path, out: Path) -> tuple[np.ndarray, str]:
-    """Developed sRGB (decoded to linear, float64) and which path produced it."""
+def develop_chart(path: Path, out: Path) -> np.ndarray:
+    """``rawlux.develop`` (look neutral, WB as-shot, sRGB) -> 16-bit TIFF -> linear sRGB float64."""
     import tifffile
 
+    from rawlux.develop import develop
     from rawlux.io.write import save
 
-    if _full_develop_available():
-        from rawlux.develop import develop
-
-        img, how = develop(path, look="neutral", wb="as-shot"), "rawlux.develop"
-    else:
-        img, how = _develop_fallback(path), "stage chain (develop incomplete)"
-    save(img, out)
+    save(develop(path, look="neutral", wb="as-shot"), out)
     enc = tifffile.imread(out).astype(np.float64) / 65535.0
-    return colour.cctf_decoding(enc, function="sRGB"), how
+    return colour.cctf_decoding(enc, function="sRGB")
 
 
-def delta_e_after_exposure(lin_srgb_patches: np.ndarray, lab_ref: np.ndarray) -> tuple[np.ndarray, float]:
+def delta_e_after_exposure(
+    lin_srgb_patches: np.ndarray, lab_ref: np.ndarray
+) -> tuple[np.ndarray, float]:
     """CIEDE2000 per patch after one exposure scalar fitted (L* least squares) on the neutrals."""
     from scipy.optimize import minimize_scalar
 
@@ -93,12 +59,14 @@ def delta_e_after_exposure(lin_srgb_patches: np.ndarray, lab_ref: np.ndarray) ->
 def test_colorchecker_delta_e(illuminant: str, tmp_path: Path) -> None:
     ch = synth.make_chart(illuminant, noise=0.0005)
     dng = synth.write_chart_dng(ch, tmp_path / f"chart_{illuminant}.dng")
-    lin, how = develop_chart(dng, tmp_path / "out.tif")
-    assert lin.shape[:2] == ch.raw.data.shape, how
+    lin = develop_chart(dng, tmp_path / "out.tif")
+    assert lin.shape[:2] == ch.raw.data.shape
     de, k = delta_e_after_exposure(synth.patch_means(lin, ch.boxes), ch.lab_ref)
-    print(f"{illuminant}: mean dE00 {de.mean():.2f}, max {de.max():.2f}, exposure x{k:.3f} via {how}")
-    assert 0.5 < k < 2.0, f"exposure scalar {k:.3f} is far from 1: levels or BaselineExposure are off"
-    assert de.mean() <= MAX_MEAN_DE00, f"{illuminant}: mean dE00 {de.mean():.2f} via {how}"
+    print(f"{illuminant}: mean dE00 {de.mean():.2f}, max {de.max():.2f}, exposure x{k:.3f}")
+    assert 0.5 < k < 2.0, (
+        f"exposure scalar {k:.3f} is far from 1: levels or BaselineExposure are off"
+    )
+    assert de.mean() <= MAX_MEAN_DE00, f"{illuminant}: mean dE00 {de.mean():.2f}"
     # neutrals must be neutral: white balance + matrix consistency
     assert de[list(synth.NEUTRAL_PATCHES)].max() < 1.5
 
@@ -106,9 +74,9 @@ def test_colorchecker_delta_e(illuminant: str, tmp_path: Path) -> None:
 def test_colour_matrix_path_without_forward_matrix(tmp_path: Path) -> None:
     ch = synth.make_chart("FL2", forward_matrix=False)
     dng = synth.write_chart_dng(ch, tmp_path / "chart_cm.dng")
-    lin, how = develop_chart(dng, tmp_path / "out.tif")
+    lin = develop_chart(dng, tmp_path / "out.tif")
     de, _ = delta_e_after_exposure(synth.patch_means(lin, ch.boxes), ch.lab_ref)
-    assert de.mean() <= MAX_MEAN_DE00, f"ColorMatrix path: mean dE00 {de.mean():.2f} via {how}"
+    assert de.mean() <= MAX_MEAN_DE00, f"ColorMatrix path: mean dE00 {de.mean():.2f}"
 
 
 def test_wrong_white_balance_is_detected(tmp_path: Path) -> None:
@@ -118,9 +86,15 @@ def test_wrong_white_balance_is_detected(tmp_path: Path) -> None:
     ch = synth.make_chart("A")
     bad_neutral = synth.make_chart("D65").neutral
     cal = ch.raw.calibration
-    raw = ch.raw.with_data(ch.raw.data, calibration=ColorCalibration(**{**cal.__dict__, "as_shot_neutral": bad_neutral}))
-    dng = synth.write_chart_dng(synth.SyntheticChart(raw, ch.names, ch.boxes, ch.lab_ref, bad_neutral, "A"), tmp_path / "bad.dng")
-    lin, _ = develop_chart(dng, tmp_path / "out.tif")
+    raw = ch.raw.with_data(
+        ch.raw.data,
+        calibration=ColorCalibration(**{**cal.__dict__, "as_shot_neutral": bad_neutral}),
+    )
+    dng = synth.write_chart_dng(
+        synth.SyntheticChart(raw, ch.names, ch.boxes, ch.lab_ref, bad_neutral, "A"),
+        tmp_path / "bad.dng",
+    )
+    lin = develop_chart(dng, tmp_path / "out.tif")
     de, _ = delta_e_after_exposure(synth.patch_means(lin, ch.boxes), ch.lab_ref)
     assert de.mean() > 5.0
 
@@ -132,3 +106,15 @@ def test_chart_reference_is_sane() -> None:
     assert ch.lab_ref[0, 1] > 5 and ch.lab_ref[0, 2] > 5
     assert ch.raw.data.dtype == np.uint16 and ch.raw.data.max() <= 16383
     np.testing.assert_allclose(ch.raw.calibration.as_shot_neutral, ch.neutral)
+
+
+def test_illuminant_names() -> None:
+    from rawlux.core.errors import InvalidParameter
+
+    bb = synth.illuminant_spd("BB2500")
+    assert bb.max() == 1.0 and bb[-1] > bb[0]  # a warm blackbody rises towards the red
+    d = synth.illuminant_spd("D6504")
+    np.testing.assert_allclose(d, synth.illuminant_spd("D65"), atol=0.02)
+    for bad in ("BBx", "Q", "D1", "BB90000"):
+        with pytest.raises(InvalidParameter, match="illuminant"):
+            synth.illuminant_spd(bad)

@@ -17,17 +17,27 @@ from rawlux.color.camera import (
     xy_to_neutral,
 )
 from rawlux.color.cct import cct_tint_to_xy, xy_to_cct
-from rawlux.color.spaces import WHITE_D50, WHITE_D65, XYZ_D50, XYZ_to_xy, bradford, rgb_to_xyz, xy_to_XYZ
+from rawlux.color.spaces import (
+    WHITE_D50,
+    WHITE_D65,
+    XYZ_D50,
+    XYZ_to_xy,
+    bradford,
+    rgb_to_xyz,
+    xy_to_XYZ,
+)
 from rawlux.core.errors import CorruptInput
 from rawlux.core.image import ColorCalibration, ColorSpace
 
 # A plausible camera: XYZ -> camera matrices for A (slot 1) and D65 (slot 2) (Adobe-style values).
 CM_A = np.array([[0.8180, -0.2150, -0.0860], [-0.4480, 1.2530, 0.2050], [-0.0920, 0.2150, 0.6280]])
-CM_D65 = np.array([[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]])
+CM_D65 = np.array(
+    [[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]]
+)
 
 
 def cal(**kw) -> ColorCalibration:  # type: ignore[no-untyped-def]
-    base = dict(color_matrix1=CM_A, color_matrix2=CM_D65, illuminant1=17, illuminant2=21)
+    base = {"color_matrix1": CM_A, "color_matrix2": CM_D65, "illuminant1": 17, "illuminant2": 21}
     base.update(kw)
     return ColorCalibration(**base)
 
@@ -50,7 +60,9 @@ def test_interpolation_weight_bounds_and_monotone(t: float, t_other: float) -> N
 @given(st.floats(2000, 9000))
 def test_interpolation_weight_continuous_and_linear_in_mired(t: float) -> None:
     eps = 1e-3
-    assert abs(interpolation_weight(t + eps, 2850, 6500) - interpolation_weight(t, 2850, 6500)) < 1e-6
+    assert (
+        abs(interpolation_weight(t + eps, 2850, 6500) - interpolation_weight(t, 2850, 6500)) < 1e-6
+    )
     if 2850 < t < 6500:
         expect = (1 / t - 1 / 6500) / (1 / 2850 - 1 / 6500)
         assert abs(interpolation_weight(t, 2850, 6500) - expect) < 1e-12
@@ -153,14 +165,18 @@ def test_as_shot_white_xy() -> None:
     n = as_shot_neutral(c)
     np.testing.assert_allclose(n, xy_to_neutral(camera_profile(c), xy), atol=1e-12)
     assert as_shot_neutral(cal()) is None
-    np.testing.assert_allclose(as_shot_neutral(cal(as_shot_neutral=np.array([0.5, 1.0, 0.7]))), [0.5, 1, 0.7])
+    np.testing.assert_allclose(
+        as_shot_neutral(cal(as_shot_neutral=np.array([0.5, 1.0, 0.7]))), [0.5, 1, 0.7]
+    )
 
 
 def test_fallback_when_no_metadata_is_srgb() -> None:
     p = camera_profile(ColorCalibration(source="none"))
     m, xy = camera_to_xyz_d50(p, np.ones(3))
     np.testing.assert_allclose(xy, WHITE_D65, atol=1e-7)
-    np.testing.assert_allclose(m, bradford(WHITE_D65, WHITE_D50) @ rgb_to_xyz(ColorSpace.SRGB), atol=1e-9)
+    np.testing.assert_allclose(
+        m, bradford(WHITE_D65, WHITE_D50) @ rgb_to_xyz(ColorSpace.SRGB), atol=1e-9
+    )
     p2 = camera_profile(None)
     np.testing.assert_allclose(p2.cm1, p.cm1)
 
@@ -233,6 +249,8 @@ def test_equals_colour_hdri_dng_implementation(cct: float, tint: float) -> None:
         pf = camera_profile(cal(camera_calibration1=cc1, camera_calibration2=cc2, analog_balance=ab,
                                 forward_matrix1=fms[0], forward_matrix2=fms[1]))  # fmt: skip
         m, wxy = camera_to_xyz_d50(pf, n)
-        ref = hdri.matrix_camera_space_to_XYZ(wxy, *args, *(fms if fms[0] is not None else (np.identity(3),) * 2))
+        ref = hdri.matrix_camera_space_to_XYZ(
+            wxy, *args, *(fms if fms[0] is not None else (np.identity(3),) * 2)
+        )
         ref = ref / (ref @ n)[1]  # colour-hdri leaves the scale free; rawlux maps n to Y = 1
         np.testing.assert_allclose(m, ref, atol=5e-4)

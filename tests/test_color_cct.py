@@ -78,7 +78,9 @@ def test_cct_monotonic_along_locus(cct: float, factor: float) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.floats(4000, 25000))
 def test_daylight_locus_equals_colour_science(cct: float) -> None:
-    np.testing.assert_allclose(cct_to_xy_daylight(cct), colour.temperature.CCT_to_xy_CIE_D(cct), atol=1e-12)
+    np.testing.assert_allclose(
+        cct_to_xy_daylight(cct), colour.temperature.CCT_to_xy_CIE_D(cct), atol=1e-12
+    )
 
 
 def test_planckian_locus_matches_blackbody() -> None:

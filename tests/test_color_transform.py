@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -16,11 +15,15 @@ from rawlux.isp.pipeline import CAMERA_LINEAR
 from rawlux.isp.white_balance import gains_from_neutral
 
 CM_A = np.array([[0.8180, -0.2150, -0.0860], [-0.4480, 1.2530, 0.2050], [-0.0920, 0.2150, 0.6280]])
-CM_D65 = np.array([[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]])
+CM_D65 = np.array(
+    [[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]]
+)
 CAL = ColorCalibration(color_matrix1=CM_A, color_matrix2=CM_D65, illuminant1=17, illuminant2=21)
 
 
-def img(data: np.ndarray, kelvin: float = 4000.0, baseline: float = 0.0, cal: ColorCalibration = CAL) -> Image:
+def img(
+    data: np.ndarray, kelvin: float = 4000.0, baseline: float = 0.0, cal: ColorCalibration = CAL
+) -> Image:
     g = gains_from_neutral(kelvin_to_neutral(camera_profile(cal), kelvin))
     return Image(np.ascontiguousarray(data, np.float32), ColorSpace.CAMERA, calibration=cal, wb_gains=g,
                  baseline_exposure=baseline)  # fmt: skip
@@ -30,7 +33,11 @@ def img(data: np.ndarray, kelvin: float = 4000.0, baseline: float = 0.0, cal: Co
 def test_balanced_grey_stays_grey(kelvin: float) -> None:
     grey = np.full((4, 5, 3), 0.3, np.float32)
     out = color_transform(img(grey, kelvin))
-    assert out.space is ColorSpace.REC2020 and out.referred is Referred.SCENE and out.encoding is Encoding.LINEAR
+    assert (
+        out.space is ColorSpace.REC2020
+        and out.referred is Referred.SCENE
+        and out.encoding is Encoding.LINEAR
+    )
     np.testing.assert_allclose(out.data, 0.3, atol=2e-5)
 
 
@@ -52,13 +59,18 @@ def test_matches_float64_reference_and_clamps() -> None:
     n = 1.0 / im.wb_gains.astype(np.float64)
     n /= n.max()
     m, _ = camera_to_xyz_d50(camera_profile(CAL), n)
-    ref = x.astype(np.float64) @ (rgb_to_rgb64(ColorSpace.XYZ_D50, ColorSpace.REC2020) @ m @ np.diag(n)).T
+    ref = (
+        x.astype(np.float64)
+        @ (rgb_to_rgb64(ColorSpace.XYZ_D50, ColorSpace.REC2020) @ m @ np.diag(n)).T
+    )
     np.testing.assert_allclose(out, np.maximum(ref, 0), atol=2e-5)
     assert out.min() >= 0.0 and (ref < 0).any()
 
 
 def test_unbalanced_input_uses_as_shot() -> None:
-    cal = ColorCalibration(color_matrix1=CM_D65, illuminant1=21, as_shot_neutral=np.array([0.5, 1.0, 0.8]))
+    cal = ColorCalibration(
+        color_matrix1=CM_D65, illuminant1=21, as_shot_neutral=np.array([0.5, 1.0, 0.8])
+    )
     raw_grey = np.broadcast_to(np.array([0.5, 1.0, 0.8], np.float32) * 0.4, (3, 3, 3)).copy()
     im = Image(raw_grey, ColorSpace.CAMERA, calibration=cal, white_balanced=False)
     out = color_transform(im).data
@@ -88,11 +100,10 @@ def test_stage_contract() -> None:
     assert STAGE.gives.space is ColorSpace.REC2020
 
 
-def test_speed_12mp() -> None:
-    x = np.random.default_rng(0).uniform(0, 1, (3000, 4000, 3)).astype(np.float32)
-    im = img(x)
-    color_transform(im)
-    t = time.perf_counter()
-    color_transform(im)
-    dt = time.perf_counter() - t
-    assert dt < 0.4, f"color_transform took {dt:.3f} s on 12 MP"  # budget 100 ms; loose on a shared box
+def test_nan_and_inf_input() -> None:
+    x = np.full((2, 3, 3), 0.2, np.float32)
+    x[0, 0, 1] = np.nan
+    x[1, 2, 0] = np.inf
+    out = color_transform(img(x)).data
+    assert not np.isnan(out).any() and out.min() >= 0.0
+    np.testing.assert_allclose(out[0, 1], 0.2, atol=2e-5)

@@ -13,8 +13,14 @@ from hypothesis.extra.numpy import arrays
 
 from rawlux.core.errors import CorruptInput, InvalidParameter, MissingInput, OutputError
 from rawlux.io.cube import format_cube, parse_cube, read_cube, write_cube
-from rawlux.looks.lut import (Lut, apply_3d_reference, apply_lut, apply_lut_rec2020, identity_lut,
-                              lut_from_function)
+from rawlux.looks.lut import (
+    Lut,
+    apply_3d_reference,
+    apply_lut,
+    apply_lut_rec2020,
+    identity_lut,
+    lut_from_function,
+)
 
 SPEC_3D = """# a comment line
 TITLE "Spec test"
@@ -205,7 +211,7 @@ def test_export_reproduces_global_part(tmp_path, name: str) -> None:  # type: ig
     got = apply_lut(neutral, read_cube(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lab = lambda e: colour.XYZ_to_Lab(colour.sRGB_to_XYZ(e.astype(np.float64)))  # noqa: E731
+        lab = lambda e: colour.XYZ_to_Lab(colour.sRGB_to_XYZ(e.astype(np.float64)))
         de = colour.delta_E(lab(want), lab(got), method="CIE 2000")
     assert de.mean() <= 1.0
     assert np.percentile(de, 99) <= 3.0

@@ -9,14 +9,15 @@ from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, ColorSpace, Image, RawImage
 from rawlux.isp.demosaic import (
     DEMOSAIC,
-    DemosaicParams,
     STAGE,
+    DemosaicParams,
     bilinear,
     bilinear_reference,
     demosaic,
     demosaic_mosaic,
     normalized_convolution,
     rcd,
+    rcd_reference,
 )
 
 BAYERS = (CFA.RGGB, CFA.BGGR, CFA.GRBG, CFA.GBRG)
@@ -47,7 +48,7 @@ def smooth_rgb() -> np.ndarray:
     rng = np.random.default_rng(1)
     import cv2
 
-    x = cv2.GaussianBlur(rng.random((96, 130, 3), dtype=np.float32), (0, 0), 2.0)
+    x = cv2.GaussianBlur(rng.random((300, 130, 3), dtype=np.float32), (0, 0), 2.0)  # > 2 strips
     return np.ascontiguousarray(x * 2.0, dtype=np.float32)
 
 
@@ -56,7 +57,28 @@ def smooth_rgb() -> np.ndarray:
 def test_bilinear_numba_equals_numpy_reference(cfa: CFA, shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(shape[0] * 1000 + shape[1])
     m = rng.normal(0.4, 0.5, shape).astype(np.float32)
-    np.testing.assert_allclose(bilinear(m, cfa.pattern()), bilinear_reference(m, cfa.pattern()), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(
+        bilinear(m, cfa.pattern()), bilinear_reference(m, cfa.pattern()), rtol=0, atol=2e-6
+    )
+
+
+@pytest.mark.parametrize("cfa", BAYERS)
+@pytest.mark.parametrize("shape", [(2, 2), (5, 3), (40, 62), (300, 131)])
+def test_rcd_numba_equals_numpy_reference(cfa: CFA, shape: tuple[int, int]) -> None:
+    """The strip-parallel numba kernel computes exactly the whole-image numpy maths
+    (300 rows: several strips, so strip margins are covered)."""
+    rng = np.random.default_rng(shape[0] + shape[1])
+    m = (rng.random(shape, dtype=np.float32) * 3.0 - 0.2).astype(np.float32)  # negatives and > 1
+    np.testing.assert_allclose(
+        rcd(m, cfa.pattern()), rcd_reference(m, cfa.pattern()), rtol=1e-5, atol=2e-6
+    )
+
+
+def test_rcd_reference_on_natural_image() -> None:
+    img = linear_image("coffee")[:150, :200]
+    p = CFA.GBRG.pattern()
+    m = mosaic(img, p)
+    np.testing.assert_allclose(rcd(m, p), rcd_reference(m, p), rtol=1e-5, atol=2e-6)
 
 
 def test_bilinear_keeps_measured_samples(smooth_rgb: np.ndarray) -> None:
@@ -96,7 +118,9 @@ def test_translation_equivariance_all_layouts(method: str, smooth_rgb: np.ndarra
             sub_cfa = base.shifted(dy, dx)
             sub = fn(np.ascontiguousarray(m[dy:, dx:]), sub_cfa.pattern())
             b = 14
-            np.testing.assert_allclose(sub[b:-b, b:-b], full[dy + b : -b, dx + b : -b], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                sub[b:-b, b:-b], full[dy + b : -b, dx + b : -b], rtol=1e-5, atol=1e-5
+            )
     assert {base.shifted(dy, dx) for dy in (0, 1) for dx in (0, 1)} == set(BAYERS)
 
 
@@ -121,7 +145,10 @@ def test_flat_field_and_values_above_one(method: str) -> None:
     p = CFA.GBRG.pattern()
     flat = np.full((40, 52), 3.5, np.float32)
     np.testing.assert_allclose(DEMOSAIC.get(method)(flat, p), 3.5, rtol=1e-5)
-    grey = mosaic(np.broadcast_to(np.linspace(0, 4, 52, dtype=np.float32)[None, :, None], (40, 52, 3)).copy(), p)
+    grey = mosaic(
+        np.broadcast_to(np.linspace(0, 4, 52, dtype=np.float32)[None, :, None], (40, 52, 3)).copy(),
+        p,
+    )
     out = DEMOSAIC.get(method)(grey, p)
     assert out.dtype == np.float32 and out.shape == (40, 52, 3)
     assert out.max() > 3.5  # nothing is clipped at 1
@@ -181,7 +208,9 @@ def test_xtrans_normalized_convolution() -> None:
 
 def _raw(data: np.ndarray, cfa: CFA = CFA.RGGB, gains: bool = True) -> RawImage:
     black = np.zeros(3 if cfa is CFA.LINEAR else (2, 2), np.float32)
-    return RawImage(data, cfa, black, 1.0, wb_gains=np.array([2.0, 1.0, 1.5], np.float32) if gains else None)
+    return RawImage(
+        data, cfa, black, 1.0, wb_gains=np.array([2.0, 1.0, 1.5], np.float32) if gains else None
+    )
 
 
 def test_stage_contract_and_methods_differ(smooth_rgb: np.ndarray) -> None:
@@ -205,4 +234,8 @@ def test_stage_linear_passthrough_and_dtype_errors(smooth_rgb: np.ndarray) -> No
         demosaic(_raw(bad, CFA.LINEAR))
     with pytest.raises(ContractError, match="float32"):
         demosaic(RawImage(np.zeros((8, 8), np.uint16), CFA.RGGB, np.zeros((2, 2)), 1023.0))
-    assert demosaic_mosaic(np.ones((8, 8), np.float32), CFA.RGGB.pattern(), "bilinear").shape == (8, 8, 3)
+    assert demosaic_mosaic(np.ones((8, 8), np.float32), CFA.RGGB.pattern(), "bilinear").shape == (
+        8,
+        8,
+        3,
+    )

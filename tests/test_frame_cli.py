@@ -59,8 +59,11 @@ def test_exif_icc_round_trip(shared_data: Path, tmp_path: Path, name: str, layou
     PILImage.fromarray(rgba, "RGBA").save(logo)
     res = run(str(src), "-o", str(dst), "--layout", layout, "--logo", str(logo))
     assert res.exit_code == 0, res.output
+    from rawlux.io.photo import open_photo
+
+    upright = open_photo(src)  # what the frame receives: EXIF orientation already applied
     with _pil_open(src) as a, _pil_open(dst) as b:
-        assert b.size == _framed_size(layout, *a.size)
+        assert b.size == _framed_size(layout, upright.width, upright.height)
         src_icc, dst_icc = a.info.get("icc_profile"), b.info.get("icc_profile")
         assert dst_icc, "output has no ICC profile"
         if src_icc:

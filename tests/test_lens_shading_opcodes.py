@@ -85,7 +85,17 @@ def test_gain_map_bilinear_interpolation_and_clamping() -> None:
 
 def test_gain_map_area_pitch_and_planes_select_pixels() -> None:
     data = np.ones((20, 30, 3), np.float32)
-    op = gm(np.full((3, 3, 1), 2.0), top=3, left=4, bottom=15, right=25, row_pitch=3, col_pitch=2, plane=1, planes=2)
+    op = gm(
+        np.full((3, 3, 1), 2.0),
+        top=3,
+        left=4,
+        bottom=15,
+        right=25,
+        row_pitch=3,
+        col_pitch=2,
+        plane=1,
+        planes=2,
+    )
     out = apply_opcodes(data, [op])
     touched = np.zeros((20, 30, 3), bool)
     touched[3:15:3, 4:25:2, 1:3] = True
@@ -96,7 +106,9 @@ def test_gain_map_area_pitch_and_planes_select_pixels() -> None:
     out3 = apply_opcodes(data, [gm(two, bottom=20, right=30, plane=0, planes=3)])
     np.testing.assert_allclose(out3.reshape(-1, 3).mean(axis=0), [2.0, 3.0, 3.0])
     # an area beyond the image is clipped to it
-    big = apply_opcodes(np.ones((10, 10), np.float32), [gm([[5.0]], top=8, left=8, bottom=100, right=100)])
+    big = apply_opcodes(
+        np.ones((10, 10), np.float32), [gm([[5.0]], top=8, left=8, bottom=100, right=100)]
+    )
     assert big[8:, 8:].min() == 5.0 and big[:8].max() == 1.0
 
 

@@ -149,7 +149,7 @@ def test_vibrant_vs_authentic() -> None:
     x = _scene()
     lab_v = _srgb_lab(render_look(x, "vibrant"))
     lab_a = _srgb_lab(render_look(x, "authentic"))
-    chroma = lambda lab: np.hypot(lab[..., 1], lab[..., 2]).mean()  # noqa: E731
+    chroma = lambda lab: np.hypot(lab[..., 1], lab[..., 2]).mean()
     assert chroma(lab_v) > chroma(lab_a) * 1.1
     assert lab_v[..., 0].mean() > lab_a[..., 0].mean() + 2.0
     assert np.percentile(lab_a[..., 0], 5) < np.percentile(lab_v[..., 0], 5) - 2.0
@@ -271,3 +271,49 @@ def test_malformed_look_file_names_file_and_key(tmp_path, text: str, needle: str
 def test_missing_look_file() -> None:
     with pytest.raises(MissingInput):
         get_look("/nonexistent/dir/x.toml")
+
+
+# ------------------------------------------------------------------ options and integration
+
+
+@pytest.mark.parametrize("section,field,value", [
+    ("tone", "exposure", 0.5), ("tone", "contrast", 1.4), ("tone", "toe", 0.5),
+    ("tone", "black", 0.03), ("tone", "white", 4.0), ("tone", "grey", 0.25),
+    ("local", "shadows", 0.5), ("local", "highlights", 0.5), ("local", "detail", 0.5),
+    ("color", "saturation", 1.4), ("color", "vibrance", 0.6), ("color", "shadow_saturation", 2.0),
+    ("color", "highlight_desaturation", 1.0), ("split", "shadows_amount", 0.05),
+    ("split", "highlights_amount", 0.05), ("vignette", "amount", -1.0),
+    ("grain", "amount", 0.1), ("mono", "enabled", True),
+])
+def test_every_look_option_changes_output(section: str, field: str, value: object) -> None:
+    x = _scene(90, 120, seed=4)
+    spec = get_look("natural")
+    changed = dc.replace(spec, **{section: dc.replace(getattr(spec, section), **{field: value})})
+    a, b = render_look(x, changed), render_look(x, spec)
+    assert np.abs(np.sqrt(a) - np.sqrt(b)).mean() > 1e-3  # compared perceptually (sqrt-encoded)
+
+
+def test_grain_is_deterministic_and_luminance_only() -> None:
+    x = _scene(100, 140)
+    a, b = render_look(x, "mono-hc"), render_look(x, "mono-hc")
+    np.testing.assert_array_equal(a, b)
+    spec = get_look("soft-film")
+    nograin = dc.replace(spec, grain=dc.replace(spec.grain, amount=0.0))
+    g, n = render_look(x, spec), render_look(x, nograin)
+    ratio = g / np.maximum(n, 1e-4)
+    ok = (n > 0.05).all(-1) & (g < 0.999).all(-1)
+    assert np.ptp(ratio[ok], axis=-1).max() < 1e-3  # one factor for all three channels
+    assert np.abs(g - n).mean() > 1e-3
+
+
+def test_develop_with_looks(raw_dir) -> None:  # type: ignore[no-untyped-def]
+    from rawlux.develop import develop
+    from rawlux.io.raw import open_raw
+
+    raw = open_raw(raw_dir / "canon_eos_6d.dng")
+    neutral = develop(raw, look="neutral").data
+    vib = develop(raw, look="vibrant").data
+    half = develop(raw, look="vibrant", strength=0.0).data
+    assert vib.shape == neutral.shape and vib.min() >= 0 and vib.max() <= 1
+    np.testing.assert_allclose(half, neutral, atol=1e-6)
+    assert np.abs(vib - neutral).mean() > 0.01

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from rawlux.core.errors import InvalidParameter
 from rawlux.looks.tone import apply_tone_table, solve_curve, tone_curve, tone_table
 
+
 def _feasible(kw: dict) -> bool:
     """White too close to the pivot for the slope has no solution (and is rejected on load)."""
     try:

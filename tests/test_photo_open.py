@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import struct
 from pathlib import Path
 
@@ -25,6 +24,9 @@ PHOTOS = {
     "pixel_IMG_20180725_163423_tiny.jpg": (1012, 759, ColorSpace.SRGB, "Google", "Pixel", 2.0, 50),
     "iphone_15_pro.heic": (3024, 4032, ColorSpace.DISPLAY_P3, "Apple", "iPhone 15 Pro", 2.2, 400),
     "iphone14promax.heic": (3024, 4032, ColorSpace.DISPLAY_P3, "Apple", "iPhone 14 Pro Max", 2.2, 2500),
+    # no irot in the container: the EXIF orientation (6) is applied by open_photo
+    "iphone_7.heic": (3024, 4032, ColorSpace.DISPLAY_P3, "Apple", "iPhone 7", 1.8, 20),
+    "samsung_galaxy_s24fe.heic": (1848, 4000, ColorSpace.DISPLAY_P3, "samsung", "Galaxy S24 FE", 1.8, 250),
 }
 
 
@@ -66,6 +68,18 @@ def test_exif_orientation_applied(photos: Path) -> None:
     got = open_photo(p).data
     assert got.shape == want.shape
     assert np.abs(got - want).max() < 1e-6
+
+
+def test_heic_without_container_rotation_is_turned_upright(photos: Path) -> None:
+    from rawlux.io.photo import heif_has_transform
+
+    assert heif_has_transform(photos / "iphone_15_pro.heic")
+    assert not heif_has_transform(photos / "iphone_7.heic")
+    d = open_photo(photos / "iphone_7.heic").data
+    top, bottom = d[: d.shape[0] // 5], d[-d.shape[0] // 5 :]
+    # the sky (blue, bright) is at the top once upright
+    assert top[..., 2].mean() > bottom[..., 2].mean() + 0.1
+    assert (top[..., 2] - top[..., 0]).mean() > 0.1
 
 
 def test_same_pixels_as_pillow(photos: Path) -> None:
@@ -224,3 +238,24 @@ def test_save_open_round_trip_all_formats(tmp_path: Path, ext: str) -> None:
     m = back.metadata
     assert (m.make, m.model, m.iso, m.f_number) == ("Make", "Model", 800, 2.8)
     assert m.datetime_original.replace(tzinfo=None) == dt.datetime(2021, 2, 3, 4, 5, 6)
+
+
+def test_real_source_exif_survives_save(photos: Path, tmp_path: Path) -> None:
+    """Every EXIF tag of a real photo survives open_photo -> save, except the old thumbnail and
+    the tags that must describe the new file (software, pixel dimensions, IFD offsets)."""
+    import pyexiv2
+
+    src = photos / "iphone6.jpg"
+    img = open_photo(src)
+    out = save(img.with_data(np.ascontiguousarray(img.data[::4, ::4])), tmp_path / "s.jpg", protect=[src])
+    with pyexiv2.Image(str(src)) as m:
+        before = m.read_exif()
+    with pyexiv2.Image(str(out)) as m:
+        after = m.read_exif()
+    lost = {k for k in before if k not in after}
+    assert lost and all(k.startswith("Exif.Thumbnail.") for k in lost)
+    changed = {k for k in before if k in after and before[k] != after[k]}
+    expected = {"Exif.Image.Software", "Exif.Photo.PixelXDimension", "Exif.Photo.PixelYDimension",
+                "Exif.Image.ExifTag", "Exif.Image.GPSTag", "Exif.GPSInfo.GPSTimeStamp"}
+    assert changed <= expected, changed - expected
+    assert int(after["Exif.Photo.PixelXDimension"]) == 816

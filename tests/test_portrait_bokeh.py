@@ -10,8 +10,14 @@ import pytest
 
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
-from rawlux.portrait.bokeh import (BokehParams, aperture_kernel, coc_scale, render_bokeh,
-                                   render_linear, signed_coc)
+from rawlux.portrait.bokeh import (
+    BokehParams,
+    aperture_kernel,
+    coc_scale,
+    render_bokeh,
+    render_linear,
+    signed_coc,
+)
 from rawlux.portrait.lens import BUILTIN_LENSES, LensParams, load_lens
 
 H, W = 200, 300
@@ -150,7 +156,7 @@ def test_creamy_profile_brighter_centre_and_rim_for_busy():
 
 def test_swirly_lens_stretches_corner_discs_tangentially():
     lens = load_lens("50")
-    img, expected_d = _point_light(lens, 1.4, at=(40, 60))
+    img, _ = _point_light(lens, 1.4, at=(40, 60))
     win = img[: 140, : 180]
     yy, xx = np.mgrid[0:win.shape[0], 0:win.shape[1]]
     wsum = float(win.sum())
@@ -275,3 +281,23 @@ def test_bad_inputs():
     d[5:10, 5:10] = np.nan
     out = render_linear(rgb, signed_coc(d, NEAR, PLAIN, 2.0, 0.4, 300), PLAIN)
     assert np.isfinite(out).all()
+
+
+def test_soft_focus_glow_blooms_highlights_keeps_light():
+    from dataclasses import replace
+
+    h, w = 120, 160
+    rgb = np.full((h, w, 3), 0.05, np.float32)
+    rgb[55:65, 75:85] = 1.0  # in-focus highlight
+    disp = np.full((h, w), NEAR, np.float32)
+    soft = load_lens("90")
+    sharp_lens = replace(soft, glow=0.0)
+    a = _render(rgb, disp, soft, 2.0)
+    b = _render(rgb, disp, sharp_lens, 2.0)
+    np.testing.assert_allclose(b, rgb, atol=1e-6)  # all in focus, no glow: untouched
+    ring = a[55:65, 85:88, 0]  # just beside the highlight (sigma ~2 px here)
+    assert float(ring.mean()) > 0.05 + 0.02  # halo
+    assert abs(float(a.sum()) - float(rgb.sum())) < 1e-3 * float(rgb.sum())  # light conserved
+    assert float(a[60, 80, 0]) < 1.0  # some of it left the highlight
+    # midtones stay crisp
+    assert float(np.abs(a[5:30, 5:40] - rgb[5:30, 5:40]).max()) < 1e-4

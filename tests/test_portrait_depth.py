@@ -14,10 +14,22 @@ from hypothesis import strategies as st
 from PIL import Image as PILImage
 
 from rawlux.core.errors import CorruptInput, InvalidParameter, MissingInput
-from rawlux.io.depth import (EXT_SIG, XMP_SIG, jpeg_xmp, orient_depth, read_depth_image,
-                             read_embedded_depth, read_embedded_original)
-from rawlux.portrait.depth import (DepthMap, decode_range, depth_from_cues, disparity_from_image,
-                                   focus_disparity)
+from rawlux.io.depth import (
+    EXT_SIG,
+    XMP_SIG,
+    jpeg_xmp,
+    orient_depth,
+    read_depth_image,
+    read_embedded_depth,
+    read_embedded_original,
+)
+from rawlux.portrait.depth import (
+    DepthMap,
+    decode_range,
+    depth_from_cues,
+    disparity_from_image,
+    focus_disparity,
+)
 
 H, W = 96, 128
 

@@ -11,8 +11,13 @@ import pytest
 from rawlux.core.errors import MissingModel
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.portrait import mask as mask_mod
-from rawlux.portrait.mask import (SegmentationModel, U2NetpModel, guided_filter, model_path,
-                                  subject_mask)
+from rawlux.portrait.mask import (
+    SegmentationModel,
+    U2NetpModel,
+    guided_filter,
+    model_path,
+    subject_mask,
+)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

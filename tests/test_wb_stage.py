@@ -24,12 +24,16 @@ from rawlux.isp.white_balance import (
 )
 
 CM_A = np.array([[0.8180, -0.2150, -0.0860], [-0.4480, 1.2530, 0.2050], [-0.0920, 0.2150, 0.6280]])
-CM_D65 = np.array([[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]])
+CM_D65 = np.array(
+    [[0.7280, -0.1880, -0.0700], [-0.4300, 1.1750, 0.2850], [-0.0710, 0.1640, 0.6870]]
+)
 
 
 def make_raw(cfa: CFA = CFA.RGGB, neutral=(0.5, 1.0, 0.7), shape=(8, 12), seed=0) -> RawImage:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
-    data = rng.uniform(0.0, 1.0, size=shape if cfa is not CFA.LINEAR else (*shape, 3)).astype(np.float32)
+    data = rng.uniform(0.0, 1.0, size=shape if cfa is not CFA.LINEAR else (*shape, 3)).astype(
+        np.float32
+    )
     c = ColorCalibration(
         color_matrix1=CM_A, color_matrix2=CM_D65, illuminant1=17, illuminant2=21,
         as_shot_neutral=None if neutral is None else np.asarray(neutral, float),
@@ -52,7 +56,9 @@ def test_parse_names() -> None:
     assert parse_wb("3200,+12").tint == 12.0
 
 
-@pytest.mark.parametrize("bad", ["", "daylight", "5500,", "1000", "60000", "5500,200", "5500,1,2", "nan", "inf,3"])
+@pytest.mark.parametrize(
+    "bad", ["", "daylight", "5500,", "1000", "60000", "5500,200", "5500,1,2", "nan", "inf,3"]
+)
 def test_parse_errors_name_the_value(bad: str) -> None:
     with pytest.raises(InvalidParameter) as e:
         parse_wb(bad)
@@ -121,7 +127,14 @@ def test_xtrans_pattern() -> None:
     pat = np.array([[1, 1, 0, 1, 1, 2], [1, 1, 2, 1, 1, 0], [2, 0, 1, 0, 2, 1],
                     [1, 1, 2, 1, 1, 0], [1, 1, 0, 1, 1, 2], [0, 2, 1, 2, 0, 1]])  # fmt: skip
     base = make_raw(CFA.RGGB, shape=(12, 12))
-    raw = RawImage(base.data, CFA.XTRANS, np.zeros((6, 6), np.float32), 1.0, calibration=base.calibration, cfa_pattern=pat)
+    raw = RawImage(
+        base.data,
+        CFA.XTRANS,
+        np.zeros((6, 6), np.float32),
+        1.0,
+        calibration=base.calibration,
+        cfa_pattern=pat,
+    )
     out = white_balance(raw)
     m = raw.channel_masks()
     for c in range(3):
@@ -161,7 +174,9 @@ def test_contract_errors() -> None:
     with pytest.raises(InvalidParameter):
         gains_from_neutral(np.array([0.0, 1.0, 1.0]))
     with pytest.raises(ContractError):
-        apply_gains(RawImage(np.zeros((4, 4), np.uint16), CFA.RGGB, np.zeros((2, 2)), 1023.0), np.ones(3))
+        apply_gains(
+            RawImage(np.zeros((4, 4), np.uint16), CFA.RGGB, np.zeros((2, 2)), 1023.0), np.ones(3)
+        )
 
 
 def test_stage_definition() -> None:

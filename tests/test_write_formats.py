@@ -84,8 +84,8 @@ def test_exif_and_icc_round_trip(tmp_path: Path, ext: str, space: ColorSpace) ->
 
 @pytest.mark.parametrize("ext,bits,tol", [("tif", 16, 0.51 / 65535), ("png", 16, 0.51 / 65535), ("tif", 8, 0.51 / 255), ("png", 8, 0.51 / 255)])
 def test_lossless_precision(tmp_path: Path, ext: str, bits: int, tol: float) -> None:
-    import tifffile
     import cv2
+    import tifffile
 
     img = display_image()
     img = img.with_data(np.random.default_rng(0).random(img.data.shape, dtype=np.float32))
@@ -272,8 +272,8 @@ def test_unapplied_orientation_is_kept_consistent(tmp_path: Path, ext: str) -> N
     assert np.abs(back.data - want).mean() < 0.05
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)

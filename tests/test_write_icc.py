@@ -15,7 +15,13 @@ from rawlux.color.spaces import rgb_to_rgb64
 from rawlux.color.transfer import srgb_eotf, srgb_oetf
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import ColorSpace
-from rawlux.io.icc import PCS_D50, d50_colorants, identify_profile, profile_bytes, profile_description
+from rawlux.io.icc import (
+    PCS_D50,
+    d50_colorants,
+    identify_profile,
+    profile_bytes,
+    profile_description,
+)
 
 SPACES = (ColorSpace.SRGB, ColorSpace.DISPLAY_P3)
 

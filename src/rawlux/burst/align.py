@@ -4,15 +4,15 @@ Frames are aligned on a grey image made by 2x2-binning the normalised Bayer mosa
 pixel is one Bayer-plane pixel (two raw pixels). A pyramid of that grey image is searched from the
 coarsest level down: each level matches tiles by L2 distance in a small window around the best of
 three candidate displacements handed down from the coarser level (HDR+), so the motion field is
-per tile and follows handheld translation plus small rotation. At the finest level the integer
-match is refined to sub-pixel precision by a quadratic fit of the 3x3 cost surface followed by
-inverse-compositional Lucas-Kanade iterations on the tile (bilinear sampling).
-
-The fine field is then resampled bilinearly to the merge grid (smooth for rotation).
+per tile and follows handheld translation plus small rotation. The finest level uses
+non-overlapping ``tile`` x ``tile`` tiles; there the integer match is refined to sub-pixel precision
+by a quadratic fit of the 3x3 cost surface followed by inverse-compositional Lucas-Kanade
+iterations (reference gradients, bilinear sampling). That field is resampled bilinearly to the
+centres of the merge grid (smooth under rotation).
 
 Units: displacements are in grey (= Bayer plane) pixels, ``ref(y, x) ~ alt(y + dy, x + dx)``;
-multiply by 2 for raw pixels. The finest-level tile grid is the merge grid: tile ``(i, j)`` has its
-top-left corner at ``(i * stride - stride, j * stride - stride)`` with ``stride = tile // 2``.
+multiply by 2 for raw pixels. :func:`align` returns the field on the merge grid: tile ``(i, j)``
+has its top-left corner at ``(i * stride - stride, j * stride - stride)``, ``stride = tile // 2``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class AlignParams(StageParams):
     tile: int = param(16, lo=8, hi=64, unit="px", doc="finest-level tile size (the merge tile size)")
     coarse_tile: int = param(8, lo=4, hi=32, unit="px", doc="tile size on the coarse pyramid levels")
     levels: int = param(4, lo=1, hi=6, doc="pyramid levels (downsampling 1, 2, 4, 4, 4, ...)")
-    radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius on each coarse level")
+    radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius on coarse levels (half on level 1)")
     fine_radius: int = param(1, lo=1, hi=8, unit="px", doc="search radius on the finest level")
     lk_iterations: int = param(2, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps (0 = quadratic fit only)")
 
@@ -157,14 +157,10 @@ def _search_level(ref, alt, t, stride, off, ny, nx, cand, ncand, radius):  # pra
 @njit(cache=True)
 def _bilinear(img, y, x):  # pragma: no cover - compiled
     h, w = img.shape
-    if y < 0.0:
-        y = 0.0
-    if x < 0.0:
-        x = 0.0
-    if y > h - 1.0:
-        y = h - 1.0
-    if x > w - 1.0:
-        x = w - 1.0
+    y = max(y, 0.0)
+    x = max(x, 0.0)
+    y = min(y, h - 1.0)
+    x = min(x, w - 1.0)
     y0 = int(y)
     x0 = int(x)
     y1 = min(y0 + 1, h - 1)
@@ -309,7 +305,8 @@ def align(
             tl, stride, off, radius = t, t, 0, params.fine_radius
         else:
             tl = min(params.coarse_tile, min(ref.shape))
-            stride, off, radius = tl, 0, params.radius
+            # level 1 (factor 2 above the finest) only refines what level 2 found: half the radius
+            stride, off, radius = tl, 0, (params.radius if lvl > 1 else max(1, params.radius // 2))
         ny, nx = _grid(ref.shape, tl, stride, off)
         if prev is None:
             cand = np.zeros((ny, nx, 1, 2), np.int32)

@@ -10,6 +10,8 @@ non-negative least-squares line through those points is the model.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numba import njit, prange
 
@@ -74,7 +76,7 @@ def estimate_noise(raw: RawImage) -> NoiseProfile:
         return NoiseProfile(np.array([[0.0, float(np.median(v)) if v.size else 1e-6]]))
     edges = np.unique(np.quantile(m, np.linspace(0, 1, 17)))
     xs, ys, ws = [], [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         sel = (m >= lo) & (m <= hi)
         if sel.sum() < 4:
             continue

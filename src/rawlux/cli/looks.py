@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -69,7 +68,9 @@ def register(app: typer.Typer) -> None:
         photo: Path = typer.Argument(..., help=RAW_HINT),
         output: Path = typer.Option(..., "-o", "--output", help="output image (.jpg, .png, ...)"),
         tile: int = typer.Option(480, "--tile", min=64, max=2048, help="thumbnail long side, px"),
-        looks: Optional[str] = typer.Option(None, "--looks", help="comma-separated subset"),
+        looks: str | None = typer.Option(None, "--looks", help="comma-separated subset"),
+        columns: int | None = typer.Option(None, "--columns", min=1, max=16,
+                                              help="tiles per row (default: about 4:3 sheet)"),
         wb: str = typer.Option("as-shot", "--wb", help="as-shot | auto | KELVIN[,TINT]"),
         exposure: float = typer.Option(0.0, "--exposure", help="exposure compensation, EV"),
         quality: int = typer.Option(90, "--quality", min=1, max=100),
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
 
                 for n in names:
                     get_look(n)  # validate before work
-            img = render_sheet(scene, names, tile=tile)
+            img = render_sheet(scene, names, tile=tile, columns=columns)
             path = save(img, output, quality=quality, protect=[photo])
             typer.echo(f"wrote {path}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -75,7 +74,7 @@ def register(app: typer.Typer) -> None:
         frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
         output: Path = typer.Option(..., "-o", "--output", help="output: .dng (merged raw) or a photo (.jpg, .tif, ...)"),
         reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
-        look: Optional[str] = typer.Option(None, "--look", help="look used when developing to a photo"),
+        look: str | None = typer.Option(None, "--look", help="look used when developing to a photo"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""

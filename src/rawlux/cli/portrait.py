@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -88,6 +87,16 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
         if mask.shape != (img.height, img.width):
             raise InvalidParameter(f"{mask_file}: mask is {mask.shape[1]}x{mask.shape[0]}, "
                                    f"image is {img.width}x{img.height}")
+    if mask is None and is_photo and src.suffix.lower() in (".heic", ".heif"):
+        from rawlux.io.depth import read_embedded_matte
+
+        matte = read_embedded_matte(src)
+        if matte is not None:
+            import cv2
+
+            mask = cv2.resize(matte, (img.width, img.height), interpolation=cv2.INTER_LINEAR)
+            if verbose:
+                _note(f"using the portrait matte embedded in {src.name}")
     res = portrait(img, lens=lens_p, focus=point, depth=dmap, mask=mask, params=params,
                    need_mask=save_mask is not None)
     save(res.image, dst, protect=inputs, quality=quality)
@@ -104,14 +113,14 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "-o", "--output", help="output photo (.jpg .png .tif .heic ...)"),
         lens: str = typer.Option("50", "--lens", help="35 | 50 | 75 | 90 or a lens .toml file"),
         aperture: float = typer.Option(0.0, "--aperture", help="f-number (default: the lens' own)"),
-        focus: Optional[str] = typer.Option(None, "--focus", help="X,Y focal point as fractions 0..1"),
-        depth: Optional[Path] = typer.Option(None, "--depth", help="depth picture (see --depth-white)"),
+        focus: str | None = typer.Option(None, "--focus", help="X,Y focal point as fractions 0..1"),
+        depth: Path | None = typer.Option(None, "--depth", help="depth picture (see --depth-white)"),
         depth_white: str = typer.Option("far", "--depth-white",
                                         help="what white means in --depth: far (Google) | near"),
-        look: Optional[str] = typer.Option(None, "--look", help="look for raw input"),
-        save_mask: Optional[Path] = typer.Option(None, "--save-mask", help="write the subject mask"),
-        save_depth: Optional[Path] = typer.Option(None, "--save-depth", help="write the depth used"),
-        mask_file: Optional[Path] = typer.Option(None, "--mask", help="use this subject mask (grey)"),
+        look: str | None = typer.Option(None, "--look", help="look for raw input"),
+        save_mask: Path | None = typer.Option(None, "--save-mask", help="write the subject mask"),
+        save_depth: Path | None = typer.Option(None, "--save-depth", help="write the depth used"),
+        mask_file: Path | None = typer.Option(None, "--mask", help="use this subject mask (grey)"),
         framing: float = typer.Option(1.0, "--framing", help="scene height at the subject, metres"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
         original: bool = typer.Option(True, "--original/--no-original",

@@ -87,7 +87,9 @@ def camera_profile(cal: ColorCalibration | None, source: str | None = None) -> C
     Raises :class:`CorruptInput` (naming ``source``) for missing, zero, non-finite or singular
     matrices. ``cal is None`` or ``cal.source == "none"`` without matrices uses the sRGB fallback.
     """
-    if cal is None or (cal.source == "none" and cal.color_matrix1 is None and cal.color_matrix2 is None):
+    if cal is None or (
+        cal.source == "none" and cal.color_matrix1 is None and cal.color_matrix2 is None
+    ):
         cal = fallback_calibration()
     cm1 = _mat(cal.color_matrix1, "ColorMatrix1", source)
     cm2 = _mat(cal.color_matrix2, "ColorMatrix2", source)
@@ -110,7 +112,11 @@ def camera_profile(cal: ColorCalibration | None, source: str | None = None) -> C
         fm2 = cc2 = None
     if fm1 is not None and cm2 is not None and fm2 is None:
         fm1 = None  # ForwardMatrix only usable when present for both illuminants
-    ab = np.ones(3) if cal.analog_balance is None else np.asarray(cal.analog_balance, np.float64).ravel()
+    ab = (
+        np.ones(3)
+        if cal.analog_balance is None
+        else np.asarray(cal.analog_balance, np.float64).ravel()
+    )
     if ab.shape != (3,) or not np.all(np.isfinite(ab)) or np.any(ab <= 0):
         raise CorruptInput(f"AnalogBalance {ab.tolist()} must be 3 positive numbers", source)
     eye = np.eye(3)
@@ -158,7 +164,9 @@ def xyz_to_camera(p: CameraProfile, xy: np.ndarray) -> np.ndarray:
 def _norm_neutral(n: np.ndarray, source: str | None) -> np.ndarray:
     n = np.asarray(n, dtype=np.float64).ravel()
     if n.shape != (3,) or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        raise CorruptInput(f"camera neutral {np.round(n, 6).tolist()} must be 3 positive numbers", source)
+        raise CorruptInput(
+            f"camera neutral {np.round(n, 6).tolist()} must be 3 positive numbers", source
+        )
     return n / n.max()
 
 
@@ -169,7 +177,10 @@ def neutral_to_xy(p: CameraProfile, neutral: np.ndarray, source: str | None = No
     last = WHITE_D50.copy()
     for i in range(30):
         m = xyz_to_camera(p, last)
-        xyz = np.linalg.solve(m, n)
+        try:
+            xyz = np.linalg.solve(m, n)
+        except np.linalg.LinAlgError:
+            raise CorruptInput("interpolated ColorMatrix is singular", source) from None
         if np.sum(xyz) <= 0:
             raise CorruptInput(f"camera neutral {np.round(n, 6).tolist()} maps outside XYZ", source)
         nxt = XYZ_to_xy(xyz)
@@ -186,7 +197,9 @@ def xy_to_neutral(p: CameraProfile, xy: np.ndarray) -> np.ndarray:
     """Camera neutral (max = 1) of a white of chromaticity ``xy``."""
     n = xyz_to_camera(p, xy) @ xy_to_XYZ(np.asarray(xy, np.float64))
     if np.any(n <= 0):
-        raise InvalidParameter(f"white xy {np.round(xy, 5).tolist()} gives a non-positive camera neutral")
+        raise InvalidParameter(
+            f"white xy {np.round(xy, 5).tolist()} gives a non-positive camera neutral"
+        )
     return n / n.max()
 
 
@@ -220,17 +233,27 @@ def camera_to_xyz_d50(
     xy = neutral_to_xy(p, n, source)
     cm, cc, fm = _blend(p, float(xy_to_cct(xy)))
     abcc = np.diag(p.ab) @ cc
-    if fm is not None:
-        ref = np.linalg.solve(abcc, n)
-        if np.any(ref <= 0):
-            raise CorruptInput(f"CameraCalibration maps the neutral to {ref.tolist()}", source)
-        m = fm @ np.diag(1.0 / ref) @ np.linalg.inv(abcc)
-        # FM maps reference (1,1,1) to D50; keep the convention that n maps to Y = 1
-        m = m / (m @ n)[1]
-    else:
-        pcs_to_cam = abcc @ cm @ bradford(WHITE_D50, xy)
-        pcs_to_cam = pcs_to_cam / np.max(pcs_to_cam @ XYZ_D50)
-        m = np.linalg.inv(pcs_to_cam)
+    try:
+        if fm is not None:
+            ref = np.linalg.solve(abcc, n)
+            if np.any(ref <= 0):
+                raise CorruptInput(f"CameraCalibration maps the neutral to {ref.tolist()}", source)
+            m = fm @ np.diag(1.0 / ref) @ np.linalg.inv(abcc)
+            # FM maps reference (1,1,1) to D50; keep the convention that n maps to Y = 1
+            y = (m @ n)[1]
+            if not y > 0:
+                raise CorruptInput("ForwardMatrix maps the white to Y <= 0", source)
+            m = m / y
+        else:
+            pcs_to_cam = abcc @ cm @ bradford(WHITE_D50, xy)
+            peak = np.max(pcs_to_cam @ XYZ_D50)
+            if not peak > 0:
+                raise CorruptInput(
+                    "ColorMatrix maps the D50 white to a non-positive camera value", source
+                )
+            m = np.linalg.inv(pcs_to_cam / peak)
+    except np.linalg.LinAlgError:
+        raise CorruptInput("camera colour matrices are singular", source) from None
     if not np.all(np.isfinite(m)):
         raise CorruptInput("camera -> XYZ matrix is not finite", source)
     return m, xy

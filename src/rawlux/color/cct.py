@@ -149,7 +149,9 @@ def xy_to_cct(xy: np.ndarray) -> np.ndarray:
     return xy_to_cct_tint(xy)[0]
 
 
-def cct_to_xy(cct: np.ndarray | float, duv: np.ndarray | float = 0.0, locus: str = "planckian") -> np.ndarray:
+def cct_to_xy(
+    cct: np.ndarray | float, duv: np.ndarray | float = 0.0, locus: str = "planckian"
+) -> np.ndarray:
     """CCT in kelvin -> xy on the Planckian locus (offset by ``duv``) or the CIE daylight locus.
 
     ``locus="daylight"`` uses the CIE D-series formula (valid 4000-25000 K; ``duv`` ignored).

@@ -14,7 +14,7 @@ Conventions
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -91,7 +91,9 @@ def bradford(src_white: np.ndarray, dst_white: np.ndarray) -> np.ndarray:
     s = xy_to_XYZ(s) if s.shape == (2,) else s / s[1]
     d = xy_to_XYZ(d) if d.shape == (2,) else d / d[1]
     if s.shape != (3,) or d.shape != (3,):
-        raise InvalidParameter(f"white points must be xy (2,) or XYZ (3,), got {s.shape}, {d.shape}")
+        raise InvalidParameter(
+            f"white points must be xy (2,) or XYZ (3,), got {s.shape}, {d.shape}"
+        )
     lms_s = BRADFORD @ s
     lms_d = BRADFORD @ d
     if np.any(np.abs(lms_s) < 1e-12):
@@ -106,7 +108,7 @@ def primaries_to_xyz(primaries: np.ndarray, white: np.ndarray) -> np.ndarray:
     return p * s[None, :]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rgb_to_xyz_cached(space: ColorSpace) -> np.ndarray:
     if space is ColorSpace.XYZ_D50:
         return np.eye(3)
@@ -128,7 +130,7 @@ def xyz_to_rgb(space: ColorSpace) -> np.ndarray:
     return np.linalg.inv(_rgb_to_xyz_cached(space))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rgb_to_rgb_cached(src: ColorSpace, dst: ColorSpace) -> np.ndarray:
     m = xyz_to_rgb(dst) @ bradford(WHITES[src], WHITES[dst]) @ rgb_to_xyz(src)
     if src is dst:

@@ -14,7 +14,7 @@ that clip to [0, 1] and map NaN to 0 — what an output stage wants.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from numba import njit, prange
@@ -65,7 +65,7 @@ def srgb_eotf(v: np.ndarray | float) -> np.ndarray:
 # ------------------------------------------------------------------------------- fast paths
 
 
-@lru_cache(maxsize=None)
+@cache
 def oetf_table() -> np.ndarray:
     """float32 (LUT_SIZE + 1,) samples of :func:`srgb_oetf` at ``i / LUT_SIZE`` (computed in f64)."""
     t = srgb_oetf(np.linspace(0.0, 1.0, LUT_SIZE + 1)).astype(np.float32)
@@ -73,7 +73,7 @@ def oetf_table() -> np.ndarray:
     return t
 
 
-@lru_cache(maxsize=None)
+@cache
 def eotf_table() -> np.ndarray:
     """float32 (LUT_SIZE + 1,) samples of :func:`srgb_eotf` at ``i / LUT_SIZE``."""
     t = srgb_eotf(np.linspace(0.0, 1.0, LUT_SIZE + 1)).astype(np.float32)
@@ -89,8 +89,8 @@ def lut_interp(x: float, lut: np.ndarray) -> float:
     """
     nf = np.float32(lut.shape[0] - 1)
     f = np.float32(x) * nf
-    f = f if f > np.float32(0.0) else np.float32(0.0)  # NaN fails the test -> 0
-    f = f if f < nf else nf
+    f = max(np.float32(0.0), f)  # NaN fails the test -> 0
+    f = min(nf, f)
     i = min(np.int32(f), lut.shape[0] - 2)
     w = f - np.float32(i)
     a = lut[i]

@@ -174,10 +174,10 @@ def _dynamic_depth(data: bytes, x: JpegXmp, path: str | PathLike[str] | None) ->
         return None
     pre = _prefixes(xmp, NS_DD_ITEM)[0]
     items = []
-    for m in re.finditer(rf"<[\w.-]+:Item\b([^>]*)/?>", xmp):
+    for m in re.finditer(r"<[\w.-]+:Item\b([^>]*)/?>", xmp):
         attrs = m.group(1)
 
-        def get(name: str) -> str | None:
+        def get(name: str, attrs: str = attrs) -> str | None:
             mm = re.search(rf'{re.escape(pre)}:{name}\s*=\s*"([^"]*)"', attrs)
             return mm.group(1) if mm else None
 
@@ -233,6 +233,33 @@ def _heif_depth(path: str | PathLike[str]) -> DepthMap | None:
             if "disparity" in low:  # Apple disparity: bright = near
                 return DepthMap(disparity_from_image(v, near_is_white=True), "heic-disparity")
             return DepthMap(disparity_from_image(v, near_is_white=False), "heic-depth")
+    return None
+
+
+def read_embedded_matte(path: str | PathLike[str]) -> np.ndarray | None:
+    """Apple's portrait effects / segmentation matte of a HEIC (auxiliary image whose URN names
+    a ``portraiteffectsmatte`` or ``hairsegmentationmatte``...), float32 (h, w) in [0, 1] at its
+    own resolution, or None. Untested on a real file (no such sample was available)."""
+    data = _read(path)
+    if data[4:12] not in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc"):
+        return None
+    try:
+        import pillow_heif
+
+        hf = pillow_heif.open_heif(str(path))
+    except Exception:  # noqa: BLE001 - unreadable HEIF: no matte
+        return None
+    if not len(hf):
+        return None
+    aux = hf[0].info.get("aux") or {}
+    for urn, ids in aux.items():
+        if "portraiteffectsmatte" in urn.lower() and ids:
+            im = hf[0].get_aux_image(ids[0])
+            arr = np.asarray(im.to_pillow() if hasattr(im, "to_pillow") else im)
+            if arr.ndim == 3:
+                arr = arr[..., 0]
+            scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+            return np.ascontiguousarray(arr.astype(np.float32) / np.float32(scale))
     return None
 
 

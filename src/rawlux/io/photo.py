@@ -180,6 +180,48 @@ def check_bmff_complete(p: Path) -> None:
             off += n
 
 
+def _boxes(buf: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of the ISO-BMFF boxes in ``buf[start:end]``."""
+    out = []
+    off = start
+    while off + 8 <= end:
+        n, kind = struct.unpack(">I4s", buf[off : off + 8])
+        hdr = 8
+        if n == 1 and off + 16 <= end:
+            n, hdr = struct.unpack(">Q", buf[off + 8 : off + 16])[0], 16
+        elif n == 0:
+            n = end - off
+        if n < hdr or off + n > end:
+            break
+        out.append((kind, off + hdr, off + n))
+        off += n
+    return out
+
+
+def heif_has_transform(p: Path) -> bool:
+    """True when the HEIF/AVIF container carries a rotation (``irot`` != 0) or mirror (``imir``)
+    property; libheif then applies it while decoding and the EXIF orientation is redundant.
+    Files without one (e.g. iPhone 7 HEICs) rely on the EXIF orientation alone."""
+    try:
+        with open(p, "rb") as f:
+            head = f.read(1 << 20)  # the meta box comes first in practice
+    except OSError:
+        return False
+    for kind, a, b in _boxes(head, 0, len(head)):
+        if kind != b"meta":
+            continue
+        for k2, a2, b2 in _boxes(head, a + 4, b):  # meta is a FullBox: skip version/flags
+            if k2 != b"iprp":
+                continue
+            for k3, a3, b3 in _boxes(head, a2, b2):
+                if k3 != b"ipco":
+                    continue
+                for k4, a4, b4 in _boxes(head, a3, b3):
+                    if k4 == b"imir" or (k4 == b"irot" and b4 > a4 and head[a4] & 3):
+                        return True
+    return False
+
+
 def _open_pil(p: Path, kind: str) -> Any:
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
@@ -212,11 +254,9 @@ def _to_rgb_float(a: np.ndarray) -> np.ndarray:
         a = np.repeat(a, 3, axis=2)
     if a.shape[2] != 3:
         raise UnsupportedInput(f"{a.shape[2]} colour channels")
-    if a.dtype == np.uint8:
-        lut = (np.arange(256, dtype=np.float32) / np.float32(255.0))
-        out = lut[a]
-    elif a.dtype == np.uint16:
-        out = a.astype(np.float32) * np.float32(1.0 / 65535.0)
+    if a.dtype in (np.uint8, np.uint16):
+        out = a.astype(np.float32)
+        np.divide(out, np.float32(np.iinfo(a.dtype).max), out=out)
     elif np.issubdtype(a.dtype, np.floating):
         out = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
         np.clip(out, 0.0, 1.0, out=out)
@@ -308,11 +348,11 @@ class _NoPIL:
     """Stand-in when Pillow cannot open a TIFF that tifffile can (size read by tifffile)."""
 
     mode = "RGB"
-    info: dict[str, Any] = {}
 
     def __init__(self, p: Path) -> None:
         import tifffile
 
+        self.info: dict[str, Any] = {}
         try:
             with tifffile.TiffFile(p) as tf:
                 page = tf.pages.first
@@ -370,6 +410,14 @@ def open_photo(path: str | os.PathLike[str]) -> Image:
                 exif_bytes = pex.tobytes()
         except Exception:  # noqa: BLE001 - broken EXIF never blocks decoding
             orient = 1
+        if kind == "heif":
+            # pillow-heif applies irot/imir and always reports EXIF orientation 1, keeping the
+            # EXIF value in "original_orientation": honour that when the container has no transform.
+            try:
+                orig = int(info.get("original_orientation") or 1)
+            except (TypeError, ValueError):
+                orig = 1
+            orient = 1 if heif_has_transform(p) else orig
         if orient not in range(1, 9):
             orient = 1
         icc = info.get("icc_profile") or None

@@ -20,9 +20,10 @@ import os
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from numba import njit, prange
@@ -71,7 +72,7 @@ def _quantise(src: np.ndarray, scale: float, dst: np.ndarray) -> None:
     s = np.float32(scale)
     for k in prange(src.shape[0]):
         v = src[k] * s + np.float32(0.5)
-        v = v if v > np.float32(0.0) else np.float32(0.0)  # NaN -> 0
+        v = max(np.float32(0.0), v)  # NaN -> 0
         v = v if v < s + np.float32(0.5) else s
         dst[k] = v
 
@@ -103,7 +104,7 @@ def _exposure_rational(t: float) -> Any:
     if 0 < t < 1:
         inv = 1.0 / t
         if abs(inv - round(inv)) < 1e-3 * inv:
-            return IFDRational(1, int(round(inv)))
+            return IFDRational(1, round(inv))
     return _rational(t, 100000)
 
 
@@ -114,7 +115,7 @@ def _dms(deg: float) -> tuple[Any, Any, Any]:
     d = int(a)
     m = int((a - d) * 60)
     s = (a - d - m / 60.0) * 3600.0
-    return IFDRational(d, 1), IFDRational(m, 1), IFDRational(int(round(s * 10000)), 10000)
+    return IFDRational(d, 1), IFDRational(m, 1), IFDRational(round(s * 10000), 10000)
 
 
 def _software() -> str:
@@ -159,7 +160,7 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     if meta.f_number is not None and meta.f_number > 0:
         exif_ifd[T_FNUMBER] = _rational(meta.f_number, 100)
     if meta.iso is not None and meta.iso > 0:
-        iso = int(round(meta.iso))
+        iso = round(meta.iso)
         exif_ifd[T_ISO] = min(iso, 65535)
         if iso > 65535:
             exif_ifd[T_SENS_TYPE] = 3  # ISO speed
@@ -167,7 +168,7 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     if meta.focal_length is not None and meta.focal_length > 0:
         exif_ifd[T_FOCAL] = _rational(meta.focal_length, 1000)
     if meta.focal_length_35mm is not None and meta.focal_length_35mm > 0:
-        exif_ifd[T_FOCAL35] = min(int(round(meta.focal_length_35mm)), 65535)
+        exif_ifd[T_FOCAL35] = min(round(meta.focal_length_35mm), 65535)
     put(exif_ifd, T_LENS_MODEL, meta.lens)
     if meta.datetime_original is not None:
         dto: _dt.datetime = meta.datetime_original
@@ -185,14 +186,16 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     if meta.gps is not None:
         from PIL.TiffImagePlugin import IFDRational
 
-        g = ex.get_ifd(T_GPS_IFD)
-        g.clear()
-        g[0] = b"\x02\x03\x00\x00"
+        g = ex.get_ifd(T_GPS_IFD)  # other GPS tags of a source (direction, time...) are kept
+        g.setdefault(0, b"\x02\x03\x00\x00")
         g[1] = "N" if meta.gps.latitude >= 0 else "S"
         g[2] = _dms(meta.gps.latitude)
         g[3] = "E" if meta.gps.longitude >= 0 else "W"
         g[4] = _dms(meta.gps.longitude)
-        if meta.gps.altitude is not None:
+        if meta.gps.altitude is None:
+            g.pop(5, None)
+            g.pop(6, None)
+        else:
             g[5] = b"\x00" if meta.gps.altitude >= 0 else b"\x01"
             f = Fraction(abs(float(meta.gps.altitude))).limit_denominator(1000)
             g[6] = IFDRational(f.numerator, f.denominator)

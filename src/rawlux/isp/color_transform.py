@@ -6,7 +6,7 @@ is ``1 / wb_gains`` (the white the white_balance stage used), so a white-balance
 ``v`` becomes Rec.2020 ``(v, v, v)`` times the exposure factor. CameraToXYZ_D50 follows DNG spec
 ch. 6 (ForwardMatrix when present, else ColorMatrix + Bradford; dual-illuminant interpolation),
 see :mod:`rawlux.color.camera`. An image that was not white balanced uses the as-shot neutral.
-Negative results (out-of-gamut noise) are clamped to 0.
+Negative results (out-of-gamut noise) and NaN are clamped to 0.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ _TAKES = Contract(Image, "float32", ColorSpace.CAMERA, Encoding.LINEAR, Referred
 class ColorTransformParams(StageParams):
     """Colour transform parameters."""
 
-    exposure_ev: float = param(0.0, lo=-10.0, hi=10.0, unit="EV", doc="exposure added to BaselineExposure")
+    exposure_ev: float = param(
+        0.0, lo=-10.0, hi=10.0, unit="EV", doc="exposure added to BaselineExposure"
+    )
 
 
 def camera_matrix(img: Image, params: ColorTransformParams = ColorTransformParams()) -> np.ndarray:
@@ -63,7 +65,7 @@ def apply_matrix(data: np.ndarray, m: np.ndarray, clamp_negative: bool = True) -
 
     out = cv2.transform(np.ascontiguousarray(data, np.float32), np.asarray(m, np.float32))
     if clamp_negative:
-        np.maximum(out, 0.0, out=out)
+        np.fmax(out, 0.0, out=out)  # also maps NaN (bad sensor data) to 0
     return out
 
 
@@ -78,4 +80,6 @@ def color_transform(img: Image, params: ColorTransformParams = ColorTransformPar
     return img.with_data(out, space=ColorSpace.REC2020, white_balanced=True)
 
 
-STAGE = StageDef("color_transform", color_transform, ColorTransformParams, takes=_TAKES, gives=SCENE_REC2020)
+STAGE = StageDef(
+    "color_transform", color_transform, ColorTransformParams, takes=_TAKES, gives=SCENE_REC2020
+)

@@ -39,13 +39,15 @@ class GeometryParams(StageParams):
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _warp_maps(h, w, coef, cx, cy, m, mapx, mapy):  # pragma: no cover - compiled
+def _warp_maps(r0, c0, coef, cx, cy, m, mapx, mapy):  # pragma: no cover - compiled
+    """Source coordinates for output pixels (r0 + i, c0 + j) of the full-size warp."""
+    h, w = mapx.shape
     kr0, kr1, kr2, kr3, kt0, kt1 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     inv = 1.0 / m
     for i in prange(h):
-        dy = (i - cy) * inv
+        dy = (r0 + i - cy) * inv
         for j in range(w):
-            dx = (j - cx) * inv
+            dx = (c0 + j - cx) * inv
             r2 = dx * dx + dy * dy
             ratio = kr0 + r2 * (kr1 + r2 * (kr2 + r2 * kr3))
             tx = 2.0 * kt0 * dx * dy + kt1 * (r2 + 2.0 * dx * dx)
@@ -54,8 +56,25 @@ def _warp_maps(h, w, coef, cx, cy, m, mapx, mapy):  # pragma: no cover - compile
             mapy[i, j] = np.float32(cy + (dy * ratio + ty) * m)
 
 
-def warp_source_coords(op: WarpRectilinear, height: int, width: int, plane: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """float32 (H, W) source x and y coordinates the warp samples for each output pixel."""
+def _window(height: int, width: int, window: Crop | None) -> tuple[int, int, int, int]:
+    if window is None:
+        return 0, 0, height, width
+    t, l = max(int(window.top), 0), max(int(window.left), 0)
+    b = min(int(window.top) + int(window.height), height)
+    r = min(int(window.left) + int(window.width), width)
+    if b <= t or r <= l:
+        raise ContractError(f"default crop {window} lies outside the {width}x{height} image")
+    return t, l, b - t, r - l
+
+
+def warp_source_coords(
+    op: WarpRectilinear, height: int, width: int, plane: int = 0, window: Crop | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 source x and y coordinates the warp samples for each output pixel.
+
+    The warp geometry is that of the full (height, width) image; ``window`` restricts the
+    output to a sub-rectangle (e.g. the default crop), giving arrays of the window's shape.
+    """
     coef = np.asarray(op.coefficients, np.float64)
     if coef.ndim != 2 or coef.shape[1] != 6 or coef.shape[0] < 1:
         raise ContractError(f"WarpRectilinear coefficients must be (planes, 6), got {coef.shape}")
@@ -65,14 +84,25 @@ def warp_source_coords(op: WarpRectilinear, height: int, width: int, plane: int 
     m = float(np.sqrt(max(cx * cx, (width - cx) ** 2) + max(cy * cy, (height - cy) ** 2)))
     if not np.isfinite(m) or m <= 0:
         raise ContractError(f"WarpRectilinear centre {op.center} gives no valid radius")
-    mapx = np.empty((height, width), np.float32)
-    mapy = np.empty((height, width), np.float32)
-    _warp_maps(height, width, np.ascontiguousarray(coef[min(plane, coef.shape[0] - 1)]), cx, cy, m, mapx, mapy)
+    t, l, oh, ow = _window(height, width, window)
+    mapx = np.empty((oh, ow), np.float32)
+    mapy = np.empty((oh, ow), np.float32)
+    row = np.ascontiguousarray(coef[min(plane, coef.shape[0] - 1)])
+    _warp_maps(t, l, row, cx, cy, m, mapx, mapy)
     return mapx, mapy
 
 
-def warp_rectilinear(data: np.ndarray, op: WarpRectilinear, interpolation: str = "cubic") -> np.ndarray:
-    """Apply a WarpRectilinear opcode to float32 (H, W, C) data; returns a new array."""
+def warp_rectilinear(
+    data: np.ndarray,
+    op: WarpRectilinear,
+    interpolation: str = "cubic",
+    window: Crop | None = None,
+) -> np.ndarray:
+    """Apply a WarpRectilinear opcode to float32 (H, W, C) data; returns a new array.
+
+    With ``window`` only that part of the corrected image is produced (warp then crop in one
+    step, without computing or copying the discarded border).
+    """
     import cv2
 
     if data.ndim != 3 or data.dtype != np.float32:
@@ -80,44 +110,52 @@ def warp_rectilinear(data: np.ndarray, op: WarpRectilinear, interpolation: str =
     h, w, n = data.shape
     flag = cv2.INTER_CUBIC if interpolation == "cubic" else cv2.INTER_LINEAR
     planes = np.asarray(op.coefficients).shape[0]
+    border = cv2.BORDER_REPLICATE
     if planes == 1 or n == 1:
-        mx, my = warp_source_coords(op, h, w, 0)
-        out = cv2.remap(data, mx, my, flag, borderMode=cv2.BORDER_REPLICATE)
-        return np.ascontiguousarray(out.reshape(h, w, n), dtype=np.float32)
-    out = np.empty_like(data)
+        mx, my = warp_source_coords(op, h, w, 0, window)
+        out = cv2.remap(data, mx, my, flag, borderMode=border)
+        return np.ascontiguousarray(out.reshape(*mx.shape, n), dtype=np.float32)
+    out = None
     for p in range(n):
-        mx, my = warp_source_coords(op, h, w, p)
-        out[..., p] = cv2.remap(np.ascontiguousarray(data[..., p]), mx, my, flag, borderMode=cv2.BORDER_REPLICATE)
+        mx, my = warp_source_coords(op, h, w, p, window)
+        if out is None:
+            out = np.empty((*mx.shape, n), np.float32)
+        src = np.ascontiguousarray(data[..., p])
+        out[..., p] = cv2.remap(src, mx, my, flag, borderMode=border)
     return out
 
 
 def crop_image(img: Image, crop: Crop) -> Image:
     """``img`` cut to ``crop`` (clipped to the image); raises ContractError when nothing is left."""
-    t, l = max(int(crop.top), 0), max(int(crop.left), 0)
-    b, r = min(int(crop.top) + int(crop.height), img.height), min(int(crop.left) + int(crop.width), img.width)
-    if b <= t or r <= l:
-        raise ContractError(f"default crop {crop} lies outside the {img.width}x{img.height} image")
-    return img.with_data(img.data[t:b, l:r], crop=None)
+    t, l, h, w = _window(img.height, img.width, crop)
+    return img.with_data(img.data[t : t + h, l : l + w], crop=None)
 
 
 def geometry(img: Image, params: GeometryParams = GeometryParams()) -> Image:
-    """Apply OpcodeList3 (when ``apply_warp``) and the default crop (when ``apply_crop``)."""
+    """Apply OpcodeList3 (when ``apply_warp``) and the default crop (when ``apply_crop``).
+
+    When the last opcode to run is a WarpRectilinear, the crop is fused into it (only the
+    cropped window is resampled): same pixels, less work.
+    """
     if not isinstance(img, Image):
         raise ContractError(f"geometry takes an Image, got {type(img).__name__}")
-    if params.apply_warp and img.opcodes3:
+    crop = img.crop if params.apply_crop else None
+    ops = [op for op in img.opcodes3 if not op.preview_only] if params.apply_warp else []
+    if ops:
         from rawlux.isp.lens_shading import apply_opcodes
 
         data = img.data
-        for op in img.opcodes3:
-            if op.preview_only:
-                continue
+        for k, op in enumerate(ops):
             if isinstance(op, WarpRectilinear):
-                data = warp_rectilinear(data, op, params.interpolation)
+                fuse = crop if k == len(ops) - 1 else None
+                data = warp_rectilinear(data, op, params.interpolation, fuse)
+                if fuse is not None:
+                    return img.with_data(data, opcodes3=(), crop=None)
             else:
                 data = apply_opcodes(data, [op], None)
         img = img.with_data(data, opcodes3=())
-    if params.apply_crop and img.crop is not None:
-        img = crop_image(img, img.crop)
+    if crop is not None:
+        img = crop_image(img, crop)
     return img
 
 

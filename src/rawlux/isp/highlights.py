@@ -17,7 +17,8 @@ R and B above G: magenta. Methods:
      estimated in the first pass feed the second);
   3. where two or three channels are clipped the result is blended (smoothly) towards the
      neutral ``max`` of the channels, so fully blown areas are white, never pink/magenta;
-  4. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate))``.
+  4. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate),
+     estimate of the site's own 2x2 block)``.
      Unclipped data are untouched, so the clip boundary stays continuous.
 
 All arithmetic is float32; the low-res work uses OpenCV, the two full-resolution passes numba.
@@ -45,9 +46,15 @@ class HighlightParams(StageParams):
 
     method: str = param("reconstruct", choices=METHODS, doc="how clipped highlights are handled")
     clip_threshold: float = param(
-        0.99, lo=0.5, hi=1.0, unit="x saturation", doc="fraction of sensor saturation counted as clipped"
+        0.97,
+        lo=0.5,
+        hi=1.0,
+        unit="x saturation",
+        doc="fraction of the white level counted as clipped (sensors often saturate a little below it)",
     )
-    band: int = param(8, lo=1, hi=64, unit="px (half-res)", doc="width of the ratio-sampling band around clips")
+    band: int = param(
+        8, lo=1, hi=64, unit="px (half-res)", doc="width of the ratio-sampling band around clips"
+    )
 
 
 # ------------------------------------------------------------------------- numba full-res
@@ -97,6 +104,7 @@ def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
         y0 = min(int(y), h2 - 1)
         y1 = min(y0 + 1, h2 - 1)
         fy = np.float32(y - y0)
+        bi = min(i // 2, h2 - 1)
         for j in range(w):
             v = data[i, j]
             c = pat[i & 1, j & 1]
@@ -108,7 +116,9 @@ def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
                 top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
                 bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
                 s = top + fy * (bot - top)
-                out[i, j] = max(v, s)
+                # never below the estimate of the site's own block (small specular clips)
+                own = est[bi, min(j // 2, w2 - 1), c]
+                out[i, j] = max(v, max(s, own))
             else:
                 out[i, j] = v
     return out
@@ -117,6 +127,7 @@ def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
 # ---------------------------------------------------------------------------- low-res maths
 
 _SMALL = 4  # the ratio map lives at 1/_SMALL of the superpixel resolution
+_RATIO_FLOOR = 0.01  # ratios are sampled only where mean(other two channels) exceeds this
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -138,7 +149,10 @@ def _ratio_small(lo, clip, near, floor, hs, ws):  # pragma: no cover - compiled
                 cnt[bi, bj] += 1.0
                 n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
                 if n > 0:
-                    wn[bi, bj, 0] += min(max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0))
+                    wn[bi, bj, 0] += min(
+                        max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)),
+                        np.float32(1.0),
+                    )
                     continue
                 if not near[i, j]:
                     continue
@@ -202,7 +216,12 @@ def _rebuild(lo, clip, ratio, wn_small):  # pragma: no cover - compiled
                     if clip[i, j, c]:
                         rec[c] = max(lo[i, j, c], (tot - rec[c]) * np.float32(0.5) * r[c])
             nc = np.float32(c0 + c1 + c2)
-            b = max(min(max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)), _bilin(wn_small, y, x, 0))
+            b = max(
+                min(
+                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
+                ),
+                _bilin(wn_small, y, x, 0),
+            )
             neutral = max(rec[0], max(rec[1], rec[2]))
             for c in range(3):
                 if clip[i, j, c]:
@@ -215,7 +234,9 @@ def _rebuild(lo, clip, ratio, wn_small):  # pragma: no cover - compiled
 def push_pull(values: np.ndarray, weights: np.ndarray, default: float = 1.0) -> np.ndarray:
     """Fill (H, W, C) ``values`` where ``weights`` (same shape, in [0, 1]) are 0 from nearby
     weighted values by a push-pull pyramid; where weight is 1 the value is kept."""
-    return _push_pull_premult(np.asarray(values * weights, np.float32), np.asarray(weights, np.float32), default)
+    return _push_pull_premult(
+        np.asarray(values * weights, np.float32), np.asarray(weights, np.float32), default
+    )
 
 
 def _push_pull_premult(vw: np.ndarray, w: np.ndarray, default: float) -> np.ndarray:
@@ -245,7 +266,9 @@ def _resize(cv2, a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarra
     return out.reshape(size[1], size[0], a.shape[2]) if a.ndim == 3 else out
 
 
-def reconstruct_rgb(lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None) -> np.ndarray:
+def reconstruct_rgb(
+    lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None
+) -> np.ndarray:
     """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags.
 
     Returns the estimate for every pixel/channel (unclipped channels keep their value).
@@ -259,7 +282,7 @@ def reconstruct_rgb(lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.nd
         anyc = (clip8[..., 0] | clip8[..., 1] | clip8[..., 2]).astype(np.uint8)
     k = 2 * int(band) + 1
     near = cv2.dilate(anyc, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    floor = np.float32(0.02) * np.float32(max(1e-6, float(lo.max())))
+    floor = np.float32(_RATIO_FLOOR)  # normalised data: 1.0 ~ sensor saturation
     h, w = lo.shape[:2]
     hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
     vs, wsum, wn_small = _ratio_small(lo, clip8, near, floor, hs, ws)
@@ -271,7 +294,11 @@ def reconstruct_rgb(lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.nd
 
 
 def _thresholds(raw: RawImage, params: HighlightParams) -> np.ndarray:
-    g = np.ones(3, np.float32) if raw.wb_gains is None else np.asarray(raw.wb_gains, np.float32).ravel()
+    g = (
+        np.ones(3, np.float32)
+        if raw.wb_gains is None
+        else np.asarray(raw.wb_gains, np.float32).ravel()
+    )
     if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
         raise ContractError(f"wb_gains {g.tolist()} must be 3 positive finite numbers")
     return (g * np.float32(params.clip_threshold)).astype(np.float32)

@@ -21,14 +21,21 @@ optional (``skip_unknown=False`` raises :class:`UnsupportedInput` instead).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numba import njit, prange
 
 from rawlux.core.errors import ContractError, UnsupportedInput
-from rawlux.core.image import FixVignetteRadial, GainMap, Opcode, RawImage, UnknownOpcode, WarpRectilinear
+from rawlux.core.image import (
+    FixVignetteRadial,
+    GainMap,
+    Opcode,
+    RawImage,
+    UnknownOpcode,
+    WarpRectilinear,
+)
 from rawlux.core.params import StageParams, param
 from rawlux.isp.pipeline import RAW_NORM, StageDef
 
@@ -89,18 +96,54 @@ def gain_map_values(op: GainMap, height: int, width: int) -> tuple[slice, slice,
     return rs, cs, vals
 
 
+def _col_weights(
+    pos: np.ndarray, origin: float, spacing: float, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-tap form of :func:`_interp_weights`: indices i1, i2 (int64) and fraction (float32)."""
+    if n == 1 or spacing <= 0:
+        z = np.zeros(pos.size, np.int64)
+        return z, z, np.zeros(pos.size, np.float32)
+    idx = (pos - origin) / spacing
+    i1 = np.clip(np.floor(idx), 0, n - 1).astype(np.int64)
+    frac = np.where((idx > 0) & (i1 < n - 1), idx - i1, 0.0).astype(np.float32)
+    return i1, np.minimum(i1 + 1, n - 1), frac
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _gain_map_kernel(data3, p, r0, rstep, nr, c0, cstep, t, i1, i2, f):  # pragma: no cover
+    """data3[r0 + a*rstep, c0 + b*cstep, p] *= lerp(t[a, i1[b]], t[a, i2[b]], f[b])."""
+    nc = i1.size
+    for a in prange(nr):
+        r = r0 + a * rstep
+        for b in range(nc):
+            g = t[a, i1[b]] + f[b] * (t[a, i2[b]] - t[a, i1[b]])
+            data3[r, c0 + b * cstep, p] *= g
+
+
 def _apply_gain_map(data: np.ndarray, op: GainMap) -> None:
+    """In-place GainMap: the map is interpolated along rows once (a small matrix product),
+    then along columns per pixel inside a numba kernel (no full-size gain plane)."""
     h, w = data.shape[:2]
-    nplanes = 1 if data.ndim == 2 else data.shape[2]
-    rs, cs, vals = gain_map_values(op, h, w)
-    if vals.shape[0] == 0 or vals.shape[1] == 0:
+    data3 = data if data.ndim == 3 else data[:, :, None]
+    nplanes = data3.shape[2]
+    top, left = max(int(op.top), 0), max(int(op.left), 0)
+    bottom, right = min(int(op.bottom), h), min(int(op.right), w)
+    rp, cp = max(int(op.row_pitch), 1), max(int(op.col_pitch), 1)
+    rows = np.arange(top, bottom, rp)
+    cols = np.arange(left, right, cp)
+    if rows.size == 0 or cols.size == 0:
         return
+    g = np.asarray(op.gains, np.float64)
+    if g.ndim == 2:
+        g = g[..., None]
+    if g.ndim != 3 or g.size == 0:
+        raise ContractError(f"GainMap gains must be (rows, cols, planes), got shape {g.shape}")
+    wr = _interp_weights((rows + 0.5) / h, float(op.origin_v), float(op.spacing_v), g.shape[0])
+    i1, i2, f = _col_weights((cols + 0.5) / w, float(op.origin_h), float(op.spacing_h), g.shape[1])
     for p in range(int(op.plane), min(int(op.plane) + max(int(op.planes), 1), nplanes)):
-        gp = vals[..., min(p - int(op.plane), vals.shape[2] - 1)]
-        if data.ndim == 2:
-            data[rs, cs] *= gp
-        else:
-            data[rs, cs, p] *= gp
+        mp = min(p - int(op.plane), g.shape[2] - 1)
+        t = np.ascontiguousarray(wr @ g[..., mp], dtype=np.float32)  # (rows, map cols)
+        _gain_map_kernel(data3, p, top, rp, rows.size, left, cp, t, i1, i2, f)
 
 
 # ------------------------------------------------------------------------- FixVignetteRadial
@@ -113,7 +156,9 @@ def _vignette_kernel(data3, cx, cy, inv_d2, k):  # pragma: no cover - compiled
         dy2 = (np.float64(i) - cy) ** 2 * inv_d2
         for j in range(w):
             r2 = dy2 + (np.float64(j) - cx) ** 2 * inv_d2
-            gain = np.float32(1.0 + r2 * (k[0] + r2 * (k[1] + r2 * (k[2] + r2 * (k[3] + r2 * k[4])))))
+            gain = np.float32(
+                1.0 + r2 * (k[0] + r2 * (k[1] + r2 * (k[2] + r2 * (k[3] + r2 * k[4]))))
+            )
             for p in range(n):
                 data3[i, j, p] *= gain
 
@@ -125,10 +170,14 @@ def vignette_gain(op: FixVignetteRadial, height: int, width: int) -> np.ndarray:
     x = (np.arange(width, dtype=np.float64) - cx) ** 2 * inv_d2
     r2 = y[:, None] + x[None, :]
     k = op.k
-    return (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * (k[2] + r2 * (k[3] + r2 * k[4]))))).astype(np.float32)
+    return (1.0 + r2 * (k[0] + r2 * (k[1] + r2 * (k[2] + r2 * (k[3] + r2 * k[4]))))).astype(
+        np.float32
+    )
 
 
-def _vignette_geometry(op: FixVignetteRadial, height: int, width: int) -> tuple[float, float, float]:
+def _vignette_geometry(
+    op: FixVignetteRadial, height: int, width: int
+) -> tuple[float, float, float]:
     cx, cy = float(op.center[0]) * width, float(op.center[1]) * height
     d2 = max(cx * cx, (width - cx) ** 2) + max(cy * cy, (height - cy) ** 2)
     return cx, cy, 1.0 / d2 if d2 > 0 else 0.0
@@ -162,7 +211,9 @@ def apply_opcodes(
     :func:`rawlux.isp.geometry.warp_rectilinear` and skipped with a warning on a mosaic.
     """
     if not isinstance(data, np.ndarray) or data.dtype != np.float32:
-        raise ContractError(f"apply_opcodes needs float32 data, got {getattr(data, 'dtype', type(data))}")
+        raise ContractError(
+            f"apply_opcodes needs float32 data, got {getattr(data, 'dtype', type(data))}"
+        )
     if data.ndim not in (2, 3):
         raise ContractError(f"apply_opcodes needs (H, W) or (H, W, C) data, got shape {data.shape}")
     out = np.array(data, dtype=np.float32, order="C", copy=True)

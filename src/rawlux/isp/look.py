@@ -8,16 +8,11 @@ and an optional user :class:`~rawlux.looks.lut.Lut` is applied on top (``lut_str
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
 from rawlux.isp.pipeline import Contract, StageDef
-
-if TYPE_CHECKING:  # pragma: no cover
-    from rawlux.looks.lut import Lut
 
 TAKES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY)
@@ -44,13 +39,14 @@ class LookParams(StageParams):
 def look(img: Image, params: LookParams = LookParams()) -> Image:
     """Render ``img`` (linear Rec.2020, scene-referred) to display-referred linear Rec.2020."""
     TAKES.check(img, "look stage input")
-    if params.look.lower() == "neutral" or params.strength == 0.0:
-        out = np.clip(img.data, 0.0, 1.0)
-        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
-    else:
-        from rawlux.looks.render import render_look
+    from rawlux.looks.registry import get_look
+    from rawlux.looks.render import clip_neutral, render_look
 
-        out = render_look(img.data, params.look, params.strength)
+    spec = get_look(params.look)  # validates the name / file even at strength 0
+    if spec.is_neutral or params.strength == 0.0:
+        out = clip_neutral(img.data)
+    else:
+        out = render_look(img.data, spec, params.strength)
     if params.lut is not None and params.lut_strength > 0.0:
         from rawlux.looks.lut import apply_lut_rec2020
 

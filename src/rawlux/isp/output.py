@@ -21,7 +21,7 @@ computed from the input cube's surface) exactly to 1. Colours then never clip.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from numba import njit, prange
@@ -86,7 +86,7 @@ def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
 # ------------------------------------------------------------------------------ gamut maths
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gamut_setup(src: ColorSpace, dst: ColorSpace) -> tuple[np.ndarray, np.ndarray, float]:
     """(3x3 float32 src->dst, float32 Y row of dst, r_max over the src [0,1]^3 surface)."""
     m = rgb_to_rgb64(src, dst)

@@ -33,8 +33,16 @@ class WhiteBalanceParams(StageParams):
     """White balance parameters (see module docstring for the tint scale)."""
 
     mode: str = param("as-shot", choices=WB_MODES, doc="where the white comes from")
-    kelvin: float = param(5500.0, lo=1700.0, hi=50000.0, unit="K", doc="colour temperature (mode kelvin)")
-    tint: float = param(0.0, lo=-150.0, hi=150.0, unit="Adobe tint (3000*Duv)", doc="+ green light, - magenta (mode kelvin)")
+    kelvin: float = param(
+        5500.0, lo=1700.0, hi=50000.0, unit="K", doc="colour temperature (mode kelvin)"
+    )
+    tint: float = param(
+        0.0,
+        lo=-150.0,
+        hi=150.0,
+        unit="Adobe tint (3000*Duv)",
+        doc="+ green light, - magenta (mode kelvin)",
+    )
 
 
 class NoAsShotWhite(UserWarning):
@@ -108,7 +116,9 @@ def _apply_tile(data: np.ndarray, tile: np.ndarray) -> np.ndarray:  # pragma: no
 def apply_gains(raw: RawImage, gains: np.ndarray) -> RawImage:
     """Multiply each CFA site (or linear channel) by the gain of its colour; sets ``wb_gains``."""
     if raw.data.dtype != np.float32:
-        raise ContractError(f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}")
+        raise ContractError(
+            f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}"
+        )
     g = np.asarray(gains, np.float32).ravel()
     if raw.cfa is CFA.LINEAR:
         out = raw.data * g[None, None, :]
@@ -121,7 +131,9 @@ def apply_gains(raw: RawImage, gains: np.ndarray) -> RawImage:
 def white_balance(raw: RawImage, params: WhiteBalanceParams = WhiteBalanceParams()) -> RawImage:
     """Apply the white balance ``params`` selects to a normalised RawImage."""
     if raw.data.dtype != np.float32:
-        raise ContractError(f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}")
+        raise ContractError(
+            f"white balance needs the normalised float32 mosaic, got {raw.data.dtype}"
+        )
     if raw.wb_gains is not None:
         raise ContractError("white balance already applied to this image (wb_gains is set)")
     return apply_gains(raw, gains_from_neutral(find_neutral(raw, params)))

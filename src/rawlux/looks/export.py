@@ -39,5 +39,5 @@ def export_lut(spec: LookSpec, size: int = 33) -> Lut:
         raise InvalidParameter(f"export LUT size {size} is outside [2, 129] (use 33 or 65)")
     return lut_from_function(lambda g: look_global_srgb(g, spec), size, title=f"rawlux {spec.name}",
                              encoding="srgb-rec709",
-                             comments=(f"rawlux look '{spec.name}': global colour part on "
-                                       "sRGB-encoded neutral input",))
+                             comments=((f"rawlux look '{spec.name}': global colour part on "
+                                        "sRGB-encoded neutral input"),))

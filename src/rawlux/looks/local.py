@@ -25,7 +25,7 @@ def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[
 
     h, w = rgb.shape[:2]
     f = max(1.0, min(h, w) / WORK_SIDE)
-    sh, sw = max(1, int(round(h / f))), max(1, int(round(w / f)))
+    sh, sw = max(1, round(h / f)), max(1, round(w / f))
     small = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA) if f > 1.0 else rgb
     if matrix is not None:
         small = small @ matrix.T.astype(np.float32)
@@ -38,7 +38,7 @@ def guided_coefficients(log_norm: np.ndarray, spec: LocalSpec) -> tuple[np.ndarr
     import cv2
 
     h, w = log_norm.shape
-    r = max(1, int(round(spec.radius * min(h, w))))
+    r = max(1, round(spec.radius * min(h, w)))
     k = (2 * r + 1, 2 * r + 1)
     eps = float(spec.edge) ** 2
 

@@ -69,7 +69,7 @@ class Lut:
 
 # ------------------------------------------------------------------------------------ maths
 
-from numba import njit, prange  # noqa: E402
+from numba import njit, prange
 
 
 def identity_lut(size: int = 33, dims: int = 3, **kw: object) -> Lut:
@@ -148,20 +148,22 @@ def apply_3d_reference(values: np.ndarray, lut: Lut, method: str | None = None) 
     return out.reshape(np.shape(values)).astype(np.float32)
 
 
-@njit(cache=True, inline="always", fastmath=True)
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
 def tetra_sample(T: np.ndarray, n: int, x: float, y: float, z: float) -> tuple[float, float, float]:
     """Tetrahedral interpolation of a flattened (n, n, n, 3) table ``T`` (C order, ``[r, g, b]``)
     at index coordinates ``x, y, z`` (clamped to [0, n-1]); branch-free vertex selection."""
     nm2 = n - 2
-    x = min(max(x, 0.0), nm2 + 1.0)
-    y = min(max(y, 0.0), nm2 + 1.0)
-    z = min(max(z, 0.0), nm2 + 1.0)
+    zero = np.float32(0.0)
+    top = np.float32(nm2 + 1)
+    x = np.float32(min(max(np.float32(x), zero), top))
+    y = np.float32(min(max(np.float32(y), zero), top))
+    z = np.float32(min(max(np.float32(z), zero), top))
     i = min(int(x), nm2)
     j = min(int(y), nm2)
     k = min(int(z), nm2)
-    fr = x - i
-    fg = y - j
-    fb = z - k
+    fr = x - np.float32(i)
+    fg = y - np.float32(j)
+    fb = z - np.float32(k)
     sb = 3
     sg = 3 * n
     sr = 3 * n * n
@@ -179,7 +181,7 @@ def tetra_sample(T: np.ndarray, n: int, x: float, y: float, z: float) -> tuple[f
     o3 = sr if r_min else (sg if g_min else sb)
     f2 = fr + fg + fb - f1 - f3
     o2 = sr + sg + sb - o3
-    w0 = 1.0 - f1
+    w0 = np.float32(1.0) - f1
     w1 = f1 - f2
     w2 = f2 - f3
     p1 = base + o1
@@ -214,7 +216,7 @@ def trilinear_sample(T: np.ndarray, x: float, y: float, z: float) -> tuple[float
     return o[0], o[1], o[2]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _apply_3d_kernel(x: np.ndarray, T: np.ndarray, tetra: bool, out: np.ndarray) -> None:  # pragma: no cover
     n = x.shape[0]
     size = T.shape[0]

@@ -8,7 +8,8 @@ Per pixel, in one fused numba kernel (:func:`_render_kernel`, numpy reference
    coefficients from :mod:`rawlux.looks.local`, upsampled bilinearly) and the vignette;
 3. tone curve looked up at ``t`` (table in log2 x), applied as a ratio to RGB (hue kept);
 4. the global colour edits as a baked 3D LUT on ``sqrt``-shaped display values (tetrahedral);
-5. grain (deterministic hash noise, equal on all channels), blend with neutral by ``strength``.
+5. grain (a deterministic periodic noise tile, equal on all channels), blend with neutral by
+   ``strength``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from rawlux.looks.local import downsample_norm, guided_coefficients, local_gain_reference
-from rawlux.looks.local import upsample_reference
+from rawlux.looks.local import (
+    downsample_norm,
+    guided_coefficients,
+    local_gain_reference,
+    upsample_reference,
+)
 from rawlux.looks.lut import apply_3d_reference, tetra_sample
 from rawlux.looks.spec import LookSpec
 from rawlux.looks.tone import ToneTable, apply_tone_table, tone_table
@@ -76,36 +81,29 @@ def _grain_seed(shape: tuple[int, ...], spec: LookSpec) -> int:
     return zlib.crc32(f"{shape}:{spec.name}".encode()) & 0x7FFFFFFF
 
 
-@njit(cache=True, inline="always")
-def _hash01(ix: int, iy: int, seed: int) -> float:
-    h = (ix * 73856093) ^ (iy * 19349663) ^ (seed * 83492791)
-    h &= 0xFFFFFFFF
-    h ^= h >> 16
-    h = (h * 0x7FEB352D) & 0xFFFFFFFF
-    h ^= h >> 15
-    h = (h * 0x846CA68B) & 0xFFFFFFFF
-    h ^= h >> 16
-    return (h & 0xFFFFFF) / 8388608.0 - 1.0  # [-1, 1)
+GRAIN_PERIOD = 1024  # px; the grain pattern repeats every GRAIN_PERIOD pixels
 
 
-@njit(cache=True, inline="always")
-def _grain(i: int, j: int, size: float, seed: int) -> float:
-    y = i / size
-    x = j / size
-    iy = int(y)
-    ix = int(x)
-    fy = y - iy
-    fx = x - ix
-    a = _hash01(ix, iy, seed) * (1 - fx) + _hash01(ix + 1, iy, seed) * fx
-    b = _hash01(ix, iy + 1, seed) * (1 - fx) + _hash01(ix + 1, iy + 1, seed) * fx
-    return a * (1 - fy) + b * fy
+@lru_cache(maxsize=8)
+def grain_tile(size: float, seed: int) -> np.ndarray:
+    """Periodic value-noise tile (GRAIN_PERIOD^2 float32, values in [-1, 1]) with grain cells of
+    about ``size`` px, bilinearly interpolated and wrapping seamlessly at its edges."""
+    n = max(2, round(GRAIN_PERIOD / size))
+    cells = np.random.default_rng(seed).uniform(-1.0, 1.0, (n, n)).astype(np.float32)
+    u = np.arange(GRAIN_PERIOD) * (n / GRAIN_PERIOD)
+    i0 = np.floor(u).astype(np.int64) % n
+    i1 = (i0 + 1) % n
+    f = (u - np.floor(u)).astype(np.float32)
+    rows = cells[i0] * (1 - f)[:, None] + cells[i1] * f[:, None]
+    tile = rows[:, i0] * (1 - f)[None, :] + rows[:, i1] * f[None, :]
+    return np.ascontiguousarray(tile, np.float32)
 
 
-@njit(cache=True, parallel=True, fastmath=True)
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                    max_lift,
                    exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, tone_zero, clut,
-                   strength, grain_amount, grain_size, seed, out):  # pragma: no cover - compiled
+                   strength, grain_amount, gtile, out):  # pragma: no cover - compiled
     H, W = src.shape[0], src.shape[1]
     sh, sw = A.shape[0], A.shape[1]
     n_tone = tone_vals.shape[0]
@@ -117,12 +115,30 @@ def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start
     inv_rmax = 1.0 / max(np.sqrt(cy * cy + cx * cx), 1e-6)
     fy = sh / H
     fx = sw / W
+    gp = gtile.shape[0]
+    zero32 = np.float32(0.0)
+    # column-constant bilinear taps of the low-resolution local coefficients
+    cx0 = np.empty(W, np.int64)
+    cx1 = np.empty(W, np.int64)
+    cwx = np.empty(W, np.float32)
+    for j in range(W):
+        lx = min(max((j + 0.5) * fx - 0.5, 0.0), sw - 1.0)
+        x0 = min(int(lx), max(sw - 2, 0))
+        cx0[j] = x0
+        cx1[j] = min(x0 + 1, sw - 1)
+        cwx[j] = lx - x0
     for i in prange(H):
         row = np.empty((W, 3), np.float32)
         ly = min(max((i + 0.5) * fy - 0.5, 0.0), sh - 1.0)
         y0 = min(int(ly), max(sh - 2, 0))
         y1 = min(y0 + 1, sh - 1)
         wy = ly - y0
+        arow = np.empty(sw, np.float32)
+        brow = np.empty(sw, np.float32)
+        if use_local:
+            for q in range(sw):
+                arow[q] = A[y0, q] * (1 - wy) + A[y1, q] * wy
+                brow[q] = B[y0, q] * (1 - wy) + B[y1, q] * wy
         # pass 1: tone (exposure, local gain, vignette, curve) -> display-linear row
         for j in range(W):
             r0 = src[i, j, 0]
@@ -134,22 +150,19 @@ def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start
                 b = mat[2, 0] * r0 + mat[2, 1] * g0 + mat[2, 2] * b0
             else:
                 r, g, b = r0, g0, b0
-            r = max(r, 0.0)
-            g = max(g, 0.0)
-            b = max(b, 0.0)
+            r = max(np.float32(r), zero32)
+            g = max(np.float32(g), zero32)
+            b = max(np.float32(b), zero32)
             n = max(r, max(g, b))
             if n > 1e-12 and n < 3.0e38:
                 ln = np.log2(n)
                 t = ln + exposure
                 if use_local:
-                    lx = min(max((j + 0.5) * fx - 0.5, 0.0), sw - 1.0)
-                    x0 = min(int(lx), max(sw - 2, 0))
-                    x1 = min(x0 + 1, sw - 1)
-                    wx = lx - x0
-                    a_ = ((A[y0, x0] * (1 - wx) + A[y0, x1] * wx) * (1 - wy)
-                          + (A[y1, x0] * (1 - wx) + A[y1, x1] * wx) * wy)
-                    b_ = ((B[y0, x0] * (1 - wx) + B[y0, x1] * wx) * (1 - wy)
-                          + (B[y1, x0] * (1 - wx) + B[y1, x1] * wx) * wy)
+                    x0 = cx0[j]
+                    x1 = cx1[j]
+                    wx = cwx[j]
+                    a_ = arow[x0] * (1 - wx) + arow[x1] * wx
+                    b_ = brow[x0] * (1 - wx) + brow[x1] * wx
                     lnc = max(ln, -20.0)
                     base = a_ * lnc + b_
                     d = base - pivot_log
@@ -186,7 +199,7 @@ def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start
                                       np.sqrt(row[j, 1]) * nm1, np.sqrt(row[j, 2]) * nm1)
             if grain_amount > 0.0:
                 lum = 0.2627 * o0 + 0.678 * o1 + 0.0593 * o2
-                gm = 1.0 + grain_amount * _grain(i, j, grain_size, seed) * (1.0 - 0.7 * min(lum, 1.0))
+                gm = 1.0 + grain_amount * gtile[i % gp, j % gp] * (1.0 - 0.7 * min(lum, 1.0))
                 o0 *= gm
                 o1 *= gm
                 o2 *= gm
@@ -202,6 +215,30 @@ def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start
             out[i, j, 2] = min(max(o2, 0.0), 1.0)
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def _clip_kernel(src, out):  # pragma: no cover - compiled
+    H, W = src.shape[0], src.shape[1]
+    for i in prange(H):
+        for j in range(W):
+            for c in range(3):
+                v = src[i, j, c]
+                if v >= 1.0:
+                    v = 1.0
+                elif not v > 0.0:  # negatives and NaN
+                    v = 0.0
+                out[i, j, c] = v
+
+
+def clip_neutral(data: np.ndarray) -> np.ndarray:
+    """The neutral look: clip to [0, 1] (NaN -> 0, +inf -> 1), float32, one parallel pass."""
+    src = np.ascontiguousarray(data, np.float32)
+    out = np.empty_like(src)
+    if src.ndim == 3 and src.shape[2] == 3:
+        _clip_kernel(src, out)
+        return out
+    return np.clip(np.nan_to_num(src, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+
+
 def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
                         ) -> tuple[np.ndarray, np.ndarray]:
     if not spec.local.active:
@@ -211,14 +248,14 @@ def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
     return guided_coefficients(log_norm, spec.local)
 
 
-def render_look(data: np.ndarray, look: "LookSpec | str", strength: float = 1.0) -> np.ndarray:
+def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0) -> np.ndarray:
     """Render scene-linear Rec.2020 ``data`` (H, W, 3) float32 with ``look`` -> display [0, 1]."""
     from rawlux.looks.registry import get_look
 
     spec = get_look(look) if isinstance(look, str) else look
     src = np.ascontiguousarray(data, np.float32)
     if spec.is_neutral:
-        return np.clip(np.nan_to_num(src, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        return clip_neutral(src)
     baked = bake(spec)
     A, B = _local_coefficients(src, spec, baked)
     out = np.empty_like(src)
@@ -227,7 +264,8 @@ def render_look(data: np.ndarray, look: "LookSpec | str", strength: float = 1.0)
                    float(np.log2(t.pivot)), lo.shadows, lo.shadow_start, lo.highlights, lo.detail, lo.max_lift,
                    t.exposure, v.amount, v.midpoint, baked.tone.values, baked.tone.t_lo,
                    baked.tone.scale, baked.tone.value_at_zero, baked.colour_lut, float(strength),
-                   gr.amount, gr.size, _grain_seed(src.shape, spec), out)
+                   gr.amount, grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
+                   else np.zeros((1, 1), np.float32), out)
     return out
 
 

@@ -8,8 +8,9 @@ present, else Pillow's default font). Pixels only: the CLI reads and writes the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ def compose(tiles: Sequence[tuple[str, np.ndarray]], columns: int | None = None,
 
 
 def render_sheet(scene: Image, looks: Sequence[str] | None = None, tile: int = 480,
-                 color_space: str = "srgb") -> Image:
+                 color_space: str = "srgb", columns: int | None = None) -> Image:
     """Apply every look (default: all registered) to a thumbnail of ``scene`` (scene-linear
     Rec.2020) and return the labelled sheet as a display-encoded Image for ``rawlux.save``."""
     from rawlux.isp.look import LookParams, look
@@ -123,7 +124,7 @@ def render_sheet(scene: Image, looks: Sequence[str] | None = None, tile: int = 4
         shown = output(look(small, LookParams(look=name)), OutputParams(color_space=color_space))
         tiles.append((name, np.round(np.clip(shown.data, 0, 1) * 255).astype(np.uint8)))
     space = shown.space
-    sheet = compose(tiles).astype(np.float32) / 255.0
+    sheet = compose(tiles, columns).astype(np.float32) / 255.0
     from dataclasses import replace
 
     meta = replace(scene.metadata, orientation=1)

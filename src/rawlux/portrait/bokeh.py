@@ -11,16 +11,18 @@ focal plane, ``m = 0.024 / framing``. So at equal framing a longer lens or a wid
 the background more, as with real glass. ``c`` in pixels is ``c * long_side_px / 36``.
 
 Rendering. The signed CoC radius ``b`` (> 0 behind the focal plane, < 0 in front) is split into
-soft depth layers (tent memberships on a geometric ladder of radii, a partition of unity).
-Layers are processed back to front at reduced resolution (each at the coarsest level where its
-kernel keeps ~10 px radius): every background layer is *extended* under the nearer layers that
-occlude it (its hidden part is filled by pull-push from what lies at or behind it), blurred as
-premultiplied colour + alpha with the aperture kernel (polygon of ``blades`` sides, equal area to
-the CoC disc, radial brightness profile), then composited "over". So the subject never bleeds
-into the background (no halo) and the background is blurred right up to the subject's edge
-(no sharp fringe). The in-focus layer is composited at full resolution, then the foreground
-layers on top. Lens character: cat-eye squeeze and rotational swirl toward the frame corners,
-soft-focus glow on the in-focus layer, transition exponent (``falloff``).
+soft depth layers (tent memberships on a geometric ladder of radii, a partition of unity). Each
+layer is taken straight from full resolution to the coarsest level where its kernel keeps about
+``R_MAX`` px radius, blurred there as premultiplied colour + alpha with the aperture kernel
+(polygon of ``blades`` sides with equal area to the CoC disc, radial brightness profile), and
+summed per level. Background layers are summed (light adds, so point lights keep their energy)
+and normalised by their summed alpha: next to the subject the background is the average of the
+*visible* background only, and under the subject it is filled by pull-push. So the subject never
+bleeds into the background (no halo) and the background is blurred right up to the subject's
+edge (no sharp fringe). The in-focus layer is composited at full resolution, then the summed
+foreground layers go over it with their summed alpha (what hides behind them is filled from the
+plate around). Lens character: cat-eye squeeze and rotational swirl toward the frame corners,
+soft-focus glow on the in-focus layer, defocus exponent (``falloff``), disc profile and edge.
 """
 
 from __future__ import annotations
@@ -232,19 +234,90 @@ def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _composite_focus(rgb, coc, back, r1, out, sharp, a0):  # pragma: no cover - numba
+def _composite_focus(rgb, coc, back, r1, out):  # pragma: no cover - numba
     """out = back * (1 - a0) + rgb * a0; a0 = max(0, 1 - coc / r1) behind the plane, 1 in front."""
     h, w = coc.shape
     for y in prange(h):
         for x in range(w):
-            a = 1.0 - coc[y, x] / r1 if coc[y, x] > 0.0 else 1.0
-            if a < 0.0:
-                a = 0.0
-            a0[y, x, 0] = a
+            a = _a0(coc[y, x], r1)
             for ch in range(3):
-                s = rgb[y, x, ch] * a
-                sharp[y, x, ch] = s
-                out[y, x, ch] = back[y, x, ch] * (1.0 - a) + s
+                out[y, x, ch] = back[y, x, ch] * (1.0 - a) + rgb[y, x, ch] * a
+
+
+@njit(cache=True)
+def _a0(v, r1):  # pragma: no cover - numba
+    """In-focus weight of a pixel with signed CoC ``v``."""
+    if v <= 0.0:
+        return 1.0
+    a = 1.0 - v / r1
+    return a if a > 0.0 else 0.0
+
+
+@njit(cache=True, parallel=True)
+def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
+    """Area-downsample by ``f`` the plate ``out`` over pixels at or behind the focal plane
+    (coc >= 0): dst[..., :3] premultiplied colour, dst[..., 3] coverage."""
+    h, w = coc.shape
+    ho, wo = dst.shape[0], dst.shape[1]
+    for oy in prange(ho):
+        y0 = oy * f
+        y1 = min(y0 + f, h)
+        for ox in range(wo):
+            x0 = ox * f
+            x1 = min(x0 + f, w)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            n = 0.0
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    if coc[y, x] >= 0.0:
+                        s0 += out[y, x, 0]
+                        s1 += out[y, x, 1]
+                        s2 += out[y, x, 2]
+                        n += 1.0
+            inv = 1.0 / ((y1 - y0) * (x1 - x0))
+            dst[oy, ox, 0] = s0 * inv
+            dst[oy, ox, 1] = s1 * inv
+            dst[oy, ox, 2] = s2 * inv
+            dst[oy, ox, 3] = n * inv
+
+
+@njit(cache=True, parallel=True)
+def _front_composite(out, rgb, coc, fill, front, r1):  # pragma: no cover - numba
+    """In place: pixels in front of the plane get their own colour blended with the estimate of
+    what is behind them (``fill``), then the blurred foreground (premult, alpha) goes over."""
+    h, w = coc.shape
+    for y in prange(h):
+        for x in range(w):
+            v = coc[y, x]
+            if v < 0.0:
+                a = 1.0 + v / r1
+                a = max(a, 0.0)
+                for ch in range(3):
+                    out[y, x, ch] = a * rgb[y, x, ch] + (1.0 - a) * fill[y, x, ch]
+            fa = front[y, x, 3]
+            if fa > 1.0:
+                fa = 1.0
+            elif fa < 0.0:
+                fa = 0.0
+            for ch in range(3):
+                out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + front[y, x, ch]
+
+
+@njit(cache=True, parallel=True)
+def _boost_kernel(rgb, gain, threshold):  # pragma: no cover - numba
+    h, w = rgb.shape[0], rgb.shape[1]
+    inv = 1.0 / (1.0 - threshold)
+    for y in prange(h):
+        for x in range(w):
+            m = max(rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2])
+            if m > threshold:
+                t = (m - threshold) * inv
+                t = min(t, 1.0)
+                g = 1.0 + (gain - 1.0) * t * t * t
+                for ch in range(3):
+                    rgb[y, x, ch] *= g
 
 
 def _down(x: np.ndarray, f: int) -> np.ndarray:
@@ -262,26 +335,45 @@ def _up(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return y if y.ndim == x.ndim else y[..., None]
 
 
+@njit(cache=True, parallel=True)
+def _normalise_or(c, w, fallback, out):  # pragma: no cover - numba
+    """out = c / w where covered (w > 1e-3), else the coarser estimate ``fallback``."""
+    h, wd = w.shape
+    nc = c.shape[2]
+    for y in prange(h):
+        for x in range(wd):
+            a = w[y, x]
+            if a > 1e-3:
+                inv = 1.0 / a
+                for ch in range(nc):
+                    out[y, x, ch] = c[y, x, ch] * inv
+            else:
+                for ch in range(nc):
+                    out[y, x, ch] = fallback[y, x, ch]
+
+
 def pull_push_fill(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Colour estimate everywhere from premultiplied colour ``premult`` (h, w, C) with coverage
-    ``weight`` (h, w) in [0, 1]: normalised where covered, pulled from coarser levels elsewhere."""
-    levels = [(premult, weight)]
-    c, w = premult, weight
+    ``weight`` (h, w) >= 0: normalised where covered, pulled from coarser levels elsewhere."""
+    c0 = np.ascontiguousarray(premult, dtype=np.float32)
+    w0 = np.ascontiguousarray(weight, dtype=np.float32)
+    levels = [(c0, w0)]
+    c, w = c0, w0
     while min(w.shape[:2]) > 2:
         c = _down(c, 2)
         w = _down(w, 2)
-        levels.append((c, w))
+        if c.ndim == 2:
+            c = c[..., None]
+        levels.append((np.ascontiguousarray(c), np.ascontiguousarray(w)))
     c, w = levels[-1]
     tot = float(w.sum())
     mean = (c.reshape(-1, c.shape[-1]).sum(0) / tot) if tot > 1e-12 else np.zeros(c.shape[-1])
-    est = np.where(w[..., None] > 1e-6, c / np.maximum(w, 1e-6)[..., None], mean).astype(np.float32)
-    a = np.clip(w * 1000.0, 0.0, 1.0)[..., None]
-    est = (a * est + (1.0 - a) * mean).astype(np.float32)
+    est = np.empty(c.shape, np.float32)
+    _normalise_or(c, w, np.broadcast_to(mean.astype(np.float32), c.shape).copy(), est)
     for c, w in reversed(levels[:-1]):
-        up = _up(est, w.shape[:2])
-        a = np.clip(w * 1000.0, 0.0, 1.0)[..., None]
-        norm = c / np.maximum(w, 1e-6)[..., None]
-        est = (a * norm + (1.0 - a) * up).astype(np.float32)
+        up = np.ascontiguousarray(_up(est, w.shape[:2]), dtype=np.float32)
+        est = np.empty(c.shape, np.float32)
+        _normalise_or(c, w, up, est)
     return est
 
 
@@ -351,9 +443,10 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     h, w = coc.shape
     rgb = np.ascontiguousarray(rgb)
     coc = np.ascontiguousarray(np.nan_to_num(coc.astype(np.float32), nan=0.0))
-    maxr = float(np.abs(coc).max()) if coc.size else 0.0
-    if maxr < 0.25:
+    maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
+    if maxr < 0.25 and lens.glow <= 0:
         return rgb.copy()
+    maxr = max(maxr, 0.25)
     radii = layer_ladder(maxr, quality)
     r1 = float(radii[0])
     base_f = 2 if max(h, w) >= 2400 and quality <= 1.0 else 1
@@ -369,24 +462,36 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     def occupied(hist: np.ndarray, j: int) -> bool:  # layer radii[j] (j >= 0)
         return bool(hist[j] + hist[j + 1] > 0)
 
-    def layer(c: float, lo: float, hi: float) -> np.ndarray:
-        out = np.empty((hb, wb, 4), np.float32)
-        _layer_down(rgb, coc, float(lo), float(c), float(hi), base_f, out)
-        return out
+    def level_of(radius: float) -> int:
+        """Downsampling factor (a multiple of base_f) where the kernel radius is <= R_MAX."""
+        f = base_f
+        while radius / f > R_MAX * quality:
+            f *= 2
+        return f
 
-    def blur_at_level(x: np.ndarray, radius_base: float) -> np.ndarray:
-        extra = 1
-        while radius_base / extra > R_MAX * quality:
-            extra *= 2
-        xs = _down(x, extra)
-        ys = _blur_layer(xs, radius_base / extra, lens)
-        return _up(ys, (hb, wb)) if extra > 1 else ys
+    def blurred_layer(c: float, lo: float, hi: float, acc: dict) -> None:
+        """Tent layer (lo, c, hi) taken straight from full resolution to its own level,
+        blurred there and summed into that level's accumulator."""
+        f = level_of(abs(c))
+        out = np.empty((-(-h // f), -(-w // f), 4), np.float32)
+        _layer_down(rgb, coc, float(lo), float(c), float(hi), f, out)
+        y = _blur_layer(out, abs(c) / f, lens)
+        if f in acc:
+            acc[f] += y
+        else:
+            acc[f] = y
+
+    def collapse(acc: dict) -> np.ndarray:
+        tot = np.zeros((hb, wb, 4), np.float32)
+        for y in acc.values():
+            tot += _up(y, (hb, wb))
+        return tot
 
     # background (behind the focal plane): every layer blurred as premultiplied colour + alpha
     # and summed (light adds up, tents split nothing), then normalised by the summed alpha: near
     # the subject the plate is the average of the *visible* background only (no halo, no dark
     # rim); deep under the subject it is filled by pull-push from around.
-    acc = np.zeros((hb, wb, 4), np.float32)
+    levels: dict = {}
     n = len(radii)
     for j in range(n - 1, -1, -1):
         if not occupied(hist_b, j):
@@ -394,21 +499,20 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         c = radii[j]
         lo = radii[j - 1] if j > 0 else 0.0
         hi = radii[j + 1] if j + 1 < n else np.inf
-        acc += blur_at_level(layer(c, lo, hi), c / base_f)
+        blurred_layer(c, lo, hi, levels)
+    acc = collapse(levels)
     back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
 
     # in focus at full resolution (pixels in front of the plane keep their own colour here;
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
-    sharp = np.empty((h, w, 3), np.float32)
-    a0 = np.empty((h, w, 1), np.float32)
-    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w))), np.float32(r1), out,
-                     sharp, a0)
+    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w))), np.float32(r1), out)
+    del back
     if lens.glow > 0:
-        out = _glow(out, sharp, lens, glow_long_side or max(h, w))
+        out = _glow(out, rgb, coc, np.float32(r1), lens, glow_long_side or max(h, w))
 
     # foreground (in front of the plane): layers summed, then laid over with their summed alpha
-    facc = np.zeros((hb, wb, 4), np.float32)
+    flevels: dict = {}
     any_front = False
     for j in range(n):
         if not occupied(hist_f, j):
@@ -416,35 +520,88 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         c = radii[j]
         lo = -radii[j + 1] if j + 1 < n else -np.inf
         hi = -radii[j - 1] if j > 0 else 0.0
-        facc += blur_at_level(layer(-c, lo, hi), c / base_f)
+        blurred_layer(-c, lo, hi, flevels)
         any_front = True
     if any_front:
+        facc = collapse(flevels)
         # what lies behind the foreground is unknown: fill it from the plate around it
-        behind = (coc >= 0).astype(np.float32)[..., None]
-        wb_ = _down(np.ascontiguousarray(behind), base_f)
-        pb = _down(np.ascontiguousarray(out * behind), base_f)
-        fill = _up(pull_push_fill(pb, wb_[..., 0] if wb_.ndim == 3 else wb_), (h, w))
-        front = coc < 0
-        af = np.clip(1.0 + coc[front] / np.float32(r1), 0.0, 1.0)[:, None]
-        out[front] = af * rgb[front] + (1.0 - af) * fill[front]
-        fa = np.clip(_up(facc[..., 3:], (h, w)), 0.0, 1.0)
-        out = out * (1.0 - fa) + _up(facc[..., :3], (h, w))
-    return np.ascontiguousarray(np.maximum(out, 0.0), dtype=np.float32)
+        pb = np.empty((hb, wb, 4), np.float32)
+        _behind_down(out, coc, base_f, pb)
+        fill = np.ascontiguousarray(_up(pull_push_fill(pb[..., :3], pb[..., 3]), (h, w)))
+        front = np.ascontiguousarray(_up(facc, (h, w)))
+        _front_composite(out, rgb, coc, fill, front, np.float32(r1))
+    np.maximum(out, 0.0, out=out)
+    return out
 
 
-def _glow(out: np.ndarray, sharp: np.ndarray, lens: LensParams, long_side: int) -> np.ndarray:
-    """Soft-focus glow: the bright part of the in-focus layer (premultiplied ``sharp``) spreads
-    into a Gaussian halo of sigma ``glow_radius * long_side``; light is conserved (what glows is
-    taken from the sharp image). Midtone detail stays, highlights bloom."""
-    lum = sharp.max(axis=2, keepdims=True)
-    t = np.clip((lum - 0.25) / 0.75, 0.0, 1.0)
-    hw = (t * t * (3.0 - 2.0 * t)) * np.float32(lens.glow)
-    src = sharp * hw
+@njit(cache=True)
+def _glow_weight(r, g, b, amount):  # pragma: no cover - numba
+    m = max(r, g, b)
+    t = (m - 0.25) / 0.75
+    if t <= 0.0:
+        return 0.0
+    t = min(t, 1.0)
+    return t * t * (3.0 - 2.0 * t) * amount
+
+
+@njit(cache=True, parallel=True)
+def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
+    """Area-downsample by ``f`` the glowing part (highlight-weighted) of the in-focus layer."""
+    h, w = coc.shape
+    ho, wo = dst.shape[0], dst.shape[1]
+    for oy in prange(ho):
+        y0 = oy * f
+        y1 = min(y0 + f, h)
+        for ox in range(wo):
+            x0 = ox * f
+            x1 = min(x0 + f, w)
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    a = _a0(coc[y, x], r1)
+                    r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
+                    k = _glow_weight(r, g, b, amount)
+                    s0 += k * r
+                    s1 += k * g
+                    s2 += k * b
+            inv = 1.0 / ((y1 - y0) * (x1 - x0))
+            dst[oy, ox, 0] = s0 * inv
+            dst[oy, ox, 1] = s1 * inv
+            dst[oy, ox, 2] = s2 * inv
+
+
+@njit(cache=True, parallel=True)
+def _glow_apply(out, rgb, coc, r1, halo, amount):  # pragma: no cover - numba
+    """In place: take the glowing light out of the sharp image and add it back as a halo."""
+    h, w = out.shape[0], out.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            a = _a0(coc[y, x], r1)
+            r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
+            k = _glow_weight(r, g, b, amount)
+            out[y, x, 0] += halo[y, x, 0] - k * r
+            out[y, x, 1] += halo[y, x, 1] - k * g
+            out[y, x, 2] += halo[y, x, 2] - k * b
+
+
+def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r1: np.float32, lens: LensParams,
+          long_side: int) -> np.ndarray:
+    """Soft-focus glow: the bright part of the in-focus layer (``rgb`` times the in-focus weight
+    from ``coc``; weight
+    ``glow * smoothstep((max(rgb) - 0.25) / 0.75)``) spreads into a Gaussian halo of sigma
+    ``glow_radius * long_side``. Light is conserved (what glows is taken from the sharp image);
+    midtone detail stays, highlights bloom. Modifies ``out`` in place and returns it."""
+    h, w = out.shape[:2]
     sigma = lens.glow_radius * long_side
     gf = max(1, int(sigma // 4))
-    small = _down(np.ascontiguousarray(src), gf)
+    small = np.empty((-(-h // gf), -(-w // gf), 3), np.float32)
+    _glow_down(rgb, coc, r1, np.float32(lens.glow), gf, small)
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
-    return out - src + _up(halo, out.shape[:2])
+    halo = np.ascontiguousarray(_up(halo, (h, w)), dtype=np.float32)
+    _glow_apply(out, rgb, coc, r1, halo, np.float32(lens.glow))
+    return out
 
 
 def boost_highlights(rgb: np.ndarray, gain: float, threshold: float) -> np.ndarray:
@@ -452,9 +609,9 @@ def boost_highlights(rgb: np.ndarray, gain: float, threshold: float) -> np.ndarr
     per-pixel gain rises smoothly from 1 at ``threshold`` to ``gain`` at 1.0 (max channel)."""
     if gain <= 1.0 or threshold >= 1.0:
         return rgb
-    m = rgb.max(axis=2, keepdims=True)
-    t = np.clip((m - threshold) / (1.0 - threshold), 0.0, 1.0)
-    return (rgb * (1.0 + (gain - 1.0) * t * t * t)).astype(np.float32)
+    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
+    _boost_kernel(out, np.float32(gain), np.float32(threshold))
+    return out
 
 
 def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens: LensParams,
@@ -466,7 +623,7 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     referred output clipped to [0, 1]). ``disparity``: float32 (H, W) >= 0, proportional to
     1/distance (resized to the image if needed).
     """
-    from rawlux.color.transfer import decode, encode
+    from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
 
     d = np.asarray(disparity, np.float32)
     if d.ndim != 2:
@@ -476,17 +633,26 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     f_number = params.aperture if params.aperture > 0 else lens.default_aperture
     if f_number < 0.7:
         raise InvalidParameter(f"aperture f/{f_number} is below f/0.7")
-    lin = img.data if img.encoding is Encoding.LINEAR else decode(img.data, img.encoding)
-    lin = np.ascontiguousarray(np.nan_to_num(lin, nan=0.0), dtype=np.float32)
     display = img.referred is Referred.DISPLAY
+    if img.encoding is Encoding.LINEAR:
+        lin = np.nan_to_num(img.data, nan=0.0)
+        if display:
+            lin = np.clip(lin, 0.0, 1.0)
+    elif display and img.encoding is Encoding.SRGB:
+        lin = srgb_decode_fast(img.data)  # clips to [0, 1], NaN -> 0
+    else:
+        lin = np.nan_to_num(decode(img.data, img.encoding), nan=0.0)
+    lin = np.ascontiguousarray(lin, dtype=np.float32)
     if display:
-        lin = boost_highlights(np.clip(lin, 0.0, 1.0), params.highlight_boost,
-                               params.highlight_threshold)
+        lin = boost_highlights(lin, params.highlight_boost, params.highlight_threshold)
     long_side = max(img.height, img.width)
     coc = signed_coc(d, focus_disparity, lens, f_number, params.framing, long_side)
     out = render_linear(lin, coc, lens, quality=params.quality)
-    if display:
-        out = np.clip(out, 0.0, 1.0)
-    if img.encoding is not Encoding.LINEAR:
-        out = encode(out, img.encoding)
+    if display and img.encoding is Encoding.SRGB:
+        out = srgb_encode_fast(out, out=out)  # clips to [0, 1]
+    else:
+        if display:
+            np.clip(out, 0.0, 1.0, out=out)
+        if img.encoding is not Encoding.LINEAR:
+            out = encode(out, img.encoding)
     return img.with_data(np.ascontiguousarray(out, dtype=np.float32))

@@ -41,7 +41,7 @@ class DepthMap:
                 f"DepthMap.disparity must be float32 (H, W), got "
                 f"{getattr(d, 'dtype', type(d).__name__)} {getattr(d, 'shape', '')}")
 
-    def resized(self, height: int, width: int) -> "DepthMap":
+    def resized(self, height: int, width: int) -> DepthMap:
         """The same map resampled (bilinear) to ``height`` x ``width``."""
         if self.disparity.shape == (height, width):
             return self

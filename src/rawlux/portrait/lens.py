@@ -9,11 +9,12 @@ default).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+
+import tomllib
 
 from rawlux.core.errors import InvalidParameter, MissingInput
 from rawlux.core.params import StageParams, param
@@ -97,11 +98,17 @@ def builtin_lens_path(name: str) -> Path:
     return Path(str(resources.files("rawlux.portrait").joinpath(LENS_DIR, f"{name}.toml")))
 
 
-@lru_cache(maxsize=16)
 def _load_file(path: str) -> LensParams:
     p = Path(path)
     if not p.is_file():
         raise MissingInput("lens file not found", p)
+    st = p.stat()
+    return _parse_file(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _parse_file(path: str, mtime_ns: int, size: int) -> LensParams:
+    p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -152,7 +152,7 @@ def make_burst(
     rotation_step: float = 0.15,
     moving_object: bool = True,
     object_speed: float = 6.0,
-    level: float = 0.18,
+    level: float = 0.12,
     psf_sigma: float = 0.7,
     seed: int = 0,
 ) -> SyntheticBurst:
@@ -161,7 +161,8 @@ def make_burst(
     ``size`` (H, W) even raw size (the photo is resized); ``shift_step`` raw px and
     ``rotation_step`` degrees are the std of the hand's random walk per frame; the object moves
     ``object_speed`` raw px per frame in a fixed random direction. ``noise`` names a level of
-    :data:`NOISE_LEVELS` or gives ``(a, b)``. ``psf_sigma`` (raw px) is the lens blur applied to
+    :data:`NOISE_LEVELS` or gives ``(a, b)``. ``level`` is the mean green of the scene (normalised;
+    the clean mosaic is clipped at 1, the sensor's saturation). ``psf_sigma`` (raw px) is the lens blur applied to
     each frame before mosaicking (Gaussian; a phone lens at f/1.8 is about 0.5-0.8 px; 0 = none).
     """
     import cv2
@@ -215,7 +216,7 @@ def make_burst(
             path |= mask
         if psf_sigma > 0:
             img = cv2.GaussianBlur(img, (0, 0), psf_sigma, borderType=cv2.BORDER_REFLECT_101)
-        clean = np.ascontiguousarray(mosaic_rggb(img))
+        clean = np.ascontiguousarray(np.minimum(mosaic_rggb(img), 1.0))  # sensor saturation
         if k == 0:
             clean0, mask0 = clean, mask
         dn = quantise(add_noise(clean, a, b, rng))

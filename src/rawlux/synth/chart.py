@@ -19,7 +19,7 @@ colour-science and scipy are imported lazily (tests and benchmarks only).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ def _shape():
     return colour.SpectralShape(*_SHAPE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def camera_sensitivities() -> np.ndarray:
     """(N, 3) camera spectral sensitivities on 380-780/5 nm."""
     import colour
@@ -54,7 +54,7 @@ def camera_sensitivities() -> np.ndarray:
     return np.nan_to_num(np.asarray(s.values, np.float64))
 
 
-@lru_cache(maxsize=None)
+@cache
 def cmfs() -> np.ndarray:
     """(N, 3) CIE 1931 2-degree colour matching functions on 380-780/5 nm."""
     import colour
@@ -67,28 +67,34 @@ def wavelengths() -> np.ndarray:
     return np.arange(_SHAPE[0], _SHAPE[1] + 1, _SHAPE[2])
 
 
-@lru_cache(maxsize=None)
+@cache
 def illuminant_spd(name: str) -> np.ndarray:
     """(N,) SPD of a named illuminant (colour-science name, or ``"BB<kelvin>"`` blackbody,
     ``"D<kelvin>"`` CIE daylight of that CCT, e.g. ``"BB2500"``, ``"D7500K"``)."""
     import colour
 
-    if name.upper().startswith("BB"):
-        sd = colour.sd_blackbody(float(name[2:].rstrip("Kk")), _shape())
-    elif name.upper().startswith("D") and name.upper().rstrip("K")[1:].isdigit() and len(name) >= 5:
-        t = float(name[1:].rstrip("Kk"))
-        xy = colour.temperature.CCT_to_xy_CIE_D(t * 1.4388 / 1.4380)
-        sd = colour.sd_CIE_illuminant_D_series(xy).copy().align(_shape())
-    else:
+    bad = InvalidParameter(f"unknown illuminant {name!r}; e.g. {', '.join(ILLUMINANTS)}, BB3000")
+    if name in colour.SDS_ILLUMINANTS:
+        sd = colour.SDS_ILLUMINANTS[name].copy().align(_shape())
+    elif name.upper().startswith(("BB", "D")):
         try:
-            sd = colour.SDS_ILLUMINANTS[name].copy().align(_shape())
-        except KeyError:
-            raise InvalidParameter(f"unknown illuminant {name!r}; e.g. {', '.join(ILLUMINANTS)}, BB3000") from None
+            t = float(name.upper().removeprefix("BB").removeprefix("D").rstrip("K"))
+        except ValueError:
+            raise bad from None
+        if not 1000.0 <= t <= 25000.0:
+            raise bad
+        if name.upper().startswith("BB"):
+            sd = colour.sd_blackbody(t, _shape())
+        else:  # CIE daylight at that CCT (c2 1.4380 -> 1.4388 correction as for D65)
+            xy = colour.temperature.CCT_to_xy_CIE_D(t * 1.4388 / 1.4380)
+            sd = colour.sd_CIE_illuminant_D_series(xy).copy().align(_shape())
+    else:
+        raise bad
     v = np.asarray(sd.values, np.float64)
     return v / v.max()
 
 
-@lru_cache(maxsize=None)
+@cache
 def chart_reflectances() -> tuple[tuple[str, ...], np.ndarray]:
     """(patch names, (24, N) reflectances) of the ColorChecker N Ohta."""
     import colour
@@ -99,7 +105,7 @@ def chart_reflectances() -> tuple[tuple[str, ...], np.ndarray]:
     return names, r
 
 
-@lru_cache(maxsize=None)
+@cache
 def training_reflectances(n: int = 1500, seed: int = 7) -> np.ndarray:
     """(M, N) reflectances used to fit camera matrices (no ColorChecker spectra in it)."""
     import colour
@@ -115,14 +121,20 @@ def training_reflectances(n: int = 1500, seed: int = 7) -> np.ndarray:
 
     rgb2 = rng.random((n // 2, 3)) ** 1.5
     xyz2 = colour.RGB_to_XYZ(rgb2, "sRGB", apply_cctf_decoding=False)
-    refl.append(np.stack([np.asarray(XYZ_to_sd_Otsu2018(x).copy().align(_shape()).values) for x in xyz2]))
+    refl.append(
+        np.stack([np.asarray(XYZ_to_sd_Otsu2018(x).copy().align(_shape()).values) for x in xyz2])
+    )
     for group in (SDS_TCS, SDS_VS):
         for sds in group.values():
-            refl.append(np.stack([np.asarray(sd.copy().align(_shape()).values) for sd in sds.values()]))
+            refl.append(
+                np.stack([np.asarray(sd.copy().align(_shape()).values) for sd in sds.values()])
+            )
     return np.clip(np.concatenate(refl), 0.0, 1.0)
 
 
-def capture(refl: np.ndarray, spd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def capture(
+    refl: np.ndarray, spd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(camera RGB, XYZ, camera neutral (max 1), white XYZ) of reflectances under ``spd``.
 
     XYZ is scaled so the perfect white has Y = 1; camera RGB so the white's max channel is 1.
@@ -141,7 +153,9 @@ def xyz_to_lab(xyz: np.ndarray, white_xyz: np.ndarray) -> np.ndarray:
     t = np.asarray(xyz, np.float64) / np.asarray(white_xyz, np.float64)
     d = 6.0 / 29.0
     f = np.where(t > d**3, np.cbrt(np.maximum(t, 0)), t / (3 * d * d) + 4.0 / 29.0)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+    return np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1
+    )
 
 
 def reference_lab_d65(refl: np.ndarray, spd: np.ndarray) -> np.ndarray:
@@ -154,7 +168,9 @@ def reference_lab_d65(refl: np.ndarray, spd: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------- profile fitting
 
 
-def _fit_forward(cam: np.ndarray, xyz: np.ndarray, neutral: np.ndarray, white_xyz: np.ndarray) -> np.ndarray:
+def _fit_forward(
+    cam: np.ndarray, xyz: np.ndarray, neutral: np.ndarray, white_xyz: np.ndarray
+) -> np.ndarray:
     """White-preserving FM (balanced camera -> XYZ D50) minimising CIELAB (D50) error."""
     from scipy.optimize import least_squares
 
@@ -212,7 +228,7 @@ TRAINING_ILLUMINANTS = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=None)
+@cache
 def fitted_profile() -> FittedProfile:
     """Fit (once per process) the simulated camera's ColorMatrix1/2 and ForwardMatrix1/2.
 
@@ -251,7 +267,10 @@ def fitted_profile() -> FittedProfile:
     def resid(p: np.ndarray) -> np.ndarray:
         f1, f2 = build(p[:6]), build(p[6:])
         return np.concatenate(
-            [(xyz_to_lab(bal @ (wt * f1 + (1 - wt) * f2).T, XYZ_D50) - lab_t).ravel() for bal, lab_t, wt in data]
+            [
+                (xyz_to_lab(bal @ (wt * f1 + (1 - wt) * f2).T, XYZ_D50) - lab_t).ravel()
+                for bal, lab_t, wt in data
+            ]
         )
 
     p0 = np.concatenate([starts[0][:, :2].ravel(), starts[1][:, :2].ravel()])
@@ -325,7 +344,9 @@ def make_chart(
     mos = np.take_along_axis(rgb, idx[..., None].astype(np.intp), axis=2)[..., 0]
     if noise > 0:
         rng = np.random.default_rng(seed)
-        mos = mos + rng.normal(size=mos.shape) * np.sqrt(noise**2 + noise * 0.01 * np.maximum(mos, 0))
+        mos = mos + rng.normal(size=mos.shape) * np.sqrt(
+            noise**2 + noise * 0.01 * np.maximum(mos, 0)
+        )
     dn = np.clip(np.rint(black + mos * (white - black)), 0, white).astype(np.uint16)
     prof = fitted_profile()
     raw = RawImage(
@@ -349,32 +370,60 @@ def write_chart_dng(chart: SyntheticChart, path: str | Path) -> Path:
     return Path(path)
 
 
-def patch_means(rgb: np.ndarray, boxes: tuple[tuple[int, int, int, int], ...], inset: float = 0.25) -> np.ndarray:
+def patch_means(
+    rgb: np.ndarray, boxes: tuple[tuple[int, int, int, int], ...], inset: float = 0.25
+) -> np.ndarray:
     """(24, C) mean of each patch's centre (``inset`` fraction trimmed on each side)."""
     out = []
     for top, left, ph, pw in boxes:
         dy, dx = int(ph * inset), int(pw * inset)
-        out.append(rgb[top + dy : top + ph - dy, left + dx : left + pw - dx].reshape(-1, rgb.shape[-1]).mean(0))
+        out.append(
+            rgb[top + dy : top + ph - dy, left + dx : left + pw - dx]
+            .reshape(-1, rgb.shape[-1])
+            .mean(0)
+        )
     return np.asarray(out)
 
 
 # ------------------------------------------------------------------------ spectral scenes
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mallett_basis() -> np.ndarray:
     import colour
 
-    return np.asarray(colour.recovery.MSDS_BASIS_FUNCTIONS_sRGB_MALLETT2019.copy().align(_shape()).values, np.float64)
+    return np.asarray(
+        colour.recovery.MSDS_BASIS_FUNCTIONS_sRGB_MALLETT2019.copy().align(_shape()).values,
+        np.float64,
+    )
+
+
+@cache
+def _measured_reflectances() -> np.ndarray:
+    """Measured spectra: BabelColor ColorChecker average, CIE TCS and NIST CQS samples."""
+    import colour
+    from colour.quality.datasets import SDS_TCS, SDS_VS
+
+    sds = list(colour.characterisation.SDS_COLOURCHECKERS["BabelColor Average"].values())
+    for group in (SDS_TCS, SDS_VS):
+        for d in group.values():
+            sds.extend(d.values())
+    return np.clip(np.stack([np.asarray(sd.copy().align(_shape()).values) for sd in sds]), 0, 1)
 
 
 def spectral_scene(
-    illuminant: str, seed: int = 0, size: tuple[int, int] = (256, 384), cfa: CFA = CFA.RGGB, noise: float = 0.002
+    illuminant: str,
+    seed: int = 0,
+    size: tuple[int, int] = (256, 384),
+    cfa: CFA = CFA.RGGB,
+    noise: float = 0.002,
 ) -> tuple[RawImage, np.ndarray]:
     """A random Mondrian scene rendered spectrally under ``illuminant`` as a normalised float32
     mosaic RawImage (with the fitted camera profile, no as-shot white), and the true camera
-    neutral (max 1) of the illuminant. Scenes have a random dominant colour (so grey-world is
-    biased), shading gradients, some neutral surfaces and, in half of them, specular highlights."""
+    neutral (max 1) of the illuminant. Surfaces: smooth spectra (Mallett 2019 basis) around a
+    random dominant colour (so grey-world is biased), a quarter measured spectra (BabelColor
+    ColorChecker, CIE TCS, NIST CQS), some neutrals; shading gradients and, in half of the
+    scenes, specular highlights."""
     rng = np.random.default_rng(seed)
     h, w = size
     n = int(rng.integers(20, 60))
@@ -386,6 +435,9 @@ def spectral_scene(
     gray = rng.random(n) < 0.1
     rgb[gray] = rng.uniform(0.05, 0.9, size=(int(gray.sum()), 1))
     refl = np.clip(rgb @ _mallett_basis().T, 0.0, 1.0)
+    measured = _measured_reflectances()
+    pick = rng.random(n) < 0.25  # a quarter of the surfaces are measured real-world spectra
+    refl[pick] = measured[rng.integers(0, len(measured), int(pick.sum()))]
     spd = illuminant_spd(illuminant)
     cam, _, neutral, _ = capture(refl, spd)
     img = np.empty((h, w, 3))
@@ -395,12 +447,19 @@ def spectral_scene(
         ph, pw = int(rng.integers(h // 12, h // 2)), int(rng.integers(w // 12, w // 2))
         t, l = int(rng.integers(0, h - ph)), int(rng.integers(0, w - pw))
         gy, gx = rng.normal(scale=0.8, size=2)
-        shade = rng.uniform(0.3, 1.0) * np.clip(1 + gy * (yy - yy[t, 0]) + gx * (xx - xx[0, l]), 0.2, 2.0)
+        shade = rng.uniform(0.3, 1.0) * np.clip(
+            1 + gy * (yy - yy[t, 0]) + gx * (xx - xx[0, l]), 0.2, 2.0
+        )
         img[t : t + ph, l : l + pw] = cam[i] * shade[t : t + ph, l : l + pw, None]
     if rng.random() < 0.5:  # specular highlights carry the illuminant colour
         for _ in range(int(rng.integers(1, 4))):
             cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(3, 12)
-            spot = np.exp(-(((np.mgrid[0:h, 0:w][0] - cy) ** 2 + (np.mgrid[0:h, 0:w][1] - cx) ** 2) / (2 * r * r)))
+            spot = np.exp(
+                -(
+                    ((np.mgrid[0:h, 0:w][0] - cy) ** 2 + (np.mgrid[0:h, 0:w][1] - cx) ** 2)
+                    / (2 * r * r)
+                )
+            )
             img += spot[..., None] * neutral[None, None, :] * rng.uniform(0.3, 1.0)
     img /= np.percentile(img.max(axis=2), 99.0) / 0.9
     idx = np.tile(cfa.pattern(), (h // 2 + 1, w // 2 + 1))[:h, :w]

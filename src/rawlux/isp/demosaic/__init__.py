@@ -5,7 +5,8 @@ float32 (H, W) mosaic with a 2x2 pattern of channel indices (0=R, 1=G, 2=B), ret
 (H, W, 3) linear camera RGB. Values are never clipped (above 1 = highlights kept for later
 stages; negatives = noise around black). NaN/inf in the mosaic raise :class:`ContractError`.
 
-* ``rcd`` (default) — ratio-corrected demosaicing, numba, strip-parallel (:mod:`.rcd`).
+* ``rcd`` (default) — ratio-corrected demosaicing, numba, strip-parallel (:mod:`.rcd`);
+  ``rcd_reference`` is its slow numpy twin (tested equal).
 * ``bilinear`` — numba bilinear; :func:`bilinear_reference` is its numpy twin.
 * ``menon2007`` — colour-demosaicing's DDFAPD (optional dependency, for comparison).
 
@@ -15,8 +16,8 @@ LINEAR raws (already demosaiced) pass straight through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from rawlux.isp.demosaic.bilinear import bilinear, bilinear_reference
 from rawlux.isp.demosaic.generic import normalized_convolution
 from rawlux.isp.demosaic.menon import menon2007
 from rawlux.isp.demosaic.rcd import rcd
+from rawlux.isp.demosaic.rcd_reference import rcd_reference
 from rawlux.isp.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
 
 DemosaicFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -35,6 +37,7 @@ DemosaicFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: Bayer demosaic methods by name: ``fn(mosaic float32 (H, W), pattern (2, 2)) -> (H, W, 3)``.
 DEMOSAIC: Registry[DemosaicFn] = Registry("demosaic method")
 DEMOSAIC.register("rcd", rcd)
+DEMOSAIC.register("rcd_reference", rcd_reference)
 DEMOSAIC.register("bilinear", bilinear)
 DEMOSAIC.register("bilinear_reference", bilinear_reference)
 DEMOSAIC.register("menon2007", menon2007)
@@ -46,10 +49,18 @@ DEFAULT_METHOD = "rcd"
 class DemosaicParams(StageParams):
     """Demosaic parameters."""
 
-    method: str = param(DEFAULT_METHOD, doc="Bayer demosaic method", choices=tuple(DEMOSAIC.names()))
+    method: str = param(
+        DEFAULT_METHOD,
+        doc="Bayer demosaic method",
+        choices=tuple(
+            n for n in DEMOSAIC.names() if not n.endswith("_reference")
+        ),  # refs: tests only
+    )
 
 
-def demosaic_mosaic(cfa: np.ndarray, pattern: np.ndarray, method: str = DEFAULT_METHOD) -> np.ndarray:
+def demosaic_mosaic(
+    cfa: np.ndarray, pattern: np.ndarray, method: str = DEFAULT_METHOD
+) -> np.ndarray:
     """Demosaic a bare float32 mosaic with the named method (non-Bayer tiles: normalised conv.)."""
     p = np.asarray(pattern)
     if p.shape != (2, 2):
@@ -69,7 +80,9 @@ def demosaic(raw: RawImage, params: DemosaicParams = DemosaicParams()) -> Image:
     if raw.cfa is CFA.LINEAR:
         data = raw.data
         if not np.isfinite(float(np.add.reduce(data, axis=None, dtype=np.float64))):
-            raise ContractError(f"{raw.source or 'raw image'}: linear data contain NaN or infinite values")
+            raise ContractError(
+                f"{raw.source or 'raw image'}: linear data contain NaN or infinite values"
+            )
         return Image.from_raw(raw, data, white_balanced=balanced)
     pattern = raw.cfa_pattern if raw.cfa_pattern is not None else raw.cfa.pattern()
     rgb = demosaic_mosaic(raw.data, pattern, params.method)
@@ -79,10 +92,10 @@ def demosaic(raw: RawImage, params: DemosaicParams = DemosaicParams()) -> Image:
 STAGE = StageDef("demosaic", demosaic, DemosaicParams, takes=RAW_NORM, gives=CAMERA_LINEAR)
 
 __all__ = [
-    "DEMOSAIC",
     "DEFAULT_METHOD",
-    "DemosaicParams",
+    "DEMOSAIC",
     "STAGE",
+    "DemosaicParams",
     "bilinear",
     "bilinear_reference",
     "demosaic",
@@ -90,4 +103,5 @@ __all__ = [
     "menon2007",
     "normalized_convolution",
     "rcd",
+    "rcd_reference",
 ]

@@ -36,7 +36,9 @@ def reflect_indices(n: int, pad: int) -> np.ndarray:
     return np.where(k >= n, period - k, k).astype(np.int64)
 
 
-def check_mosaic(cfa: np.ndarray, pattern: np.ndarray, *, bayer: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def check_mosaic(
+    cfa: np.ndarray, pattern: np.ndarray, *, bayer: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and normalise ``(cfa, pattern)``: float32 C-contiguous (H, W), int64 pattern.
 
     Raises :class:`ContractError` on a wrong dtype/shape, a non-Bayer pattern when ``bayer``,

@@ -14,6 +14,8 @@ def menon2007(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     try:
         from colour_demosaicing import demosaicing_CFA_Bayer_Menon2007
     except ImportError:  # pragma: no cover - depends on the environment
-        raise UnsupportedInput("demosaic method 'menon2007' needs colour-demosaicing installed") from None
+        raise UnsupportedInput(
+            "demosaic method 'menon2007' needs colour-demosaicing installed"
+        ) from None
     name = "".join("RGB"[int(v)] for v in pat.ravel())
     return np.ascontiguousarray(demosaicing_CFA_Bayer_Menon2007(cfa, name), dtype=np.float32)

@@ -83,15 +83,19 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
     # ---- step 1: squared directional high-pass (t1 vertical, t2 horizontal) -> VH
     for i in range(3, Lh - 3):
         for k in range(Lw):
-            hp = (c[i - 3, k] - c[i - 1, k] - c[i + 1, k] + c[i + 3, k]) - three * (
-                c[i - 2, k] + c[i + 2, k]
-            ) + six * c[i, k]
+            hp = (
+                (c[i - 3, k] - c[i - 1, k] - c[i + 1, k] + c[i + 3, k])
+                - three * (c[i - 2, k] + c[i + 2, k])
+                + six * c[i, k]
+            )
             t1[i, k] = hp * hp
     for i in range(Lh):
         for k in range(Lw - 6):  # j = k + 3
-            hp = (c[i, k] - c[i, k + 2] - c[i, k + 4] + c[i, k + 6]) - three * (
-                c[i, k + 1] + c[i, k + 5]
-            ) + six * c[i, k + 3]
+            hp = (
+                (c[i, k] - c[i, k + 2] - c[i, k + 4] + c[i, k + 6])
+                - three * (c[i, k + 1] + c[i, k + 5])
+                + six * c[i, k + 3]
+            )
             t2[i, k + 3] = hp * hp
     for i in range(4, Lh - 4):
         for k in range(Lw - 8):  # j = k + 4
@@ -101,8 +105,10 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
     # ---- step 2: 3x3 low-pass, clamped >= 0 for the ratio correction (t1)
     for i in range(1, Lh - 1):
         for k in range(Lw - 2):  # j = k + 1
-            lp = c[i, k + 1] + half * (c[i - 1, k + 1] + c[i + 1, k + 1] + c[i, k] + c[i, k + 2]) + quarter * (
-                c[i - 1, k] + c[i - 1, k + 2] + c[i + 1, k] + c[i + 1, k + 2]
+            lp = (
+                c[i, k + 1]
+                + half * (c[i - 1, k + 1] + c[i + 1, k + 1] + c[i, k] + c[i, k + 2])
+                + quarter * (c[i - 1, k] + c[i - 1, k + 2] + c[i + 1, k] + c[i + 1, k + 2])
             )
             t1[i, k + 1] = max(lp, f0)
     # ---- step 3: green at non-green sites (whole rows computed, selected by parity)
@@ -120,14 +126,34 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
             ce1 = c[i, k + 7]
             dv = abs(cn1 - cs1)
             dh = abs(cw1 - ce1)
-            ng = eps + dv + abs(cc - c[i - 2, k + 6]) + abs(cn1 - c[i - 3, k + 6]) + abs(
-                c[i - 2, k + 6] - c[i - 4, k + 6]
+            ng = (
+                eps
+                + dv
+                + abs(cc - c[i - 2, k + 6])
+                + abs(cn1 - c[i - 3, k + 6])
+                + abs(c[i - 2, k + 6] - c[i - 4, k + 6])
             )
-            sg = eps + dv + abs(cc - c[i + 2, k + 6]) + abs(cs1 - c[i + 3, k + 6]) + abs(
-                c[i + 2, k + 6] - c[i + 4, k + 6]
+            sg = (
+                eps
+                + dv
+                + abs(cc - c[i + 2, k + 6])
+                + abs(cs1 - c[i + 3, k + 6])
+                + abs(c[i + 2, k + 6] - c[i + 4, k + 6])
             )
-            wg = eps + dh + abs(cc - c[i, k + 4]) + abs(cw1 - c[i, k + 3]) + abs(c[i, k + 4] - c[i, k + 2])
-            eg = eps + dh + abs(cc - c[i, k + 8]) + abs(ce1 - c[i, k + 9]) + abs(c[i, k + 8] - c[i, k + 10])
+            wg = (
+                eps
+                + dh
+                + abs(cc - c[i, k + 4])
+                + abs(cw1 - c[i, k + 3])
+                + abs(c[i, k + 4] - c[i, k + 2])
+            )
+            eg = (
+                eps
+                + dh
+                + abs(cc - c[i, k + 8])
+                + abs(ce1 - c[i, k + 9])
+                + abs(c[i, k + 8] - c[i, k + 10])
+            )
             l2 = two * lc + eps
             ne = cn1 * l2 / (eps + lc + t1[i - 2, k + 6])
             se = cs1 * l2 / (eps + lc + t1[i + 2, k + 6])
@@ -141,13 +167,17 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
     # ---- step 4.1: diagonal high-pass (t1 = NW-SE "P", t2 = NE-SW "Q") -> PQ
     for i in range(3, Lh - 3):
         for k in range(Lw - 6):  # j = k + 3
-            hp = (c[i - 3, k] - c[i - 1, k + 2] - c[i + 1, k + 4] + c[i + 3, k + 6]) - three * (
-                c[i - 2, k + 1] + c[i + 2, k + 5]
-            ) + six * c[i, k + 3]
+            hp = (
+                (c[i - 3, k] - c[i - 1, k + 2] - c[i + 1, k + 4] + c[i + 3, k + 6])
+                - three * (c[i - 2, k + 1] + c[i + 2, k + 5])
+                + six * c[i, k + 3]
+            )
             t1[i, k + 3] = hp * hp
-            hq = (c[i - 3, k + 6] - c[i - 1, k + 4] - c[i + 1, k + 2] + c[i + 3, k]) - three * (
-                c[i - 2, k + 5] + c[i + 2, k + 1]
-            ) + six * c[i, k + 3]
+            hq = (
+                (c[i - 3, k + 6] - c[i - 1, k + 4] - c[i + 1, k + 2] + c[i + 3, k])
+                - three * (c[i - 2, k + 5] + c[i + 2, k + 1])
+                + six * c[i, k + 3]
+            )
             t2[i, k + 3] = hq * hq
     for i in range(4, Lh - 4):
         for k in range(Lw - 8):  # j = k + 4
@@ -179,7 +209,7 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
         gi = r0 + i - M
         jng = 0 if pat[i & 1, 0] != 1 else 1  # non-green column parity of this row
         ch = pat[i & 1, jng]  # chroma of this row's non-green sites
-        cv = 2 - ch  # chroma of the rows above/below
+        red_row = ch == 0  # else this row's chroma is blue and rows above/below are red
         for k in range(W):
             gc = c[i, k + 12]
             d = _disc(vh, i, k + 11)
@@ -215,10 +245,16 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
             ve = (ng * (vs - gs) + sg * (vn - gn)) / (ng + sg)
             he = (eg * (hw - gw) + wg * (hx - ge)) / (eg + wg)
             ech = gc + (one - d) * ve + d * he
+            t1[i, k] = ecv  # t1/t2 are free again: row buffers for the two estimates
+            t2[i, k] = ech
+        for k in range(W):  # interleave (a separate loop so the maths above vectorises)
+            gc = c[i, k + 12]
             isng = ((k ^ jng) & 1) == 0
+            vch = gc if isng else t2[i, k]  # chroma ch (raw at this row's non-green sites)
+            vcv = c2[i, k + 12] if isng else t1[i, k]  # chroma cv
+            out[gi, k, 0] = vch if red_row else vcv
             out[gi, k, 1] = g[i, k + 12]
-            out[gi, k, ch] = gc if isng else ech
-            out[gi, k, cv] = c2[i, k + 12] if isng else ecv
+            out[gi, k, 2] = vcv if red_row else vch
 
 
 @njit(cache=True, parallel=True)
