@@ -167,3 +167,55 @@ def test_cli_info(raw_dir: Path) -> None:
     res = run_cli("info", str(raw_dir / "pixel7_hdrplus_darkframe.dng"), "--json")
     assert res.returncode == 0, res.stderr
     assert "GainMap" in res.stdout and "WarpRectilinear" in res.stdout and "RGGB" in res.stdout
+
+
+def test_cli_carries_exif_gps_and_applies_orientation(tmp_path: Path) -> None:
+    import datetime as dt
+    from dataclasses import replace
+
+    from rawlux.core.image import GPS, Metadata
+    from rawlux.io.dng import write_dng
+    from rawlux.io.exif import read_metadata
+    from rawlux.synth.chart import make_chart
+
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    chart = make_chart("D65", patch=16, gap=4)
+    meta = Metadata(make="Acme", model="Phone X", lens="Acme 24mm f/1.8", exposure_time=1 / 120,
+                    f_number=1.8, iso=400.0, focal_length=6.0, focal_length_35mm=24.0,
+                    datetime_original=dt.datetime(2026, 5, 1, 18, 30, 5),
+                    gps=GPS(48.8584, 2.2945, 35.0), orientation=6)
+    src = tmp_path / "in.dng"
+    write_dng(replace(chart.raw, metadata=meta), src)
+    raw = rawlux.open_raw(src)
+    for ext in (".jpg", ".tif", ".heic"):
+        out = tmp_path / f"out{ext}"
+        res = run_cli("develop", str(src), "-o", str(out), "--look", "neutral")
+        assert res.returncode == 0, res.stderr
+        got = read_metadata(out)
+        assert (got.make, got.model, got.lens) == (meta.make, meta.model, meta.lens), ext
+        assert got.exposure_time == pytest.approx(1 / 120, rel=1e-3)
+        assert (got.f_number, got.iso, got.focal_length) == pytest.approx((1.8, 400.0, 6.0))
+        assert got.datetime_original == meta.datetime_original
+        assert got.gps is not None, ext
+        assert (got.gps.latitude, got.gps.longitude) == pytest.approx((48.8584, 2.2945), abs=1e-4)
+        assert got.orientation == 1  # orientation 6 was applied to the pixels ...
+        with PILImage.open(out) as im:  # ... so the stored image is rotated (portrait)
+            assert im.size == (raw.crop.height, raw.crop.width)
+
+
+def test_cli_p3_embeds_display_p3_profile(tmp_path: Path, raw_dir: Path) -> None:
+    from rawlux.io.icc import identify_profile
+
+    src = raw_dir / "canon_550d_magiclantern_colorchart.dng"
+    outs = {}
+    for space in ("srgb", "p3"):
+        outs[space] = tmp_path / f"{space}.png"
+        res = run_cli("develop", str(src), "-o", str(outs[space]), "--color-space", space)
+        assert res.returncode == 0, res.stderr
+    with PILImage.open(outs["srgb"]) as a, PILImage.open(outs["p3"]) as b:
+        assert identify_profile(a.info["icc_profile"]) is ColorSpace.SRGB
+        assert identify_profile(b.info["icc_profile"]) is ColorSpace.DISPLAY_P3
+        # same scene, different encodings: P3 values of saturated colours are less extreme
+        assert np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).mean() > 1.0

@@ -72,6 +72,10 @@ def test_night_dng_round_trip(tmp_path, burst, frames):
         assert rp.white_level == WHITE and list(rp.black_level_per_channel) == [BLACK] * 4
         np.testing.assert_array_equal(rp.raw_image_visible, raw.data)
         assert rp.postprocess().shape[:2] == ref.data.shape
+    # and rawlux develops it like any raw
+    res = invoke("develop", str(out), "-o", str(tmp_path / "dev.png"))
+    assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "dev.png").stat().st_size > 1000
 
 
 def test_night_develops_to_a_photo(tmp_path, frames):

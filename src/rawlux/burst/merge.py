@@ -128,15 +128,21 @@ def _merge_into(f0, fz, frac, sig2, c, m0, acc, sa, sb, use_frac):  # pragma: no
         fx = frac[i, j, 1] if use_frac else np.float32(0.0)
         step_x = complex(np.cos(two_pi * fx), np.sin(two_pi * fx))
         tot = np.float32(0.0)
-        for u in range(t):
-            uu = u if u <= t // 2 else u - t
-            ramp = complex(np.cos(two_pi * uu * fy), np.sin(two_pi * uu * fy))
-            for v in range(tv):  # ramp = exp(2 pi i (uu fy + v fx) / t), advanced along v
-                z = fz[i, j, u, v] * ramp
-                fz[i, j, u, v] = z  # fz is scratch: keep the shifted spectrum
-                d = f0[i, j, u, v] - z
-                tot += d.real * d.real + d.imag * d.imag
-                ramp *= step_x
+        if use_frac:
+            for u in range(t):
+                uu = u if u <= t // 2 else u - t
+                ramp = complex(np.cos(two_pi * uu * fy), np.sin(two_pi * uu * fy))
+                for v in range(tv):  # ramp = exp(2 pi i (uu fy + v fx) / t), advanced along v
+                    z = fz[i, j, u, v] * ramp
+                    fz[i, j, u, v] = z  # fz is scratch: keep the shifted spectrum
+                    d = f0[i, j, u, v] - z
+                    tot += d.real * d.real + d.imag * d.imag
+                    ramp *= step_x
+        elif m0 > 0:
+            for u in range(t):
+                for v in range(tv):
+                    d = f0[i, j, u, v] - fz[i, j, u, v]
+                    tot += d.real * d.real + d.imag * d.imag
         if m0 > 0 and thr > 0:
             excess = tot / (t * tv * 2 * sig2[i, j]) / m0
             if excess > 1:
