@@ -9,8 +9,9 @@ clean reference mosaic (PSNR, normalised, 16 px border excluded): overall, insid
 the frames, (c) a perfectly aligned average (reference scene + independent noise, the bound for
 plain averaging).
 
-Speed: 8 synthetic frames of 4000x3000 (12 MP) DNGs merged from paths in a fresh process timed
-with ``/usr/bin/time -v`` (wall time and peak RSS), after one warm-up run that fills numba's cache.
+Speed: 8 synthetic frames of 4000x3000 (12 MP) DNGs merged from paths in a fresh process run
+under ``/usr/bin/time -v`` (peak RSS), twice: the first call (page faults, thread-pool start) and a
+warm second call; one warm-up process first fills numba's cache.
 
     .venv/bin/python benchmarks/night.py              # quality table + speed
     .venv/bin/python benchmarks/night.py --no-speed   # quality only
@@ -105,6 +106,10 @@ from rawlux.burst.merge import merge_burst
 t0 = time.perf_counter()
 m = merge_burst(sys.argv[1:])
 print("MERGE_SECONDS", time.perf_counter() - t0)
+del m
+t0 = time.perf_counter()
+m = merge_burst(sys.argv[1:])
+print("WARM_SECONDS", time.perf_counter() - t0)
 """
 
 
@@ -120,18 +125,21 @@ def speed(n_frames: int = 8, size: tuple[int, int] = (3000, 4000), runs: int = 3
               file=sys.stderr)
         cmd = ["/usr/bin/time", "-v", sys.executable, "-c", _SPEED_SCRIPT, *map(str, paths)]
         subprocess.run(cmd, check=True, capture_output=True)  # warm numba's cache
-        walls, merges, rss = [], [], []
+        walls, merges, warms, rss = [], [], [], []
         for _ in range(runs):
             res = subprocess.run(cmd, check=True, capture_output=True, text=True)
             merges.append(float(re.search(r"MERGE_SECONDS (\S+)", res.stdout).group(1)))
+            warms.append(float(re.search(r"WARM_SECONDS (\S+)", res.stdout).group(1)))
             wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", res.stderr)
             walls.append(int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3)))
             rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1)))
-    out = {"merge_s": float(np.median(merges)), "process_s": float(np.median(walls)),
+    out = {"merge_s": float(np.median(merges)), "warm_s": float(np.median(warms)),
+           "process_s": float(np.median(walls)),
            "peak_rss_gb": max(rss) / 1024**2, "frames": n_frames, "size": size}
-    print(f"\n8x12MP speed ({n_frames} frames {size[1]}x{size[0]}, median of {runs}): merge "
-          f"{out['merge_s']:.2f} s in-process (reading DNGs included), whole process {out['process_s']:.2f} s, "
-          f"peak RSS {out['peak_rss_gb']:.2f} GB")
+    load = os.getloadavg()[0]
+    print(f"\n8x12MP speed ({n_frames} frames {size[1]}x{size[0]}, median of {runs}, load average {load:.1f}): "
+          f"merge from DNG paths {out['warm_s']:.2f} s warm / {out['merge_s']:.2f} s first call in a fresh "
+          f"process; whole process (two merges) {out['process_s']:.2f} s; peak RSS {out['peak_rss_gb']:.2f} GB")
     return out
 
 

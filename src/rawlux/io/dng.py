@@ -555,6 +555,19 @@ def probe_tiff(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CorruptInput(f"unreadable TIFF structure ({type(e).__name__}: {e})", p) from None
 
 
+def _contiguous_extent(page: Any) -> tuple[int, int] | None:
+    """(offset, bytecount) of an uncompressed, contiguous, tile-free pixel block, else None."""
+    try:
+        if not page.is_contiguous or int(page.compression) != 1 or page.is_tiled or int(page.fillorder) != 1:
+            return None
+        offsets, counts = page.dataoffsets, page.databytecounts
+        if not offsets:
+            return None
+        return int(offsets[0]), int(sum(int(c) for c in counts))
+    except Exception:  # noqa: BLE001 - odd pages simply take the LibRaw path
+        return None
+
+
 def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
     """Open ``path`` with tifffile and return its :class:`DngTags` and the raw page (no pixels read).
 
@@ -601,6 +614,9 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
                 "photometric": int(rawtags[262].value),
                 "compression": int(rawtags[259].value) if 259 in rawtags else 1,
                 "bits": int(np.max(_tag_numbers(rawtags[258]))) if 258 in rawtags else 16,
+                # (offset, bytecount) when the pixels are one contiguous uncompressed run, else None
+                "contiguous": _contiguous_extent(raw_page),
+                "byteorder": tf.byteorder,
             }
             return DngTags(p, rawtags, ifd0, exif), info
     except (CorruptInput, UnsupportedInput):

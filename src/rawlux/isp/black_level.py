@@ -15,6 +15,7 @@ from numba import njit, prange
 from rawlux.core.errors import CorruptInput
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
+from rawlux.isp.fused import SiteAffine
 from rawlux.isp.pipeline import RAW_DN, RAW_NORM, StageDef
 
 
@@ -52,33 +53,52 @@ def _normalise_reference(data: np.ndarray, black: np.ndarray, scale: np.ndarray)
     return ((data.astype(np.float32) - b) * s).astype(np.float32)
 
 
-def black_level(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) -> RawImage:
-    """Normalise a uint16 RawImage to float32 with black 0 and saturation 1 (see module doc)."""
+def _levels(raw: RawImage) -> tuple[np.ndarray, np.ndarray]:
+    """(black, scale) float32 tiles: (3,) for LINEAR raws, 2-D site tiles for mosaics."""
     black = np.asarray(raw.black, np.float32)
     white = float(raw.white)
     if not np.all(np.isfinite(black)) or not np.isfinite(white) or np.any(black >= white):
         raise CorruptInput(
             f"black level {black.ravel().tolist()} is not below white level {white}", raw.source
         )
-    scale = (1.0 / (white - black)).astype(np.float32)
+    if raw.cfa is CFA.LINEAR:
+        if black.shape != (3,):
+            black = np.broadcast_to(black.ravel()[:1], (3,)).astype(np.float32)
+    elif black.ndim != 2:
+        black = np.full((2, 2), float(black.ravel()[0]), np.float32)
+    return black, (1.0 / (white - black)).astype(np.float32)
+
+
+def black_level_affine(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) -> SiteAffine | None:
+    """The stage as a per-site affine map ``x * scale - black * scale`` (for stage fusion), or
+    None when OpcodeList1 must run or the levels are invalid (the stage itself then raises)."""
+    if params.apply_opcodes1 and raw.opcodes1:
+        return None
+    try:
+        black, scale = _levels(raw)
+    except CorruptInput:
+        return None
+    s = scale.astype(np.float64)
+    return SiteAffine(s, -black.astype(np.float64) * s, {"black": np.zeros_like(black), "white": 1.0})
+
+
+def black_level(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) -> RawImage:
+    """Normalise a uint16 RawImage to float32 with black 0 and saturation 1 (see module doc)."""
+    black, scale = _levels(raw)
     data = raw.data
     if params.apply_opcodes1 and raw.opcodes1:
         from rawlux.isp.lens_shading import apply_opcodes
 
         data = apply_opcodes(data.astype(np.float32), raw.opcodes1, raw.cfa_pattern)
     if raw.cfa is CFA.LINEAR:
-        if black.shape != (3,):
-            black = np.broadcast_to(black.ravel()[:1], (3,)).astype(np.float32)
-            scale = (1.0 / (white - black)).astype(np.float32)
         out = np.empty(data.shape, np.float32)
         np.subtract(data, black, out=out, dtype=np.float32)
         np.multiply(out, scale, out=out)
     else:
-        if black.ndim != 2:
-            black = np.full((2, 2), float(black.ravel()[0]), np.float32)
-            scale = (1.0 / (white - black)).astype(np.float32)
         out = _normalise_mosaic(np.ascontiguousarray(data), black, scale)
     return raw.with_data(out, black=np.zeros_like(black), white=1.0)
 
 
-STAGE = StageDef("black_level", black_level, BlackLevelParams, takes=RAW_DN, gives=RAW_NORM)
+STAGE = StageDef(
+    "black_level", black_level, BlackLevelParams, takes=RAW_DN, gives=RAW_NORM, affine=black_level_affine
+)

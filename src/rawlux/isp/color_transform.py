@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
@@ -59,14 +60,44 @@ def camera_matrix(img: Image, params: ColorTransformParams = ColorTransformParam
     return m * 2.0 ** (float(img.baseline_exposure) + params.exposure_ev)
 
 
-def apply_matrix(data: np.ndarray, m: np.ndarray, clamp_negative: bool = True) -> np.ndarray:
-    """``out[..., i] = sum_j m[i, j] * data[..., j]`` for float32 (H, W, 3); optional clamp >= 0."""
-    import cv2
+@njit(cache=True, parallel=True, fastmath=False)
+def _matrix_kernel(src, m, clamp, dst):  # pragma: no cover - compiled
+    """dst[k] = m @ src[k] for (N, 3) float32 rows; with ``clamp`` max(., 0) and NaN -> 0."""
+    m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
+    m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
+    m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
+    zero = np.float32(0.0)
+    for k in prange(src.shape[0]):
+        a, b, c = src[k, 0], src[k, 1], src[k, 2]
+        x = m00 * a + m01 * b + m02 * c
+        y = m10 * a + m11 * b + m12 * c
+        z = m20 * a + m21 * b + m22 * c
+        if clamp:  # "x > 0" is False for NaN, so NaN -> 0
+            x = x if x > zero else zero
+            y = y if y > zero else zero
+            z = z if z > zero else zero
+        dst[k, 0] = x
+        dst[k, 1] = y
+        dst[k, 2] = z
 
-    out = cv2.transform(np.ascontiguousarray(data, np.float32), np.asarray(m, np.float32))
-    if clamp_negative:
-        np.fmax(out, 0.0, out=out)  # also maps NaN (bad sensor data) to 0
+
+def apply_matrix(data: np.ndarray, m: np.ndarray, clamp_negative: bool = True) -> np.ndarray:
+    """``out[..., i] = sum_j m[i, j] * data[..., j]`` for float32 (H, W, 3) into a new array, in one
+    parallel pass; with ``clamp_negative`` negatives and NaN become 0."""
+    src = np.ascontiguousarray(data, np.float32)
+    if src.ndim != 3 or src.shape[2] != 3:
+        raise ContractError(f"apply_matrix needs (H, W, 3) data, got shape {src.shape}")
+    out = np.empty_like(src)
+    _matrix_kernel(src.reshape(-1, 3), np.asarray(m, np.float32), bool(clamp_negative), out.reshape(-1, 3))
     return out
+
+
+def apply_matrix_reference(data: np.ndarray, m: np.ndarray, clamp_negative: bool = True) -> np.ndarray:
+    """Numpy reference of :func:`apply_matrix` (float64 maths, float32 result)."""
+    out = np.asarray(data, np.float64) @ np.asarray(m, np.float64).T
+    if clamp_negative:
+        out = np.where(out > 0, out, 0.0)
+    return out.astype(np.float32)
 
 
 def color_transform(img: Image, params: ColorTransformParams = ColorTransformParams()) -> Image:

@@ -124,6 +124,201 @@ def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
     return out
 
 
+# ------------------------------------------------- sparse execution (same maths, less memory)
+#
+# Clipped areas are usually a small part of a photograph, and outside them the result is a
+# copy. The sparse path below computes exactly what the dense path (_superpixel ->
+# reconstruct_rgb -> _apply_mosaic) computes, bit for bit, but never materialises the
+# half-resolution image: superpixel means are recomputed from the mosaic where needed (in the
+# band around clips and on clipped blocks), the estimate exists only on clipped blocks and
+# their 8 neighbours (the bilinear support of _apply_mosaic), and the output is a parallel row
+# copy with only rows holding clipped blocks revisited. Tests check it equals the dense path.
+
+
+@njit(cache=True, inline="always")
+def _lo_at(data, pat, bi, bj, c):  # pragma: no cover - compiled
+    """Superpixel mean of channel ``c`` in block (bi, bj), computed as in :func:`_superpixel`."""
+    s = np.float32(0.0)
+    n = 0
+    for di in range(2):
+        for dj in range(2):
+            if pat[di, dj] == c:
+                s += data[2 * bi + di, 2 * bj + dj]
+                n += 1
+    if c == 1:
+        return np.float32(s / n)
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _clip_flags(data, pat, thr):  # pragma: no cover - compiled
+    """Per-block per-channel clip flags (h2, w2, 3), any-clip map (h2, w2), clipped blocks per row."""
+    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
+    clip = np.zeros((h2, w2, 3), np.uint8)
+    anyc = np.zeros((h2, w2), np.uint8)
+    rows = np.zeros(h2, np.int64)
+    p00, p01, p10, p11 = pat[0, 0], pat[0, 1], pat[1, 0], pat[1, 1]
+    t00, t01, t10, t11 = thr[p00], thr[p01], thr[p10], thr[p11]
+    for bi in prange(h2):
+        r0 = data[2 * bi]
+        r1 = data[2 * bi + 1]
+        hit = False
+        for bj in range(w2):  # cheap test first: most blocks have no clipped site
+            if (r0[2 * bj] >= t00) | (r0[2 * bj + 1] >= t01) | (r1[2 * bj] >= t10) | (r1[2 * bj + 1] >= t11):
+                hit = True
+                break
+        if not hit:
+            continue
+        n = 0
+        for bj in range(w2):
+            a = False
+            if r0[2 * bj] >= t00:
+                clip[bi, bj, p00] = 1
+                a = True
+            if r0[2 * bj + 1] >= t01:
+                clip[bi, bj, p01] = 1
+                a = True
+            if r1[2 * bj] >= t10:
+                clip[bi, bj, p10] = 1
+                a = True
+            if r1[2 * bj + 1] >= t11:
+                clip[bi, bj, p11] = 1
+                a = True
+            if a:
+                anyc[bi, bj] = 1
+                n += 1
+        rows[bi] = n
+    return clip, anyc, rows
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _ratio_small_sparse(data, pat, clip, near, floor, hs, ws):  # pragma: no cover - compiled
+    """:func:`_ratio_small` with superpixel means taken from the mosaic on demand."""
+    h, w = clip.shape[0], clip.shape[1]
+    vs = np.zeros((hs, ws, 3), np.float32)
+    wsum = np.zeros((hs, ws, 3), np.float32)
+    wn = np.zeros((hs, ws, 1), np.float32)
+    cnt = np.zeros((hs, ws), np.float32)
+    for bi in prange(hs):
+        i0 = bi * h // hs
+        i1 = (bi + 1) * h // hs
+        for i in range(i0, i1):
+            for j in range(w):
+                bj = min(j * ws // w, ws - 1)
+                cnt[bi, bj] += 1.0
+                n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
+                if n > 0:
+                    wn[bi, bj, 0] += min(
+                        max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)),
+                        np.float32(1.0),
+                    )
+                    continue
+                if not near[i, j]:
+                    continue
+                l0 = _lo_at(data, pat, i, j, 0)
+                l1 = _lo_at(data, pat, i, j, 1)
+                l2 = _lo_at(data, pat, i, j, 2)
+                tot = l0 + l1 + l2
+                for c in range(3):
+                    lc = l0 if c == 0 else (l1 if c == 1 else l2)
+                    opp = (tot - lc) * np.float32(0.5)
+                    if opp > floor:
+                        vs[bi, bj, c] += lc / opp
+                        wsum[bi, bj, c] += 1.0
+        for bj in range(ws):
+            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
+            wn[bi, bj, 0] *= inv
+            for c in range(3):
+                vs[bi, bj, c] *= inv
+                wsum[bi, bj, c] *= inv
+    return vs, wsum, wn
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small):  # pragma: no cover - compiled
+    """:func:`_rebuild` evaluated only where ``support`` is set (elsewhere ``est`` is unset)."""
+    h, w = clip.shape[0], clip.shape[1]
+    hs, ws = ratio.shape[0], ratio.shape[1]
+    sy = hs / h
+    sx = ws / w
+    out = np.empty((h, w, 3), np.float32)
+    for i in prange(h):
+        if rows[i] == 0:
+            continue
+        lo = np.empty(3, np.float32)
+        rec = np.empty(3, np.float32)
+        r = np.empty(3, np.float32)
+        y = (i + 0.5) * sy - 0.5
+        for j in range(w):
+            if not support[i, j]:
+                continue
+            for c in range(3):
+                lo[c] = _lo_at(data, pat, i, j, c)
+            c0, c1, c2 = clip[i, j, 0], clip[i, j, 1], clip[i, j, 2]
+            if c0 + c1 + c2 == 0:
+                out[i, j, 0] = lo[0]
+                out[i, j, 1] = lo[1]
+                out[i, j, 2] = lo[2]
+                continue
+            x = (j + 0.5) * sx - 0.5
+            for c in range(3):
+                r[c] = _bilin(ratio, y, x, c)
+                rec[c] = lo[c]
+            for _ in range(2):
+                tot = rec[0] + rec[1] + rec[2]
+                for c in range(3):
+                    if clip[i, j, c]:
+                        rec[c] = max(lo[c], (tot - rec[c]) * np.float32(0.5) * r[c])
+            nc = np.float32(c0 + c1 + c2)
+            b = max(
+                min(
+                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
+                ),
+                _bilin(wn_small, y, x, 0),
+            )
+            neutral = max(rec[0], max(rec[1], rec[2]))
+            for c in range(3):
+                if clip[i, j, c]:
+                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
+                else:
+                    out[i, j, c] = lo[c]
+    return out
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _apply_mosaic_sparse(data, pat, thr, est, rows):  # pragma: no cover - compiled
+    """:func:`_apply_mosaic` as a row copy that revisits only rows of blocks with clipped sites."""
+    h, w = data.shape
+    h2, w2 = est.shape[0], est.shape[1]
+    out = np.empty((h, w), np.float32)
+    for i in prange(h):
+        src = data[i]
+        dst = out[i]
+        for j in range(w):
+            dst[j] = src[j]
+        if rows[min(i // 2, h2 - 1)] == 0:
+            continue
+        y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
+        y0 = min(int(y), h2 - 1)
+        y1 = min(y0 + 1, h2 - 1)
+        fy = np.float32(y - y0)
+        bi = min(i // 2, h2 - 1)
+        for j in range(w):
+            v = src[j]
+            c = pat[i & 1, j & 1]
+            if v >= thr[c]:
+                x = min(max((j - 0.5) * 0.5, 0.0), w2 - 1.0)
+                x0 = min(int(x), w2 - 1)
+                x1 = min(x0 + 1, w2 - 1)
+                fx = np.float32(x - x0)
+                top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
+                bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
+                s = top + fy * (bot - top)
+                own = est[bi, min(j // 2, w2 - 1), c]
+                dst[j] = max(v, max(s, own))
+    return out
+
+
 # ---------------------------------------------------------------------------- low-res maths
 
 _SMALL = 4  # the ratio map lives at 1/_SMALL of the superpixel resolution
@@ -314,9 +509,9 @@ def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> Ra
     data = raw.data
     if params.method == "clip":
         return raw.with_data(np.minimum(data, thr.min()))
-    if float(np.max(data)) < float(thr.min()):
-        return raw  # nothing clipped: fast path
     if raw.cfa is CFA.LINEAR:
+        if float(np.max(data)) < float(thr.min()):
+            return raw  # nothing clipped: fast path
         clip = data >= thr
         if not clip.any():
             return raw
@@ -328,9 +523,40 @@ def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> Ra
     if data.shape[0] < 2 or data.shape[1] < 2:
         return raw
     pat = np.ascontiguousarray(raw.cfa_pattern, dtype=np.int64)
+    out = reconstruct_mosaic(data, pat, thr, params.band)
+    return raw if out is data else raw.with_data(out)
+
+
+def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8) -> np.ndarray | None:
+    """Bayer ``reconstruct`` on a float32 (H, W) mosaic (H, W >= 2) with 2x2 channel ``pat`` and
+    per-channel clip thresholds ``thr``: the sparse execution of :func:`reconstruct_mosaic_dense`
+    (equal to it), returning ``data`` itself when no site is clipped."""
+    import cv2
+
+    if data.shape[0] % 2 or data.shape[1] % 2:  # a lone last row/column: use the dense path
+        if float(np.max(data)) < float(np.min(thr)):
+            return data
+        return reconstruct_mosaic_dense(data, pat, thr, band)
+    clip, anyc, rows = _clip_flags(data, pat, thr)
+    if not rows.any():
+        return data  # nothing clipped: nothing to do
+    k = 2 * int(band) + 1
+    near = cv2.dilate(anyc, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    support = cv2.dilate(anyc, np.ones((3, 3), np.uint8))  # bilinear support of _apply_mosaic
+    support_rows = np.convolve(rows > 0, np.ones(3), mode="same").astype(np.int64)
+    h, w = clip.shape[:2]
+    hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
+    vs, wsum, wn_small = _ratio_small_sparse(data, pat, clip, near, np.float32(_RATIO_FLOOR), hs, ws)
+    ratio = _push_pull_premult(vs, wsum, 1.0)
+    est = _rebuild_sparse(data, pat, clip, support, support_rows, ratio, wn_small)
+    return _apply_mosaic_sparse(data, pat, thr, est, rows)
+
+
+def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8) -> np.ndarray:
+    """Reference execution of the Bayer ``reconstruct`` method over full half-resolution planes."""
     lo, clip, anyc = _superpixel(data, pat, thr)
-    est = reconstruct_rgb(lo, clip, params.band, anyc)
-    return raw.with_data(_apply_mosaic(data, pat, thr, est))
+    est = reconstruct_rgb(lo, clip, band, anyc)
+    return _apply_mosaic(data, pat, thr, est)
 
 
 STAGE = StageDef("highlights", highlights, HighlightParams, takes=RAW_NORM, gives=RAW_NORM)

@@ -250,4 +250,16 @@ def lens_shading(raw: RawImage, params: LensShadingParams = LensShadingParams())
     return raw.with_data(apply_opcodes(raw.data, raw.opcodes2, raw.cfa_pattern))
 
 
-STAGE = StageDef("lens_shading", lens_shading, LensShadingParams, takes=RAW_NORM, gives=RAW_NORM)
+def lens_shading_affine(raw: RawImage, params: LensShadingParams = LensShadingParams()) -> object | None:
+    """Stage fusion hint: the identity map when there is nothing to apply, else None."""
+    if params.enabled and raw.opcodes2:
+        return None
+    from rawlux.isp.fused import SiteAffine
+
+    return SiteAffine.identity(np.ones(3) if raw.data.ndim == 3 else np.ones((1, 1)))
+
+
+STAGE = StageDef(
+    "lens_shading", lens_shading, LensShadingParams, takes=RAW_NORM, gives=RAW_NORM,
+    affine=lens_shading_affine,
+)

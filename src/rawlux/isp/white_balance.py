@@ -23,6 +23,7 @@ from numba import njit, prange
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
+from rawlux.isp.fused import SiteAffine
 from rawlux.isp.pipeline import RAW_NORM, StageDef
 
 WB_MODES = ("as-shot", "auto", "kelvin")
@@ -101,6 +102,24 @@ def find_neutral(raw: RawImage, params: WhiteBalanceParams) -> np.ndarray:
     return estimate_neutral(raw)
 
 
+def white_balance_affine(raw: RawImage, params: WhiteBalanceParams = WhiteBalanceParams()) -> SiteAffine | None:
+    """Stage fusion hint: the gains as a per-site affine map when the white comes from metadata
+    (as-shot neutral present, or kelvin); None for auto (needs the pixels) and error cases."""
+    if raw.wb_gains is not None or params.mode == "auto":
+        return None
+    if params.mode == "as-shot":
+        from rawlux.color.camera import as_shot_neutral
+
+        if raw.calibration is None or as_shot_neutral(raw.calibration, raw.source) is None:
+            return None  # the stage warns and falls back to auto
+    g = gains_from_neutral(find_neutral(raw, params))
+    if raw.cfa is CFA.LINEAR:
+        tile = g.astype(np.float64)
+    else:
+        tile = g[np.asarray(raw.cfa_pattern)].astype(np.float64)
+    return SiteAffine(tile, np.zeros_like(tile), {"wb_gains": g.copy()})
+
+
 @njit(cache=True, parallel=True, fastmath=True)
 def _apply_tile(data: np.ndarray, tile: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     h, w = data.shape
@@ -139,4 +158,7 @@ def white_balance(raw: RawImage, params: WhiteBalanceParams = WhiteBalanceParams
     return apply_gains(raw, gains_from_neutral(find_neutral(raw, params)))
 
 
-STAGE = StageDef("white_balance", white_balance, WhiteBalanceParams, takes=RAW_NORM, gives=RAW_NORM)
+STAGE = StageDef(
+    "white_balance", white_balance, WhiteBalanceParams, takes=RAW_NORM, gives=RAW_NORM,
+    affine=white_balance_affine,
+)

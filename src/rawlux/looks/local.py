@@ -1,36 +1,81 @@
 """Local tone mapping: edge-aware base/detail split of log2 luminance at reduced resolution.
 
 The base layer is a self-guided filter (He, Sun & Tang 2013) of ``log2(max(R, G, B))`` computed
-on a downsampled copy; its linear coefficients ``A, B`` are returned at low resolution and
-applied at full resolution as ``base = A * log2(norm) + B`` (the "fast guided filter", He & Sun
-2015), so strong edges stay sharp in the base layer and no halo band appears beside them.
-The render kernel then turns base and detail into a per-pixel log gain (see
-:func:`local_gain_reference`).
+on a block-averaged copy (integer factor ``k``, short side about :data:`WORK_SIDE` px); its
+linear coefficients ``A, B`` are returned at low resolution and applied at full resolution as
+``base = A * log2(norm) + B`` (the "fast guided filter", He & Sun 2015), so strong edges stay
+sharp in the base layer and no halo band appears beside them. The render kernel then turns base
+and detail into a per-pixel log gain (see :func:`local_gain_reference`).
+
+Geometry: low-resolution pixel ``q`` is the mean of full-resolution rows/columns
+``[q k, (q + 1) k)`` (the last block may be partial); upsampling is bilinear with low-res
+coordinate ``(i + 0.5) / k - 0.5``, clamped at the edges.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from rawlux.looks.spec import LocalSpec
 
-#: short side of the low-resolution copy on which the guided filter runs
+#: approximate short side of the low-resolution copy on which the guided filter runs
 WORK_SIDE = 384
 LOG_FLOOR = -20.0  # log2 of the darkest value considered
 
 
-def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Low-resolution ``log2(max(R, G, B))`` (float32) and the downsampling factor."""
-    import cv2
+def work_factor(h: int, w: int) -> int:
+    """Integer block size ``k >= 1`` of the low-resolution copy for an ``h x w`` image."""
+    return max(1, min(h, w) // WORK_SIDE)
 
+
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+def _block_mean_kernel(src, k, out):  # pragma: no cover - compiled
+    H, W = src.shape[0], src.shape[1]
+    sh, sw = out.shape[0], out.shape[1]
+    for q in prange(sh):
+        acc = np.zeros((sw, 3), np.float64)
+        y0 = q * k
+        y1 = min(y0 + k, H)
+        for i in range(y0, y1):
+            for p in range(sw):
+                x0 = p * k
+                x1 = min(x0 + k, W)
+                s0 = np.float32(0.0)
+                s1 = np.float32(0.0)
+                s2 = np.float32(0.0)
+                for j in range(x0, x1):
+                    s0 += src[i, j, 0]
+                    s1 += src[i, j, 1]
+                    s2 += src[i, j, 2]
+                acc[p, 0] += s0
+                acc[p, 1] += s1
+                acc[p, 2] += s2
+        for p in range(sw):
+            cnt = (y1 - y0) * (min(p * k + k, W) - p * k)
+            for c in range(3):
+                out[q, p, c] = np.float32(acc[p, c] / cnt)
+
+
+def block_mean(rgb: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``k x k`` blocks of (H, W, 3) float32 (partial blocks at the far edges)."""
+    src = np.ascontiguousarray(rgb, np.float32)
+    h, w = src.shape[:2]
+    out = np.empty((-(-h // k), -(-w // k), 3), np.float32)
+    _block_mean_kernel(src, k, out)
+    return out
+
+
+def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Low-resolution ``log2(max(R, G, B))`` (float32, floored at :data:`LOG_FLOOR`) of the
+    ``k x k`` block means (optionally mixed by ``matrix`` first), and the factor ``k``."""
     h, w = rgb.shape[:2]
-    f = max(1.0, min(h, w) / WORK_SIDE)
-    sh, sw = max(1, round(h / f)), max(1, round(w / f))
-    small = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA) if f > 1.0 else rgb
+    k = work_factor(h, w)
+    small = block_mean(rgb, k) if k > 1 else np.asarray(rgb, np.float32)
     if matrix is not None:
         small = small @ matrix.T.astype(np.float32)
     norm = np.nan_to_num(np.max(small, axis=2), nan=0.0, posinf=2.0 ** 20, neginf=0.0)
-    return np.maximum(np.log2(np.maximum(norm, 2.0 ** LOG_FLOOR)), LOG_FLOOR).astype(np.float32), f
+    return np.maximum(np.log2(np.maximum(norm, 2.0 ** LOG_FLOOR)), LOG_FLOOR).astype(np.float32), k
 
 
 def guided_coefficients(log_norm: np.ndarray, spec: LocalSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -52,20 +97,33 @@ def guided_coefficients(log_norm: np.ndarray, spec: LocalSpec) -> tuple[np.ndarr
     return np.ascontiguousarray(box(a), np.float32), np.ascontiguousarray(box(b), np.float32)
 
 
-def upsample_reference(coef: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Bilinear upsampling used by the kernel (pixel centres aligned; edges clamped)."""
+def upsample_taps(n_low: int, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps ``(i0, i1, w)`` (int64, int64, float32) of ``n`` full-resolution positions
+    on a low-resolution axis of ``n_low`` samples with block size ``k``."""
+    x = np.clip((np.arange(n) + 0.5) / k - 0.5, 0.0, n_low - 1.0)
+    i0 = np.minimum(np.floor(x).astype(np.int64), max(n_low - 2, 0))
+    i1 = np.minimum(i0 + 1, n_low - 1)
+    return i0, i1, (x - i0).astype(np.float32)
+
+
+def upsample_reference(coef: np.ndarray, h: int, w: int, k: int) -> np.ndarray:
+    """Bilinear upsampling used by the kernel (float64 (h, w)); see the module docstring."""
     sh, sw = coef.shape
-    fy, fx = sh / h, sw / w
-    y = np.clip((np.arange(h) + 0.5) * fy - 0.5, 0.0, sh - 1.0)
-    x = np.clip((np.arange(w) + 0.5) * fx - 0.5, 0.0, sw - 1.0)
-    y0 = np.minimum(np.floor(y).astype(int), sh - 2 if sh > 1 else 0)
-    x0 = np.minimum(np.floor(x).astype(int), sw - 2 if sw > 1 else 0)
-    y1, x1 = np.minimum(y0 + 1, sh - 1), np.minimum(x0 + 1, sw - 1)
-    wy, wx = (y - y0)[:, None], (x - x0)[None, :]
+    y0, y1, wy = upsample_taps(sh, h, k)
+    x0, x1, wx = upsample_taps(sw, w, k)
+    wy64, wx64 = wy.astype(np.float64)[:, None], wx.astype(np.float64)[None, :]
     c = coef.astype(np.float64)
-    top = c[y0][:, x0] * (1 - wx) + c[y0][:, x1] * wx
-    bot = c[y1][:, x0] * (1 - wx) + c[y1][:, x1] * wx
-    return top * (1 - wy) + bot * wy
+    top = c[y0][:, x0] * (1 - wx64) + c[y0][:, x1] * wx64
+    bot = c[y1][:, x0] * (1 - wx64) + c[y1][:, x1] * wx64
+    return top * (1 - wy64) + bot * wy64
+
+
+def upsample_columns(coef: np.ndarray, w: int, k: int) -> np.ndarray:
+    """``coef`` (sh, sw) upsampled along x only to (sh, w) float32 (the kernel then blends two
+    such rows per output row, contiguous and cheap)."""
+    x0, x1, wx = upsample_taps(coef.shape[1], w, k)
+    c = np.asarray(coef, np.float32)
+    return np.ascontiguousarray(c[:, x0] * (1 - wx) + c[:, x1] * wx, np.float32)
 
 
 def local_gain_reference(log_norm: np.ndarray, base: np.ndarray, pivot_log: float,

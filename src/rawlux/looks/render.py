@@ -1,15 +1,20 @@
 """Render a look: scene-linear Rec.2020 (H, W, 3) -> display-linear Rec.2020 [0, 1].
 
-Per pixel, in one fused numba kernel (:func:`_render_kernel`, numpy reference
-:func:`render_reference`):
+Per pixel, in one fused, row-parallel numba kernel (:func:`_render_kernel`; numpy reference
+:func:`render_reference`, tested equal within 2e-5):
 
-1. optional 3x3 mix (monochrome channel mix), negatives clipped;
-2. ``t = log2(max(R, G, B))`` plus exposure, the local tone-mapping gain (guided-filter
-   coefficients from :mod:`rawlux.looks.local`, upsampled bilinearly) and the vignette;
-3. tone curve looked up at ``t`` (table in log2 x), applied as a ratio to RGB (hue kept);
-4. the global colour edits as a baked 3D LUT on ``sqrt``-shaped display values (tetrahedral);
+1. optional monochrome channel mix, negatives clipped;
+2. ``t = log2(max(R, G, B))`` (a fast bit-level log2) plus exposure, the local tone-mapping gain
+   (guided-filter coefficients from :mod:`rawlux.looks.local`, bilinear: pre-upsampled along x
+   once, two rows blended per output row) and the vignette;
+3. tone curve looked up at ``t`` (table in log2 x, clamped), applied as a ratio to RGB (hue kept);
+4. the global colour edits as a baked 33^3 LUT on ``sqrt``-shaped display values
+   (tetrahedral); monochrome looks only ever sample the LUT's grey diagonal, where tetrahedral
+   interpolation is exactly linear between diagonal nodes, so they use that 1D table;
 5. grain (a deterministic periodic noise tile, equal on all channels), blend with neutral by
    ``strength``.
+
+The guided filter itself runs on ``k x k`` block means (short side about 384 px).
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
+from rawlux.looks.fastops import fast_log2
 from rawlux.looks.local import (
     downsample_norm,
     guided_coefficients,
     local_gain_reference,
+    upsample_columns,
     upsample_reference,
 )
-from rawlux.looks.lut import apply_3d_reference, tetra_sample
+from rawlux.looks.lut import apply_3d_reference
 from rawlux.looks.spec import LookSpec
 from rawlux.looks.tone import ToneTable, apply_tone_table, tone_table
 
@@ -42,6 +49,12 @@ class Baked:
     use_matrix: bool
     tone: ToneTable
     colour_lut: np.ndarray  # (N, N, N, 3) float32 on sqrt-shaped display-linear input
+
+    @property
+    def diagonal(self) -> np.ndarray:
+        """The colour LUT's grey diagonal ``lut[i, i, i]`` (N, 3) float32 (monochrome looks)."""
+        i = np.arange(self.colour_lut.shape[0])
+        return np.ascontiguousarray(self.colour_lut[i, i, i], np.float32)
 
 
 def _mix_matrix(spec: LookSpec) -> np.ndarray | None:
@@ -99,120 +112,171 @@ def grain_tile(size: float, seed: int) -> np.ndarray:
     return np.ascontiguousarray(tile, np.float32)
 
 
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def _tetra(T, n, x, y, z):  # pragma: no cover - compiled
+    """Tetrahedral interpolation of the flattened (n, n, n, 3) table ``T`` at index coordinates
+    ``x, y, z`` already clamped to [0, n - 1]; unsigned offsets (no negative-index wrap)."""
+    nm2 = np.uint64(n - 2)
+    i = min(np.uint64(x), nm2)
+    j = min(np.uint64(y), nm2)
+    k = min(np.uint64(z), nm2)
+    fr = x - np.float32(i)
+    fg = y - np.float32(j)
+    fb = z - np.float32(k)
+    sb = np.uint64(3)
+    sg = np.uint64(3 * n)
+    sr = np.uint64(3 * n * n)
+    base = i * sr + j * sg + k * sb
+    rg = fr > fg
+    gb = fg > fb
+    rb = fr > fb
+    r_max = rg and rb
+    g_max = (not rg) and gb
+    r_min = (not rg) and (not rb)
+    g_min = rg and (not gb)
+    f1 = fr if r_max else (fg if g_max else fb)
+    o1 = sr if r_max else (sg if g_max else sb)
+    f3 = fr if r_min else (fg if g_min else fb)
+    o3 = sr if r_min else (sg if g_min else sb)
+    f2 = fr + fg + fb - f1 - f3
+    o2 = sr + sg + sb - o3
+    w0 = np.float32(1.0) - f1
+    w1 = f1 - f2
+    w2 = f2 - f3
+    p1 = base + o1
+    p2 = base + o2
+    p3 = base + sr + sg + sb
+    one = np.uint64(1)
+    two = np.uint64(2)
+    a = w0 * T[base] + w1 * T[p1] + w2 * T[p2] + f3 * T[p3]
+    b = w0 * T[base + one] + w1 * T[p1 + one] + w2 * T[p2 + one] + f3 * T[p3 + one]
+    c = w0 * T[base + two] + w1 * T[p1 + two] + w2 * T[p2 + two] + f3 * T[p3 + two]
+    return a, b, c
+
+
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _render_kernel(src, mat, use_mat, A, B, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
-                   max_lift,
-                   exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, tone_zero, clut,
-                   strength, grain_amount, gtile, out):  # pragma: no cover - compiled
+def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
+                   max_lift, kfac, exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, clut,
+                   diag, strength, grain_amount, gtile, out):  # pragma: no cover - compiled
     H, W = src.shape[0], src.shape[1]
-    sh, sw = A.shape[0], A.shape[1]
+    sh = Ax.shape[0]
     n_tone = tone_vals.shape[0]
+    top_tone = np.float32(n_tone - 1)
     n_lut = clut.shape[0]
     nm1 = np.float32(n_lut - 1)
     flat = clut.reshape(-1)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-12)
+    huge = np.float32(3.0e38)
+    expo = np.float32(exposure)
+    tlo = np.float32(t_lo)
+    tsc = np.float32(t_scale)
+    tone_zero = tone_vals[0]
+    # vignette: squared normalised column distances, once
     cy = (H - 1) * 0.5
     cx = (W - 1) * 0.5
-    inv_rmax = 1.0 / max(np.sqrt(cy * cy + cx * cx), 1e-6)
-    fy = sh / H
-    fx = sw / W
-    gp = gtile.shape[0]
-    zero32 = np.float32(0.0)
-    # column-constant bilinear taps of the low-resolution local coefficients
-    cx0 = np.empty(W, np.int64)
-    cx1 = np.empty(W, np.int64)
-    cwx = np.empty(W, np.float32)
+    inv_r = 1.0 / max(np.sqrt(cy * cy + cx * cx), 1e-6)
+    dx2 = np.empty(W, np.float32)
     for j in range(W):
-        lx = min(max((j + 0.5) * fx - 0.5, 0.0), sw - 1.0)
-        x0 = min(int(lx), max(sw - 2, 0))
-        cx0[j] = x0
-        cx1[j] = min(x0 + 1, sw - 1)
-        cwx[j] = lx - x0
+        dx2[j] = np.float32(((j - cx) * inv_r) ** 2)
+    use_vig = vig_amount != 0.0
+    vam = np.float32(vig_amount)
+    vmid = np.float32(vig_mid)
+    vinv = np.float32(1.0 / (1.0 - vig_mid))
+    use_grain = grain_amount > 0.0
+    gam = np.float32(grain_amount)
+    gp = gtile.shape[0]
+    blend = strength < 1.0
+    st = np.float32(strength)
+    m00, m01, m02 = mix[0, 0], mix[0, 1], mix[0, 2]
+    piv = np.float32(pivot_log)
+    ksh = np.float32(k_sh)
+    kst = np.float32(sh_start)
+    khi = np.float32(k_hi)
+    kdt = np.float32(k_det)
+    mlift = np.float32(max_lift)
+    floor = np.float32(-20.0)
     for i in prange(H):
-        row = np.empty((W, 3), np.float32)
-        ly = min(max((i + 0.5) * fy - 0.5, 0.0), sh - 1.0)
+        # local coefficients: blend of two column-upsampled low-resolution rows
+        ly = min(max((i + 0.5) / kfac - 0.5, 0.0), sh - 1.0)
         y0 = min(int(ly), max(sh - 2, 0))
         y1 = min(y0 + 1, sh - 1)
-        wy = ly - y0
-        arow = np.empty(sw, np.float32)
-        brow = np.empty(sw, np.float32)
+        wy = np.float32(ly - y0)
+        wy0 = one - wy
+        dy2 = np.float32(((i - cy) * inv_r) ** 2)
+        gi = i % gp
+        crd = np.empty((W, 3), np.float32)
+        arow = np.empty(W if use_local else 1, np.float32)
+        brow = np.empty(W if use_local else 1, np.float32)
         if use_local:
-            for q in range(sw):
-                arow[q] = A[y0, q] * (1 - wy) + A[y1, q] * wy
-                brow[q] = B[y0, q] * (1 - wy) + B[y1, q] * wy
-        # pass 1: tone (exposure, local gain, vignette, curve) -> display-linear row
+            for j in range(W):
+                arow[j] = Ax[y0, j] * wy0 + Ax[y1, j] * wy
+                brow[j] = Bx[y0, j] * wy0 + Bx[y1, j] * wy
+        # pass 1: tone (exposure, local gain, vignette, curve) -> LUT index coordinates
         for j in range(W):
-            r0 = src[i, j, 0]
-            g0 = src[i, j, 1]
-            b0 = src[i, j, 2]
-            if use_mat:
-                r = mat[0, 0] * r0 + mat[0, 1] * g0 + mat[0, 2] * b0
-                g = mat[1, 0] * r0 + mat[1, 1] * g0 + mat[1, 2] * b0
-                b = mat[2, 0] * r0 + mat[2, 1] * g0 + mat[2, 2] * b0
+            if mono:
+                r = max(m00 * src[i, j, 0] + m01 * src[i, j, 1] + m02 * src[i, j, 2], zero)
+                g = r
+                b = r
             else:
-                r, g, b = r0, g0, b0
-            r = max(np.float32(r), zero32)
-            g = max(np.float32(g), zero32)
-            b = max(np.float32(b), zero32)
+                r = max(src[i, j, 0], zero)
+                g = max(src[i, j, 1], zero)
+                b = max(src[i, j, 2], zero)
             n = max(r, max(g, b))
-            if n > 1e-12 and n < 3.0e38:
-                ln = np.log2(n)
-                t = ln + exposure
+            if n > tiny and n < huge:
+                ln = fast_log2(n)
+                t = ln + expo
                 if use_local:
-                    x0 = cx0[j]
-                    x1 = cx1[j]
-                    wx = cwx[j]
-                    a_ = arow[x0] * (1 - wx) + arow[x1] * wx
-                    b_ = brow[x0] * (1 - wx) + brow[x1] * wx
-                    lnc = max(ln, -20.0)
-                    base = a_ * lnc + b_
-                    d = base - pivot_log
-                    gain = (-(k_sh * min(d + sh_start, 0.0) + k_hi * max(d, 0.0))
-                            + k_det * (lnc - base))
-                    t += min(max(gain, -max_lift), max_lift)
-                if vig_amount != 0.0:
-                    dy = i - cy
-                    dx = j - cx
-                    rr = np.sqrt(dy * dy + dx * dx) * inv_rmax
-                    v = max(rr - vig_mid, 0.0) / (1.0 - vig_mid)
-                    t += vig_amount * v * v
-                pos = (t - t_lo) * t_scale
-                if pos <= 0.0:
-                    f = tone_zero
-                elif pos >= n_tone - 1:
-                    f = 1.0
-                else:
-                    k = int(pos)
-                    fr = pos - k
-                    f = tone_vals[k] * (1 - fr) + tone_vals[k + 1] * fr
+                    lnc = max(ln, floor)
+                    base = arow[j] * lnc + brow[j]
+                    d = base - piv
+                    gain = kdt * (lnc - base) - (ksh * min(d + kst, zero) + khi * max(d, zero))
+                    t += min(max(gain, -mlift), mlift)
+                if use_vig:
+                    v = max(np.sqrt(dy2 + dx2[j]) - vmid, zero) * vinv
+                    t += vam * v * v
+                pos = min(max((t - tlo) * tsc, zero), top_tone)
+                kk = min(np.uint64(pos), np.uint64(n_tone - 2))
+                fr = pos - np.float32(kk)
+                f = tone_vals[kk] + fr * (tone_vals[kk + np.uint64(1)] - tone_vals[kk])
                 ratio = f / n
-                row[j, 0] = min(r * ratio, 1.0)
-                row[j, 1] = min(g * ratio, 1.0)
-                row[j, 2] = min(b * ratio, 1.0)
+                crd[j, 0] = np.sqrt(min(r * ratio, one)) * nm1
+                crd[j, 1] = np.sqrt(min(g * ratio, one)) * nm1
+                crd[j, 2] = np.sqrt(min(b * ratio, one)) * nm1
             else:
-                v0 = 1.0 if n >= 3.0e38 else tone_zero  # +inf -> white; 0 and NaN -> black
-                row[j, 0] = v0
-                row[j, 1] = v0
-                row[j, 2] = v0
-        # pass 2: colour LUT, grain, blend with neutral
+                f = one if n >= huge else tone_zero  # +inf -> white; 0 and NaN -> black
+                q = np.sqrt(f) * nm1
+                crd[j, 0] = q
+                crd[j, 1] = q
+                crd[j, 2] = q
+        # pass 2: colour LUT (grey diagonal for monochrome), grain, blend with neutral
         for j in range(W):
-            o0, o1, o2 = tetra_sample(flat, n_lut, np.sqrt(row[j, 0]) * nm1,
-                                      np.sqrt(row[j, 1]) * nm1, np.sqrt(row[j, 2]) * nm1)
-            if grain_amount > 0.0:
-                lum = 0.2627 * o0 + 0.678 * o1 + 0.0593 * o2
-                gm = 1.0 + grain_amount * gtile[i % gp, j % gp] * (1.0 - 0.7 * min(lum, 1.0))
+            if mono:
+                q = crd[j, 0]
+                kq = min(np.uint64(q), np.uint64(n_lut - 2))
+                wq = q - np.float32(kq)
+                o0 = diag[kq, 0] + wq * (diag[kq + np.uint64(1), 0] - diag[kq, 0])
+                o1 = diag[kq, 1] + wq * (diag[kq + np.uint64(1), 1] - diag[kq, 1])
+                o2 = diag[kq, 2] + wq * (diag[kq + np.uint64(1), 2] - diag[kq, 2])
+            else:
+                o0, o1, o2 = _tetra(flat, n_lut, crd[j, 0], crd[j, 1], crd[j, 2])
+            if use_grain:
+                lum = np.float32(0.2627) * o0 + np.float32(0.678) * o1 + np.float32(0.0593) * o2
+                gm = one + gam * gtile[gi, j % gp] * (one - np.float32(0.7) * min(lum, one))
                 o0 *= gm
                 o1 *= gm
                 o2 *= gm
-            if strength < 1.0:
-                n0 = min(max(src[i, j, 0], 0.0), 1.0)
-                n1 = min(max(src[i, j, 1], 0.0), 1.0)
-                n2 = min(max(src[i, j, 2], 0.0), 1.0)
-                o0 = n0 + strength * (o0 - n0)
-                o1 = n1 + strength * (o1 - n1)
-                o2 = n2 + strength * (o2 - n2)
-            out[i, j, 0] = min(max(o0, 0.0), 1.0)
-            out[i, j, 1] = min(max(o1, 0.0), 1.0)
-            out[i, j, 2] = min(max(o2, 0.0), 1.0)
+            if blend:
+                n0 = min(max(src[i, j, 0], zero), one)
+                n1 = min(max(src[i, j, 1], zero), one)
+                n2 = min(max(src[i, j, 2], zero), one)
+                o0 = n0 + st * (o0 - n0)
+                o1 = n1 + st * (o1 - n1)
+                o2 = n2 + st * (o2 - n2)
+            out[i, j, 0] = min(max(o0, zero), one)
+            out[i, j, 1] = min(max(o1, zero), one)
+            out[i, j, 2] = min(max(o2, zero), one)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -240,12 +304,14 @@ def clip_neutral(data: np.ndarray) -> np.ndarray:
 
 
 def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Low-resolution guided-filter coefficients ``A, B`` and the block factor ``k``."""
     if not spec.local.active:
         z = np.zeros((2, 2), np.float32)
-        return z, z
-    log_norm, _ = downsample_norm(data, baked.matrix if baked.use_matrix else None)
-    return guided_coefficients(log_norm, spec.local)
+        return z, z, 1
+    log_norm, k = downsample_norm(data, baked.matrix if baked.use_matrix else None)
+    A, B = guided_coefficients(log_norm, spec.local)
+    return A, B, k
 
 
 def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0) -> np.ndarray:
@@ -257,14 +323,20 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0) -
     if spec.is_neutral:
         return clip_neutral(src)
     baked = bake(spec)
-    A, B = _local_coefficients(src, spec, baked)
+    A, B, k = _local_coefficients(src, spec, baked)
+    w = src.shape[1]
+    if spec.local.active:
+        Ax, Bx = upsample_columns(A, w, k), upsample_columns(B, w, k)
+    else:
+        Ax = Bx = np.zeros((1, 1), np.float32)
     out = np.empty_like(src)
     lo, t, v, gr = spec.local, spec.tone, spec.vignette, spec.grain
-    _render_kernel(src, baked.matrix, baked.use_matrix, A, B, lo.active,
-                   float(np.log2(t.pivot)), lo.shadows, lo.shadow_start, lo.highlights, lo.detail, lo.max_lift,
-                   t.exposure, v.amount, v.midpoint, baked.tone.values, baked.tone.t_lo,
-                   baked.tone.scale, baked.tone.value_at_zero, baked.colour_lut, float(strength),
-                   gr.amount, grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
+    _render_kernel(src, baked.matrix, baked.use_matrix, Ax, Bx, lo.active,
+                   float(np.log2(t.pivot)), lo.shadows, lo.shadow_start, lo.highlights, lo.detail,
+                   lo.max_lift, float(k), t.exposure, v.amount, v.midpoint, baked.tone.values,
+                   baked.tone.t_lo, baked.tone.scale, baked.colour_lut, baked.diagonal,
+                   float(strength), gr.amount,
+                   grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
                    else np.zeros((1, 1), np.float32), out)
     return out
 
@@ -309,8 +381,9 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     ln = np.log2(np.maximum(n, 1e-30))
     t = ln + spec.tone.exposure
     if spec.local.active:
-        A, B = _local_coefficients(src, spec, baked)
-        base = upsample_reference(A, h, w) * np.maximum(ln, -20.0) + upsample_reference(B, h, w)
+        A, B, k = _local_coefficients(src, spec, baked)
+        base = (upsample_reference(A, h, w, k) * np.maximum(ln, -20.0)
+                + upsample_reference(B, h, w, k))
         t = t + local_gain_reference(np.maximum(ln, -20.0), base, float(np.log2(spec.tone.pivot)),
                                      spec.local)
     if spec.vignette.amount != 0.0:

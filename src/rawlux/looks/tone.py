@@ -90,8 +90,9 @@ def tone_curve(x: np.ndarray, pivot: float = 0.18, grey: float = 0.18, contrast:
 class ToneTable:
     """The tone curve sampled on ``t = log2(x)``: ``values[i] = curve(2^(t_lo + i / scale))``.
 
-    Below ``t_lo`` the curve is taken as its value at 0 (``values_at_zero``); above the last node
-    it is 1 (the curve has reached white there).
+    Node 0 holds the curve's value at 0 (``value_at_zero``; the curve is flat below ``t_lo`` =
+    18 stops under the pivot), the last node is 1 (the curve has reached white there), so a
+    lookup just clamps ``t`` to the table.
     """
 
     values: np.ndarray  # float32 (n,)
@@ -109,6 +110,7 @@ def tone_table(pivot: float, grey: float, contrast: float, white: float, toe: fl
     t = t_lo + np.arange(n) / nodes_per_stop
     vals = tone_curve(np.exp2(t), pivot, grey, contrast, white, toe, black).astype(np.float32)
     zero = float(tone_curve(np.zeros(1), pivot, grey, contrast, white, toe, black)[0])
+    vals[0] = zero
     return ToneTable(vals, t_lo, float(nodes_per_stop), zero)
 
 
