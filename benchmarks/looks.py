@@ -1,11 +1,16 @@
 """Look speed: time per look on a 12 MP image against the neutral develop time.
 
-    python benchmarks/looks.py [--runs 3] [--megapixels 12] [RAW]
+    python benchmarks/looks.py [--runs 3] [--megapixels 12] [--stage-only] [RAW]
 
 Develops the raw (default: a generated 12 MP sample from ``rawlux.synth.sample``) once per
 look with ``rawlux.develop`` (in-process, code warm) and, separately, times the look stage
 alone on the same scene-linear input. Prints one table (median of ``--runs``); asserts nothing.
 The goal is that any look adds at most 30 % to the neutral develop time.
+
+Columns: ``stage`` = the look stage alone; ``+stage`` = its extra time over the neutral stage
+(which only clips); ``dev`` = whole in-process develop (no save); ``added`` = extra develop
+time over the neutral develop, in % (wall and CPU summed over threads — CPU is the robust one
+on a shared machine). ``--stage-only`` skips the develops.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("raw", nargs="?", help="raw file (default: generated sample)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--megapixels", type=float, default=12.0)
+    ap.add_argument("--stage-only", action="store_true", help="time the look stage only")
     args = ap.parse_args(argv)
 
     from rawlux.develop import develop
@@ -60,21 +66,30 @@ def main(argv: list[str] | None = None) -> None:
     names = look_names()
     for n in names:  # warm up: numba compile/cache load, look baking
         look(scene.with_data(scene.data[:64, :64]), LookParams(look=n))
-    develop(raw, look="neutral")
-
-    base = _median_time(lambda: develop(raw, look="neutral"), args.runs)
+    stage_only = args.stage_only
+    if not stage_only:
+        develop(raw, look="neutral")
+    base = (1.0, 1.0) if stage_only else _median_time(lambda: develop(raw, look="neutral"),
+                                                       args.runs)
+    neutral_stage = _median_time(lambda: look(scene, LookParams(look="neutral")), args.runs)
     print(f"# rawlux looks benchmark — {name}, {mp:.1f} MP, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"median of {args.runs} runs, load average {os.getloadavg()[0]:.1f}")
     print("# wall = elapsed ms, cpu = CPU ms summed over threads (robust on a shared machine);")
-    print("# added = extra develop time of the look over the neutral develop")
-    print(f"{'look':<10} {'stage wall':>10} {'stage cpu':>10} {'dev wall':>9} {'dev cpu':>8} "
-          f"{'added wall':>10} {'added cpu':>9}")
+    print("# +stage = look stage minus the neutral stage; added = extra develop time over neutral")
+    print(f"{'look':<10} {'stage wall':>10} {'stage cpu':>9} {'+stage wall':>11} {'+stage cpu':>10}"
+          + ("" if stage_only else f" {'dev wall':>8} {'dev cpu':>7} {'added wall':>10} "
+             f"{'added cpu':>9}"))
     for n in names:
         sw, sc = _median_time(lambda n=n: look(scene, LookParams(look=n)), args.runs)
-        dw, dc = base if n == "neutral" else _median_time(lambda n=n: develop(raw, look=n), args.runs)
-        print(f"{n:<10} {sw * 1e3:>10.0f} {sc * 1e3:>10.0f} {dw * 1e3:>9.0f} {dc * 1e3:>8.0f} "
-              f"{100 * (dw / base[0] - 1):>9.0f}% {100 * (dc / base[1] - 1):>8.0f}%")
+        line = (f"{n:<10} {sw * 1e3:>10.0f} {sc * 1e3:>9.0f} {(sw - neutral_stage[0]) * 1e3:>11.0f} "
+                f"{(sc - neutral_stage[1]) * 1e3:>10.0f}")
+        if not stage_only:
+            dw, dc = base if n == "neutral" else _median_time(lambda n=n: develop(raw, look=n),
+                                                              args.runs)
+            line += (f" {dw * 1e3:>8.0f} {dc * 1e3:>7.0f} {100 * (dw / base[0] - 1):>9.0f}% "
+                     f"{100 * (dc / base[1] - 1):>8.0f}%")
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ warm second call; one warm-up process first fills numba's cache.
 
     .venv/bin/python benchmarks/night.py              # quality table + speed
     .venv/bin/python benchmarks/night.py --no-speed   # quality only
+    .venv/bin/python benchmarks/night.py --quick      # 2 images x 2 levels, no speed (iterating)
 """
 
 from __future__ import annotations
@@ -151,7 +152,10 @@ def main() -> None:
     ap.add_argument("--images", default=",".join(IMAGES))
     ap.add_argument("--levels", default=",".join(LEVELS))
     ap.add_argument("--size", type=int, default=None, help="resize the samples to SIZE x SIZE")
+    ap.add_argument("--quick", action="store_true", help="astronaut + rocket, mild + extreme, no speed")
     args = ap.parse_args()
+    if args.quick:
+        args.images, args.levels, args.no_speed = "astronaut,rocket", "mild,extreme", True
     print(f"rawlux night benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     if not args.no_quality:

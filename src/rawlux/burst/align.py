@@ -7,8 +7,14 @@ three candidate displacements handed down from the coarser level (HDR+), so the 
 per tile and follows handheld translation plus small rotation. The finest level uses
 non-overlapping ``tile`` x ``tile`` tiles; there the integer match is refined to sub-pixel precision
 by a quadratic fit of the 3x3 cost surface followed by inverse-compositional Lucas-Kanade
-iterations (reference gradients, bilinear sampling). That field is resampled bilinearly to the
-centres of the merge grid (smooth under rotation).
+iterations (reference gradients, bilinear sampling). Tiles whose motion lies within
+``global_snap`` px of a RANSAC similarity fit of the whole field (the hand's rotation + translation)
+take the fit's motion, which is far less noisy than one tile's match in flat or edge-only tiles;
+tiles that move otherwise (objects, parallax) keep their own. That field is resampled bilinearly
+to the centres of the merge grid (smooth under rotation).
+
+:func:`warp_planes` resamples a demosaiced frame at the reference's Bayer sites moved by the field
+(bicubic, raw-pixel precision), for the merge.
 
 Units: displacements are in grey (= Bayer plane) pixels, ``ref(y, x) ~ alt(y + dy, x + dx)``;
 multiply by 2 for raw pixels. :func:`align` returns the field on the merge grid: tile ``(i, j)``
@@ -36,6 +42,10 @@ class AlignParams(StageParams):
     radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius on coarse levels (half on level 1)")
     fine_radius: int = param(1, lo=1, hi=8, unit="px", doc="search radius on the finest level")
     lk_iterations: int = param(2, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps (0 = quadratic fit only)")
+    global_snap: float = param(
+        0.75, lo=0.0, hi=8.0, unit="px",
+        doc="tiles within this distance of a robust global similarity fit take the fit's motion (0 = off)",
+    )
 
 
 # ------------------------------------------------------------------------------- grey + pyramid
@@ -317,7 +327,31 @@ def align(
         geom = (tl, stride, off, factors[lvl])
     gy, gx = gradients(ref_pyr[0]) if ref_grad is None else ref_grad
     fine = _subpixel(ref_pyr[0], alt_pyr[0], gy, gx, t, t, 0, prev, params.lk_iterations)
+    if params.global_snap > 0:
+        fine = snap_to_global(fine, t, params.global_snap)
     return resample_field(fine, t, tile_grid(ref_pyr[0].shape, t), t)
+
+
+def snap_to_global(field: np.ndarray, tile: int, tol: float) -> np.ndarray:
+    """Replace tile displacements within ``tol`` px of a RANSAC similarity fit (rotation, scale,
+    translation: the hand's motion) by the fit, which is far less noisy than one tile's match
+    (flat or edge-only tiles); tiles that move differently (objects, parallax) keep their own."""
+    import cv2
+
+    ny, nx = field.shape[:2]
+    if ny * nx < 6:
+        return field
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32) * tile + (tile - 1) / 2.0
+    src = np.stack([xx.ravel(), yy.ravel()], 1)
+    dst = src + field.reshape(-1, 2)[:, ::-1]
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=tol,
+                                         maxIters=500, refineIters=10)
+    if m is None or inl is None or inl.sum() < max(6, 0.3 * len(src)):
+        return field
+    fit = src @ m[:, :2].T + m[:, 2] - src
+    model = np.ascontiguousarray(fit[:, ::-1].reshape(ny, nx, 2), np.float32)
+    near = np.linalg.norm(field - model, axis=2) < tol
+    return np.where(near[..., None], model, field).astype(np.float32)
 
 
 def resample_field(field: np.ndarray, field_stride: int, grid: tuple[int, int], tile: int) -> np.ndarray:
@@ -333,3 +367,75 @@ def resample_field(field: np.ndarray, field_stride: int, grid: tuple[int, int], 
     out = cv2.remap(np.ascontiguousarray(field, np.float32), mx, my, cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(out, np.float32)
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def warp_planes(rgb, site_ch, gain, disp, tile):  # pragma: no cover - compiled
+    """(4, H//2, W//2) float32 Bayer planes of a frame moved onto the reference's sample grid.
+
+    ``rgb`` (H, W, 3) demosaiced frame, ``site_ch`` (4,) channel of each plane (order of
+    :func:`rawlux.burst.noise.bayer_planes`), ``gain`` (3,) factor applied to each channel,
+    ``disp`` (ny, nx, 2) merge-grid field of :func:`align` (plane px; interpolated bilinearly
+    between tile centres). Plane ``k`` pixel ``(i, j)`` is the frame's channel at raw position
+    ``(2i + a + 2 dy, 2j + b + 2 dx)`` by Catmull-Rom bicubic interpolation (edges clamped).
+    """
+    hh, ww = rgb.shape[0], rgb.shape[1]
+    h2, w2 = hh // 2, ww // 2
+    ny, nx = disp.shape[0], disp.shape[1]
+    inv_s = np.float32(2.0 / tile)
+    half, one, two, three, four, five = (np.float32(0.5), np.float32(1.0), np.float32(2.0),
+                                         np.float32(3.0), np.float32(4.0), np.float32(5.0))
+    out = np.empty((4, h2, w2), np.float32)
+    for r in prange(2 * h2):
+        i = r // 2
+        a = r % 2
+        # field rows interpolated in y once per output row: (dy, dx) at every tile column
+        fy = min(max(np.float32((i + 0.5 * a + 0.25) * inv_s), np.float32(0.0)), np.float32(ny - 1))
+        ty = min(int(fy), max(ny - 2, 0))
+        ty1 = min(ty + 1, ny - 1)
+        wy = fy - ty
+        row = np.empty((nx, 2), np.float32)
+        for tx in range(nx):
+            for c in range(2):
+                row[tx, c] = (one - wy) * disp[ty, tx, c] + wy * disp[ty1, tx, c]
+        for b in range(2):
+            k = 2 * a + b
+            ch = site_ch[k]
+            g = gain[ch]
+            for j in range(w2):
+                fx = min(max(np.float32((j + 0.5 * b + 0.25) * inv_s), np.float32(0.0)), np.float32(nx - 1))
+                tx = min(int(fx), max(nx - 2, 0))
+                tx1 = min(tx + 1, nx - 1)
+                wx = fx - tx
+                py = np.float32(2 * i + a) + two * ((one - wx) * row[tx, 0] + wx * row[tx1, 0])
+                px = np.float32(2 * j + b) + two * ((one - wx) * row[tx, 1] + wx * row[tx1, 1])
+                fy0 = np.floor(py)
+                fx0 = np.floor(px)
+                y0 = int(fy0) - 1
+                x0 = int(fx0) - 1
+                u = py - fy0  # Catmull-Rom weights of the 4 taps at -1, 0, 1, 2
+                u2 = u * u
+                u3 = u2 * u
+                wy0 = half * (-u3 + two * u2 - u)
+                wy1 = half * (three * u3 - five * u2 + two)
+                wy2 = half * (-three * u3 + four * u2 + u)
+                wy3 = half * (u3 - u2)
+                u = px - fx0
+                u2 = u * u
+                u3 = u2 * u
+                wx0 = half * (-u3 + two * u2 - u)
+                wx1 = half * (three * u3 - five * u2 + two)
+                wx2 = half * (-three * u3 + four * u2 + u)
+                wx3 = half * (u3 - u2)
+                xa = min(max(x0, 0), ww - 1)
+                xb = min(max(x0 + 1, 0), ww - 1)
+                xc = min(max(x0 + 2, 0), ww - 1)
+                xd = min(max(x0 + 3, 0), ww - 1)
+                acc = np.float32(0.0)
+                for m in range(4):
+                    yy = min(max(y0 + m, 0), hh - 1)
+                    wm = wy0 if m == 0 else (wy1 if m == 1 else (wy2 if m == 2 else wy3))
+                    acc += wm * (wx0 * rgb[yy, xa, ch] + wx1 * rgb[yy, xb, ch]
+                                 + wx2 * rgb[yy, xc, ch] + wx3 * rgb[yy, xd, ch])
+                out[k, i, j] = acc * g
+    return out

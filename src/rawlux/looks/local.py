@@ -30,52 +30,84 @@ def work_factor(h: int, w: int) -> int:
 
 
 @njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _block_mean_kernel(src, k, out):  # pragma: no cover - compiled
+def _block_mean_kernel(src, k, row_step, out):  # pragma: no cover - compiled
     H, W = src.shape[0], src.shape[1]
     sh, sw = out.shape[0], out.shape[1]
+    flat = src.reshape(-1)
     for q in prange(sh):
-        acc = np.zeros((sw, 3), np.float64)
         y0 = q * k
         y1 = min(y0 + k, H)
-        for i in range(y0, y1):
-            for p in range(sw):
-                x0 = p * k
-                x1 = min(x0 + k, W)
-                s0 = np.float32(0.0)
-                s1 = np.float32(0.0)
-                s2 = np.float32(0.0)
-                for j in range(x0, x1):
-                    s0 += src[i, j, 0]
-                    s1 += src[i, j, 1]
-                    s2 += src[i, j, 2]
-                acc[p, 0] += s0
-                acc[p, 1] += s1
-                acc[p, 2] += s2
+        colsum = np.zeros(3 * W, np.float32)  # column sums of the block's rows (vectorised)
+        nrows = 0
+        for i in range(y0, y1, row_step):
+            row = flat[i * 3 * W:(i + 1) * 3 * W]
+            for j in range(3 * W):
+                colsum[j] += row[j]
+            nrows += 1
         for p in range(sw):
-            cnt = (y1 - y0) * (min(p * k + k, W) - p * k)
-            for c in range(3):
-                out[q, p, c] = np.float32(acc[p, c] / cnt)
+            x0 = p * k
+            x1 = min(x0 + k, W)
+            inv = np.float32(1.0 / (nrows * (x1 - x0)))
+            s0 = np.float32(0.0)
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            for j in range(x0, x1):
+                s0 += colsum[3 * j]
+                s1 += colsum[3 * j + 1]
+                s2 += colsum[3 * j + 2]
+            out[q, p, 0] = s0 * inv
+            out[q, p, 1] = s1 * inv
+            out[q, p, 2] = s2 * inv
 
 
-def block_mean(rgb: np.ndarray, k: int) -> np.ndarray:
-    """Mean of ``k x k`` blocks of (H, W, 3) float32 (partial blocks at the far edges)."""
+@njit(cache=True, parallel=True, error_model="numpy")
+def _upsample_columns_kernel(coef, x0, x1, wx, out):  # pragma: no cover - compiled
+    for q in prange(coef.shape[0]):
+        c = coef[q]
+        o = out[q]
+        for j in range(out.shape[1]):
+            o[j] = c[x0[j]] * (np.float32(1.0) - wx[j]) + c[x1[j]] * wx[j]
+
+
+def block_mean(rgb: np.ndarray, k: int, row_step: int = 1) -> np.ndarray:
+    """Mean of ``k x k`` blocks of (H, W, 3) float32 (partial blocks at the far edges); with
+    ``row_step`` > 1 only every ``row_step``-th row of each block is read (less memory traffic)."""
     src = np.ascontiguousarray(rgb, np.float32)
     h, w = src.shape[:2]
     out = np.empty((-(-h // k), -(-w // k), 3), np.float32)
-    _block_mean_kernel(src, k, out)
+    _block_mean_kernel(src, k, max(1, int(row_step)), out)
     return out
 
 
+@njit(cache=True, error_model="numpy")
+def _log_norm_kernel(small, mat, use_mat, out):  # pragma: no cover - compiled
+    floor = np.float32(LOG_FLOOR)
+    for q in range(small.shape[0]):
+        for p in range(small.shape[1]):
+            r, g, b = small[q, p, 0], small[q, p, 1], small[q, p, 2]
+            if use_mat:
+                r, g, b = (mat[0, 0] * r + mat[0, 1] * g + mat[0, 2] * b,
+                           mat[1, 0] * r + mat[1, 1] * g + mat[1, 2] * b,
+                           mat[2, 0] * r + mat[2, 1] * g + mat[2, 2] * b)
+            n = max(r, max(g, b))
+            if np.isnan(n):
+                n = np.float32(0.0)
+            n = min(n, np.float32(2.0 ** 20))
+            out[q, p] = max(np.log2(max(n, np.float32(2.0 ** LOG_FLOOR))), floor)
+
+
 def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, int]:
-    """Low-resolution ``log2(max(R, G, B))`` (float32, floored at :data:`LOG_FLOOR`) of the
-    ``k x k`` block means (optionally mixed by ``matrix`` first), and the factor ``k``."""
+    """Low-resolution ``log2(max(R, G, B))`` (float32, in [:data:`LOG_FLOOR`, 20]) of the
+    ``k x k`` block means (optionally mixed by ``matrix`` first; NaN -> floor), and ``k``.
+    For ``k >= 4`` the block means read every other row (the guide only needs a low-pass)."""
     h, w = rgb.shape[:2]
     k = work_factor(h, w)
-    small = block_mean(rgb, k) if k > 1 else np.asarray(rgb, np.float32)
-    if matrix is not None:
-        small = small @ matrix.T.astype(np.float32)
-    norm = np.nan_to_num(np.max(small, axis=2), nan=0.0, posinf=2.0 ** 20, neginf=0.0)
-    return np.maximum(np.log2(np.maximum(norm, 2.0 ** LOG_FLOOR)), LOG_FLOOR).astype(np.float32), k
+    small = (block_mean(rgb, k, 2 if k >= 4 else 1) if k > 1
+             else np.ascontiguousarray(rgb, np.float32))
+    out = np.empty(small.shape[:2], np.float32)
+    mat = np.eye(3, dtype=np.float32) if matrix is None else np.asarray(matrix, np.float32)
+    _log_norm_kernel(small, mat, matrix is not None, out)
+    return out, k
 
 
 def guided_coefficients(log_norm: np.ndarray, spec: LocalSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -122,8 +154,9 @@ def upsample_columns(coef: np.ndarray, w: int, k: int) -> np.ndarray:
     """``coef`` (sh, sw) upsampled along x only to (sh, w) float32 (the kernel then blends two
     such rows per output row, contiguous and cheap)."""
     x0, x1, wx = upsample_taps(coef.shape[1], w, k)
-    c = np.asarray(coef, np.float32)
-    return np.ascontiguousarray(c[:, x0] * (1 - wx) + c[:, x1] * wx, np.float32)
+    out = np.empty((coef.shape[0], w), np.float32)
+    _upsample_columns_kernel(np.ascontiguousarray(coef, np.float32), x0, x1, wx, out)
+    return out
 
 
 def local_gain_reference(log_norm: np.ndarray, base: np.ndarray, pivot_log: float,

@@ -71,6 +71,8 @@ class Lut:
 
 from numba import njit, prange
 
+from rawlux.looks.fastops import clip01, fast_pow
+
 
 def identity_lut(size: int = 33, dims: int = 3, **kw: object) -> Lut:
     """An identity LUT (1D (N, 3) or 3D (N, N, N, 3)) on [0, 1]."""
@@ -193,29 +195,6 @@ def tetra_sample(T: np.ndarray, n: int, x: float, y: float, z: float) -> tuple[f
     return a, b, c
 
 
-@njit(cache=True, inline="always")
-def trilinear_sample(T: np.ndarray, x: float, y: float, z: float) -> tuple[float, float, float]:
-    """Trilinear interpolation of table ``T`` (N, N, N, 3) at index coordinates (clamped)."""
-    nm2 = T.shape[0] - 2
-    x = min(max(x, 0.0), nm2 + 1.0)
-    y = min(max(y, 0.0), nm2 + 1.0)
-    z = min(max(z, 0.0), nm2 + 1.0)
-    i = min(int(x), nm2)
-    j = min(int(y), nm2)
-    k = min(int(z), nm2)
-    fr = x - i
-    fg = y - j
-    fb = z - k
-    o = np.zeros(3)
-    for c in range(3):
-        c00 = T[i, j, k, c] * (1 - fr) + T[i + 1, j, k, c] * fr
-        c01 = T[i, j, k + 1, c] * (1 - fr) + T[i + 1, j, k + 1, c] * fr
-        c10 = T[i, j + 1, k, c] * (1 - fr) + T[i + 1, j + 1, k, c] * fr
-        c11 = T[i, j + 1, k + 1, c] * (1 - fr) + T[i + 1, j + 1, k + 1, c] * fr
-        o[c] = (c00 * (1 - fg) + c10 * fg) * (1 - fb) + (c01 * (1 - fg) + c11 * fg) * fb
-    return o[0], o[1], o[2]
-
-
 @njit(cache=True, parallel=True, error_model="numpy")
 def _apply_3d_kernel(x: np.ndarray, T: np.ndarray, tetra: bool, out: np.ndarray) -> None:  # pragma: no cover
     n = x.shape[0]
@@ -225,7 +204,7 @@ def _apply_3d_kernel(x: np.ndarray, T: np.ndarray, tetra: bool, out: np.ndarray)
         if tetra:
             a, b, c = tetra_sample(flat, size, x[p, 0], x[p, 1], x[p, 2])
         else:
-            a, b, c = trilinear_sample(T, x[p, 0], x[p, 1], x[p, 2])
+            a, b, c = _trilinear_flat(flat, size, x[p, 0], x[p, 1], x[p, 2])
         out[p, 0] = a
         out[p, 1] = b
         out[p, 2] = c
@@ -255,9 +234,237 @@ def _lut_space(lut: Lut) -> tuple[bool, bool]:
     return enc == "srgb", prim == "rec709"
 
 
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def _srgb_encode(x: float) -> float:  # pragma: no cover - compiled
+    """sRGB OETF of linear ``x`` in [0, 1] (fast pow)."""
+    lin = x * np.float32(12.92)
+    pw = np.float32(1.055) * fast_pow(max(x, np.float32(0.0031308)), 1.0 / 2.4) - np.float32(0.055)
+    return lin if x <= np.float32(0.0031308) else pw  # both computed: a select, vectorisable
+
+
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def _srgb_decode(v: float) -> float:  # pragma: no cover - compiled
+    """sRGB EOTF with odd extension below 0 (LUT outputs may leave [0, 1]; fast pow)."""
+    a = abs(v)
+    lin = a * np.float32(1.0 / 12.92)
+    pw = fast_pow((max(a, np.float32(0.04045)) + np.float32(0.055)) * np.float32(1.0 / 1.055), 2.4)
+    y = lin if a <= np.float32(0.04045) else pw
+    return y if v >= np.float32(0.0) else -y
+
+
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # IEEE NaN/inf comparisons kept
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _lut_row(srow, m_in, use_in, srgb, m_out, use_out, T, n, lo, sc, tetra, strength,
+             cx, cy, cz, ib, i1, i2, w0, w1, w2, w3, dst):  # pragma: no cover - compiled
+    """One row (3 W floats) of :func:`apply_lut_rec2020`: branch-free vectorised passes around a
+    scalar gather pass; row slices so every index is non-negative."""
+    W = cx.shape[0]
+    one = np.float32(1.0)
+    top = np.float32(n - 1)
+    inv_top = np.float32(1.0 / (n - 1))
+    # 1: Rec.2020 display-linear -> LUT input encoding -> index coordinates
+    for j in range(W):
+        r, g, b = srow[3 * j], srow[3 * j + 1], srow[3 * j + 2]
+        if use_in:
+            r, g, b = (m_in[0, 0] * r + m_in[0, 1] * g + m_in[0, 2] * b,
+                       m_in[1, 0] * r + m_in[1, 1] * g + m_in[1, 2] * b,
+                       m_in[2, 0] * r + m_in[2, 1] * g + m_in[2, 2] * b)
+        cx[j] = clip01(r)  # NaN -> 0
+        cy[j] = clip01(g)
+        cz[j] = clip01(b)
+    if srgb:
+        for j in range(W):
+            cx[j] = _srgb_encode(cx[j])
+            cy[j] = _srgb_encode(cy[j])
+            cz[j] = _srgb_encode(cz[j])
+    for j in range(W):
+        x = (cx[j] - lo[0]) * sc[0]
+        y = (cy[j] - lo[1]) * sc[1]
+        z = (cz[j] - lo[2]) * sc[2]
+        cx[j] = clip01(x * inv_top) * top  # NaN -> 0
+        cy[j] = clip01(y * inv_top) * top
+        cz[j] = clip01(z * inv_top) * top
+    # 2: interpolation (scalar gathers) into dst
+    if tetra:
+        tetra_setup(cx, cy, cz, n, ib, i1, i2, w0, w1, w2, w3)
+        s_all = np.uint32(3 * n * n + 3 * n + 3)
+        for j in range(W):
+            b0 = np.uint32(ib[j])
+            p1 = b0 + np.uint32(i1[j])
+            p2 = b0 + np.uint32(i2[j])
+            p3 = b0 + s_all
+            for c in range(3):
+                cc = np.uint32(c)
+                dst[3 * j + c] = (w0[j] * T[b0 + cc] + w1[j] * T[p1 + cc] + w2[j] * T[p2 + cc]
+                                  + w3[j] * T[p3 + cc])
+    else:
+        for j in range(W):
+            o0, o1, o2 = _trilinear_flat(T, n, cx[j], cy[j], cz[j])
+            dst[3 * j] = o0
+            dst[3 * j + 1] = o1
+            dst[3 * j + 2] = o2
+    # 3: LUT output encoding -> Rec.2020 display-linear, clip, blend with the input
+    if srgb:
+        for j in range(3 * W):
+            dst[j] = _srgb_decode(dst[j])
+    for j in range(W):
+        r, g, b = dst[3 * j], dst[3 * j + 1], dst[3 * j + 2]
+        if use_out:
+            r, g, b = (m_out[0, 0] * r + m_out[0, 1] * g + m_out[0, 2] * b,
+                       m_out[1, 0] * r + m_out[1, 1] * g + m_out[1, 2] * b,
+                       m_out[2, 0] * r + m_out[2, 1] * g + m_out[2, 2] * b)
+        r = clip01(r)
+        g = clip01(g)
+        b = clip01(b)
+        if strength < one:  # blend with the input clipped to [0, 1] (NaN -> 0)
+            v0, v1, v2 = clip01(srow[3 * j]), clip01(srow[3 * j + 1]), clip01(srow[3 * j + 2])
+            r = v0 + strength * (r - v0)
+            g = v1 + strength * (g - v1)
+            b = v2 + strength * (b - v2)
+        dst[3 * j] = r
+        dst[3 * j + 1] = g
+        dst[3 * j + 2] = b
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def tetra_setup(cx, cy, cz, n, ib, i1, i2, w0, w1, w2, w3):  # pragma: no cover - compiled
+    """Tetrahedral interpolation set-up for W points at index coordinates ``cx, cy, cz``
+    (clamped to [0, n - 1]) in a flattened (n, n, n, 3) table: base offset ``ib``, offsets of
+    the 2nd and 3rd vertex ``i1, i2`` (the 4th is the cell's far corner) and the four weights.
+    Branch-free (vectorised); the vertex choice is that of :func:`apply_3d_reference`."""
+    nm2 = np.int32(n - 2)
+    sb = np.int32(3)
+    sg = np.int32(3 * n)
+    sr = np.int32(3 * n * n)
+    s_all = sr + sg + sb
+    one = np.float32(1.0)
+    k1 = np.int32(1)
+    zero_i = np.int32(0)
+    for j in range(cx.shape[0]):
+        x, y, z = cx[j], cy[j], cz[j]
+        ii = max(min(np.int32(x), nm2), zero_i)
+        jj = max(min(np.int32(y), nm2), zero_i)
+        kk = max(min(np.int32(z), nm2), zero_i)
+        fr = x - np.float32(ii)
+        fg = y - np.float32(jj)
+        fb = z - np.float32(kk)
+        rg = np.int32(fr > fg)
+        gb = np.int32(fg > fb)
+        rb = np.int32(fr > fb)
+        r_max = rg * rb
+        g_max = (k1 - rg) * gb
+        r_min = (k1 - rg) * (k1 - rb)
+        g_min = rg * (k1 - gb)
+        f1 = max(fr, max(fg, fb))
+        f3 = min(fr, min(fg, fb))
+        f2 = fr + fg + fb - f1 - f3
+        ib[j] = ii * sr + jj * sg + kk * sb
+        i1[j] = sb + r_max * (sr - sb) + g_max * (sg - sb)
+        i2[j] = s_all - (sb + r_min * (sr - sb) + g_min * (sg - sb))
+        w0[j] = one - f1
+        w1[j] = f1 - f2
+        w2[j] = f2 - f3
+        w3[j] = f3
+
+
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def _trilinear_flat(T, n, x, y, z):  # pragma: no cover - compiled
+    """Trilinear interpolation of the flattened (n, n, n, 3) table at clamped coordinates."""
+    nm2 = np.uint64(n - 2)
+    i = min(np.uint64(x), nm2)
+    j = min(np.uint64(y), nm2)
+    k = min(np.uint64(z), nm2)
+    fr = x - np.float32(i)
+    fg = y - np.float32(j)
+    fb = z - np.float32(k)
+    sr = np.uint64(3 * n * n)
+    sg = np.uint64(3 * n)
+    sb = np.uint64(3)
+    base = i * sr + j * sg + k * sb
+    one = np.float32(1.0)
+    o000, o100 = base, base + sr
+    o010, o110 = base + sg, base + sr + sg
+    o001, o101 = base + sb, base + sr + sb
+    o011, o111 = base + sg + sb, base + sr + sg + sb
+    w000 = (one - fr) * (one - fg) * (one - fb)
+    w100 = fr * (one - fg) * (one - fb)
+    w010 = (one - fr) * fg * (one - fb)
+    w110 = fr * fg * (one - fb)
+    w001 = (one - fr) * (one - fg) * fb
+    w101 = fr * (one - fg) * fb
+    w011 = (one - fr) * fg * fb
+    w111 = fr * fg * fb
+    r0 = (w000 * T[o000] + w100 * T[o100] + w010 * T[o010] + w110 * T[o110]
+          + w001 * T[o001] + w101 * T[o101] + w011 * T[o011] + w111 * T[o111])
+    one_u = np.uint64(1)
+    r1 = (w000 * T[o000 + one_u] + w100 * T[o100 + one_u] + w010 * T[o010 + one_u]
+          + w110 * T[o110 + one_u] + w001 * T[o001 + one_u] + w101 * T[o101 + one_u]
+          + w011 * T[o011 + one_u] + w111 * T[o111 + one_u])
+    two_u = np.uint64(2)
+    r2 = (w000 * T[o000 + two_u] + w100 * T[o100 + two_u] + w010 * T[o010 + two_u]
+          + w110 * T[o110 + two_u] + w001 * T[o001 + two_u] + w101 * T[o101 + two_u]
+          + w011 * T[o011 + two_u] + w111 * T[o111 + two_u])
+    return r0, r1, r2
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _lut_rec2020_kernel(src, m_in, use_in, srgb, m_out, use_out, table, lo, sc, tetra, strength,
+                        out):  # pragma: no cover - compiled
+    H, W = src.shape[0], src.shape[1]
+    sf = src.reshape(-1)
+    of = out.reshape(-1)
+    T = table.reshape(-1)
+    n = table.shape[0]
+    chunk = 8
+    for ch in prange((H + chunk - 1) // chunk):
+        cx = np.empty(W, np.float32)
+        cy = np.empty(W, np.float32)
+        cz = np.empty(W, np.float32)
+        ib = np.empty(W, np.int32)
+        i1 = np.empty(W, np.int32)
+        i2 = np.empty(W, np.int32)
+        w0 = np.empty(W, np.float32)
+        w1 = np.empty(W, np.float32)
+        w2 = np.empty(W, np.float32)
+        w3 = np.empty(W, np.float32)
+        for i in range(ch * chunk, min(H, (ch + 1) * chunk)):
+            a = i * 3 * W
+            _lut_row(sf[a:a + 3 * W], m_in, use_in, srgb, m_out, use_out, T, n, lo, sc, tetra,
+                     np.float32(strength), cx, cy, cz, ib, i1, i2, w0, w1, w2, w3,
+                     of[a:a + 3 * W])
+
+
 def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.ndarray:
-    """Apply ``lut`` to display-linear Rec.2020 ``rgb`` [0, 1], converting to and from the LUT's
-    encoding; ``strength`` blends the result with the input. Returns float32 [0, 1]."""
+    """Apply ``lut`` to display-linear Rec.2020 ``rgb`` [0, 1] (H, W, 3), converting to and from
+    the LUT's encoding; ``strength`` blends the result with the input. Returns float32 [0, 1].
+
+    3D LUTs on (H, W, 3) images run in one row-parallel numba pass (sRGB transfer by fast
+    log2/exp2, relative error ~2e-6); anything else uses :func:`apply_lut_rec2020_reference`.
+    """
+    x = np.asarray(rgb, np.float32)
+    if not lut.is_3d or x.ndim != 3 or x.shape[2] != 3:
+        return apply_lut_rec2020_reference(x, lut, strength)
+    from rawlux.color.spaces import rgb_to_rgb
+    from rawlux.core.image import ColorSpace
+
+    method = lut.interpolation
+    srgb, is709 = _lut_space(lut)
+    src = np.ascontiguousarray(x)
+    out = np.empty_like(src)
+    lo = np.asarray(lut.domain_min, np.float32)
+    sc = (np.float32(lut.size - 1) / (np.asarray(lut.domain_max, np.float32) - lo)).astype(
+        np.float32)
+    _lut_rec2020_kernel(src, rgb_to_rgb(ColorSpace.REC2020, ColorSpace.SRGB).astype(np.float32),
+                        is709, srgb,
+                        rgb_to_rgb(ColorSpace.SRGB, ColorSpace.REC2020).astype(np.float32), is709,
+                        lut.table, lo, sc, method == "tetrahedral", min(float(strength), 1.0), out)
+    return out
+
+
+def apply_lut_rec2020_reference(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.ndarray:
+    """Numpy reference of :func:`apply_lut_rec2020` (exact transfer functions)."""
     from rawlux.color.spaces import rgb_to_rgb
     from rawlux.color.transfer import srgb_eotf, srgb_oetf
     from rawlux.core.image import ColorSpace
@@ -275,6 +482,7 @@ def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.nd
     if is709:
         y = y @ rgb_to_rgb(ColorSpace.SRGB, ColorSpace.REC2020).T
     y = np.clip(y, 0.0, 1.0).astype(np.float32)
-    if strength < 1.0:
-        y = (rgb + np.float32(strength) * (y - rgb)).astype(np.float32)
+    if strength < 1.0:  # blend with the input clipped to [0, 1]
+        x0 = np.clip(np.nan_to_num(np.asarray(rgb, np.float32), nan=0.0), 0.0, 1.0)
+        y = (x0 + np.float32(strength) * (y - x0)).astype(np.float32)
     return np.ascontiguousarray(y)

@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit, prange
 
-from rawlux.looks.fastops import fast_log2
+from rawlux.looks.fastops import clip01, fast_log2
 from rawlux.looks.local import (
     downsample_norm,
     guided_coefficients,
@@ -112,59 +112,87 @@ def grain_tile(size: float, seed: int) -> np.ndarray:
     return np.ascontiguousarray(tile, np.float32)
 
 
-@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
-def _tetra(T, n, x, y, z):  # pragma: no cover - compiled
-    """Tetrahedral interpolation of the flattened (n, n, n, 3) table ``T`` at index coordinates
-    ``x, y, z`` already clamped to [0, n - 1]; unsigned offsets (no negative-index wrap)."""
-    nm2 = np.uint64(n - 2)
-    i = min(np.uint64(x), nm2)
-    j = min(np.uint64(y), nm2)
-    k = min(np.uint64(z), nm2)
-    fr = x - np.float32(i)
-    fg = y - np.float32(j)
-    fb = z - np.float32(k)
-    sb = np.uint64(3)
-    sg = np.uint64(3 * n)
-    sr = np.uint64(3 * n * n)
-    base = i * sr + j * sg + k * sb
-    rg = fr > fg
-    gb = fg > fb
-    rb = fr > fb
-    r_max = rg and rb
-    g_max = (not rg) and gb
-    r_min = (not rg) and (not rb)
-    g_min = rg and (not gb)
-    f1 = fr if r_max else (fg if g_max else fb)
-    o1 = sr if r_max else (sg if g_max else sb)
-    f3 = fr if r_min else (fg if g_min else fb)
-    o3 = sr if r_min else (sg if g_min else sb)
-    f2 = fr + fg + fb - f1 - f3
-    o2 = sr + sg + sb - o3
-    w0 = np.float32(1.0) - f1
-    w1 = f1 - f2
-    w2 = f2 - f3
-    p1 = base + o1
-    p2 = base + o2
-    p3 = base + sr + sg + sb
-    one = np.uint64(1)
-    two = np.uint64(2)
-    a = w0 * T[base] + w1 * T[p1] + w2 * T[p2] + f3 * T[p3]
-    b = w0 * T[base + one] + w1 * T[p1 + one] + w2 * T[p2 + one] + f3 * T[p3 + one]
-    c = w0 * T[base + two] + w1 * T[p1 + two] + w2 * T[p2 + two] + f3 * T[p3 + two]
-    return a, b, c
+ROW_CHUNK = 8  # rows per parallel work item (buffers are allocated once per chunk)
+#: fast-math without 'nnan'/'ninf': NaN and inf inputs must still be handled (NaN -> black,
+#: +inf -> white), so comparisons with them keep their IEEE meaning
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w1b, w2b,
+                   w3b):  # pragma: no cover - compiled
+    """Pass C of :func:`_render_kernel` on one row (``srow``: 3 W floats; ``nrm``: max(R, G, B);
+    ``pos``: tone value): sqrt-shaped LUT coordinates -> tetrahedron base offset, vertex
+    offsets and weights (same vertex choice as :func:`rawlux.looks.lut.apply_3d_reference`).
+    Branch-free, so LLVM vectorises it; a separate function on row slices because signed
+    offsets into the full image keep the loop scalar."""
+    W = nrm.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-12)
+    huge = np.float32(3.0e38)
+    i1 = np.int32(1)
+    s_all = sr + sg + sb
+    for j in range(W):
+        n = nrm[j]
+        f = pos[j]
+        ok = (n > tiny) & (n < huge)
+        ratio = f / n
+        x = min(max(srow[3 * j] * ratio, zero), one)
+        y = min(max(srow[3 * j + 1] * ratio, zero), one)
+        z = min(max(srow[3 * j + 2] * ratio, zero), one)
+        x = np.sqrt(x if ok else f) * nm1
+        y = np.sqrt(y if ok else f) * nm1
+        z = np.sqrt(z if ok else f) * nm1
+        ii = min(np.int32(x), nm2)
+        jj = min(np.int32(y), nm2)
+        kk = min(np.int32(z), nm2)
+        fr = x - np.float32(ii)
+        fg = y - np.float32(jj)
+        fb = z - np.float32(kk)
+        # tetrahedron: vertices ordered by the largest, middle and smallest
+        # fraction (branch-free: integer masks, so the loop vectorises)
+        rg = np.int32(fr > fg)
+        gb = np.int32(fg > fb)
+        rb = np.int32(fr > fb)
+        r_max = rg * rb
+        g_max = (i1 - rg) * gb
+        r_min = (i1 - rg) * (i1 - rb)
+        g_min = rg * (i1 - gb)
+        f1 = max(fr, max(fg, fb))
+        f3 = min(fr, min(fg, fb))
+        f2 = fr + fg + fb - f1 - f3
+        o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
+        o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
+        ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
+                    + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
+        io1[j] = o1
+        io2[j] = s_all - o3
+        w0b[j] = one - f1
+        w1b[j] = f1 - f2
+        w2b[j] = f2 - f3
+        w3b[j] = f3
+
+
+@njit(cache=True, parallel=True, fastmath=_FASTMATH, error_model="numpy")
 def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                    max_lift, kfac, exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, clut,
                    diag, strength, grain_amount, gtile, out):  # pragma: no cover - compiled
+    """Row-parallel (chunks of ROW_CHUNK rows); per row five short passes over W pixels: the
+    arithmetic passes (A, C, E) are branch-free loops over row slices and contiguous buffers
+    that LLVM vectorises, the two table look-ups (B: tone curve, D: colour LUT) are scalar
+    gathers. See the module docstring for the maths."""
     H, W = src.shape[0], src.shape[1]
+    sf = src.reshape(-1)
+    of = out.reshape(-1)
     sh = Ax.shape[0]
     n_tone = tone_vals.shape[0]
     top_tone = np.float32(n_tone - 1)
+    last_tone = np.uint32(n_tone - 2)
     n_lut = clut.shape[0]
     nm1 = np.float32(n_lut - 1)
-    flat = clut.reshape(-1)
+    nm2 = np.int32(n_lut - 2)
+    T = clut.reshape(-1)
     zero = np.float32(0.0)
     one = np.float32(1.0)
     tiny = np.float32(1e-12)
@@ -172,8 +200,6 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     expo = np.float32(exposure)
     tlo = np.float32(t_lo)
     tsc = np.float32(t_scale)
-    tone_zero = tone_vals[0]
-    # vignette: squared normalised column distances, once
     cy = (H - 1) * 0.5
     cx = (W - 1) * 0.5
     inv_r = 1.0 / max(np.sqrt(cy * cy + cx * cx), 1e-6)
@@ -189,7 +215,7 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     gp = gtile.shape[0]
     blend = strength < 1.0
     st = np.float32(strength)
-    m00, m01, m02 = mix[0, 0], mix[0, 1], mix[0, 2]
+    m0, m1, m2 = mix[0, 0], mix[0, 1], mix[0, 2]
     piv = np.float32(pivot_log)
     ksh = np.float32(k_sh)
     kst = np.float32(sh_start)
@@ -197,100 +223,143 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     kdt = np.float32(k_det)
     mlift = np.float32(max_lift)
     floor = np.float32(-20.0)
-    for i in prange(H):
-        # local coefficients: blend of two column-upsampled low-resolution rows
-        ly = min(max((i + 0.5) / kfac - 0.5, 0.0), sh - 1.0)
-        y0 = min(int(ly), max(sh - 2, 0))
-        y1 = min(y0 + 1, sh - 1)
-        wy = np.float32(ly - y0)
-        wy0 = one - wy
-        dy2 = np.float32(((i - cy) * inv_r) ** 2)
-        gi = i % gp
-        crd = np.empty((W, 3), np.float32)
-        arow = np.empty(W if use_local else 1, np.float32)
-        brow = np.empty(W if use_local else 1, np.float32)
-        if use_local:
-            for j in range(W):
-                arow[j] = Ax[y0, j] * wy0 + Ax[y1, j] * wy
-                brow[j] = Bx[y0, j] * wy0 + Bx[y1, j] * wy
-        # pass 1: tone (exposure, local gain, vignette, curve) -> LUT index coordinates
-        for j in range(W):
+    sb = np.int32(3)
+    sg = np.int32(3 * n_lut)
+    sr = np.int32(3 * n_lut * n_lut)
+    s_all = sr + sg + sb
+    n_chunks = (H + ROW_CHUNK - 1) // ROW_CHUNK
+    for ch in prange(n_chunks):
+        nrm = np.empty(W, np.float32)  # max(R, G, B), later the tone ratio
+        pos = np.empty(W, np.float32)  # tone-table position, later the tone value
+        arow = np.empty(W, np.float32)
+        brow = np.empty(W, np.float32)
+        ibase = np.empty(W, np.int32)
+        io1 = np.empty(W, np.int32)
+        io2 = np.empty(W, np.int32)
+        w0b = np.empty(W, np.float32)
+        w1b = np.empty(W, np.float32)
+        w2b = np.empty(W, np.float32)
+        w3b = np.empty(W, np.float32)
+        orow = np.empty(3 * W, np.float32)
+        for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
+            r0 = i * 3 * W
+            srow = sf[r0:r0 + 3 * W]  # row slices: non-negative indices, loops vectorise
+            dst = of[r0:r0 + 3 * W]
+            # --- A: norm and log2 exposure t -> tone-table position (vectorised)
             if mono:
-                r = max(m00 * src[i, j, 0] + m01 * src[i, j, 1] + m02 * src[i, j, 2], zero)
-                g = r
-                b = r
+                for j in range(W):
+                    v = m0 * srow[3 * j] + m1 * srow[3 * j + 1] + m2 * srow[3 * j + 2]
+                    nrm[j] = max(v, zero)
             else:
-                r = max(src[i, j, 0], zero)
-                g = max(src[i, j, 1], zero)
-                b = max(src[i, j, 2], zero)
-            n = max(r, max(g, b))
-            if n > tiny and n < huge:
-                ln = fast_log2(n)
-                t = ln + expo
-                if use_local:
+                for j in range(W):
+                    nrm[j] = max(max(srow[3 * j], max(srow[3 * j + 1], srow[3 * j + 2])), zero)
+            if use_local:
+                ly = min(max((i + 0.5) / kfac - 0.5, 0.0), sh - 1.0)
+                y0 = min(int(ly), max(sh - 2, 0))
+                y1 = min(y0 + 1, sh - 1)
+                wy = np.float32(ly - y0)
+                wy0 = one - wy
+                a0r, a1r, b0r, b1r = Ax[y0], Ax[y1], Bx[y0], Bx[y1]
+                for j in range(W):
+                    arow[j] = a0r[j] * wy0 + a1r[j] * wy
+                    brow[j] = b0r[j] * wy0 + b1r[j] * wy
+                for j in range(W):
+                    ln = fast_log2(min(max(nrm[j], tiny), huge))
                     lnc = max(ln, floor)
                     base = arow[j] * lnc + brow[j]
                     d = base - piv
                     gain = kdt * (lnc - base) - (ksh * min(d + kst, zero) + khi * max(d, zero))
-                    t += min(max(gain, -mlift), mlift)
-                if use_vig:
+                    pos[j] = ln + expo + min(max(gain, -mlift), mlift)
+            else:
+                for j in range(W):
+                    pos[j] = fast_log2(min(max(nrm[j], tiny), huge)) + expo
+            if use_vig:
+                dy2 = np.float32(((i - cy) * inv_r) ** 2)
+                for j in range(W):
                     v = max(np.sqrt(dy2 + dx2[j]) - vmid, zero) * vinv
-                    t += vam * v * v
-                pos = min(max((t - tlo) * tsc, zero), top_tone)
-                kk = min(np.uint64(pos), np.uint64(n_tone - 2))
-                fr = pos - np.float32(kk)
-                f = tone_vals[kk] + fr * (tone_vals[kk + np.uint64(1)] - tone_vals[kk])
-                ratio = f / n
-                crd[j, 0] = np.sqrt(min(r * ratio, one)) * nm1
-                crd[j, 1] = np.sqrt(min(g * ratio, one)) * nm1
-                crd[j, 2] = np.sqrt(min(b * ratio, one)) * nm1
-            else:
-                f = one if n >= huge else tone_zero  # +inf -> white; 0 and NaN -> black
-                q = np.sqrt(f) * nm1
-                crd[j, 0] = q
-                crd[j, 1] = q
-                crd[j, 2] = q
-        # pass 2: colour LUT (grey diagonal for monochrome), grain, blend with neutral
-        for j in range(W):
+                    pos[j] += vam * v * v
+            for j in range(W):
+                n = nrm[j]
+                p = min(max((pos[j] - tlo) * tsc, zero), top_tone)
+                p = p if n > tiny else zero  # 0 and NaN -> black
+                pos[j] = top_tone if n >= huge else p  # +inf -> white
+            # --- B: tone curve (scalar gather): pos becomes the tone value f
+            for j in range(W):
+                p = pos[j]
+                k = min(np.uint32(p), last_tone)
+                fr = p - np.float32(k)
+                f = tone_vals[k] + fr * (tone_vals[k + np.uint32(1)] - tone_vals[k])
+                pos[j] = f
+            # --- C: LUT coordinates and tetrahedral weights (vectorised)
             if mono:
-                q = crd[j, 0]
-                kq = min(np.uint64(q), np.uint64(n_lut - 2))
-                wq = q - np.float32(kq)
-                o0 = diag[kq, 0] + wq * (diag[kq + np.uint64(1), 0] - diag[kq, 0])
-                o1 = diag[kq, 1] + wq * (diag[kq + np.uint64(1), 1] - diag[kq, 1])
-                o2 = diag[kq, 2] + wq * (diag[kq + np.uint64(1), 2] - diag[kq, 2])
+                for j in range(W):
+                    q = min(np.sqrt(pos[j]) * nm1, nm1)
+                    kq = max(min(np.int32(q), nm2), np.int32(0))
+                    ibase[j] = kq
+                    w1b[j] = q - np.float32(kq)
             else:
-                o0, o1, o2 = _tetra(flat, n_lut, crd[j, 0], crd[j, 1], crd[j, 2])
+                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w1b,
+                               w2b, w3b)
+            # --- D: colour LUT (scalar gathers)
+            if mono:
+                for j in range(W):
+                    k = np.uint32(ibase[j])
+                    wq = w1b[j]
+                    k1 = k + np.uint32(1)
+                    orow[3 * j] = diag[k, 0] + wq * (diag[k1, 0] - diag[k, 0])
+                    orow[3 * j + 1] = diag[k, 1] + wq * (diag[k1, 1] - diag[k, 1])
+                    orow[3 * j + 2] = diag[k, 2] + wq * (diag[k1, 2] - diag[k, 2])
+            else:
+                for j in range(W):
+                    b0 = np.uint32(ibase[j])
+                    p1 = b0 + np.uint32(io1[j])
+                    p2 = b0 + np.uint32(io2[j])
+                    p3 = b0 + np.uint32(s_all)
+                    a0 = w0b[j]
+                    a1 = w1b[j]
+                    a2 = w2b[j]
+                    a3 = w3b[j]
+                    for c in range(3):
+                        cc = np.uint32(c)
+                        orow[3 * j + c] = (a0 * T[b0 + cc] + a1 * T[p1 + cc] + a2 * T[p2 + cc]
+                                           + a3 * T[p3 + cc])
+            # --- E: grain, blend with neutral, clip, store (vectorised)
             if use_grain:
-                lum = np.float32(0.2627) * o0 + np.float32(0.678) * o1 + np.float32(0.0593) * o2
-                gm = one + gam * gtile[gi, j % gp] * (one - np.float32(0.7) * min(lum, one))
-                o0 *= gm
-                o1 *= gm
-                o2 *= gm
+                grow = gtile[i % gp]
+                for j0 in range(0, W, gp):
+                    m = min(W - j0, gp)
+                    seg = orow[3 * j0:3 * (j0 + m)]
+                    for t in range(m):
+                        o0 = seg[3 * t]
+                        o1_ = seg[3 * t + 1]
+                        o2_ = seg[3 * t + 2]
+                        lum = (np.float32(0.2627) * o0 + np.float32(0.678) * o1_
+                               + np.float32(0.0593) * o2_)
+                        gm = one + gam * grow[t] * (one - np.float32(0.7) * min(lum, one))
+                        seg[3 * t] = o0 * gm
+                        seg[3 * t + 1] = o1_ * gm
+                        seg[3 * t + 2] = o2_ * gm
             if blend:
-                n0 = min(max(src[i, j, 0], zero), one)
-                n1 = min(max(src[i, j, 1], zero), one)
-                n2 = min(max(src[i, j, 2], zero), one)
-                o0 = n0 + st * (o0 - n0)
-                o1 = n1 + st * (o1 - n1)
-                o2 = n2 + st * (o2 - n2)
-            out[i, j, 0] = min(max(o0, zero), one)
-            out[i, j, 1] = min(max(o1, zero), one)
-            out[i, j, 2] = min(max(o2, zero), one)
+                for j in range(3 * W):
+                    nv = clip01(srow[j])  # the neutral rendering (NaN -> 0)
+                    orow[j] = nv + st * (orow[j] - nv)
+            for j in range(3 * W):
+                dst[j] = clip01(orow[j])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _clip_kernel(src, out):  # pragma: no cover - compiled
     H, W = src.shape[0], src.shape[1]
-    for i in prange(H):
-        for j in range(W):
-            for c in range(3):
-                v = src[i, j, c]
-                if v >= 1.0:
-                    v = 1.0
-                elif not v > 0.0:  # negatives and NaN
-                    v = 0.0
-                out[i, j, c] = v
+    sf = src.reshape(-1)
+    of = out.reshape(-1)
+    n_chunks = (H + ROW_CHUNK - 1) // ROW_CHUNK
+    for ch in prange(n_chunks):
+        a = ch * ROW_CHUNK * 3 * W
+        b = min(H, (ch + 1) * ROW_CHUNK) * 3 * W
+        s = sf[a:b]
+        o = of[a:b]
+        for j in range(b - a):
+            o[j] = clip01(s[j])  # negatives and NaN -> 0, +inf -> 1
 
 
 def clip_neutral(data: np.ndarray) -> np.ndarray:
