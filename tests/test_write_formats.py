@@ -136,6 +136,7 @@ def test_atomic_failure_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monke
         raise RuntimeError("encoder exploded")
 
     monkeypatch.setattr(W, "_write_pillow", broken)
+    monkeypatch.setattr(W, "_write_jpeg", broken)  # JPEG is encoded by OpenCV (same signature)
     target = tmp_path / "out.jpg"
     with pytest.raises(OutputError) as ei:
         save(display_image(), target)
@@ -152,6 +153,7 @@ def test_atomic_failure_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.
         raise KeyboardInterrupt
 
     monkeypatch.setattr(W, "_write_pillow", broken)
+    monkeypatch.setattr(W, "_write_jpeg", broken)
     with pytest.raises(KeyboardInterrupt):
         save(display_image(), target)
     assert target.read_bytes() == b"previous"

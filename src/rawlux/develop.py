@@ -14,7 +14,10 @@ from typing import Any, Callable
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
 from rawlux.core.params import StageParams, param
+from rawlux.core.memory import reuse_freed_memory
 from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+
+__all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
 #: Stage modules in pipeline order (``rawlux.isp.<name>`` each exposing ``STAGE``).
 STAGE_ORDER: tuple[str, ...] = (
@@ -105,14 +108,15 @@ def develop(
     if unknown:
         raise InvalidParameter(f"develop() got unknown option(s): {', '.join(unknown)}")
     opts = DevelopOptions(**options)
-    if isinstance(raw_or_path, RawImage):
-        raw = raw_or_path
-    else:
-        from rawlux.io.raw import open_raw
+    with reuse_freed_memory():
+        if isinstance(raw_or_path, RawImage):
+            raw = raw_or_path
+        else:
+            from rawlux.io.raw import open_raw
 
-        raw = open_raw(raw_or_path)
-    if lut is not None and not hasattr(lut, "table"):
-        from rawlux.io.cube import read_cube
+            raw = open_raw(raw_or_path)
+        if lut is not None and not hasattr(lut, "table"):
+            from rawlux.io.cube import read_cube
 
-        lut = read_cube(lut)
-    return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+            lut = read_cube(lut)
+        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)

@@ -12,17 +12,18 @@ from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
 
 def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
                  save_kw: dict, raw_kw: dict, frame: str | None) -> None:
-    from rawlux.develop import develop
+    from rawlux.develop import develop, reuse_freed_memory
     from rawlux.io.raw import open_raw
     from rawlux.io.write import save
 
-    raw = open_raw(src, **raw_kw)
-    img = develop(raw, lut=lut, **options)
-    if frame:
-        from rawlux.frame import apply_frame
+    with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
+        raw = open_raw(src, **raw_kw)
+        img = develop(raw, lut=lut, **options)
+        if frame:
+            from rawlux.frame import apply_frame
 
-        img = apply_frame(img, frame)
-    save(img, dst, protect=inputs, **save_kw)
+            img = apply_frame(img, frame)
+        save(img, dst, protect=inputs, **save_kw)
 
 
 def register(app: typer.Typer) -> None:

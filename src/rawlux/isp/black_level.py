@@ -70,7 +70,7 @@ def _levels(raw: RawImage) -> tuple[np.ndarray, np.ndarray]:
 
 
 def black_level_affine(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) -> SiteAffine | None:
-    """The stage as a per-site affine map ``x * scale - black * scale`` (for stage fusion), or
+    """The stage as the per-site step ``(x - black) * scale`` (for stage fusion), or
     None when OpcodeList1 must run or the levels are invalid (the stage itself then raises)."""
     if params.apply_opcodes1 and raw.opcodes1:
         return None
@@ -78,8 +78,7 @@ def black_level_affine(raw: RawImage, params: BlackLevelParams = BlackLevelParam
         black, scale = _levels(raw)
     except CorruptInput:
         return None
-    s = scale.astype(np.float64)
-    return SiteAffine(s, -black.astype(np.float64) * s, {"black": np.zeros_like(black), "white": 1.0})
+    return SiteAffine.step(black, scale, {"black": np.zeros_like(black), "white": 1.0})
 
 
 def black_level(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) -> RawImage:

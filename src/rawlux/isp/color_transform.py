@@ -111,6 +111,18 @@ def color_transform(img: Image, params: ColorTransformParams = ColorTransformPar
     return img.with_data(out, space=ColorSpace.REC2020, white_balanced=True)
 
 
+def color_transform_pointwise(img: Image, params: ColorTransformParams = ColorTransformParams()) -> object | None:
+    """Stage fusion hint: the stage is one 3x3 matrix + clamp at 0 (see ``StageDef.pointwise``)."""
+    if img.space is not ColorSpace.CAMERA or img.encoding is not Encoding.LINEAR:
+        return None  # the stage itself raises the contract error
+    from rawlux.isp.fused import PixelMatrix
+
+    return PixelMatrix(
+        camera_matrix(img, params), True, {"space": ColorSpace.REC2020, "white_balanced": True}
+    )
+
+
 STAGE = StageDef(
-    "color_transform", color_transform, ColorTransformParams, takes=_TAKES, gives=SCENE_REC2020
+    "color_transform", color_transform, ColorTransformParams, takes=_TAKES, gives=SCENE_REC2020,
+    pointwise=color_transform_pointwise,
 )

@@ -1,7 +1,7 @@
-"""Execution helpers for fused stages (see ``docs/architecture.md``, "Stage fusion").
+"""Execution helpers for fused stages (see ``docs/architecture.md``, "Execution fast paths").
 
 A mosaic stage whose whole effect on its input is a **per-CFA-site affine map**
-``out = data * scale[site] + offset[site]`` can say so (``StageDef.affine``). The pipeline then
+``out = (data - sub[site]) * mul[site]`` can say so (``StageDef.affine``). The pipeline then
 composes a run of such stages (black level, lens shading without opcodes, as-shot/Kelvin white
 balance) into one :class:`SiteAffine` and makes a single pass over the mosaic instead of one
 pass per stage. This module holds the composition maths and the one numba kernel; the numpy
@@ -22,96 +22,141 @@ from rawlux.core.errors import ContractError
 
 @dataclass(frozen=True)
 class SiteAffine:
-    """``out = data * scale + offset`` per site of a repeating tile, output float32.
+    """A chain of per-site affine steps ``v = (v - sub[site]) * mul[site]``, output float32.
 
-    ``scale``/``offset``: float64 (ph, pw) tiles laid over a mosaic like the CFA tile (site
-    ``(i, j)`` uses ``[i % ph, j % pw]``), or (3,) per-channel vectors for LINEAR (H, W, 3)
-    raws. ``changes``: the RawImage fields the stage(s) set besides the pixels (black, white,
+    ``sub``/``mul``: float32 arrays (n_steps, ph, pw) — tiles laid over a mosaic like the CFA
+    tile (site ``(i, j)`` uses ``[k, i % ph, j % pw]``) — or (n_steps, 3) per-channel vectors for
+    LINEAR (H, W, 3) raws. Steps are applied in order with float32 arithmetic, exactly as the
+    stages they stand for compute, so a fused run is bit-identical to the unfused one.
+    ``changes``: the RawImage fields the stage(s) set besides the pixels (black, white,
     wb_gains, ...), applied with ``RawImage.with_data``.
     """
 
-    scale: np.ndarray
-    offset: np.ndarray
+    sub: np.ndarray
+    mul: np.ndarray
     changes: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        s = np.asarray(self.scale, np.float64)
-        o = np.asarray(self.offset, np.float64)
-        if s.shape != o.shape or s.ndim not in (1, 2) or s.size == 0:
-            raise ContractError(f"SiteAffine scale {s.shape} / offset {o.shape} must be equal tiles")
-        object.__setattr__(self, "scale", s)
-        object.__setattr__(self, "offset", o)
+        s = np.asarray(self.sub, np.float32)
+        m = np.asarray(self.mul, np.float32)
+        if s.shape != m.shape or s.ndim not in (2, 3):
+            raise ContractError(f"SiteAffine sub {s.shape} / mul {m.shape} must be equal step tiles")
+        object.__setattr__(self, "sub", s)
+        object.__setattr__(self, "mul", m)
 
     @staticmethod
-    def identity(like: np.ndarray) -> "SiteAffine":
-        """The map that changes nothing, with ``like``'s tile shape."""
-        return SiteAffine(np.ones(np.shape(like)), np.zeros(np.shape(like)))
+    def step(sub: np.ndarray, mul: np.ndarray, changes: Mapping[str, Any] | None = None) -> "SiteAffine":
+        """One step ``(v - sub) * mul`` with (ph, pw) or (3,) tiles."""
+        s = np.asarray(sub, np.float32)
+        return SiteAffine(s[None], np.asarray(mul, np.float32)[None], dict(changes or {}))
+
+    @staticmethod
+    def identity(like: np.ndarray, changes: Mapping[str, Any] | None = None) -> "SiteAffine":
+        """No step at all (the pixels are unchanged), with ``like``'s tile shape."""
+        shape = (0, *np.shape(like))
+        return SiteAffine(np.zeros(shape, np.float32), np.ones(shape, np.float32), dict(changes or {}))
 
     def then(self, nxt: "SiteAffine") -> "SiteAffine":
-        """This map followed by ``nxt`` (tiles of different periods are tiled to their lcm)."""
-        s1, o1, s2, o2 = _common_tiles(self.scale, self.offset, nxt.scale, nxt.offset)
-        return SiteAffine(s1 * s2, o1 * s2 + o2, {**self.changes, **nxt.changes})
+        """This chain followed by ``nxt`` (tiles of different periods are tiled to their lcm)."""
+        s1, m1, s2, m2 = _common_tiles(self.sub, self.mul, nxt.sub, nxt.mul)
+        return SiteAffine(
+            np.concatenate([s1, s2]), np.concatenate([m1, m2]), {**self.changes, **nxt.changes}
+        )
 
 
 def _common_tiles(*tiles: np.ndarray) -> list[np.ndarray]:
     nd = {t.ndim for t in tiles}
-    if nd == {1}:
-        if len({t.shape for t in tiles}) != 1:
+    if nd == {2}:
+        if len({t.shape[1:] for t in tiles}) != 1:
             raise ContractError(f"per-channel affine maps of different lengths {[t.shape for t in tiles]}")
         return list(tiles)
-    if nd != {2}:
+    if nd != {3}:
         raise ContractError("cannot compose a per-channel affine map with a per-site one")
-    ph = lcm(*(t.shape[0] for t in tiles))
-    pw = lcm(*(t.shape[1] for t in tiles))
-    return [np.tile(t, (ph // t.shape[0], pw // t.shape[1])) for t in tiles]
+    ph = lcm(*(t.shape[1] for t in tiles))
+    pw = lcm(*(t.shape[2] for t in tiles))
+    return [np.tile(t, (1, ph // t.shape[1], pw // t.shape[2])) for t in tiles]
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _site_affine(data, scale, offset):  # pragma: no cover - compiled
+@njit(cache=True, parallel=True)
+def _site_affine(data, sub, mul):  # pragma: no cover - compiled
     h, w = data.shape
-    ph, pw = scale.shape
+    n, ph, pw = sub.shape
     out = np.empty((h, w), np.float32)
     for i in prange(h):
-        si = scale[i % ph]
-        oi = offset[i % ph]
         row = data[i]
         orow = out[i]
-        if pw == 2:
-            s0, s1, o0, o1 = si[0], si[1], oi[0], oi[1]
-            for j in range(0, w - 1, 2):
-                orow[j] = np.float32(row[j]) * s0 + o0
-                orow[j + 1] = np.float32(row[j + 1]) * s1 + o1
-            if w % 2:
-                orow[w - 1] = np.float32(row[w - 1]) * s0 + o0
-        else:
-            for j in range(w):
-                orow[j] = np.float32(row[j]) * si[j % pw] + oi[j % pw]
+        for j in range(w):
+            orow[j] = np.float32(row[j])
+        for k in range(n):  # one step at a time over the row (it stays in cache)
+            sk = sub[k, i % ph]
+            mk = mul[k, i % ph]
+            if pw == 2:
+                s0, s1, m0, m1 = sk[0], sk[1], mk[0], mk[1]
+                for j in range(0, w - 1, 2):
+                    orow[j] = (orow[j] - s0) * m0
+                    orow[j + 1] = (orow[j + 1] - s1) * m1
+                if w % 2:
+                    orow[w - 1] = (orow[w - 1] - s0) * m0
+            else:
+                for j in range(w):
+                    orow[j] = (orow[j] - sk[j % pw]) * mk[j % pw]
     return out
 
 
 def _as_2d(data: np.ndarray, aff: SiteAffine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if aff.scale.ndim == 1:  # LINEAR (H, W, C): a (1, C) tile over (H*W, C)
-        if data.ndim != 3 or data.shape[2] != aff.scale.size:
-            raise ContractError(f"per-channel affine map {aff.scale.shape} does not fit data {data.shape}")
-        d2 = data.reshape(-1, data.shape[2])
-        return d2, aff.scale[None, :], aff.offset[None, :]
+    if aff.sub.ndim == 2:  # LINEAR (H, W, C): a (1, C) tile over (H*W, C)
+        if data.ndim != 3 or data.shape[2] != aff.sub.shape[1]:
+            raise ContractError(f"per-channel affine map {aff.sub.shape} does not fit data {data.shape}")
+        return data.reshape(-1, data.shape[2]), aff.sub[:, None, :], aff.mul[:, None, :]
     if data.ndim != 2:
         raise ContractError(f"per-site affine map needs a 2-D mosaic, got shape {data.shape}")
-    return data, aff.scale, aff.offset
+    return data, aff.sub, aff.mul
 
 
 def apply_site_affine(data: np.ndarray, aff: SiteAffine) -> np.ndarray:
-    """``data * scale + offset`` per site (uint16 or float32 in, new float32 array out)."""
-    d2, s, o = _as_2d(np.ascontiguousarray(data), aff)
-    out = _site_affine(d2, np.ascontiguousarray(s, np.float32), np.ascontiguousarray(o, np.float32))
+    """Apply the steps of ``aff`` (uint16 or float32 in, new float32 array out)."""
+    d2, s, m = _as_2d(np.ascontiguousarray(data), aff)
+    out = _site_affine(d2, np.ascontiguousarray(s, np.float32), np.ascontiguousarray(m, np.float32))
     return out.reshape(data.shape)
 
 
 def apply_site_affine_reference(data: np.ndarray, aff: SiteAffine) -> np.ndarray:
-    """Numpy reference of :func:`apply_site_affine` (float64 maths, float32 result)."""
-    d2, s, o = _as_2d(np.asarray(data), aff)
+    """Numpy reference of :func:`apply_site_affine` (same float32 steps, whole-array numpy)."""
+    d2, s, m = _as_2d(np.asarray(data), aff)
     h, w = d2.shape
-    reps = (-(-h // s.shape[0]), -(-w // s.shape[1]))
-    st = np.tile(s, reps)[:h, :w]
-    ot = np.tile(o, reps)[:h, :w]
-    return (d2.astype(np.float64) * st + ot).astype(np.float32).reshape(np.shape(data))
+    v = d2.astype(np.float32)
+    for k in range(s.shape[0]):
+        reps = (-(-h // s.shape[1]), -(-w // s.shape[2]))
+        v = (v - np.tile(s[k], reps)[:h, :w]) * np.tile(m[k], reps)[:h, :w]
+    return v.astype(np.float32).reshape(np.shape(data))
+
+
+@dataclass(frozen=True)
+class PixelMatrix:
+    """A stage's whole effect on an RGB :class:`~rawlux.core.image.Image` as the per-pixel map
+    ``out = m @ rgb`` (then ``max(., 0)`` with NaN -> 0 when ``clamp_negative``), plus the Image
+    fields it sets (``changes``). Used to fuse pointwise colour stages into the stage before."""
+
+    matrix: np.ndarray
+    clamp_negative: bool = False
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        m = np.asarray(self.matrix, np.float64)
+        if m.shape != (3, 3) or not np.all(np.isfinite(m)):
+            raise ContractError(f"PixelMatrix needs a finite 3x3 matrix, got shape {m.shape}")
+        object.__setattr__(self, "matrix", m)
+
+    @staticmethod
+    def identity(**changes: Any) -> "PixelMatrix":
+        return PixelMatrix(np.eye(3), False, changes)
+
+    def then(self, nxt: "PixelMatrix") -> "PixelMatrix | None":
+        """This map followed by ``nxt``, or None when that is not one matrix (a clamp followed
+        by a non-identity matrix)."""
+        changes = {**self.changes, **nxt.changes}
+        if self.clamp_negative:
+            if not np.array_equal(nxt.matrix, np.eye(3)):
+                return None
+            return PixelMatrix(self.matrix, True, changes)  # a clamp again changes nothing
+        return PixelMatrix(nxt.matrix @ self.matrix, nxt.clamp_negative, changes)

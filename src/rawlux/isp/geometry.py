@@ -159,4 +159,22 @@ def geometry(img: Image, params: GeometryParams = GeometryParams()) -> Image:
     return img
 
 
-STAGE = StageDef("geometry", geometry, GeometryParams, takes=CAMERA_LINEAR, gives=CAMERA_LINEAR)
+def geometry_pointwise(img: Image, params: GeometryParams = GeometryParams()) -> object | None:
+    """Stage fusion hint: the identity when nothing moves (no OpcodeList3 to apply and no crop,
+    or a crop covering the whole frame), else None."""
+    if params.apply_warp and any(not op.preview_only for op in img.opcodes3):
+        return None
+    changes: dict = {}
+    if params.apply_crop and img.crop is not None:
+        if _window(img.height, img.width, img.crop) != (0, 0, img.height, img.width):
+            return None
+        changes["crop"] = None
+    from rawlux.isp.fused import PixelMatrix
+
+    return PixelMatrix.identity(**changes)
+
+
+STAGE = StageDef(
+    "geometry", geometry, GeometryParams, takes=CAMERA_LINEAR, gives=CAMERA_LINEAR,
+    pointwise=geometry_pointwise,
+)

@@ -140,7 +140,7 @@ def knee_table(threshold: float, r_max: float, power: float = KNEE_POWER) -> np.
     return (compress_ratio(r, threshold, s, power) / r).astype(np.float32)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})
 def _output_kernel(
     src: np.ndarray,
     h: int,

@@ -85,6 +85,15 @@ class StageDef:
     #: metadata of ``raw``, never ``raw.data``: in a fused run it sees the metadata the previous
     #: stages would have produced, with the pixels not yet computed.
     affine: Callable[[Any, Any], Any] | None = None
+    #: Optional execution hint for Image stages: ``pointwise(img, params)`` returns the stage's
+    #: whole effect as a per-pixel matrix (:class:`rawlux.isp.fused.PixelMatrix`) or None. Like
+    #: ``affine`` it reads only metadata (``img.data`` may be unwritten memory).
+    pointwise: Callable[[Any, Any], Any] | None = None
+    #: Optional: ``fuse_tail(img, params, tail)`` runs the stage while applying the following
+    #: pointwise stages in its own kernel. It builds its output's metadata, calls
+    #: ``tail(virtual_output)`` to get their composed PixelMatrix (or None = nothing to fuse) and
+    #: returns the final Image; or it returns None, without calling ``tail``, to run plainly.
+    fuse_tail: Callable[[Any, Any, Callable[[Any], Any]], Any] | None = None
 
     def gives_for(self, params: StageParams) -> Contract:
         return self.gives(params) if callable(self.gives) and not isinstance(self.gives, Contract) else self.gives  # type: ignore[return-value]
@@ -164,13 +173,52 @@ class Pipeline:
                     last.definition.gives_for(last.params).check(img, f"output of {last.name}")
                     i += k
                     continue
+            if self.fuse and self.stages[i].definition.fuse_tail is not None:
+                if on_stage is not None:
+                    on_stage(self.stages[i].name, i, n)
+                out, k = self._run_with_tail(i, img)
+                if out is not None:
+                    for j in range(i + 1, i + 1 + k):  # the absorbed stages (already done)
+                        if on_stage is not None:
+                            on_stage(self.stages[j].name, j, n)
+                    last = self.stages[i + k]
+                    last.definition.gives_for(last.params).check(out, f"output of {last.name}")
+                    img = out
+                    del out  # no second reference: the next stage's input must be freeable
+                    i += 1 + k
+                    continue
             s = self.stages[i]
-            if on_stage is not None:
+            if on_stage is not None and not (self.fuse and s.definition.fuse_tail is not None):
                 on_stage(s.name, i, n)
             img = s(img)
             s.definition.gives_for(s.params).check(img, f"output of {s.name}")
             i += 1
         return img
+
+    def _run_with_tail(self, i: int, img: Any) -> tuple[Any, int]:
+        """Run stage ``i`` with the pointwise stages after it fused in: (image or None, count)."""
+        absorbed: list[int] = []
+
+        def tail(virt: Any) -> Any:
+            absorbed.clear()
+            acc = None
+            for t in self.stages[i + 1 :]:
+                hint = t.definition.pointwise
+                pm = None if hint is None else hint(virt, t.params)
+                if pm is None:
+                    break
+                comp = pm if acc is None else acc.then(pm)
+                if comp is None:
+                    break
+                acc = comp
+                if pm.changes:
+                    virt = replace(virt, **pm.changes)
+                absorbed.append(1)
+            return acc
+
+        s = self.stages[i]
+        out = s.definition.fuse_tail(img, s.params, tail)
+        return (None, 0) if out is None else (out, len(absorbed))
 
     def _affine_run(self, i: int, img: Any) -> tuple[int, Any]:
         """How many stages from ``i`` on are per-site affine maps for ``img``, and their composition."""

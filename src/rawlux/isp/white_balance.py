@@ -113,11 +113,8 @@ def white_balance_affine(raw: RawImage, params: WhiteBalanceParams = WhiteBalanc
         if raw.calibration is None or as_shot_neutral(raw.calibration, raw.source) is None:
             return None  # the stage warns and falls back to auto
     g = gains_from_neutral(find_neutral(raw, params))
-    if raw.cfa is CFA.LINEAR:
-        tile = g.astype(np.float64)
-    else:
-        tile = g[np.asarray(raw.cfa_pattern)].astype(np.float64)
-    return SiteAffine(tile, np.zeros_like(tile), {"wb_gains": g.copy()})
+    tile = g if raw.cfa is CFA.LINEAR else g[np.asarray(raw.cfa_pattern)]
+    return SiteAffine.step(np.zeros_like(tile), tile, {"wb_gains": g.copy()})
 
 
 @njit(cache=True, parallel=True, fastmath=True)

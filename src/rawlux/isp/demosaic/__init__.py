@@ -17,7 +17,7 @@ LINEAR raws (already demosaiced) pass straight through.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,7 +89,34 @@ def demosaic(raw: RawImage, params: DemosaicParams = DemosaicParams()) -> Image:
     return Image.from_raw(raw, rgb, white_balanced=balanced)
 
 
-STAGE = StageDef("demosaic", demosaic, DemosaicParams, takes=RAW_NORM, gives=CAMERA_LINEAR)
+#: Methods that can apply a following pointwise colour matrix while writing their output.
+FUSABLE = {"rcd": rcd}
+
+
+def demosaic_fused(raw: RawImage, params: DemosaicParams, tail: Callable[[Image], object]) -> Image | None:
+    """Stage fusion: demosaic and apply the following pointwise stages (``tail``) in the same
+    kernel (see ``StageDef.fuse_tail``). None (plain run) for LINEAR raws, non-Bayer tiles and
+    methods without a fused kernel."""
+    if not isinstance(raw, RawImage) or raw.data.dtype != np.float32 or raw.cfa is CFA.LINEAR:
+        return None
+    fn = FUSABLE.get(params.method)
+    pattern = raw.cfa_pattern if raw.cfa_pattern is not None else raw.cfa.pattern()
+    if fn is None or np.asarray(pattern).shape != (2, 2) or raw.data.ndim != 2:
+        return None
+    balanced = raw.wb_gains is not None
+    out = np.empty((raw.height, raw.width, 3), np.float32)
+    img = Image.from_raw(raw, out, white_balanced=balanced)  # metadata now, pixels below
+    pm = tail(img)
+    if pm is None:
+        fn(raw.data, pattern, out=out)
+        return img
+    fn(raw.data, pattern, post=pm.matrix, clamp=pm.clamp_negative, out=out)
+    return replace(img, **pm.changes) if pm.changes else img
+
+
+STAGE = StageDef(
+    "demosaic", demosaic, DemosaicParams, takes=RAW_NORM, gives=CAMERA_LINEAR, fuse_tail=demosaic_fused
+)
 
 __all__ = [
     "DEFAULT_METHOD",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from rawlux.core.errors import ContractError
 from rawlux.isp.demosaic._common import check_mosaic, reflect_indices
 
 _M = 12  # strip margin (even: keeps the Bayer phase of local coordinates)
@@ -45,7 +46,7 @@ def _disc(d: np.ndarray, i: int, jm: int) -> np.float32:  # pragma: no cover - c
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma: no cover
+def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):  # pragma: no cover
     """Demosaic rows [r0, r1) of ``cfa`` into ``out`` using the given strip buffers.
 
     Inner loops run over ``k`` with the column ``j = k + B`` for a per-step constant ``B``;
@@ -247,18 +248,38 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2):  # pragma
             ech = gc + (one - d) * ve + d * he
             t1[i, k] = ecv  # t1/t2 are free again: row buffers for the two estimates
             t2[i, k] = ech
-        for k in range(W):  # interleave (a separate loop so the maths above vectorises)
-            gc = c[i, k + 12]
-            isng = ((k ^ jng) & 1) == 0
-            vch = gc if isng else t2[i, k]  # chroma ch (raw at this row's non-green sites)
-            vcv = c2[i, k + 12] if isng else t1[i, k]  # chroma cv
-            out[gi, k, 0] = vch if red_row else vcv
-            out[gi, k, 1] = g[i, k + 12]
-            out[gi, k, 2] = vcv if red_row else vch
+        if post == 0:
+            for k in range(W):  # interleave (a separate loop so the maths above vectorises)
+                gc = c[i, k + 12]
+                isng = ((k ^ jng) & 1) == 0
+                vch = gc if isng else t2[i, k]  # chroma ch (raw at this row's non-green sites)
+                vcv = c2[i, k + 12] if isng else t1[i, k]  # chroma cv
+                out[gi, k, 0] = vch if red_row else vcv
+                out[gi, k, 1] = g[i, k + 12]
+                out[gi, k, 2] = vcv if red_row else vch
+        else:  # fused pointwise tail: out = pm @ rgb (post 2: then max(., 0))
+            for k in range(W):
+                gc = c[i, k + 12]
+                isng = ((k ^ jng) & 1) == 0
+                vch = gc if isng else t2[i, k]
+                vcv = c2[i, k + 12] if isng else t1[i, k]
+                rv = vch if red_row else vcv
+                gv = g[i, k + 12]
+                bv = vcv if red_row else vch
+                x = pm[0, 0] * rv + pm[0, 1] * gv + pm[0, 2] * bv
+                y = pm[1, 0] * rv + pm[1, 1] * gv + pm[1, 2] * bv
+                z = pm[2, 0] * rv + pm[2, 1] * gv + pm[2, 2] * bv
+                if post == 2:
+                    x = x if x > f0 else f0
+                    y = y if y > f0 else f0
+                    z = z if z > f0 else f0
+                out[gi, k, 0] = x
+                out[gi, k, 1] = y
+                out[gi, k, 2] = z
 
 
 @njit(cache=True, parallel=True)
-def _rcd_kernel(cfa, pat, cols, out, nthreads):  # pragma: no cover - compiled
+def _rcd_kernel(cfa, pat, cols, out, nthreads, post, pm):  # pragma: no cover - compiled
     H, W = cfa.shape
     Lw = W + 2 * _M
     nstrips = (H + _TS - 1) // _TS
@@ -276,13 +297,32 @@ def _rcd_kernel(cfa, pat, cols, out, nthreads):  # pragma: no cover - compiled
         for s in range(grp * per, min(nstrips, (grp + 1) * per)):
             r0 = s * _TS
             r1 = min(H, r0 + _TS)
-            _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2)
+            _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm)
 
 
-def rcd(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    """RCD demosaic: float32 (H, W) Bayer mosaic + 2x2 pattern -> float32 (H, W, 3)."""
+def rcd(
+    cfa: np.ndarray,
+    pattern: np.ndarray,
+    *,
+    post: np.ndarray | None = None,
+    clamp: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """RCD demosaic: float32 (H, W) Bayer mosaic + 2x2 pattern -> float32 (H, W, 3).
+
+    ``post`` (3x3): a pointwise matrix applied to each demosaiced pixel as it is written
+    (``clamp``: then negatives become 0) — the fused form of a following colour-matrix stage.
+    ``out``: a float32 C-contiguous (H, W, 3) array to write into (else a new one).
+    """
     cfa, pat = check_mosaic(cfa, pattern)
     h, w = cfa.shape
-    out = np.empty((h, w, 3), np.float32)
-    _rcd_kernel(cfa, pat, reflect_indices(w, _M), out, get_num_threads())
+    if out is None:
+        out = np.empty((h, w, 3), np.float32)
+    elif out.shape != (h, w, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ContractError(f"rcd out must be float32 C-contiguous {(h, w, 3)}, got {out.dtype} {out.shape}")
+    mode = 0 if post is None else (2 if clamp else 1)
+    pm = np.eye(3, dtype=np.float32) if post is None else np.ascontiguousarray(post, np.float32)
+    if pm.shape != (3, 3):
+        raise ContractError(f"rcd post matrix must be 3x3, got {pm.shape}")
+    _rcd_kernel(cfa, pat, reflect_indices(w, _M), out, get_num_threads(), mode, pm)
     return out
