@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, prange
 
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Encoding

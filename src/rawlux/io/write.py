@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
@@ -68,23 +68,23 @@ def supported_extensions() -> list[str]:
 # ------------------------------------------------------------------------------ quantisation
 
 
-@njit(cache=True, parallel=True)
-def _quantise(src: np.ndarray, scale: float, dst: np.ndarray) -> None:
-    """dst = round(clip(src, 0, 1) * scale), NaN -> 0 (flat arrays)."""
+@njit(cache=True, nogil=True, aot=("void(f4[::1], f8, u1[::1], i8, i8)", "void(f4[::1], f8, u2[::1], i8, i8)"))
+def _quantise(src: np.ndarray, scale: float, dst: np.ndarray, k0: int, k1: int) -> None:
+    """dst[k0:k1] = round(clip(src, 0, 1) * scale), NaN -> 0 (flat arrays)."""
     s = np.float32(scale)
-    for k in prange(src.shape[0]):
+    for k in range(k0, k1):
         v = src[k] * s + np.float32(0.5)
         v = max(np.float32(0.0), v)  # NaN -> 0
         v = v if v < s + np.float32(0.5) else s
         dst[k] = v
 
 
-@njit(cache=True, parallel=True)
-def _quantise_bgr8(src: np.ndarray, dst: np.ndarray) -> None:
-    """dst[k] = round(clip(src[k, ::-1], 0, 1) * 255), NaN -> 0 ((N, 3) arrays)."""
+@njit(cache=True, nogil=True, aot="void(f4[:, ::1], u1[:, ::1], i8, i8)")
+def _quantise_bgr8(src: np.ndarray, dst: np.ndarray, k0: int, k1: int) -> None:
+    """dst[k] = round(clip(src[k, ::-1], 0, 1) * 255) for k in [k0, k1), NaN -> 0 ((N, 3) arrays)."""
     s = np.float32(255.0)
     top = np.float32(255.5)
-    for k in prange(src.shape[0]):
+    for k in range(k0, k1):
         for c in range(3):
             v = src[k, 2 - c] * s + np.float32(0.5)
             v = max(np.float32(0.0), v)  # NaN -> 0
@@ -98,7 +98,8 @@ def quantise(data: np.ndarray, bits: int) -> np.ndarray:
         raise InvalidParameter(f"bit depth must be 8 or 16, got {bits}")
     src = np.ascontiguousarray(data, dtype=np.float32)
     out = np.empty(src.shape, np.uint8 if bits == 8 else np.uint16)
-    _quantise(src.reshape(-1), float(2**bits - 1), out.reshape(-1))
+    flat = src.reshape(-1)
+    run_bands(_quantise, flat.shape[0], flat, float(2**bits - 1), out.reshape(-1), min_rows=1 << 16)
     return out
 
 
@@ -108,7 +109,8 @@ def quantise_bgr8(data: np.ndarray) -> np.ndarray:
     if src.ndim != 3 or src.shape[2] != 3:
         raise ContractError(f"quantise_bgr8 needs (H, W, 3) data, got shape {src.shape}")
     out = np.empty(src.shape, np.uint8)
-    _quantise_bgr8(src.reshape(-1, 3), out.reshape(-1, 3))
+    run_bands(_quantise_bgr8, src.shape[0] * src.shape[1], src.reshape(-1, 3), out.reshape(-1, 3),
+              min_rows=1 << 15)
     return out
 
 

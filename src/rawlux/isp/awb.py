@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, RawluxError
 from rawlux.core.image import CFA, RawImage
@@ -70,21 +70,21 @@ class AwbParams(StageParams):
 # ------------------------------------------------------------------------------ thumbnail
 
 
-def _bin_bayer_impl(
-    d: np.ndarray, p: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Mean camera RGB and max site value of each (2k x 2k) block of a Bayer mosaic."""
-    h, w = d.shape
-    oh, ow = h // (2 * k), w // (2 * k)
-    out = np.zeros((oh, ow, 3), np.float32)
-    mx = np.zeros((oh, ow), np.float32)
+@njit(cache=True, nogil=True,
+      aot="void(f4[:, ::1], i8[:, ::1], i8, f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _bin_bayer_rows(d, p, k, out, mx, b0, b1):  # pragma: no cover - compiled
+    """Block rows ``b0 .. b1``: mean camera RGB ``out`` and max site value ``mx`` of each
+    (2k x 2k) block of a Bayer mosaic."""
+    ow = out.shape[1]
     cnt = np.zeros(3, np.float32)
     for i in range(2):
         for j in range(2):
             cnt[p[i, j]] += k * k
-    for by in prange(oh):
-        acc = np.zeros((ow, 3), np.float64)
-        m = np.zeros(ow, np.float32)
+    acc = np.zeros((ow, 3), np.float64)
+    m = np.zeros(ow, np.float32)
+    for by in range(b0, b1):
+        acc[:] = 0.0
+        m[:] = 0.0
         for y in range(by * 2 * k, (by + 1) * 2 * k):
             row = d[y]
             py = y & 1
@@ -98,16 +98,18 @@ def _bin_bayer_impl(
             for c in range(3):
                 out[by, bx, c] = acc[bx, c] / cnt[c]
             mx[by, bx] = m[bx]
-    return out, mx
-
-
-_bin_bayer_par = njit(cache=True, parallel=True)(_bin_bayer_impl)
-_bin_bayer_ser = njit(cache=True)(_bin_bayer_impl)
 
 
 def _bin_bayer(d: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Threads only pay off on large mosaics (thread start-up dominates small ones)."""
-    return (_bin_bayer_par if d.size >= 2_000_000 else _bin_bayer_ser)(d, p, k)
+    """Mean camera RGB (oh, ow, 3) and max site value (oh, ow) of each (2k x 2k) Bayer block."""
+    d = np.ascontiguousarray(d, np.float32)
+    h, w = d.shape
+    oh, ow = h // (2 * k), w // (2 * k)
+    out = np.zeros((oh, ow, 3), np.float32)
+    mx = np.zeros((oh, ow), np.float32)
+    run_bands(_bin_bayer_rows, oh, d, np.ascontiguousarray(p, np.int64), int(k), out, mx,
+              min_rows=1 if d.size >= 2_000_000 else 1 << 30)
+    return out, mx
 
 
 def thumbnail(

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
 from rawlux.core.errors import CorruptInput
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine
+from rawlux.isp.fused import SiteAffine, apply_site_affine
 from rawlux.isp.pipeline import RAW_DN, RAW_NORM, StageDef
 
 
@@ -26,19 +25,9 @@ class BlackLevelParams(StageParams):
     apply_opcodes1: bool = param(True, doc="apply DNG OpcodeList1 to the raw DN before normalising")
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _normalise_mosaic(
-    data: np.ndarray, black: np.ndarray, scale: np.ndarray
-) -> np.ndarray:  # pragma: no cover - compiled
-    h, w = data.shape
-    ph, pw = black.shape
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
-        bi = black[i % ph]
-        si = scale[i % ph]
-        for j in range(w):
-            out[i, j] = (np.float32(data[i, j]) - bi[j % pw]) * si[j % pw]
-    return out
+def _normalise_mosaic(data: np.ndarray, black: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(data - black) * scale`` per CFA site as float32: the one-step per-site affine kernel."""
+    return apply_site_affine(data, SiteAffine.step(black, scale))
 
 
 def _normalise_reference(data: np.ndarray, black: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
@@ -60,14 +60,14 @@ def camera_matrix(img: Image, params: ColorTransformParams = ColorTransformParam
     return m * 2.0 ** (float(img.baseline_exposure) + params.exposure_ev)
 
 
-@njit(cache=True, parallel=True, fastmath=False)
-def _matrix_kernel(src, m, clamp, dst):  # pragma: no cover - compiled
-    """dst[k] = m @ src[k] for (N, 3) float32 rows; with ``clamp`` max(., 0) and NaN -> 0."""
+@njit(cache=True, nogil=True, fastmath=False, aot="void(f4[:, ::1], f4[:, ::1], b1, f4[:, ::1], i8, i8)")
+def _matrix_kernel(src, m, clamp, dst, k0, k1):  # pragma: no cover - compiled
+    """dst[k] = m @ src[k] for (N, 3) float32 rows k0 .. k1; with ``clamp`` max(., 0) and NaN -> 0."""
     m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
     m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
     m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
     zero = np.float32(0.0)
-    for k in prange(src.shape[0]):
+    for k in range(k0, k1):
         a, b, c = src[k, 0], src[k, 1], src[k, 2]
         x = m00 * a + m01 * b + m02 * c
         y = m10 * a + m11 * b + m12 * c
@@ -88,7 +88,9 @@ def apply_matrix(data: np.ndarray, m: np.ndarray, clamp_negative: bool = True) -
     if src.ndim != 3 or src.shape[2] != 3:
         raise ContractError(f"apply_matrix needs (H, W, 3) data, got shape {src.shape}")
     out = np.empty_like(src)
-    _matrix_kernel(src.reshape(-1, 3), np.asarray(m, np.float32), bool(clamp_negative), out.reshape(-1, 3))
+    flat = src.reshape(-1, 3)
+    run_bands(_matrix_kernel, flat.shape[0], flat, np.ascontiguousarray(m, np.float32), bool(clamp_negative),
+              out.reshape(-1, 3), min_rows=1 << 15)
     return out
 
 

@@ -15,7 +15,7 @@ from math import lcm
 from typing import Any, Mapping
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 
@@ -77,12 +77,15 @@ def _common_tiles(*tiles: np.ndarray) -> list[np.ndarray]:
     return [np.tile(t, (1, ph // t.shape[1], pw // t.shape[2])) for t in tiles]
 
 
-@njit(cache=True, parallel=True)
-def _site_affine(data, sub, mul):  # pragma: no cover - compiled
-    h, w = data.shape
+_AFFINE_SIG = "void({}[:, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], i8, i8)"
+
+
+@njit(cache=True, nogil=True, aot=(_AFFINE_SIG.format("u2"), _AFFINE_SIG.format("f4")))
+def _site_affine_rows(data, sub, mul, out, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1`` of ``out = steps(data)`` (one band of :func:`apply_site_affine`)."""
+    w = data.shape[1]
     n, ph, pw = sub.shape
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
+    for i in range(r0, r1):
         row = data[i]
         orow = out[i]
         for j in range(w):
@@ -100,7 +103,6 @@ def _site_affine(data, sub, mul):  # pragma: no cover - compiled
             else:
                 for j in range(w):
                     orow[j] = (orow[j] - sk[j % pw]) * mk[j % pw]
-    return out
 
 
 def _as_2d(data: np.ndarray, aff: SiteAffine) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,7 +118,11 @@ def _as_2d(data: np.ndarray, aff: SiteAffine) -> tuple[np.ndarray, np.ndarray, n
 def apply_site_affine(data: np.ndarray, aff: SiteAffine) -> np.ndarray:
     """Apply the steps of ``aff`` (uint16 or float32 in, new float32 array out)."""
     d2, s, m = _as_2d(np.ascontiguousarray(data), aff)
-    out = _site_affine(d2, np.ascontiguousarray(s, np.float32), np.ascontiguousarray(m, np.float32))
+    if d2.dtype != np.uint16:
+        d2 = np.ascontiguousarray(d2, np.float32)
+    out = np.empty(d2.shape, np.float32)
+    run_bands(_site_affine_rows, d2.shape[0], d2, np.ascontiguousarray(s, np.float32),
+              np.ascontiguousarray(m, np.float32), out)
     return out.reshape(data.shape)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import Crop, Image, WarpRectilinear
@@ -38,13 +38,14 @@ class GeometryParams(StageParams):
     interpolation: str = param("cubic", choices=_INTERP, doc="resampling kernel of the warp")
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _warp_maps(r0, c0, coef, cx, cy, m, mapx, mapy):  # pragma: no cover - compiled
-    """Source coordinates for output pixels (r0 + i, c0 + j) of the full-size warp."""
-    h, w = mapx.shape
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
+      aot="void(i8, i8, f8[::1], f8, f8, f8, f4[:, ::1], f4[:, ::1], i8, i8)")
+def _warp_maps(r0, c0, coef, cx, cy, m, mapx, mapy, i0, i1):  # pragma: no cover - compiled
+    """Source coordinates for output pixels (r0 + i, c0 + j), i in [i0, i1), of the full-size warp."""
+    w = mapx.shape[1]
     kr0, kr1, kr2, kr3, kt0, kt1 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     inv = 1.0 / m
-    for i in prange(h):
+    for i in range(i0, i1):
         dy = (r0 + i - cy) * inv
         for j in range(w):
             dx = (c0 + j - cx) * inv
@@ -88,7 +89,7 @@ def warp_source_coords(
     mapx = np.empty((oh, ow), np.float32)
     mapy = np.empty((oh, ow), np.float32)
     row = np.ascontiguousarray(coef[min(plane, coef.shape[0] - 1)])
-    _warp_maps(t, l, row, cx, cy, m, mapx, mapy)
+    run_bands(_warp_maps, oh, int(t), int(l), row, cx, cy, m, mapx, mapy)
     return mapx, mapy
 
 

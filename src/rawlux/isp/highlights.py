@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, RawImage
@@ -60,14 +60,13 @@ class HighlightParams(StageParams):
 # ------------------------------------------------------------------------- numba full-res
 
 
-@njit(cache=True, parallel=True)
-def _superpixel(data, pat, thr):  # pragma: no cover - compiled
-    """(H//2, W//2, 3) R/G/B block means and per-channel 'any site clipped' flags."""
-    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
-    lo = np.empty((h2, w2, 3), np.float32)
-    clip = np.zeros((h2, w2, 3), np.uint8)
-    anyc = np.zeros((h2, w2), np.uint8)
-    for bi in prange(h2):
+@njit(cache=True, nogil=True,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], u1[:, :, ::1], u1[:, ::1], i8, i8)")
+def _superpixel(data, pat, thr, lo, clip, anyc, b0, b1):  # pragma: no cover - compiled
+    """Block rows ``b0 .. b1`` of the (H//2, W//2, 3) R/G/B block means ``lo`` and per-channel
+    'any site clipped' flags ``clip`` / ``anyc`` (both come in zeroed)."""
+    w2 = data.shape[1] // 2
+    for bi in range(b0, b1):
         for bj in range(w2):
             s0 = np.float32(0.0)
             s1 = np.float32(0.0)
@@ -90,16 +89,16 @@ def _superpixel(data, pat, thr):  # pragma: no cover - compiled
             lo[bi, bj, 0] = s0
             lo[bi, bj, 1] = s1 / n1
             lo[bi, bj, 2] = s2
-    return lo, clip, anyc
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
-    """Clipped sites -> max(site, bilinear sample of est at the site); others copied."""
-    h, w = data.shape
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _apply_mosaic(data, pat, thr, est, out, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1``: clipped sites -> max(site, bilinear sample of est at the site); others
+    copied."""
+    w = data.shape[1]
     h2, w2 = est.shape[0], est.shape[1]
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
+    for i in range(r0, r1):
         y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
         y0 = min(int(y), h2 - 1)
         y1 = min(y0 + 1, h2 - 1)
@@ -121,7 +120,6 @@ def _apply_mosaic(data, pat, thr, est):  # pragma: no cover - compiled
                 out[i, j] = max(v, max(s, own))
             else:
                 out[i, j] = v
-    return out
 
 
 # ------------------------------------------------- sparse execution (same maths, less memory)
@@ -150,16 +148,15 @@ def _lo_at(data, pat, bi, bj, c):  # pragma: no cover - compiled
     return s
 
 
-@njit(cache=True, parallel=True)
-def _clip_flags(data, pat, thr):  # pragma: no cover - compiled
-    """Per-block per-channel clip flags (h2, w2, 3), any-clip map (h2, w2), clipped blocks per row."""
-    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
-    clip = np.zeros((h2, w2, 3), np.uint8)
-    anyc = np.zeros((h2, w2), np.uint8)
-    rows = np.zeros(h2, np.int64)
+@njit(cache=True, nogil=True,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], u1[:, :, ::1], u1[:, ::1], i8[::1], i8, i8)")
+def _clip_flags(data, pat, thr, clip, anyc, rows, b0, b1):  # pragma: no cover - compiled
+    """Block rows ``b0 .. b1`` of the per-block per-channel clip flags ``clip`` (h2, w2, 3), the
+    any-clip map ``anyc`` (h2, w2) and the clipped blocks per block row ``rows`` (all zeroed)."""
+    w2 = data.shape[1] // 2
     p00, p01, p10, p11 = pat[0, 0], pat[0, 1], pat[1, 0], pat[1, 1]
     t00, t01, t10, t11 = thr[p00], thr[p01], thr[p10], thr[p11]
-    for bi in prange(h2):
+    for bi in range(b0, b1):
         r0 = data[2 * bi]
         r1 = data[2 * bi + 1]
         hit = False
@@ -188,18 +185,17 @@ def _clip_flags(data, pat, thr):  # pragma: no cover - compiled
                 anyc[bi, bj] = 1
                 n += 1
         rows[bi] = n
-    return clip, anyc, rows
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _ratio_small_sparse(data, pat, clip, near, floor, hs, ws):  # pragma: no cover - compiled
-    """:func:`_ratio_small` with superpixel means taken from the mosaic on demand."""
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], f4, f4[:, :, ::1], f4[:, :, ::1],"
+      " f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _ratio_small_sparse(data, pat, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover
+    """Rows ``s0 .. s1`` of :func:`_ratio_small` with superpixel means taken from the mosaic on
+    demand; ``vs``, ``wsum``, ``wn`` (hs, ws, 3|3|1) and ``cnt`` (hs, ws) come in zeroed."""
     h, w = clip.shape[0], clip.shape[1]
-    vs = np.zeros((hs, ws, 3), np.float32)
-    wsum = np.zeros((hs, ws, 3), np.float32)
-    wn = np.zeros((hs, ws, 1), np.float32)
-    cnt = np.zeros((hs, ws), np.float32)
-    for bi in prange(hs):
+    hs, ws = vs.shape[0], vs.shape[1]
+    for bi in range(s0, s1):
         i0 = bi * h // hs
         i1 = (bi + 1) * h // hs
         for i in range(i0, i1):
@@ -231,18 +227,19 @@ def _ratio_small_sparse(data, pat, clip, near, floor, hs, ws):  # pragma: no cov
             for c in range(3):
                 vs[bi, bj, c] *= inv
                 wsum[bi, bj, c] *= inv
-    return vs, wsum, wn
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small):  # pragma: no cover - compiled
-    """:func:`_rebuild` evaluated only where ``support`` is set (elsewhere ``est`` is unset)."""
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], i8[::1], f4[:, :, ::1],"
+      " f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
+def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1):  # pragma: no cover
+    """Rows ``r0 .. r1`` of :func:`_rebuild` evaluated only where ``support`` is set (elsewhere
+    ``out`` is left unset)."""
     h, w = clip.shape[0], clip.shape[1]
     hs, ws = ratio.shape[0], ratio.shape[1]
     sy = hs / h
     sx = ws / w
-    out = np.empty((h, w, 3), np.float32)
-    for i in prange(h):
+    for i in range(r0, r1):
         if rows[i] == 0:
             continue
         lo = np.empty(3, np.float32)
@@ -282,16 +279,16 @@ def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small):  # pragma:
                     out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
                 else:
                     out[i, j, c] = lo[c]
-    return out
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _apply_mosaic_sparse(data, pat, thr, est, rows):  # pragma: no cover - compiled
-    """:func:`_apply_mosaic` as a row copy that revisits only rows of blocks with clipped sites."""
-    h, w = data.shape
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], i8[::1], f4[:, ::1], i8, i8)")
+def _apply_mosaic_sparse(data, pat, thr, est, rows, out, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1`` of :func:`_apply_mosaic` as a row copy that revisits only rows of blocks
+    with clipped sites."""
+    w = data.shape[1]
     h2, w2 = est.shape[0], est.shape[1]
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
+    for i in range(r0, r1):
         src = data[i]
         dst = out[i]
         for j in range(w):
@@ -316,7 +313,6 @@ def _apply_mosaic_sparse(data, pat, thr, est, rows):  # pragma: no cover - compi
                 s = top + fy * (bot - top)
                 own = est[bi, min(j // 2, w2 - 1), c]
                 dst[j] = max(v, max(s, own))
-    return out
 
 
 # ---------------------------------------------------------------------------- low-res maths
@@ -325,17 +321,17 @@ _SMALL = 4  # the ratio map lives at 1/_SMALL of the superpixel resolution
 _RATIO_FLOOR = 0.01  # ratios are sampled only where mean(other two channels) exceeds this
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _ratio_small(lo, clip, near, floor, hs, ws):  # pragma: no cover - compiled
-    """Block means (blocks of ~_SMALL x _SMALL pixels on an (hs, ws) grid) of the ratio
-    samples ``c / mean(others)`` (premultiplied by their weight), of the weights (1 on
-    unclipped pixels near a clip with a usable denominator) and of the neutral-blend weight."""
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, :, ::1], u1[:, :, ::1], u1[:, ::1], f4, f4[:, :, ::1], f4[:, :, ::1],"
+      " f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _ratio_small(lo, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover - compiled
+    """Rows ``s0 .. s1`` of the block means (blocks of ~_SMALL x _SMALL pixels on the (hs, ws)
+    grid of ``vs``) of the ratio samples ``c / mean(others)`` (premultiplied by their weight),
+    of the weights (1 on unclipped pixels near a clip with a usable denominator) and of the
+    neutral-blend weight; ``vs``, ``wsum``, ``wn``, ``cnt`` come in zeroed."""
     h, w = lo.shape[0], lo.shape[1]
-    vs = np.zeros((hs, ws, 3), np.float32)
-    wsum = np.zeros((hs, ws, 3), np.float32)
-    wn = np.zeros((hs, ws, 1), np.float32)
-    cnt = np.zeros((hs, ws), np.float32)
-    for bi in prange(hs):
+    hs, ws = vs.shape[0], vs.shape[1]
+    for bi in range(s0, s1):
         i0 = bi * h // hs
         i1 = (bi + 1) * h // hs
         for i in range(i0, i1):
@@ -363,7 +359,6 @@ def _ratio_small(lo, clip, near, floor, hs, ws):  # pragma: no cover - compiled
             for c in range(3):
                 vs[bi, bj, c] *= inv
                 wsum[bi, bj, c] *= inv
-    return vs, wsum, wn
 
 
 @njit(cache=True, inline="always")
@@ -382,15 +377,16 @@ def _bilin(a, y, x, c):  # pragma: no cover - compiled
     return top + fy * (bot - top)
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _rebuild(lo, clip, ratio, wn_small):  # pragma: no cover - compiled
-    """Per-pixel estimate: clipped channels from ratio * mean(others), blended to neutral."""
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
+def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1`` of the per-pixel estimate: clipped channels from ratio * mean(others),
+    blended to neutral."""
     h, w = lo.shape[0], lo.shape[1]
     hs, ws = ratio.shape[0], ratio.shape[1]
     sy = hs / h
     sx = ws / w
-    out = np.empty((h, w, 3), np.float32)
-    for i in prange(h):
+    for i in range(r0, r1):
         rec = np.empty(3, np.float32)
         r = np.empty(3, np.float32)
         y = (i + 0.5) * sy - 0.5
@@ -423,7 +419,6 @@ def _rebuild(lo, clip, ratio, wn_small):  # pragma: no cover - compiled
                     out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
                 else:
                     out[i, j, c] = lo[i, j, c]
-    return out
 
 
 def push_pull(values: np.ndarray, weights: np.ndarray, default: float = 1.0) -> np.ndarray:
@@ -480,9 +475,16 @@ def reconstruct_rgb(
     floor = np.float32(_RATIO_FLOOR)  # normalised data: 1.0 ~ sensor saturation
     h, w = lo.shape[:2]
     hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
-    vs, wsum, wn_small = _ratio_small(lo, clip8, near, floor, hs, ws)
+    vs = np.zeros((hs, ws, 3), np.float32)
+    wsum = np.zeros((hs, ws, 3), np.float32)
+    wn_small = np.zeros((hs, ws, 1), np.float32)
+    cnt = np.zeros((hs, ws), np.float32)
+    run_bands(_ratio_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum, wn_small,
+              cnt, min_rows=1)
     ratio = _push_pull_premult(vs, wsum, 1.0)
-    return _rebuild(lo, clip8, ratio, wn_small)
+    out = np.empty((h, w, 3), np.float32)
+    run_bands(_rebuild, h, lo, clip8, ratio, wn_small, out)
+    return out
 
 
 # ---------------------------------------------------------------------------------- stage
@@ -533,11 +535,18 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     (equal to it), returning ``data`` itself when no site is clipped."""
     import cv2
 
+    data = np.ascontiguousarray(data, np.float32)
+    pat = np.ascontiguousarray(pat, np.int64)
+    thr = np.ascontiguousarray(thr, np.float32)
     if data.shape[0] % 2 or data.shape[1] % 2:  # a lone last row/column: use the dense path
         if float(np.max(data)) < float(np.min(thr)):
             return data
         return reconstruct_mosaic_dense(data, pat, thr, band)
-    clip, anyc, rows = _clip_flags(data, pat, thr)
+    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
+    clip = np.zeros((h2, w2, 3), np.uint8)
+    anyc = np.zeros((h2, w2), np.uint8)
+    rows = np.zeros(h2, np.int64)
+    run_bands(_clip_flags, h2, data, pat, thr, clip, anyc, rows)
     if not rows.any():
         return data  # nothing clipped: nothing to do
     k = 2 * int(band) + 1
@@ -546,17 +555,34 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     support_rows = np.convolve(rows > 0, np.ones(3), mode="same").astype(np.int64)
     h, w = clip.shape[:2]
     hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
-    vs, wsum, wn_small = _ratio_small_sparse(data, pat, clip, near, np.float32(_RATIO_FLOOR), hs, ws)
+    vs = np.zeros((hs, ws, 3), np.float32)
+    wsum = np.zeros((hs, ws, 3), np.float32)
+    wn_small = np.zeros((hs, ws, 1), np.float32)
+    cnt = np.zeros((hs, ws), np.float32)
+    run_bands(_ratio_small_sparse, hs, data, pat, clip, near, np.float32(_RATIO_FLOOR), vs, wsum,
+              wn_small, cnt, min_rows=1)
     ratio = _push_pull_premult(vs, wsum, 1.0)
-    est = _rebuild_sparse(data, pat, clip, support, support_rows, ratio, wn_small)
-    return _apply_mosaic_sparse(data, pat, thr, est, rows)
+    est = np.empty((h, w, 3), np.float32)
+    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, ratio, wn_small, est)
+    out = np.empty(data.shape, np.float32)
+    run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out)
+    return out
 
 
 def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8) -> np.ndarray:
     """Reference execution of the Bayer ``reconstruct`` method over full half-resolution planes."""
-    lo, clip, anyc = _superpixel(data, pat, thr)
+    data = np.ascontiguousarray(data, np.float32)
+    pat = np.ascontiguousarray(pat, np.int64)
+    thr = np.ascontiguousarray(thr, np.float32)
+    h2, w2 = data.shape[0] // 2, data.shape[1] // 2
+    lo = np.empty((h2, w2, 3), np.float32)
+    clip = np.zeros((h2, w2, 3), np.uint8)
+    anyc = np.zeros((h2, w2), np.uint8)
+    run_bands(_superpixel, h2, data, pat, thr, lo, clip, anyc)
     est = reconstruct_rgb(lo, clip, band, anyc)
-    return _apply_mosaic(data, pat, thr, est)
+    out = np.empty(data.shape, np.float32)
+    run_bands(_apply_mosaic, data.shape[0], data, pat, thr, est, out)
+    return out
 
 
 STAGE = StageDef("highlights", highlights, HighlightParams, takes=RAW_NORM, gives=RAW_NORM)

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, UnsupportedInput
 from rawlux.core.image import (
@@ -109,11 +109,12 @@ def _col_weights(
     return i1, np.minimum(i1 + 1, n - 1), frac
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _gain_map_kernel(data3, p, r0, rstep, nr, c0, cstep, t, i1, i2, f):  # pragma: no cover
-    """data3[r0 + a*rstep, c0 + b*cstep, p] *= lerp(t[a, i1[b]], t[a, i2[b]], f[b])."""
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, :, :], i8, i8, i8, i8, i8, f4[:, ::1], i8[::1], i8[::1], f4[::1], i8, i8)")
+def _gain_map_kernel(data3, p, r0, rstep, c0, cstep, t, i1, i2, f, a0, a1):  # pragma: no cover
+    """data3[r0 + a*rstep, c0 + b*cstep, p] *= lerp(t[a, i1[b]], t[a, i2[b]], f[b]), a in [a0, a1)."""
     nc = i1.size
-    for a in prange(nr):
+    for a in range(a0, a1):
         r = r0 + a * rstep
         for b in range(nc):
             g = t[a, i1[b]] + f[b] * (t[a, i2[b]] - t[a, i1[b]])
@@ -143,16 +144,18 @@ def _apply_gain_map(data: np.ndarray, op: GainMap) -> None:
     for p in range(int(op.plane), min(int(op.plane) + max(int(op.planes), 1), nplanes)):
         mp = min(p - int(op.plane), g.shape[2] - 1)
         t = np.ascontiguousarray(wr @ g[..., mp], dtype=np.float32)  # (rows, map cols)
-        _gain_map_kernel(data3, p, top, rp, rows.size, left, cp, t, i1, i2, f)
+        run_bands(_gain_map_kernel, rows.size, data3, p, top, rp, left, cp, t, i1, i2, f, min_rows=4)
 
 
 # ------------------------------------------------------------------------- FixVignetteRadial
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _vignette_kernel(data3, cx, cy, inv_d2, k):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
+      aot="void(f4[:, :, :], f8, f8, f8, f8[::1], i8, i8)")
+def _vignette_kernel(data3, cx, cy, inv_d2, k, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1``: multiply by the radial polynomial gain (in place)."""
     h, w, n = data3.shape
-    for i in prange(h):
+    for i in range(r0, r1):
         dy2 = (np.float64(i) - cy) ** 2 * inv_d2
         for j in range(w):
             r2 = dy2 + (np.float64(j) - cx) ** 2 * inv_d2
@@ -187,7 +190,8 @@ def _apply_vignette(data: np.ndarray, op: FixVignetteRadial) -> None:
     h, w = data.shape[:2]
     cx, cy, inv_d2 = _vignette_geometry(op, h, w)
     data3 = data if data.ndim == 3 else data[:, :, None]
-    _vignette_kernel(data3, cx, cy, inv_d2, np.asarray(op.k, np.float64))
+    run_bands(_vignette_kernel, h, data3, float(cx), float(cy), float(inv_d2),
+              np.ascontiguousarray(op.k, np.float64))
 
 
 # ---------------------------------------------------------------------------------- dispatch

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.color.spaces import rgb_to_rgb64, rgb_to_xyz
 from rawlux.color.transfer import eotf_table, lut_interp, oetf_table
@@ -140,8 +140,14 @@ def knee_table(threshold: float, r_max: float, power: float = KNEE_POWER) -> np.
     return (compress_ratio(r, threshold, s, power) / r).astype(np.float32)
 
 
-@njit(cache=True, parallel=True, fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})
-def _output_kernel(
+@njit(
+    cache=True,
+    nogil=True,
+    fastmath={"nsz", "arcp", "contract", "afn", "reassoc"},
+    aot="void(f4[::1], i8, i8, f4[:, ::1], f4[::1], i8, f8, f8, f4[::1], b1, f4[::1], f4[::1], i8,"
+    " f4[:, :, ::1], i8, i8)",
+)
+def _output_rows(
     src: np.ndarray,
     h: int,
     w: int,
@@ -156,11 +162,13 @@ def _output_kernel(
     elut: np.ndarray,
     orient: int,
     dst: np.ndarray,
+    r0: int,
+    r1: int,
 ) -> None:
-    """``src`` flat (h*w*3,), ``dst`` (oh, ow, 3). Output row ``oy`` reads a straight line of
+    """Output rows ``r0 .. r1``. ``src`` flat (h*w*3,), ``dst`` (oh, ow, 3). Output row ``oy`` reads a straight line of
     source pixels from flat pixel ``start`` with pixel step ``step`` (every EXIF orientation is
     such a line). Per row: load + matrix into R/G/B row buffers, gamut map, encode."""
-    oh, ow = dst.shape[0], dst.shape[1]
+    ow = dst.shape[1]
     m00, m01, m02 = m[0, 0], m[0, 1], m[0, 2]
     m10, m11, m12 = m[1, 0], m[1, 1], m[1, 2]
     m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
@@ -170,7 +178,7 @@ def _output_kernel(
     tt = np.float32(t)
     inv_span = np.float32(1.0 / (r_max - t))
     rmx = np.float32(r_max)
-    for py in prange(oh):
+    for py in range(r0, r1):
         oy = np.int64(py)
         if orient == 1:
             start, step = oy * w, 1
@@ -253,9 +261,14 @@ def convert_display(
     gamut_map: str = "compress",
     orientation: int = 1,
     compress_threshold: float = 0.9,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels of display-referred ``img`` (linear or sRGB-encoded; Rec.2020, sRGB, P3 or XYZ D50)
-    as float32 [0, 1] sRGB-encoded values in ``space``, rotated/flipped for ``orientation``."""
+    as float32 [0, 1] sRGB-encoded values in ``space``, rotated/flipped for ``orientation``.
+
+    ``out``: float32 C-contiguous array of the oriented shape to write into; it may be
+    ``img.data`` itself when ``orientation`` is 1 or 2 (each output row comes from its own input
+    row, read whole before it is written)."""
     if img.referred is not Referred.DISPLAY:
         raise ContractError(f"output needs a display-referred image, got {img.referred.value}-referred")
     if img.space not in INPUT_SPACES:
@@ -273,9 +286,17 @@ def convert_display(
     m, yrow, r_max = _gamut_setup(img.space, space)
     ktab = _knee_table_cached(float(compress_threshold), r_max)
     h, w = oriented_shape(img.height, img.width, o)
-    out = np.empty((h, w, 3), np.float32)
-    _output_kernel(
-        img.data.reshape(-1),
+    src = np.ascontiguousarray(img.data, np.float32)
+    if out is None:
+        out = np.empty((h, w, 3), np.float32)
+    elif out.shape != (h, w, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ContractError(f"output buffer must be float32 C-contiguous {(h, w, 3)}, got {out.dtype} {out.shape}")
+    elif o not in (1, 2) and np.may_share_memory(out, src):
+        raise ContractError(f"orientation {o} cannot be converted in place")
+    run_bands(
+        _output_rows,
+        h,
+        src.reshape(-1),
         img.height,
         img.width,
         m,
@@ -328,18 +349,31 @@ def output(img: Image, params: OutputParams) -> Image:
 
     With ``apply_orientation`` the pixels are turned upright and ``metadata.orientation`` becomes 1.
     """
+    return _output(img, params, in_place=False)
+
+
+def output_inplace(img: Image, params: OutputParams) -> Image:
+    """:func:`output` writing into ``img.data`` when the orientation allows it (pipeline-owned
+    images only, see :attr:`StageDef.inplace`)."""
+    return _output(img, params, in_place=True)
+
+
+def _output(img: Image, params: OutputParams, in_place: bool) -> Image:
     if not isinstance(img, Image):
         raise ContractError(f"output expects an Image, got {type(img).__name__}")
     space = OUTPUT_SPACES[params.color_space]
     orient = img.metadata.orientation if params.apply_orientation else 1
     if orient not in range(1, 9):  # bogus EXIF value: treat as upright
         orient = 1
+    reuse = (in_place and orient in (1, 2) and img.data.dtype == np.float32
+             and img.data.flags.c_contiguous and img.data.flags.writeable)
     data = convert_display(
         img,
         space,
         gamut_map=params.gamut_map,
         orientation=orient,
         compress_threshold=params.compress_threshold,
+        out=img.data if reuse else None,
     )
     meta = img.metadata
     if params.apply_orientation and meta.orientation != 1:
@@ -359,4 +393,5 @@ STAGE = StageDef(
     OutputParams,
     takes=Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY),
     gives=_gives,
+    inplace=output_inplace,
 )

@@ -61,6 +61,17 @@ class Contract:
         return "/".join(parts)
 
 
+def _owned(img: Any, source: np.ndarray) -> bool:
+    """True when ``img``'s pixels are a buffer the pipeline made (none of the caller's input)."""
+    data = img.data
+    return (
+        isinstance(data, np.ndarray)
+        and data.flags.writeable
+        and data.flags.c_contiguous
+        and not np.may_share_memory(data, source)
+    )
+
+
 def _fmt(v: Any) -> str:
     return str(getattr(v, "value", v))
 
@@ -94,6 +105,11 @@ class StageDef:
     #: ``tail(virtual_output)`` to get their composed PixelMatrix (or None = nothing to fuse) and
     #: returns the final Image; or it returns None, without calling ``tail``, to run plainly.
     fuse_tail: Callable[[Any, Any, Callable[[Any], Any]], Any] | None = None
+    #: Optional: ``inplace(img, params)`` computes exactly what ``fn`` computes but may write
+    #: its result into ``img.data`` (saving a fresh full-size buffer). :meth:`Pipeline.run`
+    #: calls it only for an image it owns: one produced during the run whose pixels share no
+    #: memory with the caller's input, so callers still never see their input change.
+    inplace: Callable[[Any, Any], Any] | None = None
 
     def gives_for(self, params: StageParams) -> Contract:
         return self.gives(params) if callable(self.gives) and not isinstance(self.gives, Contract) else self.gives  # type: ignore[return-value]
@@ -157,6 +173,7 @@ class Pipeline:
     ) -> Any:
         """Apply every stage in order, checking the contract after each one."""
         self.takes.check(img, f"input to {self.stages[0].name}")
+        source = img.data
         n = len(self.stages)
         i = 0
         while i < n:
@@ -190,7 +207,10 @@ class Pipeline:
             s = self.stages[i]
             if on_stage is not None and not (self.fuse and s.definition.fuse_tail is not None):
                 on_stage(s.name, i, n)
-            img = s(img)
+            if self.fuse and s.definition.inplace is not None and _owned(img, source):
+                img = s.definition.inplace(img, s.params)
+            else:
+                img = s(img)
             s.definition.gives_for(s.params).check(img, f"output of {s.name}")
             i += 1
         return img

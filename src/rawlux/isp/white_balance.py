@@ -18,12 +18,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
 
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine
+from rawlux.isp.fused import SiteAffine, apply_site_affine
 from rawlux.isp.pipeline import RAW_NORM, StageDef
 
 WB_MODES = ("as-shot", "auto", "kelvin")
@@ -117,18 +116,6 @@ def white_balance_affine(raw: RawImage, params: WhiteBalanceParams = WhiteBalanc
     return SiteAffine.step(np.zeros_like(tile), tile, {"wb_gains": g.copy()})
 
 
-@njit(cache=True, parallel=True, fastmath=True)
-def _apply_tile(data: np.ndarray, tile: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    h, w = data.shape
-    ph, pw = tile.shape
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
-        ti = tile[i % ph]
-        for j in range(w):
-            out[i, j] = data[i, j] * ti[j % pw]
-    return out
-
-
 def apply_gains(raw: RawImage, gains: np.ndarray) -> RawImage:
     """Multiply each CFA site (or linear channel) by the gain of its colour; sets ``wb_gains``."""
     if raw.data.dtype != np.float32:
@@ -140,7 +127,8 @@ def apply_gains(raw: RawImage, gains: np.ndarray) -> RawImage:
         out = raw.data * g[None, None, :]
     else:
         pattern = np.asarray(raw.cfa_pattern)
-        out = _apply_tile(raw.data, np.ascontiguousarray(g[pattern], dtype=np.float32))
+        tile = g[pattern]
+        out = apply_site_affine(raw.data, SiteAffine.step(np.zeros_like(tile), tile))
     return raw.with_data(out, wb_gains=g.copy())
 
 

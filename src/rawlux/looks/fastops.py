@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+
+from rawlux.core.jit import intrinsic, njit
 
 
 @intrinsic
 def f32_bits(typingctx, x):  # type: ignore[no-untyped-def]
     """Reinterpret a float32 as its int32 bit pattern (numba only)."""
+    from llvmlite import ir
+    from numba import types
+
     if x != types.float32:
         return None
 
@@ -23,6 +25,9 @@ def f32_bits(typingctx, x):  # type: ignore[no-untyped-def]
 @intrinsic
 def bits_f32(typingctx, x):  # type: ignore[no-untyped-def]
     """Reinterpret the low 32 bits of an integer as a float32 (numba only)."""
+    from llvmlite import ir
+    from numba import types
+
     if not isinstance(x, types.Integer):
         return None
 

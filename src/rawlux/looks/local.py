@@ -15,7 +15,7 @@ coordinate ``(i + 0.5) / k - 0.5``, clamped at the edges.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.looks.spec import LocalSpec
 
@@ -29,12 +29,14 @@ def work_factor(h: int, w: int) -> int:
     return max(1, min(h, w) // WORK_SIDE)
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _block_mean_kernel(src, k, row_step, out):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
+      aot="void(f4[:, :, ::1], i8, i8, f4[:, :, ::1], i8, i8)")
+def _block_mean_kernel(src, k, row_step, out, q0, q1):  # pragma: no cover - compiled
+    """Low-resolution rows ``q0 .. q1`` of :func:`block_mean`."""
     H, W = src.shape[0], src.shape[1]
-    sh, sw = out.shape[0], out.shape[1]
+    sw = out.shape[1]
     flat = src.reshape(-1)
-    for q in prange(sh):
+    for q in range(q0, q1):
         y0 = q * k
         y1 = min(y0 + k, H)
         colsum = np.zeros(3 * W, np.float32)  # column sums of the block's rows (vectorised)
@@ -60,9 +62,11 @@ def _block_mean_kernel(src, k, row_step, out):  # pragma: no cover - compiled
             out[q, p, 2] = s2 * inv
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _upsample_columns_kernel(coef, x0, x1, wx, out):  # pragma: no cover - compiled
-    for q in prange(coef.shape[0]):
+@njit(cache=True, nogil=True, error_model="numpy",
+      aot="void(f4[:, ::1], i8[::1], i8[::1], f4[::1], f4[:, ::1], i8, i8)")
+def _upsample_columns_kernel(coef, x0, x1, wx, out, q0, q1):  # pragma: no cover - compiled
+    """Rows ``q0 .. q1`` of :func:`upsample_columns`."""
+    for q in range(q0, q1):
         c = coef[q]
         o = out[q]
         for j in range(out.shape[1]):
@@ -75,11 +79,11 @@ def block_mean(rgb: np.ndarray, k: int, row_step: int = 1) -> np.ndarray:
     src = np.ascontiguousarray(rgb, np.float32)
     h, w = src.shape[:2]
     out = np.empty((-(-h // k), -(-w // k), 3), np.float32)
-    _block_mean_kernel(src, k, max(1, int(row_step)), out)
+    run_bands(_block_mean_kernel, out.shape[0], src, int(k), max(1, int(row_step)), out, min_rows=1)
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1])")
 def _log_norm_kernel(small, mat, use_mat, out):  # pragma: no cover - compiled
     floor = np.float32(LOG_FLOOR)
     for q in range(small.shape[0]):
@@ -105,7 +109,7 @@ def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[
     small = (block_mean(rgb, k, 2 if k >= 4 else 1) if k > 1
              else np.ascontiguousarray(rgb, np.float32))
     out = np.empty(small.shape[:2], np.float32)
-    mat = np.eye(3, dtype=np.float32) if matrix is None else np.asarray(matrix, np.float32)
+    mat = np.eye(3, dtype=np.float32) if matrix is None else np.ascontiguousarray(matrix, np.float32)
     _log_norm_kernel(small, mat, matrix is not None, out)
     return out, k
 
@@ -155,7 +159,8 @@ def upsample_columns(coef: np.ndarray, w: int, k: int) -> np.ndarray:
     such rows per output row, contiguous and cheap)."""
     x0, x1, wx = upsample_taps(coef.shape[1], w, k)
     out = np.empty((coef.shape[0], w), np.float32)
-    _upsample_columns_kernel(np.ascontiguousarray(coef, np.float32), x0, x1, wx, out)
+    run_bands(_upsample_columns_kernel, out.shape[0], np.ascontiguousarray(coef, np.float32), x0, x1, wx, out,
+              min_rows=1)
     return out
 
 

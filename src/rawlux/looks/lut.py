@@ -69,7 +69,7 @@ class Lut:
 
 # ------------------------------------------------------------------------------------ maths
 
-from numba import njit, prange
+from rawlux.core.jit import njit, prange
 
 from rawlux.looks.fastops import clip01, fast_pow
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.looks.fastops import clip01, fast_log2
 from rawlux.looks.local import (
@@ -174,11 +174,15 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w
         w3b[j] = f3
 
 
-@njit(cache=True, parallel=True, fastmath=_FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+      aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
+      " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
+      " i8, i8)")
 def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                    max_lift, kfac, exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, clut,
-                   diag, strength, grain_amount, gtile, out):  # pragma: no cover - compiled
-    """Row-parallel (chunks of ROW_CHUNK rows); per row five short passes over W pixels: the
+                   diag, strength, grain_amount, gtile, out, ch0, ch1):  # pragma: no cover - compiled
+    """Row chunks ``ch0 .. ch1`` (of ROW_CHUNK rows; :func:`run_bands` runs bands of chunks in
+    parallel); per row five short passes over W pixels: the
     arithmetic passes (A, C, E) are branch-free loops over row slices and contiguous buffers
     that LLVM vectorises, the two table look-ups (B: tone curve, D: colour LUT) are scalar
     gathers. See the module docstring for the maths."""
@@ -227,8 +231,7 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     sg = np.int32(3 * n_lut)
     sr = np.int32(3 * n_lut * n_lut)
     s_all = sr + sg + sb
-    n_chunks = (H + ROW_CHUNK - 1) // ROW_CHUNK
-    for ch in prange(n_chunks):
+    for ch in range(ch0, ch1):
         nrm = np.empty(W, np.float32)  # max(R, G, B), later the tone ratio
         pos = np.empty(W, np.float32)  # tone-table position, later the tone value
         arow = np.empty(W, np.float32)
@@ -347,13 +350,13 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
                 dst[j] = clip01(orow[j])
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def _clip_kernel(src, out):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, error_model="numpy", aot="void(f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
+def _clip_kernel(src, out, ch0, ch1):  # pragma: no cover - compiled
+    """Row chunks ``ch0 .. ch1`` of :func:`clip_neutral`."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
     of = out.reshape(-1)
-    n_chunks = (H + ROW_CHUNK - 1) // ROW_CHUNK
-    for ch in prange(n_chunks):
+    for ch in range(ch0, ch1):
         a = ch * ROW_CHUNK * 3 * W
         b = min(H, (ch + 1) * ROW_CHUNK) * 3 * W
         s = sf[a:b]
@@ -362,12 +365,16 @@ def _clip_kernel(src, out):  # pragma: no cover - compiled
             o[j] = clip01(s[j])  # negatives and NaN -> 0, +inf -> 1
 
 
+def _n_chunks(height: int) -> int:
+    return (height + ROW_CHUNK - 1) // ROW_CHUNK
+
+
 def clip_neutral(data: np.ndarray) -> np.ndarray:
     """The neutral look: clip to [0, 1] (NaN -> 0, +inf -> 1), float32, one parallel pass."""
     src = np.ascontiguousarray(data, np.float32)
     out = np.empty_like(src)
     if src.ndim == 3 and src.shape[2] == 3:
-        _clip_kernel(src, out)
+        run_bands(_clip_kernel, _n_chunks(src.shape[0]), src, out, min_rows=1)
         return out
     return np.clip(np.nan_to_num(src, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
@@ -400,13 +407,14 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0) -
         Ax = Bx = np.zeros((1, 1), np.float32)
     out = np.empty_like(src)
     lo, t, v, gr = spec.local, spec.tone, spec.vignette, spec.grain
-    _render_kernel(src, baked.matrix, baked.use_matrix, Ax, Bx, lo.active,
-                   float(np.log2(t.pivot)), lo.shadows, lo.shadow_start, lo.highlights, lo.detail,
-                   lo.max_lift, float(k), t.exposure, v.amount, v.midpoint, baked.tone.values,
-                   baked.tone.t_lo, baked.tone.scale, baked.colour_lut, baked.diagonal,
-                   float(strength), gr.amount,
-                   grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
-                   else np.zeros((1, 1), np.float32), out)
+    gtile = (grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
+             else np.zeros((1, 1), np.float32))
+    run_bands(_render_kernel, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
+              Bx, bool(lo.active), float(np.log2(t.pivot)), float(lo.shadows),
+              float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
+              float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone.values,
+              float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut, baked.diagonal,
+              float(strength), float(gr.amount), gtile, out, min_rows=1)
     return out
 
 

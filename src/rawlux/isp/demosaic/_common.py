@@ -9,7 +9,7 @@ phase, so a method never invents values from the wrong colour.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from rawlux.core.jit import njit
 
 from rawlux.core.errors import ContractError
 

@@ -9,7 +9,7 @@ with reflect-101 borders. Linear: values above 1 and negatives pass through unch
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, prange
 
 from rawlux.isp.demosaic._common import check_mosaic, reflect_indices
 

@@ -13,7 +13,7 @@ Algorithm (Bayer, linear data):
    weighted along each diagonal, mixed by a diagonal discrimination ``PQ`` built like ``VH``.
 5. R and B at G: colour differences of the cardinal neighbours, weighted like step 3.
 
-Execution: horizontal strips of ``_TS`` rows processed in parallel (``prange``), each with a
+Execution: horizontal strips of ``_TS`` rows, bands of strips run in parallel (``run_bands``), each with a
 ``_M``-row reflect-101 margin, so working memory is a few strip-sized buffers per thread,
 not full-size planes. Nothing is clipped: values above 1 (highlights) and negatives (noise
 around black) survive; ratio corrections use the low-pass clamped at 0 so they stay in [0, 2].
@@ -22,7 +22,7 @@ around black) survive; ratio corrections use the low-pass clamped at 0 so they s
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.isp.demosaic._common import check_mosaic, reflect_indices
@@ -278,26 +278,26 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):
                 out[gi, k, 2] = z
 
 
-@njit(cache=True, parallel=True)
-def _rcd_kernel(cfa, pat, cols, out, nthreads, post, pm):  # pragma: no cover - compiled
+@njit(
+    cache=True,
+    nogil=True,
+    aot="void(f4[:, ::1], i8[:, ::1], i8[::1], f4[:, :, ::1], i8, f4[:, ::1], i8, i8)",
+)
+def _rcd_strips(cfa, pat, cols, out, post, pm, s0, s1):  # pragma: no cover - compiled
+    """Demosaic strips ``s0 .. s1`` (of ``_TS`` rows each) with one set of strip buffers."""
     H, W = cfa.shape
-    Lw = W + 2 * _M
-    nstrips = (H + _TS - 1) // _TS
-    ngroups = max(1, min(nstrips, 2 * nthreads))
-    per = (nstrips + ngroups - 1) // ngroups
-    for grp in prange(ngroups):
-        shape = (_TS + 2 * _M, Lw)
-        c = np.empty(shape, np.float32)
-        t1 = np.empty(shape, np.float32)
-        t2 = np.empty(shape, np.float32)
-        vh = np.empty(shape, np.float32)
-        g = np.empty(shape, np.float32)
-        pq = np.empty(shape, np.float32)
-        c2 = np.empty(shape, np.float32)
-        for s in range(grp * per, min(nstrips, (grp + 1) * per)):
-            r0 = s * _TS
-            r1 = min(H, r0 + _TS)
-            _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm)
+    shape = (_TS + 2 * _M, W + 2 * _M)
+    c = np.empty(shape, np.float32)
+    t1 = np.empty(shape, np.float32)
+    t2 = np.empty(shape, np.float32)
+    vh = np.empty(shape, np.float32)
+    g = np.empty(shape, np.float32)
+    pq = np.empty(shape, np.float32)
+    c2 = np.empty(shape, np.float32)
+    for s in range(s0, s1):
+        r0 = s * _TS
+        r1 = min(H, r0 + _TS)
+        _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm)
 
 
 def rcd(
@@ -324,5 +324,6 @@ def rcd(
     pm = np.eye(3, dtype=np.float32) if post is None else np.ascontiguousarray(post, np.float32)
     if pm.shape != (3, 3):
         raise ContractError(f"rcd post matrix must be 3x3, got {pm.shape}")
-    _rcd_kernel(cfa, pat, reflect_indices(w, _M), out, get_num_threads(), mode, pm)
+    nstrips = (h + _TS - 1) // _TS
+    run_bands(_rcd_strips, nstrips, cfa, pat, reflect_indices(w, _M), out, mode, pm, min_rows=1)
     return out
