@@ -346,3 +346,43 @@ def test_opencv_jpeg_path_carries_icc_exif_and_pixels(tmp_path: Path, quality, s
     pil = np.asarray(PILImage.open(buf).convert("RGB"), np.float64)
     want = rgb8.astype(np.float64)
     assert np.abs(got - want).mean() <= 1.1 * np.abs(pil - want).mean() + 0.05
+
+
+# ------------------------------------------------------------------------------ in-place stages
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 6])
+@pytest.mark.parametrize("look", ["neutral", "authentic"])
+def test_in_place_stages_equal_the_plain_run_and_leave_the_input_alone(orientation, look):
+    """The fused run lets highlights, look and output overwrite pipeline-owned buffers; the
+    result must equal the plain run (no in-place, no fusion) and the caller's raw must not
+    change. The generated scene has a sun that clips every channel (highlights do work)."""
+    from rawlux.develop import DevelopOptions, build_pipeline
+    from rawlux.synth.sample import make_sample
+
+    raw = make_sample(320, 240)
+    raw = replace(raw, metadata=replace(raw.metadata, orientation=orientation))
+    assert int((raw.data >= raw.white).sum()) > 50  # really clipped sites
+    before = raw.data.copy()
+    fused = build_pipeline(DevelopOptions(look=look))
+    plain = Pipeline(fused.stages, fuse=False)
+    a, b = fused.run(raw), plain.run(raw)
+    assert a.data.shape == b.data.shape
+    np.testing.assert_allclose(a.data, b.data, rtol=0, atol=3e-6)
+    np.testing.assert_array_equal(raw.data, before)
+
+
+def test_in_place_is_refused_for_the_callers_own_buffer():
+    """A stage that receives the caller's pixels (nothing ran before it) must not get them to
+    overwrite: output on a caller-owned display image leaves that image unchanged."""
+    from rawlux.core.image import ColorSpace, Encoding, Image, Referred
+    from rawlux.isp.output import STAGE as OUT
+    from rawlux.isp.output import OutputParams
+
+    rng = np.random.default_rng(5)
+    img = Image(rng.uniform(0, 1, (16, 24, 3)).astype(np.float32), ColorSpace.REC2020, Encoding.LINEAR,
+                Referred.DISPLAY)
+    before = img.data.copy()
+    out = Pipeline([Stage(OUT, OutputParams())], fuse=True).run(img)
+    np.testing.assert_array_equal(img.data, before)
+    assert not np.shares_memory(out.data, img.data)

@@ -282,17 +282,19 @@ def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1
 
 
 @njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], i8[::1], f4[:, ::1], i8, i8)")
-def _apply_mosaic_sparse(data, pat, thr, est, rows, out, r0, r1):  # pragma: no cover - compiled
-    """Rows ``r0 .. r1`` of :func:`_apply_mosaic` as a row copy that revisits only rows of blocks
-    with clipped sites."""
+      aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], i8[::1], f4[:, ::1], b1, i8, i8)")
+def _apply_mosaic_sparse(data, pat, thr, est, rows, out, copy, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1`` of :func:`_apply_mosaic` as a row copy (``copy``; skipped when ``out``
+    is ``data``) that revisits only rows of blocks with clipped sites. A site's new value
+    depends only on its own old value and ``est``, so ``out`` may be ``data``."""
     w = data.shape[1]
     h2, w2 = est.shape[0], est.shape[1]
     for i in range(r0, r1):
         src = data[i]
         dst = out[i]
-        for j in range(w):
-            dst[j] = src[j]
+        if copy:
+            for j in range(w):
+                dst[j] = src[j]
         if rows[min(i // 2, h2 - 1)] == 0:
             continue
         y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
@@ -503,6 +505,16 @@ def _thresholds(raw: RawImage, params: HighlightParams) -> np.ndarray:
 
 def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> RawImage:
     """Handle clipped highlights of a normalised, white-balanced RawImage (see module doc)."""
+    return _highlights(raw, params, in_place=False)
+
+
+def highlights_inplace(raw: RawImage, params: HighlightParams = HighlightParams()) -> RawImage:
+    """:func:`highlights` changing only the clipped sites of ``raw.data`` in place (Bayer
+    ``reconstruct``; pipeline-owned images only, see :attr:`StageDef.inplace`)."""
+    return _highlights(raw, params, in_place=True)
+
+
+def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawImage:
     if raw.data.dtype != np.float32:
         raise ContractError(f"highlights need the normalised float32 raw, got {raw.data.dtype}")
     if params.method == "none":
@@ -525,14 +537,17 @@ def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> Ra
     if data.shape[0] < 2 or data.shape[1] < 2:
         return raw
     pat = np.ascontiguousarray(raw.cfa_pattern, dtype=np.int64)
-    out = reconstruct_mosaic(data, pat, thr, params.band)
+    out = reconstruct_mosaic(data, pat, thr, params.band,
+                             in_place=in_place and data.flags.c_contiguous and data.flags.writeable)
     return raw if out is data else raw.with_data(out)
 
 
-def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8) -> np.ndarray | None:
+def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8, *,
+                       in_place: bool = False) -> np.ndarray:
     """Bayer ``reconstruct`` on a float32 (H, W) mosaic (H, W >= 2) with 2x2 channel ``pat`` and
     per-channel clip thresholds ``thr``: the sparse execution of :func:`reconstruct_mosaic_dense`
-    (equal to it), returning ``data`` itself when no site is clipped."""
+    (equal to it), returning ``data`` itself when no site is clipped. ``in_place`` (float32
+    C-contiguous ``data`` only) writes the reconstructed sites into ``data`` and returns it."""
     import cv2
 
     data = np.ascontiguousarray(data, np.float32)
@@ -564,8 +579,8 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     ratio = _push_pull_premult(vs, wsum, 1.0)
     est = np.empty((h, w, 3), np.float32)
     run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, ratio, wn_small, est)
-    out = np.empty(data.shape, np.float32)
-    run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out)
+    out = data if in_place else np.empty(data.shape, np.float32)
+    run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out, not in_place)
     return out
 
 
@@ -585,4 +600,5 @@ def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray,
     return out
 
 
-STAGE = StageDef("highlights", highlights, HighlightParams, takes=RAW_NORM, gives=RAW_NORM)
+STAGE = StageDef("highlights", highlights, HighlightParams, takes=RAW_NORM, gives=RAW_NORM,
+                 inplace=highlights_inplace)
