@@ -61,18 +61,18 @@ print(json.dumps(times))
 """
 
 
-def run_with_rss(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall time and peak RSS (MiB) of one command via GNU time."""
+def run_with_rss(cmd: list[str]) -> tuple[float, float, str, float]:
+    """Wall time, peak RSS (MiB), stdout and CPU seconds (user + system) of one command."""
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as tf:
         t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name, *cmd],
+        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name, *cmd],
                               capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{Path(cmd[0]).name} failed ({proc.returncode}): "
                                f"{proc.stderr.strip()[-300:]}")
-        rss_kib = float(Path(tf.name).read_text().strip().splitlines()[-1])
-    return wall, rss_kib / 1024.0, proc.stdout
+        rss_kib, user, system = map(float, Path(tf.name).read_text().strip().splitlines()[-1].split())
+    return wall, rss_kib / 1024.0, proc.stdout, user + system
 
 
 def process_commands(src: Path, work: Path) -> dict[str, list[str]]:
@@ -103,20 +103,36 @@ def bench_file(src: Path, runs: int) -> list[tuple[str, float, float]]:
                 print(f"  {name}: {exc}", file=sys.stderr)
                 continue
             rows.append((name, statistics.median(s[0] for s in samples),
-                         max(s[1] for s in samples)))
+                         max(s[1] for s in samples), statistics.median(s[3] for s in samples)))
         for tool, label, extra in (("rawlux", "rawlux.develop+save in-process (neutral)", ["neutral"]),
                                    ("rawlux", "rawlux.develop+save in-process (authentic)", ["authentic"]),
                                    ("rawpy", "rawpy postprocess+save in-process", ["-"])):
             try:
-                _, rss, out = run_with_rss([PY, "-c", INPROC_SCRIPT, tool, str(src),
-                                            str(work / f"ip_{tool}.jpg"), str(runs), *extra])
+                _, rss, out, _ = run_with_rss([PY, "-c", INPROC_SCRIPT, tool, str(src),
+                                               str(work / f"ip_{tool}.jpg"), str(runs), *extra])
             except RuntimeError as exc:
                 print(f"  {label}: {exc}", file=sys.stderr)
                 continue
             import json
 
-            rows.append((label, statistics.median(json.loads(out.strip().splitlines()[-1])), rss))
+            rows.append((label, statistics.median(json.loads(out.strip().splitlines()[-1])), rss,
+                         float("nan")))
     return rows
+
+
+def ratios(rows: list[tuple[str, float, float, float]]) -> list[str]:
+    """The issue's goals as ratios of median wall times (when both tools ran)."""
+    t = {name: wall for name, wall, _, _ in rows}
+    out = []
+    for ours in ("rawlux develop (authentic)", "rawlux develop (neutral)"):
+        if ours in t and "rawpy postprocess script" in t:
+            out.append(f"{ours} / rawpy script = {t[ours] / t['rawpy postprocess script']:.2f} (goal <= 1)")
+        if ours in t and "darktable-cli" in t:
+            out.append(f"darktable-cli / {ours} = {t['darktable-cli'] / t[ours]:.1f}x (goal >= 5x)")
+    a, b = "rawlux.develop+save in-process (authentic)", "rawpy postprocess+save in-process"
+    if a in t and b in t:
+        out.append(f"in-process: rawpy / rawlux (authentic) = {t[b] / t[a]:.1f}x (goal >= 2x)")
+    return out
 
 
 def ensure_peers(install: bool) -> None:
@@ -148,6 +164,11 @@ def main() -> None:
     ap.add_argument("--mp", type=float, default=12.2, help="megapixels of the generated sample")
     args = ap.parse_args()
     ensure_peers(args.install)
+    # part of set-up, as in ./dev: ahead-of-time kernels (no-op when fresh) and bytecode
+    subprocess.run([PY, "-m", "rawlux.core.aot", "build"], check=False)
+    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "src" / "rawlux")], check=False,
+                   stdout=subprocess.DEVNULL)
+    from rawlux.core.jit import aot_status
     raws = list(args.raws)
     if not raws:
         OUT.mkdir(parents=True, exist_ok=True)
@@ -160,17 +181,22 @@ def main() -> None:
                                                "canon_550d_magiclantern_colorchart.dng",
                                                "nikon_d1.nef"})
     print(f"# develop speed — {describe_machine()}")
-    print(f"# median of {args.runs} runs after one warm-up; peak RSS of the process\n")
+    print(f"# median of {args.runs} runs after one warm-up; peak RSS and CPU (user+sys) of the process")
+    print(f"# rawlux AOT kernels: {aot_status()[1]}\n")
     for src in raws:
         import rawpy
 
         with rawpy.imread(str(src)) as r:
             mp = r.sizes.width * r.sizes.height / 1e6
         print(f"## {src.name} ({mp:.1f} MP)")
-        print(f"| {'tool':44s} | {'wall s':>7s} | {'peak MiB':>8s} |")
-        print(f"|{'-' * 46}|{'-' * 9}|{'-' * 10}|")
-        for name, wall, rss in bench_file(src, args.runs):
-            print(f"| {name:44s} | {wall:7.2f} | {rss:8.0f} |")
+        print(f"| {'tool':44s} | {'wall s':>7s} | {'CPU s':>6s} | {'peak MiB':>8s} |")
+        print(f"|{'-' * 46}|{'-' * 9}|{'-' * 8}|{'-' * 10}|")
+        rows = bench_file(src, args.runs)
+        for name, wall, rss, cpu in rows:
+            cpu_text = "" if cpu != cpu else f"{cpu:.2f}"
+            print(f"| {name:44s} | {wall:7.2f} | {cpu_text:>6s} | {rss:8.0f} |")
+        for line in ratios(rows):
+            print(f"- {line}")
         print()
 
 

@@ -21,18 +21,18 @@ mismatch raises :class:`KernelArgumentError` instead of reading the wrong memory
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.util
-import json
 import os
 import re
 import sys
 import threading
 import types as pytypes
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # imported lazily: start-up matters here
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
 
 import numpy as np
 
@@ -301,6 +301,8 @@ def intrinsic(fn: Callable[..., Any]) -> LazyIntrinsic:
 
 def aot_dir() -> Path:
     """Where the AOT extension and its manifest live (inside the installed package)."""
+    from pathlib import Path
+
     return Path(__file__).resolve().parents[1] / "_aot"
 
 
@@ -312,11 +314,15 @@ def source_digest(module: str) -> str | None:
         return None
     if spec is None or not spec.origin or not os.path.isfile(spec.origin):
         return None
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+    import hashlib
+
+    with open(spec.origin, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def host_fingerprint() -> dict[str, str]:
     """What an AOT build depends on besides the sources: interpreter, libraries, CPU."""
+    import hashlib
     import platform
 
     cpu = ""
@@ -350,6 +356,8 @@ def aot_status() -> tuple[Any, str]:
     """(loaded AOT module or None, one-line reason)."""
     if os.environ.get("RAWLUX_AOT", "1").strip().lower() in ("0", "false", "no", "off"):
         return None, "disabled by RAWLUX_AOT"
+    import json
+
     folder = aot_dir()
     try:
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
@@ -401,6 +409,8 @@ def _mark_worker() -> None:
 
 def _get_pool(n: int) -> ThreadPoolExecutor:
     global _pool
+    from concurrent.futures import ThreadPoolExecutor
+
     with _pool_lock:
         if _pool is None or _pool._max_workers < n:  # noqa: SLF001 - sized once per process
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="rawlux", initializer=_mark_worker)
