@@ -50,22 +50,30 @@ def _collect() -> list[jit.LazyKernel]:
     return kernels
 
 
-def _release_gil_flags() -> None:
-    """Make pycc build wrappers that drop the GIL around the kernel (numba's ``nogil``)."""
+def _use_kernel_options(kernels: list[jit.LazyKernel]) -> None:
+    """Compile each export with its own kernel's numba options (fastmath, error_model, ...) and
+    with the GIL released around it: pycc alone would compile every export with default flags
+    (measured 1.7x slower for the look kernel without fastmath) and holding the GIL."""
     import numba.pycc.compiler as pycc_compiler
+    from numba.core.registry import cpu_target
 
-    base = pycc_compiler.Flags
-    if getattr(base, "_rawlux_nogil", False):
-        return
+    options = {k.py_func: k.options for k in kernels}
+    original = getattr(pycc_compiler.compile_extra, "_rawlux_original", pycc_compiler.compile_extra)
 
-    class NoGilFlags(base):  # type: ignore[misc, valid-type]
-        _rawlux_nogil = True
+    def compile_extra(typingctx, targetctx, func, args, return_type, flags, locals, library=None):  # type: ignore[no-untyped-def]
+        opts = options.get(func)
+        if opts is not None:
+            own = pycc_compiler.Flags()
+            wanted = {k: v for k, v in opts.items() if k not in ("cache", "parallel")}
+            cpu_target.options.parse_as_flags(own, {**wanted, "nopython": True, "nogil": True})
+            for name in ("no_compile", "no_cpython_wrapper", "no_cfunc_wrapper", "nrt"):
+                setattr(own, name, getattr(flags, name))
+            own.release_gil = True
+            flags = own
+        return original(typingctx, targetctx, func, args, return_type, flags, locals=locals, library=library)
 
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kwargs)
-            self.release_gil = True
-
-    pycc_compiler.Flags = NoGilFlags
+    compile_extra._rawlux_original = original  # type: ignore[attr-defined]
+    pycc_compiler.compile_extra = compile_extra
 
 
 def is_fresh() -> bool:
@@ -80,8 +88,8 @@ def build(force: bool = False, verbose: bool = False) -> str:
     t0 = time.perf_counter()
     from numba.pycc import CC
 
-    _release_gil_flags()
     kernels = _collect()
+    _use_kernel_options(kernels)
     cc = CC(jit.AOT_MODULE_NAME)
     cc.target_cpu = "host"
     cc.verbose = verbose
