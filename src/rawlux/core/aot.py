@@ -105,7 +105,9 @@ def build(force: bool = False, verbose: bool = False) -> str:
         cc.output_dir = tmp
         cc.compile()
         built = Path(tmp) / cc.output_file
-        sources = {m: jit.source_digest(m) for m in sorted(jit._materialised_modules | set(AOT_MODULES))}
+        # the build recipe itself (this module) counts as a source: new flags mean a new build
+        modules = jit._materialised_modules | set(AOT_MODULES) | {"rawlux.core.aot"}
+        sources = {m: jit.source_digest(m) for m in sorted(modules)}
         manifest = {
             "file": cc.output_file,
             "host": jit.host_fingerprint(),
