@@ -18,6 +18,7 @@ from functools import cache
 
 import numpy as np
 from rawlux.core.jit import njit, prange
+from rawlux.looks.fastops import clip01, fast_pow
 
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Encoding
@@ -95,6 +96,16 @@ def lut_interp(x: float, lut: np.ndarray) -> float:
     w = f - np.float32(i)
     a = lut[i]
     return a + w * (lut[i + 1] - a)
+
+
+@njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def srgb_oetf_fast(x: float) -> float:
+    """sRGB encoding of float32 ``x`` clipped to [0, 1] (NaN -> 0), computed, not looked up:
+    branch-free (selects), so loops vectorise, and no table to miss in cache. Absolute error
+    < 2e-6 (``fast_pow``: about 1e-6 relative), far below a 16-bit code value (1.5e-5)."""
+    v = clip01(x)
+    curve = np.float32(1.0 + A) * fast_pow(max(v, np.float32(LIN_BREAK)), np.float32(1.0 / GAMMA)) - np.float32(A)
+    return v * np.float32(LINEAR_SLOPE) if v <= np.float32(LIN_BREAK) else curve
 
 
 @njit(cache=True, parallel=True)

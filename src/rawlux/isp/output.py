@@ -1,7 +1,8 @@
 """Output stage: display-referred linear Rec.2020 -> sRGB or Display P3, sRGB-encoded, oriented.
 
 One fused numba pass per pixel: (optional decode) -> 3x3 matrix into the output primaries ->
-gamut mapping -> sRGB transfer (table + linear interpolation) -> write at the EXIF-oriented position.
+gamut mapping -> sRGB transfer (computed branch-free, `srgb_oetf_fast`) -> write at the EXIF-oriented
+position.
 
 Gamut mapping
 -------------
@@ -27,7 +28,7 @@ import numpy as np
 from rawlux.core.jit import njit, run_bands
 
 from rawlux.color.spaces import rgb_to_rgb64, rgb_to_xyz
-from rawlux.color.transfer import eotf_table, lut_interp, oetf_table
+from rawlux.color.transfer import eotf_table, lut_interp, srgb_oetf_fast
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
@@ -144,7 +145,7 @@ def knee_table(threshold: float, r_max: float, power: float = KNEE_POWER) -> np.
     cache=True,
     nogil=True,
     fastmath={"nsz", "arcp", "contract", "afn", "reassoc"},
-    aot="void(f4[::1], i8, i8, f4[:, ::1], f4[::1], i8, f8, f8, f4[::1], b1, f4[::1], f4[::1], i8,"
+    aot="void(f4[::1], i8, i8, f4[:, ::1], f4[::1], i8, f8, f8, f4[::1], b1, f4[::1], i8,"
     " f4[:, :, ::1], i8, i8)",
 )
 def _output_rows(
@@ -159,7 +160,6 @@ def _output_rows(
     ktab: np.ndarray,
     decode: bool,
     dlut: np.ndarray,
-    elut: np.ndarray,
     orient: int,
     dst: np.ndarray,
     r0: int,
@@ -178,6 +178,8 @@ def _output_rows(
     tt = np.float32(t)
     inv_span = np.float32(1.0 / (r_max - t))
     rmx = np.float32(r_max)
+    tiny = np.float32(1e-7)
+    top = np.float32(1.0) - np.float32(1e-7)
     for py in range(r0, r1):
         oy = np.int64(py)
         if orient == 1:
@@ -215,38 +217,36 @@ def _output_rows(
             rr[px] = m00 * v0 + m01 * v1 + m02 * v2
             gg[px] = m10 * v0 + m11 * v1 + m12 * v2
             bb[px] = m20 * v0 + m21 * v1 + m22 * v2
-        if mode == 1:
+        if mode == 1:  # branch-free (selects only), so the loop vectorises
             for px in range(ow):
                 c0 = rr[px]
                 c1 = gg[px]
                 c2 = bb[px]
                 y = y0 * c0 + y1 * c1 + y2 * c2
-                if y <= np.float32(1e-7):
-                    rr[px] = zero
-                    gg[px] = zero
-                    bb[px] = zero
-                    continue
-                if y >= one:
-                    rr[px] = one
-                    gg[px] = one
-                    bb[px] = one
-                    continue
+                yc = min(max(y, tiny), top)
                 mn = min(c0, min(c1, c2))
                 mx = max(c0, max(c1, c2))
-                r = max((mx - y) / (one - y), (y - mn) / y)  # gamut-distance ratio
-                if r <= tt:
-                    continue
+                r = max((mx - y) / (one - yc), (y - mn) / yc)  # gamut-distance ratio
                 k = lut_interp((r - tt) * inv_span, ktab)
-                if r > rmx:  # beyond the input gamut (cannot happen for [0,1] input): land on the boundary
-                    k = k * rmx / r
-                rr[px] = y + (c0 - y) * k
-                gg[px] = y + (c1 - y) * k
-                bb[px] = y + (c2 - y) * k
+                # beyond the input gamut (cannot happen for [0,1] input): land on the boundary
+                k = k * min(one, rmx / max(r, tiny))
+                inside = r <= tt
+                dark = y <= tiny
+                bright = y >= one
+                a0 = c0 if inside else y + (c0 - y) * k
+                a1 = c1 if inside else y + (c1 - y) * k
+                a2 = c2 if inside else y + (c2 - y) * k
+                a0 = zero if dark else (one if bright else a0)
+                a1 = zero if dark else (one if bright else a1)
+                a2 = zero if dark else (one if bright else a2)
+                rr[px] = a0
+                gg[px] = a1
+                bb[px] = a2
         orow = dst[oy]
         for px in range(ow):
-            orow[px, 0] = lut_interp(rr[px], elut)
-            orow[px, 1] = lut_interp(gg[px], elut)
-            orow[px, 2] = lut_interp(bb[px], elut)
+            orow[px, 0] = srgb_oetf_fast(rr[px])
+            orow[px, 1] = srgb_oetf_fast(gg[px])
+            orow[px, 2] = srgb_oetf_fast(bb[px])
 
 
 @lru_cache(maxsize=64)
@@ -307,7 +307,6 @@ def convert_display(
         ktab,
         img.encoding is Encoding.SRGB,
         eotf_table(),
-        oetf_table(),
         o,
         out,
     )
