@@ -145,6 +145,7 @@ def knee_table(threshold: float, r_max: float, power: float = KNEE_POWER) -> np.
     cache=True,
     nogil=True,
     fastmath={"nsz", "arcp", "contract", "afn", "reassoc"},
+    error_model="numpy",
     aot="void(f4[::1], i8, i8, f4[:, ::1], f4[::1], i8, f8, f8, f4[::1], b1, f4[::1], i8,"
     " f4[:, :, ::1], i8, i8)",
 )
@@ -201,6 +202,7 @@ def _output_rows(
         rr = np.empty(ow, np.float32)
         gg = np.empty(ow, np.float32)
         bb = np.empty(ow, np.float32)
+        ratio = np.empty(ow, np.float32)
         for px in range(ow):
             q = 3 * (start + np.int64(px) * step)
             v0 = src[q]
@@ -217,7 +219,9 @@ def _output_rows(
             rr[px] = m00 * v0 + m01 * v1 + m02 * v2
             gg[px] = m10 * v0 + m11 * v1 + m12 * v2
             bb[px] = m20 * v0 + m21 * v1 + m22 * v2
-        if mode == 1:  # branch-free (selects only), so the loop vectorises
+        if mode == 1:
+            # pass 1, branch-free (vectorises): gamut-distance ratio of every pixel; black and
+            # white (y <= 0, y >= 1) are settled here and get ratio 0
             for px in range(ow):
                 c0 = rr[px]
                 c1 = gg[px]
@@ -226,27 +230,42 @@ def _output_rows(
                 yc = min(max(y, tiny), top)
                 mn = min(c0, min(c1, c2))
                 mx = max(c0, max(c1, c2))
-                r = max((mx - y) / (one - yc), (y - mn) / yc)  # gamut-distance ratio
-                k = lut_interp((r - tt) * inv_span, ktab)
-                # beyond the input gamut (cannot happen for [0,1] input): land on the boundary
-                k = k * min(one, rmx / max(r, tiny))
-                inside = r <= tt
+                r = max((mx - y) * yc, (y - mn) * (one - yc)) / ((one - yc) * yc)
                 dark = y <= tiny
                 bright = y >= one
-                a0 = c0 if inside else y + (c0 - y) * k
-                a1 = c1 if inside else y + (c1 - y) * k
-                a2 = c2 if inside else y + (c2 - y) * k
-                a0 = zero if dark else (one if bright else a0)
-                a1 = zero if dark else (one if bright else a1)
-                a2 = zero if dark else (one if bright else a2)
-                rr[px] = a0
-                gg[px] = a1
-                bb[px] = a2
+                settled = dark | bright
+                fill = zero if dark else one
+                rr[px] = fill if settled else c0
+                gg[px] = fill if settled else c1
+                bb[px] = fill if settled else c2
+                ratio[px] = zero if settled else r
+            # pass 2: compress only the pixels beyond the knee (few in a photograph)
+            for px in range(ow):
+                r = ratio[px]
+                if r <= tt:
+                    continue
+                c0 = rr[px]
+                c1 = gg[px]
+                c2 = bb[px]
+                y = y0 * c0 + y1 * c1 + y2 * c2
+                k = lut_interp((r - tt) * inv_span, ktab)
+                if r > rmx:  # beyond the input gamut (cannot happen for [0,1] input): land on the boundary
+                    k = k * rmx / r
+                rr[px] = y + (c0 - y) * k
+                gg[px] = y + (c1 - y) * k
+                bb[px] = y + (c2 - y) * k
+        # encode each contiguous channel buffer (vectorises), then interleave into the row
+        for px in range(ow):
+            rr[px] = srgb_oetf_fast(rr[px])
+        for px in range(ow):
+            gg[px] = srgb_oetf_fast(gg[px])
+        for px in range(ow):
+            bb[px] = srgb_oetf_fast(bb[px])
         orow = dst[oy]
         for px in range(ow):
-            orow[px, 0] = srgb_oetf_fast(rr[px])
-            orow[px, 1] = srgb_oetf_fast(gg[px])
-            orow[px, 2] = srgb_oetf_fast(bb[px])
+            orow[px, 0] = rr[px]
+            orow[px, 1] = gg[px]
+            orow[px, 2] = bb[px]
 
 
 @lru_cache(maxsize=64)
