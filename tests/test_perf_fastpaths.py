@@ -154,13 +154,17 @@ def clipped_mosaic(h: int, w: int, seed: int, blobs: int) -> tuple[np.ndarray, n
     return np.ascontiguousarray(data, np.float32), pat, thr
 
 
-@pytest.mark.parametrize("h,w,seed,blobs", [(64, 96, 0, 3), (120, 80, 1, 12), (66, 70, 2, 1), (65, 71, 3, 4)])
+@pytest.mark.parametrize("h,w,seed,blobs", [(64, 96, 0, 3), (120, 80, 1, 12), (66, 70, 2, 1), (65, 71, 3, 4),
+                                             (480, 360, 5, 1)])
 def test_sparse_highlights_equal_dense(h, w, seed, blobs):
     data, pat, thr = clipped_mosaic(h, w, seed, blobs)
     dense = hl.reconstruct_mosaic_dense(data, pat, thr, 8)
     sparse = hl.reconstruct_mosaic(data, pat, thr, 8)
     assert (dense != data).any()  # something was reconstructed
     np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-6)
+    own = data.copy()
+    assert hl.reconstruct_mosaic(own, pat, thr, 8, in_place=True) is own or h % 2 or w % 2
+    np.testing.assert_array_equal(hl.reconstruct_mosaic(data.copy(), pat, thr, 8, in_place=True), sparse)
 
 
 def test_sparse_highlights_no_clip_is_a_no_op():

@@ -188,20 +188,28 @@ def _clip_flags(data, pat, thr, clip, anyc, rows, b0, b1):  # pragma: no cover -
 
 
 @njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], f4, f4[:, :, ::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], f4[:, ::1], i8, i8)")
-def _ratio_small_sparse(data, pat, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover
+      aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], u1[::1], f4, f4[:, :, ::1],"
+      " f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _ratio_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover
     """Rows ``s0 .. s1`` of :func:`_ratio_small` with superpixel means taken from the mosaic on
-    demand; ``vs``, ``wsum``, ``wn`` (hs, ws, 3|3|1) and ``cnt`` (hs, ws) come in zeroed."""
+    demand, visiting only block rows with a pixel near a clip (``near_rows``); ``vs``, ``wsum``,
+    ``wn`` (hs, ws, 3|3|1) come in zeroed, ``cnt`` (hs, ws) holds the pixel count per cell."""
     h, w = clip.shape[0], clip.shape[1]
     hs, ws = vs.shape[0], vs.shape[1]
     for bi in range(s0, s1):
         i0 = bi * h // hs
         i1 = (bi + 1) * h // hs
+        busy = False
         for i in range(i0, i1):
+            if near_rows[i]:
+                busy = True
+        if not busy:  # nothing measured or clipped here: the cell sums stay 0
+            continue
+        for i in range(i0, i1):
+            if not near_rows[i]:
+                continue
             for j in range(w):
                 bj = min(j * ws // w, ws - 1)
-                cnt[bi, bj] += 1.0
                 n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
                 if n > 0:
                     wn[bi, bj, 0] += min(
@@ -573,15 +581,25 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     vs = np.zeros((hs, ws, 3), np.float32)
     wsum = np.zeros((hs, ws, 3), np.float32)
     wn_small = np.zeros((hs, ws, 1), np.float32)
-    cnt = np.zeros((hs, ws), np.float32)
-    run_bands(_ratio_small_sparse, hs, data, pat, clip, near, np.float32(_RATIO_FLOOR), vs, wsum,
-              wn_small, cnt, min_rows=1)
+    cnt = _cell_counts(h, w, hs, ws)
+    near_rows = np.ascontiguousarray(near.max(axis=1), np.uint8)
+    run_bands(_ratio_small_sparse, hs, data, pat, clip, near, near_rows, np.float32(_RATIO_FLOOR), vs,
+              wsum, wn_small, cnt, min_rows=1)
     ratio = _push_pull_premult(vs, wsum, 1.0)
     est = np.empty((h, w, 3), np.float32)
     run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, ratio, wn_small, est)
     out = data if in_place else np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out, not in_place)
     return out
+
+
+def _cell_counts(h: int, w: int, hs: int, ws: int) -> np.ndarray:
+    """float32 (hs, ws): how many of the (h, w) pixels fall in each cell of the ratio grid (cell
+    row ``bi`` holds pixel rows ``[bi h // hs, (bi + 1) h // hs)``, pixel column ``j`` falls in
+    cell column ``min(j ws // w, ws - 1)``, as in the kernels)."""
+    rows = np.diff(np.arange(hs + 1) * h // hs)
+    cols = np.bincount(np.minimum(np.arange(w) * ws // w, ws - 1), minlength=ws)
+    return np.outer(rows, cols).astype(np.float32)
 
 
 def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8) -> np.ndarray:
