@@ -18,6 +18,10 @@ import time
 
 import numpy as np
 
+from rawlux.synth.images import linear_sample as linear_image
+from rawlux.synth.images import mosaic
+from rawlux.synth.images import psnr as _psnr
+
 IMAGES = (
     "astronaut",
     "coffee",
@@ -29,22 +33,8 @@ IMAGES = (
 )
 
 
-def linear_image(name: str) -> np.ndarray:
-    from skimage import data
-
-    a = getattr(data, name)()[..., :3].astype(np.float32) / 255.0
-    return np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def mosaic(img: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-    h, w, _ = img.shape
-    tile = np.tile(pattern, (h // 2 + 1, w // 2 + 1))[:h, :w].astype(np.int64)
-    return np.ascontiguousarray(np.take_along_axis(img, tile[..., None], 2)[..., 0])
-
-
 def psnr(a: np.ndarray, b: np.ndarray, border: int = 8) -> float:
-    d = (a - b)[border:-border, border:-border].astype(np.float64)
-    return float(10 * np.log10(1.0 / max(np.mean(d * d), 1e-20)))
+    return _psnr(a, b, border=border)
 
 
 def main() -> None:

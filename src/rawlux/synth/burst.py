@@ -24,6 +24,8 @@ import numpy as np
 
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, ColorCalibration, Metadata, NoiseProfile, RawImage
+from rawlux.synth.images import mosaic as mosaic_rggb
+from rawlux.synth.images import psnr, sample_image, srgb_to_linear  # noqa: F401 - psnr re-exported
 
 #: normalised noise model (shot a, read b) per named ISO level, variance = a * x + b
 NOISE_LEVELS: dict[str, tuple[float, float]] = {
@@ -57,11 +59,6 @@ class SyntheticBurst:
     extra: dict = field(default_factory=dict)
 
 
-def srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
 def camera_neutral(color_matrix: np.ndarray = COLOR_MATRIX) -> np.ndarray:
     """Camera response to the D65 white (Y = 1), scaled so green is 1 (the AsShotNeutral)."""
     n = color_matrix @ (_SRGB_TO_XYZ @ np.ones(3))
@@ -78,30 +75,6 @@ def unprocess(rgb: np.ndarray, color_matrix: np.ndarray = COLOR_MATRIX, level: f
     cam = np.maximum(cam, 0.0)
     cam *= level / max(float(cam[..., 1].mean()), 1e-6)
     return cam.astype(np.float32)
-
-
-def sample_image(name: str = "astronaut") -> np.ndarray:
-    """A scikit-image sample image as uint8 RGB (grey samples are stacked to RGB)."""
-    from skimage import data
-
-    fn = getattr(data, name, None)
-    if fn is None:
-        raise InvalidParameter(f"unknown scikit-image sample {name!r}")
-    img = fn()
-    if img.ndim == 2:
-        img = np.stack([img] * 3, -1)
-    return np.ascontiguousarray(img[..., :3])
-
-
-def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> (H, W) RGGB mosaic, same dtype."""
-    h, w = rgb.shape[:2]
-    out = np.empty((h, w), rgb.dtype)
-    out[0::2, 0::2] = rgb[0::2, 0::2, 0]
-    out[0::2, 1::2] = rgb[0::2, 1::2, 1]
-    out[1::2, 0::2] = rgb[1::2, 0::2, 1]
-    out[1::2, 1::2] = rgb[1::2, 1::2, 2]
-    return out
 
 
 def _warp(img: np.ndarray, dy: float, dx: float, rot: float) -> np.ndarray:
@@ -242,15 +215,6 @@ def plain_average(burst: SyntheticBurst) -> np.ndarray:
     for f in burst.frames:
         acc += normalised(f.data)
     return (acc / len(burst.frames)).astype(np.float32)
-
-
-def psnr(x: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None, peak: float = 1.0) -> float:
-    """PSNR in dB of ``x`` against ``truth`` (normalised, peak 1) over ``mask`` (all if None)."""
-    d = np.asarray(x, np.float64) - np.asarray(truth, np.float64)
-    if mask is not None:
-        d = d[mask]
-    mse = float(np.mean(d * d)) if d.size else float("nan")
-    return float(10 * np.log10(peak * peak / mse)) if mse > 0 else float("inf")
 
 
 def interior(shape: tuple[int, int], margin: int = 16) -> np.ndarray:
