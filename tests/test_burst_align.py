@@ -16,9 +16,8 @@ from rawlux.burst.align import (
     pyramid,
     snap_to_global,
     tile_grid,
-    warp_planes,
 )
-from rawlux.burst.merge import _gather, _overlap_add, raised_cosine
+from rawlux.burst.merge import _gather, _gather_band, _overlap_add, raised_cosine
 from rawlux.synth.burst import make_burst, normalised
 
 
@@ -96,22 +95,19 @@ def test_gather_shifts_by_integer_displacement():
     assert t[3, 3, 0, 0] == plane[3 * 4 - 4 + 2, 3 * 4 - 4 - 3]
 
 
-def test_warp_planes_identity_and_subpixel_shift_of_a_ramp():
-    h, w = 64, 80
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    rgb = np.stack([3 * y + 2 * x, y - x, 0.5 * y + 4 * x], -1).astype(np.float32)
-    site_ch = np.array([0, 1, 1, 2])
-    ny, nx = tile_grid((h // 2, w // 2), 16)
-    gain = np.array([1.0, 2.0, 1.0], np.float32)
-    out = warp_planes(rgb, site_ch, gain, np.zeros((ny, nx, 2), np.float32), 16)
-    for k, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        np.testing.assert_allclose(out[k], rgb[a::2, b::2, site_ch[k]] * gain[site_ch[k]], atol=1e-4)
-    disp = np.zeros((ny, nx, 2), np.float32)
-    disp[..., 0], disp[..., 1] = 0.3, -0.65  # plane px: raw (0.6, -1.3)
-    out = warp_planes(rgb, site_ch, np.ones(3, np.float32), disp, 16)
-    # bicubic (Catmull-Rom) reproduces a linear ramp exactly, away from the clamped border
-    want = 3 * (y[::2, ::2] + 0.6) + 2 * (x[::2, ::2] - 1.3)
-    np.testing.assert_allclose(out[0][2:-2, 2:-2], want[2:-2, 2:-2], atol=1e-3)
+def test_gather_band_matches_gather_per_frame_and_band():
+    rng = np.random.default_rng(5)
+    stack = rng.random((3, 50, 70), dtype=np.float32)
+    t = 16
+    ny, nx = tile_grid(stack.shape[1:], t)
+    disp = rng.integers(-5, 6, (3, ny, nx, 2)).astype(np.int32)  # some tiles clamp at the edges
+    window = raised_cosine(t)
+    i0, nb = 1, ny - 2
+    out = np.empty((3, nb, nx, t, t), np.float32)
+    _gather_band(stack, disp, i0, t, t // 2, t // 2, window, out)
+    for f in range(3):
+        whole = _gather(stack[f], disp[f], t, t // 2, t // 2, window)
+        np.testing.assert_array_equal(out[f], whole[i0 : i0 + nb])
 
 
 def test_snap_to_global_keeps_independent_motion():

@@ -177,7 +177,7 @@ def test_no_warning_for_a_real_burst(burst):
 
 
 def test_merge_kernel_matches_numpy_reference():
-    from rawlux.burst.merge import _merge_into, merge_reference
+    from rawlux.burst.merge import _merge_band, merge_reference
 
     rng = np.random.default_rng(3)
     shape = (3, 4, 16, 9)
@@ -185,20 +185,30 @@ def test_merge_kernel_matches_numpy_reference():
     def spec():
         return (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
 
-    f0, fz = spec(), spec()
-    fz[0] = f0[0]  # identical tiles: nothing rejected
-    fz[1] *= 8  # gross mismatch: rejected
+    f0 = spec()
+    fz = np.stack([spec(), spec(), spec()])
+    fz[0, 0] = f0[0]  # identical tiles: nothing rejected
+    fz[0, 1] *= 8  # gross mismatch: rejected
+    fz[2] = f0 + 0.1 * fz[2]  # a close frame: merged
     sig2 = rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
-    want_acc, want_a = merge_reference(f0, fz.copy(), sig2, 4.0, 2.0)
+    want_acc = np.zeros(shape, np.complex128)
+    want_sa = np.zeros(shape)
+    want_sb = np.zeros(shape)
+    for z in fz:  # the band kernel merges its frames one after the other
+        contrib, a = merge_reference(f0, z.copy(), sig2, 4.0, 2.0)
+        want_acc += contrib
+        want_sa += a
+        want_sb += (1 - a) ** 2
     acc = np.zeros(shape, np.complex64)
     sa = np.zeros(shape, np.float32)
     sb = np.zeros(shape, np.float32)
-    _merge_into(f0, fz, sig2, np.float32(4.0), np.float32(2.0), acc, sa, sb)
+    _merge_band(f0, fz, sig2, np.float32(4.0), np.float32(2.0), acc, sa, sb)
     np.testing.assert_allclose(acc, want_acc, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(sa, want_a, atol=1e-5)
-    np.testing.assert_allclose(sb, (1 - want_a) ** 2, atol=1e-5)
-    assert np.all(want_a[0] == 0)
-    assert want_a[1].mean() > 0.9
+    np.testing.assert_allclose(sa, want_sa, atol=1e-5)
+    np.testing.assert_allclose(sb, want_sb, atol=1e-5)
+    _, a0 = merge_reference(f0, fz[0].copy(), sig2, 4.0, 2.0)
+    assert np.all(a0[0] == 0)
+    assert a0[1].mean() > 0.9
 
 
 def test_subpixel_resampling_wins_at_low_noise():
@@ -211,3 +221,27 @@ def test_subpixel_resampling_wins_at_low_noise():
     whole = psnr(merge_burst(b.frames, params=MergeParams(subpixel=False)).data, b.clean, m)
     assert sub >= ref + 5.0
     assert sub >= whole + 0.5
+
+
+def test_groups_of_frames_give_the_same_merge(burst, monkeypatch):
+    """Frames are merged in groups (GROUP at a time, band by band): the group size only changes
+    memory and speed, not the result."""
+    import rawlux.burst.merge as merge_mod
+
+    whole = merge_burst(burst.frames[:6]).data
+    monkeypatch.setattr(merge_mod, "GROUP", 2)
+    monkeypatch.setattr(merge_mod, "BAND_BYTES", 1)  # one tile row per band
+    grouped = merge_burst(burst.frames[:6]).data
+    np.testing.assert_allclose(grouped, whole, atol=1e-6)
+    assert not np.allclose(whole, normalised(burst.frames[0].data), atol=1e-3)
+
+
+def test_odd_sized_frames_keep_the_reference_edge(burst):
+    frames = [f.with_data(np.ascontiguousarray(f.data[:-1, :-3])) for f in burst.frames[:4]]
+    out = merge_burst(frames)
+    ref = black_level(frames[0]).data
+    assert out.data.shape == ref.shape == (255, 253)
+    np.testing.assert_array_equal(out.data[-1], ref[-1])  # the odd last row is the reference's
+    np.testing.assert_array_equal(out.data[:, -1], ref[:, -1])
+    m = interior(burst.clean.shape)[:-1, :-3]
+    assert psnr(out.data, burst.clean[:-1, :-3], m) > psnr(ref, burst.clean[:-1, :-3], m) + 3

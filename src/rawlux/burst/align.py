@@ -13,8 +13,8 @@ take the fit's motion, which is far less noisy than one tile's match in flat or 
 tiles that move otherwise (objects, parallax) keep their own. That field is resampled bilinearly
 to the centres of the merge grid (smooth under rotation).
 
-:func:`warp_planes` resamples a demosaiced frame at the reference's Bayer sites moved by the field
-(bicubic, raw-pixel precision), for the merge.
+The merge resamples each frame at the reference's Bayer sites moved by that field
+(:mod:`rawlux.burst.resample`).
 
 Units: displacements are in grey (= Bayer plane) pixels, ``ref(y, x) ~ alt(y + dy, x + dx)``;
 multiply by 2 for raw pixels. :func:`align` returns the field on the merge grid: tile ``(i, j)``
@@ -26,9 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rawlux.core.errors import ContractError
+from rawlux.core.jit import run_bands
 from rawlux.core.params import StageParams, param
 
 
@@ -51,36 +52,41 @@ class AlignParams(StageParams):
 # ------------------------------------------------------------------------------- grey + pyramid
 
 
-@njit(cache=True, parallel=True)
-def _bin2x2(mosaic: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    h, w = mosaic.shape[0] // 2, mosaic.shape[1] // 2
-    out = np.empty((h, w), np.float32)
-    for i in prange(h):
+@njit(cache=True, nogil=True)
+def _bin2x2(mosaic, out, r0, r1):  # pragma: no cover - compiled
+    w = out.shape[1]
+    for i in range(r0, r1):
         for j in range(w):
             out[i, j] = 0.25 * (mosaic[2 * i, 2 * j] + mosaic[2 * i, 2 * j + 1]
                                 + mosaic[2 * i + 1, 2 * j] + mosaic[2 * i + 1, 2 * j + 1])
-    return out
 
 
 def grey_image(mosaic: np.ndarray) -> np.ndarray:
     """2x2-binned float32 grey image (H//2, W//2) of a normalised Bayer mosaic (H, W)."""
     if mosaic.ndim != 2:
         raise ContractError(f"alignment needs a 2-D Bayer mosaic, got shape {mosaic.shape}")
-    return _bin2x2(np.ascontiguousarray(mosaic, dtype=np.float32))
+    out = np.empty((mosaic.shape[0] // 2, mosaic.shape[1] // 2), np.float32)
+    run_bands(_bin2x2, out.shape[0], np.ascontiguousarray(mosaic, dtype=np.float32), out)
+    return out
 
 
-@njit(cache=True, parallel=True)
-def _downsample(img: np.ndarray, f: int) -> np.ndarray:  # pragma: no cover - compiled
-    h, w = img.shape[0] // f, img.shape[1] // f
-    out = np.empty((h, w), np.float32)
+@njit(cache=True, nogil=True)
+def _downsample_rows(img, f, out, r0, r1):  # pragma: no cover - compiled
+    w = out.shape[1]
     inv = np.float32(1.0 / (f * f))
-    for i in prange(h):
+    for i in range(r0, r1):
         for j in range(w):
             s = np.float32(0.0)
             for a in range(f):
                 for b in range(f):
                     s += img[i * f + a, j * f + b]
             out[i, j] = s * inv
+
+
+def _downsample(img: np.ndarray, f: int) -> np.ndarray:
+    """Box-filtered ``f`` x ``f`` downsampling (float32)."""
+    out = np.empty((img.shape[0] // f, img.shape[1] // f), np.float32)
+    run_bands(_downsample_rows, out.shape[0], img, f, out)
     return out
 
 
@@ -108,7 +114,7 @@ def _clampi(v: int, hi: int) -> int:  # pragma: no cover - compiled
     return 0 if v < 0 else (hi - 1 if v >= hi else v)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _tile_cost(ref, alt, y0, x0, t, dy, dx):  # pragma: no cover - compiled
     h, w = ref.shape
     s = np.float32(0.0)
@@ -128,11 +134,11 @@ def _tile_cost(ref, alt, y0, x0, t, dy, dx):  # pragma: no cover - compiled
     return s
 
 
-@njit(cache=True, parallel=True)
-def _search_level(ref, alt, t, stride, off, ny, nx, cand, ncand, radius):  # pragma: no cover
-    """Best integer displacement per tile: pick the best of ``ncand`` candidates, then search."""
-    out = np.zeros((ny, nx, 2), np.int32)
-    for k in prange(ny * nx):
+@njit(cache=True, nogil=True)
+def _search_tiles(ref, alt, t, stride, off, nx, cand, ncand, radius, out, k0, k1):  # pragma: no cover
+    """Best integer displacement of tiles ``k0 .. k1`` (row-major): the best of ``ncand``
+    candidates, then a search of ``radius`` around it; into ``out`` (ny, nx, 2) int32."""
+    for k in range(k0, k1):
         i = k // nx
         j = k % nx
         y0 = i * stride - off
@@ -161,6 +167,13 @@ def _search_level(ref, alt, t, stride, off, ny, nx, cand, ncand, radius):  # pra
                     bx = cx0 + dx
         out[i, j, 0] = by
         out[i, j, 1] = bx
+
+
+def _search_level(ref: np.ndarray, alt: np.ndarray, t: int, stride: int, off: int, ny: int, nx: int,
+                  cand: np.ndarray, ncand: int, radius: int) -> np.ndarray:
+    """(ny, nx, 2) int32 best integer displacement per tile (:func:`_search_tiles`)."""
+    out = np.zeros((ny, nx, 2), np.int32)
+    run_bands(_search_tiles, ny * nx, ref, alt, t, stride, off, nx, cand, ncand, radius, out)
     return out
 
 
@@ -181,14 +194,14 @@ def _bilinear(img, y, x):  # pragma: no cover - compiled
             + fy * ((1 - fx) * img[y1, x0] + fx * img[y1, x1]))
 
 
-@njit(cache=True, parallel=True)
-def _subpixel(ref, alt, gy, gx, t, stride, off, disp, lk_iter):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True)
+def _subpixel_tiles(ref, alt, gy, gx, t, stride, off, disp, lk_iter, out, k0, k1):  # pragma: no cover
     """Quadratic fit of the 3x3 L2 cost around ``disp``, then inverse-compositional Lucas-Kanade
-    steps (reference gradients ``gy``, ``gx``, bilinear sampling of ``alt``); float32 result."""
-    ny, nx = disp.shape[0], disp.shape[1]
+    steps (reference gradients ``gy``, ``gx``, bilinear sampling of ``alt``), tiles ``k0 .. k1``;
+    float32 into ``out`` (ny, nx, 2)."""
+    nx = disp.shape[1]
     h, w = ref.shape
-    out = np.zeros((ny, nx, 2), np.float32)
-    for k in prange(ny * nx):
+    for k in range(k0, k1):
         i = k // nx
         j = k % nx
         y0 = i * stride - off
@@ -227,13 +240,37 @@ def _subpixel(ref, alt, gy, gx, t, stride, off, disp, lk_iter):  # pragma: no co
                 for _ in range(lk_iter):
                     bx_ = 0.0
                     by_ = 0.0
-                    for a in range(t):
-                        ry = _clampi(y0 + a, h)
-                        for b in range(t):
-                            rx = _clampi(x0 + b, w)
-                            r = _bilinear(alt, ry + vy, rx + vx) - ref[ry, rx]
-                            bx_ += gx[ry, rx] * r
-                            by_ += gy[ry, rx] * r
+                    fy0 = np.floor(vy)
+                    fx0 = np.floor(vx)
+                    ey = np.float32(vy - fy0)
+                    ex = np.float32(vx - fx0)
+                    iy = int(fy0)
+                    ix = int(fx0)
+                    if y0 >= 0 and x0 >= 0 and y0 + t <= h and x0 + t <= w and y0 + iy >= 0 \
+                            and x0 + ix >= 0 and y0 + iy + t < h and x0 + ix + t < w:
+                        # the whole tile samples inside: one set of bilinear weights, no clamping
+                        w00 = (np.float32(1.0) - ey) * (np.float32(1.0) - ex)
+                        w01 = (np.float32(1.0) - ey) * ex
+                        w10 = ey * (np.float32(1.0) - ex)
+                        w11 = ey * ex
+                        for a in range(t):
+                            ry = y0 + a
+                            sy = ry + iy
+                            for b in range(t):
+                                rx = x0 + b
+                                sx = rx + ix
+                                r = (w00 * alt[sy, sx] + w01 * alt[sy, sx + 1] + w10 * alt[sy + 1, sx]
+                                     + w11 * alt[sy + 1, sx + 1]) - ref[ry, rx]
+                                bx_ += gx[ry, rx] * r
+                                by_ += gy[ry, rx] * r
+                    else:
+                        for a in range(t):
+                            ry = _clampi(y0 + a, h)
+                            for b in range(t):
+                                rx = _clampi(x0 + b, w)
+                                r = _bilinear(alt, ry + vy, rx + vx) - ref[ry, rx]
+                                bx_ += gx[ry, rx] * r
+                                by_ += gy[ry, rx] * r
                     ux = -(syy * bx_ - sxy * by_) / det
                     uy = -(sxx * by_ - sxy * bx_) / det
                     vx += min(max(ux, -1.0), 1.0)
@@ -245,6 +282,14 @@ def _subpixel(ref, alt, gy, gx, t, stride, off, disp, lk_iter):  # pragma: no co
         vx = min(max(vx, dx - 1.0), dx + 1.0)
         out[i, j, 0] = vy
         out[i, j, 1] = vx
+
+
+def _subpixel(ref: np.ndarray, alt: np.ndarray, gy: np.ndarray, gx: np.ndarray, t: int, stride: int,
+              off: int, disp: np.ndarray, lk_iter: int) -> np.ndarray:
+    """(ny, nx, 2) float32 sub-pixel displacement per tile (:func:`_subpixel_tiles`)."""
+    out = np.zeros((disp.shape[0], disp.shape[1], 2), np.float32)
+    run_bands(_subpixel_tiles, disp.shape[0] * disp.shape[1], ref, alt, gy, gx, t, stride, off, disp,
+              lk_iter, out)
     return out
 
 
@@ -367,75 +412,3 @@ def resample_field(field: np.ndarray, field_stride: int, grid: tuple[int, int], 
     out = cv2.remap(np.ascontiguousarray(field, np.float32), mx, my, cv2.INTER_LINEAR,
                     borderMode=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(out, np.float32)
-
-
-@njit(cache=True, parallel=True, fastmath=True)
-def warp_planes(rgb, site_ch, gain, disp, tile):  # pragma: no cover - compiled
-    """(4, H//2, W//2) float32 Bayer planes of a frame moved onto the reference's sample grid.
-
-    ``rgb`` (H, W, 3) demosaiced frame, ``site_ch`` (4,) channel of each plane (order of
-    :func:`rawlux.burst.noise.bayer_planes`), ``gain`` (3,) factor applied to each channel,
-    ``disp`` (ny, nx, 2) merge-grid field of :func:`align` (plane px; interpolated bilinearly
-    between tile centres). Plane ``k`` pixel ``(i, j)`` is the frame's channel at raw position
-    ``(2i + a + 2 dy, 2j + b + 2 dx)`` by Catmull-Rom bicubic interpolation (edges clamped).
-    """
-    hh, ww = rgb.shape[0], rgb.shape[1]
-    h2, w2 = hh // 2, ww // 2
-    ny, nx = disp.shape[0], disp.shape[1]
-    inv_s = np.float32(2.0 / tile)
-    half, one, two, three, four, five = (np.float32(0.5), np.float32(1.0), np.float32(2.0),
-                                         np.float32(3.0), np.float32(4.0), np.float32(5.0))
-    out = np.empty((4, h2, w2), np.float32)
-    for r in prange(2 * h2):
-        i = r // 2
-        a = r % 2
-        # field rows interpolated in y once per output row: (dy, dx) at every tile column
-        fy = min(max(np.float32((i + 0.5 * a + 0.25) * inv_s), np.float32(0.0)), np.float32(ny - 1))
-        ty = min(int(fy), max(ny - 2, 0))
-        ty1 = min(ty + 1, ny - 1)
-        wy = fy - ty
-        row = np.empty((nx, 2), np.float32)
-        for tx in range(nx):
-            for c in range(2):
-                row[tx, c] = (one - wy) * disp[ty, tx, c] + wy * disp[ty1, tx, c]
-        for b in range(2):
-            k = 2 * a + b
-            ch = site_ch[k]
-            g = gain[ch]
-            for j in range(w2):
-                fx = min(max(np.float32((j + 0.5 * b + 0.25) * inv_s), np.float32(0.0)), np.float32(nx - 1))
-                tx = min(int(fx), max(nx - 2, 0))
-                tx1 = min(tx + 1, nx - 1)
-                wx = fx - tx
-                py = np.float32(2 * i + a) + two * ((one - wx) * row[tx, 0] + wx * row[tx1, 0])
-                px = np.float32(2 * j + b) + two * ((one - wx) * row[tx, 1] + wx * row[tx1, 1])
-                fy0 = np.floor(py)
-                fx0 = np.floor(px)
-                y0 = int(fy0) - 1
-                x0 = int(fx0) - 1
-                u = py - fy0  # Catmull-Rom weights of the 4 taps at -1, 0, 1, 2
-                u2 = u * u
-                u3 = u2 * u
-                wy0 = half * (-u3 + two * u2 - u)
-                wy1 = half * (three * u3 - five * u2 + two)
-                wy2 = half * (-three * u3 + four * u2 + u)
-                wy3 = half * (u3 - u2)
-                u = px - fx0
-                u2 = u * u
-                u3 = u2 * u
-                wx0 = half * (-u3 + two * u2 - u)
-                wx1 = half * (three * u3 - five * u2 + two)
-                wx2 = half * (-three * u3 + four * u2 + u)
-                wx3 = half * (u3 - u2)
-                xa = min(max(x0, 0), ww - 1)
-                xb = min(max(x0 + 1, 0), ww - 1)
-                xc = min(max(x0 + 2, 0), ww - 1)
-                xd = min(max(x0 + 3, 0), ww - 1)
-                acc = np.float32(0.0)
-                for m in range(4):
-                    yy = min(max(y0 + m, 0), hh - 1)
-                    wm = wy0 if m == 0 else (wy1 if m == 1 else (wy2 if m == 2 else wy3))
-                    acc += wm * (wx0 * rgb[yy, xa, ch] + wx1 * rgb[yy, xb, ch]
-                                 + wx2 * rgb[yy, xc, ch] + wx3 * rgb[yy, xd, ch])
-                out[k, i, j] = acc * g
-    return out

@@ -5,16 +5,17 @@ on mobile cameras", with each frame resampled at sub-pixel precision before the 
 
 1. Every frame is normalised (black level) and checked against the reference (size, CFA, camera).
 2. :mod:`rawlux.burst.align` computes a per-tile motion field on a 2x2-binned grey pyramid.
-3. Sub-pixel resampling (``subpixel``, default on): an alternate frame is white balanced
-   (AsShotNeutral), demosaiced (RCD, :mod:`rawlux.isp.demosaic`) and each of its colours is
-   sampled by Catmull-Rom bicubic interpolation at the reference's sites of that colour moved by
-   the per-pixel motion (the tile field interpolated bilinearly), then un-balanced: the result is
-   four Bayer planes on the reference's sample grid. Shifting the Bayer planes themselves (whole
-   plane pixels = two raw pixels, or a Fourier phase ramp, which their aliasing defeats) leaves a
-   residual misalignment above the noise of low-ISO frames, so the robust merge rejected most of
-   them (8 frames, mildest benchmark noise: +4.7 dB over the reference frame, against +6.6 dB
-   with resampling and the merge strengths retuned for it). Off: the tiles are taken at the
-   displacement rounded to whole plane pixels.
+3. Sub-pixel resampling (``subpixel``, default on, :mod:`rawlux.burst.resample`): from the
+   white-balanced (AsShotNeutral) mosaic of an alternate frame, full-resolution green
+   (gradient-weighted Hamilton-Adams) and the red/blue colour differences at their own sites; each
+   of the reference's sites moved by the per-pixel motion (the tile field interpolated bilinearly)
+   then takes green by Catmull-Rom bicubic interpolation plus, at red/blue sites, the colour
+   difference interpolated bilinearly, un-balanced: four Bayer planes on the reference's sample
+   grid. Shifting the Bayer planes themselves (whole plane pixels = two raw pixels, or a Fourier
+   phase ramp, which their aliasing defeats) leaves a residual misalignment above the noise of
+   low-ISO frames, so the robust merge rejected most of them (8 frames, mildest benchmark noise:
+   +4.7 dB over the reference frame, against +6.6 dB with resampling and the merge strengths
+   retuned for it). Off: the tiles are taken at the displacement rounded to whole plane pixels.
    Each Bayer plane is cut into overlapping tiles (``tile`` plane pixels, stride ``tile/2``)
    weighted by a modified raised-cosine window that sums to one.
 4. Pairwise Wiener merge per frequency: ``A = |D|^2 / (|D|^2 + c * sigma^2)`` with ``D`` the
@@ -24,23 +25,29 @@ on mobile cameras", with each frame resampled at sub-pixel precision before the 
 5. Optional spatial Wiener shrinkage of the merged spectrum using the merged noise variance
    (tracked per coefficient), then inverse FFT and overlap-add.
 
-Frames are streamed: only the reference spectrum, the accumulator and one frame at a time are held,
-so memory is bounded independent of burst length. The result is a float32 normalised RawImage with
-the reference's CFA, geometry, calibration and metadata, OpcodeList1 marked as applied (removed), and
-its noise profile scaled to the merged noise level.
+Frames are streamed in groups of up to :data:`GROUP`: a group's frames are aligned and resampled
+one at a time (one raw in memory), then merged band of tile rows by band (:data:`BAND_BYTES`), on
+one Python thread per core with serial nogil kernels and single-threaded FFTs, so the merge state
+(reference spectrum, accumulator) is read once per group, in cache. Memory is bounded independent
+of burst length (state + ``GROUP`` resampled frames). All burst kernels are serial nogil numba
+functions over a row or tile range, run in parallel by :func:`rawlux.core.jit.run_bands`. The result is a float32 normalised RawImage
+with the reference's CFA, geometry, calibration and metadata, OpcodeList1 marked as applied
+(removed), and its noise profile scaled to the merged noise level.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Union
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rawlux.burst.align import (
     AlignParams,
@@ -49,14 +56,20 @@ from rawlux.burst.align import (
     grey_image,
     pyramid,
     tile_grid,
-    warp_planes,
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
+from rawlux.burst.resample import green_cd, warp_bayer
 from rawlux.core.errors import BurstMismatch, ContractError, InvalidParameter, UnsupportedInput
 from rawlux.core.image import NoiseProfile, RawImage
+from rawlux.core.jit import run_bands, threads
 from rawlux.core.params import StageParams, param
 
 Frame = Union[RawImage, str, "os.PathLike[str]"]
+
+#: alternate frames resampled before one pass over the merge state (memory: 4 B x pixels each)
+GROUP = 8
+#: bytes of windowed tiles per band of the grouped merge (keeps a band's working set in cache)
+BAND_BYTES = 4 << 20
 Progress = Callable[[int, int, str], None]
 
 
@@ -81,7 +94,9 @@ class MergeParams(StageParams):
         0.75, lo=0.0, hi=8.0, unit="px", doc="tiles this close to a global similarity fit take its motion (0 = off)"
     )
     subpixel: bool = param(
-        True, doc="resample frames at their sub-pixel motion (demosaic + bicubic; off: nearest plane pixel)"
+        True,
+        doc="resample frames at their sub-pixel motion (green + colour differences, bicubic; "
+        "off: nearest plane pixel)",
     )
     estimate_noise: bool = param(False, doc="estimate the noise model even when the DNG has one")
 
@@ -100,13 +115,11 @@ def raised_cosine(t: int) -> np.ndarray:
     return np.outer(w1, w1).astype(np.float32)
 
 
-@njit(cache=True, parallel=True)
-def _gather(plane, disp, t, stride, off, window):  # pragma: no cover - compiled
-    """Windowed tiles (ny, nx, t, t) of ``plane`` shifted by integer ``disp`` (edge clamped)."""
-    ny, nx = disp.shape[0], disp.shape[1]
+@njit(cache=True, nogil=True)
+def _gather_tiles(plane, disp, t, stride, off, window, out, k0, k1):  # pragma: no cover - compiled
+    nx = disp.shape[1]
     h, w = plane.shape
-    out = np.empty((ny, nx, t, t), np.float32)
-    for k in prange(ny * nx):
+    for k in range(k0, k1):
         i = k // nx
         j = k % nx
         y0 = i * stride - off + disp[i, j, 0]
@@ -121,47 +134,94 @@ def _gather(plane, disp, t, stride, off, window):  # pragma: no cover - compiled
                 for b in range(t):
                     x = min(max(x0 + b, 0), w - 1)
                     out[i, j, a, b] = plane[y, x] * window[a, b]
+
+
+def _gather(plane: np.ndarray, disp: np.ndarray, t: int, stride: int, off: int,
+            window: np.ndarray) -> np.ndarray:
+    """Windowed tiles (ny, nx, t, t) of ``plane`` shifted by integer ``disp`` (edge clamped)."""
+    out = np.empty((disp.shape[0], disp.shape[1], t, t), np.float32)
+    run_bands(_gather_tiles, disp.shape[0] * disp.shape[1], plane, disp, t, stride, off, window, out)
     return out
 
 
-@njit(cache=True, parallel=True)
-def _merge_into(f0, fz, sig2, c, m0, acc, sa, sb):  # pragma: no cover - compiled
-    """Pairwise Wiener merge of one frame's spectrum ``fz`` into ``acc`` (in place).
-
-    ``sig2`` (ny, nx) noise variance of one coefficient. ``sa`` += A, ``sb`` += (1 - A)^2 (for the
-    merged noise level). Tile-level robustness: when the mean |D|^2 of the tile exceeds ``m0``
-    times its noise expectation (2 sigma^2), ``c`` is divided by the square of that excess
-    (motion, misalignment).
-    """
-    ny, nx, t, tv = fz.shape
-    one = np.float32(1.0)
-    for k in prange(ny * nx):
-        i = k // nx
+@njit(cache=True, nogil=True)
+def _gather_band(stack, disp, i0, t, stride, off, window, out):  # pragma: no cover - compiled
+    """Windowed tiles of tile rows ``i0 .. i0 + out.shape[1]`` of every plane of ``stack``
+    (g, h, w), shifted by the integer ``disp`` (g, ny, nx, 2) (edge clamped), into ``out``
+    (g, nb, nx, t, t): the band version of :func:`_gather`."""
+    g, nb, nx = out.shape[0], out.shape[1], out.shape[2]
+    h, w = stack.shape[1], stack.shape[2]
+    for k in range(g * nb * nx):
+        f = k // (nb * nx)
+        i = (k // nx) % nb
         j = k % nx
-        thr = np.float32(c * sig2[i, j])
-        if m0 > 0 and thr > 0:
+        y0 = (i0 + i) * stride - off + disp[f, i0 + i, j, 0]
+        x0 = j * stride - off + disp[f, i0 + i, j, 1]
+        if y0 >= 0 and x0 >= 0 and y0 + t <= h and x0 + t <= w:
+            for a in range(t):
+                for b in range(t):
+                    out[f, i, j, a, b] = stack[f, y0 + a, x0 + b] * window[a, b]
+        else:
+            for a in range(t):
+                y = min(max(y0 + a, 0), h - 1)
+                for b in range(t):
+                    x = min(max(x0 + b, 0), w - 1)
+                    out[f, i, j, a, b] = stack[f, y, x] * window[a, b]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _merge_band_flat(f0, fz, sig2, c, m0, acc, sa, sb):  # pragma: no cover - compiled
+    """Flat float32 views: f0/acc (ntile, 2q) interleaved re/im, fz (g, ntile, 2q), sa/sb
+    (ntile, q), sig2 (ntile,); see :func:`_merge_band`."""
+    g = fz.shape[0]
+    ntile, q = sa.shape
+    one = np.float32(1.0)
+    d2 = np.empty(q, np.float32)
+    for k in range(ntile):
+        for f in range(g):
+            thr = np.float32(c * sig2[k])
             tot = np.float32(0.0)
-            for u in range(t):
-                for v in range(tv):
-                    d = f0[i, j, u, v] - fz[i, j, u, v]
-                    tot += d.real * d.real + d.imag * d.imag
-            excess = tot / (t * tv * 2 * sig2[i, j]) / m0
-            if excess > 1:
-                thr = thr / (excess * excess)
-        for u in range(t):
-            for v in range(tv):
-                z = fz[i, j, u, v]
-                d = f0[i, j, u, v] - z
-                d2 = d.real * d.real + d.imag * d.imag
-                a = d2 / (d2 + thr) if thr > 0 else one
-                acc[i, j, u, v] += z + a * d
-                sa[i, j, u, v] += a
-                sb[i, j, u, v] += (one - a) * (one - a)
+            for u in range(q):
+                dr = f0[k, 2 * u] - fz[f, k, 2 * u]
+                di = f0[k, 2 * u + 1] - fz[f, k, 2 * u + 1]
+                e = dr * dr + di * di
+                d2[u] = e
+                tot += e
+            if m0 > 0 and thr > 0:
+                excess = tot / (q * 2 * sig2[k]) / m0
+                if excess > 1:
+                    thr = thr / (excess * excess)
+            for u in range(q):
+                a = d2[u] / (d2[u] + thr) if thr > 0 else one
+                zr = fz[f, k, 2 * u]
+                zi = fz[f, k, 2 * u + 1]
+                acc[k, 2 * u] += zr + a * (f0[k, 2 * u] - zr)
+                acc[k, 2 * u + 1] += zi + a * (f0[k, 2 * u + 1] - zi)
+                sa[k, u] += a
+                sb[k, u] += (one - a) * (one - a)
+
+
+def _merge_band(f0: np.ndarray, fz: np.ndarray, sig2: np.ndarray, c: np.float32, m0: np.float32,
+                acc: np.ndarray, sa: np.ndarray, sb: np.ndarray) -> None:
+    """Pairwise Wiener merge of ``g`` frames' spectra ``fz`` (g, nb, nx, t, tv) complex64 (one band
+    of tile rows) into ``acc`` in frame order, in place; :func:`merge_reference` is its numpy twin.
+
+    ``f0``/``acc`` (nb, nx, t, tv) complex64 and ``sa``/``sb`` float32, C-contiguous; ``sig2``
+    (nb, nx) noise variance of one coefficient. ``sa`` += A, ``sb`` += (1 - A)^2 (for the merged
+    noise level). Tile-level robustness: when the mean |D|^2 of a tile exceeds ``m0`` times its
+    noise expectation (2 sigma^2), ``c`` is divided by the square of that excess (motion,
+    misalignment). The band's state stays in cache while its frames are merged.
+    """
+    g, nb, nx = fz.shape[:3]
+    ntile = nb * nx
+    _merge_band_flat(f0.view(np.float32).reshape(ntile, -1), fz.view(np.float32).reshape(g, ntile, -1),
+                     np.ascontiguousarray(sig2, np.float32).reshape(ntile), c, m0,
+                     acc.view(np.float32).reshape(ntile, -1), sa.reshape(ntile, -1), sb.reshape(ntile, -1))
 
 
 def merge_reference(f0: np.ndarray, fz: np.ndarray, sig2: np.ndarray, c: float,
                     m0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Numpy reference of :func:`_merge_into` for one frame: (contribution z + A d, A)."""
+    """Numpy reference of :func:`_merge_band` for one frame: (contribution z + A d, A)."""
     d = f0 - fz
     d2 = np.abs(d) ** 2
     thr = c * sig2[..., None, None] * np.ones_like(d2)
@@ -173,17 +233,12 @@ def merge_reference(f0: np.ndarray, fz: np.ndarray, sig2: np.ndarray, c: float,
     return fz + a * d, a
 
 
-@njit(cache=True, parallel=True)
-def _finish(acc, sa, sb, sig2, n, s):  # pragma: no cover - compiled
-    """Merged spectrum = acc / n, then spatial Wiener shrinkage with strength ``s`` (DC kept).
-
-    Returns the mean noise-variance ratio (merged / single frame) of the temporal merge.
-    """
-    ny, nx, t, tv = acc.shape
+@njit(cache=True, nogil=True)
+def _finish_tiles(acc, sa, sb, sig2, n, s, ratio, k0, k1):  # pragma: no cover - compiled
+    nx, t, tv = acc.shape[1], acc.shape[2], acc.shape[3]
     inv = 1.0 / n
     inv2 = inv * inv
-    ratio = np.zeros(ny * nx)
-    for k in prange(ny * nx):
+    for k in range(k0, k1):
         i = k // nx
         j = k % nx
         base = sig2[i, j]
@@ -201,26 +256,40 @@ def _finish(acc, sa, sb, sig2, n, s):  # pragma: no cover - compiled
                     m = m * (m2 / (m2 + nv)) if m2 + nv > 0 else m
                 acc[i, j, u, v] = m
         ratio[k] = rsum / (t * tv)
-    return ratio.mean()
 
 
-@njit(cache=True, parallel=True)
-def _overlap_add(tiles, h, w, stride, off):  # pragma: no cover - compiled
-    """Sum windowed tiles back into an (h, w) plane (each output row gathers its tiles)."""
+def _finish(acc: np.ndarray, sa: np.ndarray, sb: np.ndarray, sig2: np.ndarray, n: float,
+            s: float) -> float:
+    """Merged spectrum = acc / n, then spatial Wiener shrinkage with strength ``s`` (DC kept),
+    in place. Returns the mean noise-variance ratio (merged / single frame) of the temporal merge.
+    """
+    ratio = np.zeros(acc.shape[0] * acc.shape[1])
+    run_bands(_finish_tiles, ratio.size, acc, sa, sb, sig2, float(n), float(s), ratio)
+    return float(ratio.mean())
+
+
+@njit(cache=True, nogil=True)
+def _overlap_add_rows(tiles, stride, off, out, r0, r1):  # pragma: no cover - compiled
     ny, nx, t = tiles.shape[0], tiles.shape[1], tiles.shape[2]
-    out = np.zeros((h, w), np.float32)
-    for y in prange(h):
+    w = out.shape[1]
+    for y in range(r0, r1):
         yy = y + off
         i_hi = min(yy // stride, ny - 1)
         i_lo = max((yy - t) // stride + 1, 0)
         for i in range(i_lo, i_hi + 1):
             a = yy - i * stride
-            for x in range(w):
-                xx = x + off
-                j_hi = min(xx // stride, nx - 1)
-                j_lo = max((xx - t) // stride + 1, 0)
-                for j in range(j_lo, j_hi + 1):
-                    out[y, x] += tiles[i, j, a, xx - j * stride]
+            for j in range(nx):
+                x0 = j * stride - off
+                b0 = max(0, -x0)
+                b1 = min(t, w - x0)
+                for b in range(b0, b1):
+                    out[y, x0 + b] += tiles[i, j, a, b]
+
+
+def _overlap_add(tiles: np.ndarray, h: int, w: int, stride: int, off: int) -> np.ndarray:
+    """Sum windowed tiles (ny, nx, t, t) back into an (h, w) float32 plane."""
+    out = np.zeros((h, w), np.float32)
+    run_bands(_overlap_add_rows, h, np.ascontiguousarray(tiles, np.float32), stride, off, out)
     return out
 
 
@@ -301,20 +370,51 @@ def _wb_gains(raw: RawImage) -> np.ndarray:
 
 
 def _resampled_planes(data: np.ndarray, pattern: np.ndarray, gains: np.ndarray, disp: np.ndarray,
-                      tile: int) -> np.ndarray:
+                      tile: int, bufs: dict[str, np.ndarray]) -> np.ndarray:
     """Bayer planes (4, H//2, W//2) of mosaic ``data`` moved onto the reference's sample grid by
-    the field ``disp`` (see :func:`rawlux.burst.align.warp_planes`); demosaiced white balanced."""
-    from rawlux.isp.demosaic import demosaic_mosaic
+    the field ``disp`` (:mod:`rawlux.burst.resample`: white-balanced green + colour differences,
+    bicubic/bilinear). ``bufs`` holds the reused working buffers (filled on first use)."""
+    h, w = data.shape
+    if "green" not in bufs:
+        bufs["green"] = np.empty((h, w), np.float32)
+        bufs["cd"] = np.empty((2, h // 2, w // 2), np.float32)
+        bufs["planes"] = np.empty((4, h // 2, w // 2), np.float32)
+    green, cd = green_cd(data, pattern, gains, bufs["green"], bufs["cd"])
+    return warp_bayer(green, cd, pattern, gains, disp, tile, bufs["planes"])
 
-    site_ch = np.array([pattern[0, 0], pattern[0, 1], pattern[1, 0], pattern[1, 1]], np.int64)
-    balanced = np.array(data, np.float32)
-    for a in range(2):
-        for b in range(2):
-            balanced[a::2, b::2] *= gains[pattern[a, b]]
-    rgb = demosaic_mosaic(balanced, pattern, "rcd")
-    del balanced
-    return warp_planes(rgb, site_ch, (1.0 / gains).astype(np.float32), np.ascontiguousarray(disp, np.float32),
-                       tile)
+
+def _merge_group(stack: np.ndarray, disps: np.ndarray, f0: list, acc: list, sa: list, sb: list,
+                 sig2: list, window: np.ndarray, c: np.float32, m0: np.float32, nb: int,
+                 workers: int) -> None:
+    """Merge a group of resampled frames ``stack`` (4, g, H/2, W/2) into the state (per plane:
+    ``f0``, ``acc`` complex64 (ny, nx, t, t/2+1), ``sa``, ``sb``, ``sig2``), in place.
+
+    Bands of ``nb`` tile rows are independent work items run on ``workers`` Python threads with
+    serial nogil kernels and single-threaded FFTs: a band's state stays in cache while its ``g``
+    frames are merged, and numba's and the FFT's thread pools never alternate (an idle pool
+    spinning steals the other's core). ``disps`` (g, ny, nx, 2) int32: integer tile shifts.
+    """
+    import scipy.fft as sfft
+
+    g = stack.shape[1]
+    ny, nx, t = f0[0].shape[0], f0[0].shape[1], window.shape[0]
+    stride = off = t // 2
+    local = threading.local()  # one tile buffer per worker thread
+
+    def work(item: tuple[int, int, int]) -> None:
+        k, i0, i1 = item
+        buf = getattr(local, "tiles", None)
+        if buf is None:
+            buf = local.tiles = np.empty(g * nb * nx * t * t, np.float32)
+        tiles = buf[: g * (i1 - i0) * nx * t * t].reshape(g, i1 - i0, nx, t, t)
+        _gather_band(stack[k], disps, i0, t, stride, off, window, tiles)
+        fz = sfft.rfft2(tiles, workers=1)
+        _merge_band(f0[k][i0:i1], fz, sig2[k][i0:i1], c, m0, acc[k][i0:i1], sa[k][i0:i1],
+                    sb[k][i0:i1])
+
+    items = [(k, i0, min(ny, i0 + nb)) for k in range(len(f0)) for i0 in range(0, ny, nb)]
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        list(ex.map(work, items))
 
 
 def _planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -357,6 +457,15 @@ def merge_burst(
         raise InvalidParameter(f"reference index {reference} is outside the burst of {n} frame(s)")
     reference %= n
     report = progress or (lambda done, total, msg: None)
+    from rawlux.core.memory import reuse_freed_memory
+
+    with reuse_freed_memory():  # frame-sized buffers reuse freed heap pages (docs/architecture.md)
+        return _merge(frames, reference, p, report)
+
+
+def _merge(frames: list[Frame], reference: int, p: MergeParams, report: Progress) -> RawImage:
+    """The body of :func:`merge_burst` (arguments checked)."""
+    n = len(frames)
     total = n + 1
 
     ref_name = _name(frames[reference], reference)
@@ -364,13 +473,13 @@ def merge_burst(
     _check_reference(ref, ref_name)
     if n == 1:
         warnings.warn(f"{ref_name}: a single frame has nothing to merge; passed through unchanged",
-                      stacklevel=2)
+                      stacklevel=3)
         report(total, total, "single frame")
         return replace(ref, opcodes1=())
 
     import scipy.fft as sfft
 
-    workers = max(1, min(2, os.cpu_count() or 1))
+    workers = threads()
     t = p.tile
     stride = off = t // 2
     window = raised_cosine(t)
@@ -388,6 +497,7 @@ def merge_burst(
     pattern = np.asarray(ref.cfa_pattern, np.int64)
     gains = _wb_gains(ref)
 
+    bufs: dict[str, np.ndarray] = {}
     f0, acc, sa, sb, sig2 = [], [], [], [], []
     for c in range(4):
         spec = sfft.rfft2(_gather(planes0[c], zero, t, stride, off, window), workers=workers)
@@ -400,29 +510,31 @@ def merge_burst(
     del planes0
     report(1, total, f"reference {Path(ref_name).name}")
 
+    # alternate frames are aligned and resampled in groups of up to GROUP, then merged band-wise
+    others = [i for i in range(n) if i != reference]
+    gmax = min(GROUP, len(others))
+    stack = np.empty((4, gmax, ph, pw), np.float32)
+    disps = np.zeros((gmax, ny, nx, 2), np.int32)
+    nb = max(1, min(ny, BAND_BYTES // (gmax * nx * t * t * 4)))
     done = 1
-    for idx, frame in enumerate(frames):
-        if idx == reference:
-            continue
-        name = _name(frame, idx)
-        raw = _load(frame)
-        _check_frame(ref, raw, name, ref_name)
-        disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
-        if p.subpixel:
-            planes = _resampled_planes(raw.data, pattern, gains, disp, t)
-            whole = zero
-        else:
-            planes = bayer_planes(raw.data)
-            whole = np.rint(disp).astype(np.int32)
-        del raw
-        for c in range(4):
-            fz = sfft.rfft2(_gather(planes[c], whole, t, stride, off, window), workers=workers)
-            _merge_into(f0[c], fz, sig2[c], np.float32(p.temporal_strength),
-                        np.float32(p.tile_rejection), acc[c], sa[c], sb[c])
-            del fz
-        del planes
-        done += 1
-        report(done, total, f"merged {Path(name).name}")
+    for g0 in range(0, len(others), gmax):
+        group = others[g0 : g0 + gmax]
+        for gi, idx in enumerate(group):
+            name = _name(frames[idx], idx)
+            raw = _load(frames[idx])
+            _check_frame(ref, raw, name, ref_name)
+            disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
+            if p.subpixel:
+                stack[:, gi] = _resampled_planes(raw.data, pattern, gains, disp, t, bufs)
+            else:
+                stack[:, gi] = bayer_planes(raw.data)
+                disps[gi] = np.rint(disp).astype(np.int32)
+            del raw
+            done += 1
+            report(done, total, f"aligned {Path(name).name}")
+        _merge_group(stack[:, : len(group)], disps[: len(group)], f0, acc, sa, sb, sig2, window,
+                     np.float32(p.temporal_strength), np.float32(p.tile_rejection), nb, workers)
+    del stack, bufs
 
     out_planes = np.empty((4, ph, pw), np.float32)
     ratios = []

@@ -13,32 +13,33 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import NoiseProfile, RawImage
+from rawlux.core.jit import run_bands
 
 #: Immerkaer (1996) noise-estimation kernel; its response to white noise has variance 36 sigma^2.
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _BLOCK = 16
 
 
-@njit(cache=True, parallel=True)
-def _split(m: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    h, w = m.shape[0] // 2, m.shape[1] // 2
-    out = np.empty((4, h, w), np.float32)
-    for i in prange(h):
+@njit(cache=True, nogil=True)
+def _split(m, out, r0, r1):  # pragma: no cover - compiled
+    w = out.shape[2]
+    for i in range(r0, r1):
         for j in range(w):
             out[0, i, j] = m[2 * i, 2 * j]
             out[1, i, j] = m[2 * i, 2 * j + 1]
             out[2, i, j] = m[2 * i + 1, 2 * j]
             out[3, i, j] = m[2 * i + 1, 2 * j + 1]
-    return out
 
 
 def bayer_planes(mosaic: np.ndarray) -> np.ndarray:
     """(4, H//2, W//2) float32 planes of a Bayer mosaic in order (0,0), (0,1), (1,0), (1,1)."""
-    return _split(np.ascontiguousarray(mosaic, dtype=np.float32))
+    out = np.empty((4, mosaic.shape[0] // 2, mosaic.shape[1] // 2), np.float32)
+    run_bands(_split, out.shape[1], np.ascontiguousarray(mosaic, dtype=np.float32), out)
+    return out
 
 
 def _plane_stats(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
