@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numba import njit
 
+from rawlux.core.jit import njit  # binds the lazy fast_log2 when compiled
 from rawlux.looks.fastops import fast_log2
 from rawlux.looks.local import block_mean, downsample_norm, upsample_columns, upsample_reference
 from rawlux.looks.registry import get_look, look_names
@@ -110,12 +110,14 @@ def test_downsample_norm_is_log_of_block_max() -> None:
     np.testing.assert_allclose(ln, ref, atol=1e-5)
 
 
-def test_column_upsampling_matches_reference() -> None:
+@pytest.mark.parametrize("sw,w,k", [(9, 35, 4), (8, 35, 4), (1, 5, 7), (572, 4000, 7)])
+def test_column_upsampling_matches_reference(sw: int, w: int, k: int) -> None:
     from rawlux.looks.local import upsample_taps
 
-    c = np.random.default_rng(0).random((6, 9), dtype=np.float32)
-    h, w, k = 23, 35, 4
+    c = np.random.default_rng(0).random((6, sw), dtype=np.float32)
+    h = 23
     rows = upsample_columns(c, w, k)  # the kernel: along x once, then two rows blended per row
+    assert rows.shape == (6, w) and rows.dtype == np.float32 and rows.flags.c_contiguous
     y0, y1, wy = upsample_taps(6, h, k)
     full = rows[y0] * (1 - wy[:, None]) + rows[y1] * wy[:, None]
     ref = upsample_reference(c, h, w, k)
@@ -138,3 +140,41 @@ def test_bad_values_stay_bounded(name: str) -> None:
     out = render_look(x, name)
     assert out[4, 4].max() <= 0.1  # all-NaN pixel -> black
     assert out[5, 5].min() >= 0.8  # +inf -> white (up to the look's tint / vignette)
+
+
+@pytest.mark.parametrize("name,strength,shape", [
+    ("vibrant", 1.0, (131, 157)), ("slide", 1.0, (131, 157)), ("slide", 0.6, (131, 157)),
+    ("mono-hc", 0.5, (131, 157)), ("neutral", 1.0, (131, 157)), ("authentic", 1.0, (800, 1040)),
+])
+def test_render_in_place_equals_new_array(name: str, strength: float, shape: tuple[int, int]) -> None:
+    """``out=data`` (in place, several row bands, grain and blending included) gives exactly
+    the pixels of rendering into a new array, and leaves no input pixel unrendered."""
+    from rawlux.looks.render import clip_neutral
+
+    x = _scene(*shape, seed=11)
+    x[7, 9] = (np.nan, np.inf, -1.0)
+    ref = render_look(x, name, strength)
+    y = x.copy()
+    got = render_look(y, name, strength, out=y)
+    assert got is y
+    np.testing.assert_array_equal(y, ref)
+    neutral = clip_neutral(x)
+    if name != "neutral":
+        assert np.abs(ref - neutral).max() > 0.05  # the look did something
+    z = x.copy()
+    assert clip_neutral(z, out=z) is z
+    np.testing.assert_array_equal(z, neutral)
+
+
+def test_render_into_bad_output_raises() -> None:
+    from rawlux.core.errors import InvalidParameter
+
+    x = _scene(40, 50, seed=1)
+    for bad in (np.empty((40, 50, 3), np.float64), np.empty((40, 51, 3), np.float32),
+                np.empty((40, 50, 3), np.float32, order="F")):
+        with pytest.raises(InvalidParameter):
+            render_look(x, "vivid", out=bad)
+    buf = np.zeros((41, 50, 3), np.float32)
+    buf[1:] = x
+    with pytest.raises(InvalidParameter):  # overlaps the input without being it
+        render_look(buf[1:], "vivid", out=buf[:-1])

@@ -217,9 +217,11 @@ def _halo(spec, h: int = 900, w: int = 1200, e: int = 333) -> tuple[float, float
     return float(over), float(hi), float(lo)
 
 
-@pytest.mark.parametrize("name", ["vibrant", "natural", "vivid"])
-def test_local_tone_mapping_no_halo(name: str) -> None:
-    over, hi, lo = _halo(get_look(name))
+@pytest.mark.parametrize("name,size", [("vibrant", (900, 1200, 333)), ("natural", (900, 1200, 333)),
+                                       ("vivid", (900, 1200, 333)),
+                                       ("vibrant", (1920, 2560, 701))])  # k = 5: sparse guide rows
+def test_local_tone_mapping_no_halo(name: str, size: tuple[int, int, int]) -> None:
+    over, hi, lo = _halo(get_look(name), *size)
     assert over <= 0.02
     assert hi > lo
 

@@ -38,15 +38,28 @@ class LookParams(StageParams):
 
 def look(img: Image, params: LookParams = LookParams()) -> Image:
     """Render ``img`` (linear Rec.2020, scene-referred) to display-referred linear Rec.2020."""
+    return _look(img, params, in_place=False)
+
+
+def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
+    """:func:`look` rendering into ``img.data`` itself (pipeline-owned images only, see
+    :attr:`~rawlux.isp.pipeline.StageDef.inplace`)."""
+    return _look(img, params, in_place=True)
+
+
+def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     TAKES.check(img, "look stage input")
     from rawlux.looks.registry import get_look
     from rawlux.looks.render import clip_neutral, render_look
 
     spec = get_look(params.look)  # validates the name / file even at strength 0
+    data = img.data
+    reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
+    dst = data if reuse else None
     if spec.is_neutral or params.strength == 0.0:
-        out = clip_neutral(img.data)
+        out = clip_neutral(data, out=dst)
     else:
-        out = render_look(img.data, spec, params.strength)
+        out = render_look(data, spec, params.strength, out=dst)
     if params.lut is not None and params.lut_strength > 0.0:
         from rawlux.looks.lut import apply_lut_rec2020
 
@@ -54,4 +67,4 @@ def look(img: Image, params: LookParams = LookParams()) -> Image:
     return img.with_data(out, referred=Referred.DISPLAY)
 
 
-STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=GIVES)
+STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=GIVES, inplace=look_inplace)

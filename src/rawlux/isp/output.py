@@ -222,6 +222,7 @@ def _output_rows(
         if mode == 1:
             # pass 1, branch-free (vectorises): gamut-distance ratio of every pixel; black and
             # white (y <= 0, y >= 1) are settled here and get ratio 0
+            n_out = 0
             for px in range(ow):
                 c0 = rr[px]
                 c1 = gg[px]
@@ -238,22 +239,36 @@ def _output_rows(
                 rr[px] = fill if settled else c0
                 gg[px] = fill if settled else c1
                 bb[px] = fill if settled else c2
-                ratio[px] = zero if settled else r
-            # pass 2: compress only the pixels beyond the knee (few in a photograph)
-            for px in range(ow):
-                r = ratio[px]
-                if r <= tt:
-                    continue
-                c0 = rr[px]
-                c1 = gg[px]
-                c2 = bb[px]
-                y = y0 * c0 + y1 * c1 + y2 * c2
-                k = lut_interp((r - tt) * inv_span, ktab)
-                if r > rmx:  # beyond the input gamut (cannot happen for [0,1] input): land on the boundary
-                    k = k * rmx / r
-                rr[px] = y + (c0 - y) * k
-                gg[px] = y + (c1 - y) * k
-                bb[px] = y + (c2 - y) * k
+                r = zero if settled else r
+                ratio[px] = r
+                n_out += 1 if r > tt else 0
+            if 8 * n_out > ow:
+                # pass 2, many pixels beyond the knee (saturated looks): branch-free over the row
+                for px in range(ow):
+                    r = ratio[px]
+                    c0 = rr[px]
+                    c1 = gg[px]
+                    c2 = bb[px]
+                    y = y0 * c0 + y1 * c1 + y2 * c2
+                    k = lut_interp((r - tt) * inv_span, ktab) * min(one, rmx / max(r, tiny))
+                    k = k if r > tt else one
+                    rr[px] = y + (c0 - y) * k if r > tt else c0
+                    gg[px] = y + (c1 - y) * k if r > tt else c1
+                    bb[px] = y + (c2 - y) * k if r > tt else c2
+            elif n_out:
+                # pass 2, few pixels beyond the knee (most photographs): visit only those
+                for px in range(ow):
+                    r = ratio[px]
+                    if r <= tt:
+                        continue
+                    c0 = rr[px]
+                    c1 = gg[px]
+                    c2 = bb[px]
+                    y = y0 * c0 + y1 * c1 + y2 * c2
+                    k = lut_interp((r - tt) * inv_span, ktab) * min(one, rmx / max(r, tiny))
+                    rr[px] = y + (c0 - y) * k
+                    gg[px] = y + (c1 - y) * k
+                    bb[px] = y + (c2 - y) * k
         # encode each contiguous channel buffer (vectorises), then interleave into the row
         for px in range(ow):
             rr[px] = srgb_oetf_fast(rr[px])

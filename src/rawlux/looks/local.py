@@ -15,8 +15,8 @@ coordinate ``(i + 0.5) / k - 0.5``, clamped at the edges.
 from __future__ import annotations
 
 import numpy as np
-from rawlux.core.jit import njit, run_bands
 
+from rawlux.core.jit import njit, run_bands
 from rawlux.looks.spec import LocalSpec
 
 #: approximate short side of the low-resolution copy on which the guided filter runs
@@ -62,17 +62,6 @@ def _block_mean_kernel(src, k, row_step, out, q0, q1):  # pragma: no cover - com
             out[q, p, 2] = s2 * inv
 
 
-@njit(cache=True, nogil=True, error_model="numpy",
-      aot="void(f4[:, ::1], i8[::1], i8[::1], f4[::1], f4[:, ::1], i8, i8)")
-def _upsample_columns_kernel(coef, x0, x1, wx, out, q0, q1):  # pragma: no cover - compiled
-    """Rows ``q0 .. q1`` of :func:`upsample_columns`."""
-    for q in range(q0, q1):
-        c = coef[q]
-        o = out[q]
-        for j in range(out.shape[1]):
-            o[j] = c[x0[j]] * (np.float32(1.0) - wx[j]) + c[x1[j]] * wx[j]
-
-
 def block_mean(rgb: np.ndarray, k: int, row_step: int = 1) -> np.ndarray:
     """Mean of ``k x k`` blocks of (H, W, 3) float32 (partial blocks at the far edges); with
     ``row_step`` > 1 only every ``row_step``-th row of each block is read (less memory traffic)."""
@@ -103,7 +92,8 @@ def _log_norm_kernel(small, mat, use_mat, out):  # pragma: no cover - compiled
 def downsample_norm(rgb: np.ndarray, matrix: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """Low-resolution ``log2(max(R, G, B))`` (float32, in [:data:`LOG_FLOOR`, 20]) of the
     ``k x k`` block means (optionally mixed by ``matrix`` first; NaN -> floor), and ``k``.
-    For ``k >= 4`` the block means read every other row (the guide only needs a low-pass)."""
+    For ``k >= 4`` the block means read every other row (the guide only needs a low-pass;
+    sparser rows alias fine texture into the guide's variance and visibly change the result)."""
     h, w = rgb.shape[:2]
     k = work_factor(h, w)
     small = (block_mean(rgb, k, 2 if k >= 4 else 1) if k > 1
@@ -154,14 +144,21 @@ def upsample_reference(coef: np.ndarray, h: int, w: int, k: int) -> np.ndarray:
     return top * (1 - wy64) + bot * wy64
 
 
-def upsample_columns(coef: np.ndarray, w: int, k: int) -> np.ndarray:
+def upsample_columns(coef: np.ndarray, w: int, k: int, exact: bool = True) -> np.ndarray:
     """``coef`` (sh, sw) upsampled along x only to (sh, w) float32 (the kernel then blends two
-    such rows per output row, contiguous and cheap)."""
-    x0, x1, wx = upsample_taps(coef.shape[1], w, k)
-    out = np.empty((coef.shape[0], w), np.float32)
-    run_bands(_upsample_columns_kernel, out.shape[0], np.ascontiguousarray(coef, np.float32), x0, x1, wx, out,
-              min_rows=1)
-    return out
+    such rows per output row, contiguous and cheap). OpenCV's bilinear resize to width ``sw k``
+    (scale exactly ``1 / k``) samples at the same coordinate ``(j + 0.5) / k - 0.5``, clamped.
+    ``exact=False`` may return more than ``w`` columns (C-contiguous, the first ``w`` are the
+    result): no cropping copy."""
+    import cv2
+
+    c = np.ascontiguousarray(coef, np.float32)
+    sh, sw = c.shape
+    wide = sw * k
+    out = cv2.resize(c, (wide, sh), interpolation=cv2.INTER_LINEAR).reshape(sh, wide)
+    if wide < w:  # coefficients narrower than ceil(w / k): the far edge is clamped
+        return np.pad(out, ((0, 0), (0, w - wide)), mode="edge")
+    return np.ascontiguousarray(out[:, :w]) if exact and wide > w else out
 
 
 def local_gain_reference(log_norm: np.ndarray, base: np.ndarray, pivot_log: float,

@@ -1,6 +1,6 @@
 """Render a look: scene-linear Rec.2020 (H, W, 3) -> display-linear Rec.2020 [0, 1].
 
-Per pixel, in one fused, row-parallel numba kernel (:func:`_render_kernel`; numpy reference
+Per pixel, in one fused, row-parallel numba kernel (:func:`_render_rows`; numpy reference
 :func:`render_reference`, tested equal within 2e-5):
 
 1. optional monochrome channel mix, negatives clipped;
@@ -9,12 +9,14 @@ Per pixel, in one fused, row-parallel numba kernel (:func:`_render_kernel`; nump
    once, two rows blended per output row) and the vignette;
 3. tone curve looked up at ``t`` (table in log2 x, clamped), applied as a ratio to RGB (hue kept);
 4. the global colour edits as a baked 33^3 LUT on ``sqrt``-shaped display values
-   (tetrahedral); monochrome looks only ever sample the LUT's grey diagonal, where tetrahedral
+   (tetrahedral; stored with a 4th padding channel so each vertex is one 4-wide load);
+   monochrome looks only ever sample the LUT's grey diagonal, where tetrahedral
    interpolation is exactly linear between diagonal nodes, so they use that 1D table;
 5. grain (a deterministic periodic noise tile, equal on all channels), blend with neutral by
    ``strength``.
 
 The guided filter itself runs on ``k x k`` block means (short side about 384 px).
+:func:`render_look` can write in place (``out=data``), saving the output allocation.
 """
 
 from __future__ import annotations
@@ -24,9 +26,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from rawlux.core.jit import njit, run_bands
 
-from rawlux.looks.fastops import clip01, fast_log2
+from rawlux.core.jit import njit, run_bands
+from rawlux.looks.fastops import (
+    clip01,
+    fast_log2,
+    pair_lerp,
+    prefetch,
+    tetra_blend4,
+    tetra_blend4_clip,
+)
 from rawlux.looks.local import (
     downsample_norm,
     guided_coefficients,
@@ -49,6 +58,8 @@ class Baked:
     use_matrix: bool
     tone: ToneTable
     colour_lut: np.ndarray  # (N, N, N, 3) float32 on sqrt-shaped display-linear input
+    colour_lut4: np.ndarray  # the same padded to 4 channels (N, N, N, 4), for 4-wide loads
+    tone_pairs: np.ndarray  # tone table as (value, slope to the next) pairs, (2 n) float32
 
     @property
     def diagonal(self) -> np.ndarray:
@@ -75,6 +86,10 @@ def colour_function(spec: LookSpec):  # type: ignore[no-untyped-def]
 
 @lru_cache(maxsize=32)
 def _bake_cached(spec: LookSpec, size: int) -> Baked:
+    if not 2 <= size <= 127:  # the kernel packs vertex offsets of the 4-channel LUT in 16 bits
+        from rawlux.core.errors import InvalidParameter
+
+        raise InvalidParameter(f"colour LUT size {size} is outside [2, 127]")
     m = _mix_matrix(spec)
     t = spec.tone
     table = tone_table(t.pivot, t.grey, t.contrast, t.white, t.toe, t.black)
@@ -82,7 +97,13 @@ def _bake_cached(spec: LookSpec, size: int) -> Baked:
     r, gg, b = np.meshgrid(g, g, g, indexing="ij")
     grid = np.stack([r, gg, b], axis=-1) ** 2  # sqrt-shaped nodes -> display linear
     lut = np.ascontiguousarray(colour_function(spec)(grid), np.float32)
-    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut)
+    lut4 = np.zeros((size, size, size, 4), np.float32)
+    lut4[..., :3] = lut
+    pairs = np.zeros(2 * table.values.shape[0], np.float32)
+    pairs[0::2] = table.values
+    pairs[1:-2:2] = np.diff(table.values)
+    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut,
+                 lut4, pairs)
 
 
 def bake(spec: LookSpec, size: int = COLOUR_LUT_SIZE) -> Baked:
@@ -119,11 +140,13 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w1b, w2b,
-                   w3b):  # pragma: no cover - compiled
-    """Pass C of :func:`_render_kernel` on one row (``srow``: 3 W floats; ``nrm``: max(R, G, B);
-    ``pos``: tone value): sqrt-shaped LUT coordinates -> tetrahedron base offset, vertex
-    offsets and weights (same vertex choice as :func:`rawlux.looks.lut.apply_3d_reference`).
+def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                   fr3):  # pragma: no cover - compiled
+    """Pass C of :func:`_render_rows` on one row (``srow``: 3 W floats; ``nrm``: max(R, G, B);
+    ``pos``: tone value): sqrt-shaped LUT coordinates -> tetrahedron base offset ``ibase``, the
+    offsets of its 2nd and 3rd vertex packed in ``ioff`` (low and high 16 bits; the 4th is the
+    opposite corner) and the sorted fractions ``fr1 >= fr2 >= fr3`` (weights ``1 - fr1,
+    fr1 - fr2, fr2 - fr3, fr3``; same vertex choice as :func:`rawlux.looks.lut.apply_3d_reference`).
     Branch-free, so LLVM vectorises it; a separate function on row slices because signed
     offsets into the full image keep the loop scalar."""
     W = nrm.shape[0]
@@ -166,33 +189,36 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w
         o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
         ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
                     + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
-        io1[j] = o1
-        io2[j] = s_all - o3
-        w0b[j] = one - f1
-        w1b[j] = f1 - f2
-        w2b[j] = f2 - f3
-        w3b[j] = f3
+        ioff[j] = o1 | ((s_all - o3) << np.int32(16))
+        fr1[j] = f1
+        fr2[j] = f2
+        fr3[j] = f3
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
       " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
       " i8, i8)")
-def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
-                   max_lift, kfac, exposure, vig_amount, vig_mid, tone_vals, t_lo, t_scale, clut,
-                   diag, strength, grain_amount, gtile, out, ch0, ch1):  # pragma: no cover - compiled
+def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
+                 max_lift, kfac, exposure, vig_amount, vig_mid, tone_pairs, t_lo, t_scale, clut,
+                 diag, strength, grain_amount, gtile, out, ch0, ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` (of ROW_CHUNK rows; :func:`run_bands` runs bands of chunks in
-    parallel); per row five short passes over W pixels: the
-    arithmetic passes (A, C, E) are branch-free loops over row slices and contiguous buffers
-    that LLVM vectorises, the two table look-ups (B: tone curve, D: colour LUT) are scalar
-    gathers. See the module docstring for the maths."""
+    parallel); per row five short passes over W pixels: the arithmetic passes (A, C, E) are
+    branch-free loops over row slices and contiguous buffers that LLVM vectorises; the table
+    look-ups are scalar: B (tone curve, one 8-byte (value, slope) load per pixel) and D (colour
+    LUT padded to 4 channels: one 4-wide load per tetrahedron vertex and a 4-wide store; without
+    grain or blending D clips and stores straight into ``out``). See the module docstring.
+
+    ``out`` may be ``src`` (in place): a row is read only by its own iteration, and all its
+    reads (A, C, the blend in E) come before its first write; the 4th lane of D's last pixel,
+    which would land on the next row, goes through the row buffer."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
     of = out.reshape(-1)
     sh = Ax.shape[0]
-    n_tone = tone_vals.shape[0]
+    n_tone = tone_pairs.shape[0] // 2  # (value, slope) pairs
     top_tone = np.float32(n_tone - 1)
-    last_tone = np.uint32(n_tone - 2)
+    last_tone = np.int32(n_tone - 2)
     n_lut = clut.shape[0]
     nm1 = np.float32(n_lut - 1)
     nm2 = np.int32(n_lut - 2)
@@ -218,6 +244,7 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     gam = np.float32(grain_amount)
     gp = gtile.shape[0]
     blend = strength < 1.0
+    direct = not blend and not use_grain and not mono
     st = np.float32(strength)
     m0, m1, m2 = mix[0, 0], mix[0, 1], mix[0, 2]
     piv = np.float32(pivot_log)
@@ -227,28 +254,26 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
     kdt = np.float32(k_det)
     mlift = np.float32(max_lift)
     floor = np.float32(-20.0)
-    sb = np.int32(3)
-    sg = np.int32(3 * n_lut)
-    sr = np.int32(3 * n_lut * n_lut)
+    nch = clut.shape[3]  # 4: padded for 4-wide loads
+    sb = np.int32(nch)
+    sg = np.int32(nch * n_lut)
+    sr = np.int32(nch * n_lut * n_lut)
     s_all = sr + sg + sb
     for ch in range(ch0, ch1):
         nrm = np.empty(W, np.float32)  # max(R, G, B), later the tone ratio
         pos = np.empty(W, np.float32)  # tone-table position, later the tone value
-        arow = np.empty(W, np.float32)
-        brow = np.empty(W, np.float32)
+        vrow = np.full(W, expo, np.float32)  # exposure plus the vignette offset
         ibase = np.empty(W, np.int32)
-        io1 = np.empty(W, np.int32)
-        io2 = np.empty(W, np.int32)
-        w0b = np.empty(W, np.float32)
-        w1b = np.empty(W, np.float32)
-        w2b = np.empty(W, np.float32)
-        w3b = np.empty(W, np.float32)
-        orow = np.empty(3 * W, np.float32)
+        ioff = np.empty(W, np.int32)
+        fr1 = np.empty(W, np.float32)
+        fr2 = np.empty(W, np.float32)
+        fr3 = np.empty(W, np.float32)
+        orow = np.empty(3 * W + 1, np.float32)  # + 1: the 4-wide stores of pass D
         for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
             r0 = i * 3 * W
             srow = sf[r0:r0 + 3 * W]  # row slices: non-negative indices, loops vectorise
             dst = of[r0:r0 + 3 * W]
-            # --- A: norm and log2 exposure t -> tone-table position (vectorised)
+            # --- A: norm and log2 exposure t -> tone-table position (vectorised loops)
             if mono:
                 for j in range(W):
                     v = m0 * srow[3 * j] + m1 * srow[3 * j + 1] + m2 * srow[3 * j + 2]
@@ -256,6 +281,11 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
             else:
                 for j in range(W):
                     nrm[j] = max(max(srow[3 * j], max(srow[3 * j + 1], srow[3 * j + 2])), zero)
+            if use_vig:  # vrow: exposure offset of the vignette (stays 0 without one)
+                dy2 = np.float32(((i - cy) * inv_r) ** 2)
+                for j in range(W):
+                    vv = max(np.sqrt(dy2 + dx2[j]) - vmid, zero) * vinv
+                    vrow[j] = expo + vam * vv * vv
             if use_local:
                 ly = min(max((i + 0.5) / kfac - 0.5, 0.0), sh - 1.0)
                 y0 = min(int(ly), max(sh - 2, 0))
@@ -264,69 +294,110 @@ def _render_kernel(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start,
                 wy0 = one - wy
                 a0r, a1r, b0r, b1r = Ax[y0], Ax[y1], Bx[y0], Bx[y1]
                 for j in range(W):
-                    arow[j] = a0r[j] * wy0 + a1r[j] * wy
-                    brow[j] = b0r[j] * wy0 + b1r[j] * wy
-                for j in range(W):
-                    ln = fast_log2(min(max(nrm[j], tiny), huge))
+                    n = nrm[j]
+                    ln = fast_log2(min(max(n, tiny), huge))
                     lnc = max(ln, floor)
-                    base = arow[j] * lnc + brow[j]
+                    base = (a0r[j] * wy0 + a1r[j] * wy) * lnc + (b0r[j] * wy0 + b1r[j] * wy)
                     d = base - piv
                     gain = kdt * (lnc - base) - (ksh * min(d + kst, zero) + khi * max(d, zero))
-                    pos[j] = ln + expo + min(max(gain, -mlift), mlift)
+                    t = ln + vrow[j] + min(max(gain, -mlift), mlift)
+                    p = min(max((t - tlo) * tsc, zero), top_tone)
+                    p = p if n > tiny else zero  # 0 and NaN -> black
+                    p = top_tone if n >= huge else p  # +inf -> white
+                    kt = min(np.int32(p), last_tone)
+                    ibase[j] = kt + kt  # (value, slope) pair of the tone table
+                    pos[j] = p - np.float32(kt)
             else:
                 for j in range(W):
-                    pos[j] = fast_log2(min(max(nrm[j], tiny), huge)) + expo
-            if use_vig:
-                dy2 = np.float32(((i - cy) * inv_r) ** 2)
-                for j in range(W):
-                    v = max(np.sqrt(dy2 + dx2[j]) - vmid, zero) * vinv
-                    pos[j] += vam * v * v
-            for j in range(W):
-                n = nrm[j]
-                p = min(max((pos[j] - tlo) * tsc, zero), top_tone)
-                p = p if n > tiny else zero  # 0 and NaN -> black
-                pos[j] = top_tone if n >= huge else p  # +inf -> white
+                    n = nrm[j]
+                    t = fast_log2(min(max(n, tiny), huge)) + vrow[j]
+                    p = min(max((t - tlo) * tsc, zero), top_tone)
+                    p = p if n > tiny else zero
+                    p = top_tone if n >= huge else p
+                    kt = min(np.int32(p), last_tone)
+                    ibase[j] = kt + kt
+                    pos[j] = p - np.float32(kt)
             # --- B: tone curve (scalar gather): pos becomes the tone value f
             for j in range(W):
-                p = pos[j]
-                k = min(np.uint32(p), last_tone)
-                fr = p - np.float32(k)
-                f = tone_vals[k] + fr * (tone_vals[k + np.uint32(1)] - tone_vals[k])
-                pos[j] = f
+                pos[j] = pair_lerp(tone_pairs, np.uint32(ibase[j]), pos[j])
             # --- C: LUT coordinates and tetrahedral weights (vectorised)
             if mono:
                 for j in range(W):
                     q = min(np.sqrt(pos[j]) * nm1, nm1)
                     kq = max(min(np.int32(q), nm2), np.int32(0))
                     ibase[j] = kq
-                    w1b[j] = q - np.float32(kq)
+                    fr1[j] = q - np.float32(kq)
             else:
-                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, io1, io2, w0b, w1b,
-                               w2b, w3b)
-            # --- D: colour LUT (scalar gathers)
+                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
+            # --- D: colour LUT (scalar gathers). Meanwhile the next source row is prefetched
+            # (48 bytes every 4 pixels), so pass A of the next row does not wait for memory.
+            nxt = r0 + 3 * W if i + 1 < H else r0
             if mono:
                 for j in range(W):
+                    if (j & 3) == 0:
+                        prefetch(sf, nxt + 3 * j)
                     k = np.uint32(ibase[j])
-                    wq = w1b[j]
+                    wq = fr1[j]
                     k1 = k + np.uint32(1)
                     orow[3 * j] = diag[k, 0] + wq * (diag[k1, 0] - diag[k, 0])
                     orow[3 * j + 1] = diag[k, 1] + wq * (diag[k1, 1] - diag[k, 1])
                     orow[3 * j + 2] = diag[k, 2] + wq * (diag[k1, 2] - diag[k, 2])
+            elif direct:  # no grain, no blend: clipped straight into the output row
+                for j in range(W - 1):
+                    if (j & 3) == 0:
+                        prefetch(sf, nxt + 3 * j)
+                    b0 = np.uint32(ibase[j])
+                    pk = np.uint32(ioff[j])
+                    f1 = fr1[j]
+                    f2 = fr2[j]
+                    f3 = fr3[j]
+                    tetra_blend4_clip(T, b0, b0 + (pk & np.uint32(0xFFFF)),
+                                      b0 + (pk >> np.uint32(16)), b0 + np.uint32(s_all), one - f1,
+                                      f1 - f2, f2 - f3, f3, dst, np.uint32(3 * j))
+                j = W - 1  # the last pixel's 4th lane would spill into the next row: via orow
+                b0 = np.uint32(ibase[j])
+                pk = np.uint32(ioff[j])
+                f1 = fr1[j]
+                f2 = fr2[j]
+                f3 = fr3[j]
+                tetra_blend4_clip(T, b0, b0 + (pk & np.uint32(0xFFFF)), b0 + (pk >> np.uint32(16)),
+                                  b0 + np.uint32(s_all), one - f1, f1 - f2, f2 - f3, f3, orow,
+                                  np.uint32(0))
+                for c in range(3):
+                    dst[3 * j + c] = orow[c]
+                continue
             else:
                 for j in range(W):
+                    if (j & 3) == 0:
+                        prefetch(sf, nxt + 3 * j)
                     b0 = np.uint32(ibase[j])
-                    p1 = b0 + np.uint32(io1[j])
-                    p2 = b0 + np.uint32(io2[j])
-                    p3 = b0 + np.uint32(s_all)
-                    a0 = w0b[j]
-                    a1 = w1b[j]
-                    a2 = w2b[j]
-                    a3 = w3b[j]
-                    for c in range(3):
-                        cc = np.uint32(c)
-                        orow[3 * j + c] = (a0 * T[b0 + cc] + a1 * T[p1 + cc] + a2 * T[p2 + cc]
-                                           + a3 * T[p3 + cc])
-            # --- E: grain, blend with neutral, clip, store (vectorised)
+                    pk = np.uint32(ioff[j])
+                    f1 = fr1[j]
+                    f2 = fr2[j]
+                    f3 = fr3[j]
+                    tetra_blend4(T, b0, b0 + (pk & np.uint32(0xFFFF)), b0 + (pk >> np.uint32(16)),
+                                 b0 + np.uint32(s_all), one - f1, f1 - f2, f2 - f3, f3, orow,
+                                 np.uint32(3 * j))
+            # --- E: grain, blend with neutral, clip, store (vectorised). The blend reads the
+            # source row, so it writes the buffer (with out = src a loop reading one and
+            # writing the other would fail the vectoriser's overlap check and run scalar)
+            if use_grain and not blend:  # grain fused with the clipped store
+                grow = gtile[i % gp]
+                for j0 in range(0, W, gp):
+                    m = min(W - j0, gp)
+                    seg = orow[3 * j0:3 * (j0 + m)]
+                    dseg = dst[3 * j0:3 * (j0 + m)]
+                    for t in range(m):
+                        o0 = seg[3 * t]
+                        o1_ = seg[3 * t + 1]
+                        o2_ = seg[3 * t + 2]
+                        lum = (np.float32(0.2627) * o0 + np.float32(0.678) * o1_
+                               + np.float32(0.0593) * o2_)
+                        gm = one + gam * grow[t] * (one - np.float32(0.7) * min(lum, one))
+                        dseg[3 * t] = clip01(o0 * gm)
+                        dseg[3 * t + 1] = clip01(o1_ * gm)
+                        dseg[3 * t + 2] = clip01(o2_ * gm)
+                continue
             if use_grain:
                 grow = gtile[i % gp]
                 for j0 in range(0, W, gp):
@@ -365,18 +436,56 @@ def _clip_kernel(src, out, ch0, ch1):  # pragma: no cover - compiled
             o[j] = clip01(s[j])  # negatives and NaN -> 0, +inf -> 1
 
 
+@njit(cache=True, nogil=True, error_model="numpy", aot="void(f4[:, :, ::1], i8, i8)")
+def _clip_inplace_kernel(data, ch0, ch1):  # pragma: no cover - compiled
+    """Row chunks ``ch0 .. ch1`` of :func:`clip_neutral` in place (one array, so the loop
+    vectorises: with two overlapping arrays it would fall back to scalar code)."""
+    H, W = data.shape[0], data.shape[1]
+    f = data.reshape(-1)
+    for ch in range(ch0, ch1):
+        a = ch * ROW_CHUNK * 3 * W
+        b = min(H, (ch + 1) * ROW_CHUNK) * 3 * W
+        o = f[a:b]
+        for j in range(b - a):
+            o[j] = clip01(o[j])
+
+
 def _n_chunks(height: int) -> int:
     return (height + ROW_CHUNK - 1) // ROW_CHUNK
 
 
-def clip_neutral(data: np.ndarray) -> np.ndarray:
-    """The neutral look: clip to [0, 1] (NaN -> 0, +inf -> 1), float32, one parallel pass."""
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.ctypes.data == b.ctypes.data and a.strides == b.strides and a.shape == b.shape
+
+
+def _output(src: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``out`` checked (float32 C-contiguous, ``src``'s shape, ``src`` itself or not overlapping
+    it), or a new array."""
+    if out is None:
+        return np.empty_like(src)
+    from rawlux.core.errors import InvalidParameter
+
+    if not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
+            and out.flags.writeable and out.shape == src.shape):
+        raise InvalidParameter(f"look output must be writeable float32 C-contiguous {src.shape}")
+    if not _same_buffer(out, src) and np.may_share_memory(out, src):
+        raise InvalidParameter("look output overlaps its input without being the input itself")
+    return out
+
+
+def clip_neutral(data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The neutral look: clip to [0, 1] (NaN -> 0, +inf -> 1), float32, one parallel pass;
+    written to ``out`` when given (float32 C-contiguous, same shape; may be ``data`` itself)."""
     src = np.ascontiguousarray(data, np.float32)
-    out = np.empty_like(src)
+    dst = _output(src, out)
     if src.ndim == 3 and src.shape[2] == 3:
-        run_bands(_clip_kernel, _n_chunks(src.shape[0]), src, out, min_rows=1)
-        return out
-    return np.clip(np.nan_to_num(src, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        if _same_buffer(src, dst):
+            run_bands(_clip_inplace_kernel, _n_chunks(src.shape[0]), dst, min_rows=1)
+        else:
+            run_bands(_clip_kernel, _n_chunks(src.shape[0]), src, dst, min_rows=1)
+        return dst
+    np.clip(np.nan_to_num(src, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0, out=dst)
+    return dst
 
 
 def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
@@ -390,30 +499,34 @@ def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
     return A, B, k
 
 
-def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0) -> np.ndarray:
-    """Render scene-linear Rec.2020 ``data`` (H, W, 3) float32 with ``look`` -> display [0, 1]."""
+def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
+                out: np.ndarray | None = None) -> np.ndarray:
+    """Render scene-linear Rec.2020 ``data`` (H, W, 3) float32 with ``look`` -> display [0, 1].
+
+    ``out``: where to write the result (float32 C-contiguous (H, W, 3)); it may be ``data``
+    itself (in place: the kernel reads every row before writing it, and no other row)."""
     from rawlux.looks.registry import get_look
 
     spec = get_look(look) if isinstance(look, str) else look
     src = np.ascontiguousarray(data, np.float32)
     if spec.is_neutral:
-        return clip_neutral(src)
+        return clip_neutral(src, out)
+    out = _output(src, out)
     baked = bake(spec)
-    A, B, k = _local_coefficients(src, spec, baked)
+    A, B, k = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
     w = src.shape[1]
     if spec.local.active:
-        Ax, Bx = upsample_columns(A, w, k), upsample_columns(B, w, k)
+        Ax, Bx = upsample_columns(A, w, k, exact=False), upsample_columns(B, w, k, exact=False)
     else:
         Ax = Bx = np.zeros((1, 1), np.float32)
-    out = np.empty_like(src)
     lo, t, v, gr = spec.local, spec.tone, spec.vignette, spec.grain
     gtile = (grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
              else np.zeros((1, 1), np.float32))
-    run_bands(_render_kernel, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
+    run_bands(_render_rows, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
               Bx, bool(lo.active), float(np.log2(t.pivot)), float(lo.shadows),
               float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
-              float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone.values,
-              float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut, baked.diagonal,
+              float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone_pairs,
+              float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut4, baked.diagonal,
               float(strength), float(gr.amount), gtile, out, min_rows=1)
     return out
 
