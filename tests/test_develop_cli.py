@@ -16,7 +16,7 @@ import rawlux
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import ColorSpace, Encoding
 
-RAWLUX = [sys.executable, "-m", "rawlux.cli.app"]
+RAWLUX = [sys.executable, "-m", "rawlux_launcher"]
 
 REAL_RAWS = {
     # name: (extra open_raw kwargs, expected output size (w, h) or None to skip the size check)

@@ -17,7 +17,7 @@ from rawlux.core.image import Metadata
 from rawlux.io.raw import open_raw
 from rawlux.synth.burst import BLACK, WHITE, interior, make_burst, normalised, psnr, write_burst
 
-RAWLUX = [sys.executable, "-m", "rawlux.cli.app"]
+RAWLUX = [sys.executable, "-m", "rawlux_launcher"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -34,11 +34,6 @@ _register_all()
 
 def main() -> None:
     """Console-script entry point."""
-    from threadpoolctl import threadpool_limits
-
-    # rawlux kernels bring their own threads; the small matrix products around them must not
-    # start BLAS thread pools that keep spinning on the cores those kernels need
-    threadpool_limits(1, user_api="blas")
     app()
 
 
