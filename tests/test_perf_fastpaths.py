@@ -291,13 +291,46 @@ def test_demosaic_tail_fusion_equals_unfused(method):
         assert a.data.min() >= 0
 
 
-def test_tail_fusion_stops_at_a_real_crop():
+def test_tail_fusion_computes_only_the_default_crop():
+    """A real default crop fuses too: RCD computes and writes only the window, equal to
+    demosaicing the whole frame and cropping."""
     from rawlux.core.image import Crop
+    from rawlux.isp.fused import PixelMatrix
+    from rawlux.isp.geometry import GeometryParams, geometry_pointwise
 
-    raw = replace(front(fuse=False).run(bayer_raw(64, 96, seed=4)), crop=Crop(2, 4, 58, 88))
-    a, b = tail_pipeline(fuse=True).run(raw), tail_pipeline(fuse=False).run(raw)
-    assert a.data.shape == b.data.shape == (58, 88, 3)
+    raw = replace(front(fuse=False).run(bayer_raw(300, 96, seed=4)), crop=Crop(2, 4, 258, 88))
+    fused = tail_pipeline(fuse=True)
+    a, b = fused.run(raw), tail_pipeline(fuse=False).run(raw)
+    assert a.data.shape == b.data.shape == (258, 88, 3) and a.crop is None and b.crop is None
     np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+    probe = fused.stages[0].definition.fn(raw, fused.stages[0].params)
+    pm = geometry_pointwise(probe, GeometryParams())
+    assert isinstance(pm, PixelMatrix) and pm.window == (2, 4, 258, 88)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 150), st.integers(0, 40), st.integers(1, 150), st.integers(1, 56), st.integers(0, 3))
+def test_rcd_window_equals_cropping_the_full_frame(top, left, height, width, seed):
+    from rawlux.isp.demosaic import rcd
+
+    rng = np.random.default_rng(seed)
+    cfa = rng.uniform(0, 1, (300, 96)).astype(np.float32)
+    pat = CFA.GRBG.pattern()
+    height, width = min(height, 300 - top), min(width, 96 - left)
+    full = rcd(cfa, pat, post=np.diag([1.5, 1.0, 0.7]), clamp=True)
+    part = rcd(cfa, pat, post=np.diag([1.5, 1.0, 0.7]), clamp=True, window=(top, left, height, width))
+    np.testing.assert_array_equal(part, full[top:top + height, left:left + width])
+
+
+def test_pixel_matrix_windows_compose():
+    from rawlux.core.errors import ContractError
+    from rawlux.isp.fused import PixelMatrix
+
+    a = PixelMatrix.crop((2, 4, 50, 60)).then(PixelMatrix(np.diag([2.0, 1.0, 1.0])))
+    b = a.then(PixelMatrix.crop((1, 1, 10, 20)))
+    assert b.window == (3, 5, 10, 20) and b.matrix[0, 0] == 2.0
+    with pytest.raises(ContractError, match="outside"):
+        a.then(PixelMatrix.crop((45, 0, 10, 10)))
 
 
 def test_pixel_matrix_composition():

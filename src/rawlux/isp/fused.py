@@ -140,29 +140,50 @@ def apply_site_affine_reference(data: np.ndarray, aff: SiteAffine) -> np.ndarray
 @dataclass(frozen=True)
 class PixelMatrix:
     """A stage's whole effect on an RGB :class:`~rawlux.core.image.Image` as the per-pixel map
-    ``out = m @ rgb`` (then ``max(., 0)`` with NaN -> 0 when ``clamp_negative``), plus the Image
-    fields it sets (``changes``). Used to fuse pointwise colour stages into the stage before."""
+    ``out = m @ rgb`` (then ``max(., 0)`` with NaN -> 0 when ``clamp_negative``), optionally
+    keeping only the rectangle ``window = (top, left, height, width)`` of its input, plus the
+    Image fields it sets (``changes``). Used to fuse pointwise stages (colour matrices, a crop)
+    into the stage before, which then computes and writes only the window."""
 
     matrix: np.ndarray
     clamp_negative: bool = False
     changes: Mapping[str, Any] = field(default_factory=dict)
+    window: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         m = np.asarray(self.matrix, np.float64)
         if m.shape != (3, 3) or not np.all(np.isfinite(m)):
             raise ContractError(f"PixelMatrix needs a finite 3x3 matrix, got shape {m.shape}")
         object.__setattr__(self, "matrix", m)
+        if self.window is not None:
+            t, l, h, w = (int(v) for v in self.window)
+            if t < 0 or l < 0 or h < 1 or w < 1:
+                raise ContractError(f"PixelMatrix window {self.window} is not a rectangle")
+            object.__setattr__(self, "window", (t, l, h, w))
 
     @staticmethod
     def identity(**changes: Any) -> "PixelMatrix":
         return PixelMatrix(np.eye(3), False, changes)
 
+    @staticmethod
+    def crop(window: tuple[int, int, int, int], **changes: Any) -> "PixelMatrix":
+        """Keep ``window`` = (top, left, height, width) of the input, pixels unchanged."""
+        return PixelMatrix(np.eye(3), False, changes, window)
+
     def then(self, nxt: "PixelMatrix") -> "PixelMatrix | None":
         """This map followed by ``nxt``, or None when that is not one matrix (a clamp followed
-        by a non-identity matrix)."""
+        by a non-identity matrix). Windows compose (``nxt``'s is relative to this output)."""
         changes = {**self.changes, **nxt.changes}
+        window = self.window
+        if nxt.window is not None:
+            t, l, h, w = nxt.window
+            if window is not None:
+                if t + h > window[2] or l + w > window[3]:
+                    raise ContractError(f"window {nxt.window} lies outside the {window[3]}x{window[2]} input")
+                t, l = t + window[0], l + window[1]
+            window = (t, l, h, w)
         if self.clamp_negative:
             if not np.array_equal(nxt.matrix, np.eye(3)):
                 return None
-            return PixelMatrix(self.matrix, True, changes)  # a clamp again changes nothing
-        return PixelMatrix(nxt.matrix @ self.matrix, nxt.clamp_negative, changes)
+            return PixelMatrix(self.matrix, True, changes, window)  # a clamp again changes nothing
+        return PixelMatrix(nxt.matrix @ self.matrix, nxt.clamp_negative, changes, window)

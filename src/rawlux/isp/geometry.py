@@ -161,18 +161,18 @@ def geometry(img: Image, params: GeometryParams = GeometryParams()) -> Image:
 
 
 def geometry_pointwise(img: Image, params: GeometryParams = GeometryParams()) -> object | None:
-    """Stage fusion hint: the identity when nothing moves (no OpcodeList3 to apply and no crop,
-    or a crop covering the whole frame), else None."""
+    """Stage fusion hint when no OpcodeList3 warp has to run: the default crop as a window
+    (the stage before then computes only the cropped pixels), or the identity; else None."""
     if params.apply_warp and any(not op.preview_only for op in img.opcodes3):
         return None
-    changes: dict = {}
-    if params.apply_crop and img.crop is not None:
-        if _window(img.height, img.width, img.crop) != (0, 0, img.height, img.width):
-            return None
-        changes["crop"] = None
     from rawlux.isp.fused import PixelMatrix
 
-    return PixelMatrix.identity(**changes)
+    if params.apply_crop and img.crop is not None:
+        window = _window(img.height, img.width, img.crop)
+        if window == (0, 0, img.height, img.width):
+            return PixelMatrix.identity(crop=None)
+        return PixelMatrix.crop(window, crop=None)
+    return PixelMatrix.identity()
 
 
 STAGE = StageDef(

@@ -104,13 +104,19 @@ def demosaic_fused(raw: RawImage, params: DemosaicParams, tail: Callable[[Image]
     if fn is None or np.asarray(pattern).shape != (2, 2) or raw.data.ndim != 2:
         return None
     balanced = raw.wb_gains is not None
-    out = np.empty((raw.height, raw.width, 3), np.float32)
-    img = Image.from_raw(raw, out, white_balanced=balanced)  # metadata now, pixels below
+    # metadata now (the buffer is not touched unless it is the output), pixels below
+    full = np.empty((raw.height, raw.width, 3), np.float32)
+    img = Image.from_raw(raw, full, white_balanced=balanced)
     pm = tail(img)
     if pm is None:
-        fn(raw.data, pattern, out=out)
+        fn(raw.data, pattern, out=full)
         return img
-    fn(raw.data, pattern, post=pm.matrix, clamp=pm.clamp_negative, out=out)
+    out = full
+    if pm.window is not None:  # a fused crop: compute and write only the window
+        del full
+        img = replace(img, data=np.empty((pm.window[2], pm.window[3], 3), np.float32))
+        out = img.data
+    fn(raw.data, pattern, post=pm.matrix, clamp=pm.clamp_negative, out=out, window=pm.window)
     return replace(img, **pm.changes) if pm.changes else img
 
 

@@ -46,8 +46,9 @@ def _disc(d: np.ndarray, i: int, jm: int) -> np.float32:  # pragma: no cover - c
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
-def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):  # pragma: no cover
-    """Demosaic rows [r0, r1) of ``cfa`` into ``out`` using the given strip buffers.
+def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm, top, left):  # pragma: no cover
+    """Demosaic rows [r0, r1) of ``cfa`` into ``out`` using the given strip buffers; ``out``
+    holds the window of the frame starting at (``top``, ``left``) (the whole frame: 0, 0).
 
     Inner loops run over ``k`` with the column ``j = k + B`` for a per-step constant ``B``;
     every column index is ``k + (non-negative constant)`` so the loops vectorise.
@@ -206,8 +207,12 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):
             d = _disc(pq, i, k + 7)
             c2[i, k + 8] = gc + (one - d) * pe + d * qe
     # ---- step 4.3 + output: R and B at green sites, assemble the strip (j = k + M)
+    oh, ow = out.shape[0], out.shape[1]
     for i in range(M, Lh - M):
         gi = r0 + i - M
+        oi = gi - top
+        if oi < 0 or oi >= oh:
+            continue
         jng = 0 if pat[i & 1, 0] != 1 else 1  # non-green column parity of this row
         ch = pat[i & 1, jng]  # chroma of this row's non-green sites
         red_row = ch == 0  # else this row's chroma is blue and rows above/below are red
@@ -249,16 +254,16 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):
             t1[i, k] = ecv  # t1/t2 are free again: row buffers for the two estimates
             t2[i, k] = ech
         if post == 0:
-            for k in range(W):  # interleave (a separate loop so the maths above vectorises)
+            for k in range(left, left + ow):  # interleave (a separate loop so the maths above vectorises)
                 gc = c[i, k + 12]
                 isng = ((k ^ jng) & 1) == 0
                 vch = gc if isng else t2[i, k]  # chroma ch (raw at this row's non-green sites)
                 vcv = c2[i, k + 12] if isng else t1[i, k]  # chroma cv
-                out[gi, k, 0] = vch if red_row else vcv
-                out[gi, k, 1] = g[i, k + 12]
-                out[gi, k, 2] = vcv if red_row else vch
+                out[oi, k - left, 0] = vch if red_row else vcv
+                out[oi, k - left, 1] = g[i, k + 12]
+                out[oi, k - left, 2] = vcv if red_row else vch
         else:  # fused pointwise tail: out = pm @ rgb (post 2: then max(., 0))
-            for k in range(W):
+            for k in range(left, left + ow):
                 gc = c[i, k + 12]
                 isng = ((k ^ jng) & 1) == 0
                 vch = gc if isng else t2[i, k]
@@ -273,18 +278,19 @@ def _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm):
                     x = x if x > f0 else f0
                     y = y if y > f0 else f0
                     z = z if z > f0 else f0
-                out[gi, k, 0] = x
-                out[gi, k, 1] = y
-                out[gi, k, 2] = z
+                out[oi, k - left, 0] = x
+                out[oi, k - left, 1] = y
+                out[oi, k - left, 2] = z
 
 
 @njit(
     cache=True,
     nogil=True,
-    aot="void(f4[:, ::1], i8[:, ::1], i8[::1], f4[:, :, ::1], i8, f4[:, ::1], i8, i8)",
+    aot="void(f4[:, ::1], i8[:, ::1], i8[::1], f4[:, :, ::1], i8, f4[:, ::1], i8, i8, i8, i8)",
 )
-def _rcd_strips(cfa, pat, cols, out, post, pm, s0, s1):  # pragma: no cover - compiled
-    """Demosaic strips ``s0 .. s1`` (of ``_TS`` rows each) with one set of strip buffers."""
+def _rcd_strips(cfa, pat, cols, out, post, pm, top, left, s0, s1):  # pragma: no cover - compiled
+    """Demosaic strips ``s0 .. s1`` (of ``_TS`` rows each) with one set of strip buffers into
+    ``out``, the window of the frame starting at (``top``, ``left``)."""
     H, W = cfa.shape
     shape = (_TS + 2 * _M, W + 2 * _M)
     c = np.empty(shape, np.float32)
@@ -297,7 +303,7 @@ def _rcd_strips(cfa, pat, cols, out, post, pm, s0, s1):  # pragma: no cover - co
     for s in range(s0, s1):
         r0 = s * _TS
         r1 = min(H, r0 + _TS)
-        _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm)
+        _rcd_strip(cfa, pat, cols, out, r0, r1, c, t1, t2, vh, g, pq, c2, post, pm, top, left)
 
 
 def rcd(
@@ -307,23 +313,36 @@ def rcd(
     post: np.ndarray | None = None,
     clamp: bool = False,
     out: np.ndarray | None = None,
+    window: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """RCD demosaic: float32 (H, W) Bayer mosaic + 2x2 pattern -> float32 (H, W, 3).
 
     ``post`` (3x3): a pointwise matrix applied to each demosaiced pixel as it is written
     (``clamp``: then negatives become 0) — the fused form of a following colour-matrix stage.
-    ``out``: a float32 C-contiguous (H, W, 3) array to write into (else a new one).
+    ``window`` = (top, left, height, width): compute and return only that rectangle of the
+    frame (a fused crop; equal to cropping the full result). ``out``: a float32 C-contiguous
+    array of the result's shape to write into (else a new one).
     """
     cfa, pat = check_mosaic(cfa, pattern)
     h, w = cfa.shape
+    top, left, oh, ow = (0, 0, h, w) if window is None else (int(v) for v in window)
+    if top < 0 or left < 0 or oh < 1 or ow < 1 or top + oh > h or left + ow > w:
+        raise ContractError(f"rcd window {window} does not fit the {w}x{h} mosaic")
     if out is None:
-        out = np.empty((h, w, 3), np.float32)
-    elif out.shape != (h, w, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ContractError(f"rcd out must be float32 C-contiguous {(h, w, 3)}, got {out.dtype} {out.shape}")
+        out = np.empty((oh, ow, 3), np.float32)
+    elif out.shape != (oh, ow, 3) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ContractError(f"rcd out must be float32 C-contiguous {(oh, ow, 3)}, got {out.dtype} {out.shape}")
     mode = 0 if post is None else (2 if clamp else 1)
     pm = np.eye(3, dtype=np.float32) if post is None else np.ascontiguousarray(post, np.float32)
     if pm.shape != (3, 3):
         raise ContractError(f"rcd post matrix must be 3x3, got {pm.shape}")
-    nstrips = (h + _TS - 1) // _TS
-    run_bands(_rcd_strips, nstrips, cfa, pat, reflect_indices(w, _M), out, mode, pm, min_rows=1)
+    first = top // _TS  # only the strips that hold window rows
+    nstrips = (top + oh + _TS - 1) // _TS - first
+    run_bands(_rcd_band, nstrips, cfa, pat, reflect_indices(w, _M), out, mode, pm, top, left, first,
+              min_rows=1)
     return out
+
+
+def _rcd_band(cfa: np.ndarray, pat: np.ndarray, cols: np.ndarray, out: np.ndarray, mode: int,
+              pm: np.ndarray, top: int, left: int, first: int, s0: int, s1: int) -> None:
+    _rcd_strips(cfa, pat, cols, out, mode, pm, top, left, first + s0, first + s1)
