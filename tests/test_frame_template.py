@@ -136,7 +136,9 @@ FIELD_POOL = ["make", "model", "camera", "lens", "focal", "focal35", "focal_eq",
               "fnumber", "exposure", "iso", "date", "time", "software", "gps"]
 
 safe_text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12).map(
-    lambda s: s.replace("·", "").replace("|", "").replace(",", "").replace("/", "").replace("—", ""))
+    lambda s: s.replace("·", "").replace("|", "").replace(",", "").replace("/", "").replace("—", "")
+).filter(  # text that itself reads "None"/"nan"/"inf" would hide a formatting bug from the check
+    lambda s: "None" not in s and not {w.lower() for w in s.split()} & {"nan", "inf"})
 maybe_num = st.one_of(st.none(), st.floats(min_value=-10, max_value=1e6), st.just(float("nan")),
                       st.just(float("inf")))
 
