@@ -219,3 +219,15 @@ def test_cli_p3_embeds_display_p3_profile(tmp_path: Path, raw_dir: Path) -> None
         assert identify_profile(b.info["icc_profile"]) is ColorSpace.DISPLAY_P3
         # same scene, different encodings: P3 values of saturated colours are less extreme
         assert np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).mean() > 1.0
+
+
+def test_console_entry_keeps_exit_status_and_output(tmp_path: Path) -> None:
+    """The ``rawlux`` entry point skips interpreter teardown after a command: its stdout must
+    still arrive whole and its exit status must be the command's."""
+    ok = run_cli("looks", "list")
+    assert ok.returncode == 0 and "authentic" in ok.stdout and "vibrant" in ok.stdout
+    usage = run_cli("develop")
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr + usage.stdout
+    missing = run_cli("develop", str(tmp_path / "none.dng"), "-o", str(tmp_path / "x.jpg"))
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1
+    assert "file does not exist" in missing.stderr and not (tmp_path / "x.jpg").exists()
