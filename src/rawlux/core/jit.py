@@ -176,6 +176,7 @@ def parse_signature(text: str) -> Signature:
 # ------------------------------------------------------------------------------ lazy kernels
 
 _KERNELS: list["LazyKernel"] = []
+_materialise_lock = threading.RLock()  # re-entrant: binding a kernel materialises its callees
 _materialised_modules: set[str] = set()  # modules whose kernels were compiled (AOT manifest)
 
 
@@ -223,17 +224,20 @@ class LazyKernel:
     def dispatcher(self) -> Any:
         """The numba dispatcher (imports numba and compiles on first call, cached on disk)."""
         if self._dispatcher is None:
-            import numba
+            with _materialise_lock:  # band threads may all arrive at the first call together
+                if self._dispatcher is None:
+                    import numba
 
-            _bind_globals(self.py_func)
-            self._dispatcher = numba.njit(**self.options)(self.py_func)
+                    _bind_globals(self.py_func)
+                    self._dispatcher = numba.njit(**self.options)(self.py_func)
         return self._dispatcher
 
     def _aot_functions(self) -> list[Any]:
         if self._aot is None:
-            module = _aot_module()
-            funcs = [getattr(module, self.symbol(i), None) if module else None for i in range(len(self.signatures))]
-            self._aot = funcs
+            with _materialise_lock:  # the extension is loaded once, by one thread
+                module = _aot_module()
+                self._aot = [getattr(module, self.symbol(i), None) if module else None
+                             for i in range(len(self.signatures))]
         return self._aot
 
     def __call__(self, *args: Any) -> Any:
@@ -271,10 +275,12 @@ class LazyIntrinsic:
 
     def materialise(self) -> Any:
         if self._real is None:
-            from numba.extending import intrinsic as numba_intrinsic
+            with _materialise_lock:
+                if self._real is None:
+                    from numba.extending import intrinsic as numba_intrinsic
 
-            _materialised_modules.add(self.fn.__module__)
-            self._real = numba_intrinsic(self.fn)
+                    _materialised_modules.add(self.fn.__module__)
+                    self._real = numba_intrinsic(self.fn)
         return self._real
 
 
@@ -365,7 +371,8 @@ def _dist_version(name: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def aot_status() -> tuple[Any, str]:
-    """(loaded AOT module or None, one-line reason)."""
+    """(loaded AOT module or None, one-line reason); computed once per process (``cache_clear``
+    to look again)."""
     if os.environ.get("RAWLUX_AOT", "1").strip().lower() in ("0", "false", "no", "off"):
         return None, "disabled by RAWLUX_AOT"
     import json
