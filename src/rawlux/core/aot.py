@@ -77,6 +77,7 @@ def _use_kernel_options(kernels: list[jit.LazyKernel]) -> None:
 
 
 def is_fresh() -> bool:
+    """True when the AOT module on disk matches the current sources, interpreter and CPU."""
     jit.aot_status.cache_clear()
     return jit.aot_status()[0] is not None
 
