@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rawlux.core.jit import njit  # binds the lazy fast_log2 when compiled
-from rawlux.looks.fastops import fast_log2
+from rawlux.core.fastmath import fast_log2
 from rawlux.looks.local import block_mean, downsample_norm, upsample_columns, upsample_reference
 from rawlux.looks.registry import get_look, look_names
 from rawlux.looks.render import render_look, render_reference

@@ -18,7 +18,7 @@ from functools import cache
 
 import numpy as np
 from rawlux.core.jit import njit, prange
-from rawlux.looks.fastops import clip01, fast_pow
+from rawlux.core.fastmath import clip01, fast_pow
 
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Encoding

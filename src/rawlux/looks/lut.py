@@ -71,7 +71,7 @@ class Lut:
 
 from rawlux.core.jit import njit, prange
 
-from rawlux.looks.fastops import clip01, fast_pow
+from rawlux.core.fastmath import clip01, fast_pow
 
 
 def identity_lut(size: int = 33, dims: int = 3, **kw: object) -> Lut:

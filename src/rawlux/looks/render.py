@@ -27,10 +27,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from rawlux.core.fastmath import clip01, fast_log2
 from rawlux.core.jit import njit, run_bands
 from rawlux.looks.fastops import (
-    clip01,
-    fast_log2,
     pair_lerp,
     prefetch,
     tetra_blend4,
