@@ -116,39 +116,10 @@ def raised_cosine(t: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _gather_tiles(plane, disp, t, stride, off, window, out, k0, k1):  # pragma: no cover - compiled
-    nx = disp.shape[1]
-    h, w = plane.shape
-    for k in range(k0, k1):
-        i = k // nx
-        j = k % nx
-        y0 = i * stride - off + disp[i, j, 0]
-        x0 = j * stride - off + disp[i, j, 1]
-        if y0 >= 0 and x0 >= 0 and y0 + t <= h and x0 + t <= w:
-            for a in range(t):
-                for b in range(t):
-                    out[i, j, a, b] = plane[y0 + a, x0 + b] * window[a, b]
-        else:
-            for a in range(t):
-                y = min(max(y0 + a, 0), h - 1)
-                for b in range(t):
-                    x = min(max(x0 + b, 0), w - 1)
-                    out[i, j, a, b] = plane[y, x] * window[a, b]
-
-
-def _gather(plane: np.ndarray, disp: np.ndarray, t: int, stride: int, off: int,
-            window: np.ndarray) -> np.ndarray:
-    """Windowed tiles (ny, nx, t, t) of ``plane`` shifted by integer ``disp`` (edge clamped)."""
-    out = np.empty((disp.shape[0], disp.shape[1], t, t), np.float32)
-    run_bands(_gather_tiles, disp.shape[0] * disp.shape[1], plane, disp, t, stride, off, window, out)
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _gather_band(stack, disp, i0, t, stride, off, window, out):  # pragma: no cover - compiled
     """Windowed tiles of tile rows ``i0 .. i0 + out.shape[1]`` of every plane of ``stack``
     (g, h, w), shifted by the integer ``disp`` (g, ny, nx, 2) (edge clamped), into ``out``
-    (g, nb, nx, t, t): the band version of :func:`_gather`."""
+    (g, nb, nx, t, t)."""
     g, nb, nx = out.shape[0], out.shape[1], out.shape[2]
     h, w = stack.shape[1], stack.shape[2]
     for k in range(g * nb * nx):
@@ -168,6 +139,21 @@ def _gather_band(stack, disp, i0, t, stride, off, window, out):  # pragma: no co
                     x = min(max(x0 + b, 0), w - 1)
                     out[f, i, j, a, b] = stack[f, y, x] * window[a, b]
 
+
+
+def _gather(plane: np.ndarray, disp: np.ndarray, t: int, stride: int, off: int,
+            window: np.ndarray) -> np.ndarray:
+    """Windowed tiles (ny, nx, t, t) of ``plane`` shifted by integer ``disp`` (ny, nx, 2) (edge
+    clamped): :func:`_gather_band` over bands of tile rows, one per thread."""
+    ny, nx = disp.shape[0], disp.shape[1]
+    out = np.empty((1, ny, nx, t, t), np.float32)
+    stack, disps = plane[None], disp[None]
+
+    def band(i0: int, i1: int) -> None:
+        _gather_band(stack, disps, i0, t, stride, off, window, out[:, i0:i1])
+
+    run_bands(band, ny, min_rows=1)
+    return out[0]
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _merge_band_flat(f0, fz, sig2, c, m0, acc, sa, sb):  # pragma: no cover - compiled
