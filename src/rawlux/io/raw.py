@@ -207,8 +207,6 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     """A DNG as a RawImage. ``direct_read``: uncompressed 16-bit CFA pixels are read straight
     from the file (one contiguous read, see :func:`_dng_pixels_direct`) instead of via LibRaw's
     unpack, which is several times slower for them; everything else goes through LibRaw."""
-    import rawpy
-
     tags, info = _dng.read_dng_tags(p)
     check_dimensions(info["width"], info["height"], p, "DNG raw image")
     if info["samples"] not in (1, 3):
@@ -233,6 +231,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     if fast is not None:
         rp = None
     else:
+        import rawpy
+
         try:
             rp = rawpy.imread(str(p))
         except rawpy.LibRawFileUnsupportedError:
