@@ -194,6 +194,14 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
         fr3[j] = f3
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _grain_gain(r: float, g: float, b: float, amount: float) -> float:  # pragma: no cover - compiled
+    """Multiplicative grain of one display-linear pixel: ``1 + amount (1 - 0.7 min(Y, 1))``
+    (``amount`` = strength x grain sample; weaker in highlights, Rec.2020 luminance Y)."""
+    lum = np.float32(0.2627) * r + np.float32(0.678) * g + np.float32(0.0593) * b
+    return np.float32(1.0) + amount * (np.float32(1.0) - np.float32(0.7) * min(lum, np.float32(1.0)))
+
+
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
       " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
@@ -390,9 +398,7 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                         o0 = seg[3 * t]
                         o1_ = seg[3 * t + 1]
                         o2_ = seg[3 * t + 2]
-                        lum = (np.float32(0.2627) * o0 + np.float32(0.678) * o1_
-                               + np.float32(0.0593) * o2_)
-                        gm = one + gam * grow[t] * (one - np.float32(0.7) * min(lum, one))
+                        gm = _grain_gain(o0, o1_, o2_, gam * grow[t])
                         dseg[3 * t] = clip01(o0 * gm)
                         dseg[3 * t + 1] = clip01(o1_ * gm)
                         dseg[3 * t + 2] = clip01(o2_ * gm)
@@ -406,9 +412,7 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                         o0 = seg[3 * t]
                         o1_ = seg[3 * t + 1]
                         o2_ = seg[3 * t + 2]
-                        lum = (np.float32(0.2627) * o0 + np.float32(0.678) * o1_
-                               + np.float32(0.0593) * o2_)
-                        gm = one + gam * grow[t] * (one - np.float32(0.7) * min(lum, one))
+                        gm = _grain_gain(o0, o1_, o2_, gam * grow[t])
                         seg[3 * t] = o0 * gm
                         seg[3 * t + 1] = o1_ * gm
                         seg[3 * t + 2] = o2_ * gm
