@@ -113,9 +113,8 @@ def demosaic_fused(raw: RawImage, params: DemosaicParams, tail: Callable[[Image]
         return img
     out = full
     if pm.window is not None:  # a fused crop: compute and write only the window
-        del full
-        img = replace(img, data=np.empty((pm.window[2], pm.window[3], 3), np.float32))
-        out = img.data
+        out = np.empty((pm.window[2], pm.window[3], 3), np.float32)
+        img = replace(img, data=out)  # the full-size buffer was never written: no pages spent
     fn(raw.data, pattern, post=pm.matrix, clamp=pm.clamp_negative, out=out, window=pm.window)
     return replace(img, **pm.changes) if pm.changes else img
 
