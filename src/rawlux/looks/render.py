@@ -195,6 +195,25 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _lut_pixel(T, ibase, ioff, fr1, fr2, fr3, s_all, j, clip, out, o):  # pragma: no cover - compiled
+    """Pass D for pixel ``j``: blend its tetrahedron's four 4-wide LUT vertices (offsets from
+    pass C) into ``out[o:o + 4]`` (the 4th lane is scratch), clipped to [0, 1] when ``clip``."""
+    one = np.float32(1.0)
+    b0 = np.uint32(ibase[j])
+    pk = np.uint32(ioff[j])
+    f1 = fr1[j]
+    f2 = fr2[j]
+    f3 = fr3[j]
+    b1 = b0 + (pk & np.uint32(0xFFFF))
+    b2 = b0 + (pk >> np.uint32(16))
+    b3 = b0 + np.uint32(s_all)
+    if clip:
+        tetra_blend4_clip(T, b0, b1, b2, b3, one - f1, f1 - f2, f2 - f3, f3, out, np.uint32(o))
+    else:
+        tetra_blend4(T, b0, b1, b2, b3, one - f1, f1 - f2, f2 - f3, f3, out, np.uint32(o))
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
 def _grain_gain(r: float, g: float, b: float, amount: float) -> float:  # pragma: no cover - compiled
     """Multiplicative grain of one display-linear pixel: ``1 + amount (1 - 0.7 min(Y, 1))``
     (``amount`` = strength x grain sample; weaker in highlights, Rec.2020 luminance Y)."""
@@ -353,23 +372,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                 for j in range(W - 1):
                     if (j & 3) == 0:
                         prefetch(sf, nxt + 3 * j)
-                    b0 = np.uint32(ibase[j])
-                    pk = np.uint32(ioff[j])
-                    f1 = fr1[j]
-                    f2 = fr2[j]
-                    f3 = fr3[j]
-                    tetra_blend4_clip(T, b0, b0 + (pk & np.uint32(0xFFFF)),
-                                      b0 + (pk >> np.uint32(16)), b0 + np.uint32(s_all), one - f1,
-                                      f1 - f2, f2 - f3, f3, dst, np.uint32(3 * j))
+                    _lut_pixel(T, ibase, ioff, fr1, fr2, fr3, s_all, j, True, dst, 3 * j)
                 j = W - 1  # the last pixel's 4th lane would spill into the next row: via orow
-                b0 = np.uint32(ibase[j])
-                pk = np.uint32(ioff[j])
-                f1 = fr1[j]
-                f2 = fr2[j]
-                f3 = fr3[j]
-                tetra_blend4_clip(T, b0, b0 + (pk & np.uint32(0xFFFF)), b0 + (pk >> np.uint32(16)),
-                                  b0 + np.uint32(s_all), one - f1, f1 - f2, f2 - f3, f3, orow,
-                                  np.uint32(0))
+                _lut_pixel(T, ibase, ioff, fr1, fr2, fr3, s_all, j, True, orow, 0)
                 for c in range(3):
                     dst[3 * j + c] = orow[c]
                 continue
@@ -377,14 +382,7 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                 for j in range(W):
                     if (j & 3) == 0:
                         prefetch(sf, nxt + 3 * j)
-                    b0 = np.uint32(ibase[j])
-                    pk = np.uint32(ioff[j])
-                    f1 = fr1[j]
-                    f2 = fr2[j]
-                    f3 = fr3[j]
-                    tetra_blend4(T, b0, b0 + (pk & np.uint32(0xFFFF)), b0 + (pk >> np.uint32(16)),
-                                 b0 + np.uint32(s_all), one - f1, f1 - f2, f2 - f3, f3, orow,
-                                 np.uint32(3 * j))
+                    _lut_pixel(T, ibase, ioff, fr1, fr2, fr3, s_all, j, False, orow, 3 * j)
             # --- E: grain, blend with neutral, clip, store (vectorised). The blend reads the
             # source row, so it writes the buffer (with out = src a loop reading one and
             # writing the other would fail the vectoriser's overlap check and run scalar)
