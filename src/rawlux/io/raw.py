@@ -751,4 +751,23 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
     return rows
 
 
-__all__ = ["open_raw", "describe", "libraw_linear"]
+def empty_pixels_reason(raw: RawImage) -> str | None:
+    """Why ``raw`` holds no image (metadata-only file, every pixel zero), or None when it has one.
+
+    A strided sample is checked first, so a real photograph costs microseconds; only a
+    (nearly) empty mosaic is scanned in full."""
+    if raw.metadata.extra.get("warning", "").startswith("image data stripped"):
+        return "the file holds metadata only (image data stripped)"
+    flat = raw.data.reshape(-1)
+    black = float(np.max(raw.black))
+    if flat.size == 0:
+        return "the image has no pixels"
+    if float(flat[::997].max()) > black:
+        return None
+    top = float(flat.max())
+    if top > black:
+        return None
+    return "every pixel is zero" if top == 0 else f"every pixel is at or below the black level ({black:g} DN)"
+
+
+__all__ = ["open_raw", "describe", "libraw_linear", "empty_pixels_reason"]
