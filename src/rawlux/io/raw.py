@@ -169,7 +169,8 @@ def _apply_overrides(
 
 
 def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) -> Metadata:
-    """EXIF via :func:`rawlux.io.exif.read_metadata`, gaps filled from LibRaw's own fields."""
+    """EXIF via :func:`rawlux.io.exif.read_metadata`, gaps filled from LibRaw's own fields; the
+    source's standard EXIF block in ``extra["exif_bytes"]`` (:func:`rawlux.io.exif.source_exif`)."""
     from dataclasses import replace
 
     from rawlux.io.exif import merge_metadata, read_metadata
@@ -197,6 +198,11 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
             pass
     if orientation is not None:
         md = replace(md, orientation=orientation)
+    from rawlux.io.exif import source_exif
+
+    blob = source_exif(p)  # every standard EXIF tag of the source, carried into outputs by save()
+    if blob:
+        md = replace(md, extra={**md.extra, "exif_bytes": blob})
     return md
 
 
@@ -745,6 +751,8 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
     if md.gps:
         ex.append(f"GPS {md.gps.latitude:.5f}, {md.gps.longitude:.5f}")
     rows.append(("exif", ", ".join(ex) or "none"))
+    if md.extra.get("dropped"):  # zero / blank / impossible in the file: not shown as fact
+        rows.append(("exif blank in file", ", ".join(k.replace("_", " ") for k in md.extra["dropped"])))
     for k, v in md.extra.items():
         if isinstance(v, str):
             rows.append((k.replace("_", " "), v))

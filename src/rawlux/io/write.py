@@ -59,6 +59,26 @@ T_EXIF_VERSION, T_DTO, T_DTD, T_OFFSET_TO = 0x9000, 0x9003, 0x9004, 0x9011
 T_FOCAL, T_COLORSPACE, T_PIXEL_X, T_PIXEL_Y = 0x920A, 0xA001, 0xA002, 0xA003
 T_FOCAL35, T_LENS_MODEL = 0xA405, 0xA434
 IFD1_TAGS = (0x0201, 0x0202)  # JPEGInterchangeFormat(Length): thumbnails of the old pixels
+T_MAKERNOTE, T_INTEROP = 0x927C, 0xA005
+# Exif-IFD tags for which 0 means "unknown" (written so by Magic Lantern and others): dropped
+ZERO_IS_UNKNOWN = (0x829A, 0x829D, 0x8827, 0x8831, 0x8832, 0x8833, 0x920A, 0xA405, 0x9206,
+                   0xA20E, 0xA20F, 0xA404)
+# Metadata field -> the tags it is authoritative for: when the (cleaned) field is None the
+# source value was blank or impossible, so the source tags go too (APEX twins included:
+# ShutterSpeedValue 0 decodes to "1 s", ApertureValue/MaxApertureValue 0 to "f/1")
+FIELD_TAGS = {
+    "exposure_time": (0x829A, 0x9201),
+    "f_number": (0x829D, 0x9202, 0x9205),
+    "iso": (0x8827, 0x8833, 0x8830, 0x8832, 0x8831),
+    "focal_length": (0x920A,),
+    "focal_length_35mm": (0xA405,),
+    "datetime_original": (0x9003, 0x9004, 0x9011, 0x9012, 0x9291, 0x9292),
+}
+# Maker notes whose offsets are relative to the note itself survive being moved to a new file;
+# others (Canon, Sony, Samsung, Panasonic...) point into the old file's layout and are dropped.
+SELF_CONTAINED_MAKERNOTES = (b"Apple iOS\0", b"Nikon\0\x02", b"FUJIFILM", b"OLYMPUS\0",
+                             b"OM SYSTEM\0", b"GENERALE")
+EXIF_MAX = 0xFFFF - 2 - 6  # one JPEG APP1 segment
 
 
 def supported_extensions() -> list[str]:
@@ -171,6 +191,7 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     exif_ifd = ex.get_ifd(T_EXIF_IFD)
     for t in IFD1_TAGS:
         ex.pop(t, None)
+    _drop_junk(ex, exif_ifd, meta)
 
     def put(d: Any, tag: int, value: Any) -> None:
         if value is not None:
@@ -226,7 +247,56 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
             g[5] = b"\x00" if meta.gps.altitude >= 0 else b"\x01"
             f = Fraction(abs(float(meta.gps.altitude))).limit_denominator(1000)
             g[6] = IFDRational(f.numerator, f.denominator)
-    return ex.tobytes()
+    elif T_GPS_IFD in ex:
+        g = ex.get_ifd(T_GPS_IFD)  # no plausible position: no position tags (0, 0 is a blank)
+        for t in (1, 2, 3, 4):
+            g.pop(t, None)
+        if not set(g) - {0}:
+            del ex[T_GPS_IFD]
+    out = ex.tobytes()
+    if len(out) > EXIF_MAX and T_MAKERNOTE in exif_ifd:
+        exif_ifd.pop(T_MAKERNOTE)  # too large for a JPEG segment: the maker note goes first
+        out = ex.tobytes()
+    return out
+
+
+def _blank(v: Any) -> bool:
+    """An ASCII value with no content ("", spaces, NULs, "0000:00:00 00:00:00")."""
+    if isinstance(v, bytes):
+        return False
+    if not isinstance(v, str):
+        return False
+    t = v.replace("\x00", "").strip()
+    return not t or (len(t) >= 10 and not t.strip("0: "))  # blank, or a zeroed date
+
+
+def _zero(v: Any) -> bool:
+    try:
+        vals = v if isinstance(v, tuple) else (v,)
+        return all(float(x) == 0 for x in vals)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+
+
+def _drop_junk(ex: Any, exif_ifd: dict, meta: Metadata) -> None:
+    """Remove source tags that are blanks or junk, so nothing is written as fact that was never
+    measured: blank texts (IFD0 and Exif IFD), zero values that mean "unknown", the tags of
+    every :class:`Metadata` field that the reader found blank or impossible, the Interop IFD
+    (it describes the old file) and maker notes that would break when moved."""
+    for d in (ex, exif_ifd):
+        for tag in [t for t, v in d.items() if _blank(v)]:
+            d.pop(tag)
+    for tag in ZERO_IS_UNKNOWN:
+        if tag in exif_ifd and _zero(exif_ifd[tag]):
+            exif_ifd.pop(tag)
+    for name, tags in FIELD_TAGS.items():
+        if getattr(meta, name) is None:
+            for tag in tags:
+                exif_ifd.pop(tag, None)
+    exif_ifd.pop(T_INTEROP, None)
+    note = exif_ifd.get(T_MAKERNOTE)
+    if note is not None and not (isinstance(note, bytes) and note.startswith(SELF_CONTAINED_MAKERNOTES)):
+        exif_ifd.pop(T_MAKERNOTE)
 
 
 # ---------------------------------------------------------------------------------- encoders
