@@ -16,7 +16,7 @@ from rawlux.cli.app import app
 from rawlux.cli.common import load_raw, open_image
 from rawlux.core.errors import CorruptInput, UnsupportedInput
 from rawlux.io.probe import input_kind
-from rawlux.io.raw import empty_pixels_reason, open_raw
+from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 
 runner = CliRunner()
 DATA_EXT = (".jpg", ".jpeg", ".png", ".heic", ".avif", ".dng", ".nef", ".kdc", ".tif")
@@ -66,7 +66,9 @@ def test_errors(tmp_path: Path) -> None:
 
 def test_empty_pixels_refused(raw_dir: Path) -> None:
     meta_only = raw_dir / "iphone12pro_proraw_metadata_only.dng"
-    assert "metadata only" in empty_pixels_reason(open_raw(meta_only))
+    with pytest.warns(EmptyRawWarning, match="stripped"):  # library users are told too
+        stripped = open_raw(meta_only)
+    assert "metadata only" in empty_pixels_reason(stripped)
     with pytest.raises(CorruptInput, match="no image to develop"):
         load_raw(meta_only)
     raw = open_raw(raw_dir / "kodak_dc50.kdc")

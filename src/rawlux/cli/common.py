@@ -108,12 +108,14 @@ def load_raw(path: Path, **raw_kw: Any) -> Any:
     metadata-only DNG) with a one-line error."""
     from rawlux.core.errors import CorruptInput, UnsupportedInput
     from rawlux.io.probe import input_kind
-    from rawlux.io.raw import empty_pixels_reason, open_raw
+    from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 
     if input_kind(path, cfa=raw_kw.get("cfa")) == "photo":
         raise UnsupportedInput("is an already developed photo, not a raw file; use `rawlux frame` or "
                                "`rawlux portrait` for photos", path)
-    raw = open_raw(path, **raw_kw)
+    with warnings.catch_warnings():  # the error below says it once
+        warnings.simplefilter("ignore", EmptyRawWarning)
+        raw = open_raw(path, **raw_kw)
     reason = empty_pixels_reason(raw)
     if reason:
         raise CorruptInput(f"no image to develop: {reason}", path)

@@ -43,6 +43,10 @@ _XYZ_TO_SRGB = np.array(
 _FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
 
 
+class EmptyRawWarning(UserWarning):
+    """The raw holds no image data (metadata-only file): developing it gives a black picture."""
+
+
 def _parse_cfa(cfa: str | CFA | None) -> CFA | None:
     if cfa is None or isinstance(cfa, CFA):
         return cfa
@@ -127,6 +131,9 @@ def open_raw(
                     raw,
                     metadata=replace(raw.metadata, extra={**raw.metadata.extra, "warning": note}),
                 )
+                import warnings
+
+                warnings.warn(f"{p}: {note}", EmptyRawWarning, stacklevel=2)
         elif probe["grey"] and not probe["has_make"]:
             if want_cfa is None:
                 raise UnsupportedInput(
@@ -778,4 +785,4 @@ def empty_pixels_reason(raw: RawImage) -> str | None:
     return "every pixel is zero" if top == 0 else f"every pixel is at or below the black level ({black:g} DN)"
 
 
-__all__ = ["open_raw", "describe", "libraw_linear", "empty_pixels_reason"]
+__all__ = ["open_raw", "describe", "libraw_linear", "empty_pixels_reason", "EmptyRawWarning"]
