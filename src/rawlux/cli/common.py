@@ -109,10 +109,13 @@ def load_raw(path: Path, **raw_kw: Any) -> Any:
     from rawlux.core.errors import CorruptInput, UnsupportedInput
     from rawlux.io.probe import input_kind
     from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
+    from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
 
     if input_kind(path, cfa=raw_kw.get("cfa")) == "photo":
-        raise UnsupportedInput("is an already developed photo, not a raw file; use `rawlux frame` or "
-                               "`rawlux portrait` for photos", path)
+        kind = sniff(read_head(path))
+        hint = ("; for a bare Bayer mosaic pass --cfa RGGB|BGGR|GRBG|GBRG" if kind in ("png", "tiff")
+                else "; developed photos go to `rawlux frame` or `rawlux portrait`")
+        raise UnsupportedInput(f"is {FORMAT_NAMES.get(kind, 'a photo')}, not a raw file{hint}", path)
     with warnings.catch_warnings():  # the error below says it once
         warnings.simplefilter("ignore", EmptyRawWarning)
         raw = open_raw(path, **raw_kw)
