@@ -431,10 +431,11 @@ _TIFF_LIKE = {b"II*\x00": None, b"MM\x00*": None, b"IIRO": b"II*\x00", b"IIRS": 
 
 
 def source_exif(path: str | os.PathLike[str]) -> bytes | None:
-    """The standard EXIF of a TIFF-structured raw (DNG, NEF, KDC, CR2, ARW, ORF, RW2, PEF...) as
-    ``b"Exif\\0\\0"`` + TIFF bytes, ready to merge into a developed output; None when the file is
-    not TIFF-structured or its EXIF is unreadable.
+    """The standard EXIF of a raw as ``b"Exif\\0\\0"`` + TIFF bytes, ready to merge into a
+    developed output; None when the file has no readable EXIF.
 
+    TIFF-structured raws (DNG, NEF, KDC, CR2, ARW, PEF, ORF, RW2...) are parsed by Pillow from
+    their own IFDs; other containers (CR3, RAF, CRW...) through exiv2, which knows them.
     Kept: the capture tags of IFD0 (make, model, description, date, artist, copyright), the whole
     Exif IFD (exposure program, compensation, metering, flash, white balance mode, time-zone
     offsets, lens, serials...) and the GPS IFD. TIFF/EP tags stored in IFD0 move to the Exif
@@ -448,14 +449,15 @@ def source_exif(path: str | os.PathLike[str]) -> bytes | None:
     p = Path(path)
     try:
         with open(p, "rb") as f:
-            data = f.read()
+            magic = f.read(4)
+            if magic in _TIFF_LIKE:
+                data = (_TIFF_LIKE[magic] or magic) + f.read()
+            else:
+                data = _exiv2_exif(p)
     except OSError:
         return None
-    magic = data[:4]
-    if magic not in _TIFF_LIKE:
+    if not data:
         return None
-    if _TIFF_LIKE[magic] is not None:
-        data = _TIFF_LIKE[magic] + data[4:]
     try:
         src = PILImage.Exif()
         src.load(data)
@@ -481,3 +483,40 @@ def source_exif(path: str | os.PathLike[str]) -> bytes | None:
     except Exception:  # noqa: BLE001 - a broken source EXIF never blocks developing
         return None
     return blob if len(out) or sub or gps else None
+
+
+_EXIV2_IFD0 = ("Make", "Model", "ImageDescription", "DateTime", "Artist", "Copyright", "HostComputer",
+               "Software")
+
+
+def _exiv2_exif(p: Path) -> bytes | None:
+    """EXIF of a file exiv2 reads (CR3, RAF, CRW...) re-encoded by exiv2 as a TIFF block:
+    the IFD0 capture tags, Exif (no maker note) and GPS tags, written into a 1-pixel JPEG whose
+    APP1 payload is returned (exiv2 semantics: values round-trip through their exiv2 text form)."""
+    import io
+
+    from PIL import Image as PILImage
+
+    d = _read_exiv2(p)
+    if not d:
+        return None
+    keep = {k: v for k, v in d.items()
+            if (k.startswith(("Exif.Photo.", "Exif.GPSInfo.")) or k in {f"Exif.Image.{n}" for n in _EXIV2_IFD0})
+            and not k.endswith(("MakerNote", "InteroperabilityTag"))}
+    if not keep:
+        return None
+    try:
+        import pyexiv2
+
+        tiny = io.BytesIO()
+        PILImage.new("RGB", (1, 1)).save(tiny, "JPEG")
+        with pyexiv2.ImageData(tiny.getvalue()) as img:
+            img.modify_exif(keep)
+            jpeg = img.get_bytes()
+    except Exception:  # noqa: BLE001 - exiv2 rejects odd values: no EXIF rather than no photo
+        return None
+    at = jpeg.find(b"\xff\xe1")
+    if at < 0 or jpeg[at + 4 : at + 10] != b"Exif\0\0":
+        return None
+    n = int.from_bytes(jpeg[at + 2 : at + 4], "big")
+    return jpeg[at + 10 : at + 2 + n]
