@@ -452,6 +452,8 @@ def source_exif(path: str | os.PathLike[str]) -> bytes | None:
             magic = f.read(4)
             if magic in _TIFF_LIKE:
                 data = (_TIFF_LIKE[magic] or magic) + f.read()
+            elif magic == b"\x89PNG":  # a bare Bayer mosaic: no camera EXIF
+                return None
             else:
                 data = _exiv2_exif(p)
     except OSError:
