@@ -26,6 +26,7 @@ FOREIGN_KINDS = ("gif", "jxl", "bmp", "pdf", "zip", "gzip", "text")
 #: TIFF photometric interpretations that only raw files use
 RAW_PHOTOMETRIC = (32803, 34892)  # CFA, LinearRaw
 DNG_VERSION = 50706
+MAX_DIRECTORIES = 8  # top-level IFDs looked at (a multi-page TIFF stack is not walked to the end)
 
 
 def tiff_is_raw(path: str | os.PathLike[str], head: bytes | None = None) -> bool:
@@ -45,7 +46,9 @@ def tiff_is_raw(path: str | os.PathLike[str], head: bytes | None = None) -> bool
             first = tf.pages[0]
             if DNG_VERSION in first.tags:
                 return True
-            for page in tf.pages:
+            for n, page in enumerate(tf.pages):
+                if n == MAX_DIRECTORIES:  # raws keep the mosaic in the first few directories
+                    break
                 for ifd in [page, *(page.pages or [])]:
                     tag = ifd.tags.get(262)  # PhotometricInterpretation
                     if tag is not None and int(tag.value) in RAW_PHOTOMETRIC:
