@@ -12,12 +12,12 @@ from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
 
 def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
                  save_kw: dict, raw_kw: dict, frame: str | None) -> None:
+    from rawlux.cli.common import load_raw
     from rawlux.develop import develop, reuse_freed_memory
-    from rawlux.io.raw import open_raw
     from rawlux.io.write import save
 
     with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
-        raw = open_raw(src, **raw_kw)
+        raw = load_raw(src, **raw_kw)  # the shared photo-or-raw decision; refuses empty pixels
         img = develop(raw, lut=lut, **options)
         if frame:
             from rawlux.frame import apply_frame

@@ -7,38 +7,18 @@ from typing import Optional
 
 import typer
 
-from rawlux.cli.common import run_guarded
-
-PHOTO_KINDS = ("jpeg", "png", "heif", "avif", "webp")
+from rawlux.cli.common import open_image, run_guarded
 
 
-def _is_photo(path: Path) -> bool:
-    """True for a display photo (JPEG/PNG/HEIC/AVIF/WebP/TIFF that is not a DNG), False for a raw."""
-    from rawlux.io.safety import check_readable, read_head, sniff
-
-    check_readable(path)
-    kind = sniff(read_head(path))
-    if kind in PHOTO_KINDS:
-        return True
-    if kind == "tiff":
-        return path.suffix.lower() not in (".dng",)
-    return False
-
-
-def _open(path: Path, look: Optional[str], color_space: str) -> object:
-    if _is_photo(path):
-        from rawlux.io.photo import open_photo
-
-        return open_photo(path)
-    from rawlux.develop import DEFAULT_LOOK, develop
-
-    return develop(path, look=look or DEFAULT_LOOK, color_space=color_space)
+def _note(msg: str) -> None:
+    typer.echo(f"rawlux: {msg}", err=True)
 
 
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
                text: Optional[str] = None, look: Optional[str] = None, color_space: str = "srgb",
                quality: int = 92, bit_depth: Optional[int] = None) -> Path:
-    """Read ``src`` (developing it when it is a raw), frame it, save to ``dst`` (EXIF/ICC kept)."""
+    """Read ``src`` (a raw by content is developed with ``look``), frame it, save to ``dst``
+    (EXIF/ICC kept)."""
     from rawlux.frame import apply_frame, load_layout, parse_template
     from rawlux.io.write import save
 
@@ -50,7 +30,7 @@ def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path
         from rawlux.io.logo import load_logo
 
         logo_px = load_logo(logo)
-    img = _open(src, look, color_space)
+    img = open_image(src, look=look, color_space=color_space, note=_note)
     framed = apply_frame(img, lay, logo=logo_px, text=text)
     return save(framed, dst, protect=[src], quality=quality, bit_depth=bit_depth)
 

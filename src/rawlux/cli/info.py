@@ -21,9 +21,13 @@ def register(app: typer.Typer) -> None:
         """Show camera, CFA, levels, colour matrices, neutral, noise profile, opcodes, crop."""
 
         def run() -> None:
-            from rawlux.io.raw import describe, open_raw
+            import warnings
 
-            raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
+            from rawlux.io.raw import EmptyRawWarning, describe, open_raw
+
+            with warnings.catch_warnings():  # shown as the "warning" row of the table
+                warnings.simplefilter("ignore", EmptyRawWarning)
+                raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
             rows = describe(raw)
             if as_json:
                 typer.echo(json.dumps(dict(rows), indent=2))

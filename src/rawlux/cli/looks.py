@@ -12,11 +12,9 @@ RAW_HINT = "raw file (DNG, NEF, ...) or a photo (JPEG, PNG, HEIC, ...)"
 
 
 def _is_photo(path: Path) -> bool:
-    try:
-        from rawlux.io.photo import PHOTO_EXTENSIONS
-    except ImportError:  # pragma: no cover
-        return False
-    return path.suffix.lower() in PHOTO_EXTENSIONS
+    from rawlux.io.probe import input_kind
+
+    return input_kind(path) == "photo"  # by content: the decision every command shares
 
 
 def register(app: typer.Typer) -> None:
@@ -87,9 +85,9 @@ def register(app: typer.Typer) -> None:
                 src = open_photo(photo)
                 scene = look_input(src)
             else:
-                from rawlux.io.raw import open_raw
+                from rawlux.cli.common import load_raw
 
-                scene = look_input(open_raw(photo), wb=wb, exposure=exposure)
+                scene = look_input(load_raw(photo), wb=wb, exposure=exposure)
             names = [n.strip() for n in looks.split(",")] if looks else None
             if names:
                 from rawlux.looks.registry import get_look

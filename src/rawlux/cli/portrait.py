@@ -39,7 +39,9 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
     import numpy as np
 
     from rawlux.core.errors import InvalidParameter, OutputError
-    from rawlux.io.photo import PHOTO_EXTENSIONS, open_photo
+    from rawlux.cli.common import load_raw
+    from rawlux.io.photo import open_photo
+    from rawlux.io.probe import input_kind
     from rawlux.io.write import save, supported_extensions
     from rawlux.portrait.bokeh import BokehParams
     from rawlux.portrait.lens import load_lens
@@ -55,7 +57,7 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
         if out is not None and out.suffix.lower() not in supported_extensions():
             raise OutputError(f"unknown output extension {out.suffix or '(none)'!r}; "
                               f"supported: {', '.join(supported_extensions())}", out)
-    is_photo = src.suffix.lower() in PHOTO_EXTENSIONS
+    is_photo = input_kind(src) == "photo"  # by content, the decision every command shares
     if is_photo:
         img = open_photo(src)
         if look:
@@ -63,7 +65,7 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
     else:
         from rawlux.develop import develop
 
-        img = develop(src, **({"look": look} if look else {}))
+        img = develop(load_raw(src), **({"look": look} if look else {}))
 
     from rawlux.io.depth import read_depth_image, read_embedded_depth, read_embedded_original
 
@@ -87,7 +89,7 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
         if mask.shape != (img.height, img.width):
             raise InvalidParameter(f"{mask_file}: mask is {mask.shape[1]}x{mask.shape[0]}, "
                                    f"image is {img.width}x{img.height}")
-    if mask is None and is_photo and src.suffix.lower() in (".heic", ".heif"):
+    if mask is None and is_photo:  # HEIC only: the reader checks the content
         from rawlux.io.depth import read_embedded_matte
 
         matte = read_embedded_matte(src)

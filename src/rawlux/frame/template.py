@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import GPS, Metadata
+from rawlux.core.plausible import plausible, plausible_date, plausible_gps
 
 # ------------------------------------------------------------------------------ value formatting
 
@@ -134,17 +135,18 @@ class _Field:
     get: Callable[[Metadata], Any]
     render: Callable[[Any], str]
     doc: str
+    limit: str | None = None  # name in core.plausible.LIMITS: values outside are junk, not shown
 
 
 def _focal_eq(md: Metadata) -> float | None:
-    if _ok_number(md.focal_length_35mm):
+    if plausible("focal_length_35mm", md.focal_length_35mm):
         return md.focal_length_35mm
     return md.focal_length
 
 
 def _focal_full(md: Metadata) -> str | None:
-    real = md.focal_length if _ok_number(md.focal_length) else None
-    eq = md.focal_length_35mm if _ok_number(md.focal_length_35mm) else None
+    real = md.focal_length if plausible("focal_length", md.focal_length) else None
+    eq = md.focal_length_35mm if plausible("focal_length_35mm", md.focal_length_35mm) else None
     if real and eq and format_focal(real) != format_focal(eq):
         return f"{format_focal(real)} ({format_focal(eq)} equiv.)"
     if real:
@@ -163,15 +165,17 @@ FIELDS: dict[str, _Field] = {
     "software": _Field("text", lambda m: m.software, str, "software"),
     "artist": _Field("text", lambda m: m.artist, str, "artist"),
     "copyright": _Field("text", lambda m: m.copyright, str, "copyright notice"),
-    "focal": _Field("number", lambda m: m.focal_length, format_focal, "focal length, mm"),
+    "focal": _Field("number", lambda m: m.focal_length, format_focal, "focal length, mm",
+                     "focal_length"),
     "focal35": _Field("number", lambda m: m.focal_length_35mm, format_focal,
-                      "35 mm-equivalent focal length, mm"),
+                      "35 mm-equivalent focal length, mm", "focal_length_35mm"),
     "focal_eq": _Field("number", _focal_eq, format_focal,
-                       "35 mm-equivalent focal length if known, else the real one"),
+                       "35 mm-equivalent focal length if known, else the real one", "focal_length"),
     "focal_full": _Field("plain", _focal_full, str, "real focal length with its equivalent"),
-    "fnumber": _Field("number", lambda m: m.f_number, format_fnumber, "f-number"),
-    "exposure": _Field("number", lambda m: m.exposure_time, format_exposure, "shutter time, s"),
-    "iso": _Field("number", lambda m: m.iso, format_iso, "ISO speed"),
+    "fnumber": _Field("number", lambda m: m.f_number, format_fnumber, "f-number", "f_number"),
+    "exposure": _Field("number", lambda m: m.exposure_time, format_exposure, "shutter time, s",
+                        "exposure_time"),
+    "iso": _Field("number", lambda m: m.iso, format_iso, "ISO speed", "iso"),
     "date": _Field("date", lambda m: m.datetime_original, lambda d: d.strftime("%Y.%m.%d"),
                    "capture date"),
     "time": _Field("date", lambda m: m.datetime_original, lambda d: d.strftime("%H:%M"),
@@ -192,12 +196,11 @@ def _valid_value(f: _Field, v: Any) -> bool:
     if v is None:
         return False
     if f.kind == "number":
-        return _ok_number(v)
+        return _ok_number(v) and (f.limit is None or plausible(f.limit, v))
     if f.kind == "date":
-        return isinstance(v, (_dt.datetime, _dt.date))
+        return plausible_date(v)
     if f.kind == "gps":
-        return (isinstance(v, GPS) and math.isfinite(v.latitude) and math.isfinite(v.longitude)
-                and abs(v.latitude) <= 90 and abs(v.longitude) <= 180)
+        return plausible_gps(v)
     return True
 
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from rawlux.core.errors import MissingInput
 from rawlux.core.image import GPS, Metadata
+from rawlux.core.plausible import clean_metadata
 
 _TIME_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M", "%Y-%m-%dT%H:%M:%S")
 
@@ -98,6 +99,22 @@ def _gps(lat: Any, lat_ref: Any, lon: Any, lon_ref: Any, alt: Any, alt_ref: Any)
     return GPS(latitude=la, longitude=lo, altitude=a)
 
 
+def _declared(md: Metadata, raw: Mapping[str, Any]) -> Metadata:
+    """Clean ``md`` (:func:`rawlux.core.plausible.clean_metadata`) and list in
+    ``extra["dropped"]`` the fields whose tag is in the file but holds no usable value (0, blank):
+    those are known to be unknown, so no other source (LibRaw's APEX-derived guesses) may fill
+    them."""
+    from dataclasses import replace
+
+    blank = tuple(k for k, v in raw.items()
+                  if v is not None and str(v).strip() != "" and getattr(md, k) is None)
+    if blank:
+        extra = dict(md.extra)
+        extra["dropped"] = tuple(dict.fromkeys((*extra.get("dropped", ()), *blank)))
+        md = replace(md, extra=extra)
+    return clean_metadata(md)
+
+
 def _orientation(s: Any) -> int:
     v = _num(s)
     return int(v) if v is not None and 1 <= v <= 8 else 1
@@ -126,7 +143,14 @@ def _from_exiv2(d: Mapping[str, Any]) -> Metadata:
     lens_make = _text(g("Exif.Photo.LensMake"))
     if lens_make:
         extra["lens_make"] = lens_make
-    return Metadata(
+    declared = {
+        "exposure_time": g("Exif.Photo.ExposureTime", "Exif.Image.ExposureTime"),
+        "f_number": g("Exif.Photo.FNumber", "Exif.Image.FNumber"),
+        "iso": g("Exif.Photo.ISOSpeedRatings", "Exif.Photo.PhotographicSensitivity"),
+        "focal_length": g("Exif.Photo.FocalLength", "Exif.Image.FocalLength"),
+        "datetime_original": g("Exif.Photo.DateTimeOriginal", "Exif.Image.DateTimeOriginal"),
+    }
+    return _declared(Metadata(
         make=_text(g("Exif.Image.Make")),
         model=_text(g("Exif.Image.Model")),
         lens=lens,
@@ -156,7 +180,7 @@ def _from_exiv2(d: Mapping[str, Any]) -> Metadata:
         artist=_text(g("Exif.Image.Artist")),
         copyright=_text(g("Exif.Image.Copyright")),
         extra=extra,
-    )
+    ), declared)
 
 
 def _read_exiv2(path: Path) -> dict[str, Any] | None:
@@ -215,7 +239,9 @@ def _read_pillow(path: Path) -> Metadata | None:
     iso = sub.get(0x8827)
     if isinstance(iso, (tuple, list)):
         iso = iso[0] if iso else None
-    return Metadata(
+    declared = {"exposure_time": sub.get(0x829A), "f_number": sub.get(0x829D), "iso": iso,
+                "focal_length": sub.get(0x920A), "datetime_original": sub.get(0x9003)}
+    return _declared(Metadata(
         make=_text(ex.get(0x010F)),
         model=_text(ex.get(0x0110)),
         lens=_text(sub.get(0xA434)),
@@ -230,7 +256,7 @@ def _read_pillow(path: Path) -> Metadata | None:
         software=_text(ex.get(0x0131)),
         artist=_text(ex.get(0x013B)),
         copyright=_text(ex.get(0x8298)),
-    )
+    ), declared)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> Metadata:
@@ -307,7 +333,9 @@ def _read_dng_tifffile(p: Path) -> Metadata | None:
     extra: dict[str, Any] = {}
     if _text(d.get("LensMake")):
         extra["lens_make"] = _text(d.get("LensMake"))
-    return Metadata(
+    declared = {"exposure_time": d.get("ExposureTime"), "f_number": d.get("FNumber"), "iso": iso,
+                "focal_length": d.get("FocalLength"), "datetime_original": d.get("DateTimeOriginal")}
+    return _declared(Metadata(
         make=_text(d.get("Make")),
         model=_text(d.get("Model")),
         lens=_text(d.get("LensModel")),
@@ -325,7 +353,7 @@ def _read_dng_tifffile(p: Path) -> Metadata | None:
         artist=_text(d.get("Artist")),
         copyright=_text(d.get("Copyright")),
         extra=extra,
-    )
+    ), declared)
 
 
 def _is_heif(p: Path) -> bool:
@@ -369,13 +397,128 @@ def _heif_orientation(p: Path, md: Metadata) -> Metadata:
 
 
 def merge_metadata(primary: Metadata, fallback: Metadata) -> Metadata:
-    """Fields of ``primary`` with the gaps (None) filled from ``fallback``."""
+    """Fields of ``primary`` with the gaps (None) filled from ``fallback``, except the fields
+    ``primary`` knows to be blank in its file (``extra["dropped"]``); the result is cleaned of
+    implausible values (:func:`rawlux.core.plausible.clean_metadata`)."""
     from dataclasses import fields, replace
 
     changes = {}
+    known_unknown = set(primary.extra.get("dropped", ()))
     for f in fields(Metadata):
-        if f.name in ("orientation", "extra"):
+        if f.name in ("orientation", "extra") or f.name in known_unknown:
             continue
         if getattr(primary, f.name) is None and getattr(fallback, f.name) is not None:
             changes[f.name] = getattr(fallback, f.name)
-    return replace(primary, **changes) if changes else primary
+    return clean_metadata(replace(primary, **changes) if changes else primary)
+
+
+# --------------------------------------------------------------------- source EXIF of raw files
+
+#: IFD0 tags of the EXIF standard that describe the capture, not the stored pixels
+IFD0_KEEP = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x013C, 0x8298)
+#: TIFF/EP tags that TIFF/EP raws (KDC, old NEF) keep in IFD0 and EXIF keeps in its Exif IFD
+TIFFEP_TO_EXIF = (0x829A, 0x829D, 0x8822, 0x8824, 0x8827, 0x9003, 0x9201, 0x9202, 0x9203, 0x9204,
+                  0x9205, 0x9206, 0x9207, 0x9208, 0x9209, 0x920A, 0x920B, 0x9215)
+#: DNG IFD0 tags with an EXIF 2.3 twin: LensInfo -> LensSpecification, CameraSerialNumber ->
+#: BodySerialNumber
+DNG_TO_EXIF = {0xC630: 0xA432, 0xC62F: 0xA431}
+#: Exif-IFD tags that describe the source file's pixels/encoding, not the capture: dropped
+#: (pixel size and colour space are rewritten by the writer for the new pixels)
+EXIF_DROP = (0x927C, 0xA005, 0xA002, 0xA003, 0xA001, 0xA420, 0x9214, 0xA214, 0x9101, 0x9102,
+             0xA500)
+_TIFF_LIKE = {b"II*\x00": None, b"MM\x00*": None, b"IIRO": b"II*\x00", b"IIRS": b"II*\x00",
+              b"MMOR": b"MM\x00*", b"IIU\x00": b"II*\x00"}  # ORF, RW2: TIFF with their own magic
+
+
+def source_exif(path: str | os.PathLike[str]) -> bytes | None:
+    """The standard EXIF of a raw as ``b"Exif\\0\\0"`` + TIFF bytes, ready to merge into a
+    developed output; None when the file has no readable EXIF.
+
+    TIFF-structured raws (DNG, NEF, KDC, CR2, ARW, PEF, ORF, RW2...) are parsed by Pillow from
+    their own IFDs; other containers (CR3, RAF, CRW...) through exiv2, which knows them.
+    Kept: the capture tags of IFD0 (make, model, description, date, artist, copyright), the whole
+    Exif IFD (exposure program, compensation, metering, flash, white balance mode, time-zone
+    offsets, lens, serials...) and the GPS IFD. TIFF/EP tags stored in IFD0 move to the Exif
+    IFD and DNG's LensInfo/CameraSerialNumber become LensSpecification/BodySerialNumber.
+    Dropped: raw-structure tags (DNG colour/level/opcode tags, strips, SubIFDs, thumbnails),
+    tags describing the source pixels (:data:`EXIF_DROP`) and the maker note, which describes
+    the raw data (previews, sensor offsets) and often points outside itself.
+    """
+    from PIL import Image as PILImage
+
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(4)
+            if magic in _TIFF_LIKE:
+                data = (_TIFF_LIKE[magic] or magic) + f.read()
+            elif magic == b"\x89PNG":  # a bare Bayer mosaic: no camera EXIF
+                return None
+            else:
+                data = _exiv2_exif(p)
+    except OSError:
+        return None
+    if not data:
+        return None
+    try:
+        src = PILImage.Exif()
+        src.load(data)
+        sub = dict(src.get_ifd(0x8769))
+        gps = dict(src.get_ifd(0x8825))
+        for tag in TIFFEP_TO_EXIF:
+            if tag in src and tag not in sub:
+                sub[tag] = src[tag]
+        for tag, to in DNG_TO_EXIF.items():
+            if tag in src and to not in sub:
+                sub[to] = src[tag]
+        for tag in EXIF_DROP:
+            sub.pop(tag, None)
+        out = PILImage.Exif()
+        for tag in IFD0_KEEP:
+            if tag in src:
+                out[tag] = src[tag]
+        if sub:
+            out.get_ifd(0x8769).update(sub)
+        if gps:
+            out.get_ifd(0x8825).update(gps)
+        blob = out.tobytes()
+    except Exception:  # noqa: BLE001 - a broken source EXIF never blocks developing
+        return None
+    return blob if len(out) or sub or gps else None
+
+
+_EXIV2_IFD0 = ("Make", "Model", "ImageDescription", "DateTime", "Artist", "Copyright", "HostComputer",
+               "Software")
+
+
+def _exiv2_exif(p: Path) -> bytes | None:
+    """EXIF of a file exiv2 reads (CR3, RAF, CRW...) re-encoded by exiv2 as a TIFF block:
+    the IFD0 capture tags, Exif (no maker note) and GPS tags, written into a 1-pixel JPEG whose
+    APP1 payload is returned (exiv2 semantics: values round-trip through their exiv2 text form)."""
+    import io
+
+    from PIL import Image as PILImage
+
+    d = _read_exiv2(p)
+    if not d:
+        return None
+    keep = {k: v for k, v in d.items()
+            if (k.startswith(("Exif.Photo.", "Exif.GPSInfo.")) or k in {f"Exif.Image.{n}" for n in _EXIV2_IFD0})
+            and not k.endswith(("MakerNote", "InteroperabilityTag"))}
+    if not keep:
+        return None
+    try:
+        import pyexiv2
+
+        tiny = io.BytesIO()
+        PILImage.new("RGB", (1, 1)).save(tiny, "JPEG")
+        with pyexiv2.ImageData(tiny.getvalue()) as img:
+            img.modify_exif(keep)
+            jpeg = img.get_bytes()
+    except Exception:  # noqa: BLE001 - exiv2 rejects odd values: no EXIF rather than no photo
+        return None
+    at = jpeg.find(b"\xff\xe1")
+    if at < 0 or jpeg[at + 4 : at + 10] != b"Exif\0\0":
+        return None
+    n = int.from_bytes(jpeg[at + 2 : at + 4], "big")
+    return jpeg[at + 10 : at + 2 + n]

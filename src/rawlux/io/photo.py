@@ -32,6 +32,7 @@ from rawlux.core.errors import (
     UnsupportedInput,
 )
 from rawlux.core.image import GPS, ColorSpace, Encoding, Image, Metadata, Referred
+from rawlux.core.plausible import clean_metadata
 from rawlux.io.safety import FORMAT_NAMES, check_dimensions, check_readable, read_head, sniff
 
 PHOTO_KINDS = ("jpeg", "png", "tiff", "heif", "avif", "webp")
@@ -120,7 +121,7 @@ def metadata_from_exif(exif_bytes: bytes | None) -> Metadata:
         orient = int(orient)
     except (TypeError, ValueError):
         orient = 1
-    return Metadata(
+    return clean_metadata(Metadata(
         make=_text(ex.get(0x010F)),
         model=_text(ex.get(0x0110)),
         lens=_text(e.get(0xA434)),
@@ -135,7 +136,7 @@ def metadata_from_exif(exif_bytes: bytes | None) -> Metadata:
         software=_text(ex.get(0x0131)),
         artist=_text(ex.get(0x013B)),
         copyright=_text(ex.get(0x8298)),
-    )
+    ))
 
 
 def _read_metadata(path: Path, exif_bytes: bytes | None) -> Metadata:

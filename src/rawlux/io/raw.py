@@ -43,6 +43,10 @@ _XYZ_TO_SRGB = np.array(
 _FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
 
 
+class EmptyRawWarning(UserWarning):
+    """The raw holds no image data (metadata-only file): developing it gives a black picture."""
+
+
 def _parse_cfa(cfa: str | CFA | None) -> CFA | None:
     if cfa is None or isinstance(cfa, CFA):
         return cfa
@@ -127,6 +131,9 @@ def open_raw(
                     raw,
                     metadata=replace(raw.metadata, extra={**raw.metadata.extra, "warning": note}),
                 )
+                import warnings
+
+                warnings.warn(f"{p}: {note}", EmptyRawWarning, stacklevel=2)
         elif probe["grey"] and not probe["has_make"]:
             if want_cfa is None:
                 raise UnsupportedInput(
@@ -169,7 +176,8 @@ def _apply_overrides(
 
 
 def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) -> Metadata:
-    """EXIF via :func:`rawlux.io.exif.read_metadata`, gaps filled from LibRaw's own fields."""
+    """EXIF via :func:`rawlux.io.exif.read_metadata`, gaps filled from LibRaw's own fields; the
+    source's standard EXIF block in ``extra["exif_bytes"]`` (:func:`rawlux.io.exif.source_exif`)."""
     from dataclasses import replace
 
     from rawlux.io.exif import merge_metadata, read_metadata
@@ -197,6 +205,11 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
             pass
     if orientation is not None:
         md = replace(md, orientation=orientation)
+    from rawlux.io.exif import source_exif
+
+    blob = source_exif(p)  # every standard EXIF tag of the source, carried into outputs by save()
+    if blob:
+        md = replace(md, extra={**md.extra, "exif_bytes": blob})
     return md
 
 
@@ -745,10 +758,31 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
     if md.gps:
         ex.append(f"GPS {md.gps.latitude:.5f}, {md.gps.longitude:.5f}")
     rows.append(("exif", ", ".join(ex) or "none"))
+    if md.extra.get("dropped"):  # zero / blank / impossible in the file: not shown as fact
+        rows.append(("exif blank in file", ", ".join(k.replace("_", " ") for k in md.extra["dropped"])))
     for k, v in md.extra.items():
         if isinstance(v, str):
             rows.append((k.replace("_", " "), v))
     return rows
 
 
-__all__ = ["open_raw", "describe", "libraw_linear"]
+def empty_pixels_reason(raw: RawImage) -> str | None:
+    """Why ``raw`` holds no image (metadata-only file, every pixel zero), or None when it has one.
+
+    A strided sample is checked first, so a real photograph costs microseconds; only a
+    (nearly) empty mosaic is scanned in full."""
+    if raw.metadata.extra.get("warning", "").startswith("image data stripped"):
+        return "the file holds metadata only (image data stripped)"
+    flat = raw.data.reshape(-1)
+    black = float(np.max(raw.black))
+    if flat.size == 0:
+        return "the image has no pixels"
+    if float(flat[::997].max()) > black:
+        return None
+    top = float(flat.max())
+    if top > black:
+        return None
+    return "every pixel is zero" if top == 0 else f"every pixel is at or below the black level ({black:g} DN)"
+
+
+__all__ = ["open_raw", "describe", "libraw_linear", "empty_pixels_reason", "EmptyRawWarning"]

@@ -59,6 +59,78 @@ T_EXIF_VERSION, T_DTO, T_DTD, T_OFFSET_TO = 0x9000, 0x9003, 0x9004, 0x9011
 T_FOCAL, T_COLORSPACE, T_PIXEL_X, T_PIXEL_Y = 0x920A, 0xA001, 0xA002, 0xA003
 T_FOCAL35, T_LENS_MODEL = 0xA405, 0xA434
 IFD1_TAGS = (0x0201, 0x0202)  # JPEGInterchangeFormat(Length): thumbnails of the old pixels
+T_MAKERNOTE, T_INTEROP = 0x927C, 0xA005
+# Exif-IFD tags that describe the source file, not the capture: Interop IFD, SubjectArea and
+# SubjectLocation (pixel coordinates of the old frame), ImageUniqueID (a derived image is a new
+# one), CompressedBitsPerPixel (the old encoding), Gamma
+OLD_FILE_TAGS = (T_INTEROP, 0x9214, 0xA214, 0xA420, 0x9102, 0xA500)
+# Exif-IFD tags for which 0 means "unknown" (written so by Magic Lantern and others): dropped
+ZERO_IS_UNKNOWN = (0x829A, 0x829D, 0x8827, 0x8831, 0x8832, 0x8833, 0x920A, 0xA405, 0x9206,
+                   0xA20E, 0xA20F)
+# Metadata field -> the tags it is authoritative for: when the (cleaned) field is None the
+# source value was blank or impossible, so the source tags go too (APEX twins included:
+# ShutterSpeedValue 0 decodes to "1 s", ApertureValue/MaxApertureValue 0 to "f/1")
+FIELD_TAGS = {
+    "exposure_time": (0x829A, 0x9201),
+    "f_number": (0x829D, 0x9202, 0x9205),
+    "iso": (0x8827, 0x8833, 0x8830, 0x8832, 0x8831),
+    "focal_length": (0x920A,),
+    "focal_length_35mm": (0xA405,),
+    "datetime_original": (0x9003, 0x9004, 0x9011, 0x9012, 0x9291, 0x9292),
+}
+# Maker notes whose offsets are relative to the note itself survive being moved to a new file;
+# others (Canon, Sony, Samsung, Panasonic...) point into the old file's layout and are dropped.
+SELF_CONTAINED_MAKERNOTES = (b"Apple iOS\0", b"Nikon\0\x02", b"FUJIFILM", b"OLYMPUS\0",
+                             b"OM SYSTEM\0", b"GENERALE")
+EXIF_MAX = 0xFFFF - 2 - 6  # one JPEG APP1 segment
+# EXIF 2.32 types (type code, count; 0 = variable) of Exif-IFD tags that Pillow has no type for:
+# without them Pillow guesses from the Python value and writes e.g. UNDEFINED data as BYTE, which
+# readers decode differently (SourceExposureTimesOfCompositeImage came out as garbage)
+_B, _A, _S, _L, _R, _U, _SR = 1, 2, 3, 4, 5, 7, 10
+EXIF_IFD_TYPES = {
+    0x829A: ("ExposureTime", _R, 1), 0x829D: ("FNumber", _R, 1), 0x8822: ("ExposureProgram", _S, 1),
+    0x8824: ("SpectralSensitivity", _A, 0), 0x8827: ("ISOSpeedRatings", _S, 0), 0x8828: ("OECF", _U, 1),
+    0x8830: ("SensitivityType", _S, 1), 0x8831: ("StandardOutputSensitivity", _L, 1),
+    0x8832: ("RecommendedExposureIndex", _L, 1), 0x8833: ("ISOSpeed", _L, 1),
+    0x8834: ("ISOSpeedLatitudeyyy", _L, 1), 0x8835: ("ISOSpeedLatitudezzz", _L, 1),
+    0x9003: ("DateTimeOriginal", _A, 0), 0x9004: ("DateTimeDigitized", _A, 0),
+    0x9010: ("OffsetTime", _A, 0), 0x9011: ("OffsetTimeOriginal", _A, 0), 0x9012: ("OffsetTimeDigitized", _A, 0),
+    0x9101: ("ComponentsConfiguration", _U, 1), 0x9102: ("CompressedBitsPerPixel", _R, 1),
+    0x9201: ("ShutterSpeedValue", _SR, 1), 0x9202: ("ApertureValue", _R, 1),
+    0x9203: ("BrightnessValue", _SR, 1), 0x9204: ("ExposureBiasValue", _SR, 1),
+    0x9205: ("MaxApertureValue", _R, 1), 0x9206: ("SubjectDistance", _R, 1), 0x9207: ("MeteringMode", _S, 1),
+    0x9208: ("LightSource", _S, 1), 0x9209: ("Flash", _S, 1), 0x920A: ("FocalLength", _R, 1),
+    0x9214: ("SubjectArea", _S, 0), 0x927C: ("MakerNote", _U, 1), 0x9286: ("UserComment", _U, 1),
+    0x9290: ("SubSecTime", _A, 0), 0x9291: ("SubSecTimeOriginal", _A, 0), 0x9292: ("SubSecTimeDigitized", _A, 0),
+    0x9400: ("Temperature", _SR, 1), 0x9401: ("Humidity", _R, 1), 0x9402: ("Pressure", _R, 1),
+    0x9403: ("WaterDepth", _SR, 1), 0x9404: ("Acceleration", _R, 1), 0x9405: ("CameraElevationAngle", _SR, 1),
+    0xA001: ("ColorSpace", _S, 1), 0xA002: ("PixelXDimension", _L, 1), 0xA003: ("PixelYDimension", _L, 1),
+    0xA004: ("RelatedSoundFile", _A, 0), 0xA20B: ("FlashEnergy", _R, 1),
+    0xA20C: ("SpatialFrequencyResponse", _U, 1), 0xA20E: ("FocalPlaneXResolution", _R, 1),
+    0xA20F: ("FocalPlaneYResolution", _R, 1), 0xA210: ("FocalPlaneResolutionUnit", _S, 1),
+    0xA214: ("SubjectLocation", _S, 2), 0xA215: ("ExposureIndex", _R, 1), 0xA217: ("SensingMethod", _S, 1),
+    0xA300: ("FileSource", _U, 1), 0xA301: ("SceneType", _U, 1), 0xA401: ("CustomRendered", _S, 1),
+    0xA402: ("ExposureMode", _S, 1), 0xA403: ("WhiteBalance", _S, 1), 0xA404: ("DigitalZoomRatio", _R, 1),
+    0xA405: ("FocalLengthIn35mmFilm", _S, 1), 0xA406: ("SceneCaptureType", _S, 1),
+    0xA407: ("GainControl", _S, 1), 0xA408: ("Contrast", _S, 1), 0xA409: ("Saturation", _S, 1),
+    0xA40A: ("Sharpness", _S, 1), 0xA40B: ("DeviceSettingDescription", _U, 1),
+    0xA40C: ("SubjectDistanceRange", _S, 1), 0xA420: ("ImageUniqueID", _A, 0),
+    0xA430: ("CameraOwnerName", _A, 0), 0xA431: ("BodySerialNumber", _A, 0),
+    0xA432: ("LensSpecification", _R, 4), 0xA433: ("LensMake", _A, 0), 0xA434: ("LensModel", _A, 0),
+    0xA435: ("LensSerialNumber", _A, 0), 0xA460: ("CompositeImage", _S, 1),
+    0xA461: ("SourceImageNumberOfCompositeImage", _S, 2),
+    0xA462: ("SourceExposureTimesOfCompositeImage", _U, 1), 0xA500: ("Gamma", _R, 1),
+}
+
+
+def _register_exif_types() -> None:
+    """Give Pillow the EXIF types it lacks for Exif-IFD tags (added only where it has none)."""
+    from PIL import TiffTags
+
+    group = TiffTags.TAGS_V2_GROUPS.setdefault(T_EXIF_IFD, {})
+    for tag, (name, typ, count) in EXIF_IFD_TYPES.items():
+        if not TiffTags.lookup(tag, T_EXIF_IFD).type:
+            group[tag] = TiffTags.TagInfo(tag, name, typ, count)
 
 
 def supported_extensions() -> list[str]:
@@ -162,6 +234,7 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     """
     from PIL import Image as PILImage
 
+    _register_exif_types()
     ex = PILImage.Exif()
     if base:
         try:
@@ -171,6 +244,7 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     exif_ifd = ex.get_ifd(T_EXIF_IFD)
     for t in IFD1_TAGS:
         ex.pop(t, None)
+    _drop_junk(ex, exif_ifd, meta)
 
     def put(d: Any, tag: int, value: Any) -> None:
         if value is not None:
@@ -226,7 +300,57 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
             g[5] = b"\x00" if meta.gps.altitude >= 0 else b"\x01"
             f = Fraction(abs(float(meta.gps.altitude))).limit_denominator(1000)
             g[6] = IFDRational(f.numerator, f.denominator)
-    return ex.tobytes()
+    elif T_GPS_IFD in ex:
+        g = ex.get_ifd(T_GPS_IFD)  # no plausible position: no position tags (0, 0 is a blank)
+        for t in (1, 2, 3, 4):
+            g.pop(t, None)
+        if not set(g) - {0}:
+            del ex[T_GPS_IFD]
+    out = ex.tobytes()
+    if len(out) > EXIF_MAX and T_MAKERNOTE in exif_ifd:
+        exif_ifd.pop(T_MAKERNOTE)  # too large for a JPEG segment: the maker note goes first
+        out = ex.tobytes()
+    return out
+
+
+def _blank(v: Any) -> bool:
+    """An ASCII value with no content ("", spaces, NULs, "0000:00:00 00:00:00")."""
+    if isinstance(v, bytes):
+        return False
+    if not isinstance(v, str):
+        return False
+    t = v.replace("\x00", "").strip()
+    return not t or (len(t) >= 10 and not t.strip("0: "))  # blank, or a zeroed date
+
+
+def _zero(v: Any) -> bool:
+    try:
+        vals = v if isinstance(v, tuple) else (v,)
+        return all(float(x) == 0 for x in vals)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+
+
+def _drop_junk(ex: Any, exif_ifd: dict, meta: Metadata) -> None:
+    """Remove source tags that are blanks or junk, so nothing is written as fact that was never
+    measured: blank texts (IFD0 and Exif IFD), zero values that mean "unknown", the tags of
+    every :class:`Metadata` field that the reader found blank or impossible, the tags that
+    describe the old file (:data:`OLD_FILE_TAGS`) and maker notes that would break when moved."""
+    for d in (ex, exif_ifd):
+        for tag in [t for t, v in d.items() if _blank(v)]:
+            d.pop(tag)
+    for tag in ZERO_IS_UNKNOWN:
+        if tag in exif_ifd and _zero(exif_ifd[tag]):
+            exif_ifd.pop(tag)
+    for name, tags in FIELD_TAGS.items():
+        if getattr(meta, name) is None:
+            for tag in tags:
+                exif_ifd.pop(tag, None)
+    for tag in OLD_FILE_TAGS:
+        exif_ifd.pop(tag, None)
+    note = exif_ifd.get(T_MAKERNOTE)
+    if note is not None and not (isinstance(note, bytes) and note.startswith(SELF_CONTAINED_MAKERNOTES)):
+        exif_ifd.pop(T_MAKERNOTE)
 
 
 # ---------------------------------------------------------------------------------- encoders
@@ -360,6 +484,8 @@ def _tiff_add_exif(path: Path, exif: bytes) -> None:
             "Exif.Image.JPEGInterchangeFormat", "Exif.Image.XResolution", "Exif.Image.YResolution",
             "Exif.Image.ResolutionUnit", "Exif.Photo.MakerNote", "Exif.MakerNote.", "Exif.Iop.")
     tags = {k: v for k, v in tags.items() if not k.startswith(skip) and "." in k and k.split(".")[1] in ("Image", "Photo", "GPSInfo")}
+    if exif[6:8] == b"MM":  # tifffile writes little-endian: UNDEFINED data holding big-endian
+        tags.pop("Exif.Photo.SourceExposureTimesOfCompositeImage", None)  # numbers would be misread
     with pyexiv2.Image(str(path)) as im:
         im.modify_exif(tags)
 
