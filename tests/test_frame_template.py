@@ -186,3 +186,11 @@ def test_property_each_present_field_appears_once(md: Metadata) -> None:
     assert parts == [e for e in expected if e]
     for p in parts:
         assert p and not re.search(r"\s{2,}", p)
+
+
+@pytest.mark.parametrize("t", [5e-324, 0.0, -1.0, float("inf"), float("nan"), 1e9])
+def test_impossible_exposure_drops_out(t: float) -> None:
+    """Regression: hypothesis once drew exposure_time=5e-324 and format_exposure overflowed."""
+    from rawlux.core.image import Metadata
+
+    assert format_template("{model} · {exposure}", Metadata(model="X", exposure_time=t)) == "X"
