@@ -66,7 +66,7 @@ class AwbParams(StageParams):
     cct_max: float = param(12000.0, lo=3000.0, hi=50000.0, unit="K", doc="highest CCT allowed")
     max_side: int = param(320, lo=32, hi=4096, unit="px", doc="thumbnail long side")
     w_grey_px: float = param(
-        8.0, lo=0.0, hi=20.0, doc="fusion weight of the grey-pixel (equal log-contrast) estimate"
+        16.0, lo=0.0, hi=50.0, doc="fusion weight of the grey-pixel (equal log-contrast) estimate"
     )
     grey_px_percent: float = param(
         1.0, lo=0.1, hi=20.0, unit="%", doc="share of textured pixels kept as grey pixels"
@@ -261,7 +261,21 @@ def grey_pixels(
     if n < 8:
         return None, 0
     px = rgb[sel].astype(np.float64)
-    return _norm((px / px.sum(axis=1, keepdims=True)).mean(axis=0)), n
+    e = _norm((px / px.sum(axis=1, keepdims=True)).mean(axis=0))
+    # refine: among the 3x as many greyest candidates, the cluster around the estimate
+    # (log-chroma distance < 0.2), weighted by greyness and closeness (drops coloured edges)
+    cand = m & (gi <= np.percentile(gi[m], min(3.0 * percent, 100.0)))
+    px, w0 = rgb[cand].astype(np.float64), 1.0 / (gi[cand] + 0.02)
+    q, lp = px / px.sum(axis=1, keepdims=True), np.log(np.maximum(px, 1e-9))
+    for _ in range(3):
+        ch = lp - np.log(e)
+        dist = np.sqrt(((ch - ch.mean(axis=1, keepdims=True)) ** 2).sum(axis=1))
+        near = dist < 0.2
+        if near.sum() < 8:
+            break
+        w = w0[near] / (dist[near] + 0.02)
+        e = _norm((q[near] * w[:, None]).sum(axis=0))
+    return e, n
 
 
 def achromatic_refine(
@@ -335,7 +349,7 @@ def plausibility(estimate: np.ndarray, profile, params: AwbParams) -> float:  # 
     except (RawluxError, np.linalg.LinAlgError):
         return 0.05
     d = (float(tint) / TINT_SCALE - params.duv_center) / params.plausibility_duv
-    return float(max(np.exp(-d * d), 0.02))
+    return float(max(np.exp(-d * d), 1e-3))
 
 
 def _srgb_decode(u8: np.ndarray) -> np.ndarray:
@@ -421,11 +435,15 @@ def estimate_neutral_rgb(
         parts.append((params.w_gray, ge if a is None else a))
     if sum(w for w, _ in parts) <= 0:
         raise InvalidParameter("AwbParams: at least one of w_edge, w_bright, w_gray must be > 0")
-    if params.w_grey_px > 0:
+    # statistical estimates: shares by plausibility, their total weight unchanged
+    total = sum(w for w, _ in parts)
+    parts = [(w * plausibility(x, profile, params), _norm(x)) for w, x in parts if w > 0]
+    scale = total / sum(w for w, _ in parts)
+    parts = [(w * scale, x) for w, x in parts]
+    if params.w_grey_px > 0:  # grey pixels: absolute weight times plausibility
         gp, _count = grey_pixels(rgb, valid, params.grey_px_percent)
         if gp is not None:
-            parts.append((params.w_grey_px, gp))
-    parts = [(w * plausibility(x, profile, params), _norm(x)) for w, x in parts if w > 0]
+            parts.append((params.w_grey_px * plausibility(gp, profile, params), gp))
     if prior is not None and params.w_prior > 0:
         parts.append((params.w_prior, _norm(prior)))
     wsum = sum(w for w, _ in parts)
