@@ -210,3 +210,23 @@ def test_preview_cue_only_without_as_shot(raws: dict[str, RawImage]) -> None:
     assert angle(with_prev, no_prev) > 1.0  # the cue is used on the D1
     assert awb.has_matrix(raw) and not awb.has_matrix(raws["kdc"]) and not awb.has_matrix(raws["n900"])
     assert raws["kdc"].cfa is CFA.GRBG
+
+
+def test_as_shot_falls_back_to_the_preview_led_auto(raws: dict[str, RawImage]) -> None:
+    from rawlux.isp.white_balance import NoAsShotWhite, WhiteBalanceParams, find_neutral
+
+    raw = raws["d1"]
+    with pytest.warns(NoAsShotWhite, match="embedded preview"):
+        n = find_neutral(raw, WhiteBalanceParams())
+    np.testing.assert_allclose(n, awb.estimate_neutral(raw))
+    with pytest.warns(NoAsShotWhite, match="using auto$"):
+        find_neutral(raws["n900"], WhiteBalanceParams())
+
+
+def test_daylight_prior_option() -> None:
+    rgb, _ = _scene(np.array([0.55, 1.0, 0.45]), seed=4)
+    valid = np.ones(rgb.shape[:2], bool)
+    prior = np.array([0.4, 1.0, 0.9])
+    base = awb.estimate_neutral_rgb(rgb, valid, None, awb.AwbParams(), prior=prior)
+    pulled = awb.estimate_neutral_rgb(rgb, valid, None, awb.AwbParams(w_prior=5.0), prior=prior)
+    assert angle(pulled, prior) < angle(base, prior) - 1.0
