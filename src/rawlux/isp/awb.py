@@ -255,7 +255,8 @@ def grey_pixels(
     m &= (mean_con >= min_contrast) & (lum > np.percentile(lum[m], 20.0))
     if m.sum() < 8:
         return None, 0
-    gi = cv2.blur(con.std(axis=2) / (mean_con + 1e-6), (3, 3))
+    dev = con - mean_con[..., None]
+    gi = cv2.blur(np.sqrt((dev * dev).sum(axis=2) / 3.0) / (mean_con + 1e-6), (3, 3))
     sel = m & (gi <= np.percentile(gi[m], percent))
     n = int(sel.sum())
     if n < 8:
@@ -352,9 +353,13 @@ def plausibility(estimate: np.ndarray, profile, params: AwbParams) -> float:  # 
     return float(max(np.exp(-d * d), 1e-3))
 
 
+_V = np.arange(256) / 255.0
+_SRGB_TO_LINEAR = np.where(_V <= 0.04045, _V / 12.92, ((_V + 0.055) / 1.055) ** 2.4)
+
+
 def _srgb_decode(u8: np.ndarray) -> np.ndarray:
-    v = np.asarray(u8, np.float64) / 255.0
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    """uint8 sRGB -> linear float64 (table lookup)."""
+    return _SRGB_TO_LINEAR[np.asarray(u8, np.uint8)]
 
 
 def preview_neutral(
