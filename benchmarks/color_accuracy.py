@@ -102,7 +102,7 @@ def awb_table(scenes: int) -> None:
     from rawlux.isp import awb
 
     methods = {
-        "rawlux auto (Minkowski p=4 + bright & achromatic pixels + locus)": None,
+        "rawlux auto (Minkowski p=4 + bright & achromatic pixels + grey pixels + locus)": None,
         "gray world": lambda r, v: awb.gray_world(r, v),
         "white patch (99th pct)": lambda r, v: awb.white_patch(r, v),
         "shades of gray (p=6)": lambda r, v: awb.gray_edge(r, v, 0, 6.0, 0.0),
