@@ -392,7 +392,8 @@ def preview_neutral(
     ok = cv2.resize(valid.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.99
     lin = _srgb_decode(pv).reshape(-1, 3)
     cam = cam.reshape(-1, 3).astype(np.float64)
-    ok = ok.ravel() & np.all(pv.reshape(-1, 3) < 250, axis=1) & np.all(pv.reshape(-1, 3) > 8, axis=1)
+    flat = pv.reshape(-1, 3)
+    ok = ok.ravel() & np.all(flat < 250, axis=1) & np.all(flat > 8, axis=1)
     ok &= np.all(cam > 0, axis=1)
     if ok.sum() < 32 or np.corrcoef(cam[ok].sum(1), lin[ok].sum(1))[0, 1] < 0.7:
         return None
