@@ -336,21 +336,33 @@ def constrain_to_locus(neutral: np.ndarray, profile, params: AwbParams) -> np.nd
         return _norm(neutral)
 
 
-def plausibility(estimate: np.ndarray, profile, params: AwbParams) -> float:  # type: ignore[no-untyped-def]
-    """How likely ``estimate`` is a real light, in (0, 1]: ``exp(-(dDuv / plausibility_duv)^2)``
-    with ``dDuv`` its distance (through the camera matrices) from the light-source band; 1 when
-    there is no usable profile."""
-    from rawlux.color.camera import neutral_to_xy
+def plausibility(
+    estimates: list[np.ndarray], profile, params: AwbParams
+) -> list[float]:  # type: ignore[no-untyped-def]
+    """How likely each estimate is a real light, in (0, 1]: ``exp(-(dDuv / plausibility_duv)^2)``
+    with ``dDuv`` its distance from the light-source band. Chromaticities come from one camera
+    matrix, interpolated at the white of the first estimate (the DNG iteration once, not per
+    estimate: the matrix varies slowly with CCT). All 1 when there is no usable profile."""
+    from rawlux.color.camera import neutral_to_xy, xyz_to_camera
     from rawlux.color.cct import TINT_SCALE, xy_to_cct_tint
+    from rawlux.color.spaces import XYZ_to_xy
 
-    if profile is None:
-        return 1.0
+    if profile is None or not estimates:
+        return [1.0] * len(estimates)
     try:
-        _cct, tint = xy_to_cct_tint(neutral_to_xy(profile, estimate))
+        m = xyz_to_camera(profile, neutral_to_xy(profile, estimates[0]))
+        xyz = np.linalg.solve(m, np.stack([_norm(e) for e in estimates], axis=1)).T
     except (RawluxError, np.linalg.LinAlgError):
-        return 0.05
-    d = (float(tint) / TINT_SCALE - params.duv_center) / params.plausibility_duv
-    return float(max(np.exp(-d * d), 1e-3))
+        return [0.05] * len(estimates)
+    out = []
+    for v in xyz:
+        if not np.sum(v) > 0:
+            out.append(1e-3)
+            continue
+        _cct, tint = xy_to_cct_tint(np.clip(XYZ_to_xy(v), 1e-3, 0.999))
+        d = (float(tint) / TINT_SCALE - params.duv_center) / params.plausibility_duv
+        out.append(float(max(np.exp(-d * d), 1e-3)))
+    return out
 
 
 _V = np.arange(256) / 255.0
@@ -429,8 +441,9 @@ def estimate_neutral_rgb(
 ) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The full estimator on a camera-RGB thumbnail (``profile``: a CameraProfile or None).
 
-    Pixel estimates (gray-edge, white patch, bright achromatic pixels, grey pixels) are fused by
-    a weighted geometric mean, each weight times its :func:`plausibility`; then the optional
+    Pixel estimates are fused by a weighted geometric mean: the statistical ones (gray-edge,
+    white patch, bright achromatic pixels) share their total weight by :func:`plausibility`;
+    grey pixels add ``w_grey_px`` times their own plausibility. Then the optional
     ``prior`` (a daylight neutral, weight ``w_prior``) joins, the result is constrained to the
     locus, and last an embedded sRGB ``preview`` (see :func:`preview_neutral`) is blended in
     with weight ``w_preview`` against 1 (it is the camera's own choice and skips the locus)."""
@@ -443,13 +456,14 @@ def estimate_neutral_rgb(
         raise InvalidParameter("AwbParams: at least one of w_edge, w_bright, w_gray must be > 0")
     # statistical estimates: shares by plausibility, their total weight unchanged
     total = sum(w for w, _ in parts)
-    parts = [(w * plausibility(x, profile, params), _norm(x)) for w, x in parts if w > 0]
+    parts = [(w, _norm(x)) for w, x in parts if w > 0]
+    gp = grey_pixels(rgb, valid, params.grey_px_percent)[0] if params.w_grey_px > 0 else None
+    plaus = plausibility([x for _, x in parts] + ([] if gp is None else [gp]), profile, params)
+    parts = [(w * p, x) for (w, x), p in zip(parts, plaus)]
     scale = total / sum(w for w, _ in parts)
     parts = [(w * scale, x) for w, x in parts]
-    if params.w_grey_px > 0:  # grey pixels: absolute weight times plausibility
-        gp, _count = grey_pixels(rgb, valid, params.grey_px_percent)
-        if gp is not None:
-            parts.append((params.w_grey_px * plausibility(gp, profile, params), gp))
+    if gp is not None:  # grey pixels: absolute weight times plausibility
+        parts.append((params.w_grey_px * plaus[-1], gp))
     if prior is not None and params.w_prior > 0:
         parts.append((params.w_prior, _norm(prior)))
     wsum = sum(w for w, _ in parts)
