@@ -236,3 +236,19 @@ def test_daylight_prior_option() -> None:
     base = awb.estimate_neutral_rgb(rgb, valid, None, awb.AwbParams(), prior=prior)
     pulled = awb.estimate_neutral_rgb(rgb, valid, None, awb.AwbParams(w_prior=5.0), prior=prior)
     assert angle(pulled, prior) < angle(base, prior) - 1.0
+
+
+def test_d1_pixels_alone_overrule_its_matrix(raws: dict[str, RawImage]) -> None:
+    """The D1's raw values are pre-scaled by the camera, so its matrix puts the real white far
+    off the locus; grey pixels and grey world agree on it and overrule the locus."""
+    from rawlux.color.camera import camera_profile as profile_of
+
+    raw = raws["d1"]
+    rgb, valid = awb.thumbnail(raw)
+    preview = awb._preview_array(raw.metadata.extra["wb_preview"])
+    cam_white = awb.preview_neutral(rgb, valid, preview, profile_of(raw.calibration))
+    alone = awb.estimate_neutral(raw, awb.AwbParams(w_preview=0.0))
+    assert angle(alone, cam_white) < 5.0  # before: 15.4 deg (blue-violet)
+    locus = awb.estimate_neutral(raw, awb.AwbParams(w_preview=0.0, agree_deg=0.0))
+    assert angle(locus, cam_white) > 10.0
+

@@ -79,6 +79,10 @@ class AwbParams(StageParams):
         10.0, lo=0.0, hi=100.0,
         doc="weight of the embedded preview's balance against the pixel estimate (weight 1)",
     )  # fmt: skip
+    agree_deg: float = param(
+        2.0, lo=0.0, hi=10.0, unit="deg",
+        doc="grey pixels and grey world this close overrule an implausible locus (0 = never)",
+    )  # fmt: skip
     w_prior: float = param(
         0.0, lo=0.0, hi=10.0, doc="weight of LibRaw's daylight neutral (pre_mul) as a prior"
     )
@@ -172,6 +176,12 @@ def thumbnail(
 
 
 # --------------------------------------------------------------------------- estimators
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle in degrees between two RGB vectors."""
+    c = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
 def _norm(e: np.ndarray) -> np.ndarray:
@@ -459,6 +469,14 @@ def estimate_neutral_rgb(
     parts = [(w, _norm(x)) for w, x in parts if w > 0]
     gp = grey_pixels(rgb, valid, params.grey_px_percent)[0] if params.w_grey_px > 0 else None
     plaus = plausibility([x for _, x in parts] + ([] if gp is None else [gp]), profile, params)
+    if (
+        gp is not None
+        and plaus[-1] < 0.05
+        and _angle(gp, gray_world(rgb, valid)) < params.agree_deg
+    ):
+        # two independent estimates agree on a white the matrices call implausible: the
+        # matrices do not describe these data (e.g. a camera that pre-scales its raw values)
+        profile, plaus = None, [1.0] * len(plaus)
     parts = [(w * p, x) for (w, x), p in zip(parts, plaus)]
     scale = total / sum(w for w, _ in parts)
     parts = [(w * scale, x) for w, x in parts]
