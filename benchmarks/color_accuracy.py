@@ -7,7 +7,7 @@
    neutral patches.
 2. Auto white balance: angular error (mean / median / worst 25 %) of rawlux's estimator vs grey
    world, white patch, shades of grey and gray edge on spectrally rendered random scenes under
-   many illuminants.
+   many illuminants; and on real files (550D chart grey patches, N900 white fur, D1 preview).
 
 Run: ``.venv/bin/python benchmarks/color_accuracy.py [--scenes N]``
 """
@@ -102,7 +102,7 @@ def awb_table(scenes: int) -> None:
     from rawlux.isp import awb
 
     methods = {
-        "rawlux auto (Minkowski p=4 + bright & achromatic pixels + locus)": None,
+        "rawlux auto (Minkowski p=4 + bright & achromatic pixels + grey pixels + locus)": None,
         "gray world": lambda r, v: awb.gray_world(r, v),
         "white patch (99th pct)": lambda r, v: awb.white_patch(r, v),
         "shades of gray (p=6)": lambda r, v: awb.gray_edge(r, v, 0, 6.0, 0.0),
@@ -134,6 +134,50 @@ def awb_table(scenes: int) -> None:
     print(f"\nrawlux AWB time per 256x384 scene: {np.median(times) * 1000:.1f} ms (median)")
 
 
+def awb_real_table() -> None:
+    """Angular error (degrees) on real files against the ground truth of tests/test_awb_real.py:
+    Canon 550D chart grey patches, Nokia N900 white fur, Nikon D1 camera preview balance."""
+    from test_awb_real import angle, box_rgb
+
+    from rawlux.color.camera import camera_profile
+    from rawlux.io.raw import open_raw
+    from rawlux.isp import awb
+    from rawlux.isp.black_level import black_level
+
+    raw_dir = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "raw"
+    cases = []
+    r = black_level(open_raw(raw_dir / "canon_550d_magiclantern_colorchart.dng"))
+    p = [box_rgb(r, 905, 945, x - 20, x + 20) for x in (700, 815, 925, 1035)]
+    cases.append(("Canon 550D chart, grey patches", r, np.mean([q / q.sum() for q in p], 0)))
+    r = black_level(open_raw(raw_dir / "nokia_n900_bayer_small.png", cfa="GRBG"))
+    f = [box_rgb(r, 150, 200, 80, 120, 0.4), box_rgb(r, 240, 280, 110, 140, 0.4)]
+    cases.append(("Nokia N900, white fur", r, np.mean([q / q.sum() for q in f], 0)))
+    r = black_level(open_raw(raw_dir / "nikon_d1.nef"))
+    rgb, valid = awb.thumbnail(r)
+    prev = awb._preview_array(r.metadata.extra.get("wb_preview"))
+    truth = awb.preview_neutral(rgb, valid, prev, camera_profile(r.calibration, r.source))
+    cases.append(("Nikon D1, embedded preview's balance", r, truth))
+    methods = {
+        "rawlux auto": lambda raw, rgb, v: awb.estimate_neutral(raw),
+        "rawlux auto, pixels only (no preview)": lambda raw, rgb, v: awb.estimate_neutral(
+            raw, awb.AwbParams(w_preview=0.0)
+        ),
+        "grey pixels alone": lambda raw, rgb, v: awb.grey_pixels(rgb, v)[0],
+        "gray world": lambda raw, rgb, v: awb.gray_world(rgb, v),
+        "white patch (99th pct)": lambda raw, rgb, v: awb.white_patch(rgb, v),
+        "shades of gray (p=6)": lambda raw, rgb, v: awb.gray_edge(rgb, v, 0, 6.0, 0.0),
+    }
+    print("\n## Auto white balance on real files, angular error (degrees)\n")
+    print("| method | " + " | ".join(c[0] for c in cases) + " |")
+    print("|---" * (len(cases) + 1) + "|")
+    for name, fn in methods.items():
+        row = []
+        for _, raw, truth in cases:
+            rgb, v = awb.thumbnail(raw)
+            row.append(f"{angle(fn(raw, rgb, v), truth):.2f}")
+        print(f"| {name} | " + " | ".join(row) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=12, help="random scenes per illuminant for AWB")
@@ -142,6 +186,7 @@ def main() -> None:
           f"{platform.machine()} {platform.processor() or ''}, python {platform.python_version()}")  # fmt: skip
     colour_table()
     awb_table(args.scenes)
+    awb_real_table()
 
 
 if __name__ == "__main__":

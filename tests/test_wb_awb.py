@@ -90,6 +90,8 @@ def test_every_option_changes_the_estimate() -> None:
         {"w_bright": 0.0},
         {"w_gray": 0.0},
         {"locus_pull": 1.0},
+        {"w_grey_px": 0.0},
+        {"plausibility_duv": 0.05},
     ):
         assert not np.allclose(awb.estimate_neutral(raw, awb.AwbParams(**kw)), base, atol=1e-6), kw
 

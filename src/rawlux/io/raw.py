@@ -471,6 +471,43 @@ def _libraw_calibration(rp: Any, p: Path) -> tuple[ColorCalibration, dict[str, A
     ), extra
 
 
+def _wb_cues(rp: Any, calibration: ColorCalibration) -> dict[str, Any]:
+    """White-balance cues for auto WB (``Metadata.extra``): LibRaw's daylight neutral
+    (``wb_daylight_neutral``, from pre_mul) and, when the file has no camera white balance, its
+    embedded preview, uint8 sRGB of at most 256 px, as ``wb_preview = (h, w, bytes)`` (hashable, so
+    Metadata stays comparable)."""
+    import rawpy
+
+    cues: dict[str, Any] = {}
+    pre = np.asarray(rp.daylight_whitebalance, np.float64)[:3]
+    if np.all(np.isfinite(pre)) and np.all(pre > 0) and not np.allclose(pre, pre[1]):
+        cues["wb_daylight_neutral"] = tuple((pre.min() / pre).tolist())
+    if calibration.as_shot_neutral is not None:
+        return cues
+    try:
+        th = rp.extract_thumb()
+    except (rawpy.LibRawError, rawpy.NotSupportedError):
+        return cues
+    try:
+        if th.format == rawpy.ThumbFormat.JPEG:
+            import io
+
+            from PIL import Image as PILImage
+
+            with PILImage.open(io.BytesIO(th.data)) as im:
+                im.draft("RGB", (256, 256))
+                im = im.convert("RGB")
+                im.thumbnail((256, 256))
+                arr = np.asarray(im, dtype=np.uint8)
+        else:
+            arr = np.asarray(th.data)
+    except (OSError, ValueError):
+        return cues
+    if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3 and max(arr.shape[:2]) <= 512:
+        cues["wb_preview"] = (arr.shape[0], arr.shape[1], np.ascontiguousarray(arr).tobytes())
+    return cues
+
+
 def libraw_linear(rp: Any, p: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Demosaic with LibRaw into linear camera RGB: (H, W, 3) uint16, black (3,) zeros, white 65535.
 
@@ -515,6 +552,7 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         orientation = _FLIP_TO_ORIENTATION.get(int(s.flip), 1)
         try:
             calibration, extra = _libraw_calibration(rp, p)
+            extra.update(_wb_cues(rp, calibration))
             pattern = rp.raw_pattern
             desc = rp.color_desc.decode("ascii", "replace")
             is_bayer = (

@@ -65,6 +65,27 @@ class AwbParams(StageParams):
     cct_min: float = param(2000.0, lo=1700.0, hi=10000.0, unit="K", doc="lowest CCT allowed")
     cct_max: float = param(12000.0, lo=3000.0, hi=50000.0, unit="K", doc="highest CCT allowed")
     max_side: int = param(320, lo=32, hi=4096, unit="px", doc="thumbnail long side")
+    w_grey_px: float = param(
+        16.0, lo=0.0, hi=50.0, doc="fusion weight of the grey-pixel (equal log-contrast) estimate"
+    )
+    grey_px_percent: float = param(
+        1.0, lo=0.1, hi=20.0, unit="%", doc="share of textured pixels kept as grey pixels"
+    )
+    plausibility_duv: float = param(
+        0.01, lo=0.001, hi=0.1, unit="Duv",
+        doc="an estimate this far from the light-source band keeps 1/e of its fusion weight",
+    )  # fmt: skip
+    w_preview: float = param(
+        10.0, lo=0.0, hi=100.0,
+        doc="weight of the embedded preview's balance against the pixel estimate (weight 1)",
+    )  # fmt: skip
+    agree_deg: float = param(
+        2.0, lo=0.0, hi=10.0, unit="deg",
+        doc="grey pixels and grey world this close overrule an implausible locus (0 = never)",
+    )  # fmt: skip
+    w_prior: float = param(
+        0.0, lo=0.0, hi=10.0, doc="weight of LibRaw's daylight neutral (pre_mul) as a prior"
+    )
 
 
 # ------------------------------------------------------------------------------ thumbnail
@@ -157,6 +178,12 @@ def thumbnail(
 # --------------------------------------------------------------------------- estimators
 
 
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle in degrees between two RGB vectors."""
+    c = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
 def _norm(e: np.ndarray) -> np.ndarray:
     e = np.asarray(e, np.float64)
     if not np.all(np.isfinite(e)) or np.any(e <= 0):
@@ -212,6 +239,54 @@ def gray_edge(
     s = stat[m].astype(np.float64)
     s = s / max(float(s.max()), 1e-12)
     return _norm(np.power(np.mean(np.power(s, p), axis=0), 1.0 / p))
+
+
+def grey_pixels(
+    rgb: np.ndarray,
+    valid: np.ndarray,
+    percent: float = 1.0,
+    min_contrast: float = 0.05,
+) -> tuple[np.ndarray | None, int]:
+    """Grey-pixel estimate (after Yang, Gao & Li 2015): on a grey surface the local contrast of
+    ``log I`` is the same in R, G and B whatever the illuminant, so pixels whose three
+    log-Laplacians agree are grey. Keeps the ``percent`` % most grey of the textured
+    (mean |log-Laplacian| >= ``min_contrast``), not-dark valid pixels; their mean chromaticity
+    (R, G, B; max 1) and their count, or (None, 0) when fewer than 8 qualify."""
+    import cv2
+
+    img = cv2.GaussianBlur(np.ascontiguousarray(rgb, np.float32), (0, 0), 1.0)
+    logi = np.log(np.maximum(img, 1e-6))
+    con = np.abs(cv2.Laplacian(logi, cv2.CV_32F, ksize=3))
+    mean_con = con.mean(axis=2)
+    m = valid & (cv2.erode(valid.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+    if m.sum() < 64:
+        return None, 0
+    lum = img.sum(axis=2)
+    m &= (mean_con >= min_contrast) & (lum > np.percentile(lum[m], 20.0))
+    if m.sum() < 8:
+        return None, 0
+    dev = con - mean_con[..., None]
+    gi = cv2.blur(np.sqrt((dev * dev).sum(axis=2) / 3.0) / (mean_con + 1e-6), (3, 3))
+    sel = m & (gi <= np.percentile(gi[m], percent))
+    n = int(sel.sum())
+    if n < 8:
+        return None, 0
+    px = rgb[sel].astype(np.float64)
+    e = _norm((px / px.sum(axis=1, keepdims=True)).mean(axis=0))
+    # refine: among the 3x as many greyest candidates, the cluster around the estimate
+    # (log-chroma distance < 0.2), weighted by greyness and closeness (drops coloured edges)
+    cand = m & (gi <= np.percentile(gi[m], min(3.0 * percent, 100.0)))
+    px, w0 = rgb[cand].astype(np.float64), 1.0 / (gi[cand] + 0.02)
+    q, lp = px / px.sum(axis=1, keepdims=True), np.log(np.maximum(px, 1e-9))
+    for _ in range(3):
+        ch = lp - np.log(e)
+        dist = np.sqrt(((ch - ch.mean(axis=1, keepdims=True)) ** 2).sum(axis=1))
+        near = dist < 0.2
+        if near.sum() < 8:
+            break
+        w = w0[near] / (dist[near] + 0.02)
+        e = _norm((q[near] * w[:, None]).sum(axis=0))
+    return e, n
 
 
 def achromatic_refine(
@@ -271,31 +346,195 @@ def constrain_to_locus(neutral: np.ndarray, profile, params: AwbParams) -> np.nd
         return _norm(neutral)
 
 
+def plausibility(
+    estimates: list[np.ndarray], profile, params: AwbParams
+) -> list[float]:  # type: ignore[no-untyped-def]
+    """How likely each estimate is a real light, in (0, 1]: ``exp(-(dDuv / plausibility_duv)^2)``
+    with ``dDuv`` its distance from the light-source band. Chromaticities come from one camera
+    matrix, interpolated at the white of the first estimate (the DNG iteration once, not per
+    estimate: the matrix varies slowly with CCT). All 1 when there is no usable profile."""
+    from rawlux.color.camera import neutral_to_xy, xyz_to_camera
+    from rawlux.color.cct import TINT_SCALE, xy_to_cct_tint
+    from rawlux.color.spaces import XYZ_to_xy
+
+    if profile is None or not estimates:
+        return [1.0] * len(estimates)
+    try:
+        m = xyz_to_camera(profile, neutral_to_xy(profile, estimates[0]))
+        xyz = np.linalg.solve(m, np.stack([_norm(e) for e in estimates], axis=1)).T
+    except (RawluxError, np.linalg.LinAlgError):
+        return [0.05] * len(estimates)
+    out = []
+    for v in xyz:
+        if not np.sum(v) > 0:
+            out.append(1e-3)
+            continue
+        _cct, tint = xy_to_cct_tint(np.clip(XYZ_to_xy(v), 1e-3, 0.999))
+        d = (float(tint) / TINT_SCALE - params.duv_center) / params.plausibility_duv
+        out.append(float(max(np.exp(-d * d), 1e-3)))
+    return out
+
+
+_V = np.arange(256) / 255.0
+_SRGB_TO_LINEAR = np.where(_V <= 0.04045, _V / 12.92, ((_V + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb_decode(u8: np.ndarray) -> np.ndarray:
+    """uint8 sRGB -> linear float64 (table lookup)."""
+    return _SRGB_TO_LINEAR[np.asarray(u8, np.uint8)]
+
+
+def preview_neutral(
+    rgb: np.ndarray, valid: np.ndarray, preview: np.ndarray, profile=None
+) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    """The camera neutral (max 1) the camera itself used for its embedded sRGB ``preview``
+    (uint8 (h, w, 3)), matched pixel by pixel against the camera-RGB thumbnail ``rgb``.
+
+    Black letterbox bars are cropped, the thumbnail is resized onto the preview; pixels the
+    preview shows as near-grey (the quarter with the lowest sRGB log-chroma, neither clipped nor
+    dark) give ``n = camera / (T^-1 preview_linear)`` with ``T`` the camera -> linear sRGB matrix
+    (``profile``, or identity without one), median in log space, iterated 3 times. None when the
+    preview does not match the raw (luminance correlation < 0.7) or too few pixels qualify."""
+    import cv2
+
+    from rawlux.color.camera import camera_to_xyz_d50
+    from rawlux.color.spaces import rgb_to_rgb64
+    from rawlux.core.image import ColorSpace
+
+    pv = np.asarray(preview)
+    if pv.ndim != 3 or pv.shape[2] != 3 or pv.dtype != np.uint8 or min(pv.shape[:2]) < 8:
+        return None
+    lum = pv.astype(np.float32).mean(axis=2)
+    rows, cols = np.where(lum.mean(axis=1) > 6)[0], np.where(lum.mean(axis=0) > 6)[0]
+    if len(rows) < 8 or len(cols) < 8:
+        return None
+    pv = pv[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = pv.shape[:2]
+    cam = cv2.resize(np.ascontiguousarray(rgb, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    ok = cv2.resize(valid.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.99
+    lin = _srgb_decode(pv).reshape(-1, 3)
+    cam = cam.reshape(-1, 3).astype(np.float64)
+    flat = pv.reshape(-1, 3)
+    ok = ok.ravel() & np.all(flat < 250, axis=1) & np.all(flat > 8, axis=1)
+    ok &= np.all(cam > 0, axis=1)
+    if ok.sum() < 32 or np.corrcoef(cam[ok].sum(1), lin[ok].sum(1))[0, 1] < 0.7:
+        return None
+    lp = np.log(lin[ok])
+    chroma = np.sqrt(((lp - lp.mean(axis=1, keepdims=True)) ** 2).sum(axis=1))
+    grey = chroma <= np.percentile(chroma, 25.0)
+    cam, lin = cam[ok][grey], lin[ok][grey]
+    n = np.ones(3)
+    to_srgb = rgb_to_rgb64(ColorSpace.XYZ_D50, ColorSpace.SRGB)
+    for _ in range(3):
+        t = np.eye(3)
+        if profile is not None:
+            try:
+                t = to_srgb @ camera_to_xyz_d50(profile, n)[0] @ np.diag(n)
+            except (RawluxError, np.linalg.LinAlgError):
+                t = np.eye(3)
+        q = lin @ np.linalg.inv(t).T  # white-balanced camera RGB the preview implies
+        use = np.all(q > 1e-4, axis=1)
+        if use.sum() < 16:
+            return None
+        lr = np.log(cam[use]) - np.log(q[use])
+        n = _norm(np.exp(np.median(lr - lr[:, 1:2], axis=0)))
+    return n
+
+
 def estimate_neutral_rgb(
-    rgb: np.ndarray, valid: np.ndarray, profile=None, params: AwbParams = AwbParams()
+    rgb: np.ndarray,
+    valid: np.ndarray,
+    profile=None,
+    params: AwbParams = AwbParams(),
+    preview: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
 ) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """The full estimator on a camera-RGB thumbnail (``profile``: a CameraProfile or None)."""
+    """The full estimator on a camera-RGB thumbnail (``profile``: a CameraProfile or None).
+
+    Pixel estimates are fused by a weighted geometric mean: the statistical ones (gray-edge,
+    white patch, bright achromatic pixels) share their total weight by :func:`plausibility`;
+    grey pixels add ``w_grey_px`` times their own plausibility. Then the optional
+    ``prior`` (a daylight neutral, weight ``w_prior``) joins, the result is constrained to the
+    locus, and last an embedded sRGB ``preview`` (see :func:`preview_neutral`) is blended in
+    with weight ``w_preview`` against 1 (it is the camera's own choice and skips the locus)."""
     ge = gray_edge(rgb, valid, params.order, params.minkowski_p, params.sigma)
     parts = [(params.w_edge, ge), (params.w_bright, white_patch(rgb, valid))]
     if params.w_gray > 0:
         a = achromatic_refine(rgb, valid, ge, params.bright_percent, params.gray_tolerance)
         parts.append((params.w_gray, ge if a is None else a))
-    wsum = sum(w for w, _ in parts)
-    if wsum <= 0:
+    if sum(w for w, _ in parts) <= 0:
         raise InvalidParameter("AwbParams: at least one of w_edge, w_bright, w_gray must be > 0")
-    e = _norm(np.exp(sum(w * np.log(_norm(x)) for w, x in parts) / wsum))
+    # statistical estimates: shares by plausibility, their total weight unchanged
+    total = sum(w for w, _ in parts)
+    parts = [(w, _norm(x)) for w, x in parts if w > 0]
+    gp = grey_pixels(rgb, valid, params.grey_px_percent)[0] if params.w_grey_px > 0 else None
+    plaus = plausibility([x for _, x in parts] + ([] if gp is None else [gp]), profile, params)
+    if (
+        gp is not None
+        and plaus[-1] < 0.05
+        and _angle(gp, gray_world(rgb, valid)) < params.agree_deg
+    ):
+        # two independent estimates agree on a white the matrices call implausible: the
+        # matrices do not describe these data (e.g. a camera that pre-scales its raw values)
+        profile, plaus = None, [1.0] * len(plaus)
+    parts = [(w * p, x) for (w, x), p in zip(parts, plaus)]
+    scale = total / sum(w for w, _ in parts)
+    parts = [(w * scale, x) for w, x in parts]
+    if gp is not None:  # grey pixels: absolute weight times plausibility
+        parts.append((params.w_grey_px * plaus[-1], gp))
+    if prior is not None and params.w_prior > 0:
+        parts.append((params.w_prior, _norm(prior)))
+    wsum = sum(w for w, _ in parts)
+    e = _norm(np.exp(sum(w * np.log(x) for w, x in parts) / wsum))
     if profile is not None:
         e = constrain_to_locus(e, profile, params)
+    if preview is not None and params.w_preview > 0:
+        pn = preview_neutral(rgb, valid, preview, profile)
+        if pn is not None:
+            e = np.exp((np.log(e) + params.w_preview * np.log(pn)) / (1.0 + params.w_preview))
     return _norm(e)
 
 
+def has_matrix(raw: RawImage) -> bool:
+    """True when the file's colour matrices describe this camera (not the sRGB stand-in)."""
+    cal = raw.calibration
+    if cal is None or cal.source == "none":
+        return False
+    return "color_matrix_note" not in (raw.metadata.extra or {})
+
+
+def _preview_array(cue: object) -> np.ndarray | None:
+    """The ``wb_preview`` cue ``(h, w, bytes)`` from io as uint8 (h, w, 3), or None."""
+    try:
+        h, w, data = cue  # type: ignore[misc]
+        return np.frombuffer(data, np.uint8).reshape(int(h), int(w), 3)
+    except (TypeError, ValueError):
+        return None
+
+
 def estimate_neutral(raw: RawImage, params: AwbParams = AwbParams()) -> np.ndarray:
-    """Camera neutral (R, G, B; max 1) of the scene illuminant in a normalised RawImage."""
+    """Camera neutral (R, G, B; max 1) of the scene illuminant in a normalised RawImage.
+
+    Cues from io (``raw.metadata.extra``): ``wb_preview`` (the embedded preview, used only when
+    the file has no as-shot white) and ``wb_daylight_neutral`` (LibRaw's pre_mul, a prior).
+    Without real colour matrices (bare mosaics, cameras LibRaw has no matrix for) there is no
+    locus: no plausibility weights, no locus constraint."""
     from rawlux.color.camera import camera_profile
 
     rgb, valid = thumbnail(raw, params.max_side)
-    try:
-        profile = camera_profile(raw.calibration, raw.source)
-    except (RawluxError, np.linalg.LinAlgError):
-        profile = None
-    return estimate_neutral_rgb(rgb, valid, profile, params)
+    profile = None
+    if has_matrix(raw):
+        try:
+            profile = camera_profile(raw.calibration, raw.source)
+        except (RawluxError, np.linalg.LinAlgError):
+            profile = None
+    extra = raw.metadata.extra or {}
+    cal = raw.calibration
+    no_as_shot = cal is None or (cal.as_shot_neutral is None and cal.as_shot_white_xy is None)
+    preview = _preview_array(extra.get("wb_preview")) if no_as_shot else None
+    prior = extra.get("wb_daylight_neutral")
+    return estimate_neutral_rgb(
+        rgb, valid, profile, params,
+        preview=preview,
+        prior=None if prior is None else np.asarray(prior, np.float64),
+    )  # fmt: skip

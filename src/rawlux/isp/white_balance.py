@@ -46,7 +46,8 @@ class WhiteBalanceParams(StageParams):
 
 
 class NoAsShotWhite(UserWarning):
-    """The file carries no as-shot white; auto white balance was used instead."""
+    """The file carries no as-shot white; auto white balance was used instead (which follows
+    the camera's embedded preview when the file has one, see :mod:`rawlux.isp.awb`)."""
 
 
 def parse_wb(text: str) -> WhiteBalanceParams:
@@ -91,8 +92,13 @@ def find_neutral(raw: RawImage, params: WhiteBalanceParams) -> np.ndarray:
         n = as_shot_neutral(cal, raw.source) if cal is not None else None
         if n is not None:
             return n
+        how = (
+            "auto, led by the camera's embedded preview"
+            if "wb_preview" in (raw.metadata.extra or {})
+            else "auto"
+        )
         warnings.warn(
-            f"{raw.source or 'raw image'}: no as-shot white balance in the file; using auto",
+            f"{raw.source or 'raw image'}: no as-shot white balance in the file; using {how}",
             NoAsShotWhite,
             stacklevel=3,
         )
