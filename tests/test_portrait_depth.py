@@ -261,9 +261,10 @@ def test_cue_depth_places_subject_in_front():
     dm = depth_from_cues(rgb, mask)
     assert dm.source == "cues"
     d = dm.disparity
-    assert float(d[mask > 0.5].min()) > float(d[mask < 0.5].max())
-    # ground plane: bottom of the frame nearer than the top
-    assert float(d[-3:, :10].mean()) > float(d[:3, :10].mean())
+    assert np.allclose(d[mask > 0.5], 1.0)
+    # beside and above the subject: behind it; below its lowest row the floor comes nearer
+    assert float(d[:100][mask[:100] < 0.5].max()) < 1.0
+    assert float(d[-3:, :10].mean()) > 1.0 > float(d[:3, :10].mean())
     assert focus_disparity(d, mask=mask) == pytest.approx(1.0, abs=1e-3)
 
 

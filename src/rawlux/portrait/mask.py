@@ -9,6 +9,7 @@ OpenCV's DNN module (no extra runtime dependency, nothing downloaded). Any objec
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from rawlux.core.errors import ContractError, MissingModel
+from rawlux.core.errors import ContractError, InvalidParameter, MissingModel
 from rawlux.core.image import Encoding, Image
 
 MODEL_ENV = "RAWLUX_PORTRAIT_MODEL"
@@ -143,10 +144,8 @@ def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024) -> 
     return np.clip(full, 0.0, 1.0).astype(np.float32)
 
 
-def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
-                 refine: bool = True) -> np.ndarray:
-    """Foreground (subject) matte, float32 (H, W) in [0, 1], for an Image or an sRGB-encoded
-    float32 (H, W, 3) array. ``model`` defaults to the bundled U^2-Net-p."""
+def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
+    """sRGB-encoded float32 (H, W, 3) in [0, 1] from an Image or an array."""
     if isinstance(img, Image):
         data = img.data
         if img.encoding is Encoding.LINEAR:
@@ -157,12 +156,78 @@ def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None
         data = np.asarray(img)
     if data.ndim != 3 or data.shape[2] != 3:
         raise ContractError(f"subject_mask needs (H, W, 3) RGB, got shape {data.shape}")
-    rgb = np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
-    model = model or default_model()
+    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+
+
+def _predict(rgb: np.ndarray, model: SegmentationModel) -> np.ndarray:
     raw = np.asarray(model.predict(rgb), np.float32)
     if raw.ndim != 2:
         raise ContractError(f"model {getattr(model, 'name', '?')} returned shape {raw.shape}")
+    return np.clip(raw, 0.0, 1.0)
+
+
+def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
+                 refine: bool = True) -> np.ndarray:
+    """Foreground (subject) matte, float32 (H, W) in [0, 1], for an Image or an sRGB-encoded
+    float32 (H, W, 3) array. ``model`` defaults to the bundled U^2-Net-p."""
+    rgb = encoded_rgb(img)
+    raw = _predict(rgb, model or default_model())
     h, w = rgb.shape[:2]
     if not refine:
         return np.clip(cv2.resize(raw, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
-    return refine_mask(rgb, np.clip(raw, 0.0, 1.0))
+    return refine_mask(rgb, raw)
+
+
+SUBJECT_MODES = ("auto", "salient", "none")
+MIN_AREA = 0.005  # of the frame
+MIN_CONFIDENCE = 0.8  # mean foreground probability inside the region
+MAX_AMBIGUITY = 0.8  # undecided pixels (0.2 < p < 0.8) per foreground pixel
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The subject decision: ``mask`` float32 (H, W) [0, 1] or None (no subject); ``why`` one
+    line saying why there is none (empty when there is one); ``scores`` what was measured."""
+
+    mask: np.ndarray | None
+    why: str
+    scores: dict[str, float]
+
+    __hash__ = object.__hash__
+
+
+def saliency_scores(pred: np.ndarray) -> dict[str, float]:
+    """How clear the model's subject is: ``area`` (fraction of the frame with p > 0.5),
+    ``confidence`` (mean p there) and ``ambiguity`` (pixels with 0.2 < p < 0.8 per foreground
+    pixel). A person or object on a background scores area > 0.5 %, confidence > 0.8 and
+    ambiguity < 0.8; a cloud, a castle in a landscape or a blank wall does not."""
+    fg = pred > 0.5
+    area = float(fg.mean())
+    conf = float(pred[fg].mean()) if fg.any() else 0.0
+    amb = float(((pred > 0.2) & (pred < 0.8)).mean()) / max(area, 1e-6)
+    return {"area": area, "confidence": conf, "ambiguity": min(amb, 99.0)}
+
+
+def find_subject(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
+                 mode: str = "auto") -> Subject:
+    """Decide whether the photo has a subject and return its refined matte.
+
+    ``mode``: ``auto`` (use the most salient region only when it is clear, see
+    :func:`saliency_scores`), ``salient`` (always use it), ``none`` (no subject: scene depth)."""
+    if mode not in SUBJECT_MODES:
+        raise InvalidParameter(f"subject mode {mode!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
+    if mode == "none":
+        return Subject(None, "--subject none", {})
+    rgb = encoded_rgb(img)
+    raw = _predict(rgb, model or default_model())
+    sc = saliency_scores(raw)
+    if mode == "auto":
+        why = ""
+        if sc["area"] < MIN_AREA:
+            why = f"nothing stands out (salient area {100 * sc['area']:.1f} % of the frame)"
+        elif sc["confidence"] < MIN_CONFIDENCE or sc["ambiguity"] > MAX_AMBIGUITY:
+            why = (f"the most salient region is uncertain (confidence {sc['confidence']:.2f}, "
+                   f"ambiguity {sc['ambiguity']:.2f})")
+        if why:
+            return Subject(None, why, sc)
+    return Subject(refine_mask(rgb, raw), "", sc)
