@@ -262,9 +262,9 @@ def test_cue_depth_places_subject_in_front():
     assert dm.source == "cues"
     d = dm.disparity
     assert np.allclose(d[mask > 0.5], 1.0)
-    # beside and above the subject: behind it; below its lowest row the floor comes nearer
-    assert float(d[:100][mask[:100] < 0.5].max()) < 1.0
-    assert float(d[-3:, :10].mean()) > 1.0 > float(d[:3, :10].mean())
+    # one textured backdrop all round (no floor seen): behind the subject, one value
+    assert float(d[mask < 0.5].max()) < 1.0
+    assert float(np.ptp(d[:20])) < 0.01
     assert focus_disparity(d, mask=mask) == pytest.approx(1.0, abs=1e-3)
 
 

@@ -171,10 +171,13 @@ def _adjacency(labels: np.ndarray, n: int) -> list[set[int]]:
 
 def _stand_on_floor(rgb: np.ndarray, labels: np.ndarray, n: int, seg_bottom: np.ndarray,
                     floor: np.ndarray, contact: float, horizon: float, focus_seg: np.ndarray,
-                    sky_seg: np.ndarray, far: float) -> np.ndarray:
+                    sky_seg: np.ndarray, far: float, low: np.ndarray,
+                    backdrop: float) -> np.ndarray:
     """One disparity per segment (-1 = follow the floor row by row).
 
-    Segments reaching below the contact row are floor. The others are vertical surfaces,
+    Segments reaching below the contact row are floor when most of their pixels lie below it
+    (``low``), else a backdrop (a wall behind the subject that reaches the frame's bottom, one
+    value ``backdrop``). The others are vertical surfaces,
     resolved from the bottom of the frame up: a segment resting on another vertical surface
     (the segment under most of its lower edge) continues it (the top of a wall, a roof), one
     resting on the floor takes the floor's disparity at its lowest row, one resting on the
@@ -200,7 +203,7 @@ def _stand_on_floor(rgb: np.ndarray, labels: np.ndarray, n: int, seg_bottom: np.
             seg_d[s_id] = SKY_DISPARITY
             continue
         if yb >= min(contact + 0.03 * h, h - 1.0):  # reaches below the subject (or the bottom)
-            seg_d[s_id] = -1.0
+            seg_d[s_id] = -1.0 if low[s_id] else backdrop
             continue
         own = floor[min(int(yb), h - 1)] if yb > horizon else far
         sup = [(c, t) for t, c in below[s_id].items() if not sky_seg[t]]
@@ -254,16 +257,21 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
             contact = bottom
             horizon = bottom - 0.6 * (bottom - top)
     else:
+        # no subject: a floor only under a sky (a blank wall or an indoor scene stays flat)
         sky_rows = np.nonzero(sky.mean(axis=1) > 0.3)[0]
-        contact = float(h - 1)
-        horizon = float(sky_rows[-1] + 1) if sky_rows.size else 0.35 * h
-        horizon = min(horizon, 0.8 * h)
+        if sky_rows.size:
+            contact = float(h - 1)
+            horizon = min(float(sky_rows[-1] + 1), 0.8 * h)
     if horizon is not None and contact is not None:
         horizon = min(horizon, contact - 0.03 * h)
         floor = np.clip((np.arange(h, dtype=np.float32) - horizon) / (contact - horizon),
                         0.0, MAX_DISPARITY)
+        # floor: the segments lying mostly below the subject's feet (or, without a subject,
+        # below the horizon); a segment that only reaches down there is a backdrop
+        below_ref = contact if mask is not None and core.any() else horizon
+        low = _seg_mean(labels, (rows > below_ref).astype(np.float32), n) > 0.5
         seg_d = _stand_on_floor(rgb, labels, n, seg_bottom, floor, contact, horizon,
-                                focus_seg, sky_seg, background * 0.5)
+                                focus_seg, sky_seg, background * 0.5, low, background)
         d = seg_d[labels].astype(np.float32)
         per_row = d < 0
         d[per_row] = np.broadcast_to(floor[:, None], (h, w))[per_row]
