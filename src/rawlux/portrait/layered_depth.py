@@ -249,10 +249,12 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
     # floor: contact row (lowest row where the focus layer is substantial) and horizon
     core = focus > 0.5
     contact = horizon = None
+    subject_top = 0.0
     if core.any():
         row_w = core.sum(axis=1)
         lit = np.nonzero(row_w >= max(2, 0.2 * row_w.max()))[0]
         top, bottom = float(np.nonzero(row_w > 0)[0][0]), float(lit[-1])
+        subject_top = top
         if bottom < 0.97 * (h - 1):
             contact = bottom
             horizon = bottom - 0.6 * (bottom - top)
@@ -267,9 +269,15 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
         floor = np.clip((np.arange(h, dtype=np.float32) - horizon) / (contact - horizon),
                         0.0, MAX_DISPARITY)
         # floor: the segments lying mostly below the subject's feet (or, without a subject,
-        # below the horizon); a segment that only reaches down there is a backdrop
-        below_ref = contact if mask is not None and core.any() else horizon
-        low = _seg_mean(labels, (rows > below_ref).astype(np.float32), n) > 0.5
+        # below the horizon) or rising no higher than about the subject's top (the horizon);
+        # a segment that only reaches down there from higher up is a backdrop
+        has_subject = mask is not None and bool(core.any())
+        below_ref = contact if has_subject else horizon
+        top_ref = (subject_top if has_subject else horizon) - 0.1 * h
+        seg_top = np.full(n, float(h), np.float32)
+        np.minimum.at(seg_top, labels.ravel(), rows.ravel())
+        low = (_seg_mean(labels, (rows > below_ref).astype(np.float32), n) > 0.5) | (
+            seg_top >= top_ref)
         seg_d = _stand_on_floor(rgb, labels, n, seg_bottom, floor, contact, horizon,
                                 focus_seg, sky_seg, background * 0.5, low, background)
         d = seg_d[labels].astype(np.float32)
