@@ -125,7 +125,7 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
 
 
 def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024,
-                matting: bool = False) -> np.ndarray:
+                matting: bool = True) -> np.ndarray:
     """Snap a coarse mask to image edges (hair) with a colour guided filter at ~``work_side`` px,
     then (``matting``) recover strands in the edge band with :func:`matte_edges`, then upsample
     with a grey guided filter at full size. Returns float32 (H, W) in [0, 1]."""
@@ -244,14 +244,15 @@ def _normalised_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np
     return num / np.maximum(den, 1e-4)
 
 
-def matte_edges(rgb: np.ndarray, mask: np.ndarray, *, band: float = 0.015) -> np.ndarray:
+def matte_edges(rgb: np.ndarray, mask: np.ndarray, *, band: float = 0.01) -> np.ndarray:
     """Colour-model matting in the uncertain band around a soft matte (hair, glasses' rims).
 
     Confident foreground (``mask`` > 0.9) and background (< 0.1) give local mean colours F and
     B (normalised Gaussian blur); in a band of ``band`` x the long side around the 0.5 edge
     each pixel's alpha is its projection ``(I - B).(F - B) / |F - B|^2``, trusted in
-    proportion to how distinct F and B are (|F - B| from 0.08 to 0.25), so a dark strand on
-    a bright sky keeps its alpha and a strand cut by the net comes back. ``rgb`` sRGB float32
+    proportion to how distinct F and B are (|F - B| from 0.08 to 0.25), and may only raise
+    the matte where it is already above 0.03: a faint strand comes back at full strength, the
+    subject is never thinned and dark background next to it is not taken. ``rgb`` sRGB float32
     (H, W, 3) [0, 1], ``mask`` float32 (H, W) [0, 1]; returns the refined matte."""
     h, w = mask.shape
     r = max(2, round(band * max(h, w)))
@@ -271,7 +272,12 @@ def matte_edges(rgb: np.ndarray, mask: np.ndarray, *, band: float = 0.015) -> np
     trust = np.clip((np.sqrt(n2) - 0.08) / 0.17, 0.0, 1.0)
     trust *= (cv2.GaussianBlur(fg, (0, 0), sigma) > 1e-3) & (cv2.GaussianBlur(bg, (0, 0), sigma) > 1e-3)
     trust *= cv2.GaussianBlur(unknown.astype(np.float32), (0, 0), max(1.0, r / 4))
-    out = mask + trust * (alpha - mask)
+    # only add alpha (strands the net missed); never thin the subject (that lets the blurred
+    # background spill onto the hair: a halo)
+    # and only where the guided matte already sees some foreground (a faint strand), so dark
+    # background things next to the hair (a chandelier, a sculpture) are not picked up
+    trust *= np.clip((mask - 0.03) / 0.1, 0.0, 1.0)
+    out = mask + trust * np.maximum(alpha - mask, 0.0)
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
