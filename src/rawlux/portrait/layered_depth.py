@@ -32,6 +32,7 @@ SKY_DISPARITY = 0.02
 BACKGROUND = 0.25  # disparity of a background with no floor cue (subject = 1)
 MAX_DISPARITY = 4.0  # nearest floor, in subject units
 MAX_GROWTH = 0.03  # largest area (fraction of the frame) one segment may add to the matte
+GROW_DELTA_E = 15.0  # CIELAB distance from the covered part's mean colour for a grown pixel
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,19 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
         # grow the matte to a segment it mostly covers, unless that adds a large area (a
         # segment that leaked over the whole background)
         focus_seg = (cover > 0.7) & (size_f * (1.0 - cover) < MAX_GROWTH)
-        focus = np.maximum(np.clip(mask, 0, 1), focus_seg[labels].astype(np.float32))
+        # ... and within it only to pixels of the covered part's colour (a fuselage, not the
+        # window a face segment leaked into)
+        lab = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2Lab)
+        mw = np.clip(mask, 0, 1)
+        wsum = np.maximum(_seg_mean(labels, mw, n), 1e-6)
+        ref = np.stack([_seg_mean(labels, lab[..., c] * mw, n) / wsum for c in range(3)], -1)
+        close = np.linalg.norm(lab - ref[labels], axis=-1) < GROW_DELTA_E
+        grown = focus_seg[labels] & (close | (mask > 0.5))
+        stray = focus_seg[labels] & ~grown
+        focus = np.maximum(mw, grown.astype(np.float32))
     else:
         focus_seg = np.zeros(n, bool)
+        grown = stray = np.zeros((h, w), bool)
         focus = np.zeros((h, w), np.float32)
     sky = sky_mask(rgb, labels, exclude=focus_seg)
     sky_seg = _seg_mean(labels, sky.astype(np.float32), n) > 0.5
@@ -293,7 +304,7 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
         ref = float(np.percentile(sharp[size > 0], 90)) + 1e-6
         d = d * (0.8 + 0.4 * np.clip(sharp / ref, 0.0, 1.0))[labels]
     d[sky] = SKY_DISPARITY
-    d = np.where(focus_seg[labels], 1.0, d).astype(np.float32)
+    d = np.where(grown, 1.0, np.where(stray, background, d)).astype(np.float32)
     return Layers(np.ascontiguousarray(d, np.float32), focus.astype(np.float32), sky, labels,
                   None if horizon is None else horizon / h,
                   None if contact is None else contact / h)
