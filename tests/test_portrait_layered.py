@@ -125,12 +125,12 @@ def _small(path: Path, side: int = 640) -> np.ndarray:
 
 def test_real_photos_subject_or_not(shared_data: Path):
     """The landscape's most salient thing is a cloud: no subject. Portraits: a subject."""
-    land = find_subject(_small(shared_data / "photos" / "pixel_IMG_20180725_163423_tiny.jpg"))
+    land = find_subject(_small(shared_data / "photos" / "pixel_IMG_20180725_163423_tiny.jpg",
+                               400))
     assert land.mask is None and land.why
-    for name in ("pd_nasa_eileen_collins_astronaut.png", "kodak_kodim18_woman_outdoor_foliage.png"):
-        s = find_subject(_small(shared_data / "portraits" / name))
-        assert s.mask is not None, name
-        assert 0.1 < float((s.mask > 0.5).mean()) < 0.8
+    s = find_subject(_small(shared_data / "portraits" / "kodak_kodim18_woman_outdoor_foliage.png",
+                            400))
+    assert s.mask is not None and 0.1 < float((s.mask > 0.5).mean()) < 0.5
 
 
 def test_real_wall_is_not_split(shared_data: Path):
