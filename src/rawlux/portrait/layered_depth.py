@@ -284,7 +284,10 @@ def estimate_layers(rgb: np.ndarray, mask: np.ndarray | None, *,
         # a segment that only reaches down there from higher up is a backdrop
         has_subject = mask is not None and bool(core.any())
         below_ref = contact if has_subject else horizon
-        top_ref = (subject_top if has_subject else horizon) - 0.1 * h
+        # (the top rule needs the subject's top inside the frame: a head cut by the top edge
+        # says nothing about where the floor ends)
+        top_ref = ((subject_top - 0.1 * h if subject_top > 0.05 * h else float(h))
+                   if has_subject else horizon - 0.1 * h)
         seg_top = np.full(n, float(h), np.float32)
         np.minimum.at(seg_top, labels.ravel(), rows.ravel())
         low = (_seg_mean(labels, (rows > below_ref).astype(np.float32), n) > 0.5) | (
