@@ -32,6 +32,7 @@ SKY_DISPARITY = 0.02
 BACKGROUND = 0.25  # disparity of a background with no floor cue (subject = 1)
 MAX_DISPARITY = 4.0  # nearest floor, in subject units
 MAX_GROWTH = 0.03  # largest area (fraction of the frame) one segment may add to the matte
+FOCUS_SNAP = 0.1  # vertical surfaces within 10 % of the subject's disparity are put on it
 GROW_DELTA_E = 15.0  # CIELAB distance from the covered part's mean colour for a grown pixel
 
 
@@ -218,6 +219,10 @@ def _stand_on_floor(rgb: np.ndarray, labels: np.ndarray, n: int, seg_bottom: np.
                     val = min(own, 0.999)
             elif np.isfinite(seg_d[t]) and seg_d[t] > 0:
                 val = seg_d[t]
+        # the floor model's error is larger than this: a surface standing this close to the
+        # focal plane stands on it (the wall beside a portal, the bushes at its base)
+        if abs(val - 1.0) < FOCUS_SNAP:
+            val = 1.0
         seg_d[s_id] = max(val, 0.05)
     return np.nan_to_num(seg_d, nan=far)
 
