@@ -45,6 +45,9 @@ def test_segments_follow_colour_regions():
     for sl in (np.s_[5:55, 5:315], np.s_[65:145, 5:200], np.s_[195:235, 5:315]):
         assert len(np.unique(lab[sl])) == 1
     assert len({int(lab[30, 30]), int(lab[100, 30]), int(lab[200, 30]), int(lab[120, 240])}) == 4
+    lay = estimate_layers(rgb, None)
+    assert lay.sky[5:55].all() and not lay.sky[65:].any() and lay.contact is not None
+    assert lay.horizon is not None and abs(lay.horizon - 60 / H) < 0.02  # the sky's lower edge
 
 
 def test_wall_half_covered_by_the_matte_gets_one_disparity():

@@ -219,7 +219,8 @@ def find_subject(img: Image | np.ndarray, model: SegmentationModel | None = None
     ``mode``: ``auto`` (use the most salient region only when it is clear, see
     :func:`saliency_scores`), ``salient`` (always use it), ``none`` (no subject: scene depth)."""
     if mode not in SUBJECT_MODES:
-        raise InvalidParameter(f"subject mode {mode!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
+        raise InvalidParameter(
+            f"subject mode {mode!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
     if mode == "none":
         return Subject(None, "--subject none", {})
     rgb = encoded_rgb(img)
@@ -270,7 +271,9 @@ def matte_edges(rgb: np.ndarray, mask: np.ndarray, *, band: float = 0.01) -> np.
     n2 = (fb * fb).sum(-1)
     alpha = np.clip(((rgb - b) * fb).sum(-1) / np.maximum(n2, 1e-6), 0.0, 1.0)
     trust = np.clip((np.sqrt(n2) - 0.08) / 0.17, 0.0, 1.0)
-    trust *= (cv2.GaussianBlur(fg, (0, 0), sigma) > 1e-3) & (cv2.GaussianBlur(bg, (0, 0), sigma) > 1e-3)
+    near_f = cv2.GaussianBlur(fg, (0, 0), sigma) > 1e-3
+    near_b = cv2.GaussianBlur(bg, (0, 0), sigma) > 1e-3
+    trust *= near_f & near_b
     trust *= cv2.GaussianBlur(unknown.astype(np.float32), (0, 0), max(1.0, r / 4))
     # only add alpha (strands the net missed); never thin the subject (that lets the blurred
     # background spill onto the hair: a halo)
