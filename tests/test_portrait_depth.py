@@ -261,9 +261,10 @@ def test_cue_depth_places_subject_in_front():
     dm = depth_from_cues(rgb, mask)
     assert dm.source == "cues"
     d = dm.disparity
-    assert float(d[mask > 0.5].min()) > float(d[mask < 0.5].max())
-    # ground plane: bottom of the frame nearer than the top
-    assert float(d[-3:, :10].mean()) > float(d[:3, :10].mean())
+    assert np.allclose(d[mask > 0.5], 1.0)
+    # one textured backdrop all round (no floor seen): behind the subject, one value
+    assert float(d[mask < 0.5].max()) < 1.0
+    assert float(np.ptp(d[:20])) < 0.01
     assert focus_disparity(d, mask=mask) == pytest.approx(1.0, abs=1e-3)
 
 
@@ -277,3 +278,171 @@ def test_focus_point_and_orient():
     assert r.disparity.shape == (50, 40) and r.focus == pytest.approx((0.2, 0.9))
     assert disparity_from_image(np.array([[0.0, 1.0]], np.float32))[0, 0] == 1.0
     assert disparity_from_image(np.array([[0.0, 1.0]], np.float32), near_is_white=True)[0, 1] == 1.0
+
+
+# ---------------------------------------------------------------- HEIF with auxiliary images
+# pillow-heif (libheif 1.23) cannot write depth or auxiliary images, so the tests encode the
+# primary and the auxiliary picture as two ordinary HEICs with pillow-heif and assemble one
+# ISO/IEC 23008-12 file from their coded data by hand: an `auxl` reference from the auxiliary
+# item to the primary and an `auxC` property naming its type (the same boxes an iPhone writes).
+
+
+def _boxes(b: bytes, off: int = 0, end: int | None = None):
+    end = len(b) if end is None else end
+    while off < end:
+        size, typ = struct.unpack(">I4s", b[off:off + 8])
+        size = size or end - off
+        yield typ, off, size
+        off += size
+
+
+def _child(b: bytes, parent: tuple[int, int], name: bytes, full: bool = False) -> tuple[int, int]:
+    o, s = parent
+    for typ, co, cs in _boxes(b, o + 8 + (4 if full else 0), o + s):
+        if typ == name:
+            return co, cs
+    raise KeyError(name)
+
+
+def _coded_item(heic: bytes) -> tuple[list[bytes], bytes]:
+    """Property boxes (ipco children, in order) and coded data of a one-item HEIC."""
+    top = {t: (o, s) for t, o, s in _boxes(heic)}
+    meta = top[b"meta"]
+    ipco = _child(heic, _child(heic, meta, b"iprp", True), b"ipco")
+    props = [heic[o:o + s] for _, o, s in _boxes(heic, ipco[0] + 8, ipco[0] + ipco[1])]
+    io_, _ = _child(heic, meta, b"iloc", True)
+    p = io_ + 8
+    ver = heic[p]
+    sizes = heic[p + 4]
+    osz, lsz, bsz = sizes >> 4, sizes & 15, heic[p + 5] >> 4
+    assert ver == 0 and (osz, lsz) == (4, 4) and bsz in (0, 4)
+    q = p + 6 + 2  # item count (1)
+    q += 2 + 2  # item id, data reference index
+    base = struct.unpack(">I", heic[q:q + 4])[0] if bsz else 0
+    q += bsz
+    (n_ext,) = struct.unpack(">H", heic[q:q + 2])
+    assert n_ext == 1
+    off, length = struct.unpack(">II", heic[q + 2:q + 10])
+    off += base
+    return props, heic[off:off + length]
+
+
+def _box(typ: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + typ + payload
+
+
+def _fbox(typ: bytes, payload: bytes, version: int = 0, flags: int = 0) -> bytes:
+    return _box(typ, struct.pack(">I", (version << 24) | flags) + payload)
+
+
+def _encode_heic(pil: PILImage.Image) -> bytes:
+    import pillow_heif
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(pil).save(buf, quality=100)
+    return buf.getvalue()
+
+
+def heic_with_aux(rgb: np.ndarray, aux: np.ndarray, urn: str) -> bytes:
+    """A HEIC whose primary image is ``rgb`` (uint8 (H, W, 3)) with an auxiliary grey image
+    ``aux`` (uint8 (h, w)) of type ``urn`` (auxC) linked to it by an ``auxl`` reference."""
+    p_props, p_data = _coded_item(_encode_heic(PILImage.fromarray(rgb)))
+    a_props, a_data = _coded_item(_encode_heic(PILImage.fromarray(aux, "L")))
+    auxc = _fbox(b"auxC", urn.encode() + b"\0")
+    props = p_props + a_props + [auxc]
+    ipco = _box(b"ipco", b"".join(props))
+
+    def assoc(item: int, idx: list[int]) -> bytes:
+        out = struct.pack(">HB", item, len(idx))
+        for i in idx:
+            essential = props[i - 1][4:8] in (b"hvcC", b"auxC")
+            out += struct.pack(">B", (0x80 if essential else 0) | i)
+        return out
+
+    n1 = len(p_props)
+    ipma = _fbox(b"ipma", struct.pack(">I", 2) + assoc(1, list(range(1, n1 + 1)))
+                 + assoc(2, list(range(n1 + 1, len(props) + 1))))
+    iprp = _box(b"iprp", ipco + ipma)
+    infe = [_fbox(b"infe", struct.pack(">HH", i, 0) + b"hvc1" + b"\0", version=2,
+                  flags=(1 if i == 2 else 0)) for i in (1, 2)]
+    iinf = _fbox(b"iinf", struct.pack(">H", 2) + b"".join(infe))
+    iref = _fbox(b"iref", _box(b"auxl", struct.pack(">HHH", 2, 1, 1)))
+    hdlr = _fbox(b"hdlr", struct.pack(">I", 0) + b"pict" + b"\0" * 12 + b"\0")
+    pitm = _fbox(b"pitm", struct.pack(">H", 1))
+    ftyp = _box(b"ftyp", b"heic" + struct.pack(">I", 0) + b"mif1heic")
+
+    def iloc(base: int) -> bytes:
+        body = struct.pack(">BBH", 0x44, 0x00, 2)
+        body += struct.pack(">HHHII", 1, 0, 1, base, len(p_data))
+        body += struct.pack(">HHHII", 2, 0, 1, base + len(p_data), len(a_data))
+        return _fbox(b"iloc", body)
+
+    def meta(base: int) -> bytes:
+        return _fbox(b"meta", hdlr + pitm + iloc(base) + iinf + iref + iprp)
+
+    base = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(base) + _box(b"mdat", p_data + a_data)
+
+
+def _grey_ramp(h: int, w: int) -> np.ndarray:
+    return np.tile(np.linspace(16, 240, w).astype(np.uint8), (h, 1))
+
+
+def test_heic_depth_auxiliary_image(tmp_path: Path):
+    """A HEIC carrying a depth auxiliary image (auxC urn:mpeg:hevc:2015:auxid:2): found as the
+    file's depth, read with the documented convention (dark = near), the ramp preserved."""
+    from rawlux.io.depth import heif_aux_names
+
+    rgb = _scene_rgb(7)
+    depth = _grey_ramp(48, 64)
+    p = tmp_path / "depth.heic"
+    p.write_bytes(heic_with_aux(rgb, depth, "urn:mpeg:hevc:2015:auxid:2"))
+    import pillow_heif
+
+    hf = pillow_heif.open_heif(str(p))
+    assert hf.size == (W, H)
+    assert "depth_images" in heif_aux_names(p)
+    dm = read_embedded_depth(p)
+    assert dm is not None and dm.source == "heic-depth" and dm.disparity.shape == (48, 64)
+    want = disparity_from_image(depth.astype(np.float32) / 255.0)
+    assert float(np.abs(dm.disparity - want).max()) < 0.03  # HEVC at quality 100
+    assert (np.diff(dm.disparity.mean(axis=0)) < 0).mean() > 0.9  # farther to the right
+    from typer.testing import CliRunner
+
+    from rawlux.cli.app import app
+
+    out = tmp_path / "out.png"
+    r = CliRunner().invoke(app, ["portrait", str(p), "-o", str(out), "--focus", "0.1,0.5"])
+    assert r.exit_code == 0, r.output
+    assert "depth map embedded in depth.heic (heic-depth)" in r.output
+    res = np.asarray(PILImage.open(out)).astype(np.float32)
+    src = np.asarray(pillow_heif.open_heif(str(p)).to_pillow()).astype(np.float32)
+    # focused at the left (near): the left stays, the far right is blurred (less detail)
+    def detail(a: np.ndarray) -> float:
+        return float(np.abs(np.diff(a, axis=1)).mean())
+    assert abs(detail(res[:, :16]) - detail(src[:, :16])) < 0.25 * detail(src[:, :16])
+    assert detail(res[:, -32:]) < 0.6 * detail(src[:, -32:])
+
+
+def test_heic_portrait_matte_and_disparity(tmp_path: Path):
+    """Apple's portrait effects matte (aux URN) is read as the subject matte; an aux image whose
+    URN says disparity is read bright = near; a plain HEIC has neither."""
+    from rawlux.io.depth import read_embedded_matte
+
+    rgb = _scene_rgb(8)
+    matte = np.zeros((48, 64), np.uint8)
+    matte[10:40, 20:44] = 255
+    p = tmp_path / "matte.heic"
+    p.write_bytes(heic_with_aux(rgb, matte, "urn:com:apple:photo:2018:aux:portraiteffectsmatte"))
+    m = read_embedded_matte(p)
+    assert m is not None and m.shape == (48, 64) and m.dtype == np.float32
+    assert float(m[15:35, 25:40].mean()) > 0.95 and float(m[:, :10].mean()) < 0.05
+    assert read_embedded_depth(p) is None  # a matte is not depth
+    q = tmp_path / "disp.heic"
+    q.write_bytes(heic_with_aux(rgb, _grey_ramp(48, 64), "urn:com:apple:photo:2020:aux:disparity"))
+    dm = read_embedded_depth(q)
+    assert dm is not None and dm.source == "heic-disparity"
+    assert float(dm.disparity[:, -4:].mean()) > float(dm.disparity[:, :4].mean())  # bright = near
+    plain = tmp_path / "plain.heic"
+    plain.write_bytes(_encode_heic(PILImage.fromarray(rgb)))
+    assert read_embedded_matte(plain) is None and read_embedded_depth(plain) is None

@@ -25,6 +25,9 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
+SCENE_FRAMING = 10.0  # metres: --framing default for a scene without a subject
+
+
 def _note(msg: str) -> None:
     typer.echo(f"rawlux: {msg}", err=True)
 
@@ -32,8 +35,8 @@ def _note(msg: str) -> None:
 def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.0,
                  focus: str | None = None, depth: Path | None = None, look: str | None = None,
                  save_mask: Path | None = None, save_depth: Path | None = None,
-                 mask_file: Path | None = None, framing: float = 1.0, quality: int = 92,
-                 use_original: bool = True, depth_white: str = "far",
+                 mask_file: Path | None = None, framing: float | None = None, quality: int = 92,
+                 use_original: bool = True, depth_white: str = "far", subject: str = "auto",
                  verbose: bool = True) -> None:
     """Read ``src`` (raw or photo), render the portrait, write ``dst`` (+ mask/depth files)."""
     import numpy as np
@@ -47,11 +50,14 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
     from rawlux.portrait.lens import load_lens
     from rawlux.portrait.render import grey_image, portrait
 
+    from rawlux.portrait.mask import SUBJECT_MODES
+
     point = parse_focus(focus)
+    if subject not in SUBJECT_MODES:
+        raise InvalidParameter(f"--subject {subject!r} must be one of {', '.join(SUBJECT_MODES)}")
     if depth_white not in ("far", "near"):
         raise InvalidParameter(f"--depth-white {depth_white!r} must be 'far' or 'near'")
     lens_p = load_lens(lens)
-    params = BokehParams(aperture=aperture, framing=framing)
     inputs = [p for p in (src, depth, mask_file) if p is not None]
     for out in (dst, save_mask, save_depth):
         if out is not None and out.suffix.lower() not in supported_extensions():
@@ -99,6 +105,27 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
             mask = cv2.resize(matte, (img.width, img.height), interpolation=cv2.INTER_LINEAR)
             if verbose:
                 _note(f"using the portrait matte embedded in {src.name}")
+    if mask is None and dmap is None:
+        from rawlux.portrait.depth import depth_from_cues
+        from rawlux.portrait.mask import find_subject
+
+        found = find_subject(img, mode=subject)
+        mask = found.mask
+        if mask is None:
+            where = "the --focus point" if point is not None else "the frame centre"
+            if point is None:
+                point = (0.5, 0.5)
+            if verbose and subject == "auto":
+                _note(f"{src.name}: no person or clear subject found ({found.why}); focusing at "
+                      f"{where} with scene depth, framing {framing or SCENE_FRAMING:g} m "
+                      "(--subject salient forces the most salient region, --focus X,Y the point)")
+            from rawlux.portrait.mask import encoded_rgb
+
+            dmap = depth_from_cues(encoded_rgb(img), None)
+            mask = np.zeros((img.height, img.width), np.float32)
+            if framing is None:
+                framing = SCENE_FRAMING
+    params = BokehParams(aperture=aperture, framing=1.0 if framing is None else framing)
     res = portrait(img, lens=lens_p, focus=point, depth=dmap, mask=mask, params=params,
                    need_mask=save_mask is not None)
     save(res.image, dst, protect=inputs, quality=quality)
@@ -123,13 +150,19 @@ def register(app: typer.Typer) -> None:
         save_mask: Path | None = typer.Option(None, "--save-mask", help="write the subject mask"),
         save_depth: Path | None = typer.Option(None, "--save-depth", help="write the depth used"),
         mask_file: Path | None = typer.Option(None, "--mask", help="use this subject mask (grey)"),
-        framing: float = typer.Option(1.0, "--framing", help="scene height at the subject, metres"),
+        framing: float | None = typer.Option(None, "--framing",
+                                             help="scene height at the focal plane, metres "
+                                                  "(default 1; 10 for a scene without a subject)"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
         original: bool = typer.Option(True, "--original/--no-original",
                                       help="render from a Lens Blur file's unblurred original"),
+        subject: str = typer.Option("auto", "--subject",
+                                    help="auto (a clear subject or none) | salient (always the "
+                                         "most salient region) | none (scene depth only)"),
     ) -> None:
         """Portrait mode: blur the background like a 35/50/75/90 mm lens."""
         run_guarded(lambda: run_portrait(
             input, output, lens=lens, aperture=aperture, focus=focus, depth=depth, look=look,
             save_mask=save_mask, save_depth=save_depth, mask_file=mask_file, framing=framing,
-            quality=quality, use_original=original, depth_white=depth_white), context=str(input))
+            quality=quality, use_original=original, depth_white=depth_white,
+            subject=subject), context=str(input))

@@ -89,53 +89,23 @@ def disparity_from_image(values: np.ndarray, *, near_is_white: bool = False) -> 
     return (1.0 - 0.95 * v).astype(np.float32)
 
 
-def _box(x: np.ndarray, r: int) -> np.ndarray:
-    return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
+def depth_from_cues(rgb: np.ndarray, mask: np.ndarray | None, *,
+                    background: float = 0.25) -> DepthMap:
+    """Layered disparity from the subject matte and image cues (no depth map in the file).
 
-
-def depth_from_cues(rgb: np.ndarray, mask: np.ndarray, *, background: float = 0.25,
-                    ground: float = 0.45) -> DepthMap:
-    """Plausible layered disparity from the subject matte and image cues.
-
-    Layers: the subject (``mask``) at disparity 1; the background at ``background`` rising
-    toward ``ground`` at the bottom of the frame below the subject's feet (ground plane cue),
-    plus a small local-sharpness cue (detailed background is nearer the focal plane than smooth
-    background). Edges follow the image through a guided filter; the matte decides the subject.
+    The subject layer (``mask`` grown to the colour segments it mostly covers) is at 1; sky,
+    a ground plane through the subject's lowest row, and segment-wise background disparities
+    come from :func:`rawlux.portrait.layered_depth.layered_depth` (one value per segment, so a
+    surface gets one blur). ``mask`` None: a scene without a subject (floor + sky only).
     ``rgb`` float32 (H, W, 3) sRGB-encoded [0, 1], ``mask`` float32 (H, W) in [0, 1].
     """
-    from rawlux.portrait.mask import guided_filter
+    from rawlux.portrait.layered_depth import layered_depth
 
-    h, w = mask.shape
-    if rgb.shape[:2] != (h, w):
+    if mask is not None and rgb.shape[:2] != mask.shape:
         raise ContractError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")
-    s = min(1.0, 512.0 / max(h, w))
-    ws, hs = max(8, round(w * s)), max(8, round(h * s))
-    g = cv2.resize(np.ascontiguousarray(rgb, np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
-    m = cv2.resize(mask.astype(np.float32), (ws, hs), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(g, cv2.COLOR_RGB2GRAY)
-
-    # ground plane: below the lowest subject row, disparity grows toward the bottom edge
-    rows = np.nonzero((m > 0.5).any(axis=1))[0]
-    y = np.linspace(0.0, 1.0, hs, dtype=np.float32)[:, None]
-    horizon = (rows[0] / hs) if rows.size else 0.5
-    feet = (rows[-1] / hs) if rows.size else 1.0
-    start = min(max(horizon + 0.5 * (feet - horizon), 0.3), 0.95)
-    ramp = np.clip((y - start) / max(1.0 - start, 1e-3), 0.0, 1.0)
-    bg = background + (ground - background) * ramp * np.ones((1, ws), np.float32)
-
-    # sharpness cue: local contrast of the background, normalised, +-15 %
-    r = max(2, round(max(ws, hs) / 64))
-    lap = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))
-    sharp = _box(lap, r)
-    ref = float(np.percentile(sharp, 90)) + 1e-6
-    bg = bg * (0.85 + 0.3 * np.clip(sharp / ref, 0.0, 1.0))
-    bg = guided_filter(g, bg.astype(np.float32), max(4, 2 * r), 1e-2)
-
-    d = np.clip(m, 0.0, 1.0) * 1.0 + (1.0 - np.clip(m, 0.0, 1.0)) * bg
-    d = cv2.resize(d.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    # keep the full-resolution matte edge exact
-    d = mask * 1.0 + (1.0 - mask) * np.minimum(d, 0.999)
-    return DepthMap(np.ascontiguousarray(d, np.float32), "cues")
+    d, _ = layered_depth(rgb, None if mask is None else np.clip(mask, 0.0, 1.0).astype(np.float32),
+                         background=background)
+    return DepthMap(d, "cues")
 
 
 def focus_disparity(disparity: np.ndarray, *, point: tuple[float, float] | None = None,

@@ -9,6 +9,7 @@ OpenCV's DNN module (no extra runtime dependency, nothing downloaded). Any objec
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from rawlux.core.errors import ContractError, MissingModel
+from rawlux.core.errors import ContractError, InvalidParameter, MissingModel
 from rawlux.core.image import Encoding, Image
 
 MODEL_ENV = "RAWLUX_PORTRAIT_MODEL"
@@ -123,9 +124,11 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return q.astype(np.float32)
 
 
-def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024) -> np.ndarray:
+def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024,
+                matting: bool = True) -> np.ndarray:
     """Snap a coarse mask to image edges (hair) with a colour guided filter at ~``work_side`` px,
-    then upsample with a grey guided filter at full size. Returns float32 (H, W) in [0, 1]."""
+    then (``matting``) recover strands in the edge band with :func:`matte_edges`, then upsample
+    with a grey guided filter at full size. Returns float32 (H, W) in [0, 1]."""
     h, w = rgb.shape[:2]
     s = min(1.0, work_side / max(h, w))
     ws, hs = max(8, round(w * s)), max(8, round(h * s))
@@ -136,6 +139,8 @@ def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024) -> 
     m = np.clip(m, 0.0, 1.0)
     # sharpen the transition a little (the net's output is soft), keep partial hair alpha
     m = np.clip((m - 0.5) * 1.6 + 0.5, 0.0, 1.0)
+    if matting:
+        m = matte_edges(np.clip(g, 0, 1), m)
     full = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
     if s < 1.0:
         grey = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
@@ -143,10 +148,8 @@ def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024) -> 
     return np.clip(full, 0.0, 1.0).astype(np.float32)
 
 
-def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
-                 refine: bool = True) -> np.ndarray:
-    """Foreground (subject) matte, float32 (H, W) in [0, 1], for an Image or an sRGB-encoded
-    float32 (H, W, 3) array. ``model`` defaults to the bundled U^2-Net-p."""
+def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
+    """sRGB-encoded float32 (H, W, 3) in [0, 1] from an Image or an array."""
     if isinstance(img, Image):
         data = img.data
         if img.encoding is Encoding.LINEAR:
@@ -157,12 +160,158 @@ def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None
         data = np.asarray(img)
     if data.ndim != 3 or data.shape[2] != 3:
         raise ContractError(f"subject_mask needs (H, W, 3) RGB, got shape {data.shape}")
-    rgb = np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
-    model = model or default_model()
+    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+
+
+def _predict(rgb: np.ndarray, model: SegmentationModel) -> np.ndarray:
     raw = np.asarray(model.predict(rgb), np.float32)
     if raw.ndim != 2:
         raise ContractError(f"model {getattr(model, 'name', '?')} returned shape {raw.shape}")
+    return np.clip(raw, 0.0, 1.0)
+
+
+def subject_mask(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
+                 refine: bool = True) -> np.ndarray:
+    """Foreground (subject) matte, float32 (H, W) in [0, 1], for an Image or an sRGB-encoded
+    float32 (H, W, 3) array. ``model`` defaults to the bundled U^2-Net-p."""
+    rgb = encoded_rgb(img)
+    raw = _predict(rgb, model or default_model())
     h, w = rgb.shape[:2]
     if not refine:
         return np.clip(cv2.resize(raw, (w, h), interpolation=cv2.INTER_LINEAR), 0, 1)
-    return refine_mask(rgb, np.clip(raw, 0.0, 1.0))
+    return refine_mask(rgb, raw)
+
+
+SUBJECT_MODES = ("auto", "salient", "none")
+MIN_AREA = 0.005  # of the frame
+MIN_CONFIDENCE = 0.8  # mean foreground probability inside the region
+MAX_AMBIGUITY = 0.8  # undecided pixels (0.2 < p < 0.8) per foreground pixel
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The subject decision: ``mask`` float32 (H, W) [0, 1] or None (no subject); ``why`` one
+    line saying why there is none (empty when there is one); ``scores`` what was measured."""
+
+    mask: np.ndarray | None
+    why: str
+    scores: dict[str, float]
+
+    __hash__ = object.__hash__
+
+
+def saliency_scores(pred: np.ndarray) -> dict[str, float]:
+    """How clear the model's subject is: ``area`` (fraction of the frame with p > 0.5),
+    ``confidence`` (mean p there) and ``ambiguity`` (pixels with 0.2 < p < 0.8 per foreground
+    pixel). A person or object on a background scores area > 0.5 %, confidence > 0.8 and
+    ambiguity < 0.8; a cloud, a castle in a landscape or a blank wall does not."""
+    fg = pred > 0.5
+    area = float(fg.mean())
+    conf = float(pred[fg].mean()) if fg.any() else 0.0
+    amb = float(((pred > 0.2) & (pred < 0.8)).mean()) / max(area, 1e-6)
+    return {"area": area, "confidence": conf, "ambiguity": min(amb, 99.0)}
+
+
+def find_subject(img: Image | np.ndarray, model: SegmentationModel | None = None, *,
+                 mode: str = "auto") -> Subject:
+    """Decide whether the photo has a subject and return its refined matte.
+
+    ``mode``: ``auto`` (use the most salient region only when it is clear, see
+    :func:`saliency_scores`), ``salient`` (always use it), ``none`` (no subject: scene depth)."""
+    if mode not in SUBJECT_MODES:
+        raise InvalidParameter(
+            f"subject mode {mode!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
+    if mode == "none":
+        return Subject(None, "--subject none", {})
+    rgb = encoded_rgb(img)
+    raw = _predict(rgb, model or default_model())
+    sc = saliency_scores(raw)
+    if mode == "auto":
+        why = ""
+        if sc["area"] < MIN_AREA:
+            why = f"nothing stands out (salient area {100 * sc['area']:.1f} % of the frame)"
+        elif sc["confidence"] < MIN_CONFIDENCE or sc["ambiguity"] > MAX_AMBIGUITY:
+            why = (f"the most salient region is uncertain (confidence {sc['confidence']:.2f}, "
+                   f"ambiguity {sc['ambiguity']:.2f})")
+        if why:
+            return Subject(None, why, sc)
+    return Subject(refine_mask(rgb, raw), "", sc)
+
+
+def _normalised_blur(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Weighted Gaussian mean of ``values`` (H, W, C) with weights (H, W); 0 where no weight."""
+    num = cv2.GaussianBlur(values * weight[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma)[..., None]
+    return num / np.maximum(den, 1e-4)
+
+
+def matte_edges(rgb: np.ndarray, mask: np.ndarray, *, band: float = 0.01) -> np.ndarray:
+    """Colour-model matting in the uncertain band around a soft matte (hair, glasses' rims).
+
+    Confident foreground (``mask`` > 0.9) and background (< 0.1) give local mean colours F and
+    B (normalised Gaussian blur); in a band of ``band`` x the long side around the 0.5 edge
+    each pixel's alpha is its projection ``(I - B).(F - B) / |F - B|^2``, trusted in
+    proportion to how distinct F and B are (|F - B| from 0.08 to 0.25), and may only raise
+    the matte where it is already above 0.03: a faint strand comes back at full strength, the
+    subject is never thinned and dark background next to it is not taken. ``rgb`` sRGB float32
+    (H, W, 3) [0, 1], ``mask`` float32 (H, W) [0, 1]; returns the refined matte."""
+    h, w = mask.shape
+    r = max(2, round(band * max(h, w)))
+    edge = (mask > 0.5).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    unknown = (cv2.dilate(edge, k) - cv2.erode(edge, k)).astype(bool)
+    if not unknown.any():
+        return mask
+    fg = (mask > 0.9).astype(np.float32)
+    bg = (mask < 0.1).astype(np.float32)
+    sigma = 1.5 * r
+    f = _normalised_blur(rgb, fg, sigma)
+    b = _normalised_blur(rgb, bg, sigma)
+    fb = f - b
+    n2 = (fb * fb).sum(-1)
+    alpha = np.clip(((rgb - b) * fb).sum(-1) / np.maximum(n2, 1e-6), 0.0, 1.0)
+    trust = np.clip((np.sqrt(n2) - 0.08) / 0.17, 0.0, 1.0)
+    near_f = cv2.GaussianBlur(fg, (0, 0), sigma) > 1e-3
+    near_b = cv2.GaussianBlur(bg, (0, 0), sigma) > 1e-3
+    trust *= near_f & near_b
+    trust *= cv2.GaussianBlur(unknown.astype(np.float32), (0, 0), max(1.0, r / 4))
+    # only add alpha (strands the net missed); never thin the subject (that lets the blurred
+    # background spill onto the hair: a halo)
+    # and only where the guided matte already sees some foreground (a faint strand), so dark
+    # background things next to the hair (a chandelier, a sculpture) are not picked up
+    trust *= np.clip((mask - 0.03) / 0.1, 0.0, 1.0)
+    out = mask + trust * np.maximum(alpha - mask, 0.0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class EdgeHalo:
+    """Brightness excess of a render over its input, ``max(0, Y_rendered - Y_input)`` in linear
+    luminance, averaged over a band ``band_px`` wide just **inside** the matte's 0.5 edge
+    (``inner``: background light spilled onto the hair, a halo) and just **outside** it
+    (``outer``: dark strands the matte missed, blurred away into a bright background)."""
+
+    inner: float
+    outer: float
+    band_px: int
+
+
+def edge_halo(original: np.ndarray, rendered: np.ndarray, mask: np.ndarray, *,
+              band_px: int | None = None) -> EdgeHalo:
+    """Measure the edge halo of a render (both sRGB-encoded float32 (H, W, 3) [0, 1]) around
+    the subject matte ``mask`` (the 0.5 level). The band defaults to 1 % of the long side."""
+    from rawlux.color.transfer import decode
+
+    h, w = mask.shape
+    b = band_px or max(2, round(0.01 * max(h, w)))
+    lum = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    yi = decode(np.clip(original, 0, 1).astype(np.float32), Encoding.SRGB) @ lum
+    yr = decode(np.clip(rendered, 0, 1).astype(np.float32), Encoding.SRGB) @ lum
+    inside = (mask >= 0.5).astype(np.uint8)
+    d_in = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    d_out = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
+    inner = (inside > 0) & (d_in <= b)
+    outer = (inside == 0) & (d_out <= b)
+    diff = np.maximum(yr - yi, 0.0)
+    return EdgeHalo(float(diff[inner].mean()) if inner.any() else 0.0,
+                    float(diff[outer].mean()) if outer.any() else 0.0, int(b))
