@@ -1,6 +1,8 @@
 """Stage 8: the look — scene-referred linear Rec.2020 -> display-referred linear Rec.2020 [0, 1].
 
-``neutral`` is colorimetric: no creative curve, values are just clipped to [0, 1]. Every other
+``neutral`` is colorimetric below a highlight shoulder: scene values are kept as they are up to a
+knee and the image's own bright range above it is rolled off smoothly into display white
+(:func:`rawlux.looks.render.render_neutral`), so nothing the raw holds is clipped. Every other
 look comes from :mod:`rawlux.looks` (data files); ``strength`` blends the look with ``neutral``
 and an optional user :class:`~rawlux.looks.lut.Lut` is applied on top (``lut_strength``).
 """
@@ -50,14 +52,14 @@ def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
 def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     TAKES.check(img, "look stage input")
     from rawlux.looks.registry import get_look
-    from rawlux.looks.render import clip_neutral, render_look
+    from rawlux.looks.render import render_look, render_neutral
 
     spec = get_look(params.look)  # validates the name / file even at strength 0
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
     dst = data if reuse else None
     if spec.is_neutral or params.strength == 0.0:
-        out = clip_neutral(data, out=dst)
+        out = render_neutral(data, out=dst)
     else:
         out = render_look(data, spec, params.strength, out=dst)
     if params.lut is not None and params.lut_strength > 0.0:

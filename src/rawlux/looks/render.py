@@ -27,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rawlux.color.transfer import lut_interp
 from rawlux.core.fastmath import clip01, fast_log2
 from rawlux.core.jit import njit, run_bands
 from rawlux.looks.fastops import (
@@ -224,10 +225,11 @@ def _grain_gain(r: float, g: float, b: float, amount: float) -> float:  # pragma
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
       " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
-      " i8, i8)")
+      " f4[:, :, ::1], i8, i8)")
 def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                  max_lift, kfac, exposure, vig_amount, vig_mid, tone_pairs, t_lo, t_scale, clut,
-                 diag, strength, grain_amount, gtile, out, ch0, ch1):  # pragma: no cover - compiled
+                 diag, strength, grain_amount, gtile, neutral, out, ch0,
+                 ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` (of ROW_CHUNK rows; :func:`run_bands` runs bands of chunks in
     parallel); per row five short passes over W pixels: the arithmetic passes (A, C, E) are
     branch-free loops over row slices and contiguous buffers that LLVM vectorises; the table
@@ -237,9 +239,11 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
 
     ``out`` may be ``src`` (in place): a row is read only by its own iteration, and all its
     reads (A, C, the blend in E) come before its first write; the 4th lane of D's last pixel,
-    which would land on the next row, goes through the row buffer."""
+    which would land on the next row, goes through the row buffer. ``neutral`` is the neutral
+    rendering the look is blended with when ``strength < 1`` (unused otherwise)."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
+    nf = neutral.reshape(-1)
     of = out.reshape(-1)
     sh = Ax.shape[0]
     n_tone = tone_pairs.shape[0] // 2  # (value, slope) pairs
@@ -415,8 +419,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                         seg[3 * t + 1] = o1_ * gm
                         seg[3 * t + 2] = o2_ * gm
             if blend:
+                nrow = nf[r0:r0 + 3 * W]  # the neutral rendering
                 for j in range(3 * W):
-                    nv = clip01(srow[j])  # the neutral rendering (NaN -> 0)
+                    nv = nrow[j]
                     orow[j] = nv + st * (orow[j] - nv)
             for j in range(3 * W):
                 dst[j] = clip01(orow[j])
@@ -449,6 +454,109 @@ def _clip_inplace_kernel(data, ch0, ch1):  # pragma: no cover - compiled
         o = f[a:b]
         for j in range(b - a):
             o[j] = clip01(o[j])
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+      aot="void(f4[:, :, ::1], f4[:, :, ::1], f8, f8, f4[::1], i8, i8)")
+def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover - compiled
+    """Row chunks ``ch0 .. ch1`` of :func:`render_neutral`: each pixel scaled by
+    ``f(n) / n`` of its ``n = max(R, G, B)`` (:func:`rawlux.looks.tone.shoulder_curve`; ``ktab``
+    samples ``f(x) / x`` on [knee, white]), then clipped (NaN -> 0, +inf -> 1). ``out`` may be
+    ``src``: every pixel is read before it is written."""
+    H, W = src.shape[0], src.shape[1]
+    sf = src.reshape(-1)
+    of = out.reshape(-1)
+    kn = np.float32(knee)
+    wh = np.float32(white)
+    inv = np.float32(1.0 / (white - knee))
+    one = np.float32(1.0)
+    huge = np.float32(3.0e38)
+    for ch in range(ch0, ch1):
+        a = ch * ROW_CHUNK * 3 * W
+        b = min(H, (ch + 1) * ROW_CHUNK) * 3 * W
+        s = sf[a:b]
+        o = of[a:b]
+        for j in range(0, b - a, 3):
+            v0 = s[j]
+            v1 = s[j + 1]
+            v2 = s[j + 2]
+            n = max(v0, max(v1, v2))
+            k = lut_interp((n - kn) * inv, ktab)
+            k = k if n > kn else one
+            k = one / n if n >= wh else k
+            k = one if n >= huge else k  # +inf: plain clip (-> 1)
+            o[j] = clip01(v0 * k)
+            o[j + 1] = clip01(v1 * k)
+            o[j + 2] = clip01(v2 * k)
+
+
+#: the neutral shoulder ends at this percentile of max(R, G, B) (a few specular points may clip)
+NEUTRAL_WHITE_PERCENTILE = 99.99
+NEUTRAL_MAX_WHITE = 256.0  # cap: at most 8 stops above display white are rolled off
+_WHITE_SAMPLES = 1 << 19  # pixels sampled (strided) to find the white
+
+
+def neutral_white(data: np.ndarray) -> float:
+    """Scene value (max(R, G, B), linear) that the neutral shoulder maps to display white: the
+    :data:`NEUTRAL_WHITE_PERCENTILE` of a strided sample of ``data`` (H, W, 3), in
+    [1, :data:`NEUTRAL_MAX_WHITE`]; 1 (plain clip, no shoulder) when nothing exceeds white."""
+    a = np.asarray(data)
+    if a.ndim != 3 or a.shape[2] != 3 or a.size == 0:
+        return 1.0
+    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / _WHITE_SAMPLES)))
+    sub = a[::step, ::step]
+    n = np.fmax(np.fmax(sub[..., 0], sub[..., 1]), sub[..., 2]).ravel()
+    n = n[np.isfinite(n)]
+    if n.size == 0 or not (n > 1.0).any():
+        return 1.0
+    w = float(np.percentile(n, NEUTRAL_WHITE_PERCENTILE))
+    return min(max(w, 1.0), NEUTRAL_MAX_WHITE)
+
+
+@lru_cache(maxsize=64)
+def _shoulder_setup(white: float) -> tuple[float, np.ndarray]:
+    from rawlux.looks.tone import shoulder_knee, shoulder_table
+
+    knee = shoulder_knee(white)
+    return knee, shoulder_table(knee, white)
+
+
+WHITE_EPS = 1e-3  # a white this close to 1 needs no shoulder: plain clip
+
+
+def render_neutral(data: np.ndarray, out: np.ndarray | None = None,
+                   white: float | None = None) -> np.ndarray:
+    """The neutral look: colorimetric (identity) below a knee, a smooth hue-keeping shoulder
+    above it that reaches display white at ``white`` (scene linear; default
+    :func:`neutral_white` of ``data``), then clipped to [0, 1] (NaN -> 0, +inf -> 1).
+
+    Scales each pixel by ``f(n) / n`` with ``n = max(R, G, B)``, so chromaticity is kept and no
+    channel clips below ``white``. Written to ``out`` when given (may be ``data`` itself)."""
+    src = np.ascontiguousarray(data, np.float32)
+    w = neutral_white(src) if white is None else float(white)
+    if not w > 1.0 + WHITE_EPS or src.ndim != 3 or src.shape[2] != 3:
+        return clip_neutral(src, out)
+    dst = _output(src, out)
+    knee, ktab = _shoulder_setup(round(w, 4))
+    run_bands(_shoulder_kernel, _n_chunks(src.shape[0]), src, dst, knee, round(w, 4), ktab,
+              min_rows=1)
+    return dst
+
+
+def neutral_reference(data: np.ndarray, white: float | None = None) -> np.ndarray:
+    """Numpy (float64) reference of :func:`render_neutral`."""
+    from rawlux.looks.tone import shoulder_curve, shoulder_knee
+
+    x = np.nan_to_num(np.asarray(data, np.float64), nan=0.0, posinf=np.inf)
+    w = neutral_white(data) if white is None else float(white)
+    if not w > 1.0 + WHITE_EPS:
+        return np.clip(np.nan_to_num(x, posinf=1.0), 0.0, 1.0)
+    w = round(w, 4)
+    n = np.max(np.maximum(x, 0.0), axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(n > 0, shoulder_curve(n, shoulder_knee(w), w) / n, 1.0)
+    k = np.where(np.isinf(n), 1.0, k)
+    return np.clip(np.nan_to_num(x * k, nan=0.0, posinf=1.0), 0.0, 1.0)
 
 
 def _n_chunks(height: int) -> int:
@@ -511,7 +619,7 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     spec = get_look(look) if isinstance(look, str) else look
     src = np.ascontiguousarray(data, np.float32)
     if spec.is_neutral:
-        return clip_neutral(src, out)
+        return render_neutral(src, out)
     out = _output(src, out)
     baked = bake(spec)
     A, B, k = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
@@ -523,12 +631,14 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     lo, t, v, gr = spec.local, spec.tone, spec.vignette, spec.grain
     gtile = (grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
              else np.zeros((1, 1), np.float32))
+    # blending with neutral needs the neutral rendering (read before the kernel writes out)
+    neutral = render_neutral(src) if strength < 1.0 else src
     run_bands(_render_rows, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
               Bx, bool(lo.active), float(np.log2(t.pivot)), float(lo.shadows),
               float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
               float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone_pairs,
               float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut4, baked.diagonal,
-              float(strength), float(gr.amount), gtile, out, min_rows=1)
+              float(strength), float(gr.amount), gtile, neutral, out, min_rows=1)
     return out
 
 
@@ -538,7 +648,7 @@ def global_part(scene: np.ndarray, spec: LookSpec, exact: bool = True) -> np.nda
     ``exact`` evaluates the colour edits directly instead of through the baked LUT."""
     x = np.maximum(np.asarray(scene, np.float64), 0.0)
     if spec.is_neutral:
-        return np.clip(x, 0.0, 1.0)
+        return neutral_reference(x)
     baked = bake(spec)
     if baked.use_matrix:
         x = np.maximum(x @ baked.matrix.T.astype(np.float64), 0.0)
@@ -562,7 +672,7 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     """Numpy reference of :func:`render_look` without grain (tests compare the two)."""
     src = np.asarray(data, np.float32)
     if spec.is_neutral:
-        return np.clip(src, 0.0, 1.0)
+        return neutral_reference(src).astype(np.float32)
     baked = bake(spec)
     h, w = src.shape[:2]
     x = np.maximum(src.astype(np.float64), 0.0)
@@ -591,5 +701,5 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     from rawlux.looks.lut import Lut
 
     o = apply_3d_reference(np.sqrt(disp), Lut(baked.colour_lut), "tetrahedral").astype(np.float64)
-    neutral = np.clip(src, 0.0, 1.0)
+    neutral = neutral_reference(src) if strength < 1.0 else 0.0
     return np.clip(neutral + strength * (o - neutral), 0.0, 1.0).astype(np.float32)

@@ -142,8 +142,9 @@ class LookSpec:
     is_neutral: bool = False
 
 
-NEUTRAL = LookSpec("neutral", "colorimetric: scene colour as measured, clipped to [0, 1], no "
-                   "creative curve", is_neutral=True)
+NEUTRAL = LookSpec("neutral", "colorimetric: scene colour as measured, no creative curve; "
+                   "highlights above the knee roll off into white instead of clipping",
+                   is_neutral=True)
 
 
 def _section(cls: type[StageParams], data: Any, where: str, path: str) -> StageParams:
