@@ -44,7 +44,10 @@ from rawlux.looks.local import (
     upsample_reference,
 )
 from rawlux.looks.lut import apply_3d_reference
-from rawlux.looks.spec import LookSpec
+from rawlux.looks.adapt import NONE as NO_ADAPTATION
+from rawlux.looks.adapt import Adaptation
+from rawlux.looks.adapt import measure as measure_adaptation
+from rawlux.looks.spec import LookSpec, ToneSpec
 from rawlux.looks.tone import ToneTable, apply_tone_table, tone_table
 
 COLOUR_LUT_SIZE = 33
@@ -99,11 +102,17 @@ def _bake_cached(spec: LookSpec, size: int) -> Baked:
     lut = np.ascontiguousarray(colour_function(spec)(grid), np.float32)
     lut4 = np.zeros((size, size, size, 4), np.float32)
     lut4[..., :3] = lut
+    pairs = _tone_pairs(table)
+    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut,
+                 lut4, pairs)
+
+
+def _tone_pairs(table: ToneTable) -> np.ndarray:
+    """The tone table as (value, slope to the next node) pairs, (2 n) float32."""
     pairs = np.zeros(2 * table.values.shape[0], np.float32)
     pairs[0::2] = table.values
     pairs[1:-2:2] = np.diff(table.values)
-    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut,
-                 lut4, pairs)
+    return pairs
 
 
 def bake(spec: LookSpec, size: int = COLOUR_LUT_SIZE) -> Baked:
@@ -598,14 +607,35 @@ def clip_neutral(data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
-                        ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Low-resolution guided-filter coefficients ``A, B`` and the block factor ``k``."""
+                        ) -> tuple[np.ndarray, np.ndarray, int, Adaptation]:
+    """Low-resolution guided-filter coefficients ``A, B``, the block factor ``k`` and the
+    scene adaptation (both from one low-resolution ``log2(max(R, G, B))``)."""
+    if not (spec.local.active or spec.adapt.active):
+        z = np.zeros((2, 2), np.float32)
+        return z, z, 1, NO_ADAPTATION
+    log_norm, k = downsample_norm(data, baked.matrix if baked.use_matrix else None)
+    adaptation = measure_adaptation(log_norm, spec)
     if not spec.local.active:
         z = np.zeros((2, 2), np.float32)
-        return z, z, 1
-    log_norm, k = downsample_norm(data, baked.matrix if baked.use_matrix else None)
+        return z, z, k, adaptation
     A, B = guided_coefficients(log_norm, spec.local)
-    return A, B, k
+    return A, B, k, adaptation
+
+
+@lru_cache(maxsize=64)
+def _tone_cached(tone: ToneSpec, offset: float) -> tuple[ToneTable, np.ndarray]:
+    table = tone_table(tone.pivot, tone.grey, tone.contrast, tone.white, tone.toe, tone.black,
+                       offset=offset)
+    return table, _tone_pairs(table)
+
+
+def adapted_tone(spec: LookSpec, baked: Baked, adaptation: Adaptation
+                 ) -> tuple[ToneTable, np.ndarray]:
+    """The tone table and its (value, slope) pairs for this image (the baked ones without a
+    black offset)."""
+    if adaptation.offset <= 0.0:
+        return baked.tone, baked.tone_pairs
+    return _tone_cached(spec.tone, round(float(adaptation.offset), 7))
 
 
 def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
@@ -622,7 +652,8 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
         return render_neutral(src, out)
     out = _output(src, out)
     baked = bake(spec)
-    A, B, k = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
+    A, B, k, ad = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
+    table, pairs = adapted_tone(spec, baked, ad)
     w = src.shape[1]
     if spec.local.active:
         Ax, Bx = upsample_columns(A, w, k, exact=False), upsample_columns(B, w, k, exact=False)
@@ -636,8 +667,8 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     run_bands(_render_rows, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
               Bx, bool(lo.active), float(np.log2(t.pivot)), float(lo.shadows),
               float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
-              float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone_pairs,
-              float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut4, baked.diagonal,
+              float(k), float(t.exposure + ad.exposure), float(v.amount), float(v.midpoint), pairs,
+              float(table.t_lo), float(table.scale), baked.colour_lut4, baked.diagonal,
               float(strength), float(gr.amount), gtile, neutral, out, min_rows=1)
     return out
 
@@ -680,9 +711,10 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
         x = np.maximum(x @ baked.matrix.T.astype(np.float64), 0.0)
     n = x.max(axis=-1)
     ln = np.log2(np.maximum(n, 1e-30))
-    t = ln + spec.tone.exposure
+    A, B, k, ad = _local_coefficients(src, spec, baked)
+    table, _ = adapted_tone(spec, baked, ad)
+    t = ln + spec.tone.exposure + ad.exposure
     if spec.local.active:
-        A, B, k = _local_coefficients(src, spec, baked)
         base = (upsample_reference(A, h, w, k) * np.maximum(ln, -20.0)
                 + upsample_reference(B, h, w, k))
         t = t + local_gain_reference(np.maximum(ln, -20.0), base, float(np.log2(spec.tone.pivot)),
@@ -693,11 +725,11 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
         rr = np.hypot(yy - cy, xx - cx) / max(np.hypot(cy, cx), 1e-6)
         v = np.maximum(rr - spec.vignette.midpoint, 0.0) / (1.0 - spec.vignette.midpoint)
         t = t + spec.vignette.amount * v * v
-    f = apply_tone_table(t, baked.tone)
+    f = apply_tone_table(t, table)
     safe = n > 1e-12
     ratio = np.where(safe, f / np.where(safe, n, 1.0), 0.0)
     disp = np.where(safe[..., None], np.minimum(x * ratio[..., None], 1.0),
-                    baked.tone.value_at_zero)
+                    table.value_at_zero)
     from rawlux.looks.lut import Lut
 
     o = apply_3d_reference(np.sqrt(disp), Lut(baked.colour_lut), "tetrahedral").astype(np.float64)

@@ -102,13 +102,18 @@ class ToneTable:
 
 
 def tone_table(pivot: float, grey: float, contrast: float, white: float, toe: float,
-               black: float, nodes_per_stop: int = 64, stops_below: float = 18.0) -> ToneTable:
-    """Sample :func:`tone_curve` for the render kernel (linear interpolation in log2 x)."""
+               black: float, nodes_per_stop: int = 64, stops_below: float = 18.0,
+               offset: float = 0.0) -> ToneTable:
+    """Sample :func:`tone_curve` for the render kernel (linear interpolation in log2 x).
+
+    ``offset`` (scene linear, >= 0) is a black point subtracted before the curve:
+    the table holds ``curve(max(x - offset, 0))`` (the adaptive black of rawlux.looks.adapt)."""
     t_lo = float(np.log2(pivot) - stops_below)
-    t_hi = float(np.log2(pivot) + white + 0.5)
+    t_hi = float(np.log2(pivot) + white + 0.5 + np.log2(1.0 + offset / pivot))
     n = int(np.ceil((t_hi - t_lo) * nodes_per_stop)) + 1
     t = t_lo + np.arange(n) / nodes_per_stop
-    vals = tone_curve(np.exp2(t), pivot, grey, contrast, white, toe, black).astype(np.float32)
+    x = np.maximum(np.exp2(t) - offset, 0.0)
+    vals = tone_curve(x, pivot, grey, contrast, white, toe, black).astype(np.float32)
     zero = float(tone_curve(np.zeros(1), pivot, grey, contrast, white, toe, black)[0])
     vals[0] = zero
     return ToneTable(vals, t_lo, float(nodes_per_stop), zero)
