@@ -84,7 +84,9 @@ def test_contract_enforced() -> None:
     with pytest.raises(ContractError):
         look(bad, LookParams())
     assert STAGE.name == "look"
-    assert STAGE.takes.referred is Referred.SCENE and STAGE.gives.referred is Referred.DISPLAY
+    assert STAGE.takes.referred is Referred.SCENE
+    assert STAGE.gives_for(LookParams()).referred is Referred.DISPLAY
+    assert STAGE.gives_for(LookParams(scene_referred=True)).referred is Referred.SCENE
 
 
 def test_params_validated() -> None:

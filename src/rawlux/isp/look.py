@@ -28,6 +28,9 @@ class LookParams(StageParams):
     strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the look over neutral (0 = neutral)")
     lut: Any = param(None, doc="user LUT (rawlux.looks.lut.Lut) applied after the look, or None")
     lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT (0 = off)")
+    scene_referred: bool = param(
+        False, doc="no look: pass the scene-referred linear Rec.2020 values on unclipped "
+                   "(NaN -> 0), for float TIFF / OpenEXR output graded elsewhere")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,6 +54,8 @@ def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
 
 def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     TAKES.check(img, "look stage input")
+    if params.scene_referred:
+        return img.with_data(_finite(img.data, in_place), referred=Referred.SCENE)
     from rawlux.looks.registry import get_look
     from rawlux.looks.render import render_look, render_neutral
 
@@ -69,4 +74,21 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     return img.with_data(out, referred=Referred.DISPLAY)
 
 
-STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=GIVES, inplace=look_inplace)
+def _finite(data: Any, in_place: bool) -> Any:
+    """``data`` with NaN -> 0 and -inf -> 0, +inf -> float32 max (scene values stay unbounded)."""
+    import numpy as np
+
+    out = data if in_place and data.flags.writeable else data.copy()
+    np.nan_to_num(out, copy=False, nan=0.0, neginf=0.0)
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+SCENE_GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
+
+
+def _gives(params: LookParams) -> Contract:
+    return SCENE_GIVES if params.scene_referred else GIVES
+
+
+STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=_gives, inplace=look_inplace)
