@@ -74,6 +74,22 @@ def test_adaptation_never_brightens_and_is_monotone_in_haze() -> None:
     assert all(a <= b + 1e-9 for a, b in zip(offsets, offsets[1:])) and offsets[-1] > 0
 
 
+def test_black_chroma_restores_colour_the_haze_washed_out() -> None:
+    x = _scene(seed=6)
+    hazy = (x + 0.05) * 3.0
+    a = AUTHENTIC.adapt
+
+    def chroma(amount: float) -> float:
+        out = render_look(hazy, dc.replace(AUTHENTIC, adapt=dc.replace(a, black_chroma=amount)))
+        return float((out.max(-1) - out.min(-1)).mean())  # spread of the channels
+
+    c0, c1 = chroma(0.0), chroma(1.0)
+    assert c1 > 1.15 * c0
+    grey = np.full_like(hazy, 0.3)  # neutral stays neutral whatever the chroma gain
+    out = render_look(grey + hazy * 0.0, AUTHENTIC)
+    assert np.ptp(out, axis=-1).max() < 2e-3
+
+
 def test_adapted_kernel_matches_reference() -> None:
     hazy = (_scene(150, 200, seed=2) + 0.05) * 3.0
     assert measure(downsample_norm(hazy)[0], AUTHENTIC).offset > 0

@@ -48,7 +48,7 @@ from rawlux.looks.adapt import NONE as NO_ADAPTATION
 from rawlux.looks.adapt import Adaptation
 from rawlux.looks.adapt import measure as measure_adaptation
 from rawlux.looks.spec import LookSpec, ToneSpec
-from rawlux.looks.tone import ToneTable, apply_tone_table, tone_table
+from rawlux.looks.tone import ToneTable, apply_tone_table, chroma_gain, tone_table
 
 COLOUR_LUT_SIZE = 33
 
@@ -149,15 +149,17 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
-                   fr3):  # pragma: no cover - compiled
+def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3, hbuf,
+                   use_h):  # pragma: no cover - compiled
     """Pass C of :func:`_render_rows` on one row (``srow``: 3 W floats; ``nrm``: max(R, G, B);
     ``pos``: tone value): sqrt-shaped LUT coordinates -> tetrahedron base offset ``ibase``, the
     offsets of its 2nd and 3rd vertex packed in ``ioff`` (low and high 16 bits; the 4th is the
     opposite corner) and the sorted fractions ``fr1 >= fr2 >= fr3`` (weights ``1 - fr1,
     fr1 - fr2, fr2 - fr3, fr3``; same vertex choice as :func:`rawlux.looks.lut.apply_3d_reference`).
     Branch-free, so LLVM vectorises it; a separate function on row slices because signed
-    offsets into the full image keep the loop scalar."""
+    offsets into the full image keep the loop scalar. With ``use_h`` each channel's distance
+    below the max is stretched by ``hbuf`` (the adaptive black's chroma gain):
+    ``f - (n - c) ratio h`` instead of ``c ratio``."""
     W = nrm.shape[0]
     zero = np.float32(0.0)
     one = np.float32(1.0)
@@ -170,9 +172,15 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
         f = pos[j]
         ok = (n > tiny) & (n < huge)
         ratio = f / n
-        x = min(max(srow[3 * j] * ratio, zero), one)
-        y = min(max(srow[3 * j + 1] * ratio, zero), one)
-        z = min(max(srow[3 * j + 2] * ratio, zero), one)
+        if use_h:
+            rh = ratio * hbuf[j]
+            x = min(max(f - (n - srow[3 * j]) * rh, zero), one)
+            y = min(max(f - (n - srow[3 * j + 1]) * rh, zero), one)
+            z = min(max(f - (n - srow[3 * j + 2]) * rh, zero), one)
+        else:
+            x = min(max(srow[3 * j] * ratio, zero), one)
+            y = min(max(srow[3 * j + 1] * ratio, zero), one)
+            z = min(max(srow[3 * j + 2] * ratio, zero), one)
         x = np.sqrt(x if ok else f) * nm1
         y = np.sqrt(y if ok else f) * nm1
         z = np.sqrt(z if ok else f) * nm1
@@ -234,10 +242,10 @@ def _grain_gain(r: float, g: float, b: float, amount: float) -> float:  # pragma
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
       " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], i8, i8)")
+      " f4[:, :, ::1], f4[::1], b1, i8, i8)")
 def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                  max_lift, kfac, exposure, vig_amount, vig_mid, tone_pairs, t_lo, t_scale, clut,
-                 diag, strength, grain_amount, gtile, neutral, out, ch0,
+                 diag, strength, grain_amount, gtile, neutral, out, chroma_pairs, use_h, ch0,
                  ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` (of ROW_CHUNK rows; :func:`run_bands` runs bands of chunks in
     parallel); per row five short passes over W pixels: the arithmetic passes (A, C, E) are
@@ -249,7 +257,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
     ``out`` may be ``src`` (in place): a row is read only by its own iteration, and all its
     reads (A, C, the blend in E) come before its first write; the 4th lane of D's last pixel,
     which would land on the next row, goes through the row buffer. ``neutral`` is the neutral
-    rendering the look is blended with when ``strength < 1`` (unused otherwise)."""
+    rendering the look is blended with when ``strength < 1`` (unused otherwise).
+    ``chroma_pairs`` (same grid as ``tone_pairs``) is the adaptive black's chroma gain, read in
+    pass B when ``use_h``."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
     nf = neutral.reshape(-1)
@@ -307,6 +317,7 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
         fr1 = np.empty(W, np.float32)
         fr2 = np.empty(W, np.float32)
         fr3 = np.empty(W, np.float32)
+        hbuf = np.empty(W if use_h else 1, np.float32)  # chroma gain of the adaptive black
         orow = np.empty(3 * W + 1, np.float32)  # + 1: the 4-wide stores of pass D
         for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
             r0 = i * 3 * W
@@ -357,6 +368,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                     ibase[j] = kt + kt
                     pos[j] = p - np.float32(kt)
             # --- B: tone curve (scalar gather): pos becomes the tone value f
+            if use_h:
+                for j in range(W):
+                    hbuf[j] = pair_lerp(chroma_pairs, np.uint32(ibase[j]), pos[j])
             for j in range(W):
                 pos[j] = pair_lerp(tone_pairs, np.uint32(ibase[j]), pos[j])
             # --- C: LUT coordinates and tetrahedral weights (vectorised)
@@ -367,7 +381,8 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                     ibase[j] = kq
                     fr1[j] = q - np.float32(kq)
             else:
-                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
+                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3,
+                               hbuf, use_h)
             # --- D: colour LUT (scalar gathers). Meanwhile the next source row is prefetched
             # (48 bytes every 4 pixels), so pass A of the next row does not wait for memory.
             nxt = r0 + 3 * W if i + 1 < H else r0
@@ -623,19 +638,27 @@ def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
 
 
 @lru_cache(maxsize=64)
-def _tone_cached(tone: ToneSpec, offset: float) -> tuple[ToneTable, np.ndarray]:
+def _tone_cached(tone: ToneSpec, offset: float, chroma: float
+                 ) -> tuple[ToneTable, np.ndarray, np.ndarray | None]:
     table = tone_table(tone.pivot, tone.grey, tone.contrast, tone.white, tone.toe, tone.black,
                        offset=offset)
-    return table, _tone_pairs(table)
+    if chroma <= 0.0:
+        return table, _tone_pairs(table), None
+    gain = chroma_gain(table, offset, chroma)
+    return table, _tone_pairs(table), _tone_pairs(ToneTable(gain, table.t_lo, table.scale, 1.0))
+
+
+_NO_CHROMA = np.zeros(4, np.float32)
 
 
 def adapted_tone(spec: LookSpec, baked: Baked, adaptation: Adaptation
-                 ) -> tuple[ToneTable, np.ndarray]:
-    """The tone table and its (value, slope) pairs for this image (the baked ones without a
-    black offset)."""
+                 ) -> tuple[ToneTable, np.ndarray, np.ndarray | None]:
+    """The tone table, its (value, slope) pairs and the chroma-gain pairs (None: no gain) for
+    this image (the baked table when there is no black offset)."""
     if adaptation.offset <= 0.0:
-        return baked.tone, baked.tone_pairs
-    return _tone_cached(spec.tone, round(float(adaptation.offset), 7))
+        return baked.tone, baked.tone_pairs, None
+    return _tone_cached(spec.tone, round(float(adaptation.offset), 7),
+                        float(spec.adapt.black_chroma))
 
 
 def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
@@ -653,7 +676,7 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     out = _output(src, out)
     baked = bake(spec)
     A, B, k, ad = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
-    table, pairs = adapted_tone(spec, baked, ad)
+    table, pairs, chroma = adapted_tone(spec, baked, ad)
     w = src.shape[1]
     if spec.local.active:
         Ax, Bx = upsample_columns(A, w, k, exact=False), upsample_columns(B, w, k, exact=False)
@@ -669,7 +692,8 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
               float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
               float(k), float(t.exposure + ad.exposure), float(v.amount), float(v.midpoint), pairs,
               float(table.t_lo), float(table.scale), baked.colour_lut4, baked.diagonal,
-              float(strength), float(gr.amount), gtile, neutral, out, min_rows=1)
+              float(strength), float(gr.amount), gtile, neutral, out,
+              _NO_CHROMA if chroma is None else chroma, chroma is not None, min_rows=1)
     return out
 
 
@@ -712,7 +736,7 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     n = x.max(axis=-1)
     ln = np.log2(np.maximum(n, 1e-30))
     A, B, k, ad = _local_coefficients(src, spec, baked)
-    table, _ = adapted_tone(spec, baked, ad)
+    table, _, chroma = adapted_tone(spec, baked, ad)
     t = ln + spec.tone.exposure + ad.exposure
     if spec.local.active:
         base = (upsample_reference(A, h, w, k) * np.maximum(ln, -20.0)
@@ -728,8 +752,12 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     f = apply_tone_table(t, table)
     safe = n > 1e-12
     ratio = np.where(safe, f / np.where(safe, n, 1.0), 0.0)
-    disp = np.where(safe[..., None], np.minimum(x * ratio[..., None], 1.0),
-                    table.value_at_zero)
+    if chroma is not None:  # adaptive black: distances below the max stretched by the gain
+        h = apply_tone_table(t, ToneTable(chroma[0::2], table.t_lo, table.scale, 1.0))
+        scaled = f[..., None] - (n[..., None] - x) * (ratio * h)[..., None]
+    else:
+        scaled = x * ratio[..., None]
+    disp = np.where(safe[..., None], np.clip(scaled, 0.0, 1.0), table.value_at_zero)
     from rawlux.looks.lut import Lut
 
     o = apply_3d_reference(np.sqrt(disp), Lut(baked.colour_lut), "tetrahedral").astype(np.float64)

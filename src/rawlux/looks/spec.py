@@ -122,6 +122,9 @@ class AdaptSpec(StageParams):
                                 doc="display-linear value the darkest 1 % may reach at most")
     black_percentile: float = param(1.0, lo=0.1, hi=10.0, unit="%",
                                     doc="percentile of the scene that defines its black floor")
+    black_chroma: float = param(0.0, lo=0.0, hi=1.0,
+                                doc="0 = the floor is removed from luminance only, 1 = from "
+                                    "each channel (restores the colour haze washed out)")
 
     @property
     def active(self) -> bool:

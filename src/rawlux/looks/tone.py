@@ -119,6 +119,22 @@ def tone_table(pivot: float, grey: float, contrast: float, white: float, toe: fl
     return ToneTable(vals, t_lo, float(nodes_per_stop), zero)
 
 
+CHROMA_GAIN_MAX = 3.0  # cap of the adaptive black's chroma gain (near the removed floor)
+
+
+def chroma_gain(table: ToneTable, offset: float, amount: float) -> np.ndarray:
+    """Chroma gain of the adaptive black on ``table``'s grid (float32): removing ``offset`` from
+    every channel (not only from max(R, G, B)) stretches a pixel's distances below its max by
+    ``x / (x - offset)``; ``amount`` (0..1) blends from 1 (norm only) to that, capped at
+    :data:`CHROMA_GAIN_MAX` (at and below the floor the pixel is black anyway)."""
+    t = table.t_lo + np.arange(len(table.values)) / table.scale
+    x = np.exp2(t)
+    with np.errstate(divide="ignore"):
+        full = np.where(x > offset, x / np.maximum(x - offset, 1e-30), np.inf)
+    g = 1.0 + amount * (np.minimum(full, CHROMA_GAIN_MAX) - 1.0)
+    return g.astype(np.float32)
+
+
 def apply_tone_table(t: np.ndarray, table: ToneTable) -> np.ndarray:
     """Numpy reference of the kernel's lookup: curve value at log2-exposure ``t`` (float array)."""
     pos = (np.asarray(t, np.float64) - table.t_lo) * table.scale
