@@ -148,68 +148,89 @@ ROW_CHUNK = 8  # rows per parallel work item (buffers are allocated once per chu
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                 fr3):  # pragma: no cover - compiled
+    """Pass C for pixel ``j`` from its display values ``x, y, z`` (clipped to [0, 1]; ``f``
+    instead when not ``ok``): see :func:`_tetra_weights`."""
+    i1 = np.int32(1)
+    s_all = sr + sg + sb
+    x = np.sqrt(x if ok else f) * nm1
+    y = np.sqrt(y if ok else f) * nm1
+    z = np.sqrt(z if ok else f) * nm1
+    ii = min(np.int32(x), nm2)
+    jj = min(np.int32(y), nm2)
+    kk = min(np.int32(z), nm2)
+    fr = x - np.float32(ii)
+    fg = y - np.float32(jj)
+    fb = z - np.float32(kk)
+    # tetrahedron: vertices ordered by the largest, middle and smallest
+    # fraction (branch-free: integer masks, so the loop vectorises)
+    rg = np.int32(fr > fg)
+    gb = np.int32(fg > fb)
+    rb = np.int32(fr > fb)
+    r_max = rg * rb
+    g_max = (i1 - rg) * gb
+    r_min = (i1 - rg) * (i1 - rb)
+    g_min = rg * (i1 - gb)
+    f1 = max(fr, max(fg, fb))
+    f3 = min(fr, min(fg, fb))
+    f2 = fr + fg + fb - f1 - f3
+    o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
+    o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
+    ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
+                + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
+    ioff[j] = o1 | ((s_all - o3) << np.int32(16))
+    fr1[j] = f1
+    fr2[j] = f2
+    fr3[j] = f3
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3, hbuf,
-                   use_h):  # pragma: no cover - compiled
+def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                   fr3):  # pragma: no cover - compiled
     """Pass C of :func:`_render_rows` on one row (``srow``: 3 W floats; ``nrm``: max(R, G, B);
     ``pos``: tone value): sqrt-shaped LUT coordinates -> tetrahedron base offset ``ibase``, the
     offsets of its 2nd and 3rd vertex packed in ``ioff`` (low and high 16 bits; the 4th is the
     opposite corner) and the sorted fractions ``fr1 >= fr2 >= fr3`` (weights ``1 - fr1,
     fr1 - fr2, fr2 - fr3, fr3``; same vertex choice as :func:`rawlux.looks.lut.apply_3d_reference`).
     Branch-free, so LLVM vectorises it; a separate function on row slices because signed
-    offsets into the full image keep the loop scalar. With ``use_h`` each channel's distance
-    below the max is stretched by ``hbuf`` (the adaptive black's chroma gain):
-    ``f - (n - c) ratio h`` instead of ``c ratio``."""
+    offsets into the full image keep the loop scalar."""
     W = nrm.shape[0]
     zero = np.float32(0.0)
     one = np.float32(1.0)
     tiny = np.float32(1e-12)
     huge = np.float32(3.0e38)
-    i1 = np.int32(1)
-    s_all = sr + sg + sb
     for j in range(W):
         n = nrm[j]
         f = pos[j]
         ok = (n > tiny) & (n < huge)
         ratio = f / n
-        if use_h:
-            rh = ratio * hbuf[j]
-            x = min(max(f - (n - srow[3 * j]) * rh, zero), one)
-            y = min(max(f - (n - srow[3 * j + 1]) * rh, zero), one)
-            z = min(max(f - (n - srow[3 * j + 2]) * rh, zero), one)
-        else:
-            x = min(max(srow[3 * j] * ratio, zero), one)
-            y = min(max(srow[3 * j + 1] * ratio, zero), one)
-            z = min(max(srow[3 * j + 2] * ratio, zero), one)
-        x = np.sqrt(x if ok else f) * nm1
-        y = np.sqrt(y if ok else f) * nm1
-        z = np.sqrt(z if ok else f) * nm1
-        ii = min(np.int32(x), nm2)
-        jj = min(np.int32(y), nm2)
-        kk = min(np.int32(z), nm2)
-        fr = x - np.float32(ii)
-        fg = y - np.float32(jj)
-        fb = z - np.float32(kk)
-        # tetrahedron: vertices ordered by the largest, middle and smallest
-        # fraction (branch-free: integer masks, so the loop vectorises)
-        rg = np.int32(fr > fg)
-        gb = np.int32(fg > fb)
-        rb = np.int32(fr > fb)
-        r_max = rg * rb
-        g_max = (i1 - rg) * gb
-        r_min = (i1 - rg) * (i1 - rb)
-        g_min = rg * (i1 - gb)
-        f1 = max(fr, max(fg, fb))
-        f3 = min(fr, min(fg, fb))
-        f2 = fr + fg + fb - f1 - f3
-        o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
-        o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
-        ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
-                    + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
-        ioff[j] = o1 | ((s_all - o3) << np.int32(16))
-        fr1[j] = f1
-        fr2[j] = f2
-        fr3[j] = f3
+        x = min(max(srow[3 * j] * ratio, zero), one)
+        y = min(max(srow[3 * j + 1] * ratio, zero), one)
+        z = min(max(srow[3 * j + 2] * ratio, zero), one)
+        _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _tetra_weights_h(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3,
+                     hbuf):  # pragma: no cover - compiled
+    """:func:`_tetra_weights` with the adaptive black's chroma gain ``hbuf``: each channel's
+    distance below the max is stretched, ``f - (n - c) ratio h`` instead of ``c ratio``."""
+    W = nrm.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-12)
+    huge = np.float32(3.0e38)
+    for j in range(W):
+        n = nrm[j]
+        f = pos[j]
+        ok = (n > tiny) & (n < huge)
+        rh = f / n * hbuf[j]
+        x = min(max(f - (n - srow[3 * j]) * rh, zero), one)
+        y = min(max(f - (n - srow[3 * j + 1]) * rh, zero), one)
+        z = min(max(f - (n - srow[3 * j + 2]) * rh, zero), one)
+        _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
@@ -381,8 +402,11 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                     ibase[j] = kq
                     fr1[j] = q - np.float32(kq)
             else:
-                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3,
-                               hbuf, use_h)
+                if use_h:
+                    _tetra_weights_h(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                                     fr3, hbuf)
+                else:
+                    _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
             # --- D: colour LUT (scalar gathers). Meanwhile the next source row is prefetched
             # (48 bytes every 4 pixels), so pass A of the next row does not wait for memory.
             nxt = r0 + 3 * W if i + 1 < H else r0
@@ -485,8 +509,10 @@ def _clip_inplace_kernel(data, ch0, ch1):  # pragma: no cover - compiled
 def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` of :func:`render_neutral`: each pixel scaled by
     ``f(n) / n`` of its ``n = max(R, G, B)`` (:func:`rawlux.looks.tone.shoulder_curve`; ``ktab``
-    samples ``f(x) / x`` on [knee, white]), then clipped (NaN -> 0, +inf -> 1). ``out`` may be
-    ``src``: every pixel is read before it is written."""
+    samples ``f(x) / x`` on [knee, white]), then clipped (NaN -> 0, +inf -> 1). Per row: the
+    norms (vectorised); a row with no pixel above the knee is a plain clip (vectorised), others
+    get their per-pixel factor first. ``out`` may be ``src``: a row is read before it is
+    written."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
     of = out.reshape(-1)
@@ -496,28 +522,37 @@ def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover
     one = np.float32(1.0)
     huge = np.float32(3.0e38)
     for ch in range(ch0, ch1):
-        a = ch * ROW_CHUNK * 3 * W
-        b = min(H, (ch + 1) * ROW_CHUNK) * 3 * W
-        s = sf[a:b]
-        o = of[a:b]
-        for j in range(0, b - a, 3):
-            v0 = s[j]
-            v1 = s[j + 1]
-            v2 = s[j + 2]
-            n = max(v0, max(v1, v2))
-            k = lut_interp((n - kn) * inv, ktab)
-            k = k if n > kn else one
-            k = one / n if n >= wh else k
-            k = one if n >= huge else k  # +inf: plain clip (-> 1)
-            o[j] = clip01(v0 * k)
-            o[j + 1] = clip01(v1 * k)
-            o[j + 2] = clip01(v2 * k)
+        kbuf = np.empty(W, np.float32)
+        for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
+            r0 = i * 3 * W
+            s = sf[r0:r0 + 3 * W]
+            o = of[r0:r0 + 3 * W]
+            above = 0
+            for j in range(W):
+                n = max(s[3 * j], max(s[3 * j + 1], s[3 * j + 2]))
+                kbuf[j] = n
+                above += 1 if n > kn else 0
+            if above:
+                for j in range(W):
+                    n = kbuf[j]
+                    k = lut_interp((n - kn) * inv, ktab)
+                    k = k if n > kn else one
+                    k = one / n if n >= wh else k
+                    kbuf[j] = one if n >= huge else k  # +inf: plain clip (-> 1)
+                for j in range(W):
+                    k = kbuf[j]
+                    o[3 * j] = clip01(s[3 * j] * k)
+                    o[3 * j + 1] = clip01(s[3 * j + 1] * k)
+                    o[3 * j + 2] = clip01(s[3 * j + 2] * k)
+            else:
+                for j in range(3 * W):
+                    o[j] = clip01(s[j])
 
 
 #: the neutral shoulder ends at this percentile of max(R, G, B) (a few specular points may clip)
 NEUTRAL_WHITE_PERCENTILE = 99.99
 NEUTRAL_MAX_WHITE = 256.0  # cap: at most 8 stops above display white are rolled off
-_WHITE_SAMPLES = 1 << 19  # pixels sampled (strided) to find the white
+_WHITE_SAMPLES = 1 << 18  # pixels sampled (strided) to find the white
 
 
 def neutral_white(data: np.ndarray) -> float:
