@@ -97,6 +97,18 @@ def test_adapted_kernel_matches_reference() -> None:
                                render_reference(hazy, AUTHENTIC, 0.8), atol=2e-5)
 
 
+@pytest.mark.parametrize("field,value", [
+    ("key", 0.3), ("key_target", 0.5), ("black", 0.4), ("black_target", 0.03),
+    ("black_percentile", 5.0), ("black_chroma", 0.0),
+])
+def test_every_adapt_option_changes_output(field: str, value: float) -> None:
+    hazy = (_scene(90, 120, seed=8) + 0.05) * 3.0
+    changed = dc.replace(AUTHENTIC, adapt=dc.replace(AUTHENTIC.adapt, **{field: value}))
+    assert getattr(AUTHENTIC.adapt, field) != value
+    a, b = render_look(hazy, changed), render_look(hazy, AUTHENTIC)
+    assert np.abs(np.sqrt(a) - np.sqrt(b)).mean() > 1e-3
+
+
 def test_adapt_section_is_validated(tmp_path: Path) -> None:
     spec = parse_look({"adapt": {"key": 0.5, "black": 0.3}}, tmp_path / "x.toml")
     assert spec.adapt.key == 0.5 and spec.adapt.active
