@@ -68,11 +68,22 @@ def test_render_neutral_matches_reference_keeps_hue_and_does_not_clip() -> None:
     n = x.max(-1)
     low = n <= knee
     np.testing.assert_array_equal(out[low], x[low])  # identity below the knee
-    # above the knee: one factor on all three channels (chromaticity kept), nothing at 1
+    # above the knee: the max channel follows the shoulder, nothing reaches 1 below white
     mid = (n > knee) & (n < white) & (x.min(-1) > 1e-3)
-    ratio = out[mid] / x[mid]
-    assert np.ptp(ratio, axis=-1).max() < 1e-5
+    np.testing.assert_allclose(out[mid].max(-1), shoulder_curve(n[mid], knee, white), atol=1e-5)
     assert out[mid].max() < 1.0
+    # just above the knee: one factor on all three channels (chromaticity kept)
+    low_shoulder = mid & (out.max(-1) < knee + 0.2 * (1 - knee))
+    assert low_shoulder.sum() > 20
+    scale = (out[low_shoulder].max(-1) / n[low_shoulder])[:, None]
+    assert np.abs(out[low_shoulder] - x[low_shoulder] * scale).max() < 2e-3
+    # higher up: same hue order, saturation only ever reduced (path to white)
+    order_in = np.argsort(x[mid], axis=-1, kind="stable")
+    sat_in = 1 - x[mid].min(-1) / x[mid].max(-1)
+    sat_out = 1 - out[mid].min(-1) / out[mid].max(-1)
+    assert (sat_out <= sat_in + 1e-5).all()
+    assert (np.take_along_axis(out[mid], order_in, -1).argsort(-1, kind="stable")
+            == np.arange(3)).mean() > 0.99
     # ordering of brightness kept along the ramp
     ramp = out[x.shape[0] // 2, : x.shape[1] // 2, 2]
     assert (np.diff(ramp) >= 0).all()

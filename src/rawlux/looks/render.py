@@ -509,16 +509,19 @@ def _clip_inplace_kernel(data, ch0, ch1):  # pragma: no cover - compiled
 def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` of :func:`render_neutral`: each pixel scaled by
     ``f(n) / n`` of its ``n = max(R, G, B)`` (:func:`rawlux.looks.tone.shoulder_curve`; ``ktab``
-    samples ``f(x) / x`` on [knee, white]), then clipped (NaN -> 0, +inf -> 1). Per row: the
-    norms (vectorised); a row with no pixel above the knee is a plain clip (vectorised), others
-    get their per-pixel factor first. ``out`` may be ``src``: a row is read before it is
-    written."""
+    samples ``f(x) / x`` on [knee, white]), then moved toward white of its own brightness
+    ``(f, f, f)`` by ``d = ((f - knee) / (1 - knee))^4`` (the path to white) and clipped
+    (NaN -> 0, +inf -> 1). Per row: the norms (vectorised); a row with no pixel above the knee
+    is a plain clip (vectorised), others get their per-pixel factor first. ``out`` may be
+    ``src``: a row is read before it is written."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
     of = out.reshape(-1)
     kn = np.float32(knee)
     wh = np.float32(white)
     inv = np.float32(1.0 / (white - knee))
+    inv_top = np.float32(1.0 / (1.0 - knee))
+    zero = np.float32(0.0)
     one = np.float32(1.0)
     huge = np.float32(3.0e38)
     for ch in range(ch0, ch1):
@@ -541,9 +544,17 @@ def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover
                     kbuf[j] = one if n >= huge else k  # +inf: plain clip (-> 1)
                 for j in range(W):
                     k = kbuf[j]
-                    o[3 * j] = clip01(s[3 * j] * k)
-                    o[3 * j + 1] = clip01(s[3 * j + 1] * k)
-                    o[3 * j + 2] = clip01(s[3 * j + 2] * k)
+                    v0 = s[3 * j] * k
+                    v1 = s[3 * j + 1] * k
+                    v2 = s[3 * j + 2] * k
+                    f = max(v0, max(v1, v2))
+                    t = min(max((f - kn) * inv_top, zero), one)
+                    t = t * t
+                    d = t * t  # path to white: 0 up to the knee, 1 at white
+                    fin = f < huge  # +inf pixels: plain clip
+                    o[3 * j] = clip01(v0 + (f - v0) * d if fin else v0)
+                    o[3 * j + 1] = clip01(v1 + (f - v1) * d if fin else v1)
+                    o[3 * j + 2] = clip01(v2 + (f - v2) * d if fin else v2)
             else:
                 for j in range(3 * W):
                     o[j] = clip01(s[j])
@@ -589,8 +600,11 @@ def render_neutral(data: np.ndarray, out: np.ndarray | None = None,
     above it that reaches display white at ``white`` (scene linear; default
     :func:`neutral_white` of ``data``), then clipped to [0, 1] (NaN -> 0, +inf -> 1).
 
-    Scales each pixel by ``f(n) / n`` with ``n = max(R, G, B)``, so chromaticity is kept and no
-    channel clips below ``white``. Written to ``out`` when given (may be ``data`` itself)."""
+    Scales each pixel by ``f(n) / n`` with ``n = max(R, G, B)`` (so no channel clips below
+    ``white``), then moves it toward white of the same brightness by ``d = ((f - knee) /
+    (1 - knee))^4``: chromaticity is kept just above the knee, and the top of the shoulder
+    fades to white like film instead of showing tints (e.g. of reconstructed highlights).
+    Written to ``out`` when given (may be ``data`` itself)."""
     src = np.ascontiguousarray(data, np.float32)
     w = neutral_white(src) if white is None else float(white)
     if not w > 1.0 + WHITE_EPS or src.ndim != 3 or src.shape[2] != 3:
@@ -615,7 +629,12 @@ def neutral_reference(data: np.ndarray, white: float | None = None) -> np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(n > 0, shoulder_curve(n, shoulder_knee(w), w) / n, 1.0)
     k = np.where(np.isinf(n), 1.0, k)
-    return np.clip(np.nan_to_num(x * k, nan=0.0, posinf=1.0), 0.0, 1.0)
+    v = np.nan_to_num(x * k, nan=0.0, posinf=1.0)
+    knee = shoulder_knee(w)
+    f = v.max(axis=-1, keepdims=True)
+    d = np.clip((f - knee) / (1.0 - knee), 0.0, 1.0) ** 4  # path to white
+    d = np.where(np.isinf(n), 0.0, d)  # +inf pixels: plain clip
+    return np.clip(v + (f - v) * d, 0.0, 1.0)
 
 
 def _n_chunks(height: int) -> int:
