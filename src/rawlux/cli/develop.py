@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
         lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
         scene_referred: bool = typer.Option(
             False, "--scene-referred",
-            help="no look: linear Rec.2020 scene values, unclipped, as float32 .tif or .exr "
-                 "(implied by an .exr output)"),
+            help="no look: linear Rec.2020 (D65) scene values, unclipped, as float32 .tif or "
+                 ".exr (implied by an .exr output; --look, --lut, --color-space do not apply)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
