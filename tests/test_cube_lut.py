@@ -213,10 +213,12 @@ def test_export_reproduces_global_part(tmp_path, name: str) -> None:  # type: ig
     from rawlux.looks.export import export_lut
     from rawlux.looks.registry import get_look
     from rawlux.looks.render import render_look
-    from rawlux.looks.spec import GrainSpec, LocalSpec, VignetteSpec
+    from rawlux.looks.spec import AdaptSpec, GrainSpec, LocalSpec, VignetteSpec
 
     spec = get_look(name)
-    glob = dc.replace(spec, local=LocalSpec(), vignette=VignetteSpec(), grain=GrainSpec())
+    # the global part: no local tone mapping, vignette, grain or scene adaptation
+    glob = dc.replace(spec, local=LocalSpec(), vignette=VignetteSpec(), grain=GrainSpec(),
+                      adapt=AdaptSpec())
     rng = np.random.default_rng(5)
     # scene colours inside [0, 1] and inside Rec.709 (what the neutral sRGB rendering can hold)
     to2020 = rgb_to_rgb(ColorSpace.SRGB, ColorSpace.REC2020)

@@ -13,7 +13,7 @@ from rawlux.core.errors import ContractError, InvalidParameter, MissingInput
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.isp.look import STAGE, LookParams, look
 from rawlux.looks.registry import get_look, look_names
-from rawlux.looks.render import render_look, render_reference
+from rawlux.looks.render import render_look, render_neutral, render_reference
 from rawlux.looks.spec import LocalSpec
 
 LUMA = np.array([0.2627, 0.6780, 0.0593])
@@ -67,12 +67,15 @@ def test_registry_has_required_looks_and_film_styles() -> None:
         assert get_look(n).description
 
 
-def test_neutral_is_colorimetric_clip() -> None:
+def test_neutral_is_colorimetric_below_the_shoulder() -> None:
     x = _scene()
     out = look(_img(x), LookParams(look="neutral"))
     assert out.referred is Referred.DISPLAY and out.space is ColorSpace.REC2020
     assert out.encoding is Encoding.LINEAR
-    np.testing.assert_array_equal(out.data, np.clip(x, 0, 1))
+    np.testing.assert_array_equal(out.data, render_neutral(x))
+    low = x.max(-1) <= 0.5  # below any knee: colorimetric, untouched
+    np.testing.assert_array_equal(out.data[low], x[low])
+    assert (out.data >= 1.0).any(-1).mean() < 1e-3  # the bright sky rolls off, no hard clip
     assert LookParams().look == "neutral"
 
 
@@ -81,7 +84,9 @@ def test_contract_enforced() -> None:
     with pytest.raises(ContractError):
         look(bad, LookParams())
     assert STAGE.name == "look"
-    assert STAGE.takes.referred is Referred.SCENE and STAGE.gives.referred is Referred.DISPLAY
+    assert STAGE.takes.referred is Referred.SCENE
+    assert STAGE.gives_for(LookParams()).referred is Referred.DISPLAY
+    assert STAGE.gives_for(LookParams(scene_referred=True)).referred is Referred.SCENE
 
 
 def test_params_validated() -> None:
@@ -110,8 +115,8 @@ def test_strength_blends_with_neutral() -> None:
     full = render_look(x, "vivid", 1.0)
     half = render_look(x, "vivid", 0.5)
     zero = look(_img(x), LookParams(look="vivid", strength=0.0)).data
-    np.testing.assert_array_equal(zero, np.clip(x, 0, 1))
-    np.testing.assert_allclose(half, 0.5 * (full + np.clip(x, 0, 1)), atol=1e-5)
+    np.testing.assert_array_equal(zero, render_neutral(x))
+    np.testing.assert_allclose(half, 0.5 * (full + zero), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["authentic", "vibrant", "mono-hc", "cine"])

@@ -60,6 +60,9 @@ class DevelopOptions(StageParams):
     lens_correction: bool = param(True, doc="apply DNG lens shading and warp opcodes")
     crop: bool = param(True, doc="apply the DNG default crop")
     gamut: str = param("compress", choices=("compress", "clip"), doc="out-of-gamut handling")
+    scene_referred: bool = param(
+        False, doc="no look or display encoding: linear Rec.2020 scene values, unclipped "
+                   "(save as float .tif or .exr)")
 
 
 def _params(module: str, cls: str, **kw: Any) -> StageParams:
@@ -83,9 +86,10 @@ def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
         "color_transform": _params("color_transform", "ColorTransformParams",
                                    exposure_ev=options.exposure),
         "look": _params("look", "LookParams", look=options.look, strength=options.strength,
-                        lut=lut, lut_strength=options.lut_strength),
+                        lut=lut, lut_strength=options.lut_strength,
+                        scene_referred=options.scene_referred),
         "output": _params("output", "OutputParams", color_space=options.color_space,
-                          gamut_map=options.gamut),
+                          gamut_map=options.gamut, scene_referred=options.scene_referred),
     }
     return Pipeline(Stage(defs[name], params[name]) for name in STAGE_ORDER)
 
@@ -100,9 +104,11 @@ def develop(
     """Develop a raw (object or path) into a display-encoded :class:`Image`.
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
-    color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength). ``lut`` is a
-    path to a ``.cube`` file or a loaded LUT. Returns float32 [0, 1] in sRGB or Display P3 with
-    the sRGB transfer curve, orientation applied; save it with :func:`rawlux.save`.
+    color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength,
+    scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns float32
+    [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
+    ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as float
+    ``.tif`` or ``.exr``). Save it with :func:`rawlux.save`.
     """
     unknown = sorted(set(options) - {f for f in DevelopOptions.__dataclass_fields__})
     if unknown:

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         inputs: list[Path] = typer.Argument(..., help="raw file(s): DNG, CR2, NEF, ARW, RAF, ..."),
         output: Optional[Path] = typer.Option(None, "-o", "--output", help="output file (one input)"),
         out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="output folder (many inputs)"),
-        fmt: str = typer.Option("jpg", "--format", help="extension with --out-dir: jpg tif png heic avif"),
+        fmt: str = typer.Option("jpg", "--format", help="extension with --out-dir: jpg tif png heic avif exr"),
         look: Optional[str] = typer.Option(None, "--look", help="look name or look file (default authentic)"),
         strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0, help="look strength 0..1"),
         lut: Optional[Path] = typer.Option(None, "--lut", help=".cube LUT applied after the look"),
@@ -45,6 +45,10 @@ def register(app: typer.Typer) -> None:
         demosaic: Optional[str] = typer.Option(None, "--demosaic", help="demosaic method"),
         highlights: str = typer.Option("reconstruct", "--highlights", help="reconstruct | clip | none"),
         lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
+        scene_referred: bool = typer.Option(
+            False, "--scene-referred",
+            help="no look: linear Rec.2020 (D65) scene values, unclipped, as float32 .tif or "
+                 ".exr (implied by an .exr output; --look, --lut, --color-space do not apply)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
@@ -56,9 +60,21 @@ def register(app: typer.Typer) -> None:
             from rawlux.develop import DEFAULT_LOOK, DevelopOptions
 
             outs = resolve_outputs(inputs, output, out_dir, fmt)
+            scene = scene_referred or any(o.suffix.lower() == ".exr" for o in outs)
+            if scene:
+                from rawlux.core.errors import OutputError
+
+                bad = [o for o in outs if o.suffix.lower() not in (".tif", ".tiff", ".exr")]
+                if bad:
+                    raise OutputError("scene-referred output is written as float .tif or .exr",
+                                      bad[0])
+                if frame:
+                    raise OutputError("--frame needs display-referred output, not scene-referred",
+                                      outs[0])
             options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
                            color_space=color_space, demosaic=demosaic, highlights=highlights,
-                           lens_correction=lens_correction, lut_strength=lut_strength)
+                           lens_correction=lens_correction, lut_strength=lut_strength,
+                           scene_referred=scene)
             DevelopOptions(**options)  # validate once, before any work
             from rawlux.isp.white_balance import parse_wb
 

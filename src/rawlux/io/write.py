@@ -1,4 +1,7 @@
-"""Write display-encoded images: JPEG, PNG (8/16-bit), TIFF (8/16-bit), HEIC/HEIF, AVIF, WebP.
+"""Write display-encoded images: JPEG, PNG (8/16-bit), TIFF (8/16-bit), HEIC/HEIF, AVIF, WebP;
+and scene-referred linear Rec.2020 images (``Referred.SCENE``, unclipped) as float32 TIFF or
+OpenEXR (float32 or half), with their primaries stated (linear Rec.2020 ICC profile and TIFF
+PrimaryChromaticities/WhitePoint; EXR ``chromaticities``).
 
 Every file gets the ICC profile of ``img.space`` (sRGB or Display P3; the source's own profile
 bytes when ``metadata.extra["icc"]`` describes the same space) and EXIF built from
@@ -43,9 +46,16 @@ FORMATS = {
     ".heif": "heif",
     ".avif": "avif",
     ".webp": "webp",
+    ".exr": "exr",
 }
-BIT_DEPTHS = {"jpeg": (8,), "png": (8, 16), "tiff": (8, 16), "heif": (8,), "avif": (8,), "webp": (8,)}
+BIT_DEPTHS = {"jpeg": (8,), "png": (8, 16), "tiff": (8, 16), "heif": (8,), "avif": (8,), "webp": (8,),
+              "exr": ()}
 DEFAULT_BIT_DEPTH = {"tiff": 16}  # others: 8
+#: scene-referred (float) output: format -> bit depths (32 = float32, 16 = half), default first
+SCENE_BIT_DEPTHS = {"tiff": (32,), "exr": (32, 16)}
+#: primaries and white of scene-referred output (linear Rec.2020, D65), CIE xy
+SCENE_PRIMARIES = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
+SCENE_WHITE = (0.3127, 0.3290)
 OUTPUT_SPACES = (ColorSpace.SRGB, ColorSpace.DISPLAY_P3)
 HEIF_PRESET = "ultrafast"  # x265 preset: 12 MP in ~3 s on 2 cores ("medium" takes ~25 s)
 AVIF_SPEED = 8  # libavif speed 0..10 (Pillow's default 6 takes ~3x longer)
@@ -450,9 +460,17 @@ def _write_png(arr: np.ndarray, f: Any, icc: bytes, exif: bytes | None) -> None:
     f.write(png_insert_chunks(buf.tobytes(), icc, exif))
 
 
+def _rationals(values: Iterable[float], den: int = 10000) -> tuple[int, ...]:
+    return tuple(v for x in values for v in (round(x * den), den))
+
+
 def _write_tiff(arr: np.ndarray, path: Path, icc: bytes, exif: bytes | None) -> None:
     import tifffile
 
+    extra = []
+    if arr.dtype == np.float32:  # scene-referred: state the primaries in TIFF terms too
+        extra = [(318, 5, 2, _rationals(SCENE_WHITE), True),
+                 (319, 5, 6, _rationals(c for xy in SCENE_PRIMARIES for c in xy), True)]
     tifffile.imwrite(
         path,
         arr,
@@ -464,10 +482,25 @@ def _write_tiff(arr: np.ndarray, path: Path, icc: bytes, exif: bytes | None) -> 
         rowsperstrip=64,
         software=False,
         metadata=None,
-        extratags=[(34675, 7, len(icc), icc, True)],
+        extratags=[(34675, 7, len(icc), icc, True), *extra],
     )
     if exif:
         _tiff_add_exif(path, exif)
+
+
+def _write_exr(arr: np.ndarray, path: Path, meta: Metadata) -> None:
+    """OpenEXR, scanline, ZIP, one interleaved RGB part (float32 or half) with chromaticities."""
+    try:
+        import OpenEXR
+    except ImportError:  # pragma: no cover - pinned dependency
+        raise OutputError("OpenEXR output needs the OpenEXR package (pip install OpenEXR)", path) from None
+    header = {
+        "compression": OpenEXR.ZIP_COMPRESSION,
+        "type": OpenEXR.scanlineimage,
+        "chromaticities": tuple(c for xy in (*SCENE_PRIMARIES, SCENE_WHITE) for c in xy),
+        "software": _software(),
+    }
+    OpenEXR.File(header, {"RGB": np.ascontiguousarray(arr)}).write(str(path))
 
 
 def _tiff_add_exif(path: Path, exif: bytes) -> None:
@@ -502,9 +535,24 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_image(img: Any, path: Path) -> None:
+def is_scene_referred(img: Image) -> bool:
+    """True for the scene-referred output of the pipeline: linear Rec.2020, ``Referred.SCENE``."""
+    return (img.referred is Referred.SCENE and img.encoding is Encoding.LINEAR
+            and img.space is ColorSpace.REC2020)
+
+
+def _check_image(img: Any, path: Path, fmt: str | None) -> None:
     if not isinstance(img, Image):
         raise ContractError(f"save expects an Image, got {type(img).__name__}", path)
+    if is_scene_referred(img):
+        if fmt is not None and fmt not in SCENE_BIT_DEPTHS:
+            raise OutputError(
+                f"a scene-referred image is written as float TIFF (.tif) or OpenEXR (.exr), "
+                f"not {path.suffix.lower() or '(no extension)'}", path)
+        return
+    if fmt == "exr":
+        raise OutputError("OpenEXR output holds scene-referred linear data: develop with "
+                          "scene_referred=True (--scene-referred)", path)
     if img.encoding is not Encoding.SRGB or img.referred is not Referred.DISPLAY:
         raise ContractError(
             f"save needs a display-encoded image (encoding srgb, display-referred), got "
@@ -549,6 +597,8 @@ def save(
     exif: bool = True,
 ) -> Path:
     """Write ``img`` (display-encoded sRGB or Display P3) to ``path``; format from the extension.
+    A scene-referred linear Rec.2020 image (the pipeline's ``scene_referred`` output) is written
+    unclipped as float32 TIFF (``.tif``) or OpenEXR (``.exr``, float32 or ``bit_depth=16`` half).
 
     ``quality`` 1..100 (JPEG/HEIC/AVIF/WebP), ``bit_depth`` 8 or 16 (PNG/TIFF; TIFF defaults to
     16, everything else is 8-bit). ``protect``: paths that must never be overwritten (inputs).
@@ -556,19 +606,22 @@ def save(
     Raises :class:`OutputError` / :class:`ContractError` / :class:`InvalidParameter`.
     """
     p = Path(path)
-    _check_image(img, p)
     ext = p.suffix.lower()
     fmt = FORMATS.get(ext)
+    _check_image(img, p, fmt)
     if fmt is None:
         raise OutputError(
             f"unknown output extension {ext or '(none)'!r}; supported: {', '.join(supported_extensions())}", p
         )
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 1 <= quality <= 100:
         raise InvalidParameter(f"quality must be an integer in 1..100, got {quality!r}")
-    bits = DEFAULT_BIT_DEPTH.get(fmt, 8) if bit_depth is None else bit_depth
-    if bits not in BIT_DEPTHS[fmt]:
+    depths = SCENE_BIT_DEPTHS[fmt] if is_scene_referred(img) else BIT_DEPTHS[fmt]
+    bits = (depths[0] if is_scene_referred(img) else DEFAULT_BIT_DEPTH.get(fmt, 8)) \
+        if bit_depth is None else bit_depth
+    if bits not in depths:
+        kind = "scene-referred " if is_scene_referred(img) else ""
         raise InvalidParameter(
-            f"bit depth {bits} is not supported for {fmt}; valid: {', '.join(map(str, BIT_DEPTHS[fmt]))}"
+            f"bit depth {bits} is not supported for {kind}{fmt}; valid: {', '.join(map(str, depths))}"
         )
     p = Path(os.path.abspath(p))
     if p.is_dir():
@@ -588,13 +641,24 @@ def save(
 
 def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: int, exif: bool) -> Path:
     parent = p.parent
-    icc = _icc_for(img)
+    scene = is_scene_referred(img)
+    if scene:
+        from rawlux.io.icc import profile_bytes
+
+        icc = profile_bytes(ColorSpace.REC2020, linear=True)
+    else:
+        icc = _icc_for(img)
     exif_bytes = None
-    if exif:
+    if exif and fmt != "exr":
         base = (img.metadata.extra or {}).get("exif_bytes")
         exif_bytes = build_exif(img.metadata, img.width, img.height, img.space, base)
     jpeg = fmt == "jpeg"
-    arr = quantise_bgr8(img.data) if jpeg else quantise(img.data, bits)
+    if scene:  # float values as they are (NaN -> 0): nothing is clipped or quantised
+        arr = np.nan_to_num(np.ascontiguousarray(img.data, np.float32), nan=0.0)
+        if bits == 16:
+            arr = arr.astype(np.float16)  # exr half: inf above 65504
+    else:
+        arr = quantise_bgr8(img.data) if jpeg else quantise(img.data, bits)
 
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{p.stem[:100]}.", suffix=f".tmp{ext}", dir=parent)
@@ -603,8 +667,8 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
-            if fmt == "tiff":
-                pass  # tifffile writes by path below
+            if fmt in ("tiff", "exr"):
+                pass  # tifffile / OpenEXR write by path below
             elif jpeg:
                 _write_jpeg(fmt, arr, f, int(quality), icc, exif_bytes)
             elif fmt == "png":
@@ -613,6 +677,8 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
                 _write_pillow(fmt, arr, f, int(quality), icc, exif_bytes)
         if fmt == "tiff":
             _write_tiff(arr, tmp, icc, exif_bytes)
+        elif fmt == "exr":
+            _write_exr(arr, tmp, img.metadata)
         if p.exists():
             try:
                 os.chmod(tmp, p.stat().st_mode & 0o7777)

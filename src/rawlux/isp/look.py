@@ -1,6 +1,8 @@
 """Stage 8: the look — scene-referred linear Rec.2020 -> display-referred linear Rec.2020 [0, 1].
 
-``neutral`` is colorimetric: no creative curve, values are just clipped to [0, 1]. Every other
+``neutral`` is colorimetric below a highlight shoulder: scene values are kept as they are up to a
+knee and the image's own bright range above it is rolled off smoothly into display white
+(:func:`rawlux.looks.render.render_neutral`), so nothing the raw holds is clipped. Every other
 look comes from :mod:`rawlux.looks` (data files); ``strength`` blends the look with ``neutral``
 and an optional user :class:`~rawlux.looks.lut.Lut` is applied on top (``lut_strength``).
 """
@@ -26,6 +28,9 @@ class LookParams(StageParams):
     strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the look over neutral (0 = neutral)")
     lut: Any = param(None, doc="user LUT (rawlux.looks.lut.Lut) applied after the look, or None")
     lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT (0 = off)")
+    scene_referred: bool = param(
+        False, doc="no look: pass the scene-referred linear Rec.2020 values on unclipped "
+                   "(NaN -> 0), for float TIFF / OpenEXR output graded elsewhere")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -49,15 +54,17 @@ def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
 
 def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     TAKES.check(img, "look stage input")
+    if params.scene_referred:
+        return img.with_data(_finite(img.data, in_place), referred=Referred.SCENE)
     from rawlux.looks.registry import get_look
-    from rawlux.looks.render import clip_neutral, render_look
+    from rawlux.looks.render import render_look, render_neutral
 
     spec = get_look(params.look)  # validates the name / file even at strength 0
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
     dst = data if reuse else None
     if spec.is_neutral or params.strength == 0.0:
-        out = clip_neutral(data, out=dst)
+        out = render_neutral(data, out=dst)
     else:
         out = render_look(data, spec, params.strength, out=dst)
     if params.lut is not None and params.lut_strength > 0.0:
@@ -67,4 +74,21 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     return img.with_data(out, referred=Referred.DISPLAY)
 
 
-STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=GIVES, inplace=look_inplace)
+def _finite(data: Any, in_place: bool) -> Any:
+    """``data`` with NaN -> 0 and -inf -> 0, +inf -> float32 max (scene values stay unbounded)."""
+    import numpy as np
+
+    out = data if in_place and data.flags.writeable else data.copy()
+    np.nan_to_num(out, copy=False, nan=0.0, neginf=0.0)
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+SCENE_GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
+
+
+def _gives(params: LookParams) -> Contract:
+    return SCENE_GIVES if params.scene_referred else GIVES
+
+
+STAGE = StageDef("look", look, LookParams, takes=TAKES, gives=_gives, inplace=look_inplace)

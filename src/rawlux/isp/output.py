@@ -1,5 +1,8 @@
 """Output stage: display-referred linear Rec.2020 -> sRGB or Display P3, sRGB-encoded, oriented.
 
+With ``scene_referred`` it instead passes scene-referred linear Rec.2020 through unclipped (only
+the orientation is applied), for float TIFF / OpenEXR output.
+
 One fused numba pass per pixel: (optional decode) -> 3x3 matrix into the output primaries ->
 gamut mapping -> sRGB transfer (computed branch-free, `srgb_oetf_fast`) -> write at the EXIF-oriented
 position.
@@ -50,6 +53,10 @@ class OutputParams(StageParams):
     apply_orientation: bool = param(True, doc="rotate/flip pixels per EXIF orientation, then set it to 1")
     compress_threshold: float = param(
         0.9, lo=0.5, hi=0.99, unit="", doc="fraction of the gamut distance left untouched by 'compress'"
+    )
+    scene_referred: bool = param(
+        False, doc="keep scene-referred linear Rec.2020 (no gamut map, transfer or clip; "
+                   "orientation still applied): for float TIFF / OpenEXR"
     )
 
 
@@ -398,6 +405,8 @@ def _output(img: Image, params: OutputParams, in_place: bool) -> Image:
     orient = img.metadata.orientation if params.apply_orientation else 1
     if orient not in range(1, 9):  # bogus EXIF value: treat as upright
         orient = 1
+    if params.scene_referred:
+        return _output_scene(img, params, orient, in_place)
     reuse = (in_place and orient in (1, 2) and img.data.dtype == np.float32
              and img.data.flags.c_contiguous and img.data.flags.writeable)
     data = convert_display(
@@ -416,7 +425,26 @@ def _output(img: Image, params: OutputParams, in_place: bool) -> Image:
     )
 
 
+SCENE_OUTPUT = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
+
+
+def _output_scene(img: Image, params: OutputParams, orient: int, in_place: bool) -> Image:
+    """Scene-referred output: linear Rec.2020 values unchanged (unclipped), only turned upright."""
+    SCENE_OUTPUT.check(img, "scene-referred output")
+    data = img.data
+    if orient != 1:
+        data = apply_orientation(data, orient)
+    elif not in_place:
+        data = data.copy()
+    meta = img.metadata
+    if params.apply_orientation and meta.orientation != 1:
+        meta = replace(meta, orientation=1)
+    return replace(img, data=np.ascontiguousarray(data, np.float32), metadata=meta)
+
+
 def _gives(params: OutputParams) -> Contract:
+    if params.scene_referred:
+        return SCENE_OUTPUT
     return Contract(Image, "float32", OUTPUT_SPACES[params.color_space], Encoding.SRGB, Referred.DISPLAY)
 
 
@@ -424,7 +452,8 @@ STAGE = StageDef(
     "output",
     output,
     OutputParams,
-    takes=Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY),
+    # display-referred normally, scene-referred with ``scene_referred`` (checked by the stage)
+    takes=Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR),
     gives=_gives,
     inplace=output_inplace,
 )

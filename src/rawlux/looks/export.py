@@ -2,8 +2,10 @@
 
 Input of the LUT = the ``neutral`` rendering in sRGB (what ``rawlux develop --look neutral``
 writes); output = the look's global part (channel mix, exposure, tone curve, colour edits —
-not local tone mapping, vignette or grain) in sRGB. For scene values inside [0, 1] and the
-Rec.709 gamut the neutral rendering is invertible, so the LUT reproduces the look's global part.
+not local tone mapping, scene adaptation ``[adapt]``, vignette or grain) in sRGB. For scene
+values inside [0, 1] and the Rec.709 gamut the neutral rendering is invertible (neutral is the
+identity below its highlight shoulder, and an image with nothing above 1 gets no shoulder), so
+the LUT reproduces the look's global part.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rawlux.color.transfer import lut_interp
 from rawlux.core.fastmath import clip01, fast_log2
 from rawlux.core.jit import njit, run_bands
 from rawlux.looks.fastops import (
@@ -43,8 +44,11 @@ from rawlux.looks.local import (
     upsample_reference,
 )
 from rawlux.looks.lut import apply_3d_reference
-from rawlux.looks.spec import LookSpec
-from rawlux.looks.tone import ToneTable, apply_tone_table, tone_table
+from rawlux.looks.adapt import NONE as NO_ADAPTATION
+from rawlux.looks.adapt import Adaptation
+from rawlux.looks.adapt import measure as measure_adaptation
+from rawlux.looks.spec import LookSpec, ToneSpec
+from rawlux.looks.tone import ToneTable, apply_tone_table, chroma_gain, tone_table
 
 COLOUR_LUT_SIZE = 33
 
@@ -98,11 +102,17 @@ def _bake_cached(spec: LookSpec, size: int) -> Baked:
     lut = np.ascontiguousarray(colour_function(spec)(grid), np.float32)
     lut4 = np.zeros((size, size, size, 4), np.float32)
     lut4[..., :3] = lut
+    pairs = _tone_pairs(table)
+    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut,
+                 lut4, pairs)
+
+
+def _tone_pairs(table: ToneTable) -> np.ndarray:
+    """The tone table as (value, slope to the next node) pairs, (2 n) float32."""
     pairs = np.zeros(2 * table.values.shape[0], np.float32)
     pairs[0::2] = table.values
     pairs[1:-2:2] = np.diff(table.values)
-    return Baked(m if m is not None else np.eye(3, dtype=np.float32), m is not None, table, lut,
-                 lut4, pairs)
+    return pairs
 
 
 def bake(spec: LookSpec, size: int = COLOUR_LUT_SIZE) -> Baked:
@@ -138,6 +148,44 @@ ROW_CHUNK = 8  # rows per parallel work item (buffers are allocated once per chu
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                 fr3):  # pragma: no cover - compiled
+    """Pass C for pixel ``j`` from its display values ``x, y, z`` (clipped to [0, 1]; ``f``
+    instead when not ``ok``): see :func:`_tetra_weights`."""
+    i1 = np.int32(1)
+    s_all = sr + sg + sb
+    x = np.sqrt(x if ok else f) * nm1
+    y = np.sqrt(y if ok else f) * nm1
+    z = np.sqrt(z if ok else f) * nm1
+    ii = min(np.int32(x), nm2)
+    jj = min(np.int32(y), nm2)
+    kk = min(np.int32(z), nm2)
+    fr = x - np.float32(ii)
+    fg = y - np.float32(jj)
+    fb = z - np.float32(kk)
+    # tetrahedron: vertices ordered by the largest, middle and smallest
+    # fraction (branch-free: integer masks, so the loop vectorises)
+    rg = np.int32(fr > fg)
+    gb = np.int32(fg > fb)
+    rb = np.int32(fr > fb)
+    r_max = rg * rb
+    g_max = (i1 - rg) * gb
+    r_min = (i1 - rg) * (i1 - rb)
+    g_min = rg * (i1 - gb)
+    f1 = max(fr, max(fg, fb))
+    f3 = min(fr, min(fg, fb))
+    f2 = fr + fg + fb - f1 - f3
+    o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
+    o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
+    ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
+                + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
+    ioff[j] = o1 | ((s_all - o3) << np.int32(16))
+    fr1[j] = f1
+    fr2[j] = f2
+    fr3[j] = f3
+
+
 @njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
 def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
                    fr3):  # pragma: no cover - compiled
@@ -153,8 +201,6 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
     one = np.float32(1.0)
     tiny = np.float32(1e-12)
     huge = np.float32(3.0e38)
-    i1 = np.int32(1)
-    s_all = sr + sg + sb
     for j in range(W):
         n = nrm[j]
         f = pos[j]
@@ -163,35 +209,28 @@ def _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
         x = min(max(srow[3 * j] * ratio, zero), one)
         y = min(max(srow[3 * j + 1] * ratio, zero), one)
         z = min(max(srow[3 * j + 2] * ratio, zero), one)
-        x = np.sqrt(x if ok else f) * nm1
-        y = np.sqrt(y if ok else f) * nm1
-        z = np.sqrt(z if ok else f) * nm1
-        ii = min(np.int32(x), nm2)
-        jj = min(np.int32(y), nm2)
-        kk = min(np.int32(z), nm2)
-        fr = x - np.float32(ii)
-        fg = y - np.float32(jj)
-        fb = z - np.float32(kk)
-        # tetrahedron: vertices ordered by the largest, middle and smallest
-        # fraction (branch-free: integer masks, so the loop vectorises)
-        rg = np.int32(fr > fg)
-        gb = np.int32(fg > fb)
-        rb = np.int32(fr > fb)
-        r_max = rg * rb
-        g_max = (i1 - rg) * gb
-        r_min = (i1 - rg) * (i1 - rb)
-        g_min = rg * (i1 - gb)
-        f1 = max(fr, max(fg, fb))
-        f3 = min(fr, min(fg, fb))
-        f2 = fr + fg + fb - f1 - f3
-        o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
-        o3 = sb + r_min * (sr - sb) + g_min * (sg - sb)
-        ibase[j] = (max(ii, np.int32(0)) * sr + max(jj, np.int32(0)) * sg
-                    + max(kk, np.int32(0)) * sb)  # NaN-safe: never outside the table
-        ioff[j] = o1 | ((s_all - o3) << np.int32(16))
-        fr1[j] = f1
-        fr2[j] = f2
-        fr3[j] = f3
+        _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
+
+
+@njit(cache=True, fastmath=_FASTMATH, error_model="numpy")
+def _tetra_weights_h(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3,
+                     hbuf):  # pragma: no cover - compiled
+    """:func:`_tetra_weights` with the adaptive black's chroma gain ``hbuf``: each channel's
+    distance below the max is stretched, ``f - (n - c) ratio h`` instead of ``c ratio``."""
+    W = nrm.shape[0]
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-12)
+    huge = np.float32(3.0e38)
+    for j in range(W):
+        n = nrm[j]
+        f = pos[j]
+        ok = (n > tiny) & (n < huge)
+        rh = f / n * hbuf[j]
+        x = min(max(f - (n - srow[3 * j]) * rh, zero), one)
+        y = min(max(f - (n - srow[3 * j + 1]) * rh, zero), one)
+        z = min(max(f - (n - srow[3 * j + 2]) * rh, zero), one)
+        _tetra_pixel(j, x, y, z, f, ok, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
@@ -224,10 +263,11 @@ def _grain_gain(r: float, g: float, b: float, amount: float) -> float:  # pragma
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], b1, f4[:, ::1], f4[:, ::1], b1, f8, f8, f8, f8, f8, f8, f8,"
       " f8, f8, f8, f4[::1], f8, f8, f4[:, :, :, ::1], f4[:, ::1], f8, f8, f4[:, ::1], f4[:, :, ::1],"
-      " i8, i8)")
+      " f4[:, :, ::1], f4[::1], b1, i8, i8)")
 def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k_hi, k_det,
                  max_lift, kfac, exposure, vig_amount, vig_mid, tone_pairs, t_lo, t_scale, clut,
-                 diag, strength, grain_amount, gtile, out, ch0, ch1):  # pragma: no cover - compiled
+                 diag, strength, grain_amount, gtile, neutral, out, chroma_pairs, use_h, ch0,
+                 ch1):  # pragma: no cover - compiled
     """Row chunks ``ch0 .. ch1`` (of ROW_CHUNK rows; :func:`run_bands` runs bands of chunks in
     parallel); per row five short passes over W pixels: the arithmetic passes (A, C, E) are
     branch-free loops over row slices and contiguous buffers that LLVM vectorises; the table
@@ -237,9 +277,13 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
 
     ``out`` may be ``src`` (in place): a row is read only by its own iteration, and all its
     reads (A, C, the blend in E) come before its first write; the 4th lane of D's last pixel,
-    which would land on the next row, goes through the row buffer."""
+    which would land on the next row, goes through the row buffer. ``neutral`` is the neutral
+    rendering the look is blended with when ``strength < 1`` (unused otherwise).
+    ``chroma_pairs`` (same grid as ``tone_pairs``) is the adaptive black's chroma gain, read in
+    pass B when ``use_h``."""
     H, W = src.shape[0], src.shape[1]
     sf = src.reshape(-1)
+    nf = neutral.reshape(-1)
     of = out.reshape(-1)
     sh = Ax.shape[0]
     n_tone = tone_pairs.shape[0] // 2  # (value, slope) pairs
@@ -294,6 +338,7 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
         fr1 = np.empty(W, np.float32)
         fr2 = np.empty(W, np.float32)
         fr3 = np.empty(W, np.float32)
+        hbuf = np.empty(W if use_h else 1, np.float32)  # chroma gain of the adaptive black
         orow = np.empty(3 * W + 1, np.float32)  # + 1: the 4-wide stores of pass D
         for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
             r0 = i * 3 * W
@@ -344,6 +389,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                     ibase[j] = kt + kt
                     pos[j] = p - np.float32(kt)
             # --- B: tone curve (scalar gather): pos becomes the tone value f
+            if use_h:
+                for j in range(W):
+                    hbuf[j] = pair_lerp(chroma_pairs, np.uint32(ibase[j]), pos[j])
             for j in range(W):
                 pos[j] = pair_lerp(tone_pairs, np.uint32(ibase[j]), pos[j])
             # --- C: LUT coordinates and tetrahedral weights (vectorised)
@@ -354,7 +402,11 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                     ibase[j] = kq
                     fr1[j] = q - np.float32(kq)
             else:
-                _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
+                if use_h:
+                    _tetra_weights_h(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2,
+                                     fr3, hbuf)
+                else:
+                    _tetra_weights(srow, nrm, pos, nm1, nm2, sr, sg, sb, ibase, ioff, fr1, fr2, fr3)
             # --- D: colour LUT (scalar gathers). Meanwhile the next source row is prefetched
             # (48 bytes every 4 pixels), so pass A of the next row does not wait for memory.
             nxt = r0 + 3 * W if i + 1 < H else r0
@@ -415,8 +467,9 @@ def _render_rows(src, mix, mono, Ax, Bx, use_local, pivot_log, k_sh, sh_start, k
                         seg[3 * t + 1] = o1_ * gm
                         seg[3 * t + 2] = o2_ * gm
             if blend:
+                nrow = nf[r0:r0 + 3 * W]  # the neutral rendering
                 for j in range(3 * W):
-                    nv = clip01(srow[j])  # the neutral rendering (NaN -> 0)
+                    nv = nrow[j]
                     orow[j] = nv + st * (orow[j] - nv)
             for j in range(3 * W):
                 dst[j] = clip01(orow[j])
@@ -449,6 +502,139 @@ def _clip_inplace_kernel(data, ch0, ch1):  # pragma: no cover - compiled
         o = f[a:b]
         for j in range(b - a):
             o[j] = clip01(o[j])
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy",
+      aot="void(f4[:, :, ::1], f4[:, :, ::1], f8, f8, f4[::1], i8, i8)")
+def _shoulder_kernel(src, out, knee, white, ktab, ch0, ch1):  # pragma: no cover - compiled
+    """Row chunks ``ch0 .. ch1`` of :func:`render_neutral`: each pixel scaled by
+    ``f(n) / n`` of its ``n = max(R, G, B)`` (:func:`rawlux.looks.tone.shoulder_curve`; ``ktab``
+    samples ``f(x) / x`` on [knee, white]), then moved toward white of its own brightness
+    ``(f, f, f)`` by ``d = ((f - knee) / (1 - knee))^4`` (the path to white) and clipped
+    (NaN -> 0, +inf -> 1). Per row: the norms (vectorised); a row with no pixel above the knee
+    is a plain clip (vectorised), others get their per-pixel factor first. ``out`` may be
+    ``src``: a row is read before it is written."""
+    H, W = src.shape[0], src.shape[1]
+    sf = src.reshape(-1)
+    of = out.reshape(-1)
+    kn = np.float32(knee)
+    wh = np.float32(white)
+    inv = np.float32(1.0 / (white - knee))
+    inv_top = np.float32(1.0 / (1.0 - knee))
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    huge = np.float32(3.0e38)
+    for ch in range(ch0, ch1):
+        kbuf = np.empty(W, np.float32)
+        for i in range(ch * ROW_CHUNK, min(H, (ch + 1) * ROW_CHUNK)):
+            r0 = i * 3 * W
+            s = sf[r0:r0 + 3 * W]
+            o = of[r0:r0 + 3 * W]
+            above = 0
+            for j in range(W):
+                n = max(s[3 * j], max(s[3 * j + 1], s[3 * j + 2]))
+                kbuf[j] = n
+                above += 1 if n > kn else 0
+            if above:
+                for j in range(W):
+                    n = kbuf[j]
+                    k = lut_interp((n - kn) * inv, ktab)
+                    k = k if n > kn else one
+                    k = one / n if n >= wh else k
+                    kbuf[j] = one if n >= huge else k  # +inf: plain clip (-> 1)
+                for j in range(W):
+                    k = kbuf[j]
+                    v0 = s[3 * j] * k
+                    v1 = s[3 * j + 1] * k
+                    v2 = s[3 * j + 2] * k
+                    f = max(v0, max(v1, v2))
+                    t = min(max((f - kn) * inv_top, zero), one)
+                    t = t * t
+                    d = t * t  # path to white: 0 up to the knee, 1 at white
+                    fin = f < huge  # +inf pixels: plain clip
+                    o[3 * j] = clip01(v0 + (f - v0) * d if fin else v0)
+                    o[3 * j + 1] = clip01(v1 + (f - v1) * d if fin else v1)
+                    o[3 * j + 2] = clip01(v2 + (f - v2) * d if fin else v2)
+            else:
+                for j in range(3 * W):
+                    o[j] = clip01(s[j])
+
+
+#: the neutral shoulder ends at this percentile of max(R, G, B) (a few specular points may clip)
+NEUTRAL_WHITE_PERCENTILE = 99.99
+NEUTRAL_MAX_WHITE = 256.0  # cap: at most 8 stops above display white are rolled off
+_WHITE_SAMPLES = 1 << 18  # pixels sampled (strided) to find the white
+
+
+def neutral_white(data: np.ndarray) -> float:
+    """Scene value (max(R, G, B), linear) that the neutral shoulder maps to display white: the
+    :data:`NEUTRAL_WHITE_PERCENTILE` of a strided sample of ``data`` (H, W, 3), in
+    [1, :data:`NEUTRAL_MAX_WHITE`]; 1 (plain clip, no shoulder) when nothing exceeds white."""
+    a = np.asarray(data)
+    if a.ndim != 3 or a.shape[2] != 3 or a.size == 0:
+        return 1.0
+    step = max(1, int(np.sqrt(a.shape[0] * a.shape[1] / _WHITE_SAMPLES)))
+    sub = a[::step, ::step]
+    n = np.fmax(np.fmax(sub[..., 0], sub[..., 1]), sub[..., 2]).ravel()
+    n = n[np.isfinite(n)]
+    if n.size == 0 or not (n > 1.0).any():
+        return 1.0
+    w = float(np.percentile(n, NEUTRAL_WHITE_PERCENTILE))
+    return min(max(w, 1.0), NEUTRAL_MAX_WHITE)
+
+
+@lru_cache(maxsize=64)
+def _shoulder_setup(white: float) -> tuple[float, np.ndarray]:
+    from rawlux.looks.tone import shoulder_knee, shoulder_table
+
+    knee = shoulder_knee(white)
+    return knee, shoulder_table(knee, white)
+
+
+WHITE_EPS = 1e-3  # a white this close to 1 needs no shoulder: plain clip
+
+
+def render_neutral(data: np.ndarray, out: np.ndarray | None = None,
+                   white: float | None = None) -> np.ndarray:
+    """The neutral look: colorimetric (identity) below a knee, a smooth hue-keeping shoulder
+    above it that reaches display white at ``white`` (scene linear; default
+    :func:`neutral_white` of ``data``), then clipped to [0, 1] (NaN -> 0, +inf -> 1).
+
+    Scales each pixel by ``f(n) / n`` with ``n = max(R, G, B)`` (so no channel clips below
+    ``white``), then moves it toward white of the same brightness by ``d = ((f - knee) /
+    (1 - knee))^4``: chromaticity is kept just above the knee, and the top of the shoulder
+    fades to white like film instead of showing tints (e.g. of reconstructed highlights).
+    Written to ``out`` when given (may be ``data`` itself)."""
+    src = np.ascontiguousarray(data, np.float32)
+    w = neutral_white(src) if white is None else float(white)
+    if not w > 1.0 + WHITE_EPS or src.ndim != 3 or src.shape[2] != 3:
+        return clip_neutral(src, out)
+    dst = _output(src, out)
+    knee, ktab = _shoulder_setup(round(w, 4))
+    run_bands(_shoulder_kernel, _n_chunks(src.shape[0]), src, dst, knee, round(w, 4), ktab,
+              min_rows=1)
+    return dst
+
+
+def neutral_reference(data: np.ndarray, white: float | None = None) -> np.ndarray:
+    """Numpy (float64) reference of :func:`render_neutral`."""
+    from rawlux.looks.tone import shoulder_curve, shoulder_knee
+
+    x = np.nan_to_num(np.asarray(data, np.float64), nan=0.0, posinf=np.inf)
+    w = neutral_white(data) if white is None else float(white)
+    if not w > 1.0 + WHITE_EPS:
+        return np.clip(np.nan_to_num(x, posinf=1.0), 0.0, 1.0)
+    w = round(w, 4)
+    n = np.max(np.maximum(x, 0.0), axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(n > 0, shoulder_curve(n, shoulder_knee(w), w) / n, 1.0)
+    k = np.where(np.isinf(n), 1.0, k)
+    v = np.nan_to_num(x * k, nan=0.0, posinf=1.0)
+    knee = shoulder_knee(w)
+    f = v.max(axis=-1, keepdims=True)
+    d = np.clip((f - knee) / (1.0 - knee), 0.0, 1.0) ** 4  # path to white
+    d = np.where(np.isinf(n), 0.0, d)  # +inf pixels: plain clip
+    return np.clip(v + (f - v) * d, 0.0, 1.0)
 
 
 def _n_chunks(height: int) -> int:
@@ -490,14 +676,43 @@ def clip_neutral(data: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _local_coefficients(data: np.ndarray, spec: LookSpec, baked: Baked
-                        ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Low-resolution guided-filter coefficients ``A, B`` and the block factor ``k``."""
+                        ) -> tuple[np.ndarray, np.ndarray, int, Adaptation]:
+    """Low-resolution guided-filter coefficients ``A, B``, the block factor ``k`` and the
+    scene adaptation (both from one low-resolution ``log2(max(R, G, B))``)."""
+    if not (spec.local.active or spec.adapt.active):
+        z = np.zeros((2, 2), np.float32)
+        return z, z, 1, NO_ADAPTATION
+    log_norm, k = downsample_norm(data, baked.matrix if baked.use_matrix else None)
+    adaptation = measure_adaptation(log_norm, spec)
     if not spec.local.active:
         z = np.zeros((2, 2), np.float32)
-        return z, z, 1
-    log_norm, k = downsample_norm(data, baked.matrix if baked.use_matrix else None)
+        return z, z, k, adaptation
     A, B = guided_coefficients(log_norm, spec.local)
-    return A, B, k
+    return A, B, k, adaptation
+
+
+@lru_cache(maxsize=64)
+def _tone_cached(tone: ToneSpec, offset: float, chroma: float
+                 ) -> tuple[ToneTable, np.ndarray, np.ndarray | None]:
+    table = tone_table(tone.pivot, tone.grey, tone.contrast, tone.white, tone.toe, tone.black,
+                       offset=offset)
+    if chroma <= 0.0:
+        return table, _tone_pairs(table), None
+    gain = chroma_gain(table, offset, chroma)
+    return table, _tone_pairs(table), _tone_pairs(ToneTable(gain, table.t_lo, table.scale, 1.0))
+
+
+_NO_CHROMA = np.zeros(4, np.float32)
+
+
+def adapted_tone(spec: LookSpec, baked: Baked, adaptation: Adaptation
+                 ) -> tuple[ToneTable, np.ndarray, np.ndarray | None]:
+    """The tone table, its (value, slope) pairs and the chroma-gain pairs (None: no gain) for
+    this image (the baked table when there is no black offset)."""
+    if adaptation.offset <= 0.0:
+        return baked.tone, baked.tone_pairs, None
+    return _tone_cached(spec.tone, round(float(adaptation.offset), 7),
+                        float(spec.adapt.black_chroma))
 
 
 def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
@@ -511,10 +726,11 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     spec = get_look(look) if isinstance(look, str) else look
     src = np.ascontiguousarray(data, np.float32)
     if spec.is_neutral:
-        return clip_neutral(src, out)
+        return render_neutral(src, out)
     out = _output(src, out)
     baked = bake(spec)
-    A, B, k = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
+    A, B, k, ad = _local_coefficients(src, spec, baked)  # reads src before the kernel writes out
+    table, pairs, chroma = adapted_tone(spec, baked, ad)
     w = src.shape[1]
     if spec.local.active:
         Ax, Bx = upsample_columns(A, w, k, exact=False), upsample_columns(B, w, k, exact=False)
@@ -523,12 +739,15 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
     lo, t, v, gr = spec.local, spec.tone, spec.vignette, spec.grain
     gtile = (grain_tile(gr.size, _grain_seed(src.shape, spec)) if gr.amount > 0
              else np.zeros((1, 1), np.float32))
+    # blending with neutral needs the neutral rendering (read before the kernel writes out)
+    neutral = render_neutral(src) if strength < 1.0 else src
     run_bands(_render_rows, _n_chunks(src.shape[0]), src, baked.matrix, bool(baked.use_matrix), Ax,
               Bx, bool(lo.active), float(np.log2(t.pivot)), float(lo.shadows),
               float(lo.shadow_start), float(lo.highlights), float(lo.detail), float(lo.max_lift),
-              float(k), float(t.exposure), float(v.amount), float(v.midpoint), baked.tone_pairs,
-              float(baked.tone.t_lo), float(baked.tone.scale), baked.colour_lut4, baked.diagonal,
-              float(strength), float(gr.amount), gtile, out, min_rows=1)
+              float(k), float(t.exposure + ad.exposure), float(v.amount), float(v.midpoint), pairs,
+              float(table.t_lo), float(table.scale), baked.colour_lut4, baked.diagonal,
+              float(strength), float(gr.amount), gtile, neutral, out,
+              _NO_CHROMA if chroma is None else chroma, chroma is not None, min_rows=1)
     return out
 
 
@@ -538,7 +757,7 @@ def global_part(scene: np.ndarray, spec: LookSpec, exact: bool = True) -> np.nda
     ``exact`` evaluates the colour edits directly instead of through the baked LUT."""
     x = np.maximum(np.asarray(scene, np.float64), 0.0)
     if spec.is_neutral:
-        return np.clip(x, 0.0, 1.0)
+        return neutral_reference(x)
     baked = bake(spec)
     if baked.use_matrix:
         x = np.maximum(x @ baked.matrix.T.astype(np.float64), 0.0)
@@ -562,7 +781,7 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     """Numpy reference of :func:`render_look` without grain (tests compare the two)."""
     src = np.asarray(data, np.float32)
     if spec.is_neutral:
-        return np.clip(src, 0.0, 1.0)
+        return neutral_reference(src).astype(np.float32)
     baked = bake(spec)
     h, w = src.shape[:2]
     x = np.maximum(src.astype(np.float64), 0.0)
@@ -570,9 +789,10 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
         x = np.maximum(x @ baked.matrix.T.astype(np.float64), 0.0)
     n = x.max(axis=-1)
     ln = np.log2(np.maximum(n, 1e-30))
-    t = ln + spec.tone.exposure
+    A, B, k, ad = _local_coefficients(src, spec, baked)
+    table, _, chroma = adapted_tone(spec, baked, ad)
+    t = ln + spec.tone.exposure + ad.exposure
     if spec.local.active:
-        A, B, k = _local_coefficients(src, spec, baked)
         base = (upsample_reference(A, h, w, k) * np.maximum(ln, -20.0)
                 + upsample_reference(B, h, w, k))
         t = t + local_gain_reference(np.maximum(ln, -20.0), base, float(np.log2(spec.tone.pivot)),
@@ -583,13 +803,17 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
         rr = np.hypot(yy - cy, xx - cx) / max(np.hypot(cy, cx), 1e-6)
         v = np.maximum(rr - spec.vignette.midpoint, 0.0) / (1.0 - spec.vignette.midpoint)
         t = t + spec.vignette.amount * v * v
-    f = apply_tone_table(t, baked.tone)
+    f = apply_tone_table(t, table)
     safe = n > 1e-12
     ratio = np.where(safe, f / np.where(safe, n, 1.0), 0.0)
-    disp = np.where(safe[..., None], np.minimum(x * ratio[..., None], 1.0),
-                    baked.tone.value_at_zero)
+    if chroma is not None:  # adaptive black: distances below the max stretched by the gain
+        h = apply_tone_table(t, ToneTable(chroma[0::2], table.t_lo, table.scale, 1.0))
+        scaled = f[..., None] - (n[..., None] - x) * (ratio * h)[..., None]
+    else:
+        scaled = x * ratio[..., None]
+    disp = np.where(safe[..., None], np.clip(scaled, 0.0, 1.0), table.value_at_zero)
     from rawlux.looks.lut import Lut
 
     o = apply_3d_reference(np.sqrt(disp), Lut(baked.colour_lut), "tetrahedral").astype(np.float64)
-    neutral = np.clip(src, 0.0, 1.0)
+    neutral = neutral_reference(src) if strength < 1.0 else 0.0
     return np.clip(neutral + strength * (o - neutral), 0.0, 1.0).astype(np.float32)

@@ -13,7 +13,13 @@ skin_protection (0..1: share of the chroma gain withheld from skin tones), shado
 ``[[hue]]`` per-hue adjustments (Oklab hue in degrees, width, saturation, lightness, shift).
 ``[split]`` split toning: shadows_hue, shadows_amount, highlights_hue, highlights_amount.
 ``[mono]`` enabled, mix (linear Rec.2020 R, G, B weights -> grey), tint_hue, tint_amount.
-``[vignette]`` amount (EV at the corners; negative darkens), midpoint (radius where it starts).
+``[adapt]`` scene-adaptive key and black point from the image's own statistics: key (EV cap of
+the pull-down of a too-bright median toward key_target), black (0..1 share of a raised black floor
+— haze, flare — removed so the darkest 1 % reach black_target). Off by default.
+``[vignette]`` a *creative* radial darkening: amount (EV at the corners; negative darkens),
+midpoint (radius where it starts). Default 0. Lens light falloff is the lens-correction stage's
+business (it is corrected there or left as captured); a look never re-adds it, so only stylised
+looks that say "vignette" in their description use this.
 ``[grain]`` amount (relative, 0..0.2), size (pixels).
 """
 
@@ -103,8 +109,31 @@ class MonoSpec(StageParams):
 
 
 @dataclass(frozen=True)
+class AdaptSpec(StageParams):
+    """Scene-adaptive key and black point, measured on the image (see rawlux.looks.adapt)."""
+
+    key: float = param(0.0, lo=0.0, hi=2.0, unit="EV",
+                       doc="largest exposure pull-down of a median brighter than key_target")
+    key_target: float = param(0.35, lo=0.1, hi=0.8,
+                              doc="display-linear median above which `key` pulls down")
+    black: float = param(0.0, lo=0.0, hi=1.0,
+                         doc="share of a raised black floor (haze, flare) that is removed")
+    black_target: float = param(0.01, lo=0.001, hi=0.05,
+                                doc="display-linear value the darkest 1 % may reach at most")
+    black_percentile: float = param(1.0, lo=0.1, hi=10.0, unit="%",
+                                    doc="percentile of the scene that defines its black floor")
+    black_chroma: float = param(0.0, lo=0.0, hi=1.0,
+                                doc="0 = the floor is removed from luminance only, 1 = from "
+                                    "each channel (restores the colour haze washed out)")
+
+    @property
+    def active(self) -> bool:
+        return self.key > 0.0 or self.black > 0.0
+
+
+@dataclass(frozen=True)
 class VignetteSpec(StageParams):
-    """Radial exposure falloff (scene-linear)."""
+    """Creative radial exposure falloff (scene-linear); 0 = none (the default)."""
 
     amount: float = param(0.0, lo=-2.0, hi=1.0, unit="EV", doc="exposure change at the corners")
     midpoint: float = param(0.35, lo=0.0, hi=0.95, doc="normalised radius where it starts")
@@ -120,7 +149,7 @@ class GrainSpec(StageParams):
 
 SECTIONS: dict[str, type[StageParams]] = {
     "tone": ToneSpec, "local": LocalSpec, "color": ColorSpec, "split": SplitSpec,
-    "mono": MonoSpec, "vignette": VignetteSpec, "grain": GrainSpec,
+    "mono": MonoSpec, "vignette": VignetteSpec, "grain": GrainSpec, "adapt": AdaptSpec,
 }
 
 
@@ -138,12 +167,14 @@ class LookSpec:
     mono: MonoSpec = MonoSpec()
     vignette: VignetteSpec = VignetteSpec()
     grain: GrainSpec = GrainSpec()
+    adapt: AdaptSpec = AdaptSpec()
     source: str | None = None
     is_neutral: bool = False
 
 
-NEUTRAL = LookSpec("neutral", "colorimetric: scene colour as measured, clipped to [0, 1], no "
-                   "creative curve", is_neutral=True)
+NEUTRAL = LookSpec("neutral", "colorimetric: scene colour as measured, no creative curve; "
+                   "highlights above the knee roll off into white instead of clipping",
+                   is_neutral=True)
 
 
 def _section(cls: type[StageParams], data: Any, where: str, path: str) -> StageParams:

@@ -102,16 +102,37 @@ class ToneTable:
 
 
 def tone_table(pivot: float, grey: float, contrast: float, white: float, toe: float,
-               black: float, nodes_per_stop: int = 64, stops_below: float = 18.0) -> ToneTable:
-    """Sample :func:`tone_curve` for the render kernel (linear interpolation in log2 x)."""
+               black: float, nodes_per_stop: int = 64, stops_below: float = 18.0,
+               offset: float = 0.0) -> ToneTable:
+    """Sample :func:`tone_curve` for the render kernel (linear interpolation in log2 x).
+
+    ``offset`` (scene linear, >= 0) is a black point subtracted before the curve:
+    the table holds ``curve(max(x - offset, 0))`` (the adaptive black of rawlux.looks.adapt)."""
     t_lo = float(np.log2(pivot) - stops_below)
-    t_hi = float(np.log2(pivot) + white + 0.5)
+    t_hi = float(np.log2(pivot) + white + 0.5 + np.log2(1.0 + offset / pivot))
     n = int(np.ceil((t_hi - t_lo) * nodes_per_stop)) + 1
     t = t_lo + np.arange(n) / nodes_per_stop
-    vals = tone_curve(np.exp2(t), pivot, grey, contrast, white, toe, black).astype(np.float32)
+    x = np.maximum(np.exp2(t) - offset, 0.0)
+    vals = tone_curve(x, pivot, grey, contrast, white, toe, black).astype(np.float32)
     zero = float(tone_curve(np.zeros(1), pivot, grey, contrast, white, toe, black)[0])
     vals[0] = zero
     return ToneTable(vals, t_lo, float(nodes_per_stop), zero)
+
+
+CHROMA_GAIN_MAX = 3.0  # cap of the adaptive black's chroma gain (near the removed floor)
+
+
+def chroma_gain(table: ToneTable, offset: float, amount: float) -> np.ndarray:
+    """Chroma gain of the adaptive black on ``table``'s grid (float32): removing ``offset`` from
+    every channel (not only from max(R, G, B)) stretches a pixel's distances below its max by
+    ``x / (x - offset)``; ``amount`` (0..1) blends from 1 (norm only) to that, capped at
+    :data:`CHROMA_GAIN_MAX` (at and below the floor the pixel is black anyway)."""
+    t = table.t_lo + np.arange(len(table.values)) / table.scale
+    x = np.exp2(t)
+    with np.errstate(divide="ignore"):
+        full = np.where(x > offset, x / np.maximum(x - offset, 1e-30), np.inf)
+    g = 1.0 + amount * (np.minimum(full, CHROMA_GAIN_MAX) - 1.0)
+    return g.astype(np.float32)
 
 
 def apply_tone_table(t: np.ndarray, table: ToneTable) -> np.ndarray:
@@ -121,3 +142,59 @@ def apply_tone_table(t: np.ndarray, table: ToneTable) -> np.ndarray:
     out = np.interp(pos, np.arange(n), table.values.astype(np.float64), left=table.value_at_zero,
                     right=1.0)
     return out
+
+
+# --------------------------------------------------------------------------- neutral shoulder
+#
+# The neutral look is colorimetric below a knee and rolls the rest of the scene's range off
+# smoothly into display white instead of clipping it. In stops above the knee,
+# ``L = log2(x / knee)`` and ``Y = log2(f / knee)``:
+#
+#     f(x) = x                                  for x <= knee
+#     Y    = L / (1 + L / b)                    for knee < x < white
+#     f(x) = 1                                  for x >= white
+#
+# with ``b`` solved so that ``f(white) = 1``. The log-log slope is 1 at the knee (so f is C1 with
+# slope 1 there) and falls smoothly as ``1 / (1 + L / b)^2``: the stops above the knee are
+# spread over the shoulder instead of piling up just below white. f is strictly increasing on
+# [0, white]. ``white`` is the scene value that just reaches display white (for the neutral look:
+# the image's own bright end, rawlux.looks.render.neutral_white); the knee is lower the more
+# headroom there is to roll off (``shoulder_knee``).
+
+SHOULDER_KNEE_STOPS = 4.0  # knee = 2^(-headroom / this): 1 stop of headroom -> 0.84
+SHOULDER_MIN_KNEE = 0.5  # lowest knee (display linear; sRGB 188/255)
+SHOULDER_TABLE = 4096  # samples of f(x) / x on [knee, white] used by the kernel
+
+
+def shoulder_knee(white: float) -> float:
+    """Knee (display linear, in [SHOULDER_MIN_KNEE, 1]) of a shoulder ending at scene ``white``."""
+    stops = max(float(np.log2(max(white, 1.0))), 0.0)
+    return max(2.0 ** (-stops / SHOULDER_KNEE_STOPS), SHOULDER_MIN_KNEE)
+
+
+def shoulder_b(knee: float, white: float) -> float:
+    """Shoulder constant ``b`` (stops) so that ``f(white) = 1`` (needs ``0 < knee < 1 < white``)."""
+    if not (0.0 < knee < 1.0 < white):
+        raise InvalidParameter(f"shoulder needs 0 < knee < 1 < white, got knee {knee}, white {white}")
+    lw = np.log2(white / knee)
+    yw = np.log2(1.0 / knee)
+    return float(lw * yw / (lw - yw))
+
+
+def shoulder_curve(x: np.ndarray, knee: float, white: float) -> np.ndarray:
+    """Reference (float64) shoulder: identity up to ``knee``, ``1`` from ``white`` on; ``x`` >= 0
+    (with ``white <= 1`` it is a plain clip at 1)."""
+    x64 = np.asarray(x, dtype=np.float64)
+    if white <= 1.0:
+        return np.minimum(x64, 1.0)
+    b = shoulder_b(knee, white)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = np.log2(np.maximum(x64, knee) / knee)
+        f = knee * np.exp2(ll / (1.0 + ll / b))
+    return np.where(x64 <= knee, x64, np.where(x64 >= white, 1.0, f))
+
+
+def shoulder_table(knee: float, white: float) -> np.ndarray:
+    """float32 (SHOULDER_TABLE + 1,) samples of ``f(x) / x`` for ``x`` uniform on [knee, white]."""
+    x = np.linspace(knee, white, SHOULDER_TABLE + 1)
+    return (shoulder_curve(x, knee, white) / x).astype(np.float32)
