@@ -45,6 +45,10 @@ def register(app: typer.Typer) -> None:
         demosaic: Optional[str] = typer.Option(None, "--demosaic", help="demosaic method"),
         highlights: str = typer.Option("reconstruct", "--highlights", help="reconstruct | clip | none"),
         lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
+        denoise: float = typer.Option(0.5, "--denoise", min=0.0, max=1.0,
+                                      help="raw noise reduction 0..1 (0 = off)"),
+        sharpen: float = typer.Option(0.5, "--sharpen", min=0.0, max=1.0,
+                                      help="capture sharpening 0..1 (0 = off)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
@@ -58,7 +62,8 @@ def register(app: typer.Typer) -> None:
             outs = resolve_outputs(inputs, output, out_dir, fmt)
             options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
                            color_space=color_space, demosaic=demosaic, highlights=highlights,
-                           lens_correction=lens_correction, lut_strength=lut_strength)
+                           lens_correction=lens_correction, lut_strength=lut_strength,
+                           denoise=denoise, sharpen=sharpen)
             DevelopOptions(**options)  # validate once, before any work
             from rawlux.isp.white_balance import parse_wb
 

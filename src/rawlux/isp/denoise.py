@@ -1,0 +1,428 @@
+"""Stage 5: raw-domain noise reduction on the white-balanced mosaic (RAW_NORM -> RAW_NORM).
+
+It runs before demosaic and before the colour matrix, where the noise is still white, its
+variance per channel is known (``variance = S * x + O``, DNG NoiseProfile) and no clamp at 0
+has biased the shadows yet (a clamped noisy shadow turns olive/magenta; a denoised one does
+not). Each 2x2 Bayer quad (R, G1, G2, B) becomes four half-resolution planes
+
+    Y = (R + G1 + G2 + B) / 4,  C1 = R - G,  C2 = B - G,  D = G1 - G2   (G = (G1 + G2) / 2)
+
+(invertible; LINEAR raws use R, G, G, B per pixel, D = 0):
+
+* **chroma** (C1, C2): averaged over 2x2 quads (4x4 sites), filtered there by a cross
+  bilateral (5x5, range on Y and chroma scaled by their noise sigma), brought back by bilinear
+  upsampling; the full-resolution chroma keeps only the part of its
+  difference to that estimate that stands above the noise (garrote shrinkage), so colour
+  blotches go and real colour edges stay;
+* **luma** (Y): gentle: the 3x3 high-pass of Y is garrote-shrunk at ``luma`` x its noise sigma
+  (texture well above the noise is kept);
+* **green split** (D): shrunk towards 0 at its noise sigma (removes G1/G2 imbalance "maze").
+
+The noise model per channel is the DNG NoiseProfile scaled by the white-balance gains
+(``S' = g S``, ``O' = g^2 O``), or, without one, fitted to the mosaic itself
+(:func:`estimate_noise`). Values above 1 and negatives are kept (not clipped).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from rawlux.core.errors import ContractError
+from rawlux.core.image import CFA, NoiseProfile, RawImage
+from rawlux.core.jit import njit, run_bands
+from rawlux.core.params import StageParams, param
+from rawlux.isp.pipeline import RAW_NORM, StageDef
+
+# Tuning constants (noise-sigma multiples), chosen on synthetic scenes (benchmarks/detail.py).
+K_LUMA = 2.5      # luma high-pass garrote threshold at luma = 1
+K_CHROMA_BIL = 2.5  # bilateral range sigma on low-res chroma
+K_GUIDE = 2.0     # bilateral range sigma on low-res luma (guide)
+K_RESID = 2.0     # garrote threshold of the full-res chroma residual
+K_SPLIT = 2.5     # garrote threshold of G1 - G2
+
+
+@dataclass(frozen=True)
+class DenoiseParams(StageParams):
+    """Raw-domain noise reduction (0 = off for each strength)."""
+
+    strength: float = param(0.5, lo=0.0, hi=1.0, doc="overall noise reduction (0 = off, 0.5 = default, 1 = strong)")
+    luma: float = param(0.5, lo=0.0, hi=1.0, doc="luminance share: threshold in noise sigmas / K at strength 1")
+    chroma: float = param(1.0, lo=0.0, hi=1.0, doc="colour-noise share (blend towards the filtered chroma)")
+
+
+# ------------------------------------------------------------------------------ kernels
+
+
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, ::1], i8[::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
+def _analyse(data, sites, q, lo, r0, r1):  # pragma: no cover - compiled
+    """Low-res rows r0 .. r1: quads -> q (Hq, Wq, 4: Y, C1, C2, D) and 2x2-quad means of
+    (Y, C1, C2) -> lo (Hl, Wl, 3). ``sites`` = flat 2x2 site index of R, G1, G2, B."""
+    hq, wq = q.shape[0], q.shape[1]
+    wl = lo.shape[1]
+    ry, rx = sites[0] // 2, sites[0] % 2
+    g1y, g1x = sites[1] // 2, sites[1] % 2
+    g2y, g2x = sites[2] // 2, sites[2] % 2
+    by, bx = sites[3] // 2, sites[3] % 2
+    for li in range(r0, r1):
+        for lj in range(wl):
+            lo[li, lj, 0] = 0.0
+            lo[li, lj, 1] = 0.0
+            lo[li, lj, 2] = 0.0
+        nrow = 0
+        for qi in range(2 * li, min(2 * li + 2, hq)):
+            nrow += 1
+            y0 = 2 * qi
+            for qj in range(wq):
+                x0 = 2 * qj
+                r = data[y0 + ry, x0 + rx]
+                g1 = data[y0 + g1y, x0 + g1x]
+                g2 = data[y0 + g2y, x0 + g2x]
+                b = data[y0 + by, x0 + bx]
+                g = np.float32(0.5) * (g1 + g2)
+                yv = np.float32(0.25) * (r + g1 + g2 + b)
+                q[qi, qj, 0] = yv
+                q[qi, qj, 1] = r - g
+                q[qi, qj, 2] = b - g
+                q[qi, qj, 3] = g1 - g2
+                lj = qj // 2
+                lo[li, lj, 0] += yv
+                lo[li, lj, 1] += r - g
+                lo[li, lj, 2] += b - g
+        for lj in range(wl):
+            ncol = 2 if 2 * lj + 1 < wq else 1
+            inv = np.float32(1.0) / np.float32(nrow * ncol)
+            lo[li, lj, 0] *= inv
+            lo[li, lj, 1] *= inv
+            lo[li, lj, 2] *= inv
+
+
+@njit(cache=True, inline="always")
+def _variances(model, yv, c1, c2):  # pragma: no cover - compiled
+    """Noise variances of R, G1, G2, B at the levels implied by (Y, C1, C2)."""
+    g = yv - np.float32(0.25) * (c1 + c2)
+    r = g + c1
+    b = g + c2
+    z = np.float32(0.0)
+    vr = model[0] * max(r, z) + model[1]
+    vg1 = model[2] * max(g, z) + model[3]
+    vg2 = model[4] * max(g, z) + model[5]
+    vb = model[6] * max(b, z) + model[7]
+    return vr, vg1, vg2, vb
+
+
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, :, ::1], f4[::1], f4, f4, f4[:, :, ::1], i8, i8)")
+def _chroma_bilateral(lo, model, kc, kg, out, r0, r1):  # pragma: no cover - compiled
+    """Cross bilateral 5x5 of the low-res chroma (lo[..., 1:3]) guided by lo[..., 0] -> out."""
+    hl, wl = lo.shape[0], lo.shape[1]
+    half = np.float32(0.5)
+    one = np.float32(1.0)
+    for i in range(r0, r1):
+        for j in range(wl):
+            yv = lo[i, j, 0]
+            c1 = lo[i, j, 1]
+            c2 = lo[i, j, 2]
+            vr, vg1, vg2, vb = _variances(model, yv, c1, c2)
+            vgm = np.float32(0.25) * (vg1 + vg2)
+            # variance of a 2x2-quad mean (4 samples) of C1, C2, Y; differences of two -> x2
+            vc = np.float32(0.5) * (vr + vb + np.float32(2.0) * vgm)
+            vy = (vr + vg1 + vg2 + vb) * np.float32(1.0 / 32.0)
+            ic = half / (kc * kc * vc + np.float32(1e-12))
+            iy = half / (kg * kg * vy + np.float32(1e-12))
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
+            sw = np.float32(0.0)
+            for di in range(-2, 3):
+                ii = min(max(i + di, 0), hl - 1)
+                for dj in range(-2, 3):
+                    jj = min(max(j + dj, 0), wl - 1)
+                    dy = lo[ii, jj, 0] - yv
+                    d1 = lo[ii, jj, 1] - c1
+                    d2 = lo[ii, jj, 2] - c2
+                    e = np.float32(di * di + dj * dj) * np.float32(0.125) \
+                        + dy * dy * iy + (d1 * d1 + d2 * d2) * ic
+                    # exp(-e) ~ 1 / (1 + e + e^2/2 + e^3/6): no exp, heavy enough fall-off
+                    w = one / (one + e * (one + e * (half + e * np.float32(1.0 / 6.0))))
+                    s1 += w * lo[ii, jj, 1]
+                    s2 += w * lo[ii, jj, 2]
+                    sw += w
+            out[i, j, 0] = s1 / sw
+            out[i, j, 1] = s2 / sw
+
+
+@njit(cache=True, inline="always")
+def _garrote(d, t2):  # pragma: no cover - compiled
+    d2 = d * d
+    return d * d2 / (d2 + t2 + np.float32(1e-30))
+
+
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[::1], f4[::1], i8[::1], "
+          "f4[:, ::1], f4[:, :, ::1], b1, i8, i8)")
+def _rebuild(q, lo, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pragma: no cover
+    """Quad rows r0 .. r1: denoise (Y, C1, C2, D) and write the mosaic sites (``to_mosaic``)
+    or R, G, B per quad into ``planes`` (LINEAR raws). ``k`` = (luma t, resid t, split t,
+    chroma blend, unused)."""
+    hq, wq = q.shape[0], q.shape[1]
+    hl, wl = lo.shape[0], lo.shape[1]
+    kl2 = k[0] * k[0] * np.float32(0.64 / 16.0)  # 3x3 binomial high-pass of white noise: 0.8 sigma
+    kr2 = k[1] * k[1]
+    kd2 = k[2] * k[2]
+    amt = k[3]
+    one = np.float32(1.0)
+    z = np.float32(0.0)
+    ry, rx = sites[0] // 2, sites[0] % 2
+    g1y, g1x = sites[1] // 2, sites[1] % 2
+    g2y, g2x = sites[2] // 2, sites[2] % 2
+    by, bx = sites[3] // 2, sites[3] % 2
+    for qi in range(r0, r1):
+        im = max(qi - 1, 0)
+        ip = min(qi + 1, hq - 1)
+        fy = (np.float32(qi) - np.float32(0.5)) * np.float32(0.5)
+        ly0 = int(np.floor(fy))
+        wy = fy - np.float32(ly0)
+        ly1 = min(max(ly0 + 1, 0), hl - 1)
+        ly0 = min(max(ly0, 0), hl - 1)
+        for qj in range(wq):
+            jm = max(qj - 1, 0)
+            jp = min(qj + 1, wq - 1)
+            yv = q[qi, qj, 0]
+            b = (np.float32(4.0) * yv + np.float32(2.0) * (q[im, qj, 0] + q[ip, qj, 0] + q[qi, jm, 0] + q[qi, jp, 0])
+                 + q[im, jm, 0] + q[im, jp, 0] + q[ip, jm, 0] + q[ip, jp, 0]) * np.float32(1.0 / 16.0)
+            # bilinear upsampling of the filtered chroma (edges survive through the residual)
+            fx = (np.float32(qj) - np.float32(0.5)) * np.float32(0.5)
+            lx0 = int(np.floor(fx))
+            wx = fx - np.float32(lx0)
+            lx1 = min(max(lx0 + 1, 0), wl - 1)
+            lx0 = min(max(lx0, 0), wl - 1)
+            w00 = (one - wy) * (one - wx)
+            w01 = (one - wy) * wx
+            w10 = wy * (one - wx)
+            w11 = wy * wx
+            c1s = w00 * cden[ly0, lx0, 0] + w01 * cden[ly0, lx1, 0] + w10 * cden[ly1, lx0, 0] + w11 * cden[ly1, lx1, 0]
+            c2s = w00 * cden[ly0, lx0, 1] + w01 * cden[ly0, lx1, 1] + w10 * cden[ly1, lx0, 1] + w11 * cden[ly1, lx1, 1]
+            vr, vg1, vg2, vb = _variances(model, b, c1s, c2s)
+            vgm = np.float32(0.25) * (vg1 + vg2)
+            # luma: garrote on the 3x3 high-pass
+            d = yv - b
+            y2 = b + _garrote(d, kl2 * (vr + vg1 + vg2 + vb))
+            # chroma: smooth estimate + the residual that stands above the noise
+            c1 = q[qi, qj, 1]
+            c2 = q[qi, qj, 2]
+            n1 = c1s + _garrote(c1 - c1s, kr2 * (vr + vgm))
+            n2 = c2s + _garrote(c2 - c2s, kr2 * (vb + vgm))
+            c1 = c1 + amt * (n1 - c1)
+            c2 = c2 + amt * (n2 - c2)
+            dd = _garrote(q[qi, qj, 3], kd2 * (vg1 + vg2))
+            g = y2 - np.float32(0.25) * (c1 + c2)
+            if to_mosaic:
+                y0 = 2 * qi
+                x0 = 2 * qj
+                mosaic[y0 + ry, x0 + rx] = g + c1
+                mosaic[y0 + g1y, x0 + g1x] = g + np.float32(0.5) * dd
+                mosaic[y0 + g2y, x0 + g2x] = g - np.float32(0.5) * dd
+                mosaic[y0 + by, x0 + bx] = g + c2
+            else:
+                planes[qi, qj, 0] = g + c1
+                planes[qi, qj, 1] = g
+                planes[qi, qj, 2] = g + c2
+
+
+# ------------------------------------------------------------------------------ noise model
+
+
+def _fit_line(m: np.ndarray, v: np.ndarray) -> tuple[float, float]:
+    """Non-negative (S, O) of variance = S * level + O from per-block (level, variance)."""
+    if m.size < 4:
+        return 0.0, float(np.median(v)) if v.size else 1e-8
+    edges = np.unique(np.quantile(m, np.linspace(0, 1, 13)))
+    xs, ys, ws = [], [], []
+    for lo, hi in itertools.pairwise(edges):
+        sel = (m >= lo) & (m <= hi)
+        if sel.sum() < 4:
+            continue
+        xs.append(float(np.median(m[sel])))
+        ys.append(float(np.quantile(v[sel], 0.25)) / 0.93)  # lower quartile: flat blocks
+        ws.append(float(np.sqrt(sel.sum())))
+    if len(xs) < 2:
+        return 0.0, float(np.median(v))
+    x = np.maximum(np.array(xs), 0.0)
+    y = np.array(ys)
+    w = np.array(ws) / np.maximum(y, 1e-12)
+    a = np.stack([x, np.ones_like(x)], 1) * w[:, None]
+    (s, o), *_ = np.linalg.lstsq(a, y * w, rcond=None)
+    if s < 0:  # read noise only
+        s, o = 0.0, float(np.sum(y * w * w) / np.sum(w * w))
+    if o <= 0:
+        s = float(np.sum(x * y * w * w) / max(np.sum(x * x * w * w), 1e-30))
+        o = max(float(y.min()) * 0.1, 1e-12)
+    return float(s), float(o)
+
+
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+_BLOCK = 16
+
+
+def _block_stats(plane: np.ndarray, max_blocks: int = 1200) -> tuple[np.ndarray, np.ndarray]:
+    """Per 16x16 block: mean level and robust (MAD) noise variance of a white-noise plane."""
+    import cv2
+
+    h, w = plane.shape
+    by, bx = (h - 2) // _BLOCK, (w - 2) // _BLOCK
+    if by <= 0 or bx <= 0:
+        return np.empty(0), np.empty(0)
+    step = max(1, int(np.ceil(np.sqrt(by * bx / max_blocks))))  # sample a grid of block rows
+    rows = range(0, by, step)
+    means, vars_ = [], []
+    for bi in rows:
+        y0 = 1 + bi * _BLOCK
+        strip = np.ascontiguousarray(plane[y0 - 1 : y0 + _BLOCK + 1, : bx * _BLOCK + 2], np.float32)
+        hp = cv2.filter2D(strip, cv2.CV_32F, _IMMERKAER)[1:-1, 1:-1][:, : bx * _BLOCK]
+        core = strip[1:-1, 1 : bx * _BLOCK + 1]
+        blk = np.abs(hp.reshape(_BLOCK, bx, _BLOCK)).transpose(1, 0, 2).reshape(bx, -1)[::step]
+        mean = core.reshape(_BLOCK, bx, _BLOCK).mean(axis=(0, 2))[::step]
+        sigma = np.median(blk, axis=1) / 0.6745 / 6.0
+        means.append(mean)
+        vars_.append(sigma * sigma)
+    return np.concatenate(means), np.concatenate(vars_)
+
+
+def estimate_noise(raw: RawImage) -> np.ndarray:
+    """Fit ``variance = S * x + O`` per channel (R, G, B) to a normalised float32 raw as it is
+    (white balanced or not): (3, 2) float64 of (S, O). Bayer planes are white-noise images;
+    a LINEAR raw's channels are used as they are (their noise is already correlated)."""
+    data = raw.data
+    if data.dtype != np.float32:
+        raise ContractError(f"noise estimation needs the normalised float32 raw, got {data.dtype}")
+    gains = _gains(raw)
+    out = np.zeros((3, 2))
+    for c in range(3):
+        if raw.cfa is CFA.LINEAR:
+            planes = [data[:, :, c]]
+        elif raw.cfa.is_bayer:
+            pat = np.asarray(raw.cfa_pattern)
+            planes = [data[dy::2, dx::2] for dy in range(2) for dx in range(2) if pat[dy, dx] == c]
+        else:
+            raise ContractError(f"noise estimation supports Bayer and LINEAR raws, not {raw.cfa.value}")
+        ms, vs = zip(*(_block_stats(p) for p in planes))
+        m, v = np.concatenate(ms), np.concatenate(vs)
+        ok = np.isfinite(m) & np.isfinite(v) & (m < 0.85 * gains[c]) & (m > -0.01)
+        out[c] = _fit_line(m[ok], v[ok])
+    return out
+
+
+def _gains(raw: RawImage) -> np.ndarray:
+    g = np.ones(3) if raw.wb_gains is None else np.asarray(raw.wb_gains, np.float64).ravel()
+    if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
+        raise ContractError(f"wb_gains {g.tolist()} must be 3 positive finite numbers")
+    return g
+
+
+def _profile_ok(prof: NoiseProfile | None) -> bool:
+    if prof is None:
+        return False
+    p = np.asarray(prof.pairs, np.float64)
+    return (p.ndim == 2 and p.shape[1] == 2 and len(p) in (1, 3) and bool(np.all(np.isfinite(p)))
+            and bool(np.all(p >= 0)) and bool(np.all(p.sum(1) > 0)))
+
+
+def noise_model(raw: RawImage) -> tuple[np.ndarray, str]:
+    """Per-channel (R, G, B) ``(S, O)`` in the units of ``raw.data`` (WB gains applied when
+    ``raw.wb_gains`` is set), and where it came from: ``"profile"`` or ``"estimate"``."""
+    if _profile_ok(raw.noise_profile):
+        p = np.asarray(raw.noise_profile.pairs, np.float64)  # type: ignore[union-attr]
+        p = np.repeat(p, 3, axis=0) if len(p) == 1 else p
+        g = _gains(raw)
+        return np.stack([g * p[:, 0], g * g * p[:, 1]], 1), "profile"
+    return estimate_noise(raw), "estimate"
+
+
+# ------------------------------------------------------------------------------ stage
+
+
+def _site_order(raw: RawImage) -> np.ndarray:
+    pat = np.asarray(raw.cfa_pattern).ravel()
+    r = int(np.flatnonzero(pat == 0)[0])
+    g = np.flatnonzero(pat == 1)
+    b = int(np.flatnonzero(pat == 2)[0])
+    return np.array([r, int(g[0]), int(g[1]), b], np.int64)
+
+
+def denoise(raw: RawImage, params: DenoiseParams = DenoiseParams()) -> RawImage:
+    """Raw-domain noise reduction of a normalised, white-balanced RawImage (module docstring)."""
+    return _denoise(raw, params, in_place=False)
+
+
+def denoise_inplace(raw: RawImage, params: DenoiseParams = DenoiseParams()) -> RawImage:
+    """:func:`denoise` writing into ``raw.data`` (pipeline-owned images only; every site is
+    read into the quad planes before any is written)."""
+    return _denoise(raw, params, in_place=True)
+
+
+def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
+    if raw.data.dtype != np.float32:
+        raise ContractError(f"denoise needs the normalised float32 raw, got {raw.data.dtype}")
+    if params.strength <= 0.0 or (params.luma <= 0.0 and params.chroma <= 0.0):
+        return raw
+    if not (raw.cfa.is_bayer or raw.cfa is CFA.LINEAR):
+        return raw  # X-Trans is demosaiced at read time (LINEAR); anything else: untouched
+    h, w = raw.height, raw.width
+    linear = raw.cfa is CFA.LINEAR
+    hq, wq = (h, w) if linear else (h // 2, w // 2)
+    if hq < 4 or wq < 4:
+        return raw
+    pairs, _ = noise_model(raw)
+    model = np.empty(8, np.float32)
+    for slot, c in enumerate((0, 1, 1, 2)):
+        model[2 * slot : 2 * slot + 2] = pairs[c]
+    hl, wl = (hq + 1) // 2, (wq + 1) // 2
+    data = raw.data
+    if linear:
+        q = np.empty((hq, wq, 4), np.float32)
+        r_, g_, b_ = data[..., 0], data[..., 1], data[..., 2]
+        q[..., 0] = 0.25 * (r_ + 2 * g_ + b_)
+        q[..., 1] = r_ - g_
+        q[..., 2] = b_ - g_
+        q[..., 3] = 0.0
+        lo = np.ascontiguousarray(_quad_means(q[..., :3], hl, wl))
+        sites = np.array([0, 1, 2, 3], np.int64)
+    else:
+        sites = _site_order(raw)
+        q = np.empty((hq, wq, 4), np.float32)
+        lo = np.empty((hl, wl, 3), np.float32)
+        run_bands(_analyse, hl, data, sites, q, lo, min_rows=8)
+    s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
+    cden = np.empty((hl, wl, 2), np.float32)
+    run_bands(_chroma_bilateral, hl, lo, model, np.float32(K_CHROMA_BIL * min(s, 1.5)),
+              np.float32(K_GUIDE), cden, min_rows=8)
+    k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
+                  min(1.0, params.chroma * s), K_GUIDE], np.float32)
+    if linear:
+        planes = np.empty((hq, wq, 3), np.float32)
+        run_bands(_rebuild, hq, q, lo, cden, model, k, sites, np.empty((1, 1), np.float32), planes, False)
+        return raw.with_data(planes)
+    if in_place and data.flags.writeable and data.flags.c_contiguous:
+        out = data
+    else:
+        out = np.empty_like(data)
+        if h % 2:
+            out[-1] = data[-1]
+        if w % 2:
+            out[:, -1] = data[:, -1]
+    run_bands(_rebuild, hq, q, lo, cden, model, k, sites, out, np.empty((1, 1, 1), np.float32), True)
+    return raw if out is data else raw.with_data(out)
+
+
+def _quad_means(a: np.ndarray, hl: int, wl: int) -> np.ndarray:
+    """2x2 means of (H, W, C) with partial cells at odd edges -> (hl, wl, C) float32."""
+    h, w, c = a.shape
+    pad = np.pad(a, ((0, 2 * hl - h), (0, 2 * wl - w), (0, 0)), mode="edge")
+    return pad.reshape(hl, 2, wl, 2, c).mean(axis=(1, 3)).astype(np.float32)
+
+
+STAGE = StageDef("denoise", denoise, DenoiseParams, takes=RAW_NORM, gives=RAW_NORM,
+                 inplace=denoise_inplace)
