@@ -9,11 +9,12 @@ not). Each 2x2 Bayer quad (R, G1, G2, B) becomes four half-resolution planes
 
 (invertible; LINEAR raws use R, G, G, B per pixel, D = 0):
 
-* **chroma** (C1, C2): averaged over 2x2 quads (4x4 sites), filtered there by a cross
+* **chroma** (C1, C2): averaged over 4x4 quads (8x8 sites), filtered there by a cross
   bilateral (5x5, range on Y and chroma scaled by their noise sigma), brought back by bilinear
   upsampling; the full-resolution chroma keeps only the part of its
   difference to that estimate that stands above the noise (garrote shrinkage), so colour
-  blotches go and real colour edges stay;
+  blotches go and real colour edges stay; low-res chroma within ~1.5 noise sigma of neutral
+  is pulled towards neutral (deep shadows lose their noise colour cast);
 * **luma** (Y): gentle: the 3x3 high-pass of Y is garrote-shrunk at ``luma`` x its noise sigma
   (texture well above the noise is kept);
 * **green split** (D): shrunk towards 0 at its noise sigma (removes G1/G2 imbalance "maze").
@@ -42,6 +43,9 @@ K_CHROMA_BIL = 2.5  # bilateral range sigma on low-res chroma
 K_GUIDE = 2.0     # bilateral range sigma on low-res luma (guide)
 K_RESID = 2.0     # garrote threshold of the full-res chroma residual
 K_SPLIT = 2.5     # garrote threshold of G1 - G2
+K_GATE = 1.5      # low-res chroma below this many noise sigmas is pulled towards neutral
+#: Chroma is filtered on means of LOW x LOW quads (2 LOW x 2 LOW sites).
+LOW = 4
 
 
 @dataclass(frozen=True)
@@ -56,51 +60,59 @@ class DenoiseParams(StageParams):
 # ------------------------------------------------------------------------------ kernels
 
 
-@njit(cache=True, nogil=True, fastmath=True,
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
       aot="void(f4[:, ::1], i8[::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
 def _analyse(data, sites, q, lo, r0, r1):  # pragma: no cover - compiled
-    """Low-res rows r0 .. r1: quads -> q (Hq, Wq, 4: Y, C1, C2, D) and 2x2-quad means of
-    (Y, C1, C2) -> lo (Hl, Wl, 3). ``sites`` = flat 2x2 site index of R, G1, G2, B."""
-    hq, wq = q.shape[0], q.shape[1]
+    """Low-res rows r0 .. r1: quads -> planar q (4, Hq, Wq: Y, C1, C2, D) and LOW x LOW-quad
+    means of (Y, C1, C2) -> lo (Hl, Wl, 3). ``sites`` = flat 2x2 site index of R, G1, G2, B."""
+    hq, wq = q.shape[1], q.shape[2]
     wl = lo.shape[1]
     ry, rx = sites[0] // 2, sites[0] % 2
     g1y, g1x = sites[1] // 2, sites[1] % 2
     g2y, g2x = sites[2] // 2, sites[2] % 2
     by, bx = sites[3] // 2, sites[3] % 2
+    acc = np.empty((3, wq), np.float32)
+    half = np.float32(0.5)
+    quarter = np.float32(0.25)
     for li in range(r0, r1):
-        for lj in range(wl):
-            lo[li, lj, 0] = 0.0
-            lo[li, lj, 1] = 0.0
-            lo[li, lj, 2] = 0.0
+        acc[:] = 0.0
         nrow = 0
-        for qi in range(2 * li, min(2 * li + 2, hq)):
+        for qi in range(LOW * li, min(LOW * li + LOW, hq)):
             nrow += 1
-            y0 = 2 * qi
+            rr = data[2 * qi + ry]
+            r1r = data[2 * qi + g1y]
+            r2r = data[2 * qi + g2y]
+            rb = data[2 * qi + by]
+            qy = q[0, qi]
+            qc1 = q[1, qi]
+            qc2 = q[2, qi]
+            qd = q[3, qi]
             for qj in range(wq):
-                x0 = 2 * qj
-                r = data[y0 + ry, x0 + rx]
-                g1 = data[y0 + g1y, x0 + g1x]
-                g2 = data[y0 + g2y, x0 + g2x]
-                b = data[y0 + by, x0 + bx]
-                g = np.float32(0.5) * (g1 + g2)
-                yv = np.float32(0.25) * (r + g1 + g2 + b)
-                q[qi, qj, 0] = yv
-                q[qi, qj, 1] = r - g
-                q[qi, qj, 2] = b - g
-                q[qi, qj, 3] = g1 - g2
-                lj = qj // 2
-                lo[li, lj, 0] += yv
-                lo[li, lj, 1] += r - g
-                lo[li, lj, 2] += b - g
+                r = rr[2 * qj + rx]
+                g1 = r1r[2 * qj + g1x]
+                g2 = r2r[2 * qj + g2x]
+                b = rb[2 * qj + bx]
+                g = half * (g1 + g2)
+                yv = quarter * (r + g1 + g2 + b)
+                qy[qj] = yv
+                qc1[qj] = r - g
+                qc2[qj] = b - g
+                qd[qj] = g1 - g2
+                acc[0, qj] += yv
+                acc[1, qj] += r - g
+                acc[2, qj] += b - g
         for lj in range(wl):
-            ncol = 2 if 2 * lj + 1 < wq else 1
-            inv = np.float32(1.0) / np.float32(nrow * ncol)
-            lo[li, lj, 0] *= inv
-            lo[li, lj, 1] *= inv
-            lo[li, lj, 2] *= inv
+            j0 = LOW * lj
+            j1 = min(j0 + LOW, wq)
+            inv = np.float32(1.0) / np.float32(nrow * (j1 - j0))
+            for c in range(3):
+                t = np.float32(0.0)
+                for j in range(j0, j1):
+                    t += acc[c, j]
+                lo[li, lj, c] = t * inv
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _variances(model, yv, c1, c2):  # pragma: no cover - compiled
     """Noise variances of R, G1, G2, B at the levels implied by (Y, C1, C2)."""
     g = yv - np.float32(0.25) * (c1 + c2)
@@ -114,10 +126,12 @@ def _variances(model, yv, c1, c2):  # pragma: no cover - compiled
     return vr, vg1, vg2, vb
 
 
-@njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, :, ::1], f4[::1], f4, f4, f4[:, :, ::1], i8, i8)")
-def _chroma_bilateral(lo, model, kc, kg, out, r0, r1):  # pragma: no cover - compiled
-    """Cross bilateral 5x5 of the low-res chroma (lo[..., 1:3]) guided by lo[..., 0] -> out."""
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
+      aot="void(f4[:, :, ::1], f4[::1], f4, f4, f4, f4[:, :, ::1], i8, i8)")
+def _chroma_bilateral(lo, model, kc, kg, kgate, out, r0, r1):  # pragma: no cover - compiled
+    """Cross bilateral 5x5 of the low-res chroma (lo[..., 1:3], means of LOW x LOW quads)
+    guided by lo[..., 0] -> out; then chroma below ``kgate`` x its noise sigma is pulled towards
+    neutral (garrote on its magnitude: low-SNR shadows lose their noise colour, not detail)."""
     hl, wl = lo.shape[0], lo.shape[1]
     half = np.float32(0.5)
     one = np.float32(1.0)
@@ -128,9 +142,10 @@ def _chroma_bilateral(lo, model, kc, kg, out, r0, r1):  # pragma: no cover - com
             c2 = lo[i, j, 2]
             vr, vg1, vg2, vb = _variances(model, yv, c1, c2)
             vgm = np.float32(0.25) * (vg1 + vg2)
-            # variance of a 2x2-quad mean (4 samples) of C1, C2, Y; differences of two -> x2
-            vc = np.float32(0.5) * (vr + vb + np.float32(2.0) * vgm)
-            vy = (vr + vg1 + vg2 + vb) * np.float32(1.0 / 32.0)
+            # variance of a mean of n = LOW^2 quads of C1 + C2 and of Y; differences of two -> x2
+            vmean = (vr + vb + np.float32(2.0) * vgm) * np.float32(1.0 / (LOW * LOW))
+            vc = np.float32(2.0) * vmean
+            vy = (vr + vg1 + vg2 + vb) * np.float32(2.0 / (16.0 * LOW * LOW))
             ic = half / (kc * kc * vc + np.float32(1e-12))
             iy = half / (kg * kg * vy + np.float32(1e-12))
             s1 = np.float32(0.0)
@@ -150,86 +165,116 @@ def _chroma_bilateral(lo, model, kc, kg, out, r0, r1):  # pragma: no cover - com
                     s1 += w * lo[ii, jj, 1]
                     s2 += w * lo[ii, jj, 2]
                     sw += w
-            out[i, j, 0] = s1 / sw
-            out[i, j, 1] = s2 / sw
+            f1 = s1 / sw
+            f2 = s2 / sw
+            m2 = f1 * f1 + f2 * f2
+            gate = m2 / (m2 + kgate * kgate * vmean + np.float32(1e-30))
+            out[i, j, 0] = f1 * gate
+            out[i, j, 1] = f2 * gate
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _garrote(d, t2):  # pragma: no cover - compiled
+    """Smooth shrinkage d^3 / (d^2 + t^2): small values attenuated, never zeroed (texture)."""
     d2 = d * d
     return d * d2 / (d2 + t2 + np.float32(1e-30))
 
 
-@njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[::1], f4[::1], i8[::1], "
-          "f4[:, ::1], f4[:, :, ::1], b1, i8, i8)")
-def _rebuild(q, lo, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pragma: no cover
-    """Quad rows r0 .. r1: denoise (Y, C1, C2, D) and write the mosaic sites (``to_mosaic``)
-    or R, G, B per quad into ``planes`` (LINEAR raws). ``k`` = (luma t, resid t, split t,
-    chroma blend, unused)."""
-    hq, wq = q.shape[0], q.shape[1]
-    hl, wl = lo.shape[0], lo.shape[1]
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
+      aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[::1], f4[::1], i8[::1], f4[:, ::1], f4[:, :, ::1], b1, i8, i8)")
+def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pragma: no cover
+    """Quad rows r0 .. r1: denoise planar (Y, C1, C2, D) and write the mosaic sites
+    (``to_mosaic``) or R, G, B per quad into ``planes`` (LINEAR raws). ``k`` = (luma t,
+    residual t, split t, chroma blend) in noise sigmas. Row buffers keep the inner loop
+    branch-free over contiguous arrays (it vectorises)."""
+    hq, wq = q.shape[1], q.shape[2]
+    hl, wl = cden.shape[0], cden.shape[1]
     kl2 = k[0] * k[0] * np.float32(0.64 / 16.0)  # 3x3 binomial high-pass of white noise: 0.8 sigma
     kr2 = k[1] * k[1]
     kd2 = k[2] * k[2]
     amt = k[3]
     one = np.float32(1.0)
-    z = np.float32(0.0)
+    half = np.float32(0.5)
+    quarter = np.float32(0.25)
     ry, rx = sites[0] // 2, sites[0] % 2
     g1y, g1x = sites[1] // 2, sites[1] % 2
     g2y, g2x = sites[2] // 2, sites[2] % 2
     by, bx = sites[3] // 2, sites[3] % 2
+    lx0 = np.empty(wq, np.int64)
+    lx1 = np.empty(wq, np.int64)
+    wxa = np.empty(wq, np.float32)
+    for qj in range(wq):
+        fx = (np.float32(qj) - np.float32(0.5 * (LOW - 1))) * np.float32(1.0 / LOW)
+        x0 = int(np.floor(fx))
+        wxa[qj] = fx - np.float32(x0)
+        lx1[qj] = min(max(x0 + 1, 0), wl - 1)
+        lx0[qj] = min(max(x0, 0), wl - 1)
+    ypad = np.empty((3, wq + 2), np.float32)
+    cv = np.empty((2, wl), np.float32)
+    orow = np.empty((4, wq), np.float32)
     for qi in range(r0, r1):
-        im = max(qi - 1, 0)
-        ip = min(qi + 1, hq - 1)
-        fy = (np.float32(qi) - np.float32(0.5)) * np.float32(0.5)
-        ly0 = int(np.floor(fy))
-        wy = fy - np.float32(ly0)
-        ly1 = min(max(ly0 + 1, 0), hl - 1)
-        ly0 = min(max(ly0, 0), hl - 1)
+        for a in range(3):
+            src = q[0, min(max(qi - 1 + a, 0), hq - 1)]
+            for j in range(wq):
+                ypad[a, j + 1] = src[j]
+            ypad[a, 0] = src[0]
+            ypad[a, wq + 1] = src[wq - 1]
+        fy = (np.float32(qi) - np.float32(0.5 * (LOW - 1))) * np.float32(1.0 / LOW)
+        y0 = int(np.floor(fy))
+        wy = fy - np.float32(y0)
+        ly1 = min(max(y0 + 1, 0), hl - 1)
+        ly0 = min(max(y0, 0), hl - 1)
+        for lj in range(wl):  # vertical half of the bilinear chroma upsampling
+            cv[0, lj] = (one - wy) * cden[ly0, lj, 0] + wy * cden[ly1, lj, 0]
+            cv[1, lj] = (one - wy) * cden[ly0, lj, 1] + wy * cden[ly1, lj, 1]
+        top = ypad[0]
+        mid = ypad[1]
+        bot = ypad[2]
+        qc1 = q[1, qi]
+        qc2 = q[2, qi]
+        qd = q[3, qi]
         for qj in range(wq):
-            jm = max(qj - 1, 0)
-            jp = min(qj + 1, wq - 1)
-            yv = q[qi, qj, 0]
-            b = (np.float32(4.0) * yv + np.float32(2.0) * (q[im, qj, 0] + q[ip, qj, 0] + q[qi, jm, 0] + q[qi, jp, 0])
-                 + q[im, jm, 0] + q[im, jp, 0] + q[ip, jm, 0] + q[ip, jp, 0]) * np.float32(1.0 / 16.0)
-            # bilinear upsampling of the filtered chroma (edges survive through the residual)
-            fx = (np.float32(qj) - np.float32(0.5)) * np.float32(0.5)
-            lx0 = int(np.floor(fx))
-            wx = fx - np.float32(lx0)
-            lx1 = min(max(lx0 + 1, 0), wl - 1)
-            lx0 = min(max(lx0, 0), wl - 1)
-            w00 = (one - wy) * (one - wx)
-            w01 = (one - wy) * wx
-            w10 = wy * (one - wx)
-            w11 = wy * wx
-            c1s = w00 * cden[ly0, lx0, 0] + w01 * cden[ly0, lx1, 0] + w10 * cden[ly1, lx0, 0] + w11 * cden[ly1, lx1, 0]
-            c2s = w00 * cden[ly0, lx0, 1] + w01 * cden[ly0, lx1, 1] + w10 * cden[ly1, lx0, 1] + w11 * cden[ly1, lx1, 1]
+            yv = mid[qj + 1]
+            b = (np.float32(4.0) * yv + np.float32(2.0) * (top[qj + 1] + bot[qj + 1] + mid[qj] + mid[qj + 2])
+                 + top[qj] + top[qj + 2] + bot[qj] + bot[qj + 2]) * np.float32(1.0 / 16.0)
+            wx = wxa[qj]
+            c1s = (one - wx) * cv[0, lx0[qj]] + wx * cv[0, lx1[qj]]
+            c2s = (one - wx) * cv[1, lx0[qj]] + wx * cv[1, lx1[qj]]
             vr, vg1, vg2, vb = _variances(model, b, c1s, c2s)
-            vgm = np.float32(0.25) * (vg1 + vg2)
+            vgm = quarter * (vg1 + vg2)
             # luma: garrote on the 3x3 high-pass
-            d = yv - b
-            y2 = b + _garrote(d, kl2 * (vr + vg1 + vg2 + vb))
+            y2 = b + _garrote(yv - b, kl2 * (vr + vg1 + vg2 + vb))
             # chroma: smooth estimate + the residual that stands above the noise
-            c1 = q[qi, qj, 1]
-            c2 = q[qi, qj, 2]
+            c1 = qc1[qj]
+            c2 = qc2[qj]
             n1 = c1s + _garrote(c1 - c1s, kr2 * (vr + vgm))
             n2 = c2s + _garrote(c2 - c2s, kr2 * (vb + vgm))
             c1 = c1 + amt * (n1 - c1)
             c2 = c2 + amt * (n2 - c2)
-            dd = _garrote(q[qi, qj, 3], kd2 * (vg1 + vg2))
-            g = y2 - np.float32(0.25) * (c1 + c2)
-            if to_mosaic:
-                y0 = 2 * qi
-                x0 = 2 * qj
-                mosaic[y0 + ry, x0 + rx] = g + c1
-                mosaic[y0 + g1y, x0 + g1x] = g + np.float32(0.5) * dd
-                mosaic[y0 + g2y, x0 + g2x] = g - np.float32(0.5) * dd
-                mosaic[y0 + by, x0 + bx] = g + c2
-            else:
-                planes[qi, qj, 0] = g + c1
-                planes[qi, qj, 1] = g
-                planes[qi, qj, 2] = g + c2
+            dd = half * _garrote(qd[qj], kd2 * (vg1 + vg2))
+            g = y2 - quarter * (c1 + c2)
+            orow[0, qj] = g + c1
+            orow[1, qj] = g + dd
+            orow[2, qj] = g - dd
+            orow[3, qj] = g + c2
+        if to_mosaic:
+            mr = mosaic[2 * qi + ry]
+            for qj in range(wq):
+                mr[2 * qj + rx] = orow[0, qj]
+            mr = mosaic[2 * qi + g1y]
+            for qj in range(wq):
+                mr[2 * qj + g1x] = orow[1, qj]
+            mr = mosaic[2 * qi + g2y]
+            for qj in range(wq):
+                mr[2 * qj + g2x] = orow[2, qj]
+            mr = mosaic[2 * qi + by]
+            for qj in range(wq):
+                mr[2 * qj + bx] = orow[3, qj]
+        else:
+            for qj in range(wq):
+                planes[qi, qj, 0] = orow[0, qj]
+                planes[qi, qj, 1] = orow[1, qj]
+                planes[qi, qj, 2] = orow[3, qj]
 
 
 # ------------------------------------------------------------------------------ noise model
@@ -379,31 +424,31 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
     model = np.empty(8, np.float32)
     for slot, c in enumerate((0, 1, 1, 2)):
         model[2 * slot : 2 * slot + 2] = pairs[c]
-    hl, wl = (hq + 1) // 2, (wq + 1) // 2
+    hl, wl = -(-hq // LOW), -(-wq // LOW)
     data = raw.data
     if linear:
-        q = np.empty((hq, wq, 4), np.float32)
+        q = np.empty((4, hq, wq), np.float32)
         r_, g_, b_ = data[..., 0], data[..., 1], data[..., 2]
-        q[..., 0] = 0.25 * (r_ + 2 * g_ + b_)
-        q[..., 1] = r_ - g_
-        q[..., 2] = b_ - g_
-        q[..., 3] = 0.0
-        lo = np.ascontiguousarray(_quad_means(q[..., :3], hl, wl))
+        q[0] = 0.25 * (r_ + 2 * g_ + b_)
+        q[1] = r_ - g_
+        q[2] = b_ - g_
+        q[3] = 0.0
+        lo = np.ascontiguousarray(_block_means(np.moveaxis(q[:3], 0, -1), hl, wl))
         sites = np.array([0, 1, 2, 3], np.int64)
     else:
         sites = _site_order(raw)
-        q = np.empty((hq, wq, 4), np.float32)
+        q = np.empty((4, hq, wq), np.float32)
         lo = np.empty((hl, wl, 3), np.float32)
-        run_bands(_analyse, hl, data, sites, q, lo, min_rows=8)
+        run_bands(_analyse, hl, data, sites, q, lo, min_rows=4)
     s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
     cden = np.empty((hl, wl, 2), np.float32)
     run_bands(_chroma_bilateral, hl, lo, model, np.float32(K_CHROMA_BIL * min(s, 1.5)),
-              np.float32(K_GUIDE), cden, min_rows=8)
+              np.float32(K_GUIDE), np.float32(K_GATE * min(s, 1.5) * params.chroma), cden, min_rows=4)
     k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
-                  min(1.0, params.chroma * s), K_GUIDE], np.float32)
+                  min(1.0, params.chroma * s)], np.float32)
     if linear:
         planes = np.empty((hq, wq, 3), np.float32)
-        run_bands(_rebuild, hq, q, lo, cden, model, k, sites, np.empty((1, 1), np.float32), planes, False)
+        run_bands(_rebuild, hq, q, cden, model, k, sites, np.empty((1, 1), np.float32), planes, False)
         return raw.with_data(planes)
     if in_place and data.flags.writeable and data.flags.c_contiguous:
         out = data
@@ -413,15 +458,15 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
             out[-1] = data[-1]
         if w % 2:
             out[:, -1] = data[:, -1]
-    run_bands(_rebuild, hq, q, lo, cden, model, k, sites, out, np.empty((1, 1, 1), np.float32), True)
+    run_bands(_rebuild, hq, q, cden, model, k, sites, out, np.empty((1, 1, 1), np.float32), True)
     return raw if out is data else raw.with_data(out)
 
 
-def _quad_means(a: np.ndarray, hl: int, wl: int) -> np.ndarray:
-    """2x2 means of (H, W, C) with partial cells at odd edges -> (hl, wl, C) float32."""
+def _block_means(a: np.ndarray, hl: int, wl: int) -> np.ndarray:
+    """LOW x LOW means of (H, W, C), edge cells padded by replication -> (hl, wl, C) float32."""
     h, w, c = a.shape
-    pad = np.pad(a, ((0, 2 * hl - h), (0, 2 * wl - w), (0, 0)), mode="edge")
-    return pad.reshape(hl, 2, wl, 2, c).mean(axis=(1, 3)).astype(np.float32)
+    pad = np.pad(a, ((0, LOW * hl - h), (0, LOW * wl - w), (0, 0)), mode="edge")
+    return pad.reshape(hl, LOW, wl, LOW, c).mean(axis=(1, 3)).astype(np.float32)
 
 
 STAGE = StageDef("denoise", denoise, DenoiseParams, takes=RAW_NORM, gives=RAW_NORM,

@@ -43,7 +43,7 @@ class SharpenParams(StageParams):
                              doc="detail below this is treated as noise and not amplified")
 
 
-@njit(cache=True, nogil=True, fastmath=True, aot="void(f4[:, :, ::1], f4[::1], f4[:, ::1], i8, i8)")
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", aot="void(f4[:, :, ::1], f4[::1], f4[:, ::1], i8, i8)")
 def _sqrt_luma(src, wts, u, r0, r1):  # pragma: no cover - compiled
     """u = sqrt(max(Y, 0)) for rows r0 .. r1."""
     w = src.shape[1]
@@ -55,48 +55,50 @@ def _sqrt_luma(src, wts, u, r0, r1):  # pragma: no cover - compiled
             u[i, j] = np.sqrt(y if y > z else z)
 
 
-@njit(cache=True, inline="always")
-def _sharpen_px(src, u, out, i, j, im, ip, jm, jp, gain, overshoot, t2):  # pragma: no cover
-    c = u[i, j]
-    n = u[im, j]
-    s = u[ip, j]
-    e = u[i, jp]
-    ww = u[i, jm]
-    nw = u[im, jm]
-    ne = u[im, jp]
-    sw = u[ip, jm]
-    se = u[ip, jp]
-    blur = (np.float32(4.0) * c + np.float32(2.0) * (n + s + e + ww) + nw + ne + sw + se) \
-        * np.float32(1.0 / 16.0)
-    mn = min(min(min(c, n), min(s, e)), min(min(ww, nw), min(ne, min(sw, se))))
-    mx = max(max(max(c, n), max(s, e)), max(max(ww, nw), max(ne, max(sw, se))))
-    d = c - blur
-    d2 = d * d
-    v = c + gain * d * d2 / (d2 + t2)
-    o = overshoot * (mx - mn)
-    v = min(max(v, mn - o), mx + o)
-    z = np.float32(0.0)
-    v = max(v, z)
-    k = v * v / (c * c + np.float32(1e-20))  # Y'/Y (black stays black)
-    out[i, j, 0] = max(src[i, j, 0] * k, z)
-    out[i, j, 1] = max(src[i, j, 1] * k, z)
-    out[i, j, 2] = max(src[i, j, 2] * k, z)
-
-
-@njit(cache=True, nogil=True, fastmath=True,
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[:, ::1], f4, f4, f4, f4[:, :, ::1], i8, i8)")
 def _sharpen_rows(src, u, gain, overshoot, thr, out, r0, r1):  # pragma: no cover - compiled
-    """Rows r0 .. r1 of the sharpened image (interior columns branch-free)."""
+    """Rows r0 .. r1 of the sharpened image: per row, the luminance gain ``Y'/Y`` of every pixel
+    (a branch-free loop over contiguous rows of ``u``, which vectorises), then RGB x gain."""
     h, w = u.shape[0], u.shape[1]
     t2 = thr * thr + np.float32(1e-30)
+    z = np.float32(0.0)
+    k = np.empty(w, np.float32)
+    pad = np.empty((3, w + 2), np.float32)  # rows i-1, i, i+1 with replicated edge columns
     for i in range(r0, r1):
-        im = max(i - 1, 0)
-        ip = min(i + 1, h - 1)
-        _sharpen_px(src, u, out, i, 0, im, ip, 0, min(1, w - 1), gain, overshoot, t2)
-        for j in range(1, w - 1):
-            _sharpen_px(src, u, out, i, j, im, ip, j - 1, j + 1, gain, overshoot, t2)
-        if w > 1:
-            _sharpen_px(src, u, out, i, w - 1, im, ip, w - 2, w - 1, gain, overshoot, t2)
+        for a in range(3):
+            ii = min(max(i - 1 + a, 0), h - 1)
+            for j in range(w):
+                pad[a, j + 1] = u[ii, j]
+            pad[a, 0] = u[ii, 0]
+            pad[a, w + 1] = u[ii, w - 1]
+        top = pad[0]
+        mid = pad[1]
+        bot = pad[2]
+        for j in range(w):
+            nw = top[j]
+            n = top[j + 1]
+            ne = top[j + 2]
+            ww = mid[j]
+            c = mid[j + 1]
+            e = mid[j + 2]
+            sw = bot[j]
+            s = bot[j + 1]
+            se = bot[j + 2]
+            blur = (np.float32(4.0) * c + np.float32(2.0) * (n + s + e + ww) + nw + ne + sw + se) \
+                * np.float32(1.0 / 16.0)
+            mn = min(min(min(c, n), min(s, e)), min(min(ww, nw), min(ne, min(sw, se))))
+            mx = max(max(max(c, n), max(s, e)), max(max(ww, nw), max(ne, max(sw, se))))
+            d = c - blur
+            d2 = d * d
+            v = c + gain * d * d2 / (d2 + t2)
+            o = overshoot * (mx - mn)
+            v = max(min(max(v, mn - o), mx + o), z)
+            k[j] = v * v / (c * c + np.float32(1e-20))  # Y'/Y (black stays black)
+        for j in range(w):
+            out[i, j, 0] = max(src[i, j, 0] * k[j], z)
+            out[i, j, 1] = max(src[i, j, 1] * k[j], z)
+            out[i, j, 2] = max(src[i, j, 2] * k[j], z)
 
 
 def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> np.ndarray:
