@@ -72,6 +72,9 @@ def _analyse(data, sites, q, lo, r0, r1):  # pragma: no cover - compiled
     g2y, g2x = sites[2] // 2, sites[2] % 2
     by, bx = sites[3] // 2, sites[3] % 2
     acc = np.empty((3, wq), np.float32)
+    a0 = acc[0]  # 1-D row views: 2-D indexing in the inner loop blocks vectorisation
+    a1 = acc[1]
+    a2 = acc[2]
     half = np.float32(0.5)
     quarter = np.float32(0.25)
     for li in range(r0, r1):
@@ -98,9 +101,10 @@ def _analyse(data, sites, q, lo, r0, r1):  # pragma: no cover - compiled
                 qc1[qj] = r - g
                 qc2[qj] = b - g
                 qd[qj] = g1 - g2
-                acc[0, qj] += yv
-                acc[1, qj] += r - g
-                acc[2, qj] += b - g
+            for qj in range(wq):  # separate loop: fewer arrays per loop, so it vectorises
+                a0[qj] += qy[qj]
+                a1[qj] += qc1[qj]
+                a2[qj] += qc2[qj]
         for lj in range(wl):
             j0 = LOW * lj
             j1 = min(j0 + LOW, wq)
@@ -115,62 +119,82 @@ def _analyse(data, sites, q, lo, r0, r1):  # pragma: no cover - compiled
 @njit(cache=True, inline="always", error_model="numpy")
 def _variances(model, yv, c1, c2):  # pragma: no cover - compiled
     """Noise variances of R, G1, G2, B at the levels implied by (Y, C1, C2)."""
+    return _variances_s(model[0], model[1], model[2], model[3], model[4], model[5], model[6],
+                        model[7], yv, c1, c2)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _variances_s(sr, orr, sg1, og1, sg2, og2, sb, ob, yv, c1, c2):  # pragma: no cover - compiled
+    """:func:`_variances` with the model as scalars (hoisted out of hot loops)."""
     g = yv - np.float32(0.25) * (c1 + c2)
-    r = g + c1
-    b = g + c2
     z = np.float32(0.0)
-    vr = model[0] * max(r, z) + model[1]
-    vg1 = model[2] * max(g, z) + model[3]
-    vg2 = model[4] * max(g, z) + model[5]
-    vb = model[6] * max(b, z) + model[7]
-    return vr, vg1, vg2, vb
+    gp = max(g, z)
+    return (sr * max(g + c1, z) + orr, sg1 * gp + og1, sg2 * gp + og2, sb * max(g + c2, z) + ob)
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
       aot="void(f4[:, :, ::1], f4[::1], f4, f4, f4, f4[:, :, ::1], i8, i8)")
-def _chroma_bilateral(lo, model, kc, kg, kgate, out, r0, r1):  # pragma: no cover - compiled
-    """Cross bilateral 5x5 of the low-res chroma (lo[..., 1:3], means of LOW x LOW quads)
-    guided by lo[..., 0] -> out; then chroma below ``kgate`` x its noise sigma is pulled towards
-    neutral (garrote on its magnitude: low-SNR shadows lose their noise colour, not detail)."""
-    hl, wl = lo.shape[0], lo.shape[1]
+def _chroma_bilateral(lp, model, kc, kg, kgate, out, r0, r1):  # pragma: no cover - compiled
+    """Cross bilateral 5x5 of the low-res chroma guided by the low-res luma -> planar
+    ``out`` (2, Hl, Wl); then chroma below ``kgate`` x its noise sigma is pulled towards neutral
+    (a garrote on its magnitude: low-SNR shadows lose their noise colour, not detail).
+    ``lp`` = planar (Y, C1, C2) means of LOW x LOW quads, edge-padded by 2 on every side.
+    Loops run along rows over 1-D views (they vectorise)."""
+    wl = out.shape[2]
     half = np.float32(0.5)
     one = np.float32(1.0)
+    m0, m1, m2, m3, m4, m5, m6, m7 = (model[0], model[1], model[2], model[3], model[4], model[5],
+                                      model[6], model[7])
+    buf = np.empty((6, wl), np.float32)
+    iy = buf[0]
+    ic = buf[1]
+    vm = buf[2]
+    s1 = buf[3]
+    s2 = buf[4]
+    sw = buf[5]
     for i in range(r0, r1):
+        y0 = lp[0, i + 2]
+        c10 = lp[1, i + 2]
+        c20 = lp[2, i + 2]
         for j in range(wl):
-            yv = lo[i, j, 0]
-            c1 = lo[i, j, 1]
-            c2 = lo[i, j, 2]
-            vr, vg1, vg2, vb = _variances(model, yv, c1, c2)
-            vgm = np.float32(0.25) * (vg1 + vg2)
+            vr, vg1, vg2, vb = _variances_s(m0, m1, m2, m3, m4, m5, m6, m7, y0[j + 2], c10[j + 2], c20[j + 2])
             # variance of a mean of n = LOW^2 quads of C1 + C2 and of Y; differences of two -> x2
-            vmean = (vr + vb + np.float32(2.0) * vgm) * np.float32(1.0 / (LOW * LOW))
-            vc = np.float32(2.0) * vmean
-            vy = (vr + vg1 + vg2 + vb) * np.float32(2.0 / (16.0 * LOW * LOW))
-            ic = half / (kc * kc * vc + np.float32(1e-12))
-            iy = half / (kg * kg * vy + np.float32(1e-12))
-            s1 = np.float32(0.0)
-            s2 = np.float32(0.0)
-            sw = np.float32(0.0)
-            for di in range(-2, 3):
-                ii = min(max(i + di, 0), hl - 1)
-                for dj in range(-2, 3):
-                    jj = min(max(j + dj, 0), wl - 1)
-                    dy = lo[ii, jj, 0] - yv
-                    d1 = lo[ii, jj, 1] - c1
-                    d2 = lo[ii, jj, 2] - c2
-                    e = np.float32(di * di + dj * dj) * np.float32(0.125) \
-                        + dy * dy * iy + (d1 * d1 + d2 * d2) * ic
+            vmean = (vr + vb + half * (vg1 + vg2)) * np.float32(1.0 / (LOW * LOW))
+            vm[j] = vmean
+            ic[j] = half / (kc * kc * np.float32(2.0) * vmean + np.float32(1e-12))
+            iy[j] = half / (kg * kg * (vr + vg1 + vg2 + vb) * np.float32(2.0 / (16.0 * LOW * LOW))
+                            + np.float32(1e-12))
+            s1[j] = 0.0
+            s2[j] = 0.0
+            sw[j] = 0.0
+        for di in range(-2, 3):
+            yr = lp[0, i + 2 + di]
+            c1r = lp[1, i + 2 + di]
+            c2r = lp[2, i + 2 + di]
+            for dj in range(-2, 3):
+                sp = np.float32(di * di + dj * dj) * np.float32(0.125)
+                o = 2 + dj
+                for j in range(wl):
+                    dy = yr[j + o] - y0[j + 2]
+                    n1 = c1r[j + o]
+                    n2 = c2r[j + o]
+                    d1 = n1 - c10[j + 2]
+                    d2 = n2 - c20[j + 2]
+                    e = sp + dy * dy * iy[j] + (d1 * d1 + d2 * d2) * ic[j]
                     # exp(-e) ~ 1 / (1 + e + e^2/2 + e^3/6): no exp, heavy enough fall-off
                     w = one / (one + e * (one + e * (half + e * np.float32(1.0 / 6.0))))
-                    s1 += w * lo[ii, jj, 1]
-                    s2 += w * lo[ii, jj, 2]
-                    sw += w
-            f1 = s1 / sw
-            f2 = s2 / sw
-            m2 = f1 * f1 + f2 * f2
-            gate = m2 / (m2 + kgate * kgate * vmean + np.float32(1e-30))
-            out[i, j, 0] = f1 * gate
-            out[i, j, 1] = f2 * gate
+                    s1[j] += w * n1
+                    s2[j] += w * n2
+                    sw[j] += w
+        o1 = out[0, i]
+        o2 = out[1, i]
+        for j in range(wl):
+            f1 = s1[j] / sw[j]
+            f2 = s2[j] / sw[j]
+            mm = f1 * f1 + f2 * f2
+            gate = mm / (mm + kgate * kgate * vm[j] + np.float32(1e-30))
+            o1[j] = f1 * gate
+            o2[j] = f2 * gate
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -188,7 +212,7 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
     residual t, split t, chroma blend) in noise sigmas. Row buffers keep the inner loop
     branch-free over contiguous arrays (it vectorises)."""
     hq, wq = q.shape[1], q.shape[2]
-    hl, wl = cden.shape[0], cden.shape[1]
+    hl, wl = cden.shape[1], cden.shape[2]
     kl2 = k[0] * k[0] * np.float32(0.64 / 16.0)  # 3x3 binomial high-pass of white noise: 0.8 sigma
     kr2 = k[1] * k[1]
     kd2 = k[2] * k[2]
@@ -200,6 +224,8 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
     g1y, g1x = sites[1] // 2, sites[1] % 2
     g2y, g2x = sites[2] // 2, sites[2] % 2
     by, bx = sites[3] // 2, sites[3] % 2
+    m0, m1, m2, m3, m4, m5, m6, m7 = (model[0], model[1], model[2], model[3], model[4], model[5],
+                                      model[6], model[7])
     lx0 = np.empty(wq, np.int64)
     lx1 = np.empty(wq, np.int64)
     wxa = np.empty(wq, np.float32)
@@ -211,22 +237,37 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
         lx0[qj] = min(max(x0, 0), wl - 1)
     ypad = np.empty((3, wq + 2), np.float32)
     cv = np.empty((2, wl), np.float32)
+    cs = np.empty((2, wq), np.float32)
     orow = np.empty((4, wq), np.float32)
+    # 1-D row views: 2-D indexing in the inner loop blocks vectorisation
+    cv0 = cv[0]
+    cv1 = cv[1]
+    cs0 = cs[0]
+    cs1 = cs[1]
+    o0 = orow[0]
+    o1 = orow[1]
+    o2 = orow[2]
+    o3 = orow[3]
     for qi in range(r0, r1):
         for a in range(3):
             src = q[0, min(max(qi - 1 + a, 0), hq - 1)]
+            dst = ypad[a]
             for j in range(wq):
-                ypad[a, j + 1] = src[j]
-            ypad[a, 0] = src[0]
-            ypad[a, wq + 1] = src[wq - 1]
+                dst[j + 1] = src[j]
+            dst[0] = src[0]
+            dst[wq + 1] = src[wq - 1]
         fy = (np.float32(qi) - np.float32(0.5 * (LOW - 1))) * np.float32(1.0 / LOW)
         y0 = int(np.floor(fy))
         wy = fy - np.float32(y0)
         ly1 = min(max(y0 + 1, 0), hl - 1)
         ly0 = min(max(y0, 0), hl - 1)
-        for lj in range(wl):  # vertical half of the bilinear chroma upsampling
-            cv[0, lj] = (one - wy) * cden[ly0, lj, 0] + wy * cden[ly1, lj, 0]
-            cv[1, lj] = (one - wy) * cden[ly0, lj, 1] + wy * cden[ly1, lj, 1]
+        for lj in range(wl):  # bilinear chroma upsampling: vertical, then horizontal
+            cv0[lj] = (one - wy) * cden[0, ly0, lj] + wy * cden[0, ly1, lj]
+            cv1[lj] = (one - wy) * cden[1, ly0, lj] + wy * cden[1, ly1, lj]
+        for qj in range(wq):
+            wx = wxa[qj]
+            cs0[qj] = (one - wx) * cv0[lx0[qj]] + wx * cv0[lx1[qj]]
+            cs1[qj] = (one - wx) * cv1[lx0[qj]] + wx * cv1[lx1[qj]]
         top = ypad[0]
         mid = ypad[1]
         bot = ypad[2]
@@ -237,10 +278,9 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
             yv = mid[qj + 1]
             b = (np.float32(4.0) * yv + np.float32(2.0) * (top[qj + 1] + bot[qj + 1] + mid[qj] + mid[qj + 2])
                  + top[qj] + top[qj + 2] + bot[qj] + bot[qj + 2]) * np.float32(1.0 / 16.0)
-            wx = wxa[qj]
-            c1s = (one - wx) * cv[0, lx0[qj]] + wx * cv[0, lx1[qj]]
-            c2s = (one - wx) * cv[1, lx0[qj]] + wx * cv[1, lx1[qj]]
-            vr, vg1, vg2, vb = _variances(model, b, c1s, c2s)
+            c1s = cs0[qj]
+            c2s = cs1[qj]
+            vr, vg1, vg2, vb = _variances_s(m0, m1, m2, m3, m4, m5, m6, m7, b, c1s, c2s)
             vgm = quarter * (vg1 + vg2)
             # luma: garrote on the 3x3 high-pass
             y2 = b + _garrote(yv - b, kl2 * (vr + vg1 + vg2 + vb))
@@ -253,28 +293,28 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
             c2 = c2 + amt * (n2 - c2)
             dd = half * _garrote(qd[qj], kd2 * (vg1 + vg2))
             g = y2 - quarter * (c1 + c2)
-            orow[0, qj] = g + c1
-            orow[1, qj] = g + dd
-            orow[2, qj] = g - dd
-            orow[3, qj] = g + c2
+            o0[qj] = g + c1
+            o1[qj] = g + dd
+            o2[qj] = g - dd
+            o3[qj] = g + c2
         if to_mosaic:
             mr = mosaic[2 * qi + ry]
             for qj in range(wq):
-                mr[2 * qj + rx] = orow[0, qj]
+                mr[2 * qj + rx] = o0[qj]
             mr = mosaic[2 * qi + g1y]
             for qj in range(wq):
-                mr[2 * qj + g1x] = orow[1, qj]
+                mr[2 * qj + g1x] = o1[qj]
             mr = mosaic[2 * qi + g2y]
             for qj in range(wq):
-                mr[2 * qj + g2x] = orow[2, qj]
+                mr[2 * qj + g2x] = o2[qj]
             mr = mosaic[2 * qi + by]
             for qj in range(wq):
-                mr[2 * qj + bx] = orow[3, qj]
+                mr[2 * qj + bx] = o3[qj]
         else:
             for qj in range(wq):
-                planes[qi, qj, 0] = orow[0, qj]
-                planes[qi, qj, 1] = orow[1, qj]
-                planes[qi, qj, 2] = orow[3, qj]
+                planes[qi, qj, 0] = o0[qj]
+                planes[qi, qj, 1] = o1[qj]
+                planes[qi, qj, 2] = o3[qj]
 
 
 # ------------------------------------------------------------------------------ noise model
@@ -441,8 +481,9 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
         lo = np.empty((hl, wl, 3), np.float32)
         run_bands(_analyse, hl, data, sites, q, lo, min_rows=4)
     s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
-    cden = np.empty((hl, wl, 2), np.float32)
-    run_bands(_chroma_bilateral, hl, lo, model, np.float32(K_CHROMA_BIL * min(s, 1.5)),
+    cden = np.empty((2, hl, wl), np.float32)
+    lp = np.ascontiguousarray(np.pad(np.moveaxis(lo, -1, 0), ((0, 0), (2, 2), (2, 2)), mode="edge"))
+    run_bands(_chroma_bilateral, hl, lp, model, np.float32(K_CHROMA_BIL * min(s, 1.5)),
               np.float32(K_GUIDE), np.float32(K_GATE * min(s, 1.5) * params.chroma), cden, min_rows=4)
     k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
                   min(1.0, params.chroma * s)], np.float32)

@@ -43,20 +43,22 @@ class SharpenParams(StageParams):
                              doc="detail below this is treated as noise and not amplified")
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", aot="void(f4[:, :, ::1], f4[::1], f4[:, ::1], i8, i8)")
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", aot="void(f4[:, ::1], f4[::1], f4[:, ::1], i8, i8)")
 def _sqrt_luma(src, wts, u, r0, r1):  # pragma: no cover - compiled
-    """u = sqrt(max(Y, 0)) for rows r0 .. r1."""
-    w = src.shape[1]
+    """u = sqrt(max(Y, 0)) for rows r0 .. r1 (``src`` is the image as (H, 3 W) rows)."""
+    w = u.shape[1]
     a, b, c = wts[0], wts[1], wts[2]
     z = np.float32(0.0)
     for i in range(r0, r1):
+        srow = src[i]
+        urow = u[i]
         for j in range(w):
-            y = a * src[i, j, 0] + b * src[i, j, 1] + c * src[i, j, 2]
-            u[i, j] = np.sqrt(y if y > z else z)
+            y = a * srow[3 * j] + b * srow[3 * j + 1] + c * srow[3 * j + 2]
+            urow[j] = np.sqrt(max(y, z))
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
-      aot="void(f4[:, :, ::1], f4[:, ::1], f4, f4, f4, f4[:, :, ::1], i8, i8)")
+      aot="void(f4[:, ::1], f4[:, ::1], f4, f4, f4, f4[:, ::1], i8, i8)")
 def _sharpen_rows(src, u, gain, overshoot, thr, out, r0, r1):  # pragma: no cover - compiled
     """Rows r0 .. r1 of the sharpened image: per row, the luminance gain ``Y'/Y`` of every pixel
     (a branch-free loop over contiguous rows of ``u``, which vectorises), then RGB x gain."""
@@ -67,11 +69,12 @@ def _sharpen_rows(src, u, gain, overshoot, thr, out, r0, r1):  # pragma: no cove
     pad = np.empty((3, w + 2), np.float32)  # rows i-1, i, i+1 with replicated edge columns
     for i in range(r0, r1):
         for a in range(3):
-            ii = min(max(i - 1 + a, 0), h - 1)
+            urow = u[min(max(i - 1 + a, 0), h - 1)]
+            dst = pad[a]
             for j in range(w):
-                pad[a, j + 1] = u[ii, j]
-            pad[a, 0] = u[ii, 0]
-            pad[a, w + 1] = u[ii, w - 1]
+                dst[j + 1] = urow[j]
+            dst[0] = urow[0]
+            dst[w + 1] = urow[w - 1]
         top = pad[0]
         mid = pad[1]
         bot = pad[2]
@@ -95,10 +98,13 @@ def _sharpen_rows(src, u, gain, overshoot, thr, out, r0, r1):  # pragma: no cove
             o = overshoot * (mx - mn)
             v = max(min(max(v, mn - o), mx + o), z)
             k[j] = v * v / (c * c + np.float32(1e-20))  # Y'/Y (black stays black)
+        srow = src[i]
+        orow = out[i]
         for j in range(w):
-            out[i, j, 0] = max(src[i, j, 0] * k[j], z)
-            out[i, j, 1] = max(src[i, j, 1] * k[j], z)
-            out[i, j, 2] = max(src[i, j, 2] * k[j], z)
+            kj = k[j]
+            orow[3 * j] = max(srow[3 * j] * kj, z)
+            orow[3 * j + 1] = max(srow[3 * j + 1] * kj, z)
+            orow[3 * j + 2] = max(srow[3 * j + 2] * kj, z)
 
 
 def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> np.ndarray:
@@ -106,12 +112,13 @@ def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> n
     src = np.ascontiguousarray(data, np.float32)
     if src.ndim != 3 or src.shape[2] != 3:
         raise ContractError(f"sharpen needs (H, W, 3) data, got shape {src.shape}")
-    h = src.shape[0]
-    u = np.empty(src.shape[:2], np.float32)
-    run_bands(_sqrt_luma, h, src, np.array(LUMA, np.float32), u)
+    h, w = src.shape[:2]
+    rows = src.reshape(h, 3 * w)  # 1-D rows in the kernels (2-D indexing blocks vectorisation)
+    u = np.empty((h, w), np.float32)
+    run_bands(_sqrt_luma, h, rows, np.array(LUMA, np.float32), u)
     out = np.empty_like(src)
-    run_bands(_sharpen_rows, h, src, u, np.float32(2.0 * params.amount), np.float32(params.overshoot),
-              np.float32(params.threshold), out)
+    run_bands(_sharpen_rows, h, rows, u, np.float32(2.0 * params.amount), np.float32(params.overshoot),
+              np.float32(params.threshold), out.reshape(h, 3 * w))
     return out
 
 
