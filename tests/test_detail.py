@@ -123,6 +123,10 @@ def test_each_denoise_option_changes_the_output(scene: np.ndarray) -> None:
     for kw in ({"strength": 0.9}, {"luma": 0.0}, {"chroma": 0.3}):
         assert np.abs(denoise(raw, DenoiseParams(**kw)).data - base).max() > 1e-3, kw
     assert denoise(raw, DenoiseParams(strength=0.0)) is raw
+    from rawlux.isp.denoise import denoise_inplace
+
+    copy = raw.with_data(raw.data.copy())
+    assert np.array_equal(denoise_inplace(copy).data, base) and np.array_equal(copy.data, base)
 
 
 def test_denoise_keeps_odd_edges_and_linear_raws(scene: np.ndarray) -> None:
@@ -198,6 +202,10 @@ def test_sharpen_each_option_changes_output_and_zero_is_off() -> None:
     for kw in ({"amount": 1.0}, {"overshoot": 0.5}, {"threshold": 0.05}):
         assert np.abs(sharpen(img, SharpenParams(**kw)).data - base).max() > 1e-4, kw
     assert sharpen(img, SharpenParams(amount=0.0)) is img
+    from rawlux.isp.sharpen import sharpen_inplace
+
+    copy = Image(img.data.copy(), ColorSpace.REC2020)
+    assert np.array_equal(sharpen_inplace(copy).data, base) and np.array_equal(copy.data, base)
     with pytest.raises(ContractError, match="Rec.2020"):
         sharpen(Image(img.data, ColorSpace.CAMERA))
 

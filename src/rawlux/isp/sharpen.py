@@ -107,8 +107,10 @@ def _sharpen_rows(src, u, gain, overshoot, thr, out, r0, r1):  # pragma: no cove
             orow[3 * j + 2] = max(srow[3 * j + 2] * kj, z)
 
 
-def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> np.ndarray:
-    """Sharpen float32 (H, W, 3) linear Rec.2020 data (see module docstring) into a new array."""
+def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams(), out: np.ndarray | None = None) -> np.ndarray:
+    """Sharpen float32 (H, W, 3) linear Rec.2020 data (see module docstring) into a new array,
+    or into ``out`` (may be ``data`` itself: each output pixel reads only its own input pixel
+    and the separate luminance buffer)."""
     src = np.ascontiguousarray(data, np.float32)
     if src.ndim != 3 or src.shape[2] != 3:
         raise ContractError(f"sharpen needs (H, W, 3) data, got shape {src.shape}")
@@ -116,7 +118,7 @@ def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> n
     rows = src.reshape(h, 3 * w)  # 1-D rows in the kernels (2-D indexing blocks vectorisation)
     u = np.empty((h, w), np.float32)
     run_bands(_sqrt_luma, h, rows, np.array(LUMA, np.float32), u)
-    out = np.empty_like(src)
+    out = np.empty_like(src) if out is None else out
     run_bands(_sharpen_rows, h, rows, u, np.float32(2.0 * params.amount), np.float32(params.overshoot),
               np.float32(params.threshold), out.reshape(h, 3 * w))
     return out
@@ -124,11 +126,24 @@ def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams()) -> n
 
 def sharpen(img: Image, params: SharpenParams = SharpenParams()) -> Image:
     """Capture sharpening of a scene-referred linear Rec.2020 :class:`Image`."""
+    return _sharpen(img, params, in_place=False)
+
+
+def sharpen_inplace(img: Image, params: SharpenParams = SharpenParams()) -> Image:
+    """:func:`sharpen` writing into ``img.data`` (pipeline-owned images only)."""
+    return _sharpen(img, params, in_place=True)
+
+
+def _sharpen(img: Image, params: SharpenParams, in_place: bool) -> Image:
     if img.space is not ColorSpace.REC2020 or img.encoding is not Encoding.LINEAR:
         raise ContractError(f"sharpen takes linear Rec.2020, got {img.space.value}/{img.encoding.value}")
     if params.amount <= 0.0 or img.height < 3 or img.width < 3:
         return img
+    if in_place and img.data.flags.writeable and img.data.flags.c_contiguous:
+        sharpen_data(img.data, params, out=img.data)
+        return img
     return img.with_data(sharpen_data(img.data, params))
 
 
-STAGE = StageDef("sharpen", sharpen, SharpenParams, takes=SCENE_REC2020, gives=SCENE_REC2020)
+STAGE = StageDef("sharpen", sharpen, SharpenParams, takes=SCENE_REC2020, gives=SCENE_REC2020,
+                 inplace=sharpen_inplace)
