@@ -14,7 +14,9 @@ not). Each 2x2 Bayer quad (R, G1, G2, B) becomes four half-resolution planes
   upsampling; the full-resolution chroma keeps only the part of its
   difference to that estimate that stands above the noise (garrote shrinkage), so colour
   blotches go and real colour edges stay; low-res chroma within ~1.5 noise sigma of neutral
-  is pulled towards neutral (deep shadows lose their noise colour cast);
+  is pulled towards neutral (deep shadows lose their noise colour cast). The smooth chroma is
+  carried as a ratio to the low-res luma and multiplied by the local (3x3) luma when upsampled,
+  so the texture of a coloured surface (foliage: R, G, B modulated together) is not flattened;
 * **luma** (Y): gentle: the 3x3 high-pass of Y is garrote-shrunk at ``luma`` x its noise sigma
   (texture well above the noise is kept);
 * **green split** (D): shrunk towards 0 at its noise sigma (removes G1/G2 imbalance "maze").
@@ -145,13 +147,14 @@ def _chroma_bilateral(lp, model, kc, kg, kgate, out, r0, r1):  # pragma: no cove
     one = np.float32(1.0)
     m0, m1, m2, m3, m4, m5, m6, m7 = (model[0], model[1], model[2], model[3], model[4], model[5],
                                       model[6], model[7])
-    buf = np.empty((6, wl), np.float32)
+    buf = np.empty((7, wl), np.float32)
     iy = buf[0]
     ic = buf[1]
     vm = buf[2]
     s1 = buf[3]
     s2 = buf[4]
     sw = buf[5]
+    yfloor = buf[6]
     for i in range(r0, r1):
         y0 = lp[0, i + 2]
         c10 = lp[1, i + 2]
@@ -162,8 +165,9 @@ def _chroma_bilateral(lp, model, kc, kg, kgate, out, r0, r1):  # pragma: no cove
             vmean = (vr + vb + half * (vg1 + vg2)) * np.float32(1.0 / (LOW * LOW))
             vm[j] = vmean
             ic[j] = half / (kc * kc * np.float32(2.0) * vmean + np.float32(1e-12))
-            iy[j] = half / (kg * kg * (vr + vg1 + vg2 + vb) * np.float32(2.0 / (16.0 * LOW * LOW))
-                            + np.float32(1e-12))
+            vyl = (vr + vg1 + vg2 + vb) * np.float32(1.0 / (16.0 * LOW * LOW))
+            iy[j] = half / (kg * kg * np.float32(2.0) * vyl + np.float32(1e-12))
+            yfloor[j] = max(y0[j + 2], np.float32(3.0) * np.sqrt(vyl) + np.float32(1e-6))
             s1[j] = 0.0
             s2[j] = 0.0
             sw[j] = 0.0
@@ -192,8 +196,8 @@ def _chroma_bilateral(lp, model, kc, kg, kgate, out, r0, r1):  # pragma: no cove
             f1 = s1[j] / sw[j]
             f2 = s2[j] / sw[j]
             mm = f1 * f1 + f2 * f2
-            gate = mm / (mm + kgate * kgate * vm[j] + np.float32(1e-30))
-            o1[j] = f1 * gate
+            gate = mm / (mm + kgate * kgate * vm[j] + np.float32(1e-30)) / yfloor[j]
+            o1[j] = f1 * gate  # chroma / luma: upsampled, it is multiplied by the local luma
             o2[j] = f2 * gate
 
 
@@ -278,8 +282,9 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
             yv = mid[qj + 1]
             b = (np.float32(4.0) * yv + np.float32(2.0) * (top[qj + 1] + bot[qj + 1] + mid[qj] + mid[qj + 2])
                  + top[qj] + top[qj + 2] + bot[qj] + bot[qj + 2]) * np.float32(1.0 / 16.0)
-            c1s = cs0[qj]
-            c2s = cs1[qj]
+            bp = max(b, np.float32(0.0))
+            c1s = cs0[qj] * bp  # chroma follows the local luma (texture of coloured surfaces)
+            c2s = cs1[qj] * bp
             vr, vg1, vg2, vb = _variances_s(m0, m1, m2, m3, m4, m5, m6, m7, b, c1s, c2s)
             vgm = quarter * (vg1 + vg2)
             # luma: garrote on the 3x3 high-pass
