@@ -144,6 +144,17 @@ def test_denoise_keeps_odd_edges_and_linear_raws(scene: np.ndarray) -> None:
     assert _psnr(den, scene) > _psnr(lin, scene) + 0.3
 
 
+@pytest.mark.parametrize("cfa", [CFA.RGGB, CFA.GBRG])
+def test_denoise_kernels_equal_numpy_reference(scene: np.ndarray, cfa: CFA) -> None:
+    from rawlux.isp.denoise import denoise_reference
+
+    raw = noisy_raw(scene, 8e-4, 2e-5, seed=10)
+    odd = raw.with_data(np.ascontiguousarray(raw.data[:123, :149]), cfa=cfa, cfa_pattern=cfa.pattern())
+    for p in (DenoiseParams(), DenoiseParams(strength=1.0, luma=1.0, chroma=0.4)):
+        got, want = denoise(odd, p).data, denoise_reference(odd, p)
+        assert np.abs(got - want).max() < 2e-5, np.abs(got - want).max()
+
+
 def test_denoise_rejects_undecoded_raw() -> None:
     raw = RawImage(np.zeros((8, 8), np.uint16), CFA.RGGB, np.zeros((2, 2), np.float32), 1.0)
     with pytest.raises(ContractError, match="float32"):
@@ -208,6 +219,15 @@ def test_sharpen_each_option_changes_output_and_zero_is_off() -> None:
     assert np.array_equal(sharpen_inplace(copy).data, base) and np.array_equal(copy.data, base)
     with pytest.raises(ContractError, match="Rec.2020"):
         sharpen(Image(img.data, ColorSpace.CAMERA))
+
+
+def test_sharpen_kernel_equals_numpy_reference(scene: np.ndarray) -> None:
+    from rawlux.isp.sharpen import sharpen_data, sharpen_reference
+
+    data = np.ascontiguousarray(scene[:77, :93])  # odd sizes: edge rows/columns
+    for p in (SharpenParams(), SharpenParams(amount=1.0, overshoot=0.0, threshold=0.0)):
+        got, want = sharpen_data(data, p), sharpen_reference(data, p)
+        assert np.abs(got - want).max() < 2e-5 * max(1.0, float(want.max()))
 
 
 def test_sharpen_keeps_noise_floor(scene: np.ndarray) -> None:

@@ -487,13 +487,11 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
         q = np.empty((4, hq, wq), np.float32)
         lo = np.empty((hl, wl, 3), np.float32)
         run_bands(_analyse, hl, data, sites, q, lo, min_rows=4)
-    s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
+    kc, kg, kgate, k = _constants(params)
     cden = np.empty((2, hl, wl), np.float32)
     lp = np.ascontiguousarray(np.pad(np.moveaxis(lo, -1, 0), ((0, 0), (2, 2), (2, 2)), mode="edge"))
-    run_bands(_chroma_bilateral, hl, lp, model, np.float32(K_CHROMA_BIL * min(s, 1.5)),
-              np.float32(K_GUIDE), np.float32(K_GATE * min(s, 1.5) * params.chroma), cden, min_rows=4)
-    k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
-                  min(1.0, params.chroma * s)], np.float32)
+    run_bands(_chroma_bilateral, hl, lp, model, np.float32(kc), np.float32(kg), np.float32(kgate),
+              cden, min_rows=4)
     if linear:
         planes = np.empty((hq, wq, 3), np.float32)
         run_bands(_rebuild, hq, q, cden, model, k, sites, np.empty((1, 1), np.float32), planes, False)
@@ -511,10 +509,102 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
 
 
 def _block_means(a: np.ndarray, hl: int, wl: int) -> np.ndarray:
-    """LOW x LOW means of (H, W, C), edge cells padded by replication -> (hl, wl, C) float32."""
+    """LOW x LOW means of (H, W, C); edge cells average the samples they hold -> (hl, wl, C)."""
     h, w, c = a.shape
-    pad = np.pad(a, ((0, LOW * hl - h), (0, LOW * wl - w), (0, 0)), mode="edge")
-    return pad.reshape(hl, LOW, wl, LOW, c).mean(axis=(1, 3)).astype(np.float32)
+    pad = np.zeros((LOW * hl, LOW * wl, c), np.float64)
+    pad[:h, :w] = a
+    cnt = np.zeros((LOW * hl, LOW * wl), np.float64)
+    cnt[:h, :w] = 1.0
+    sums = pad.reshape(hl, LOW, wl, LOW, c).sum(axis=(1, 3))
+    return (sums / cnt.reshape(hl, LOW, wl, LOW).sum(axis=(1, 3))[..., None]).astype(np.float32)
+
+
+def _constants(params: DenoiseParams) -> tuple[float, float, float, np.ndarray]:
+    """(bilateral chroma k, guide k, gate k, rebuild k[4]) for ``params``."""
+    s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
+    k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
+                  min(1.0, params.chroma * s)], np.float32)
+    return K_CHROMA_BIL * min(s, 1.5), K_GUIDE, K_GATE * min(s, 1.5) * params.chroma, k
+
+
+def denoise_reference(raw: RawImage, params: DenoiseParams = DenoiseParams()) -> np.ndarray:
+    """Numpy reference of the Bayer path of :func:`denoise` (float64 maths): the denoised
+    mosaic as float32. Same algorithm, written plane-wise; tested equal to the kernels."""
+    data = np.asarray(raw.data, np.float64)
+    h, w = data.shape
+    hq, wq = h // 2, w // 2
+    st = _site_order(raw)
+    r, g1, g2, b = (data[si // 2 : 2 * hq : 2, si % 2 : 2 * wq : 2] for si in st)
+    g = 0.5 * (g1 + g2)
+    y, c1, c2, d = 0.25 * (r + g1 + g2 + b), r - g, b - g, g1 - g2
+    pairs, _ = noise_model(raw)
+    mdl = np.asarray([pairs[c] for c in (0, 1, 1, 2)], np.float32).astype(np.float64)
+
+    def variances(yv, a1, a2):  # noqa: ANN001, ANN202
+        gg = yv - 0.25 * (a1 + a2)
+        return (mdl[0, 0] * np.maximum(gg + a1, 0) + mdl[0, 1], mdl[1, 0] * np.maximum(gg, 0) + mdl[1, 1],
+                mdl[2, 0] * np.maximum(gg, 0) + mdl[2, 1], mdl[3, 0] * np.maximum(gg + a2, 0) + mdl[3, 1])
+
+    kc, kg, kgate, k = (float(v) if np.ndim(v) == 0 else v.astype(np.float64) for v in _constants(params))
+    hl, wl = -(-hq // LOW), -(-wq // LOW)
+    lo = _block_means(np.stack([y, c1, c2], -1), hl, wl).astype(np.float64)
+    ly, l1, l2 = lo[..., 0], lo[..., 1], lo[..., 2]
+    vr, vg1, vg2, vb = variances(ly, l1, l2)
+    vmean = (vr + vb + 0.5 * (vg1 + vg2)) / LOW**2
+    ic = 0.5 / (kc * kc * 2.0 * vmean + 1e-12)
+    vyl = (vr + vg1 + vg2 + vb) / (16.0 * LOW**2)
+    iy = 0.5 / (kg * kg * 2.0 * vyl + 1e-12)
+    lp = np.pad(lo, ((2, 2), (2, 2), (0, 0)), mode="edge")
+    s1 = np.zeros_like(ly)
+    s2 = np.zeros_like(ly)
+    sw = np.zeros_like(ly)
+    for di in range(-2, 3):
+        for dj in range(-2, 3):
+            nb = lp[2 + di : 2 + di + hl, 2 + dj : 2 + dj + wl]
+            e = (di * di + dj * dj) * 0.125 + (nb[..., 0] - ly) ** 2 * iy \
+                + ((nb[..., 1] - l1) ** 2 + (nb[..., 2] - l2) ** 2) * ic
+            wgt = 1.0 / (1.0 + e * (1.0 + e * (0.5 + e / 6.0)))
+            s1 += wgt * nb[..., 1]
+            s2 += wgt * nb[..., 2]
+            sw += wgt
+    f1, f2 = s1 / sw, s2 / sw
+    mm = f1 * f1 + f2 * f2
+    gate = mm / (mm + kgate * kgate * vmean + 1e-30) / np.maximum(ly, 3.0 * np.sqrt(vyl) + 1e-6)
+    rat1, rat2 = f1 * gate, f2 * gate
+
+    def coords(n: int, nl: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = (np.arange(n) - 0.5 * (LOW - 1)) / LOW
+        i0 = np.floor(f).astype(int)
+        return np.clip(i0, 0, nl - 1), np.clip(i0 + 1, 0, nl - 1), f - i0
+
+    y0, y1, wy = coords(hq, hl)
+    x0, x1, wx = coords(wq, wl)
+
+    def up(a: np.ndarray) -> np.ndarray:
+        v = (1 - wy)[:, None] * a[y0] + wy[:, None] * a[y1]
+        return (1 - wx)[None] * v[:, x0] + wx[None] * v[:, x1]
+
+    yp = np.pad(y, 1, mode="edge")
+    kern = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16.0
+    bl = sum(kern[a, c] * yp[a : a + hq, c : c + wq] for a in range(3) for c in range(3))
+    bp = np.maximum(bl, 0.0)
+    c1s, c2s = up(rat1) * bp, up(rat2) * bp
+    vr, vg1, vg2, vb = variances(bl, c1s, c2s)
+    vgm = 0.25 * (vg1 + vg2)
+
+    def garrote(x: np.ndarray, t2: np.ndarray) -> np.ndarray:
+        return x**3 / (x * x + t2 + 1e-30)
+
+    y2 = bl + garrote(y - bl, k[0] ** 2 * 0.04 * (vr + vg1 + vg2 + vb))
+    n1 = c1s + garrote(c1 - c1s, k[1] ** 2 * (vr + vgm))
+    n2 = c2s + garrote(c2 - c2s, k[1] ** 2 * (vb + vgm))
+    c1o, c2o = c1 + k[3] * (n1 - c1), c2 + k[3] * (n2 - c2)
+    dd = 0.5 * garrote(d, k[2] ** 2 * (vg1 + vg2))
+    go = y2 - 0.25 * (c1o + c2o)
+    out = data.copy()
+    for si, v in zip(st, (go + c1o, go + dd, go - dd, go + c2o)):
+        out[si // 2 : 2 * hq : 2, si % 2 : 2 * wq : 2] = v
+    return out.astype(np.float32)
 
 
 STAGE = StageDef("denoise", denoise, DenoiseParams, takes=RAW_NORM, gives=RAW_NORM,

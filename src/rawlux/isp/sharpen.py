@@ -124,6 +124,24 @@ def sharpen_data(data: np.ndarray, params: SharpenParams = SharpenParams(), out:
     return out
 
 
+def sharpen_reference(data: np.ndarray, params: SharpenParams = SharpenParams()) -> np.ndarray:
+    """Numpy reference of :func:`sharpen_data` (float64 maths, float32 result)."""
+    x = np.asarray(data, np.float64)
+    u = np.sqrt(np.maximum(x @ np.array(LUMA), 0.0))
+    p = np.pad(u, 1, mode="edge")
+    h, w = u.shape
+    nb = np.stack([p[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
+    kern = np.array([1, 2, 1, 2, 4, 2, 1, 2, 1], np.float64)[:, None, None] / 16.0
+    d = u - (nb * kern).sum(0)
+    t2 = params.threshold**2 + 1e-30
+    v = u + 2.0 * params.amount * d * d * d / (d * d + t2)
+    mn, mx = nb.min(0), nb.max(0)
+    o = params.overshoot * (mx - mn)
+    v = np.maximum(np.clip(v, mn - o, mx + o), 0.0)
+    k = v * v / (u * u + 1e-20)
+    return np.maximum(x * k[..., None], 0.0).astype(np.float32)
+
+
 def sharpen(img: Image, params: SharpenParams = SharpenParams()) -> Image:
     """Capture sharpening of a scene-referred linear Rec.2020 :class:`Image`."""
     return _sharpen(img, params, in_place=False)
