@@ -15,10 +15,10 @@ not). Each 2x2 Bayer quad (R, G1, G2, B) becomes four half-resolution planes
   difference to that estimate that stands above the noise (garrote shrinkage), so colour
   blotches go and real colour edges stay; low-res chroma within ~1.5 noise sigma of neutral
   is pulled towards neutral (deep shadows lose their noise colour cast). The smooth chroma is
-  carried as a ratio to the low-res luma and multiplied by the local (3x3) luma when upsampled,
+  carried as a ratio to the low-res luma and multiplied by the denoised luma when upsampled,
   so the texture of a coloured surface (foliage: R, G, B modulated together) is not flattened;
-* **luma** (Y): gentle: the 3x3 high-pass of Y is garrote-shrunk at ``luma`` x its noise sigma
-  (texture well above the noise is kept);
+* **luma** (Y): gentle: the 3x3 high-pass of Y and its 3x3 - 5x5 binomial band are
+  garrote-shrunk at a multiple (``luma``) of their noise sigma (texture above the noise is kept);
 * **green split** (D): shrunk towards 0 at its noise sigma (removes G1/G2 imbalance "maze").
 
 The noise model per channel is the DNG NoiseProfile scaled by the white-balance gains
@@ -45,6 +45,7 @@ K_CHROMA_BIL = 2.5  # bilateral range sigma on low-res chroma
 K_GUIDE = 2.0     # bilateral range sigma on low-res luma (guide)
 K_RESID = 2.0     # garrote threshold of the full-res chroma residual
 K_SPLIT = 2.5     # garrote threshold of G1 - G2
+K_MID = 2.5       # luma 3x3 - 5x5 band garrote threshold at luma = 1
 K_GATE = 1.5      # low-res chroma below this many noise sigmas is pulled towards neutral
 #: Chroma is filtered on means of LOW x LOW quads (2 LOW x 2 LOW sites).
 LOW = 4
@@ -218,6 +219,7 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
     hq, wq = q.shape[1], q.shape[2]
     hl, wl = cden.shape[1], cden.shape[2]
     kl2 = k[0] * k[0] * np.float32(0.64 / 16.0)  # 3x3 binomial high-pass of white noise: 0.8 sigma
+    km2 = k[4] * k[4] * np.float32(0.0201 / 16.0)  # 3x3 - 5x5 binomial band: 0.142 sigma
     kr2 = k[1] * k[1]
     kd2 = k[2] * k[2]
     amt = k[3]
@@ -239,7 +241,10 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
         wxa[qj] = fx - np.float32(x0)
         lx1[qj] = min(max(x0 + 1, 0), wl - 1)
         lx0[qj] = min(max(x0, 0), wl - 1)
-    ypad = np.empty((3, wq + 2), np.float32)
+    ypad = np.empty((5, wq + 4), np.float32)
+    vv = np.empty((2, wq + 4), np.float32)
+    v3 = vv[0]
+    v5 = vv[1]
     cv = np.empty((2, wl), np.float32)
     cs = np.empty((2, wq), np.float32)
     orow = np.empty((4, wq), np.float32)
@@ -253,13 +258,23 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
     o2 = orow[2]
     o3 = orow[3]
     for qi in range(r0, r1):
-        for a in range(3):
-            src = q[0, min(max(qi - 1 + a, 0), hq - 1)]
+        for a in range(5):
+            src = q[0, min(max(qi - 2 + a, 0), hq - 1)]
             dst = ypad[a]
             for j in range(wq):
-                dst[j + 1] = src[j]
+                dst[j + 2] = src[j]
             dst[0] = src[0]
-            dst[wq + 1] = src[wq - 1]
+            dst[1] = src[0]
+            dst[wq + 2] = src[wq - 1]
+            dst[wq + 3] = src[wq - 1]
+        r0_ = ypad[0]
+        r1_ = ypad[1]
+        r2_ = ypad[2]
+        r3_ = ypad[3]
+        r4_ = ypad[4]
+        for j in range(wq + 4):  # vertical passes of the 3x3 and 5x5 binomials
+            v3[j] = r1_[j] + np.float32(2.0) * r2_[j] + r3_[j]
+            v5[j] = r0_[j] + r4_[j] + np.float32(4.0) * (r1_[j] + r3_[j]) + np.float32(6.0) * r2_[j]
         fy = (np.float32(qi) - np.float32(0.5 * (LOW - 1))) * np.float32(1.0 / LOW)
         y0 = int(np.floor(fy))
         wy = fy - np.float32(y0)
@@ -272,23 +287,24 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
             wx = wxa[qj]
             cs0[qj] = (one - wx) * cv0[lx0[qj]] + wx * cv0[lx1[qj]]
             cs1[qj] = (one - wx) * cv1[lx0[qj]] + wx * cv1[lx1[qj]]
-        top = ypad[0]
-        mid = ypad[1]
-        bot = ypad[2]
         qc1 = q[1, qi]
         qc2 = q[2, qi]
         qd = q[3, qi]
         for qj in range(wq):
-            yv = mid[qj + 1]
-            b = (np.float32(4.0) * yv + np.float32(2.0) * (top[qj + 1] + bot[qj + 1] + mid[qj] + mid[qj + 2])
-                 + top[qj] + top[qj + 2] + bot[qj] + bot[qj + 2]) * np.float32(1.0 / 16.0)
-            bp = max(b, np.float32(0.0))
-            c1s = cs0[qj] * bp  # chroma follows the local luma (texture of coloured surfaces)
-            c2s = cs1[qj] * bp
-            vr, vg1, vg2, vb = _variances_s(m0, m1, m2, m3, m4, m5, m6, m7, b, c1s, c2s)
+            yv = r2_[qj + 2]
+            b = (v3[qj + 1] + np.float32(2.0) * v3[qj + 2] + v3[qj + 3]) * np.float32(1.0 / 16.0)
+            b5 = (v5[qj] + v5[qj + 4] + np.float32(4.0) * (v5[qj + 1] + v5[qj + 3])
+                  + np.float32(6.0) * v5[qj + 2]) * np.float32(1.0 / 256.0)
+            b5p = max(b5, np.float32(0.0))
+            vr, vg1, vg2, vb = _variances_s(m0, m1, m2, m3, m4, m5, m6, m7, b, cs0[qj] * b5p, cs1[qj] * b5p)
             vgm = quarter * (vg1 + vg2)
-            # luma: garrote on the 3x3 high-pass
-            y2 = b + _garrote(yv - b, kl2 * (vr + vg1 + vg2 + vb))
+            # luma: garrote on the 3x3 high-pass and on the 3x3 - 5x5 band
+            vs = vr + vg1 + vg2 + vb
+            y2 = b5 + _garrote(b - b5, km2 * vs) + _garrote(yv - b, kl2 * vs)
+            # the smooth chroma follows the denoised luma (texture of coloured surfaces)
+            y2p = max(y2, np.float32(0.0))
+            c1s = cs0[qj] * y2p
+            c2s = cs1[qj] * y2p
             # chroma: smooth estimate + the residual that stands above the noise
             c1 = qc1[qj]
             c2 = qc2[qj]
@@ -523,7 +539,7 @@ def _constants(params: DenoiseParams) -> tuple[float, float, float, np.ndarray]:
     """(bilateral chroma k, guide k, gate k, rebuild k[4]) for ``params``."""
     s = float(params.strength) * 2.0  # default 0.5 -> nominal constants
     k = np.array([K_LUMA * params.luma * s, K_RESID * min(s, 1.5), K_SPLIT * min(s, 1.5),
-                  min(1.0, params.chroma * s)], np.float32)
+                  min(1.0, params.chroma * s), K_MID * params.luma * s], np.float32)
     return K_CHROMA_BIL * min(s, 1.5), K_GUIDE, K_GATE * min(s, 1.5) * params.chroma, k
 
 
@@ -584,18 +600,22 @@ def denoise_reference(raw: RawImage, params: DenoiseParams = DenoiseParams()) ->
         v = (1 - wy)[:, None] * a[y0] + wy[:, None] * a[y1]
         return (1 - wx)[None] * v[:, x0] + wx[None] * v[:, x1]
 
-    yp = np.pad(y, 1, mode="edge")
-    kern = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16.0
-    bl = sum(kern[a, c] * yp[a : a + hq, c : c + wq] for a in range(3) for c in range(3))
-    bp = np.maximum(bl, 0.0)
-    c1s, c2s = up(rat1) * bp, up(rat2) * bp
-    vr, vg1, vg2, vb = variances(bl, c1s, c2s)
+    yp = np.pad(y, 2, mode="edge")
+    k3 = np.outer([0, 1, 2, 1, 0], [0, 1, 2, 1, 0]) / 16.0
+    k5 = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256.0
+    bl = sum(k3[a, c] * yp[a : a + hq, c : c + wq] for a in range(5) for c in range(5))
+    b5 = sum(k5[a, c] * yp[a : a + hq, c : c + wq] for a in range(5) for c in range(5))
+    u1, u2 = up(rat1), up(rat2)
+    b5p = np.maximum(b5, 0.0)
+    vr, vg1, vg2, vb = variances(bl, u1 * b5p, u2 * b5p)
     vgm = 0.25 * (vg1 + vg2)
 
     def garrote(x: np.ndarray, t2: np.ndarray) -> np.ndarray:
         return x**3 / (x * x + t2 + 1e-30)
 
-    y2 = bl + garrote(y - bl, k[0] ** 2 * 0.04 * (vr + vg1 + vg2 + vb))
+    vs = vr + vg1 + vg2 + vb
+    y2 = b5 + garrote(bl - b5, k[4] ** 2 * (0.0201 / 16.0) * vs) + garrote(y - bl, k[0] ** 2 * 0.04 * vs)
+    c1s, c2s = u1 * np.maximum(y2, 0.0), u2 * np.maximum(y2, 0.0)
     n1 = c1s + garrote(c1 - c1s, k[1] ** 2 * (vr + vgm))
     n2 = c2s + garrote(c2 - c2s, k[1] ** 2 * (vb + vgm))
     c1o, c2o = c1 + k[3] * (n1 - c1), c2 + k[3] * (n2 - c2)
