@@ -241,7 +241,6 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
         wxa[qj] = fx - np.float32(x0)
         lx1[qj] = min(max(x0 + 1, 0), wl - 1)
         lx0[qj] = min(max(x0, 0), wl - 1)
-    ypad = np.empty((5, wq + 4), np.float32)
     vv = np.empty((2, wq + 4), np.float32)
     v3 = vv[0]
     v5 = vv[1]
@@ -258,23 +257,19 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
     o2 = orow[2]
     o3 = orow[3]
     for qi in range(r0, r1):
-        for a in range(5):
-            src = q[0, min(max(qi - 2 + a, 0), hq - 1)]
-            dst = ypad[a]
-            for j in range(wq):
-                dst[j + 2] = src[j]
-            dst[0] = src[0]
-            dst[1] = src[0]
-            dst[wq + 2] = src[wq - 1]
-            dst[wq + 3] = src[wq - 1]
-        r0_ = ypad[0]
-        r1_ = ypad[1]
-        r2_ = ypad[2]
-        r3_ = ypad[3]
-        r4_ = ypad[4]
-        for j in range(wq + 4):  # vertical passes of the 3x3 and 5x5 binomials
-            v3[j] = r1_[j] + np.float32(2.0) * r2_[j] + r3_[j]
-            v5[j] = r0_[j] + r4_[j] + np.float32(4.0) * (r1_[j] + r3_[j]) + np.float32(6.0) * r2_[j]
+        r0_ = q[0, max(qi - 2, 0)]
+        r1_ = q[0, max(qi - 1, 0)]
+        r2_ = q[0, qi]
+        r3_ = q[0, min(qi + 1, hq - 1)]
+        r4_ = q[0, min(qi + 2, hq - 1)]
+        for j in range(wq):  # vertical passes of the 3x3 and 5x5 binomials (rows edge-clamped)
+            v3[j + 2] = r1_[j] + np.float32(2.0) * r2_[j] + r3_[j]
+            v5[j + 2] = r0_[j] + r4_[j] + np.float32(4.0) * (r1_[j] + r3_[j]) + np.float32(6.0) * r2_[j]
+        for j in range(2):  # replicated edge columns
+            v3[j] = v3[2]
+            v5[j] = v5[2]
+            v3[wq + 2 + j] = v3[wq + 1]
+            v5[wq + 2 + j] = v5[wq + 1]
         fy = (np.float32(qi) - np.float32(0.5 * (LOW - 1))) * np.float32(1.0 / LOW)
         y0 = int(np.floor(fy))
         wy = fy - np.float32(y0)
@@ -291,7 +286,7 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
         qc2 = q[2, qi]
         qd = q[3, qi]
         for qj in range(wq):
-            yv = r2_[qj + 2]
+            yv = r2_[qj]
             b = (v3[qj + 1] + np.float32(2.0) * v3[qj + 2] + v3[qj + 3]) * np.float32(1.0 / 16.0)
             b5 = (v5[qj] + v5[qj + 4] + np.float32(4.0) * (v5[qj + 1] + v5[qj + 3])
                   + np.float32(6.0) * v5[qj + 2]) * np.float32(1.0 / 256.0)
