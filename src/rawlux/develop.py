@@ -25,9 +25,11 @@ STAGE_ORDER: tuple[str, ...] = (
     "lens_shading",
     "white_balance",
     "highlights",
+    "denoise",
     "demosaic",
     "geometry",
     "color_transform",
+    "sharpen",
     "look",
     "output",
 )
@@ -63,6 +65,8 @@ class DevelopOptions(StageParams):
     scene_referred: bool = param(
         False, doc="no look or display encoding: linear Rec.2020 scene values, unclipped "
                    "(save as float .tif or .exr)")
+    denoise: float = param(0.5, lo=0.0, hi=1.0, doc="raw noise reduction strength (0 = off)")
+    sharpen: float = param(0.5, lo=0.0, hi=1.0, doc="capture sharpening amount (0 = off)")
 
 
 def _params(module: str, cls: str, **kw: Any) -> StageParams:
@@ -80,11 +84,13 @@ def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
         "lens_shading": _params("lens_shading", "LensShadingParams", enabled=options.lens_correction),
         "white_balance": parse_wb(options.wb),
         "highlights": _params("highlights", "HighlightParams", method=options.highlights),
+        "denoise": _params("denoise", "DenoiseParams", strength=options.denoise),
         "demosaic": _params("demosaic", "DemosaicParams", **demosaic_kw),
         "geometry": _params("geometry", "GeometryParams", apply_warp=options.lens_correction,
                             apply_crop=options.crop),
         "color_transform": _params("color_transform", "ColorTransformParams",
                                    exposure_ev=options.exposure),
+        "sharpen": _params("sharpen", "SharpenParams", amount=options.sharpen),
         "look": _params("look", "LookParams", look=options.look, strength=options.strength,
                         lut=lut, lut_strength=options.lut_strength,
                         scene_referred=options.scene_referred),
@@ -104,9 +110,9 @@ def develop(
     """Develop a raw (object or path) into a display-encoded :class:`Image`.
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
-    color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength,
-    scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns float32
-    [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
+    color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength, denoise,
+    sharpen, scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns
+    float32 [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
     ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as float
     ``.tif`` or ``.exr``). Save it with :func:`rawlux.save`.
     """

@@ -49,6 +49,10 @@ def register(app: typer.Typer) -> None:
             False, "--scene-referred",
             help="no look: linear Rec.2020 (D65) scene values, unclipped, as float32 .tif or "
                  ".exr (implied by an .exr output; --look, --lut, --color-space do not apply)"),
+        denoise: float = typer.Option(0.5, "--denoise", min=0.0, max=1.0,
+                                      help="raw noise reduction 0..1 (0 = off)"),
+        sharpen: float = typer.Option(0.5, "--sharpen", min=0.0, max=1.0,
+                                      help="capture sharpening 0..1 (0 = off)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
@@ -74,7 +78,7 @@ def register(app: typer.Typer) -> None:
             options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
                            color_space=color_space, demosaic=demosaic, highlights=highlights,
                            lens_correction=lens_correction, lut_strength=lut_strength,
-                           scene_referred=scene)
+                           scene_referred=scene, denoise=denoise, sharpen=sharpen)
             DevelopOptions(**options)  # validate once, before any work
             from rawlux.isp.white_balance import parse_wb
 
