@@ -44,6 +44,7 @@ SENSOR_LONG_MM = 36.0
 SENSOR_SHORT_MM = 24.0
 R_MAX = 8.0  # largest kernel radius (px) at the level a layer is blurred at
 LADDER_RATIO = 1.38  # ratio between successive layer radii
+SHARP_RADIUS = 0.5  # px: a CoC radius up to this is in focus (the pixel is left untouched)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,15 @@ class BokehParams(StageParams):
                             doc="f-number; 0 = the lens' default aperture")
     framing: float = param(1.0, lo=0.05, hi=1000.0, unit="m",
                            doc="scene height covered by the frame's short side at the focal plane")
-    highlight_boost: float = param(6.0, lo=1.0, hi=64.0,
-                                   doc="gain for near-clipped highlights of display-referred input")
-    highlight_threshold: float = param(0.85, lo=0.0, hi=1.0,
-                                       doc="linear level above which display highlights are boosted")
+    highlight_boost: float = param(64.0, lo=1.0, hi=1024.0,
+                                   doc="largest extra gain for small clipped highlights of display-"
+                                       "referred input (lamps, glints -> bright discs); 1 = off")
+    highlight_threshold: float = param(0.7, lo=0.05, hi=0.99,
+                                       doc="linear level above which display highlights are "
+                                           "expanded before blurring (and compressed after)")
+    disc_level: float = param(1.2, lo=0.05, hi=16.0,
+                              doc="linear brightness a small highlight's disc aims at (before "
+                                  "the highlight compression)")
     quality: float = param(1.0, lo=0.25, hi=4.0,
                            doc="layer density and kernel resolution multiplier (speed trade-off)")
 
@@ -234,22 +240,24 @@ def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _composite_focus(rgb, coc, back, r1, out):  # pragma: no cover - numba
-    """out = back * (1 - a0) + rgb * a0; a0 = max(0, 1 - coc / r1) behind the plane, 1 in front."""
+def _composite_focus(rgb, coc, back, r0, r1, out):  # pragma: no cover - numba
+    """out = back * (1 - a0) + rgb * a0 with the in-focus weight a0 of :func:`_a0` behind the
+    plane, 1 in front."""
     h, w = coc.shape
     for y in prange(h):
         for x in range(w):
-            a = _a0(coc[y, x], r1)
+            a = _a0(coc[y, x], r0, r1)
             for ch in range(3):
                 out[y, x, ch] = back[y, x, ch] * (1.0 - a) + rgb[y, x, ch] * a
 
 
 @njit(cache=True)
-def _a0(v, r1):  # pragma: no cover - numba
-    """In-focus weight of a pixel with signed CoC ``v``."""
-    if v <= 0.0:
+def _a0(v, r0, r1):  # pragma: no cover - numba
+    """In-focus weight of a pixel with signed CoC ``v`` behind the plane: 1 up to ``r0`` (a
+    blur radius below half a pixel is sharp), 0 from ``r1`` (the first blurred layer) on."""
+    if v <= r0:
         return 1.0
-    a = 1.0 - v / r1
+    a = (r1 - v) / (r1 - r0)
     return a if a > 0.0 else 0.0
 
 
@@ -284,55 +292,121 @@ def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _front_composite(out, rgb, coc, fill, front, r1):  # pragma: no cover - numba
-    """In place: pixels in front of the plane get their own colour blended with the estimate of
-    what is behind them (``fill``), then the blurred foreground (premult, alpha) goes over."""
+def _front_composite(out, rgb, coc, fill, front, depth_in, r0, r1):  # pragma: no cover - numba
+    """In place: lay the summed foreground (premultiplied colour, alpha) over the plate.
+
+    Behind the plane: ``out * (1 - A) + F`` (normalised where the summed alpha A > 1). In front:
+    the pixel's own in-focus share (weight :func:`_a0` of ``-v``) joins the foreground sum; where the sum
+    covers less than 1 the rest comes from ``fill`` (the plate around) at a foreground object's
+    edge and from the normalised foreground itself deep inside (``depth_in`` px from the edge,
+    relative to the local radius), which closes gaps between layers of different blur."""
     h, w = coc.shape
     for y in prange(h):
         for x in range(w):
             v = coc[y, x]
-            if v < 0.0:
-                a = 1.0 + v / r1
-                a = max(a, 0.0)
-                for ch in range(3):
-                    out[y, x, ch] = a * rgb[y, x, ch] + (1.0 - a) * fill[y, x, ch]
             fa = front[y, x, 3]
-            if fa > 1.0:
-                fa = 1.0
-            elif fa < 0.0:
+            if fa < 0.0:
                 fa = 0.0
-            for ch in range(3):
-                out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + front[y, x, ch]
+            if v < 0.0:
+                a = _a0(-v, r0, r1)
+                tot = fa + a
+                inner = depth_in[y, x] / max(-v, 1.0)
+                inner = min(inner, 1.0)
+                for ch in range(3):
+                    s = front[y, x, ch] + a * rgb[y, x, ch]
+                    if tot >= 1.0:
+                        out[y, x, ch] = s / tot
+                    else:
+                        own = s / tot if tot > 1e-6 else fill[y, x, ch]
+                        f = inner * own + (1.0 - inner) * fill[y, x, ch]
+                        out[y, x, ch] = s + (1.0 - tot) * f
+            elif fa > 0.0:
+                if fa > 1.0:
+                    for ch in range(3):
+                        out[y, x, ch] = front[y, x, ch] / fa
+                else:
+                    for ch in range(3):
+                        out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + front[y, x, ch]
+
+
+@njit(cache=True)
+def _knee_compress(m, t, umax):  # pragma: no cover - numba
+    """Inverse of the highlight expansion for one value (identity below ``t``)."""
+    if m <= t:
+        return m
+    z = (m - t) / (1.0 - t)
+    return t + (1.0 - t) * (1.0 - math.exp(-z)) / umax
 
 
 @njit(cache=True, parallel=True)
-def _boost_kernel(rgb, gain, threshold):  # pragma: no cover - numba
-    h, w = rgb.shape[0], rgb.shape[1]
-    inv = 1.0 / (1.0 - threshold)
+def _compress_colour(c, t, umax):  # pragma: no cover - numba
+    """In place on (h, w, 3) colour: scale each pixel so its max channel follows the knee."""
+    h, w = c.shape[0], c.shape[1]
     for y in prange(h):
         for x in range(w):
-            m = max(rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2])
-            if m > threshold:
-                t = (m - threshold) * inv
-                t = min(t, 1.0)
-                g = 1.0 + (gain - 1.0) * t * t * t
+            m = max(c[y, x, 0], c[y, x, 1], c[y, x, 2])
+            if m > t:
+                g = _knee_compress(m, t, umax) / m
                 for ch in range(3):
-                    rgb[y, x, ch] *= g
+                    c[y, x, ch] *= g
+
+
+@njit(cache=True, parallel=True)
+def _compress_premult(c, t, umax):  # pragma: no cover - numba
+    """In place on (h, w, 4) premultiplied colour + alpha: the knee on the colour (c / alpha)."""
+    h, w = c.shape[0], c.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            a = c[y, x, 3]
+            if a <= 1e-6:
+                continue
+            m = max(c[y, x, 0], c[y, x, 1], c[y, x, 2]) / a
+            if m > t:
+                g = _knee_compress(m, t, umax) / m
+                for ch in range(3):
+                    c[y, x, ch] *= g
+
+
+@njit(cache=True, parallel=True)
+def _expand_kernel(lin, gain, t, umax, out):  # pragma: no cover - numba
+    """out = lin scaled so its max channel m follows the expansion (identity below ``t``),
+    times the per-pixel extra ``gain`` of small highlights."""
+    h, w = lin.shape[0], lin.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            m = max(lin[y, x, 0], lin[y, x, 1], lin[y, x, 2])
+            g = gain[y, x]
+            if m > t:
+                u = min((m - t) / (1.0 - t), 1.0)
+                g *= (t - (1.0 - t) * math.log1p(-u * umax)) / m
+            for ch in range(3):
+                out[y, x, ch] = lin[y, x, ch] * g
 
 
 def _down(x: np.ndarray, f: int) -> np.ndarray:
+    """Area-downsample by exactly ``f`` (edge rows/columns replicated up to a multiple of f),
+    so block centres land where :func:`_up` expects them."""
     if f == 1:
         return x
     h, w = x.shape[:2]
-    return cv2.resize(x, (max(1, -(-w // f)), max(1, -(-h // f))), interpolation=cv2.INTER_AREA)
-
-
-def _up(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    h, w = shape
-    if x.shape[:2] == (h, w):
-        return x
-    y = cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
+    ph, pw = -h % f, -w % f
+    if ph or pw:
+        x = cv2.copyMakeBorder(x, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    y = cv2.resize(x, ((w + pw) // f, (h + ph) // f), interpolation=cv2.INTER_AREA)
     return y if y.ndim == x.ndim else y[..., None]
+
+
+def _up(x: np.ndarray, shape: tuple[int, int], f: int) -> np.ndarray:
+    """Bilinear up-sampling by exactly ``f`` (pixel (i, j) of ``x`` is the block
+    [i f, (i + 1) f) x [j f, (j + 1) f)), cropped to ``shape``. An inexact scale would shift
+    coarse levels against fine ones by up to ``f`` px (ghost edges)."""
+    h, w = shape
+    if f == 1:
+        return x[:h, :w]
+    hs, ws = x.shape[:2]
+    y = cv2.resize(x, (ws * f, hs * f), interpolation=cv2.INTER_LINEAR)
+    y = y if y.ndim == x.ndim else y[..., None]
+    return y[:h, :w]
 
 
 @njit(cache=True, parallel=True)
@@ -371,7 +445,7 @@ def pull_push_fill(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
     est = np.empty(c.shape, np.float32)
     _normalise_or(c, w, np.broadcast_to(mean.astype(np.float32), c.shape).copy(), est)
     for c, w in reversed(levels[:-1]):
-        up = np.ascontiguousarray(_up(est, w.shape[:2]), dtype=np.float32)
+        up = np.ascontiguousarray(_up(est, w.shape[:2], 2), dtype=np.float32)
         est = np.empty(c.shape, np.float32)
         _normalise_or(c, w, up, est)
     return est
@@ -431,33 +505,42 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
 
 
 def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality: float = 1.0,
-                  glow_long_side: int | None = None) -> np.ndarray:
+                  glow_long_side: int | None = None, light: np.ndarray | None = None,
+                  knee: HighlightKnee | None = None) -> np.ndarray:
     """Render depth of field on linear RGB (H, W, 3) float32 given a signed CoC radius map (px).
 
-    Returns float32 (H, W, 3) linear light (values above 1 kept).
+    ``rgb`` is what the in-focus pixels show (untouched where ``coc`` is 0). ``light``: optional
+    radiance (same shape) that the *blurred* layers spread instead of ``rgb`` (display input with
+    expanded highlights, see :func:`expand_highlights`); ``knee`` then maps the blurred colour
+    back (its :meth:`HighlightKnee.compress`, the inverse of the expansion), so an unblurred area
+    round-trips and only out-of-focus light blooms. Returns float32 (H, W, 3) linear light.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.float32:
         raise ContractError(f"render_linear needs float32 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     if coc.shape != rgb.shape[:2]:
         raise ContractError(f"CoC map shape {coc.shape} does not match image {rgb.shape[:2]}")
+    if light is not None and (light.shape != rgb.shape or light.dtype != np.float32):
+        raise ContractError(f"light must match the image {rgb.shape} float32, got "
+                            f"{light.dtype} {light.shape}")
     h, w = coc.shape
     rgb = np.ascontiguousarray(rgb)
+    src = rgb if light is None else np.ascontiguousarray(light)
     coc = np.ascontiguousarray(np.nan_to_num(coc.astype(np.float32), nan=0.0))
     maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
-    if maxr < 0.25 and lens.glow <= 0:
+    if maxr <= SHARP_RADIUS and lens.glow <= 0:
         return rgb.copy()
     maxr = max(maxr, 0.25)
     radii = layer_ladder(maxr, quality)
     r1 = float(radii[0])
+    r0 = min(SHARP_RADIUS, 0.5 * r1)  # |CoC| up to r0 is in focus: those pixels are untouched
     base_f = 2 if max(h, w) >= 2400 and quality <= 1.0 else 1
     hb, wb = -(-h // base_f), -(-w // base_f)
 
     # occupied layers: tent j spans (radii[j-1], radii[j+1]); bins of |CoC| between rungs
     edges = np.concatenate([radii, [np.inf]])
-    cnt_b = np.zeros(len(edges) + 1, np.int64)
-    cnt_f = np.zeros(len(edges) + 1, np.int64)
-    _occupancy(coc, edges, cnt_b, cnt_f)
-    hist_b, hist_f = cnt_b, cnt_f  # bin 0: (0, r1), bin j: [r_{j-1}, r_j)
+    hist_b = np.zeros(len(edges) + 1, np.int64)
+    hist_f = np.zeros(len(edges) + 1, np.int64)
+    _occupancy(coc, edges, hist_b, hist_f)  # bin 0: (0, r1), bin j: [r_{j-1}, r_j)
 
     def occupied(hist: np.ndarray, j: int) -> bool:  # layer radii[j] (j >= 0)
         return bool(hist[j] + hist[j + 1] > 0)
@@ -474,7 +557,7 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         blurred there and summed into that level's accumulator."""
         f = level_of(abs(c))
         out = np.empty((-(-h // f), -(-w // f), 4), np.float32)
-        _layer_down(rgb, coc, float(lo), float(c), float(hi), f, out)
+        _layer_down(src, coc, float(lo), float(c), float(hi), f, out)
         y = _blur_layer(out, abs(c) / f, lens)
         if f in acc:
             acc[f] += y
@@ -483,61 +566,72 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
 
     def collapse(acc: dict) -> np.ndarray:
         tot = np.zeros((hb, wb, 4), np.float32)
-        for y in acc.values():
-            tot += _up(y, (hb, wb))
+        for f, y in acc.items():
+            tot += _up(y, (hb, wb), f // base_f)
         return tot
 
+    n = len(radii)
     # background (behind the focal plane): every layer blurred as premultiplied colour + alpha
     # and summed (light adds up, tents split nothing), then normalised by the summed alpha: near
     # the subject the plate is the average of the *visible* background only (no halo, no dark
     # rim); deep under the subject it is filled by pull-push from around.
     levels: dict = {}
-    n = len(radii)
     for j in range(n - 1, -1, -1):
-        if not occupied(hist_b, j):
-            continue
-        c = radii[j]
-        lo = radii[j - 1] if j > 0 else 0.0
-        hi = radii[j + 1] if j + 1 < n else np.inf
-        blurred_layer(c, lo, hi, levels)
+        if occupied(hist_b, j):
+            lo = radii[j - 1] if j > 0 else r0
+            hi = radii[j + 1] if j + 1 < n else np.inf
+            blurred_layer(radii[j], lo, hi, levels)
     acc = collapse(levels)
+    del levels
     back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
+    del acc
+    if knee is not None:
+        _compress_colour(back, np.float32(knee.threshold), np.float32(knee.umax))
+
+    # foreground (in front of the plane): layers summed as premultiplied colour + alpha
+    flevels: dict = {}
+    for j in range(n):
+        if occupied(hist_f, j):
+            lo = -radii[j + 1] if j + 1 < n else -np.inf
+            hi = -radii[j - 1] if j > 0 else -r0
+            blurred_layer(-radii[j], lo, hi, flevels)
+    front = None
+    if flevels:
+        front = collapse(flevels)
+        del flevels
+        if knee is not None:
+            _compress_premult(front, np.float32(knee.threshold), np.float32(knee.umax))
+    del src
 
     # in focus at full resolution (pixels in front of the plane keep their own colour here;
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
-    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w))), np.float32(r1), out)
+    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w), base_f)), np.float32(r0),
+                     np.float32(r1), out)
     del back
     if lens.glow > 0:
-        out = _glow(out, rgb, coc, np.float32(r1), lens, glow_long_side or max(h, w))
+        out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens, glow_long_side or max(h, w))
 
-    # foreground (in front of the plane): layers summed, then laid over with their summed alpha
-    flevels: dict = {}
-    any_front = False
-    for j in range(n):
-        if not occupied(hist_f, j):
-            continue
-        c = radii[j]
-        lo = -radii[j + 1] if j + 1 < n else -np.inf
-        hi = -radii[j - 1] if j > 0 else 0.0
-        blurred_layer(-c, lo, hi, flevels)
-        any_front = True
-    if any_front:
-        facc = collapse(flevels)
-        # what lies behind the foreground is unknown: fill it from the plate around it
+    if front is not None:
+        # what lies behind the foreground is unknown: near the edge of a foreground object it is
+        # filled from the plate around it; deep inside, from the foreground itself (so gaps
+        # between foreground layers never show an unrelated colour)
         pb = np.empty((hb, wb, 4), np.float32)
         _behind_down(out, coc, base_f, pb)
-        fill = np.ascontiguousarray(_up(pull_push_fill(pb[..., :3], pb[..., 3]), (h, w)))
-        front = np.ascontiguousarray(_up(facc, (h, w)))
-        _front_composite(out, rgb, coc, fill, front, np.float32(r1))
+        fill = np.ascontiguousarray(_up(pull_push_fill(pb[..., :3], pb[..., 3]), (h, w), base_f))
+        del pb
+        fmask = (coc < 0.0).astype(np.uint8)
+        depth_in = cv2.distanceTransform(fmask, cv2.DIST_L2, 3)
+        front = np.ascontiguousarray(_up(front, (h, w), base_f))
+        _front_composite(out, rgb, coc, fill, front, depth_in, np.float32(r0), np.float32(r1))
     np.maximum(out, 0.0, out=out)
     return out
 
 
 @njit(cache=True)
-def _glow_weight(r, g, b, amount):  # pragma: no cover - numba
+def _glow_weight(r, g, b, amount, thr):  # pragma: no cover - numba
     m = max(r, g, b)
-    t = (m - 0.25) / 0.75
+    t = (m - thr) / (1.0 - thr)
     if t <= 0.0:
         return 0.0
     t = min(t, 1.0)
@@ -545,7 +639,7 @@ def _glow_weight(r, g, b, amount):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
+def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - numba
     """Area-downsample by ``f`` the glowing part (highlight-weighted) of the in-focus layer."""
     h, w = coc.shape
     ho, wo = dst.shape[0], dst.shape[1]
@@ -560,9 +654,9 @@ def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
             s2 = 0.0
             for y in range(y0, y1):
                 for x in range(x0, x1):
-                    a = _a0(coc[y, x], r1)
+                    a = _a0(coc[y, x], r0, r1)
                     r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
-                    k = _glow_weight(r, g, b, amount)
+                    k = _glow_weight(r, g, b, amount, thr)
                     s0 += k * r
                     s1 += k * g
                     s2 += k * b
@@ -573,44 +667,103 @@ def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _glow_apply(out, rgb, coc, r1, halo, amount):  # pragma: no cover - numba
+def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr):  # pragma: no cover - numba
     """In place: take the glowing light out of the sharp image and add it back as a halo."""
     h, w = out.shape[0], out.shape[1]
     for y in prange(h):
         for x in range(w):
-            a = _a0(coc[y, x], r1)
+            a = _a0(coc[y, x], r0, r1)
             r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
-            k = _glow_weight(r, g, b, amount)
+            k = _glow_weight(r, g, b, amount, thr)
             out[y, x, 0] += halo[y, x, 0] - k * r
             out[y, x, 1] += halo[y, x, 1] - k * g
             out[y, x, 2] += halo[y, x, 2] - k * b
 
 
-def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r1: np.float32, lens: LensParams,
+def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1: np.float32,
+          lens: LensParams,
           long_side: int) -> np.ndarray:
     """Soft-focus glow: the bright part of the in-focus layer (``rgb`` times the in-focus weight
-    from ``coc``; weight
-    ``glow * smoothstep((max(rgb) - 0.25) / 0.75)``) spreads into a Gaussian halo of sigma
+    from ``coc``; weight ``glow * smoothstep((max(rgb) - g) / (1 - g))`` with
+    ``g = lens.glow_threshold``) spreads into a Gaussian halo of sigma
     ``glow_radius * long_side``. Light is conserved (what glows is taken from the sharp image);
     midtone detail stays, highlights bloom. Modifies ``out`` in place and returns it."""
     h, w = out.shape[:2]
     sigma = lens.glow_radius * long_side
     gf = max(1, int(sigma // 4))
     small = np.empty((-(-h // gf), -(-w // gf), 3), np.float32)
-    _glow_down(rgb, coc, r1, np.float32(lens.glow), gf, small)
+    thr = np.float32(lens.glow_threshold)
+    _glow_down(rgb, coc, r0, r1, np.float32(lens.glow), thr, gf, small)
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
-    halo = np.ascontiguousarray(_up(halo, (h, w)), dtype=np.float32)
-    _glow_apply(out, rgb, coc, r1, halo, np.float32(lens.glow))
+    halo = np.ascontiguousarray(_up(halo, (h, w), gf), dtype=np.float32)
+    _glow_apply(out, rgb, coc, r0, r1, halo, np.float32(lens.glow), thr)
     return out
 
 
-def boost_highlights(rgb: np.ndarray, gain: float, threshold: float) -> np.ndarray:
-    """Expand near-clipped display highlights (linear) so they bloom into bright discs:
-    per-pixel gain rises smoothly from 1 at ``threshold`` to ``gain`` at 1.0 (max channel)."""
-    if gain <= 1.0 or threshold >= 1.0:
-        return rgb
-    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
-    _boost_kernel(out, np.float32(gain), np.float32(threshold))
+@dataclass(frozen=True)
+class HighlightKnee:
+    """The display-highlight expansion and its inverse, on a pixel's max channel ``m`` (linear).
+
+    Below ``threshold`` both are the identity. Above it, with ``u = (m - t) / (1 - t)``, the
+    expansion is ``t + (1 - t) * -ln(1 - u * umax)`` (1.0 -> ``t + (1 - t) * -ln(1 - umax)``)
+    and :meth:`compress` is its exact inverse ``t + (1 - t) * (1 - exp(-z)) / umax``, defined for
+    any ``z = (m - t) / (1 - t) >= 0`` (so summed light rolls off smoothly instead of clipping).
+    """
+
+    threshold: float
+    umax: float = 0.995
+
+    def expand(self, m: np.ndarray) -> np.ndarray:
+        t = self.threshold
+        u = np.clip((np.asarray(m, np.float64) - t) / (1 - t), 0.0, 1.0)
+        return np.where(m > t, t - (1 - t) * np.log1p(-u * self.umax), m)
+
+    def compress(self, m: np.ndarray) -> np.ndarray:
+        t = self.threshold
+        z = np.maximum((np.asarray(m, np.float64) - t) / (1 - t), 0.0)
+        return np.where(m > t, t + (1 - t) * (1 - np.exp(-z)) / self.umax, m)
+
+
+def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boost: float,
+                      disc_level: float) -> np.ndarray:
+    """Radiance for the blurred layers of display-referred ``lin`` (float32 (H, W, 3) in [0, 1]).
+
+    Every pixel above ``knee.threshold`` is expanded by the knee (inverted after blurring). A
+    *small* highlight (brighter than its surroundings by a white top-hat of width ~0.6 % of the
+    long side: a lamp, a glint, a crystal) was clipped far below its true brightness: each such
+    blob gets an extra gain so that, spread over its disc of confusion (radius = the blob's mean
+    ``|coc|``), the disc reaches ``disc_level`` (linear, before the knee's compression), at most
+    ``boost``. Large bright areas (sky, a white wall) get no extra gain, so they do not flood
+    their surroundings. float32 (H, W, 3) >= 0.
+    """
+    t = knee.threshold
+    h, w = lin.shape[:2]
+    m = lin.max(axis=2)
+    s = np.clip((m - t) / (1.0 - t), 0.0, 1.0)
+    s = s * s * (3.0 - 2.0 * s)
+    gain = np.ones(m.shape, np.float32)
+    if boost > 1.0 and float(s.max()) > 0.5:
+        rho = max(2, round(0.003 * max(h, w)))
+        se = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rho + 1, 2 * rho + 1))
+        tophat = m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
+        peak = s * np.clip(tophat / (0.5 * (1.0 - t)), 0.0, 1.0)
+        blob = (peak > 0.25).astype(np.uint8)
+        n, labels = cv2.connectedComponents(blob, connectivity=8, ltype=cv2.CV_32S)
+        idx = np.flatnonzero(blob)
+        if idx.size:
+            lab = labels.ravel()[idx]
+            pv = peak.ravel()[idx]
+            energy = np.bincount(lab, weights=pv, minlength=n)
+            count = np.bincount(lab, minlength=n)
+            rad = np.bincount(lab, weights=np.abs(coc.ravel()[idx]), minlength=n)
+            rad = rad / np.maximum(count, 1)
+            full = float(knee.expand(np.float64(1.0)))
+            g = disc_level * np.pi * np.maximum(rad, 0.5) ** 2 / (np.maximum(energy, 1e-6) * full)
+            g = np.clip(g, 1.0, boost)
+            g[0] = 1.0
+            gain.ravel()[idx] = (1.0 + (g[lab] - 1.0) * pv).astype(np.float32)
+    out = np.empty_like(lin)
+    _expand_kernel(lin, gain, np.float32(t), np.float32(knee.umax), out)
     return out
 
 
@@ -643,11 +796,14 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     else:
         lin = np.nan_to_num(decode(img.data, img.encoding), nan=0.0)
     lin = np.ascontiguousarray(lin, dtype=np.float32)
-    if display:
-        lin = boost_highlights(lin, params.highlight_boost, params.highlight_threshold)
     long_side = max(img.height, img.width)
     coc = signed_coc(d, focus_disparity, lens, f_number, params.framing, long_side)
-    out = render_linear(lin, coc, lens, quality=params.quality)
+    light, knee = None, None
+    if display and params.highlight_boost > 1.0 and params.highlight_threshold < 1.0:
+        knee = HighlightKnee(params.highlight_threshold)
+        light = expand_highlights(lin, coc, knee, params.highlight_boost, params.disc_level)
+    out = render_linear(lin, coc, lens, quality=params.quality, light=light, knee=knee)
+    del light
     if display and img.encoding is Encoding.SRGB:
         out = srgb_encode_fast(out, out=out)  # clips to [0, 1]
     else:
