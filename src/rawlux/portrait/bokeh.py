@@ -55,13 +55,13 @@ class BokehParams(StageParams):
                             doc="f-number; 0 = the lens' default aperture")
     framing: float = param(1.0, lo=0.05, hi=1000.0, unit="m",
                            doc="scene height covered by the frame's short side at the focal plane")
-    highlight_boost: float = param(64.0, lo=1.0, hi=1024.0,
+    highlight_boost: float = param(32.0, lo=1.0, hi=1024.0,
                                    doc="largest extra gain for small clipped highlights of display-"
                                        "referred input (lamps, glints -> bright discs); 1 = off")
     highlight_threshold: float = param(0.7, lo=0.05, hi=0.99,
                                        doc="linear level above which display highlights are "
                                            "expanded before blurring (and compressed after)")
-    disc_level: float = param(1.2, lo=0.05, hi=16.0,
+    disc_level: float = param(0.5, lo=0.05, hi=16.0,
                               doc="linear brightness a small highlight's disc aims at (before "
                                   "the highlight compression)")
     quality: float = param(1.0, lo=0.25, hi=4.0,
@@ -368,6 +368,26 @@ def _compress_premult(c, t, umax):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
+def _highlight_maps(lin, t, m, sw):  # pragma: no cover - numba
+    """Per pixel: ``m`` = max channel; ``sw`` = smoothstep((m - t) / (1 - t)) times the
+    whiteness ``clip((min / max - 0.4) / 0.4, 0, 1)``."""
+    h, w = lin.shape[0], lin.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            r, g, b = lin[y, x, 0], lin[y, x, 1], lin[y, x, 2]
+            hi = max(r, g, b)
+            m[y, x] = hi
+            u = (hi - t) / (1.0 - t)
+            if u <= 0.0:
+                sw[y, x] = 0.0
+                continue
+            u = min(u, 1.0)
+            wh = (min(r, g, b) / hi - 0.4) / 0.4
+            wh = min(max(wh, 0.0), 1.0)
+            sw[y, x] = u * u * (3.0 - 2.0 * u) * wh
+
+
+@njit(cache=True, parallel=True)
 def _expand_kernel(lin, gain, t, umax, out):  # pragma: no cover - numba
     """out = lin scaled so its max channel m follows the expansion (identity below ``t``),
     times the per-pixel extra ``gain`` of small highlights."""
@@ -466,27 +486,49 @@ def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
     return (rho**power).astype(np.float32)[..., None]
 
 
-def _swirl(x: np.ndarray, arc_px: float) -> np.ndarray:
-    """Rotational blur: box of ``arc_px`` along the circle through the frame corner (smaller
-    arcs nearer the centre, none at the centre)."""
-    h, w = x.shape[:2]
-    centre, rmax = _polar_params((h, w))
-    n_r = max(8, int(math.ceil(rmax)))
-    n_a = max(16, int(math.ceil(2 * math.pi * rmax)))
-    flags = cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR | cv2.WARP_FILL_OUTLIERS
-    pol = cv2.warpPolar(x, (n_r, n_a), centre, rmax, flags)
-    k = int(round(arc_px))
-    if k >= 2:
-        pad = k
-        ext = np.concatenate([pol[-pad:], pol, pol[:pad]], axis=0)
-        ext = cv2.blur(ext, (1, k), borderType=cv2.BORDER_REPLICATE)
-        pol = np.ascontiguousarray(ext[pad:-pad])
-    back = cv2.warpPolar(pol, (w, h), centre, rmax, flags | cv2.WARP_INVERSE_MAP)
-    return back if back.ndim == x.ndim else back[..., None]
+@njit(cache=True, parallel=True)
+def _swirl_plate(src, rad, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
+    """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a box of
+    ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the tangent of the circle around the
+    frame centre (``rho`` = distance / ``rmax``; ``rad`` = local disc radius, px). At most 12
+    bilinear taps (the plate is already blurred by a disc of that radius)."""
+    h, w, nc = src.shape
+    for y in prange(h):
+        for x in range(w):
+            dx = x - cx
+            dy = y - cy
+            r = math.sqrt(dx * dx + dy * dy)
+            rho = r / rmax
+            wgt = rho * min(1.5 * rho, 1.0)
+            length = amount * 2.0 * rad[y, x] * wgt
+            if length < 1.0 or r < 1e-6:
+                for ch in range(nc):
+                    dst[y, x, ch] = src[y, x, ch]
+                continue
+            tx = -dy / r
+            ty = dx / r
+            n = min(int(length) + 1, 12)
+            for ch in range(nc):
+                dst[y, x, ch] = 0.0
+            for i in range(n):
+                o = (i / (n - 1) - 0.5) * length
+                sx = min(max(x + o * tx, 0.0), w - 1.0)
+                sy = min(max(y + o * ty, 0.0), h - 1.0)
+                x0 = min(int(sx), w - 2) if w > 1 else 0
+                y0 = min(int(sy), h - 2) if h > 1 else 0
+                fx = sx - x0
+                fy = sy - y0
+                x1 = min(x0 + 1, w - 1)
+                y1 = min(y0 + 1, h - 1)
+                for ch in range(nc):
+                    v = ((src[y0, x0, ch] * (1.0 - fx) + src[y0, x1, ch] * fx) * (1.0 - fy)
+                         + (src[y1, x0, ch] * (1.0 - fx) + src[y1, x1, ch] * fx) * fy)
+                    dst[y, x, ch] += v / n
 
 
 def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
-    """Aperture blur of a (h, w, 4) premultiplied layer plus the lens' spatial character."""
+    """Aperture blur of a (h, w, 4) premultiplied layer plus the lens' cat-eye (the swirl is
+    applied once to the whole background plate, see :func:`_swirl_plate`)."""
     k = aperture_kernel(radius, lens)
     y = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
     if lens.cat_eye > 0 and radius >= 1.0:
@@ -494,10 +536,6 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
         y2 = cv2.filter2D(x, -1, k2, borderType=cv2.BORDER_REFLECT)
         wgt = _radius_weight(x.shape[:2], 2.0)
         y = y + wgt * (y2 - y)
-    if lens.swirl > 0 and radius >= 1.0:
-        ys = _swirl(y, lens.swirl * radius * 2.0)
-        wgt = _radius_weight(x.shape[:2], 1.0)
-        y = y + np.clip(wgt * 1.5, 0, 1) * (ys - y)
     return y.astype(np.float32, copy=False)
 
 
@@ -552,9 +590,10 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
             f *= 2
         return f
 
-    def blurred_layer(c: float, lo: float, hi: float, acc: dict) -> None:
+    def blurred_layer(c: float, lo: float, hi: float, acc: dict, racc: dict | None) -> None:
         """Tent layer (lo, c, hi) taken straight from full resolution to its own level,
-        blurred there and summed into that level's accumulator."""
+        blurred there and summed into that level's accumulator (``racc``: its alpha times its
+        radius, to know the local disc radius of the plate)."""
         f = level_of(abs(c))
         out = np.empty((-(-h // f), -(-w // f), 4), np.float32)
         _layer_down(src, coc, float(lo), float(c), float(hi), f, out)
@@ -563,9 +602,15 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
             acc[f] += y
         else:
             acc[f] = y
+        if racc is not None:
+            ra = y[..., 3:] * np.float32(abs(c))
+            if f in racc:
+                racc[f] += ra
+            else:
+                racc[f] = ra
 
-    def collapse(acc: dict) -> np.ndarray:
-        tot = np.zeros((hb, wb, 4), np.float32)
+    def collapse(acc: dict, nc: int = 4) -> np.ndarray:
+        tot = np.zeros((hb, wb, nc), np.float32)
         for f, y in acc.items():
             tot += _up(y, (hb, wb), f // base_f)
         return tot
@@ -576,15 +621,28 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     # the subject the plate is the average of the *visible* background only (no halo, no dark
     # rim); deep under the subject it is filled by pull-push from around.
     levels: dict = {}
+    rlevels: dict | None = {} if lens.swirl > 0 else None
     for j in range(n - 1, -1, -1):
         if occupied(hist_b, j):
             lo = radii[j - 1] if j > 0 else r0
             hi = radii[j + 1] if j + 1 < n else np.inf
-            blurred_layer(radii[j], lo, hi, levels)
+            blurred_layer(radii[j], lo, hi, levels, rlevels)
     acc = collapse(levels)
     del levels
-    back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
-    del acc
+    if rlevels:
+        acc5 = np.concatenate([acc[..., :3], collapse(rlevels, 1)], axis=2)
+        plate = pull_push_fill(acc5, np.clip(acc[..., 3], 0.0, None))
+        del acc5
+        back = np.empty((hb, wb, 3), np.float32)
+        (cx, cy), rmax = _polar_params((hb, wb))
+        _swirl_plate(np.ascontiguousarray(plate[..., :3]),
+                     np.ascontiguousarray(plate[..., 3] / np.float32(base_f)),
+                     np.float32(lens.swirl), np.float32(cx), np.float32(cy), np.float32(rmax),
+                     back)
+        del plate
+    else:
+        back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
+    del acc, rlevels
     if knee is not None:
         _compress_colour(back, np.float32(knee.threshold), np.float32(knee.umax))
 
@@ -594,7 +652,7 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         if occupied(hist_f, j):
             lo = -radii[j + 1] if j + 1 < n else -np.inf
             hi = -radii[j - 1] if j > 0 else -r0
-            blurred_layer(-radii[j], lo, hi, flevels)
+            blurred_layer(-radii[j], lo, hi, flevels, None)
     front = None
     if flevels:
         front = collapse(flevels)
@@ -667,7 +725,7 @@ def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - num
 
 
 @njit(cache=True, parallel=True)
-def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr):  # pragma: no cover - numba
+def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr, keep):  # pragma: no cover - numba
     """In place: take the glowing light out of the sharp image and add it back as a halo."""
     h, w = out.shape[0], out.shape[1]
     for y in prange(h):
@@ -675,6 +733,7 @@ def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr):  # pragma: no cover -
             a = _a0(coc[y, x], r0, r1)
             r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
             k = _glow_weight(r, g, b, amount, thr)
+            k *= 1.0 - keep
             out[y, x, 0] += halo[y, x, 0] - k * r
             out[y, x, 1] += halo[y, x, 1] - k * g
             out[y, x, 2] += halo[y, x, 2] - k * b
@@ -686,7 +745,8 @@ def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1:
     """Soft-focus glow: the bright part of the in-focus layer (``rgb`` times the in-focus weight
     from ``coc``; weight ``glow * smoothstep((max(rgb) - g) / (1 - g))`` with
     ``g = lens.glow_threshold``) spreads into a Gaussian halo of sigma
-    ``glow_radius * long_side``. Light is conserved (what glows is taken from the sharp image);
+    ``glow_radius * long_side``. A fraction ``1 - lens.glow_core`` of the glowing light is
+    taken from the sharp image (``glow_core`` = 0 conserves light, 1 keeps the core as it was);
     midtone detail stays, highlights bloom. Modifies ``out`` in place and returns it."""
     h, w = out.shape[:2]
     sigma = lens.glow_radius * long_side
@@ -696,7 +756,8 @@ def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1:
     _glow_down(rgb, coc, r0, r1, np.float32(lens.glow), thr, gf, small)
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
     halo = np.ascontiguousarray(_up(halo, (h, w), gf), dtype=np.float32)
-    _glow_apply(out, rgb, coc, r0, r1, halo, np.float32(lens.glow), thr)
+    _glow_apply(out, rgb, coc, r0, r1, halo, np.float32(lens.glow), thr,
+                np.float32(lens.glow_core))
     return out
 
 
@@ -729,8 +790,9 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
     """Radiance for the blurred layers of display-referred ``lin`` (float32 (H, W, 3) in [0, 1]).
 
     Every pixel above ``knee.threshold`` is expanded by the knee (inverted after blurring). A
-    *small* highlight (brighter than its surroundings by a white top-hat of width ~0.6 % of the
-    long side: a lamp, a glint, a crystal) was clipped far below its true brightness: each such
+    *small*, near-white highlight (brighter than its surroundings by a white top-hat of width
+    ~0.6 % of the long side; min/max channel ratio above 0.4, full weight from 0.8: a lamp, a
+    glint, a crystal, not a sunlit leaf) was clipped far below its true brightness: each such
     blob gets an extra gain so that, spread over its disc of confusion (radius = the blob's mean
     ``|coc|``), the disc reaches ``disc_level`` (linear, before the knee's compression), at most
     ``boost``. Large bright areas (sky, a white wall) get no extra gain, so they do not flood
@@ -738,15 +800,15 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
     """
     t = knee.threshold
     h, w = lin.shape[:2]
-    m = lin.max(axis=2)
-    s = np.clip((m - t) / (1.0 - t), 0.0, 1.0)
-    s = s * s * (3.0 - 2.0 * s)
+    m = np.empty((h, w), np.float32)
+    sw = np.empty((h, w), np.float32)
+    _highlight_maps(lin, np.float32(t), m, sw)
     gain = np.ones(m.shape, np.float32)
-    if boost > 1.0 and float(s.max()) > 0.5:
+    if boost > 1.0 and float(sw.max()) > 0.25:
         rho = max(2, round(0.003 * max(h, w)))
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rho + 1, 2 * rho + 1))
         tophat = m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
-        peak = s * np.clip(tophat / (0.5 * (1.0 - t)), 0.0, 1.0)
+        peak = sw * np.clip(tophat * np.float32(2.0 / (1.0 - t)), 0.0, 1.0)
         blob = (peak > 0.25).astype(np.uint8)
         n, labels = cv2.connectedComponents(blob, connectivity=8, ltype=cv2.CV_32S)
         idx = np.flatnonzero(blob)
