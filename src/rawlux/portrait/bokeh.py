@@ -240,15 +240,36 @@ def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _composite_focus(rgb, coc, back, r0, r1, out):  # pragma: no cover - numba
+def _composite_focus(rgb, coc, back, gy, gx, r0, r1, out):  # pragma: no cover - numba
     """out = back * (1 - a0) + rgb * a0 with the in-focus weight a0 of :func:`_a0` behind the
-    plane, 1 in front."""
+    plane, 1 in front. ``back`` is the coarse plate, sampled bilinearly through the grids
+    ``gy``/``gx`` of :func:`_grid` (never materialised at full resolution)."""
     h, w = coc.shape
     for y in prange(h):
         for x in range(w):
             a = _a0(coc[y, x], r0, r1)
             for ch in range(3):
-                out[y, x, ch] = back[y, x, ch] * (1.0 - a) + rgb[y, x, ch] * a
+                bk = _bl(back, ch, gy, gx, y, x) if a < 1.0 else 0.0
+                out[y, x, ch] = bk * (1.0 - a) + rgb[y, x, ch] * a
+
+
+def _grid(n: int, n_src: int, f: int) -> np.ndarray:
+    """Bilinear sampling grid, float32 (n, 3) = (i0, i1, weight of i1), of a coarse axis of
+    ``n_src`` samples whose sample i is the block [i f, (i + 1) f) of the full axis (``n``)."""
+    s = np.clip((np.arange(n, dtype=np.float64) + 0.5) / f - 0.5, 0.0, n_src - 1)
+    i0 = np.floor(s)
+    i1 = np.minimum(i0 + 1, n_src - 1)
+    return np.stack([i0, i1, s - i0], axis=1).astype(np.float32)
+
+
+@njit(cache=True, inline="always")
+def _bl(src, ch, gy, gx, y, x):  # pragma: no cover - numba
+    """Bilinear sample of channel ``ch`` of ``src`` at full-resolution pixel (y, x)."""
+    y0, y1, wy = int(gy[y, 0]), int(gy[y, 1]), gy[y, 2]
+    x0, x1, wx = int(gx[x, 0]), int(gx[x, 1]), gx[x, 2]
+    top = src[y0, x0, ch] * (1.0 - wx) + src[y0, x1, ch] * wx
+    bot = src[y1, x0, ch] * (1.0 - wx) + src[y1, x1, ch] * wx
+    return top * (1.0 - wy) + bot * wy
 
 
 @njit(cache=True)
@@ -292,41 +313,48 @@ def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _front_composite(out, rgb, coc, fill, front, depth_in, r0, r1):  # pragma: no cover - numba
+def _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, r0, r1):  # pragma: no cover
     """In place: lay the summed foreground (premultiplied colour, alpha) over the plate.
 
     Behind the plane: ``out * (1 - A) + F`` (normalised where the summed alpha A > 1). In front:
-    the pixel's own in-focus share (weight :func:`_a0` of ``-v``) joins the foreground sum; where the sum
-    covers less than 1 the rest comes from ``fill`` (the plate around) at a foreground object's
+    the pixel's own in-focus share (weight :func:`_a0` of ``-v``) joins the foreground sum; where
+    the sum covers less than 1 the rest comes from ``fill`` (the plate around) at an object's
     edge and from the normalised foreground itself deep inside (``depth_in`` px from the edge,
-    relative to the local radius), which closes gaps between layers of different blur."""
+    relative to the local radius), which closes gaps between layers of different blur.
+    ``fill`` and ``front`` are coarse, sampled through the grids ``gy``/``gx``."""
     h, w = coc.shape
     for y in prange(h):
+        fr = np.empty(4, np.float32)
+        fl = np.empty(3, np.float32)
         for x in range(w):
             v = coc[y, x]
-            fa = front[y, x, 3]
+            for ch in range(4):
+                fr[ch] = _bl(front, ch, gy, gx, y, x)
+            fa = fr[3]
             if fa < 0.0:
                 fa = 0.0
             if v < 0.0:
+                for ch in range(3):
+                    fl[ch] = _bl(fill, ch, gy, gx, y, x)
                 a = _a0(-v, r0, r1)
                 tot = fa + a
                 inner = depth_in[y, x] / max(-v, 1.0)
                 inner = min(inner, 1.0)
                 for ch in range(3):
-                    s = front[y, x, ch] + a * rgb[y, x, ch]
+                    s = fr[ch] + a * rgb[y, x, ch]
                     if tot >= 1.0:
                         out[y, x, ch] = s / tot
                     else:
-                        own = s / tot if tot > 1e-6 else fill[y, x, ch]
-                        f = inner * own + (1.0 - inner) * fill[y, x, ch]
+                        own = s / tot if tot > 1e-6 else fl[ch]
+                        f = inner * own + (1.0 - inner) * fl[ch]
                         out[y, x, ch] = s + (1.0 - tot) * f
             elif fa > 0.0:
                 if fa > 1.0:
                     for ch in range(3):
-                        out[y, x, ch] = front[y, x, ch] / fa
+                        out[y, x, ch] = fr[ch] / fa
                 else:
                     for ch in range(3):
-                        out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + front[y, x, ch]
+                        out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + fr[ch]
 
 
 @njit(cache=True)
@@ -388,17 +416,16 @@ def _highlight_maps(lin, t, m, sw):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _expand_kernel(lin, gain, t, umax, out):  # pragma: no cover - numba
-    """out = lin scaled so its max channel m follows the expansion (identity below ``t``),
-    times the per-pixel extra ``gain`` of small highlights."""
+def _expand_kernel(lin, t, umax, out):  # pragma: no cover - numba
+    """out = lin scaled so its max channel m follows the expansion (identity below ``t``)."""
     h, w = lin.shape[0], lin.shape[1]
     for y in prange(h):
         for x in range(w):
             m = max(lin[y, x, 0], lin[y, x, 1], lin[y, x, 2])
-            g = gain[y, x]
+            g = 1.0
             if m > t:
                 u = min((m - t) / (1.0 - t), 1.0)
-                g *= (t - (1.0 - t) * math.log1p(-u * umax)) / m
+                g = (t - (1.0 - t) * math.log1p(-u * umax)) / m
             for ch in range(3):
                 out[y, x, ch] = lin[y, x, ch] * g
 
@@ -487,11 +514,12 @@ def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
 
 
 @njit(cache=True, parallel=True)
-def _swirl_plate(src, rad, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
+def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
     """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a box of
     ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the tangent of the circle around the
-    frame centre (``rho`` = distance / ``rmax``; ``rad`` = local disc radius, px). At most 12
-    bilinear taps (the plate is already blurred by a disc of that radius)."""
+    frame centre (``rho`` = distance / ``rmax``; ``rad`` = local disc radius, px). At most 10
+    bilinear taps (the plate is already blurred by a disc of that radius). Pixels where the plate
+    is not seen (``seen`` <= 0: under the in-focus subject) are copied."""
     h, w, nc = src.shape
     for y in prange(h):
         for x in range(w):
@@ -501,13 +529,13 @@ def _swirl_plate(src, rad, amount, cx, cy, rmax, dst):  # pragma: no cover - num
             rho = r / rmax
             wgt = rho * min(1.5 * rho, 1.0)
             length = amount * 2.0 * rad[y, x] * wgt
-            if length < 1.0 or r < 1e-6:
+            if length < 1.0 or r < 1e-6 or seen[y, x] <= 0.0:
                 for ch in range(nc):
                     dst[y, x, ch] = src[y, x, ch]
                 continue
             tx = -dy / r
             ty = dx / r
-            n = min(int(length) + 1, 12)
+            n = min(int(length) + 1, 10)
             for ch in range(nc):
                 dst[y, x, ch] = 0.0
             for i in range(n):
@@ -563,6 +591,7 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     h, w = coc.shape
     rgb = np.ascontiguousarray(rgb)
     src = rgb if light is None else np.ascontiguousarray(light)
+    light = None
     coc = np.ascontiguousarray(np.nan_to_num(coc.astype(np.float32), nan=0.0))
     maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
     if maxr <= SHARP_RADIUS and lens.glow <= 0:
@@ -637,6 +666,7 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         (cx, cy), rmax = _polar_params((hb, wb))
         _swirl_plate(np.ascontiguousarray(plate[..., :3]),
                      np.ascontiguousarray(plate[..., 3] / np.float32(base_f)),
+                     cv2.dilate(acc[..., 3], np.ones((3, 3), np.uint8)),
                      np.float32(lens.swirl), np.float32(cx), np.float32(cy), np.float32(rmax),
                      back)
         del plate
@@ -664,8 +694,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     # in focus at full resolution (pixels in front of the plane keep their own colour here;
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
-    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w), base_f)), np.float32(r0),
-                     np.float32(r1), out)
+    gy, gx = _grid(h, hb, base_f), _grid(w, wb, base_f)
+    _composite_focus(rgb, coc, back, gy, gx, np.float32(r0), np.float32(r1), out)
     del back
     if lens.glow > 0:
         out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens, glow_long_side or max(h, w))
@@ -676,12 +706,13 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         # between foreground layers never show an unrelated colour)
         pb = np.empty((hb, wb, 4), np.float32)
         _behind_down(out, coc, base_f, pb)
-        fill = np.ascontiguousarray(_up(pull_push_fill(pb[..., :3], pb[..., 3]), (h, w), base_f))
+        fill = pull_push_fill(pb[..., :3], pb[..., 3])
         del pb
         fmask = (coc < 0.0).astype(np.uint8)
         depth_in = cv2.distanceTransform(fmask, cv2.DIST_L2, 3)
-        front = np.ascontiguousarray(_up(front, (h, w), base_f))
-        _front_composite(out, rgb, coc, fill, front, depth_in, np.float32(r0), np.float32(r1))
+        del fmask
+        _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, np.float32(r0),
+                         np.float32(r1))
     np.maximum(out, 0.0, out=out)
     return out
 
@@ -725,8 +756,9 @@ def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - num
 
 
 @njit(cache=True, parallel=True)
-def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr, keep):  # pragma: no cover - numba
-    """In place: take the glowing light out of the sharp image and add it back as a halo."""
+def _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, amount, thr, keep):  # pragma: no cover
+    """In place: take the glowing light out of the sharp image and add it back as a halo
+    (``halo`` coarse, sampled through the grids ``gy``/``gx``)."""
     h, w = out.shape[0], out.shape[1]
     for y in prange(h):
         for x in range(w):
@@ -734,9 +766,9 @@ def _glow_apply(out, rgb, coc, r0, r1, halo, amount, thr, keep):  # pragma: no c
             r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
             k = _glow_weight(r, g, b, amount, thr)
             k *= 1.0 - keep
-            out[y, x, 0] += halo[y, x, 0] - k * r
-            out[y, x, 1] += halo[y, x, 1] - k * g
-            out[y, x, 2] += halo[y, x, 2] - k * b
+            out[y, x, 0] += _bl(halo, 0, gy, gx, y, x) - k * r
+            out[y, x, 1] += _bl(halo, 1, gy, gx, y, x) - k * g
+            out[y, x, 2] += _bl(halo, 2, gy, gx, y, x) - k * b
 
 
 def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1: np.float32,
@@ -755,8 +787,9 @@ def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1:
     thr = np.float32(lens.glow_threshold)
     _glow_down(rgb, coc, r0, r1, np.float32(lens.glow), thr, gf, small)
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
-    halo = np.ascontiguousarray(_up(halo, (h, w), gf), dtype=np.float32)
-    _glow_apply(out, rgb, coc, r0, r1, halo, np.float32(lens.glow), thr,
+    halo = np.ascontiguousarray(halo, dtype=np.float32)
+    gy, gx = _grid(h, halo.shape[0], gf), _grid(w, halo.shape[1], gf)
+    _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, np.float32(lens.glow), thr,
                 np.float32(lens.glow_core))
     return out
 
@@ -803,12 +836,14 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
     m = np.empty((h, w), np.float32)
     sw = np.empty((h, w), np.float32)
     _highlight_maps(lin, np.float32(t), m, sw)
-    gain = np.ones(m.shape, np.float32)
+    idx = np.zeros(0, np.int64)
     if boost > 1.0 and float(sw.max()) > 0.25:
         rho = max(2, round(0.003 * max(h, w)))
         se = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rho + 1, 2 * rho + 1))
         tophat = m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
+        del m
         peak = sw * np.clip(tophat * np.float32(2.0 / (1.0 - t)), 0.0, 1.0)
+        del tophat, sw
         blob = (peak > 0.25).astype(np.uint8)
         n, labels = cv2.connectedComponents(blob, connectivity=8, ltype=cv2.CV_32S)
         idx = np.flatnonzero(blob)
@@ -823,9 +858,13 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
             g = disc_level * np.pi * np.maximum(rad, 0.5) ** 2 / (np.maximum(energy, 1e-6) * full)
             g = np.clip(g, 1.0, boost)
             g[0] = 1.0
-            gain.ravel()[idx] = (1.0 + (g[lab] - 1.0) * pv).astype(np.float32)
+            gain_idx = (1.0 + (g[lab] - 1.0) * pv).astype(np.float32)
+        del labels, peak, blob
     out = np.empty_like(lin)
-    _expand_kernel(lin, gain, np.float32(t), np.float32(knee.umax), out)
+    _expand_kernel(lin, np.float32(t), np.float32(knee.umax), out)
+    if idx.size:
+        flat = out.reshape(-1, 3)
+        flat[idx] *= gain_idx[:, None]
     return out
 
 
@@ -860,12 +899,14 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     lin = np.ascontiguousarray(lin, dtype=np.float32)
     long_side = max(img.height, img.width)
     coc = signed_coc(d, focus_disparity, lens, f_number, params.framing, long_side)
-    light, knee = None, None
+    knee = None
     if display and params.highlight_boost > 1.0 and params.highlight_threshold < 1.0:
         knee = HighlightKnee(params.highlight_threshold)
-        light = expand_highlights(lin, coc, knee, params.highlight_boost, params.disc_level)
-    out = render_linear(lin, coc, lens, quality=params.quality, light=light, knee=knee)
-    del light
+    # the expanded radiance is passed without keeping a reference here, so render_linear can
+    # free it as soon as the blurred layers are made
+    out = render_linear(lin, coc, lens, quality=params.quality, knee=knee,
+                        light=None if knee is None else expand_highlights(
+                            lin, coc, knee, params.highlight_boost, params.disc_level))
     if display and img.encoding is Encoding.SRGB:
         out = srgb_encode_fast(out, out=out)  # clips to [0, 1]
     else:
