@@ -99,7 +99,8 @@ def run_with_rss(cmd: list[str]) -> tuple[float, float, float]:
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-        rss_kib, user, system = map(float, Path(tf.name).read_text().strip().splitlines()[-1].split())
+        last = Path(tf.name).read_text().strip().splitlines()[-1]
+        rss_kib, user, system = map(float, last.split())
     return wall, user + system, rss_kib / 1024.0
 
 

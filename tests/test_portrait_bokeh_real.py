@@ -40,7 +40,8 @@ PHOTOS = [
 def _scaled(img: Image, long_side: int) -> Image:
     s = long_side / max(img.height, img.width)
     size = (max(1, round(img.width * s)), max(1, round(img.height * s)))
-    return img.with_data(np.ascontiguousarray(cv2.resize(img.data, size, interpolation=cv2.INTER_AREA)))
+    small = cv2.resize(img.data, size, interpolation=cv2.INTER_AREA)
+    return img.with_data(np.ascontiguousarray(small))
 
 
 _CACHE: dict = {}
@@ -155,8 +156,8 @@ def test_chandelier_highlight_becomes_lens_shaped_disc(shared_data: Path):
     two renders is that highlight's own disc. It has the lens' six corners, the diameter of the
     circle of confusion there, and is brighter than its surroundings."""
     long_side = 1166  # half size: discs ~20 px across
-    img, disp, fd = _setup(shared_data, "portraits/pd_whitehouse_obama_blue_room_chandelier_2010.jpg",
-                           long_side)
+    rel = "portraits/pd_whitehouse_obama_blue_room_chandelier_2010.jpg"
+    img, disp, fd = _setup(shared_data, rel, long_side)
     lens = LensParams(blades=6, roundness=0.0, edge_softness=0.02, rotation=0.0, max_blur=0.2)
     n = 1.4
     coc = signed_coc(disp, fd, lens, n, 1.0, long_side)
@@ -198,7 +199,8 @@ def test_display_point_light_becomes_bright_disc_subject_untouched():
     the wall; the subject is bit-identical."""
     h, w = 240, 320
     rng = np.random.default_rng(3)
-    data = np.full((h, w, 3), 0.35, np.float32) + 0.02 * rng.standard_normal((h, w, 3)).astype(np.float32)
+    noise = rng.standard_normal((h, w, 3)).astype(np.float32)
+    data = np.full((h, w, 3), 0.35, np.float32) + 0.02 * noise
     lights = [(60, 60), (60, 260), (190, 70)]
     for y, x in lights:
         data[y:y + 2, x:x + 2] = 1.0

@@ -698,7 +698,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     _composite_focus(rgb, coc, back, gy, gx, np.float32(r0), np.float32(r1), out)
     del back
     if lens.glow > 0:
-        out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens, glow_long_side or max(h, w))
+        out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens,
+                    glow_long_side or max(h, w))
 
     if front is not None:
         # what lies behind the foreground is unknown: near the edge of a foreground object it is
