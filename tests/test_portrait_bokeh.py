@@ -332,3 +332,15 @@ def test_display_highlights_in_focus_stay_put():
     inner[22:68, 42:88] = True
     assert float(np.abs(out[inner] - data[inner]).max()) < 2e-4
     assert float(out[86:95, 126:135].mean()) > 0.5 + 0.02  # the blurred light blooms
+
+
+def test_signed_coc_kernel_matches_numpy_formula():
+    rng = np.random.default_rng(7)
+    d = (rng.random((64, 80)) * 2.0).astype(np.float32)
+    d[3, 4] = np.nan
+    for lens in (PLAIN, load_lens("35"), load_lens("75")):
+        got = signed_coc(d, 0.8, lens, 2.0, 0.5, 80)
+        rel = 1.0 - np.nan_to_num(d, nan=0.8).astype(np.float64) / 0.8
+        mag = np.minimum(np.abs(rel) ** lens.falloff * coc_scale(lens, 2.0, 0.5, 80),
+                         lens.max_blur * 80 * 0.5)
+        np.testing.assert_allclose(got, np.copysign(mag, rel), rtol=1e-5, atol=1e-5)

@@ -90,13 +90,27 @@ def signed_coc(disparity: np.ndarray, focus_disparity: float, lens: LensParams, 
     if not focus_disparity > 0 or not math.isfinite(focus_disparity):
         raise InvalidParameter(f"focus disparity must be positive, got {focus_disparity}")
     k = coc_scale(lens, f_number, framing, long_side)
-    rel = 1.0 - disparity.astype(np.float32, copy=False) / np.float32(focus_disparity)
-    mag = np.abs(rel)
-    if lens.falloff != 1.0:
-        mag = np.power(mag, np.float32(lens.falloff))
-    cap = np.float32(lens.max_blur * long_side * 0.5)
-    b = np.minimum(mag * np.float32(k), cap)
-    return np.copysign(b, rel).astype(np.float32)
+    d = np.ascontiguousarray(disparity, dtype=np.float32)
+    out = np.empty(d.shape, np.float32)
+    _signed_coc_kernel(d.reshape(-1), np.float32(1.0 / focus_disparity), np.float32(k),
+                       np.float32(lens.falloff), np.float32(lens.max_blur * long_side * 0.5),
+                       out.reshape(-1))
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _signed_coc_kernel(d, inv_fd, k, falloff, cap, out):  # pragma: no cover - numba
+    """out = sign(rel) * min(k * |rel| ** falloff, cap), rel = 1 - d * inv_fd; NaN -> 0."""
+    for i in prange(d.shape[0]):
+        rel = 1.0 - d[i] * inv_fd
+        if rel != rel:
+            out[i] = 0.0
+            continue
+        mag = abs(rel)
+        if falloff != 1.0:
+            mag = mag ** falloff
+        b = min(mag * k, cap)
+        out[i] = b if rel >= 0.0 else -b
 
 
 # ---------------------------------------------------------------------------------- kernels
@@ -592,7 +606,9 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     rgb = np.ascontiguousarray(rgb)
     src = rgb if light is None else np.ascontiguousarray(light)
     light = None
-    coc = np.ascontiguousarray(np.nan_to_num(coc.astype(np.float32), nan=0.0))
+    coc = np.ascontiguousarray(coc, dtype=np.float32)
+    if np.isnan(coc).any():
+        coc = np.nan_to_num(coc, nan=0.0)
     maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
     if maxr <= SHARP_RADIUS and lens.glow <= 0:
         return rgb.copy()
