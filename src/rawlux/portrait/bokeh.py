@@ -529,9 +529,10 @@ def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
-    """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a box of
-    ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the tangent of the circle around the
-    frame centre (``rho`` = distance / ``rmax``; ``rad`` = local disc radius, px). At most 10
+    """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a tent
+    with the variance of a box of ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the
+    tangent of the circle around the frame centre (``rho`` = distance / ``rmax``; ``rad`` = local
+    disc radius, px), so bright discs stretch into soft-ended ovals, not hard streaks. At most 11
     bilinear taps (the plate is already blurred by a disc of that radius). Pixels where the plate
     is not seen (``seen`` <= 0: under the in-focus subject) are copied."""
     h, w, nc = src.shape
@@ -549,11 +550,17 @@ def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover
                 continue
             tx = -dy / r
             ty = dx / r
-            n = min(int(length) + 1, 10)
+            span = 1.41 * length  # a tent of the box's variance: no hard-ended streaks
+            n = min(int(span) + 2, 11) | 1
             for ch in range(nc):
                 dst[y, x, ch] = 0.0
+            wsum = 0.0
             for i in range(n):
-                o = (i / (n - 1) - 0.5) * length
+                wt = 1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3
+                wsum += wt
+            for i in range(n):
+                wt = (1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3) / wsum
+                o = (i / (n - 1) - 0.5) * span
                 sx = min(max(x + o * tx, 0.0), w - 1.0)
                 sy = min(max(y + o * ty, 0.0), h - 1.0)
                 x0 = min(int(sx), w - 2) if w > 1 else 0
@@ -565,7 +572,7 @@ def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover
                 for ch in range(nc):
                     v = ((src[y0, x0, ch] * (1.0 - fx) + src[y0, x1, ch] * fx) * (1.0 - fy)
                          + (src[y1, x0, ch] * (1.0 - fx) + src[y1, x1, ch] * fx) * fy)
-                    dst[y, x, ch] += v / n
+                    dst[y, x, ch] += v * wt
 
 
 def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
