@@ -301,3 +301,46 @@ def test_soft_focus_glow_blooms_highlights_keeps_light():
     assert float(a[60, 80, 0]) < 1.0  # some of it left the highlight
     # midtones stay crisp
     assert float(np.abs(a[5:30, 5:40] - rgb[5:30, 5:40]).max()) < 1e-4
+
+
+def test_highlight_knee_round_trips_and_rolls_off():
+    from rawlux.portrait.bokeh import HighlightKnee
+
+    knee = HighlightKnee(0.7)
+    x = np.linspace(0.0, 1.0, 1001)
+    np.testing.assert_allclose(knee.compress(knee.expand(x)), x, atol=1e-9)
+    assert float(knee.expand(np.float64(1.0))) > 1.5  # clipped light is expanded ...
+    big = knee.compress(np.array([2.0, 10.0, 1e4]))
+    assert np.all(np.diff(big) >= 0)  # ... and summed light rolls off, never far above 1
+    assert float(big.max()) <= 0.7 + 0.3 / knee.umax + 1e-9
+    np.testing.assert_array_equal(knee.expand(x[x <= 0.7]), x[x <= 0.7])  # identity below
+
+
+def test_display_highlights_in_focus_stay_put():
+    """A clipped, in-focus highlight (a specular on a face) is not expanded: only what gets
+    blurred blooms."""
+    h, w = 120, 160
+    data = np.full((h, w, 3), 0.5, np.float32)
+    data[40:44, 60:64] = 1.0  # in-focus specular
+    data[90, 130] = 1.0  # background point light
+    disp = np.full((h, w), FAR, np.float32)
+    disp[20:70, 40:90] = NEAR
+    img = Image(data, ColorSpace.SRGB, Encoding.SRGB, Referred.DISPLAY)
+    out = render_bokeh(img, disp, NEAR, LensParams(blades=0, max_blur=0.25),
+                       BokehParams(aperture=1.4, framing=0.3)).data
+    inner = np.zeros((h, w), bool)
+    inner[22:68, 42:88] = True
+    assert float(np.abs(out[inner] - data[inner]).max()) < 2e-4
+    assert float(out[86:95, 126:135].mean()) > 0.5 + 0.02  # the blurred light blooms
+
+
+def test_signed_coc_kernel_matches_numpy_formula():
+    rng = np.random.default_rng(7)
+    d = (rng.random((64, 80)) * 2.0).astype(np.float32)
+    d[3, 4] = np.nan
+    for lens in (PLAIN, load_lens("35"), load_lens("75")):
+        got = signed_coc(d, 0.8, lens, 2.0, 0.5, 80)
+        rel = 1.0 - np.nan_to_num(d, nan=0.8).astype(np.float64) / 0.8
+        mag = np.minimum(np.abs(rel) ** lens.falloff * coc_scale(lens, 2.0, 0.5, 80),
+                         lens.max_blur * 80 * 0.5)
+        np.testing.assert_allclose(got, np.copysign(mag, rel), rtol=1e-5, atol=1e-5)

@@ -44,6 +44,7 @@ SENSOR_LONG_MM = 36.0
 SENSOR_SHORT_MM = 24.0
 R_MAX = 8.0  # largest kernel radius (px) at the level a layer is blurred at
 LADDER_RATIO = 1.38  # ratio between successive layer radii
+SHARP_RADIUS = 0.5  # px: a CoC radius up to this is in focus (the pixel is left untouched)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,15 @@ class BokehParams(StageParams):
                             doc="f-number; 0 = the lens' default aperture")
     framing: float = param(1.0, lo=0.05, hi=1000.0, unit="m",
                            doc="scene height covered by the frame's short side at the focal plane")
-    highlight_boost: float = param(6.0, lo=1.0, hi=64.0,
-                                   doc="gain for near-clipped highlights of display-referred input")
-    highlight_threshold: float = param(0.85, lo=0.0, hi=1.0,
-                                       doc="linear level above which display highlights are boosted")
+    highlight_boost: float = param(32.0, lo=1.0, hi=1024.0,
+                                   doc="largest extra gain for small clipped highlights of display-"
+                                       "referred input (lamps, glints -> bright discs); 1 = off")
+    highlight_threshold: float = param(0.7, lo=0.05, hi=0.99,
+                                       doc="linear level above which display highlights are "
+                                           "expanded before blurring (and compressed after)")
+    disc_level: float = param(0.5, lo=0.05, hi=16.0,
+                              doc="linear brightness a small highlight's disc aims at (before "
+                                  "the highlight compression)")
     quality: float = param(1.0, lo=0.25, hi=4.0,
                            doc="layer density and kernel resolution multiplier (speed trade-off)")
 
@@ -84,13 +90,27 @@ def signed_coc(disparity: np.ndarray, focus_disparity: float, lens: LensParams, 
     if not focus_disparity > 0 or not math.isfinite(focus_disparity):
         raise InvalidParameter(f"focus disparity must be positive, got {focus_disparity}")
     k = coc_scale(lens, f_number, framing, long_side)
-    rel = 1.0 - disparity.astype(np.float32, copy=False) / np.float32(focus_disparity)
-    mag = np.abs(rel)
-    if lens.falloff != 1.0:
-        mag = np.power(mag, np.float32(lens.falloff))
-    cap = np.float32(lens.max_blur * long_side * 0.5)
-    b = np.minimum(mag * np.float32(k), cap)
-    return np.copysign(b, rel).astype(np.float32)
+    d = np.ascontiguousarray(disparity, dtype=np.float32)
+    out = np.empty(d.shape, np.float32)
+    _signed_coc_kernel(d.reshape(-1), np.float32(1.0 / focus_disparity), np.float32(k),
+                       np.float32(lens.falloff), np.float32(lens.max_blur * long_side * 0.5),
+                       out.reshape(-1))
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _signed_coc_kernel(d, inv_fd, k, falloff, cap, out):  # pragma: no cover - numba
+    """out = sign(rel) * min(k * |rel| ** falloff, cap), rel = 1 - d * inv_fd; NaN -> 0."""
+    for i in prange(d.shape[0]):
+        rel = 1.0 - d[i] * inv_fd
+        if rel != rel:
+            out[i] = 0.0
+            continue
+        mag = abs(rel)
+        if falloff != 1.0:
+            mag = mag ** falloff
+        b = min(mag * k, cap)
+        out[i] = b if rel >= 0.0 else -b
 
 
 # ---------------------------------------------------------------------------------- kernels
@@ -234,22 +254,45 @@ def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _composite_focus(rgb, coc, back, r1, out):  # pragma: no cover - numba
-    """out = back * (1 - a0) + rgb * a0; a0 = max(0, 1 - coc / r1) behind the plane, 1 in front."""
+def _composite_focus(rgb, coc, back, gy, gx, r0, r1, out):  # pragma: no cover - numba
+    """out = back * (1 - a0) + rgb * a0 with the in-focus weight a0 of :func:`_a0` behind the
+    plane, 1 in front. ``back`` is the coarse plate, sampled bilinearly through the grids
+    ``gy``/``gx`` of :func:`_grid` (never materialised at full resolution)."""
     h, w = coc.shape
     for y in prange(h):
         for x in range(w):
-            a = _a0(coc[y, x], r1)
+            a = _a0(coc[y, x], r0, r1)
             for ch in range(3):
-                out[y, x, ch] = back[y, x, ch] * (1.0 - a) + rgb[y, x, ch] * a
+                bk = _bl(back, ch, gy, gx, y, x) if a < 1.0 else 0.0
+                out[y, x, ch] = bk * (1.0 - a) + rgb[y, x, ch] * a
+
+
+def _grid(n: int, n_src: int, f: int) -> np.ndarray:
+    """Bilinear sampling grid, float32 (n, 3) = (i0, i1, weight of i1), of a coarse axis of
+    ``n_src`` samples whose sample i is the block [i f, (i + 1) f) of the full axis (``n``)."""
+    s = np.clip((np.arange(n, dtype=np.float64) + 0.5) / f - 0.5, 0.0, n_src - 1)
+    i0 = np.floor(s)
+    i1 = np.minimum(i0 + 1, n_src - 1)
+    return np.stack([i0, i1, s - i0], axis=1).astype(np.float32)
+
+
+@njit(cache=True, inline="always")
+def _bl(src, ch, gy, gx, y, x):  # pragma: no cover - numba
+    """Bilinear sample of channel ``ch`` of ``src`` at full-resolution pixel (y, x)."""
+    y0, y1, wy = int(gy[y, 0]), int(gy[y, 1]), gy[y, 2]
+    x0, x1, wx = int(gx[x, 0]), int(gx[x, 1]), gx[x, 2]
+    top = src[y0, x0, ch] * (1.0 - wx) + src[y0, x1, ch] * wx
+    bot = src[y1, x0, ch] * (1.0 - wx) + src[y1, x1, ch] * wx
+    return top * (1.0 - wy) + bot * wy
 
 
 @njit(cache=True)
-def _a0(v, r1):  # pragma: no cover - numba
-    """In-focus weight of a pixel with signed CoC ``v``."""
-    if v <= 0.0:
+def _a0(v, r0, r1):  # pragma: no cover - numba
+    """In-focus weight of a pixel with signed CoC ``v`` behind the plane: 1 up to ``r0`` (a
+    blur radius below half a pixel is sharp), 0 from ``r1`` (the first blurred layer) on."""
+    if v <= r0:
         return 1.0
-    a = 1.0 - v / r1
+    a = (r1 - v) / (r1 - r0)
     return a if a > 0.0 else 0.0
 
 
@@ -284,55 +327,147 @@ def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _front_composite(out, rgb, coc, fill, front, r1):  # pragma: no cover - numba
-    """In place: pixels in front of the plane get their own colour blended with the estimate of
-    what is behind them (``fill``), then the blurred foreground (premult, alpha) goes over."""
+def _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, r0, r1):  # pragma: no cover
+    """In place: lay the summed foreground (premultiplied colour, alpha) over the plate.
+
+    Behind the plane: ``out * (1 - A) + F`` (normalised where the summed alpha A > 1). In front:
+    the pixel's own in-focus share (weight :func:`_a0` of ``-v``) joins the foreground sum; where
+    the sum covers less than 1 the rest comes from ``fill`` (the plate around) at an object's
+    edge and from the normalised foreground itself deep inside (``depth_in`` px from the edge,
+    relative to the local radius), which closes gaps between layers of different blur.
+    ``fill`` and ``front`` are coarse, sampled through the grids ``gy``/``gx``."""
     h, w = coc.shape
     for y in prange(h):
+        fr = np.empty(4, np.float32)
+        fl = np.empty(3, np.float32)
         for x in range(w):
             v = coc[y, x]
-            if v < 0.0:
-                a = 1.0 + v / r1
-                a = max(a, 0.0)
-                for ch in range(3):
-                    out[y, x, ch] = a * rgb[y, x, ch] + (1.0 - a) * fill[y, x, ch]
-            fa = front[y, x, 3]
-            if fa > 1.0:
-                fa = 1.0
-            elif fa < 0.0:
+            for ch in range(4):
+                fr[ch] = _bl(front, ch, gy, gx, y, x)
+            fa = fr[3]
+            if fa < 0.0:
                 fa = 0.0
-            for ch in range(3):
-                out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + front[y, x, ch]
+            if v < 0.0:
+                for ch in range(3):
+                    fl[ch] = _bl(fill, ch, gy, gx, y, x)
+                a = _a0(-v, r0, r1)
+                tot = fa + a
+                inner = depth_in[y, x] / max(-v, 1.0)
+                inner = min(inner, 1.0)
+                for ch in range(3):
+                    s = fr[ch] + a * rgb[y, x, ch]
+                    if tot >= 1.0:
+                        out[y, x, ch] = s / tot
+                    else:
+                        own = s / tot if tot > 1e-6 else fl[ch]
+                        f = inner * own + (1.0 - inner) * fl[ch]
+                        out[y, x, ch] = s + (1.0 - tot) * f
+            elif fa > 0.0:
+                if fa > 1.0:
+                    for ch in range(3):
+                        out[y, x, ch] = fr[ch] / fa
+                else:
+                    for ch in range(3):
+                        out[y, x, ch] = out[y, x, ch] * (1.0 - fa) + fr[ch]
+
+
+@njit(cache=True)
+def _knee_compress(m, t, umax):  # pragma: no cover - numba
+    """Inverse of the highlight expansion for one value (identity below ``t``)."""
+    if m <= t:
+        return m
+    z = (m - t) / (1.0 - t)
+    return t + (1.0 - t) * (1.0 - math.exp(-z)) / umax
 
 
 @njit(cache=True, parallel=True)
-def _boost_kernel(rgb, gain, threshold):  # pragma: no cover - numba
-    h, w = rgb.shape[0], rgb.shape[1]
-    inv = 1.0 / (1.0 - threshold)
+def _compress_colour(c, t, umax):  # pragma: no cover - numba
+    """In place on (h, w, 3) colour: scale each pixel so its max channel follows the knee."""
+    h, w = c.shape[0], c.shape[1]
     for y in prange(h):
         for x in range(w):
-            m = max(rgb[y, x, 0], rgb[y, x, 1], rgb[y, x, 2])
-            if m > threshold:
-                t = (m - threshold) * inv
-                t = min(t, 1.0)
-                g = 1.0 + (gain - 1.0) * t * t * t
+            m = max(c[y, x, 0], c[y, x, 1], c[y, x, 2])
+            if m > t:
+                g = _knee_compress(m, t, umax) / m
                 for ch in range(3):
-                    rgb[y, x, ch] *= g
+                    c[y, x, ch] *= g
+
+
+@njit(cache=True, parallel=True)
+def _compress_premult(c, t, umax):  # pragma: no cover - numba
+    """In place on (h, w, 4) premultiplied colour + alpha: the knee on the colour (c / alpha)."""
+    h, w = c.shape[0], c.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            a = c[y, x, 3]
+            if a <= 1e-6:
+                continue
+            m = max(c[y, x, 0], c[y, x, 1], c[y, x, 2]) / a
+            if m > t:
+                g = _knee_compress(m, t, umax) / m
+                for ch in range(3):
+                    c[y, x, ch] *= g
+
+
+@njit(cache=True, parallel=True)
+def _highlight_maps(lin, t, m, sw):  # pragma: no cover - numba
+    """Per pixel: ``m`` = max channel; ``sw`` = smoothstep((m - t) / (1 - t)) times the
+    whiteness ``clip((min / max - 0.4) / 0.4, 0, 1)``."""
+    h, w = lin.shape[0], lin.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            r, g, b = lin[y, x, 0], lin[y, x, 1], lin[y, x, 2]
+            hi = max(r, g, b)
+            m[y, x] = hi
+            u = (hi - t) / (1.0 - t)
+            if u <= 0.0:
+                sw[y, x] = 0.0
+                continue
+            u = min(u, 1.0)
+            wh = (min(r, g, b) / hi - 0.4) / 0.4
+            wh = min(max(wh, 0.0), 1.0)
+            sw[y, x] = u * u * (3.0 - 2.0 * u) * wh
+
+
+@njit(cache=True, parallel=True)
+def _expand_kernel(lin, t, umax, out):  # pragma: no cover - numba
+    """out = lin scaled so its max channel m follows the expansion (identity below ``t``)."""
+    h, w = lin.shape[0], lin.shape[1]
+    for y in prange(h):
+        for x in range(w):
+            m = max(lin[y, x, 0], lin[y, x, 1], lin[y, x, 2])
+            g = 1.0
+            if m > t:
+                u = min((m - t) / (1.0 - t), 1.0)
+                g = (t - (1.0 - t) * math.log1p(-u * umax)) / m
+            for ch in range(3):
+                out[y, x, ch] = lin[y, x, ch] * g
 
 
 def _down(x: np.ndarray, f: int) -> np.ndarray:
+    """Area-downsample by exactly ``f`` (edge rows/columns replicated up to a multiple of f),
+    so block centres land where :func:`_up` expects them."""
     if f == 1:
         return x
     h, w = x.shape[:2]
-    return cv2.resize(x, (max(1, -(-w // f)), max(1, -(-h // f))), interpolation=cv2.INTER_AREA)
-
-
-def _up(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    h, w = shape
-    if x.shape[:2] == (h, w):
-        return x
-    y = cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
+    ph, pw = -h % f, -w % f
+    if ph or pw:
+        x = cv2.copyMakeBorder(x, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    y = cv2.resize(x, ((w + pw) // f, (h + ph) // f), interpolation=cv2.INTER_AREA)
     return y if y.ndim == x.ndim else y[..., None]
+
+
+def _up(x: np.ndarray, shape: tuple[int, int], f: int) -> np.ndarray:
+    """Bilinear up-sampling by exactly ``f`` (pixel (i, j) of ``x`` is the block
+    [i f, (i + 1) f) x [j f, (j + 1) f)), cropped to ``shape``. An inexact scale would shift
+    coarse levels against fine ones by up to ``f`` px (ghost edges)."""
+    h, w = shape
+    if f == 1:
+        return x[:h, :w]
+    hs, ws = x.shape[:2]
+    y = cv2.resize(x, (ws * f, hs * f), interpolation=cv2.INTER_LINEAR)
+    y = y if y.ndim == x.ndim else y[..., None]
+    return y[:h, :w]
 
 
 @njit(cache=True, parallel=True)
@@ -371,7 +506,7 @@ def pull_push_fill(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
     est = np.empty(c.shape, np.float32)
     _normalise_or(c, w, np.broadcast_to(mean.astype(np.float32), c.shape).copy(), est)
     for c, w in reversed(levels[:-1]):
-        up = np.ascontiguousarray(_up(est, w.shape[:2]), dtype=np.float32)
+        up = np.ascontiguousarray(_up(est, w.shape[:2], 2), dtype=np.float32)
         est = np.empty(c.shape, np.float32)
         _normalise_or(c, w, up, est)
     return est
@@ -392,27 +527,57 @@ def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
     return (rho**power).astype(np.float32)[..., None]
 
 
-def _swirl(x: np.ndarray, arc_px: float) -> np.ndarray:
-    """Rotational blur: box of ``arc_px`` along the circle through the frame corner (smaller
-    arcs nearer the centre, none at the centre)."""
-    h, w = x.shape[:2]
-    centre, rmax = _polar_params((h, w))
-    n_r = max(8, int(math.ceil(rmax)))
-    n_a = max(16, int(math.ceil(2 * math.pi * rmax)))
-    flags = cv2.WARP_POLAR_LINEAR | cv2.INTER_LINEAR | cv2.WARP_FILL_OUTLIERS
-    pol = cv2.warpPolar(x, (n_r, n_a), centre, rmax, flags)
-    k = int(round(arc_px))
-    if k >= 2:
-        pad = k
-        ext = np.concatenate([pol[-pad:], pol, pol[:pad]], axis=0)
-        ext = cv2.blur(ext, (1, k), borderType=cv2.BORDER_REPLICATE)
-        pol = np.ascontiguousarray(ext[pad:-pad])
-    back = cv2.warpPolar(pol, (w, h), centre, rmax, flags | cv2.WARP_INVERSE_MAP)
-    return back if back.ndim == x.ndim else back[..., None]
+@njit(cache=True, parallel=True)
+def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
+    """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a tent
+    with the variance of a box of ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the
+    tangent of the circle around the frame centre (``rho`` = distance / ``rmax``; ``rad`` = local
+    disc radius, px), so bright discs stretch into soft-ended ovals, not hard streaks. At most 11
+    bilinear taps (the plate is already blurred by a disc of that radius). Pixels where the plate
+    is not seen (``seen`` <= 0: under the in-focus subject) are copied."""
+    h, w, nc = src.shape
+    for y in prange(h):
+        for x in range(w):
+            dx = x - cx
+            dy = y - cy
+            r = math.sqrt(dx * dx + dy * dy)
+            rho = r / rmax
+            wgt = rho * min(1.5 * rho, 1.0)
+            length = amount * 2.0 * rad[y, x] * wgt
+            if length < 1.0 or r < 1e-6 or seen[y, x] <= 0.0:
+                for ch in range(nc):
+                    dst[y, x, ch] = src[y, x, ch]
+                continue
+            tx = -dy / r
+            ty = dx / r
+            span = 1.41 * length  # a tent of the box's variance: no hard-ended streaks
+            n = min(int(span) + 2, 11) | 1
+            for ch in range(nc):
+                dst[y, x, ch] = 0.0
+            wsum = 0.0
+            for i in range(n):
+                wt = 1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3
+                wsum += wt
+            for i in range(n):
+                wt = (1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3) / wsum
+                o = (i / (n - 1) - 0.5) * span
+                sx = min(max(x + o * tx, 0.0), w - 1.0)
+                sy = min(max(y + o * ty, 0.0), h - 1.0)
+                x0 = min(int(sx), w - 2) if w > 1 else 0
+                y0 = min(int(sy), h - 2) if h > 1 else 0
+                fx = sx - x0
+                fy = sy - y0
+                x1 = min(x0 + 1, w - 1)
+                y1 = min(y0 + 1, h - 1)
+                for ch in range(nc):
+                    v = ((src[y0, x0, ch] * (1.0 - fx) + src[y0, x1, ch] * fx) * (1.0 - fy)
+                         + (src[y1, x0, ch] * (1.0 - fx) + src[y1, x1, ch] * fx) * fy)
+                    dst[y, x, ch] += v * wt
 
 
 def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
-    """Aperture blur of a (h, w, 4) premultiplied layer plus the lens' spatial character."""
+    """Aperture blur of a (h, w, 4) premultiplied layer plus the lens' cat-eye (the swirl is
+    applied once to the whole background plate, see :func:`_swirl_plate`)."""
     k = aperture_kernel(radius, lens)
     y = cv2.filter2D(x, -1, k, borderType=cv2.BORDER_REFLECT)
     if lens.cat_eye > 0 and radius >= 1.0:
@@ -420,10 +585,6 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
         y2 = cv2.filter2D(x, -1, k2, borderType=cv2.BORDER_REFLECT)
         wgt = _radius_weight(x.shape[:2], 2.0)
         y = y + wgt * (y2 - y)
-    if lens.swirl > 0 and radius >= 1.0:
-        ys = _swirl(y, lens.swirl * radius * 2.0)
-        wgt = _radius_weight(x.shape[:2], 1.0)
-        y = y + np.clip(wgt * 1.5, 0, 1) * (ys - y)
     return y.astype(np.float32, copy=False)
 
 
@@ -431,33 +592,45 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
 
 
 def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality: float = 1.0,
-                  glow_long_side: int | None = None) -> np.ndarray:
+                  glow_long_side: int | None = None, light: np.ndarray | None = None,
+                  knee: HighlightKnee | None = None) -> np.ndarray:
     """Render depth of field on linear RGB (H, W, 3) float32 given a signed CoC radius map (px).
 
-    Returns float32 (H, W, 3) linear light (values above 1 kept).
+    ``rgb`` is what the in-focus pixels show (untouched where ``coc`` is 0). ``light``: optional
+    radiance (same shape) that the *blurred* layers spread instead of ``rgb`` (display input with
+    expanded highlights, see :func:`expand_highlights`); ``knee`` then maps the blurred colour
+    back (its :meth:`HighlightKnee.compress`, the inverse of the expansion), so an unblurred area
+    round-trips and only out-of-focus light blooms. Returns float32 (H, W, 3) linear light.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.float32:
         raise ContractError(f"render_linear needs float32 (H, W, 3), got {rgb.dtype} {rgb.shape}")
     if coc.shape != rgb.shape[:2]:
         raise ContractError(f"CoC map shape {coc.shape} does not match image {rgb.shape[:2]}")
+    if light is not None and (light.shape != rgb.shape or light.dtype != np.float32):
+        raise ContractError(f"light must match the image {rgb.shape} float32, got "
+                            f"{light.dtype} {light.shape}")
     h, w = coc.shape
     rgb = np.ascontiguousarray(rgb)
-    coc = np.ascontiguousarray(np.nan_to_num(coc.astype(np.float32), nan=0.0))
+    src = rgb if light is None else np.ascontiguousarray(light)
+    light = None
+    coc = np.ascontiguousarray(coc, dtype=np.float32)
+    if np.isnan(coc).any():
+        coc = np.nan_to_num(coc, nan=0.0)
     maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
-    if maxr < 0.25 and lens.glow <= 0:
+    if maxr <= SHARP_RADIUS and lens.glow <= 0:
         return rgb.copy()
     maxr = max(maxr, 0.25)
     radii = layer_ladder(maxr, quality)
     r1 = float(radii[0])
+    r0 = min(SHARP_RADIUS, 0.5 * r1)  # |CoC| up to r0 is in focus: those pixels are untouched
     base_f = 2 if max(h, w) >= 2400 and quality <= 1.0 else 1
     hb, wb = -(-h // base_f), -(-w // base_f)
 
     # occupied layers: tent j spans (radii[j-1], radii[j+1]); bins of |CoC| between rungs
     edges = np.concatenate([radii, [np.inf]])
-    cnt_b = np.zeros(len(edges) + 1, np.int64)
-    cnt_f = np.zeros(len(edges) + 1, np.int64)
-    _occupancy(coc, edges, cnt_b, cnt_f)
-    hist_b, hist_f = cnt_b, cnt_f  # bin 0: (0, r1), bin j: [r_{j-1}, r_j)
+    hist_b = np.zeros(len(edges) + 1, np.int64)
+    hist_f = np.zeros(len(edges) + 1, np.int64)
+    _occupancy(coc, edges, hist_b, hist_f)  # bin 0: (0, r1), bin j: [r_{j-1}, r_j)
 
     def occupied(hist: np.ndarray, j: int) -> bool:  # layer radii[j] (j >= 0)
         return bool(hist[j] + hist[j + 1] > 0)
@@ -469,75 +642,109 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
             f *= 2
         return f
 
-    def blurred_layer(c: float, lo: float, hi: float, acc: dict) -> None:
+    def blurred_layer(c: float, lo: float, hi: float, acc: dict, racc: dict | None) -> None:
         """Tent layer (lo, c, hi) taken straight from full resolution to its own level,
-        blurred there and summed into that level's accumulator."""
+        blurred there and summed into that level's accumulator (``racc``: its alpha times its
+        radius, to know the local disc radius of the plate)."""
         f = level_of(abs(c))
         out = np.empty((-(-h // f), -(-w // f), 4), np.float32)
-        _layer_down(rgb, coc, float(lo), float(c), float(hi), f, out)
+        _layer_down(src, coc, float(lo), float(c), float(hi), f, out)
         y = _blur_layer(out, abs(c) / f, lens)
         if f in acc:
             acc[f] += y
         else:
             acc[f] = y
+        if racc is not None:
+            ra = y[..., 3:] * np.float32(abs(c))
+            if f in racc:
+                racc[f] += ra
+            else:
+                racc[f] = ra
 
-    def collapse(acc: dict) -> np.ndarray:
-        tot = np.zeros((hb, wb, 4), np.float32)
-        for y in acc.values():
-            tot += _up(y, (hb, wb))
+    def collapse(acc: dict, nc: int = 4) -> np.ndarray:
+        tot = np.zeros((hb, wb, nc), np.float32)
+        for f, y in acc.items():
+            tot += _up(y, (hb, wb), f // base_f)
         return tot
 
+    n = len(radii)
     # background (behind the focal plane): every layer blurred as premultiplied colour + alpha
     # and summed (light adds up, tents split nothing), then normalised by the summed alpha: near
     # the subject the plate is the average of the *visible* background only (no halo, no dark
     # rim); deep under the subject it is filled by pull-push from around.
     levels: dict = {}
-    n = len(radii)
+    rlevels: dict | None = {} if lens.swirl > 0 else None
     for j in range(n - 1, -1, -1):
-        if not occupied(hist_b, j):
-            continue
-        c = radii[j]
-        lo = radii[j - 1] if j > 0 else 0.0
-        hi = radii[j + 1] if j + 1 < n else np.inf
-        blurred_layer(c, lo, hi, levels)
+        if occupied(hist_b, j):
+            lo = radii[j - 1] if j > 0 else r0
+            hi = radii[j + 1] if j + 1 < n else np.inf
+            blurred_layer(radii[j], lo, hi, levels, rlevels)
     acc = collapse(levels)
-    back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
+    del levels
+    if rlevels:
+        acc5 = np.concatenate([acc[..., :3], collapse(rlevels, 1)], axis=2)
+        plate = pull_push_fill(acc5, np.clip(acc[..., 3], 0.0, None))
+        del acc5
+        back = np.empty((hb, wb, 3), np.float32)
+        (cx, cy), rmax = _polar_params((hb, wb))
+        _swirl_plate(np.ascontiguousarray(plate[..., :3]),
+                     np.ascontiguousarray(plate[..., 3] / np.float32(base_f)),
+                     cv2.dilate(acc[..., 3], np.ones((3, 3), np.uint8)),
+                     np.float32(lens.swirl), np.float32(cx), np.float32(cy), np.float32(rmax),
+                     back)
+        del plate
+    else:
+        back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
+    del acc, rlevels
+    if knee is not None:
+        _compress_colour(back, np.float32(knee.threshold), np.float32(knee.umax))
+
+    # foreground (in front of the plane): layers summed as premultiplied colour + alpha
+    flevels: dict = {}
+    for j in range(n):
+        if occupied(hist_f, j):
+            lo = -radii[j + 1] if j + 1 < n else -np.inf
+            hi = -radii[j - 1] if j > 0 else -r0
+            blurred_layer(-radii[j], lo, hi, flevels, None)
+    front = None
+    if flevels:
+        front = collapse(flevels)
+        del flevels
+        if knee is not None:
+            _compress_premult(front, np.float32(knee.threshold), np.float32(knee.umax))
+    del src
 
     # in focus at full resolution (pixels in front of the plane keep their own colour here;
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
-    _composite_focus(rgb, coc, np.ascontiguousarray(_up(back, (h, w))), np.float32(r1), out)
+    gy, gx = _grid(h, hb, base_f), _grid(w, wb, base_f)
+    _composite_focus(rgb, coc, back, gy, gx, np.float32(r0), np.float32(r1), out)
     del back
     if lens.glow > 0:
-        out = _glow(out, rgb, coc, np.float32(r1), lens, glow_long_side or max(h, w))
+        out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens,
+                    glow_long_side or max(h, w))
 
-    # foreground (in front of the plane): layers summed, then laid over with their summed alpha
-    flevels: dict = {}
-    any_front = False
-    for j in range(n):
-        if not occupied(hist_f, j):
-            continue
-        c = radii[j]
-        lo = -radii[j + 1] if j + 1 < n else -np.inf
-        hi = -radii[j - 1] if j > 0 else 0.0
-        blurred_layer(-c, lo, hi, flevels)
-        any_front = True
-    if any_front:
-        facc = collapse(flevels)
-        # what lies behind the foreground is unknown: fill it from the plate around it
+    if front is not None:
+        # what lies behind the foreground is unknown: near the edge of a foreground object it is
+        # filled from the plate around it; deep inside, from the foreground itself (so gaps
+        # between foreground layers never show an unrelated colour)
         pb = np.empty((hb, wb, 4), np.float32)
         _behind_down(out, coc, base_f, pb)
-        fill = np.ascontiguousarray(_up(pull_push_fill(pb[..., :3], pb[..., 3]), (h, w)))
-        front = np.ascontiguousarray(_up(facc, (h, w)))
-        _front_composite(out, rgb, coc, fill, front, np.float32(r1))
+        fill = pull_push_fill(pb[..., :3], pb[..., 3])
+        del pb
+        fmask = (coc < 0.0).astype(np.uint8)
+        depth_in = cv2.distanceTransform(fmask, cv2.DIST_L2, 3)
+        del fmask
+        _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, np.float32(r0),
+                         np.float32(r1))
     np.maximum(out, 0.0, out=out)
     return out
 
 
 @njit(cache=True)
-def _glow_weight(r, g, b, amount):  # pragma: no cover - numba
+def _glow_weight(r, g, b, amount, thr):  # pragma: no cover - numba
     m = max(r, g, b)
-    t = (m - 0.25) / 0.75
+    t = (m - thr) / (1.0 - thr)
     if t <= 0.0:
         return 0.0
     t = min(t, 1.0)
@@ -545,7 +752,7 @@ def _glow_weight(r, g, b, amount):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
+def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - numba
     """Area-downsample by ``f`` the glowing part (highlight-weighted) of the in-focus layer."""
     h, w = coc.shape
     ho, wo = dst.shape[0], dst.shape[1]
@@ -560,9 +767,9 @@ def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
             s2 = 0.0
             for y in range(y0, y1):
                 for x in range(x0, x1):
-                    a = _a0(coc[y, x], r1)
+                    a = _a0(coc[y, x], r0, r1)
                     r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
-                    k = _glow_weight(r, g, b, amount)
+                    k = _glow_weight(r, g, b, amount, thr)
                     s0 += k * r
                     s1 += k * g
                     s2 += k * b
@@ -573,44 +780,115 @@ def _glow_down(rgb, coc, r1, amount, f, dst):  # pragma: no cover - numba
 
 
 @njit(cache=True, parallel=True)
-def _glow_apply(out, rgb, coc, r1, halo, amount):  # pragma: no cover - numba
-    """In place: take the glowing light out of the sharp image and add it back as a halo."""
+def _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, amount, thr, keep):  # pragma: no cover
+    """In place: take the glowing light out of the sharp image and add it back as a halo
+    (``halo`` coarse, sampled through the grids ``gy``/``gx``)."""
     h, w = out.shape[0], out.shape[1]
     for y in prange(h):
         for x in range(w):
-            a = _a0(coc[y, x], r1)
+            a = _a0(coc[y, x], r0, r1)
             r, g, b = rgb[y, x, 0] * a, rgb[y, x, 1] * a, rgb[y, x, 2] * a
-            k = _glow_weight(r, g, b, amount)
-            out[y, x, 0] += halo[y, x, 0] - k * r
-            out[y, x, 1] += halo[y, x, 1] - k * g
-            out[y, x, 2] += halo[y, x, 2] - k * b
+            k = _glow_weight(r, g, b, amount, thr)
+            k *= 1.0 - keep
+            out[y, x, 0] += _bl(halo, 0, gy, gx, y, x) - k * r
+            out[y, x, 1] += _bl(halo, 1, gy, gx, y, x) - k * g
+            out[y, x, 2] += _bl(halo, 2, gy, gx, y, x) - k * b
 
 
-def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r1: np.float32, lens: LensParams,
+def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1: np.float32,
+          lens: LensParams,
           long_side: int) -> np.ndarray:
     """Soft-focus glow: the bright part of the in-focus layer (``rgb`` times the in-focus weight
-    from ``coc``; weight
-    ``glow * smoothstep((max(rgb) - 0.25) / 0.75)``) spreads into a Gaussian halo of sigma
-    ``glow_radius * long_side``. Light is conserved (what glows is taken from the sharp image);
+    from ``coc``; weight ``glow * smoothstep((max(rgb) - g) / (1 - g))`` with
+    ``g = lens.glow_threshold``) spreads into a Gaussian halo of sigma
+    ``glow_radius * long_side``. A fraction ``1 - lens.glow_core`` of the glowing light is
+    taken from the sharp image (``glow_core`` = 0 conserves light, 1 keeps the core as it was);
     midtone detail stays, highlights bloom. Modifies ``out`` in place and returns it."""
     h, w = out.shape[:2]
     sigma = lens.glow_radius * long_side
     gf = max(1, int(sigma // 4))
     small = np.empty((-(-h // gf), -(-w // gf), 3), np.float32)
-    _glow_down(rgb, coc, r1, np.float32(lens.glow), gf, small)
+    thr = np.float32(lens.glow_threshold)
+    _glow_down(rgb, coc, r0, r1, np.float32(lens.glow), thr, gf, small)
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
-    halo = np.ascontiguousarray(_up(halo, (h, w)), dtype=np.float32)
-    _glow_apply(out, rgb, coc, r1, halo, np.float32(lens.glow))
+    halo = np.ascontiguousarray(halo, dtype=np.float32)
+    gy, gx = _grid(h, halo.shape[0], gf), _grid(w, halo.shape[1], gf)
+    _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, np.float32(lens.glow), thr,
+                np.float32(lens.glow_core))
     return out
 
 
-def boost_highlights(rgb: np.ndarray, gain: float, threshold: float) -> np.ndarray:
-    """Expand near-clipped display highlights (linear) so they bloom into bright discs:
-    per-pixel gain rises smoothly from 1 at ``threshold`` to ``gain`` at 1.0 (max channel)."""
-    if gain <= 1.0 or threshold >= 1.0:
-        return rgb
-    out = np.array(rgb, dtype=np.float32, order="C", copy=True)
-    _boost_kernel(out, np.float32(gain), np.float32(threshold))
+@dataclass(frozen=True)
+class HighlightKnee:
+    """The display-highlight expansion and its inverse, on a pixel's max channel ``m`` (linear).
+
+    Below ``threshold`` both are the identity. Above it, with ``u = (m - t) / (1 - t)``, the
+    expansion is ``t + (1 - t) * -ln(1 - u * umax)`` (1.0 -> ``t + (1 - t) * -ln(1 - umax)``)
+    and :meth:`compress` is its exact inverse ``t + (1 - t) * (1 - exp(-z)) / umax``, defined for
+    any ``z = (m - t) / (1 - t) >= 0`` (so summed light rolls off smoothly instead of clipping).
+    """
+
+    threshold: float
+    umax: float = 0.995
+
+    def expand(self, m: np.ndarray) -> np.ndarray:
+        t = self.threshold
+        u = np.clip((np.asarray(m, np.float64) - t) / (1 - t), 0.0, 1.0)
+        return np.where(m > t, t - (1 - t) * np.log1p(-u * self.umax), m)
+
+    def compress(self, m: np.ndarray) -> np.ndarray:
+        t = self.threshold
+        z = np.maximum((np.asarray(m, np.float64) - t) / (1 - t), 0.0)
+        return np.where(m > t, t + (1 - t) * (1 - np.exp(-z)) / self.umax, m)
+
+
+def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boost: float,
+                      disc_level: float) -> np.ndarray:
+    """Radiance for the blurred layers of display-referred ``lin`` (float32 (H, W, 3) in [0, 1]).
+
+    Every pixel above ``knee.threshold`` is expanded by the knee (inverted after blurring). A
+    *small*, near-white highlight (brighter than its surroundings by a white top-hat of width
+    ~0.6 % of the long side; min/max channel ratio above 0.4, full weight from 0.8: a lamp, a
+    glint, a crystal, not a sunlit leaf) was clipped far below its true brightness: each such
+    blob gets an extra gain so that, spread over its disc of confusion (radius = the blob's mean
+    ``|coc|``), the disc reaches ``disc_level`` (linear, before the knee's compression), at most
+    ``boost``. Large bright areas (sky, a white wall) get no extra gain, so they do not flood
+    their surroundings. float32 (H, W, 3) >= 0.
+    """
+    t = knee.threshold
+    h, w = lin.shape[:2]
+    m = np.empty((h, w), np.float32)
+    sw = np.empty((h, w), np.float32)
+    _highlight_maps(lin, np.float32(t), m, sw)
+    idx = np.zeros(0, np.int64)
+    if boost > 1.0 and float(sw.max()) > 0.25:
+        rho = max(2, round(0.003 * max(h, w)))
+        se = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * rho + 1, 2 * rho + 1))
+        tophat = m - cv2.morphologyEx(m, cv2.MORPH_OPEN, se)
+        del m
+        peak = sw * np.clip(tophat * np.float32(2.0 / (1.0 - t)), 0.0, 1.0)
+        del tophat, sw
+        blob = (peak > 0.25).astype(np.uint8)
+        n, labels = cv2.connectedComponents(blob, connectivity=8, ltype=cv2.CV_32S)
+        idx = np.flatnonzero(blob)
+        if idx.size:
+            lab = labels.ravel()[idx]
+            pv = peak.ravel()[idx]
+            energy = np.bincount(lab, weights=pv, minlength=n)
+            count = np.bincount(lab, minlength=n)
+            rad = np.bincount(lab, weights=np.abs(coc.ravel()[idx]), minlength=n)
+            rad = rad / np.maximum(count, 1)
+            full = float(knee.expand(np.float64(1.0)))
+            g = disc_level * np.pi * np.maximum(rad, 0.5) ** 2 / (np.maximum(energy, 1e-6) * full)
+            g = np.clip(g, 1.0, boost)
+            g[0] = 1.0
+            gain_idx = (1.0 + (g[lab] - 1.0) * pv).astype(np.float32)
+        del labels, peak, blob
+    out = np.empty_like(lin)
+    _expand_kernel(lin, np.float32(t), np.float32(knee.umax), out)
+    if idx.size:
+        flat = out.reshape(-1, 3)
+        flat[idx] *= gain_idx[:, None]
     return out
 
 
@@ -643,11 +921,16 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     else:
         lin = np.nan_to_num(decode(img.data, img.encoding), nan=0.0)
     lin = np.ascontiguousarray(lin, dtype=np.float32)
-    if display:
-        lin = boost_highlights(lin, params.highlight_boost, params.highlight_threshold)
     long_side = max(img.height, img.width)
     coc = signed_coc(d, focus_disparity, lens, f_number, params.framing, long_side)
-    out = render_linear(lin, coc, lens, quality=params.quality)
+    knee = None
+    if display and params.highlight_boost > 1.0 and params.highlight_threshold < 1.0:
+        knee = HighlightKnee(params.highlight_threshold)
+    # the expanded radiance is passed without keeping a reference here, so render_linear can
+    # free it as soon as the blurred layers are made
+    out = render_linear(lin, coc, lens, quality=params.quality, knee=knee,
+                        light=None if knee is None else expand_highlights(
+                            lin, coc, knee, params.highlight_boost, params.disc_level))
     if display and img.encoding is Encoding.SRGB:
         out = srgb_encode_fast(out, out=out)  # clips to [0, 1]
     else:

@@ -45,6 +45,12 @@ class LensParams(StageParams):
     swirl: float = param(0.0, lo=0.0, hi=3.0,
                          doc="tangential (rotational) smear at the frame corner, in disc radii")
     glow: float = param(0.0, lo=0.0, hi=1.0, doc="soft-focus glow fraction on in-focus areas")
+    glow_threshold: float = param(0.5, lo=0.0, hi=0.95,
+                                  doc="linear level where in-focus light starts to glow (the glow "
+                                      "weight rises smoothly from here to 1.0)")
+    glow_core: float = param(0.0, lo=0.0, hi=1.0,
+                             doc="share of the glowing light that also stays in the sharp core "
+                                 "(0 = light conserved, 1 = halo purely added)")
     glow_radius: float = param(0.01, lo=0.001, hi=0.1,
                                doc="glow Gaussian sigma as a fraction of the image long side")
     max_blur: float = param(0.08, lo=0.001, hi=0.25,
