@@ -148,6 +148,19 @@ def _lo_at(data, pat, bi, bj, c):  # pragma: no cover - compiled
     return s
 
 
+@njit(cache=True, inline="always")
+def _colour_cells(vs, wsum, wn, cnt, bi):  # pragma: no cover - compiled
+    """Finish cell row ``bi``: divide the sums of the sampled colours ``vs``, the sample counts
+    ``wsum`` and the neutral weight ``wn`` by the cell's pixel count (``vs`` becomes the mean
+    colour premultiplied by the sample fraction, as push-pull takes it)."""
+    for bj in range(vs.shape[1]):
+        inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
+        wn[bi, bj, 0] *= inv
+        for c in range(3):
+            vs[bi, bj, c] *= inv
+            wsum[bi, bj, c] *= inv
+
+
 @njit(cache=True, nogil=True,
       aot="void(f4[:, ::1], i8[:, ::1], f4[::1], u1[:, :, ::1], u1[:, ::1], i8[::1], i8, i8)")
 def _clip_flags(data, pat, thr, clip, anyc, rows, b0, b1):  # pragma: no cover - compiled
@@ -222,25 +235,71 @@ def _ratio_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, wn, c
                 l0 = _lo_at(data, pat, i, j, 0)
                 l1 = _lo_at(data, pat, i, j, 1)
                 l2 = _lo_at(data, pat, i, j, 2)
-                tot = l0 + l1 + l2
-                for c in range(3):
-                    lc = l0 if c == 0 else (l1 if c == 1 else l2)
-                    opp = (tot - lc) * np.float32(0.5)
-                    if opp > floor:
-                        vs[bi, bj, c] += lc / opp
+                if l0 + l1 + l2 > 3 * floor:
+                    vs[bi, bj, 0] += l0
+                    vs[bi, bj, 1] += l1
+                    vs[bi, bj, 2] += l2
+                    for c in range(3):
                         wsum[bi, bj, c] += 1.0
-        for bj in range(ws):
-            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
-            wn[bi, bj, 0] *= inv
-            for c in range(3):
-                vs[bi, bj, c] *= inv
-                wsum[bi, bj, c] *= inv
+        _colour_cells(vs, wsum, wn, cnt, bi)
+
+
+_WHITE_FROM = 0.7  # an unclipped channel above this fraction of its clip starts the blend to white
+
+
+@njit(cache=True, inline="always")
+def _rebuild_px(lo, clip, k, thr, wn, rec):  # pragma: no cover - compiled
+    """Estimate of one pixel with clipped channels into ``rec`` (``lo``: its 3 values, ``clip``:
+    3 flags, ``k``: the mean colour of the unclipped neighbourhood, ``wn``: smoothed neutral
+    weight, ``thr``: clip levels).
+
+    The estimate is ``s * ((1 - t) * k + t * white)``: the neighbourhood's colour desaturated
+    towards white, so its hue is the neighbourhood's. With one channel clipped, ``s`` and ``t``
+    are solved from the two measured channels (a pixel whiter than its surround gets ``t > 0``
+    instead of the surround's ratio extrapolated far above the clip level); with one measured
+    channel, ``t`` grows as that channel nears its own clip. Clipped channels become
+    ``max(value, estimate)`` blended towards white at the pixel's brightest value by
+    ``max(0.5 per extra clipped channel, wn)``; measured channels are kept."""
+    km = max(k[0], max(k[1], k[2]))
+    nc = clip[0] + clip[1] + clip[2]
+    white = max(lo[0], max(lo[1], lo[2]))
+    for c in range(3):
+        rec[c] = lo[c]
+    if km <= 0 or nc == 3:
+        for c in range(3):
+            rec[c] = white
+        return
+    a = 0  # the brighter measured channel
+    b = -1  # the other measured channel (one clipped channel only)
+    for c in range(3):
+        if not clip[c]:
+            if clip[a] or lo[c] > lo[a]:
+                a = c
+    for c in range(3):
+        if not clip[c] and c != a:
+            b = c
+    ka = k[a] / km
+    if b >= 0:  # fit t from the ratio of the two measured channels
+        kb = k[b] / km
+        num = lo[a] * kb - lo[b] * ka
+        den = lo[b] * (np.float32(1.0) - ka) - lo[a] * (np.float32(1.0) - kb)
+        t = min(max(num / den, np.float32(0.0)), np.float32(1.0)) if den != 0 else np.float32(0.0)
+    else:  # one measured channel: whiter as it nears its clip
+        u = min(max((lo[a] / thr[a] - np.float32(_WHITE_FROM)) / np.float32(1.0 - _WHITE_FROM),
+                    np.float32(0.0)), np.float32(1.0))
+        t = u * u * (np.float32(3.0) - np.float32(2.0) * u)
+    s = lo[a] / max((np.float32(1.0) - t) * ka + t, np.float32(1e-6))
+    bw = max(min((np.float32(nc) - np.float32(1.0)) * np.float32(0.5), np.float32(1.0)), wn)
+    for c in range(3):
+        if clip[c]:
+            e = max(lo[c], s * ((np.float32(1.0) - t) * (k[c] / km) + t))
+            rec[c] = e * (np.float32(1.0) - bw) + white * bw
 
 
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], i8[::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
-def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1):  # pragma: no cover
+      " f4[:, :, ::1], f4[::1], f4[:, :, ::1], i8, i8)")
+def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, thr, out, r0, r1):  # pragma: no cover
     """Rows ``r0 .. r1`` of :func:`_rebuild` evaluated only where ``support`` is set (elsewhere
     ``out`` is left unset)."""
     h, w = clip.shape[0], clip.shape[1]
@@ -268,25 +327,9 @@ def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1
             x = (j + 0.5) * sx - 0.5
             for c in range(3):
                 r[c] = _bilin(ratio, y, x, c)
-                rec[c] = lo[c]
-            for _ in range(2):
-                tot = rec[0] + rec[1] + rec[2]
-                for c in range(3):
-                    if clip[i, j, c]:
-                        rec[c] = max(lo[c], (tot - rec[c]) * np.float32(0.5) * r[c])
-            nc = np.float32(c0 + c1 + c2)
-            b = max(
-                min(
-                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
-                ),
-                _bilin(wn_small, y, x, 0),
-            )
-            neutral = max(rec[0], max(rec[1], rec[2]))
+            _rebuild_px(lo, clip[i, j], r, thr, _bilin(wn_small, y, x, 0), rec)
             for c in range(3):
-                if clip[i, j, c]:
-                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
-                else:
-                    out[i, j, c] = lo[c]
+                out[i, j, c] = rec[c]
 
 
 @njit(cache=True, nogil=True, fastmath=True,
@@ -357,18 +400,11 @@ def _ratio_small(lo, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: n
                     continue
                 if not near[i, j]:
                     continue
-                tot = lo[i, j, 0] + lo[i, j, 1] + lo[i, j, 2]
-                for c in range(3):
-                    opp = (tot - lo[i, j, c]) * np.float32(0.5)
-                    if opp > floor:
-                        vs[bi, bj, c] += lo[i, j, c] / opp
+                if lo[i, j, 0] + lo[i, j, 1] + lo[i, j, 2] > 3 * floor:
+                    for c in range(3):
+                        vs[bi, bj, c] += lo[i, j, c]
                         wsum[bi, bj, c] += 1.0
-        for bj in range(ws):
-            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
-            wn[bi, bj, 0] *= inv
-            for c in range(3):
-                vs[bi, bj, c] *= inv
-                wsum[bi, bj, c] *= inv
+        _colour_cells(vs, wsum, wn, cnt, bi)
 
 
 @njit(cache=True, inline="always")
@@ -388,8 +424,9 @@ def _bilin(a, y, x, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
-def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - compiled
+      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[::1], f4[:, :, ::1],"
+      " i8, i8)")
+def _rebuild(lo, clip, ratio, wn_small, thr, out, r0, r1):  # pragma: no cover - compiled
     """Rows ``r0 .. r1`` of the per-pixel estimate: clipped channels from ratio * mean(others),
     blended to neutral."""
     h, w = lo.shape[0], lo.shape[1]
@@ -398,6 +435,7 @@ def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - comp
     sx = ws / w
     for i in range(r0, r1):
         rec = np.empty(3, np.float32)
+        px = np.empty(3, np.float32)
         r = np.empty(3, np.float32)
         y = (i + 0.5) * sy - 0.5
         for j in range(w):
@@ -410,25 +448,10 @@ def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - comp
             x = (j + 0.5) * sx - 0.5
             for c in range(3):
                 r[c] = _bilin(ratio, y, x, c)
-                rec[c] = lo[i, j, c]
-            for _ in range(2):
-                tot = rec[0] + rec[1] + rec[2]
-                for c in range(3):
-                    if clip[i, j, c]:
-                        rec[c] = max(lo[i, j, c], (tot - rec[c]) * np.float32(0.5) * r[c])
-            nc = np.float32(c0 + c1 + c2)
-            b = max(
-                min(
-                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
-                ),
-                _bilin(wn_small, y, x, 0),
-            )
-            neutral = max(rec[0], max(rec[1], rec[2]))
+                px[c] = lo[i, j, c]
+            _rebuild_px(px, clip[i, j], r, thr, _bilin(wn_small, y, x, 0), rec)
             for c in range(3):
-                if clip[i, j, c]:
-                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
-                else:
-                    out[i, j, c] = lo[i, j, c]
+                out[i, j, c] = rec[c]
 
 
 def push_pull(values: np.ndarray, weights: np.ndarray, default: float = 1.0) -> np.ndarray:
@@ -467,9 +490,10 @@ def _resize(cv2, a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarra
 
 
 def reconstruct_rgb(
-    lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None
+    lo: np.ndarray, clip: np.ndarray, thr: np.ndarray, band: int = 8, anyc: np.ndarray | None = None
 ) -> np.ndarray:
-    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags.
+    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags and
+    the per-channel clip levels ``thr`` (3,).
 
     Returns the estimate for every pixel/channel (unclipped channels keep their value).
     ``anyc`` (H, W) uint8 "any channel clipped" may be passed when already known.
@@ -491,9 +515,9 @@ def reconstruct_rgb(
     cnt = np.zeros((hs, ws), np.float32)
     run_bands(_ratio_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum, wn_small,
               cnt, min_rows=1)
-    ratio = _push_pull_premult(vs, wsum, 1.0)
+    colour = _push_pull_premult(vs, wsum, 1.0)
     out = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild, h, lo, clip8, ratio, wn_small, out)
+    run_bands(_rebuild, h, lo, clip8, colour, wn_small, np.ascontiguousarray(thr, np.float32), out)
     return out
 
 
@@ -534,10 +558,10 @@ def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawIm
     if raw.cfa is CFA.LINEAR:
         if float(np.max(data)) < float(thr.min()):
             return raw  # nothing clipped: fast path
-        clip = data >= thr
+        clip = _linear_clip_mask(data, thr)
         if not clip.any():
             return raw
-        est = reconstruct_rgb(data, clip, params.band)
+        est = reconstruct_rgb(data, clip, thr, params.band)
         return raw.with_data(np.where(clip, np.maximum(data, est), data).astype(np.float32))
     if not raw.cfa.is_bayer:
         # X-Trans: no superpixel layout here; neutral clip is the safe choice
@@ -548,6 +572,35 @@ def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawIm
     out = reconstruct_mosaic(data, pat, thr, params.band,
                              in_place=in_place and data.flags.c_contiguous and data.flags.writeable)
     return raw if out is data else raw.with_data(out)
+
+
+_WEAK = 0.8  # linear raws: a value above this fraction of its clip level ...
+_WEAK_NEIGHBOURS = 5  # ... with at least this many of its 8 neighbours clipped counts as clipped
+_NEAR, _NEAR_NEIGHBOURS = 0.95, 2  # and so does one just under the clip with two clipped neighbours
+
+
+def _linear_clip_mask(data: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """(H, W, 3) bool clip flags of a LINEAR raw: a value >= ``thr`` is clipped, and so is a
+    value >= ``_WEAK * thr`` with at least ``_WEAK_NEIGHBOURS`` clipped 8-neighbours, or >=
+    ``_NEAR * thr`` with ``_NEAR_NEIGHBOURS`` (two rounds, so the rule reaches into a plateau). A
+    converter's demosaic smears the clip level of blown areas into a plateau of values just
+    under it (0.92-1.0 of it on the 6D DNG); a single threshold splits that plateau into
+    single-pixel islands left at the clip level among reconstructed ones: speckles. Values
+    at the edge of a clip (few clipped neighbours) are real gradation and stay measured."""
+    import cv2
+
+    clip = data >= thr
+    kernel = np.ones((3, 3), np.float32)
+    kernel[1, 1] = 0.0
+    for c in range(3):
+        if not clip[..., c].any():
+            continue
+        weak = data[..., c] >= thr[c] * np.float32(_WEAK)
+        near = data[..., c] >= thr[c] * np.float32(_NEAR)
+        for _ in range(2):
+            n = cv2.filter2D(clip[..., c].astype(np.float32), -1, kernel, borderType=cv2.BORDER_CONSTANT)
+            clip[..., c] |= (weak & (n >= _WEAK_NEIGHBOURS - 0.5)) | (near & (n >= _NEAR_NEIGHBOURS - 0.5))
+    return clip
 
 
 def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8, *,
@@ -585,9 +638,9 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     near_rows = np.ascontiguousarray(near.max(axis=1), np.uint8)
     run_bands(_ratio_small_sparse, hs, data, pat, clip, near, near_rows, np.float32(_RATIO_FLOOR), vs,
               wsum, wn_small, cnt, min_rows=1)
-    ratio = _push_pull_premult(vs, wsum, 1.0)
+    colour = _push_pull_premult(vs, wsum, 1.0)
     est = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, ratio, wn_small, est)
+    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, colour, wn_small, thr, est)
     out = data if in_place else np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out, not in_place)
     return out
@@ -612,7 +665,7 @@ def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray,
     clip = np.zeros((h2, w2, 3), np.uint8)
     anyc = np.zeros((h2, w2), np.uint8)
     run_bands(_superpixel, h2, data, pat, thr, lo, clip, anyc)
-    est = reconstruct_rgb(lo, clip, band, anyc)
+    est = reconstruct_rgb(lo, clip, thr, band, anyc)
     out = np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic, data.shape[0], data, pat, thr, est, out)
     return out
