@@ -158,11 +158,12 @@ def test_hue_check_can_fail() -> None:
 # ---------------------------------------------------------------------------- (b) speckles
 
 
-@pytest.mark.parametrize("cfa", [CFA.RGGB, CFA.GRBG])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_no_more_speckles_than_clip_on_noisy_mosaics(cfa: CFA, seed: int) -> None:
+@pytest.mark.parametrize("cfa", [CFA.RGGB, CFA.GRBG, CFA.BGGR])
+def test_no_more_speckles_than_clip_on_noisy_mosaics(cfa: CFA) -> None:
+    """Noise scatters clipped sites around the clip boundary of a blue light with a white
+    core (the ratio-extrapolating reconstruction left 2-4 dots on each of these)."""
     scene = light((0.2, 0.35, 1.0), 2.5, 1.5)
-    raw = mosaic(scene, cfa, noise=0.01, seed=seed)
+    raw = mosaic(scene, cfa, noise=0.05, seed=0)
     around = dilate(clipped_pixels(raw), 3)
     ours = speckles(develop_rgb(highlights(raw)))[around].sum()
     clip = speckles(develop_rgb(highlights(raw, CLIP)))[around].sum()
