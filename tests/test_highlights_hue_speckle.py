@@ -155,6 +155,23 @@ def test_hue_check_can_fail() -> None:
     assert hue_outside_fraction(bad, clipped) > 0.2
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.01])
+@pytest.mark.parametrize("kind", ["bayer", "linear"])
+@pytest.mark.parametrize("color", [(1.0, 0.03, 0.03), (0.03, 0.05, 1.0), (0.1, 1.0, 0.1)])
+def test_saturated_led_with_white_core_no_hot_spots(color, kind: str, noise: float) -> None:
+    """A deep LED colour around a white-ish core: the glow's ratio extrapolated into the core
+    gave 6-15x the true peak (hot patches) and single-pixel spikes; the estimate must stay
+    near the truth's brightness, keep the hue and add no dots."""
+    scene = light(color, 3.0, 1.0)
+    raw = mosaic(scene, noise=noise) if kind == "bayer" else linear(scene)
+    clipped = clipped_pixels(raw) & ((scene / GAINS).max(axis=2) >= 1.0)
+    out = develop_rgb(highlights(raw))
+    assert out.max() <= 2.5 * scene.max()
+    assert hue_outside_fraction(out, clipped) <= 0.01
+    around = dilate(clipped, 3)
+    assert speckles(out)[around].sum() <= speckles(develop_rgb(highlights(raw, CLIP)))[around].sum()
+
+
 # ---------------------------------------------------------------------------- (b) speckles
 
 

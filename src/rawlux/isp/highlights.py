@@ -248,6 +248,10 @@ def _colour_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, cnt,
         _colour_cells(vs, wsum, cnt, bi)
 
 
+_EVIDENCE = 0.25  # relative change of the measured ratio over half the t range that fully trusts a fit
+_SLACK = 0.97  # a clipped value bounds its channel from below only to within this factor
+
+
 @njit(cache=True, inline="always")
 def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
     """Estimate of one pixel with clipped channels into ``rec`` (``lo``: its 3 values, ``clip``:
@@ -279,53 +283,91 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
             a = c
     one = np.float32(1.0)
     ka = k[a] / km
-    t = np.float32(0.0)
-    if nc == 1:  # solve t from the ratio of the two measured channels
+    # the range of t with s ((1 - t) k^c + t) >= value for every clipped channel c (a clipped
+    # value is the saturation level, known only to within the clip threshold's margin)
+    lo_t = np.float32(0.0)
+    hi_t = one
+    for c in range(3):
+        if clip[c]:
+            kc = k[c] / km
+            vc = lo[c] * np.float32(_SLACK)
+            # lo[a] ((1 - t) kc + t) >= vc ((1 - t) ka + t)  <=>  p + t q >= 0
+            p = lo[a] * kc - vc * ka
+            q = lo[a] * (one - kc) - vc * (one - ka)
+            if q > 0:
+                lo_t = max(lo_t, -p / q)
+            elif q < 0:
+                hi_t = min(hi_t, -p / q)
+            elif p < 0:
+                hi_t = np.float32(-1.0)
+    t_mid = (lo_t + hi_t) * np.float32(0.5)
+    if nc == 1:  # t from the ratio of the two measured channels, as far as it tells
         b = a
         for c in range(3):
             if not clip[c] and c != a:
                 b = c
         kb = k[b] / km
-        num = lo[a] * kb - lo[b] * ka
-        den = lo[b] * (one - ka) - lo[a] * (one - kb)
-        if den != 0:
-            t = min(max(num / den, np.float32(0.0)), one)
-    else:  # t range with s * ((1 - t) k^c + t) >= value for both clipped channels c
-        lo_t = np.float32(0.0)
-        hi_t = one
+        # the family's a/b ratio runs monotonically from ka/kb (t = 0) to 1 (t = 1)
+        r0 = ka / max(kb, np.float32(1e-6))
+        r = lo[a] / max(lo[b], np.float32(1e-6))
+        f = (r - r0) / (one - r0) if r0 != one else np.float32(0.0)
+        if f <= 0:  # as saturated as the neighbourhood or more
+            t_fit = np.float32(0.0)
+        elif f >= 1:  # at or beyond white
+            t_fit = one
+        else:
+            num = lo[a] * kb - lo[b] * ka
+            den = lo[b] * (one - ka) - lo[a] * (one - kb)
+            t_fit = min(max(num / den, np.float32(0.0)), one) if den != 0 else t_mid
+        if hi_t < lo_t:
+            t = t_fit
+        else:
+            # evidence: how much the family's a/b ratio changes between the saturated end
+            # and the middle of the range (none when k^a == k^b: a red light's green and
+            # blue say nothing about how white its core is, and a fit would be noise)
+            r0 = ((one - lo_t) * ka + lo_t) / max((one - lo_t) * kb + lo_t, np.float32(1e-6))
+            rm = ((one - t_mid) * ka + t_mid) / max((one - t_mid) * kb + t_mid, np.float32(1e-6))
+            w = min(abs(r0 - rm) / max(max(r0, rm), np.float32(1e-6)) / np.float32(_EVIDENCE), one)
+            t = min(max(w * t_fit + (one - w) * t_mid, lo_t), hi_t)
+    elif hi_t >= lo_t:
+        t = t_mid
+    else:
+        # no member of the family reaches every clipped value: the data force a hue shift.
+        # Candidates: the family member with the least shortfall of the clipped channels (the
+        # middle of the t that tie for it, so a shortfall that no t changes does not push t
+        # to an extreme), or the compromise halfway to white at the highest clipped value;
+        # whichever is nearer the neighbourhood's hue line
+        best = np.float32(np.inf)
+        t_lo = one
+        t_hi = np.float32(0.0)
+        for pass_ in range(2):
+            for g in range(9):
+                tg = np.float32(g) * np.float32(0.125)
+                sg = lo[a] / max((one - tg) * ka + tg, np.float32(1e-6))
+                short = np.float32(0.0)
+                for c in range(3):
+                    if clip[c]:
+                        vc = lo[c] * np.float32(_SLACK)
+                        short = max(short, (vc - sg * ((one - tg) * (k[c] / km) + tg)) / vc)
+                if pass_ == 0:
+                    best = min(best, short)
+                elif short <= best + np.float32(0.02):
+                    t_lo = min(t_lo, tg)
+                    t_hi = max(t_hi, tg)
+        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), rec)
+        d0 = _off_hue(rec, k, km)
+        top = np.float32(0.0)
         for c in range(3):
             if clip[c]:
-                kc = k[c] / km
-                # lo[a] ((1 - t) kc + t) >= lo[c] ((1 - t) ka + t)  <=>  p + t q >= 0
-                p = lo[a] * kc - lo[c] * ka
-                q = lo[a] * (one - kc) - lo[c] * (one - ka)
-                if q > 0:
-                    lo_t = max(lo_t, -p / q)
-                elif q < 0:
-                    hi_t = min(hi_t, -p / q)
-                elif p < 0:
-                    hi_t = np.float32(-1.0)
-        if hi_t >= lo_t:
-            t = (hi_t + lo_t) * np.float32(0.5)
-        else:
-            # no member of the family reaches every clipped value: the data force a hue
-            # shift. Take the more saturated extreme (t = 0, raised to the clipped values) or
-            # the compromise halfway to white at the highest clipped value, whichever is
-            # nearer the neighbourhood's hue line
-            _family(lo, clip, k, km, a, np.float32(0.0), rec)
-            d0 = _off_hue(rec, k, km)
-            top = np.float32(0.0)
-            for c in range(3):
-                if clip[c]:
-                    top = max(top, lo[c])
-            mid = (lo[a] + top) * np.float32(0.5)
-            e0, e1, e2 = rec[0], rec[1], rec[2]
-            for c in range(3):
-                if clip[c]:
-                    rec[c] = max(lo[c], mid)
-            if d0 <= _off_hue(rec, k, km):
-                rec[0], rec[1], rec[2] = e0, e1, e2
-            return
+                top = max(top, lo[c])
+        mid = (lo[a] + top) * np.float32(0.5)
+        e0, e1, e2 = rec[0], rec[1], rec[2]
+        for c in range(3):
+            if clip[c]:
+                rec[c] = max(lo[c], mid)
+        if d0 <= _off_hue(rec, k, km):
+            rec[0], rec[1], rec[2] = e0, e1, e2
+        return
     _family(lo, clip, k, km, a, t, rec)
 
 
