@@ -17,13 +17,14 @@ R and B above G: magenta. Methods:
      colours, coarse levels fill holes);
   2. a clipped pixel is estimated inside the family ``s * ((1 - t) * k + t * white)``: the
      neighbourhood's colour desaturated towards white, which has the neighbourhood's hue, so
-     no hue is invented. With one channel clipped, ``s`` and ``t`` come from the two measured
-     channels (a core whiter than its glow gets ``t > 0``; the glow's saturated ratio is not
-     extrapolated to many times the clip level: the old hot-magenta patches). With two
-     clipped, ``t`` is the middle of the range that puts both clipped channels at or above
-     their clipped values (when no ``t`` does, the data force a hue shift and the candidate
-     nearer the neighbourhood's hue line wins). Fully clipped pixels become white at their
-     brightest value. A clipped channel ends as ``max(value, estimate)``;
+     no hue is invented. ``t`` stays in the range that puts the clipped channels at or above
+     their clipped values. With one channel clipped it comes from the ratio of the two
+     measured channels (a core whiter than its glow gets ``t > 0``; the glow's saturated
+     ratio is not extrapolated to many times the clip level: the old hot-magenta patches), as
+     far as that ratio can tell; with two it is the middle of the range (when no ``t`` fits,
+     the data force a hue shift and the candidate nearer the neighbourhood's hue line wins).
+     Fully clipped pixels become white at their brightest value. A clipped channel ends as
+     ``max(value, estimate)``;
   3. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate),
      estimate of the site's own 2x2 block)``.
      Unclipped data are untouched, so the clip boundary stays continuous.
@@ -259,13 +260,15 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
 
     The pixel is taken from the family ``s * ((1 - t) * k^ + t)`` (``k^ = k / max(k)``): the
     neighbourhood's colour desaturated towards white by ``t`` in [0, 1], which keeps the
-    neighbourhood's hue. ``s`` makes the brightest measured channel exact. With one channel
-    clipped, ``t`` is solved from the ratio of the two measured channels (a pixel whiter than
-    its surround gets ``t > 0`` instead of the surround's ratio extrapolated far above the clip
-    level). With two clipped, ``t`` is the middle of the interval of values that put both
-    clipped channels at or above their clipped values (its ends are the brightest, most
-    saturated and the dimmest, whitest readings the data allow; the middle joins the
-    one-channel neighbours most smoothly). With three, the pixel becomes white at its
+    neighbourhood's hue. ``s`` makes the brightest measured channel exact; ``t`` stays in the
+    interval that puts every clipped channel at or above its clipped value (within
+    ``_SLACK``): its ends are the brightest, most saturated and the dimmest, whitest readings
+    the data allow. With one channel clipped, ``t`` is solved from the ratio of the two
+    measured channels (a pixel whiter than its surround gets ``t > 0`` instead of the
+    surround's ratio extrapolated far above the clip level), weighted against the middle of
+    the interval by how much that ratio can tell (``_EVIDENCE``). With two clipped, ``t`` is
+    the middle of the interval (it joins the one-channel neighbours most smoothly); when the
+    interval is empty, see the fallback below. With three, the pixel becomes white at its
     brightest value. Clipped channels end as ``max(value, estimate)``; measured channels are
     kept."""
     km = max(k[0], max(k[1], k[2]))
