@@ -86,11 +86,12 @@ def mosaic(scene: np.ndarray, cfa: CFA = CFA.RGGB, gains: np.ndarray = GAINS,
 
 def linear(scene: np.ndarray, gains: np.ndarray = GAINS) -> RawImage:
     data = np.minimum(scene / gains, 1.0) * gains
-    return RawImage(np.ascontiguousarray(data, np.float32), CFA.LINEAR, np.zeros(3, np.float32), 1.0,
-                    wb_gains=gains)
+    return RawImage(np.ascontiguousarray(data, np.float32), CFA.LINEAR, np.zeros(3, np.float32),
+                    1.0, wb_gains=gains)
 
 
-def light(color, peak: float, core: float = 0.0, sigma: float = 20.0, base: float = 0.05) -> np.ndarray:
+def light(color, peak: float, core: float = 0.0, sigma: float = 20.0,
+          base: float = 0.05) -> np.ndarray:
     """A coloured light with a smooth falloff; ``core`` adds a whiter, tighter centre (a real
     source: saturated glow, blown white-ish core)."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
@@ -109,7 +110,8 @@ def clipped_pixels(raw: RawImage) -> np.ndarray:
     thr = np.asarray(raw.wb_gains, np.float32) * HighlightParams().clip_threshold
     if raw.cfa is CFA.LINEAR:
         return (raw.data >= thr).any(axis=2)
-    tile = np.tile(raw.cfa.pattern(), (raw.height // 2 + 1, raw.width // 2 + 1))[: raw.height, : raw.width]
+    h, w = raw.height, raw.width
+    tile = np.tile(raw.cfa.pattern(), (h // 2 + 1, w // 2 + 1))[:h, :w]
     return dilate(raw.data >= thr[tile], 1)
 
 

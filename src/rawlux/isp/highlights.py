@@ -249,7 +249,7 @@ def _colour_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, cnt,
         _colour_cells(vs, wsum, cnt, bi)
 
 
-_EVIDENCE = 0.25  # relative change of the measured ratio over half the t range that fully trusts a fit
+_EVIDENCE = 0.25  # change of the measured ratio over half the t range that fully trusts a fit
 _SLACK = 0.97  # a clipped value bounds its channel from below only to within this factor
 
 
@@ -610,8 +610,8 @@ def reconstruct_rgb(
     vs = np.zeros((hs, ws, 3), np.float32)
     wsum = np.zeros((hs, ws, 3), np.float32)
     cnt = np.zeros((hs, ws), np.float32)
-    run_bands(_colour_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum, cnt,
-              min_rows=1)
+    run_bands(_colour_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum,
+              cnt, min_rows=1)
     colour = _push_pull_premult(vs, wsum, 1.0)
     out = np.empty((h, w, 3), np.float32)
     run_bands(_rebuild, h, lo, clip8, colour, out)
