@@ -376,10 +376,19 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
 
 @njit(cache=True, inline="always")
 def _family(lo, clip, k, km, a, t, rec):  # pragma: no cover - compiled
-    """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)) with ``s`` fixed by the
-    measured channel ``a``; measured channels <- their values."""
+    """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)), measured channels <- their
+    values. ``s`` fits the measured channels in least squares (exact for one; with two that
+    the family cannot both match, e.g. a pinkish-white core in a bluish surround, it does not
+    pin the white level to the brighter of them, which would tint the core)."""
     one = np.float32(1.0)
-    s = lo[a] / max((one - t) * (k[a] / km) + t, np.float32(1e-6))
+    num = np.float32(0.0)
+    den = np.float32(0.0)
+    for c in range(3):
+        if not clip[c]:
+            f = (one - t) * (k[c] / km) + t
+            num += lo[c] * f
+            den += f * f
+    s = num / den if den > 0 else lo[a]
     for c in range(3):
         rec[c] = max(lo[c], s * ((one - t) * (k[c] / km) + t)) if clip[c] else lo[c]
 
