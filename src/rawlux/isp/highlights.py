@@ -304,6 +304,7 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
             elif p < 0:
                 hi_t = np.float32(-1.0)
     t_mid = (lo_t + hi_t) * np.float32(0.5)
+    fit_both = False
     if nc == 1:  # t from the ratio of the two measured channels, as far as it tells
         b = a
         for c in range(3):
@@ -316,8 +317,9 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
         f = (r - r0) / (one - r0) if r0 != one else np.float32(0.0)
         if f <= 0:  # as saturated as the neighbourhood or more
             t_fit = np.float32(0.0)
-        elif f >= 1:  # at or beyond white
+        elif f >= 1:  # at or beyond white: no family member matches both measured channels
             t_fit = one
+            fit_both = True
         else:
             num = lo[a] * kb - lo[b] * ka
             den = lo[b] * (one - ka) - lo[a] * (one - kb)
@@ -357,7 +359,7 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
                 elif short <= best + np.float32(0.02):
                     t_lo = min(t_lo, tg)
                     t_hi = max(t_hi, tg)
-        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), rec)
+        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), False, rec)
         d0 = _off_hue(rec, k, km)
         top = np.float32(0.0)
         for c in range(3):
@@ -371,24 +373,28 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
         if d0 <= _off_hue(rec, k, km):
             rec[0], rec[1], rec[2] = e0, e1, e2
         return
-    _family(lo, clip, k, km, a, t, rec)
+    _family(lo, clip, k, km, a, t, fit_both, rec)
 
 
 @njit(cache=True, inline="always")
-def _family(lo, clip, k, km, a, t, rec):  # pragma: no cover - compiled
+def _family(lo, clip, k, km, a, t, fit_both, rec):  # pragma: no cover - compiled
     """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)), measured channels <- their
-    values. ``s`` fits the measured channels in least squares (exact for one; with two that
-    the family cannot both match, e.g. a pinkish-white core in a bluish surround, it does not
-    pin the white level to the brighter of them, which would tint the core)."""
+    values. ``s`` makes the measured channel ``a`` exact, or with ``fit_both`` fits all
+    measured channels in least squares (a pixel beyond white from its surround, e.g. a
+    pinkish core in a bluish surround: pinning the white level to the brighter channel would
+    tint the core yellow)."""
     one = np.float32(1.0)
-    num = np.float32(0.0)
-    den = np.float32(0.0)
-    for c in range(3):
-        if not clip[c]:
-            f = (one - t) * (k[c] / km) + t
-            num += lo[c] * f
-            den += f * f
-    s = num / den if den > 0 else lo[a]
+    s = lo[a] / max((one - t) * (k[a] / km) + t, np.float32(1e-6))
+    if fit_both:
+        num = np.float32(0.0)
+        den = np.float32(0.0)
+        for c in range(3):
+            if not clip[c]:
+                f = (one - t) * (k[c] / km) + t
+                num += lo[c] * f
+                den += f * f
+        if den > 0:
+            s = num / den
     for c in range(3):
         rec[c] = max(lo[c], s * ((one - t) * (k[c] / km) + t)) if clip[c] else lo[c]
 
