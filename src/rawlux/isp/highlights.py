@@ -249,7 +249,7 @@ def _colour_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, cnt,
         _colour_cells(vs, wsum, cnt, bi)
 
 
-_EVIDENCE = 0.25  # change of the measured ratio over half the t range that fully trusts a fit
+_EVIDENCE = 0.1  # change of the measured ratio over half the t range that fully trusts a fit
 _SLACK = 0.97  # a clipped value bounds its channel from below only to within this factor
 
 
