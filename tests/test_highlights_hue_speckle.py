@@ -251,11 +251,11 @@ def test_overexposed_real_chart_recovered_better_than_clip(raw_dir, gain: float)
         return float(np.sqrt(((img - truth) ** 2).sum(axis=2))[clipped].mean())
 
     ours, clip = develop_rgb(highlights(raw)), develop_rgb(highlights(raw, CLIP))
-    assert err(ours) < 0.3 * err(clip)  # measured 0.22 (3x) and 0.25 (4x)
-    # ~1 % at 4x: the lamp's screen texture flips 2x2 blocks between one and two clipped
+    assert err(ours) < 0.3 * err(clip)  # measured 0.19 (3x) and 0.23 (4x)
+    # 0.4 % at 4x: the lamp's screen texture flips 2x2 blocks between one and two clipped
     # channels at the edge of its all-clipped core (lavender-grey dots, <= 0.1 chroma)
-    assert hue_outside_fraction(ours, clipped) <= 0.02
-    assert hue_outside_fraction(ours, clipped, tol=0.1) <= 0.01
+    assert hue_outside_fraction(ours, clipped) <= 0.01
+    assert hue_outside_fraction(ours, clipped, tol=0.1) <= 0.005
     around = dilate(clipped, 3)
     assert speckles(ours)[around].sum() <= speckles(clip)[around].sum()
 

@@ -304,7 +304,6 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
             elif p < 0:
                 hi_t = np.float32(-1.0)
     t_mid = (lo_t + hi_t) * np.float32(0.5)
-    fit_both = False
     if nc == 1:  # t from the ratio of the two measured channels, as far as it tells
         b = a
         for c in range(3):
@@ -317,9 +316,19 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
         f = (r - r0) / (one - r0) if r0 != one else np.float32(0.0)
         if f <= 0:  # as saturated as the neighbourhood or more
             t_fit = np.float32(0.0)
-        elif f >= 1:  # at or beyond white: no family member matches both measured channels
-            t_fit = one
-            fit_both = True
+        elif f >= 1:
+            # beyond white from the surround (a pinkish lamp in a bluish room): no member of
+            # the family matches both measured channels, and the measured pair fixes the tint.
+            # Keep the surround's relation of the clipped channel to the mean of the other two
+            # (the opposed-channel ratio), but never above the family at the middle of its
+            # range (a saturated surround's ratio would extrapolate far above the clip)
+            _family(lo, clip, k, km, a, t_mid, rec)
+            m = (lo[a] + lo[b]) * np.float32(0.5)
+            kab = (k[a] + k[b]) * np.float32(0.5)
+            for c in range(3):
+                if clip[c]:
+                    rec[c] = max(lo[c], min(rec[c], m * k[c] / max(kab, np.float32(1e-6))))
+            return
         else:
             num = lo[a] * kb - lo[b] * ka
             den = lo[b] * (one - ka) - lo[a] * (one - kb)
@@ -359,7 +368,7 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
                 elif short <= best + np.float32(0.02):
                     t_lo = min(t_lo, tg)
                     t_hi = max(t_hi, tg)
-        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), False, rec)
+        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), rec)
         d0 = _off_hue(rec, k, km)
         top = np.float32(0.0)
         for c in range(3):
@@ -373,28 +382,15 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
         if d0 <= _off_hue(rec, k, km):
             rec[0], rec[1], rec[2] = e0, e1, e2
         return
-    _family(lo, clip, k, km, a, t, fit_both, rec)
+    _family(lo, clip, k, km, a, t, rec)
 
 
 @njit(cache=True, inline="always")
-def _family(lo, clip, k, km, a, t, fit_both, rec):  # pragma: no cover - compiled
-    """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)), measured channels <- their
-    values. ``s`` makes the measured channel ``a`` exact, or with ``fit_both`` fits all
-    measured channels in least squares (a pixel beyond white from its surround, e.g. a
-    pinkish core in a bluish surround: pinning the white level to the brighter channel would
-    tint the core yellow)."""
+def _family(lo, clip, k, km, a, t, rec):  # pragma: no cover - compiled
+    """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)) with ``s`` fixed by the
+    measured channel ``a``; measured channels <- their values."""
     one = np.float32(1.0)
     s = lo[a] / max((one - t) * (k[a] / km) + t, np.float32(1e-6))
-    if fit_both:
-        num = np.float32(0.0)
-        den = np.float32(0.0)
-        for c in range(3):
-            if not clip[c]:
-                f = (one - t) * (k[c] / km) + t
-                num += lo[c] * f
-                den += f * f
-        if den > 0:
-            s = num / den
     for c in range(3):
         rec[c] = max(lo[c], s * ((one - t) * (k[c] / km) + t)) if clip[c] else lo[c]
 
