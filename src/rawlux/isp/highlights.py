@@ -21,7 +21,8 @@ R and B above G: magenta. Methods:
      their clipped values. With one channel clipped it comes from the ratio of the two
      measured channels (a core whiter than its glow gets ``t > 0``; the glow's saturated
      ratio is not extrapolated to many times the clip level: the old hot-magenta patches), as
-     far as that ratio can tell; with two it is the middle of the range (when no ``t`` fits,
+     far as that ratio can tell (a pixel beyond white from its surround keeps the surround's
+     opposed-channel ratio, capped); with two it is the middle of the range (when no ``t`` fits,
      the data force a hue shift and the candidate nearer the neighbourhood's hue line wins).
      Fully clipped pixels become white at their brightest value. A clipped channel ends as
      ``max(value, estimate)``;
@@ -266,7 +267,9 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
     the data allow. With one channel clipped, ``t`` is solved from the ratio of the two
     measured channels (a pixel whiter than its surround gets ``t > 0`` instead of the
     surround's ratio extrapolated far above the clip level), weighted against the middle of
-    the interval by how much that ratio can tell (``_EVIDENCE``). With two clipped, ``t`` is
+    the interval by how much that ratio can tell (``_EVIDENCE``); a pixel whose ratio lies
+    beyond white from the surround's keeps the surround's ratio of the clipped channel to the
+    mean of the other two, capped by the family at mid-interval. With two clipped, ``t`` is
     the middle of the interval (it joins the one-channel neighbours most smoothly); when the
     interval is empty, see the fallback below. With three, the pixel becomes white at its
     brightest value. Clipped channels end as ``max(value, estimate)``; measured channels are
