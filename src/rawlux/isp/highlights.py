@@ -317,21 +317,12 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
         r0 = ka / max(kb, np.float32(1e-6))
         r = lo[a] / max(lo[b], np.float32(1e-6))
         f = (r - r0) / (one - r0) if r0 != one else np.float32(0.0)
+        beyond = np.float32(0.0)
         if f <= 0:  # as saturated as the neighbourhood or more
             t_fit = np.float32(0.0)
-        elif f >= 1:
-            # beyond white from the surround (a pinkish lamp in a bluish room): no member of
-            # the family matches both measured channels, and the measured pair fixes the tint.
-            # Keep the surround's relation of the clipped channel to the mean of the other two
-            # (the opposed-channel ratio), but never above the family at the middle of its
-            # range (a saturated surround's ratio would extrapolate far above the clip)
-            _family(lo, clip, k, km, a, t_mid, rec)
-            m = (lo[a] + lo[b]) * np.float32(0.5)
-            kab = (k[a] + k[b]) * np.float32(0.5)
-            for c in range(3):
-                if clip[c]:
-                    rec[c] = max(lo[c], min(rec[c], m * k[c] / max(kab, np.float32(1e-6))))
-            return
+        elif f >= 1:  # at or beyond white
+            t_fit = one
+            beyond = min(f - one, one)
         else:
             num = lo[a] * kb - lo[b] * ka
             den = lo[b] * (one - ka) - lo[a] * (one - kb)
@@ -346,6 +337,23 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
             rm = ((one - t_mid) * ka + t_mid) / max((one - t_mid) * kb + t_mid, np.float32(1e-6))
             w = min(abs(r0 - rm) / max(max(r0, rm), np.float32(1e-6)) / np.float32(_EVIDENCE), one)
             t = min(max(w * t_fit + (one - w) * t_mid, lo_t), hi_t)
+        _family(lo, clip, k, km, a, t, rec)
+        if beyond > 0:
+            # well beyond white from the surround (a pinkish lamp in a bluish room): no member
+            # of the family matches both measured channels, and the measured pair fixes the
+            # tint. Blend (by how far beyond, so the result stays continuous at white) towards
+            # the surround's relation of the clipped channel to the mean of the other two (the
+            # opposed-channel ratio), never above the family at the middle of its range (a
+            # saturated surround's ratio would extrapolate far above the clip)
+            m = (lo[a] + lo[b]) * np.float32(0.5)
+            kab = max((k[a] + k[b]) * np.float32(0.5), np.float32(1e-6))
+            s_mid = lo[a] / max((one - t_mid) * ka + t_mid, np.float32(1e-6))
+            for c in range(3):
+                if clip[c]:
+                    cap = s_mid * ((one - t_mid) * (k[c] / km) + t_mid)
+                    v = max(lo[c], min(cap, m * k[c] / kab))
+                    rec[c] = rec[c] * (one - beyond) + v * beyond
+        return
     elif hi_t >= lo_t:
         t = t_mid
     else:
