@@ -252,10 +252,11 @@ def _colour_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, cnt,
 
 _EVIDENCE = 0.1  # change of the measured ratio over half the t range that fully trusts a fit
 _SLACK = 0.97  # a clipped value bounds its channel from below only to within this factor
+_CORE_FROM = 0.7  # two clipped: from this fraction of its clip the measured channel pulls t white
 
 
 @njit(cache=True, inline="always")
-def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
+def _rebuild_px(lo, clip, k, thr, rec):  # pragma: no cover - compiled
     """Estimate of one pixel with clipped channels into ``rec`` (``lo``: its 3 values, ``clip``:
     3 flags, ``k``: the mean colour of the unclipped neighbourhood).
 
@@ -355,7 +356,12 @@ def _rebuild_px(lo, clip, k, rec):  # pragma: no cover - compiled
                     rec[c] = rec[c] * (one - beyond) + v * beyond
         return
     elif hi_t >= lo_t:
-        t = t_mid
+        # the middle of the range; towards its dim, white end as the one measured channel
+        # nears its own clip (``thr``), to meet the fully blown core (white at its clip level)
+        # without a step
+        u = min(max((lo[a] / thr[a] - np.float32(_CORE_FROM)) / np.float32(1.0 - _CORE_FROM),
+                    np.float32(0.0)), one)
+        t = t_mid + (hi_t - t_mid) * u * u * (np.float32(3.0) - np.float32(2.0) * u)
     else:
         # no member of the family reaches every clipped value: the data force a hue shift.
         # Candidates: the family member with the least shortfall of the clipped channels (the
@@ -427,8 +433,8 @@ def _off_hue(p, k, km):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], i8[::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], i8, i8)")
-def _rebuild_sparse(data, pat, clip, support, rows, colour, out, r0, r1):  # pragma: no cover
+      " f4[::1], f4[:, :, ::1], i8, i8)")
+def _rebuild_sparse(data, pat, clip, support, rows, colour, thr, out, r0, r1):  # pragma: no cover
     """Rows ``r0 .. r1`` of :func:`_rebuild` evaluated only where ``support`` is set (elsewhere
     ``out`` is left unset)."""
     h, w = clip.shape[0], clip.shape[1]
@@ -456,7 +462,7 @@ def _rebuild_sparse(data, pat, clip, support, rows, colour, out, r0, r1):  # pra
             x = (j + 0.5) * sx - 0.5
             for c in range(3):
                 k[c] = _bilin(colour, y, x, c)
-            _rebuild_px(lo, clip[i, j], k, rec)
+            _rebuild_px(lo, clip[i, j], k, thr, rec)
             for c in range(3):
                 out[i, j, c] = rec[c]
 
@@ -546,8 +552,8 @@ def _bilin(a, y, x, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
-def _rebuild(lo, clip, colour, out, r0, r1):  # pragma: no cover - compiled
+      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[::1], f4[:, :, ::1], i8, i8)")
+def _rebuild(lo, clip, colour, thr, out, r0, r1):  # pragma: no cover - compiled
     """Rows ``r0 .. r1`` of the per-pixel estimate (:func:`_rebuild_px` with the neighbourhood
     colour bilinearly sampled from ``colour``) of an (H, W, 3) image."""
     h, w = lo.shape[0], lo.shape[1]
@@ -570,7 +576,7 @@ def _rebuild(lo, clip, colour, out, r0, r1):  # pragma: no cover - compiled
             for c in range(3):
                 k[c] = _bilin(colour, y, x, c)
                 px[c] = lo[i, j, c]
-            _rebuild_px(px, clip[i, j], k, rec)
+            _rebuild_px(px, clip[i, j], k, thr, rec)
             for c in range(3):
                 out[i, j, c] = rec[c]
 
@@ -611,9 +617,11 @@ def _resize(cv2, a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarra
 
 
 def reconstruct_rgb(
-    lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None
+    lo: np.ndarray, clip: np.ndarray, thr: np.ndarray, band: int = 8,
+    anyc: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags.
+    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags
+    and the (3,) per-channel clip thresholds ``thr``.
 
     Returns the estimate for every pixel/channel (unclipped channels keep their value).
     ``anyc`` (H, W) uint8 "any channel clipped" may be passed when already known.
@@ -636,7 +644,7 @@ def reconstruct_rgb(
               cnt, min_rows=1)
     colour = _push_pull_premult(vs, wsum, 1.0)
     out = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild, h, lo, clip8, colour, out)
+    run_bands(_rebuild, h, lo, clip8, colour, np.ascontiguousarray(thr, np.float32), out)
     return out
 
 
@@ -680,7 +688,7 @@ def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawIm
         clip = _linear_clip_mask(data, thr)
         if not clip.any():
             return raw
-        est = reconstruct_rgb(data, clip, params.band)
+        est = reconstruct_rgb(data, clip, thr, params.band)
         return raw.with_data(np.where(clip, np.maximum(data, est), data).astype(np.float32))
     if not raw.cfa.is_bayer:
         # X-Trans: no superpixel layout here; neutral clip is the safe choice
@@ -770,7 +778,7 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
               wsum, cnt, min_rows=1)
     colour = _push_pull_premult(vs, wsum, 1.0)
     est = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, colour, est)
+    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, colour, thr, est)
     out = data if in_place else np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out, not in_place)
     return out
@@ -795,7 +803,7 @@ def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray,
     clip = np.zeros((h2, w2, 3), np.uint8)
     anyc = np.zeros((h2, w2), np.uint8)
     run_bands(_superpixel, h2, data, pat, thr, lo, clip, anyc)
-    est = reconstruct_rgb(lo, clip, band, anyc)
+    est = reconstruct_rgb(lo, clip, thr, band, anyc)
     out = np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic, data.shape[0], data, pat, thr, est, out)
     return out
