@@ -22,7 +22,8 @@ R and B above G: magenta. Methods:
      measured channels (a core whiter than its glow gets ``t > 0``; the glow's saturated
      ratio is not extrapolated to many times the clip level: the old hot-magenta patches), as
      far as that ratio can tell (a pixel beyond white from its surround keeps the surround's
-     opposed-channel ratio, capped); with two it is the middle of the range (when no ``t`` fits,
+     opposed-channel ratio, capped); with two it is the middle of the range, moving to its
+     dim white end as the measured channel nears its clip (when no ``t`` fits,
      the data force a hue shift and the candidate nearer the neighbourhood's hue line wins).
      Fully clipped pixels become white at their brightest value. A clipped channel ends as
      ``max(value, estimate)``;
@@ -258,7 +259,7 @@ _CORE_FROM = 0.7  # two clipped: from this fraction of its clip the measured cha
 @njit(cache=True, inline="always")
 def _rebuild_px(lo, clip, k, thr, rec):  # pragma: no cover - compiled
     """Estimate of one pixel with clipped channels into ``rec`` (``lo``: its 3 values, ``clip``:
-    3 flags, ``k``: the mean colour of the unclipped neighbourhood).
+    3 flags, ``k``: the mean colour of the unclipped neighbourhood, ``thr``: clip levels).
 
     The pixel is taken from the family ``s * ((1 - t) * k^ + t)`` (``k^ = k / max(k)``): the
     neighbourhood's colour desaturated towards white by ``t`` in [0, 1], which keeps the
@@ -271,7 +272,8 @@ def _rebuild_px(lo, clip, k, thr, rec):  # pragma: no cover - compiled
     the interval by how much that ratio can tell (``_EVIDENCE``); a pixel whose ratio lies
     beyond white from the surround's keeps the surround's ratio of the clipped channel to the
     mean of the other two, capped by the family at mid-interval. With two clipped, ``t`` is
-    the middle of the interval (it joins the one-channel neighbours most smoothly); when the
+    the middle of the interval (it joins the one-channel neighbours most smoothly), moving to
+    its dim end as the measured channel nears its clip (to meet the blown core); when the
     interval is empty, see the fallback below. With three, the pixel becomes white at its
     brightest value. Clipped channels end as ``max(value, estimate)``; measured channels are
     kept."""
