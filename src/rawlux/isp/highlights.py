@@ -8,18 +8,33 @@ R and B above G: magenta. Methods:
 * ``none`` — leave the data alone.
 * ``clip`` — clip every site to the lowest channel saturation ``min(wb_gains) * threshold``:
   blown areas become neutral white at the cost of highlight detail.
-* ``reconstruct`` (default) — on a half-resolution R/G/B "superpixel" map:
+* ``reconstruct`` (default) — on a half-resolution R/G/B "superpixel" map (per pixel for
+  LINEAR raws):
 
-  1. the ratio ``c / mean(other two)`` of each channel is measured on unclipped pixels in a
-     band around the clipped areas and inpainted into them by push-pull (a pyramid of
-     weighted averages: fine levels keep measured ratios, coarse levels fill holes);
-  2. a clipped channel becomes ``max(value, ratio * mean(other two))`` (twice, so channels
-     estimated in the first pass feed the second);
-  3. where two or three channels are clipped the result is blended (smoothly) towards the
-     neutral ``max`` of the channels, so fully blown areas are white, never pink/magenta;
-  4. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate),
+  1. the mean colour ``k`` of the unclipped pixels in a band around the clipped areas
+     (brightness-weighted: a sum of colours, so dark noisy pixels barely count) is inpainted
+     into them by push-pull (a pyramid of weighted averages: fine levels keep measured
+     colours, coarse levels fill holes);
+  2. a clipped pixel is estimated inside the family ``s * ((1 - t) * k + t * white)``: the
+     neighbourhood's colour desaturated towards white, which has the neighbourhood's hue, so
+     no hue is invented. ``t`` stays in the range that puts the clipped channels at or above
+     their clipped values. With one channel clipped it comes from the ratio of the two
+     measured channels (a core whiter than its glow gets ``t > 0``; the glow's saturated
+     ratio is not extrapolated to many times the clip level: the old hot-magenta patches), as
+     far as that ratio can tell (a pixel beyond white from its surround keeps the surround's
+     opposed-channel ratio, capped); with two it is the middle of the range, moving to its
+     dim white end as the measured channel nears its clip (when no ``t`` fits,
+     the data force a hue shift and the candidate nearer the neighbourhood's hue line wins).
+     Fully clipped pixels become white at their brightest value. A clipped channel ends as
+     ``max(value, estimate)``;
+  3. back on the mosaic only clipped sites change: ``max(site, bilinear(estimate),
      estimate of the site's own 2x2 block)``.
      Unclipped data are untouched, so the clip boundary stays continuous.
+
+  LINEAR raws (already demosaiced by a converter) carry blown areas as a plateau of values
+  scattered just under the clip level; values under the threshold with enough clipped
+  neighbours count as clipped too (:func:`_linear_clip_mask`), or they would stay behind as
+  speckles at the clip level among reconstructed pixels.
 
 All arithmetic is float32; the low-res work uses OpenCV, the two full-resolution passes numba.
 Output values above 1 are kept (that is the point); LINEAR raws use the same maths per pixel.
@@ -53,7 +68,7 @@ class HighlightParams(StageParams):
         doc="fraction of the white level counted as clipped (sensors often saturate a little below it)",
     )
     band: int = param(
-        8, lo=1, hi=64, unit="px (half-res)", doc="width of the ratio-sampling band around clips"
+        8, lo=1, hi=64, unit="px (half-res)", doc="width of the colour-sampling band around clips"
     )
 
 
@@ -148,6 +163,18 @@ def _lo_at(data, pat, bi, bj, c):  # pragma: no cover - compiled
     return s
 
 
+@njit(cache=True, inline="always")
+def _colour_cells(vs, wsum, cnt, bi):  # pragma: no cover - compiled
+    """Finish cell row ``bi``: divide the sums of the sampled colours ``vs`` and the sample
+    counts ``wsum`` by the cell's pixel count (``vs`` becomes the mean colour premultiplied by
+    the sample fraction, as push-pull takes it)."""
+    for bj in range(vs.shape[1]):
+        inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
+        for c in range(3):
+            vs[bi, bj, c] *= inv
+            wsum[bi, bj, c] *= inv
+
+
 @njit(cache=True, nogil=True,
       aot="void(f4[:, ::1], i8[:, ::1], f4[::1], u1[:, :, ::1], u1[:, ::1], i8[::1], i8, i8)")
 def _clip_flags(data, pat, thr, clip, anyc, rows, b0, b1):  # pragma: no cover - compiled
@@ -189,11 +216,11 @@ def _clip_flags(data, pat, thr, clip, anyc, rows, b0, b1):  # pragma: no cover -
 
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], u1[::1], f4, f4[:, :, ::1],"
-      " f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], i8, i8)")
-def _ratio_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover
-    """Rows ``s0 .. s1`` of :func:`_ratio_small` with superpixel means taken from the mosaic on
-    demand, visiting only block rows with a pixel near a clip (``near_rows``); ``vs``, ``wsum``,
-    ``wn`` (hs, ws, 3|3|1) come in zeroed, ``cnt`` (hs, ws) holds the pixel count per cell."""
+      " f4[:, :, ::1], f4[:, ::1], i8, i8)")
+def _colour_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, cnt, s0, s1):  # pragma: no cover
+    """Rows ``s0 .. s1`` of :func:`_colour_small` with superpixel means taken from the mosaic on
+    demand, visiting only block rows with a pixel near a clip (``near_rows``); ``vs``, ``wsum``
+    (hs, ws, 3) come in zeroed, ``cnt`` (hs, ws) holds the pixel count per cell."""
     h, w = clip.shape[0], clip.shape[1]
     hs, ws = vs.shape[0], vs.shape[1]
     for bi in range(s0, s1):
@@ -210,41 +237,210 @@ def _ratio_small_sparse(data, pat, clip, near, near_rows, floor, vs, wsum, wn, c
                 continue
             for j in range(w):
                 bj = min(j * ws // w, ws - 1)
-                n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
-                if n > 0:
-                    wn[bi, bj, 0] += min(
-                        max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)),
-                        np.float32(1.0),
-                    )
-                    continue
-                if not near[i, j]:
+                if clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2] > 0 or not near[i, j]:
                     continue
                 l0 = _lo_at(data, pat, i, j, 0)
                 l1 = _lo_at(data, pat, i, j, 1)
                 l2 = _lo_at(data, pat, i, j, 2)
-                tot = l0 + l1 + l2
-                for c in range(3):
-                    lc = l0 if c == 0 else (l1 if c == 1 else l2)
-                    opp = (tot - lc) * np.float32(0.5)
-                    if opp > floor:
-                        vs[bi, bj, c] += lc / opp
+                if l0 + l1 + l2 > 3 * floor:
+                    vs[bi, bj, 0] += l0
+                    vs[bi, bj, 1] += l1
+                    vs[bi, bj, 2] += l2
+                    for c in range(3):
                         wsum[bi, bj, c] += 1.0
-        for bj in range(ws):
-            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
-            wn[bi, bj, 0] *= inv
+        _colour_cells(vs, wsum, cnt, bi)
+
+
+_EVIDENCE = 0.1  # change of the measured ratio over half the t range that fully trusts a fit
+_SLACK = 0.97  # a clipped value bounds its channel from below only to within this factor
+_CORE_FROM = 0.7  # two clipped: from this fraction of its clip the measured channel pulls t white
+
+
+@njit(cache=True, inline="always")
+def _rebuild_px(lo, clip, k, thr, rec):  # pragma: no cover - compiled
+    """Estimate of one pixel with clipped channels into ``rec`` (``lo``: its 3 values, ``clip``:
+    3 flags, ``k``: the mean colour of the unclipped neighbourhood, ``thr``: clip levels).
+
+    The pixel is taken from the family ``s * ((1 - t) * k^ + t)`` (``k^ = k / max(k)``): the
+    neighbourhood's colour desaturated towards white by ``t`` in [0, 1], which keeps the
+    neighbourhood's hue. ``s`` makes the brightest measured channel exact; ``t`` stays in the
+    interval that puts every clipped channel at or above its clipped value (within
+    ``_SLACK``): its ends are the brightest, most saturated and the dimmest, whitest readings
+    the data allow. With one channel clipped, ``t`` is solved from the ratio of the two
+    measured channels (a pixel whiter than its surround gets ``t > 0`` instead of the
+    surround's ratio extrapolated far above the clip level), weighted against the middle of
+    the interval by how much that ratio can tell (``_EVIDENCE``); a pixel whose ratio lies
+    beyond white from the surround's keeps the surround's ratio of the clipped channel to the
+    mean of the other two, capped by the family at mid-interval. With two clipped, ``t`` is
+    the middle of the interval (it joins the one-channel neighbours most smoothly), moving to
+    its dim end as the measured channel nears its clip (to meet the blown core); when the
+    interval is empty, see the fallback below. With three, the pixel becomes white at its
+    brightest value. Clipped channels end as ``max(value, estimate)``; measured channels are
+    kept."""
+    km = max(k[0], max(k[1], k[2]))
+    nc = clip[0] + clip[1] + clip[2]
+    for c in range(3):
+        rec[c] = lo[c]
+    if km <= 0 or nc == 3:
+        white = max(lo[0], max(lo[1], lo[2]))
+        for c in range(3):
+            rec[c] = white
+        return
+    a = 0  # the brighter measured channel
+    for c in range(3):
+        if not clip[c] and (clip[a] or lo[c] > lo[a]):
+            a = c
+    one = np.float32(1.0)
+    ka = k[a] / km
+    # the range of t with s ((1 - t) k^c + t) >= value for every clipped channel c (a clipped
+    # value is the saturation level, known only to within the clip threshold's margin)
+    lo_t = np.float32(0.0)
+    hi_t = one
+    for c in range(3):
+        if clip[c]:
+            kc = k[c] / km
+            vc = lo[c] * np.float32(_SLACK)
+            # lo[a] ((1 - t) kc + t) >= vc ((1 - t) ka + t)  <=>  p + t q >= 0
+            p = lo[a] * kc - vc * ka
+            q = lo[a] * (one - kc) - vc * (one - ka)
+            if q > 0:
+                lo_t = max(lo_t, -p / q)
+            elif q < 0:
+                hi_t = min(hi_t, -p / q)
+            elif p < 0:
+                hi_t = np.float32(-1.0)
+    t_mid = (lo_t + hi_t) * np.float32(0.5)
+    if nc == 1:  # t from the ratio of the two measured channels, as far as it tells
+        b = a
+        for c in range(3):
+            if not clip[c] and c != a:
+                b = c
+        kb = k[b] / km
+        # the family's a/b ratio runs monotonically from ka/kb (t = 0) to 1 (t = 1)
+        r0 = ka / max(kb, np.float32(1e-6))
+        r = lo[a] / max(lo[b], np.float32(1e-6))
+        f = (r - r0) / (one - r0) if r0 != one else np.float32(0.0)
+        beyond = np.float32(0.0)
+        if f <= 0:  # as saturated as the neighbourhood or more
+            t_fit = np.float32(0.0)
+        elif f >= 1:  # at or beyond white
+            t_fit = one
+            beyond = min(f - one, one)
+        else:
+            num = lo[a] * kb - lo[b] * ka
+            den = lo[b] * (one - ka) - lo[a] * (one - kb)
+            t_fit = min(max(num / den, np.float32(0.0)), one) if den != 0 else t_mid
+        if hi_t < lo_t:
+            t = t_fit
+        else:
+            # evidence: how much the family's a/b ratio changes between the saturated end
+            # and the middle of the range (none when k^a == k^b: a red light's green and
+            # blue say nothing about how white its core is, and a fit would be noise)
+            r0 = ((one - lo_t) * ka + lo_t) / max((one - lo_t) * kb + lo_t, np.float32(1e-6))
+            rm = ((one - t_mid) * ka + t_mid) / max((one - t_mid) * kb + t_mid, np.float32(1e-6))
+            w = min(abs(r0 - rm) / max(max(r0, rm), np.float32(1e-6)) / np.float32(_EVIDENCE), one)
+            t = min(max(w * t_fit + (one - w) * t_mid, lo_t), hi_t)
+        _family(lo, clip, k, km, a, t, rec)
+        if beyond > 0:
+            # well beyond white from the surround (a pinkish lamp in a bluish room): no member
+            # of the family matches both measured channels, and the measured pair fixes the
+            # tint. Blend (by how far beyond, so the result stays continuous at white) towards
+            # the surround's relation of the clipped channel to the mean of the other two (the
+            # opposed-channel ratio), never above the family at the middle of its range (a
+            # saturated surround's ratio would extrapolate far above the clip)
+            m = (lo[a] + lo[b]) * np.float32(0.5)
+            kab = max((k[a] + k[b]) * np.float32(0.5), np.float32(1e-6))
+            s_mid = lo[a] / max((one - t_mid) * ka + t_mid, np.float32(1e-6))
             for c in range(3):
-                vs[bi, bj, c] *= inv
-                wsum[bi, bj, c] *= inv
+                if clip[c]:
+                    cap = s_mid * ((one - t_mid) * (k[c] / km) + t_mid)
+                    v = max(lo[c], min(cap, m * k[c] / kab))
+                    rec[c] = rec[c] * (one - beyond) + v * beyond
+        return
+    elif hi_t >= lo_t:
+        # the middle of the range; towards its dim, white end as the one measured channel
+        # nears its own clip (``thr``), to meet the fully blown core (white at its clip level)
+        # without a step
+        u = min(max((lo[a] / thr[a] - np.float32(_CORE_FROM)) / np.float32(1.0 - _CORE_FROM),
+                    np.float32(0.0)), one)
+        t = t_mid + (hi_t - t_mid) * u * u * (np.float32(3.0) - np.float32(2.0) * u)
+    else:
+        # no member of the family reaches every clipped value: the data force a hue shift.
+        # Candidates: the family member with the least shortfall of the clipped channels (the
+        # middle of the t that tie for it, so a shortfall that no t changes does not push t
+        # to an extreme), or the compromise halfway to white at the highest clipped value;
+        # whichever is nearer the neighbourhood's hue line
+        best = np.float32(np.inf)
+        t_lo = one
+        t_hi = np.float32(0.0)
+        for pass_ in range(2):
+            for g in range(9):
+                tg = np.float32(g) * np.float32(0.125)
+                sg = lo[a] / max((one - tg) * ka + tg, np.float32(1e-6))
+                short = np.float32(0.0)
+                for c in range(3):
+                    if clip[c]:
+                        vc = lo[c] * np.float32(_SLACK)
+                        short = max(short, (vc - sg * ((one - tg) * (k[c] / km) + tg)) / vc)
+                if pass_ == 0:
+                    best = min(best, short)
+                elif short <= best + np.float32(0.02):
+                    t_lo = min(t_lo, tg)
+                    t_hi = max(t_hi, tg)
+        _family(lo, clip, k, km, a, (t_lo + t_hi) * np.float32(0.5), rec)
+        d0 = _off_hue(rec, k, km)
+        top = np.float32(0.0)
+        for c in range(3):
+            if clip[c]:
+                top = max(top, lo[c])
+        mid = (lo[a] + top) * np.float32(0.5)
+        e0, e1, e2 = rec[0], rec[1], rec[2]
+        for c in range(3):
+            if clip[c]:
+                rec[c] = max(lo[c], mid)
+        if d0 <= _off_hue(rec, k, km):
+            rec[0], rec[1], rec[2] = e0, e1, e2
+        return
+    _family(lo, clip, k, km, a, t, rec)
+
+
+@njit(cache=True, inline="always")
+def _family(lo, clip, k, km, a, t, rec):  # pragma: no cover - compiled
+    """Clipped channels of ``rec`` <- max(value, s ((1 - t) k^ + t)) with ``s`` fixed by the
+    measured channel ``a``; measured channels <- their values."""
+    one = np.float32(1.0)
+    s = lo[a] / max((one - t) * (k[a] / km) + t, np.float32(1e-6))
+    for c in range(3):
+        rec[c] = max(lo[c], s * ((one - t) * (k[c] / km) + t)) if clip[c] else lo[c]
+
+
+@njit(cache=True, inline="always")
+def _off_hue(p, k, km):  # pragma: no cover - compiled
+    """How far colour ``p`` lies from the hue line of ``k`` (white -> k) in the opponent
+    plane, both normalised by their brightest channel (0 = on the line)."""
+    s2, s6 = np.float32(0.70710678), np.float32(0.40824829)
+    pm = max(p[0], max(p[1], p[2]), np.float32(1e-6))
+    o1 = (p[0] - p[1]) / pm * s2
+    o2 = (p[0] + p[1] - 2 * p[2]) / pm * s6
+    d1 = (k[0] - k[1]) / km * s2
+    d2 = (k[0] + k[1] - 2 * k[2]) / km * s6
+    dn = np.sqrt(d1 * d1 + d2 * d2)
+    if dn < np.float32(1e-4):
+        return np.sqrt(o1 * o1 + o2 * o2)
+    along = (o1 * d1 + o2 * d2) / dn
+    if along <= 0:
+        return np.sqrt(o1 * o1 + o2 * o2)
+    return abs(o1 * d2 - o2 * d1) / dn
 
 
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, ::1], i8[:, ::1], u1[:, :, ::1], u1[:, ::1], i8[::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
-def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1):  # pragma: no cover
+      " f4[::1], f4[:, :, ::1], i8, i8)")
+def _rebuild_sparse(data, pat, clip, support, rows, colour, thr, out, r0, r1):  # pragma: no cover
     """Rows ``r0 .. r1`` of :func:`_rebuild` evaluated only where ``support`` is set (elsewhere
     ``out`` is left unset)."""
     h, w = clip.shape[0], clip.shape[1]
-    hs, ws = ratio.shape[0], ratio.shape[1]
+    hs, ws = colour.shape[0], colour.shape[1]
     sy = hs / h
     sx = ws / w
     for i in range(r0, r1):
@@ -252,7 +448,7 @@ def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1
             continue
         lo = np.empty(3, np.float32)
         rec = np.empty(3, np.float32)
-        r = np.empty(3, np.float32)
+        k = np.empty(3, np.float32)
         y = (i + 0.5) * sy - 0.5
         for j in range(w):
             if not support[i, j]:
@@ -267,26 +463,10 @@ def _rebuild_sparse(data, pat, clip, support, rows, ratio, wn_small, out, r0, r1
                 continue
             x = (j + 0.5) * sx - 0.5
             for c in range(3):
-                r[c] = _bilin(ratio, y, x, c)
-                rec[c] = lo[c]
-            for _ in range(2):
-                tot = rec[0] + rec[1] + rec[2]
-                for c in range(3):
-                    if clip[i, j, c]:
-                        rec[c] = max(lo[c], (tot - rec[c]) * np.float32(0.5) * r[c])
-            nc = np.float32(c0 + c1 + c2)
-            b = max(
-                min(
-                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
-                ),
-                _bilin(wn_small, y, x, 0),
-            )
-            neutral = max(rec[0], max(rec[1], rec[2]))
+                k[c] = _bilin(colour, y, x, c)
+            _rebuild_px(lo, clip[i, j], k, thr, rec)
             for c in range(3):
-                if clip[i, j, c]:
-                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
-                else:
-                    out[i, j, c] = lo[c]
+                out[i, j, c] = rec[c]
 
 
 @njit(cache=True, nogil=True, fastmath=True,
@@ -326,19 +506,19 @@ def _apply_mosaic_sparse(data, pat, thr, est, rows, out, copy, r0, r1):  # pragm
 
 
 # ---------------------------------------------------------------------------- low-res maths
-
-_SMALL = 4  # the ratio map lives at 1/_SMALL of the superpixel resolution
-_RATIO_FLOOR = 0.01  # ratios are sampled only where mean(other two channels) exceeds this
+_SMALL = 4  # the neighbourhood colour map lives at 1/_SMALL of the superpixel resolution
+_FLOOR = 0.01  # colours are sampled only where the mean of the three channels exceeds this
 
 
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, :, ::1], u1[:, :, ::1], u1[:, ::1], f4, f4[:, :, ::1], f4[:, :, ::1],"
-      " f4[:, :, ::1], f4[:, ::1], i8, i8)")
-def _ratio_small(lo, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: no cover - compiled
-    """Rows ``s0 .. s1`` of the block means (blocks of ~_SMALL x _SMALL pixels on the (hs, ws)
-    grid of ``vs``) of the ratio samples ``c / mean(others)`` (premultiplied by their weight),
-    of the weights (1 on unclipped pixels near a clip with a usable denominator) and of the
-    neutral-blend weight; ``vs``, ``wsum``, ``wn``, ``cnt`` come in zeroed."""
+      " f4[:, ::1], i8, i8)")
+def _colour_small(lo, clip, near, floor, vs, wsum, cnt, s0, s1):  # pragma: no cover - compiled
+    """Rows ``s0 .. s1`` of the cell means (cells of ~_SMALL x _SMALL pixels on the (hs, ws)
+    grid of ``vs``) of the colours of unclipped pixels near a clip and brighter than ``floor``
+    (premultiplied by the fraction of such pixels, which goes to ``wsum``); ``vs``, ``wsum``,
+    ``cnt`` come in zeroed. Their ratio after push-pull is the brightness-weighted mean colour
+    of the neighbourhood (dark, noisy pixels barely move it)."""
     h, w = lo.shape[0], lo.shape[1]
     hs, ws = vs.shape[0], vs.shape[1]
     for bi in range(s0, s1):
@@ -348,27 +528,13 @@ def _ratio_small(lo, clip, near, floor, vs, wsum, wn, cnt, s0, s1):  # pragma: n
             for j in range(w):
                 bj = min(j * ws // w, ws - 1)
                 cnt[bi, bj] += 1.0
-                n = clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2]
-                if n > 0:
-                    wn[bi, bj, 0] += min(
-                        max((n - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)),
-                        np.float32(1.0),
-                    )
+                if clip[i, j, 0] + clip[i, j, 1] + clip[i, j, 2] > 0 or not near[i, j]:
                     continue
-                if not near[i, j]:
-                    continue
-                tot = lo[i, j, 0] + lo[i, j, 1] + lo[i, j, 2]
-                for c in range(3):
-                    opp = (tot - lo[i, j, c]) * np.float32(0.5)
-                    if opp > floor:
-                        vs[bi, bj, c] += lo[i, j, c] / opp
+                if lo[i, j, 0] + lo[i, j, 1] + lo[i, j, 2] > 3 * floor:
+                    for c in range(3):
+                        vs[bi, bj, c] += lo[i, j, c]
                         wsum[bi, bj, c] += 1.0
-        for bj in range(ws):
-            inv = np.float32(1.0) / max(cnt[bi, bj], np.float32(1.0))
-            wn[bi, bj, 0] *= inv
-            for c in range(3):
-                vs[bi, bj, c] *= inv
-                wsum[bi, bj, c] *= inv
+        _colour_cells(vs, wsum, cnt, bi)
 
 
 @njit(cache=True, inline="always")
@@ -388,17 +554,18 @@ def _bilin(a, y, x, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath=True,
-      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
-def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - compiled
-    """Rows ``r0 .. r1`` of the per-pixel estimate: clipped channels from ratio * mean(others),
-    blended to neutral."""
+      aot="void(f4[:, :, ::1], u1[:, :, ::1], f4[:, :, ::1], f4[::1], f4[:, :, ::1], i8, i8)")
+def _rebuild(lo, clip, colour, thr, out, r0, r1):  # pragma: no cover - compiled
+    """Rows ``r0 .. r1`` of the per-pixel estimate (:func:`_rebuild_px` with the neighbourhood
+    colour bilinearly sampled from ``colour``) of an (H, W, 3) image."""
     h, w = lo.shape[0], lo.shape[1]
-    hs, ws = ratio.shape[0], ratio.shape[1]
+    hs, ws = colour.shape[0], colour.shape[1]
     sy = hs / h
     sx = ws / w
     for i in range(r0, r1):
         rec = np.empty(3, np.float32)
-        r = np.empty(3, np.float32)
+        px = np.empty(3, np.float32)
+        k = np.empty(3, np.float32)
         y = (i + 0.5) * sy - 0.5
         for j in range(w):
             c0, c1, c2 = clip[i, j, 0], clip[i, j, 1], clip[i, j, 2]
@@ -409,26 +576,11 @@ def _rebuild(lo, clip, ratio, wn_small, out, r0, r1):  # pragma: no cover - comp
                 continue
             x = (j + 0.5) * sx - 0.5
             for c in range(3):
-                r[c] = _bilin(ratio, y, x, c)
-                rec[c] = lo[i, j, c]
-            for _ in range(2):
-                tot = rec[0] + rec[1] + rec[2]
-                for c in range(3):
-                    if clip[i, j, c]:
-                        rec[c] = max(lo[i, j, c], (tot - rec[c]) * np.float32(0.5) * r[c])
-            nc = np.float32(c0 + c1 + c2)
-            b = max(
-                min(
-                    max((nc - np.float32(1.0)) * np.float32(0.5), np.float32(0.0)), np.float32(1.0)
-                ),
-                _bilin(wn_small, y, x, 0),
-            )
-            neutral = max(rec[0], max(rec[1], rec[2]))
+                k[c] = _bilin(colour, y, x, c)
+                px[c] = lo[i, j, c]
+            _rebuild_px(px, clip[i, j], k, thr, rec)
             for c in range(3):
-                if clip[i, j, c]:
-                    out[i, j, c] = rec[c] * (1.0 - b) + neutral * b
-                else:
-                    out[i, j, c] = lo[i, j, c]
+                out[i, j, c] = rec[c]
 
 
 def push_pull(values: np.ndarray, weights: np.ndarray, default: float = 1.0) -> np.ndarray:
@@ -467,9 +619,11 @@ def _resize(cv2, a: np.ndarray, size: tuple[int, int], interp: int) -> np.ndarra
 
 
 def reconstruct_rgb(
-    lo: np.ndarray, clip: np.ndarray, band: int = 8, anyc: np.ndarray | None = None
+    lo: np.ndarray, clip: np.ndarray, thr: np.ndarray, band: int = 8,
+    anyc: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags.
+    """Reconstruct clipped channels of an (H, W, 3) float32 image given (H, W, 3) clip flags
+    and the (3,) per-channel clip thresholds ``thr``.
 
     Returns the estimate for every pixel/channel (unclipped channels keep their value).
     ``anyc`` (H, W) uint8 "any channel clipped" may be passed when already known.
@@ -482,18 +636,17 @@ def reconstruct_rgb(
         anyc = (clip8[..., 0] | clip8[..., 1] | clip8[..., 2]).astype(np.uint8)
     k = 2 * int(band) + 1
     near = cv2.dilate(anyc, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    floor = np.float32(_RATIO_FLOOR)  # normalised data: 1.0 ~ sensor saturation
+    floor = np.float32(_FLOOR)  # normalised data: 1.0 ~ sensor saturation
     h, w = lo.shape[:2]
     hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
     vs = np.zeros((hs, ws, 3), np.float32)
     wsum = np.zeros((hs, ws, 3), np.float32)
-    wn_small = np.zeros((hs, ws, 1), np.float32)
     cnt = np.zeros((hs, ws), np.float32)
-    run_bands(_ratio_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum, wn_small,
+    run_bands(_colour_small, hs, lo, clip8, np.ascontiguousarray(near, np.uint8), floor, vs, wsum,
               cnt, min_rows=1)
-    ratio = _push_pull_premult(vs, wsum, 1.0)
+    colour = _push_pull_premult(vs, wsum, 1.0)
     out = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild, h, lo, clip8, ratio, wn_small, out)
+    run_bands(_rebuild, h, lo, clip8, colour, np.ascontiguousarray(thr, np.float32), out)
     return out
 
 
@@ -534,10 +687,10 @@ def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawIm
     if raw.cfa is CFA.LINEAR:
         if float(np.max(data)) < float(thr.min()):
             return raw  # nothing clipped: fast path
-        clip = data >= thr
+        clip = _linear_clip_mask(data, thr)
         if not clip.any():
             return raw
-        est = reconstruct_rgb(data, clip, params.band)
+        est = reconstruct_rgb(data, clip, thr, params.band)
         return raw.with_data(np.where(clip, np.maximum(data, est), data).astype(np.float32))
     if not raw.cfa.is_bayer:
         # X-Trans: no superpixel layout here; neutral clip is the safe choice
@@ -548,6 +701,47 @@ def _highlights(raw: RawImage, params: HighlightParams, in_place: bool) -> RawIm
     out = reconstruct_mosaic(data, pat, thr, params.band,
                              in_place=in_place and data.flags.c_contiguous and data.flags.writeable)
     return raw if out is data else raw.with_data(out)
+
+
+_WEAK = 0.8  # linear raws: a value above this fraction of its clip level ...
+_WEAK_NEIGHBOURS = 5  # ... with at least this many of its 8 neighbours clipped counts as clipped
+_NEAR, _NEAR_NEIGHBOURS = 0.95, 2  # and so does one just under the clip with two clipped neighbours
+_WEAK_ROUNDS = 4  # the rules are applied this many times (so they reach into a plateau)
+
+
+def _linear_clip_mask(data: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """(H, W, 3) bool clip flags of a LINEAR raw: a value >= ``thr`` is clipped, and so is a
+    value >= ``_WEAK * thr`` with at least ``_WEAK_NEIGHBOURS`` clipped 8-neighbours, or >=
+    ``_NEAR * thr`` with ``_NEAR_NEIGHBOURS`` (``_WEAK_ROUNDS`` rounds, so the rules reach into
+    a plateau). A converter's demosaic smears the clip level of blown areas into a plateau of
+    values just under it (0.92-1.0 of it on the 6D DNG); a single threshold splits that plateau into
+    single-pixel islands left at the clip level among reconstructed ones: speckles. Values
+    at the edge of a clip (few clipped neighbours) are real gradation and stay measured."""
+    import cv2
+
+    clip = data >= thr
+    kernel = np.ones((3, 3), np.float32)
+    kernel[1, 1] = 0.0
+    for c in range(3):
+        rows = np.flatnonzero(clip[..., c].any(axis=1))
+        if rows.size == 0:
+            continue
+        cols = np.flatnonzero(clip[rows[0]: rows[-1] + 1, :, c].any(axis=0))
+        # each round reaches 1 px further out; 2 more px keep the filter's border exact
+        m = _WEAK_ROUNDS + 2
+        y0, y1 = max(rows[0] - m, 0), rows[-1] + m + 1
+        x0, x1 = max(cols[0] - m, 0), cols[-1] + m + 1
+        v = data[y0:y1, x0:x1, c]
+        box = clip[y0:y1, x0:x1, c]
+        weak = v >= thr[c] * np.float32(_WEAK)
+        near = v >= thr[c] * np.float32(_NEAR)
+        for _ in range(_WEAK_ROUNDS):
+            n = cv2.filter2D(box.view(np.uint8), cv2.CV_8U, kernel, borderType=cv2.BORDER_CONSTANT)
+            grown = (weak & (n >= _WEAK_NEIGHBOURS)) | (near & (n >= _NEAR_NEIGHBOURS))
+            if not (grown & ~box).any():
+                break
+            box |= grown
+    return clip
 
 
 def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band: int = 8, *,
@@ -580,21 +774,20 @@ def reconstruct_mosaic(data: np.ndarray, pat: np.ndarray, thr: np.ndarray, band:
     hs, ws = max(1, h // _SMALL), max(1, w // _SMALL)
     vs = np.zeros((hs, ws, 3), np.float32)
     wsum = np.zeros((hs, ws, 3), np.float32)
-    wn_small = np.zeros((hs, ws, 1), np.float32)
     cnt = _cell_counts(h, w, hs, ws)
     near_rows = np.ascontiguousarray(near.max(axis=1), np.uint8)
-    run_bands(_ratio_small_sparse, hs, data, pat, clip, near, near_rows, np.float32(_RATIO_FLOOR), vs,
-              wsum, wn_small, cnt, min_rows=1)
-    ratio = _push_pull_premult(vs, wsum, 1.0)
+    run_bands(_colour_small_sparse, hs, data, pat, clip, near, near_rows, np.float32(_FLOOR), vs,
+              wsum, cnt, min_rows=1)
+    colour = _push_pull_premult(vs, wsum, 1.0)
     est = np.empty((h, w, 3), np.float32)
-    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, ratio, wn_small, est)
+    run_bands(_rebuild_sparse, h, data, pat, clip, support, support_rows, colour, thr, est)
     out = data if in_place else np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic_sparse, data.shape[0], data, pat, thr, est, rows, out, not in_place)
     return out
 
 
 def _cell_counts(h: int, w: int, hs: int, ws: int) -> np.ndarray:
-    """float32 (hs, ws): how many of the (h, w) pixels fall in each cell of the ratio grid (cell
+    """float32 (hs, ws): how many of the (h, w) pixels fall in each cell of the colour grid (cell
     row ``bi`` holds pixel rows ``[bi h // hs, (bi + 1) h // hs)``, pixel column ``j`` falls in
     cell column ``min(j ws // w, ws - 1)``, as in the kernels)."""
     rows = np.diff(np.arange(hs + 1) * h // hs)
@@ -612,7 +805,7 @@ def reconstruct_mosaic_dense(data: np.ndarray, pat: np.ndarray, thr: np.ndarray,
     clip = np.zeros((h2, w2, 3), np.uint8)
     anyc = np.zeros((h2, w2), np.uint8)
     run_bands(_superpixel, h2, data, pat, thr, lo, clip, anyc)
-    est = reconstruct_rgb(lo, clip, band, anyc)
+    est = reconstruct_rgb(lo, clip, thr, band, anyc)
     out = np.empty(data.shape, np.float32)
     run_bands(_apply_mosaic, data.shape[0], data, pat, thr, est, out)
     return out
