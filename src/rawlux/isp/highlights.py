@@ -36,6 +36,12 @@ R and B above G: magenta. Methods:
   neighbours count as clipped too (:func:`_linear_clip_mask`), or they would stay behind as
   speckles at the clip level among reconstructed pixels.
 
+A sensor that saturates below the declared white level (a guessed white for a bare mosaic, or a
+file that declares too much) leaves blown areas under the threshold, where white balance turns
+them magenta; with ``detect_saturation`` the stage looks for a pile-up of sites shared by at least
+two channels at one pre-white-balance level below 0.99 (:func:`saturation_plateau`, ~2-8 ms on
+a strided sample) and counts that level as the clip.
+
 All arithmetic is float32; the low-res work uses OpenCV, the two full-resolution passes numba.
 Output values above 1 are kept (that is the point); LINEAR raws use the same maths per pixel.
 """
@@ -70,6 +76,9 @@ class HighlightParams(StageParams):
     band: int = param(
         8, lo=1, hi=64, unit="px (half-res)", doc="width of the colour-sampling band around clips"
     )
+    detect_saturation: bool = param(
+        True, doc="find a sensor saturation plateau below the declared white level (files "
+                  "whose white level is guessed or wrong) and count it as clipped")
 
 
 # ------------------------------------------------------------------------- numba full-res
@@ -653,6 +662,68 @@ def reconstruct_rgb(
 # ---------------------------------------------------------------------------------- stage
 
 
+_PLATEAU_SAMPLES = 1 << 16  # sites per channel looked at (rows are strided beyond this)
+_PLATEAU_BIN = 0.004  # histogram bin, fraction of the white level
+_PLATEAU_PEAK = 4.0  # a plateau bin holds this many times the typical count just below it
+_PLATEAU_SHARE = 2e-4  # ... and at least this share of the channel's sites
+_PLATEAU_AGREE = 0.02  # channels' plateaus agree within this fraction (one sensor well depth)
+
+
+def _channel_plateau(v: np.ndarray) -> float | None:
+    """Level (fraction of white) of a pile-up of values near the top of one channel's sites
+    ``v`` (pre-white-balance units), or None. A saturating sensor stacks every blown site
+    into a narrow, noisy band at its well depth; an unclipped bright surface spreads out."""
+    v = v[np.isfinite(v)]
+    if v.size < 1000:
+        return None
+    k = v.size - 1 - v.size // 10000
+    top = float(np.partition(v, k)[k])  # 99.99th percentile: the top, without hot pixels
+    if not 0.3 < top < 1.2:
+        return None
+    lo = 0.6 * top
+    nbins = int((top - lo) / _PLATEAU_BIN) + 1
+    hi = lo + nbins * _PLATEAU_BIN
+    counts, edges = np.histogram(v[v >= lo], bins=nbins, range=(lo, hi))  # uniform: no sort
+    if counts.size < 20:
+        return None
+    peak = int(np.argmax(counts[counts.size // 2:])) + counts.size // 2
+    below = counts[max(0, peak - 40):max(1, peak - 5)]
+    typical = max(float(np.median(below)) if below.size else 0.0, 1.0)
+    if counts[peak] < _PLATEAU_PEAK * typical or counts[peak] < _PLATEAU_SHARE * v.size:
+        return None
+    # the plateau starts where the pile-up rises above a quarter of its peak (read noise
+    # spreads blown sites below the well depth too)
+    start = peak
+    while start > 0 and counts[start - 1] >= 0.25 * counts[peak]:
+        start -= 1
+    return float(edges[start])
+
+
+def saturation_plateau(data: np.ndarray, pat: np.ndarray, gains: np.ndarray) -> float | None:
+    """Sensor saturation (fraction of the declared white, pre-white-balance) found in a
+    white-balanced Bayer mosaic, when at least two channels pile up at the same level (one
+    well depth) below ``0.99``; None when the data show no such plateau.
+
+    Raws whose white level is guessed (bare mosaics) or declared too high leave blown areas
+    just under it, where white balance turns them magenta; this finds them."""
+    levels = []
+    h, w = data.shape
+    step = max(1, int(np.ceil(h * w / 4 / _PLATEAU_SAMPLES)))
+    for c in range(3):
+        ys, xs = np.nonzero(pat == c)
+        if ys.size == 0:
+            continue
+        sites = np.concatenate([data[y::2 * step, x::2].ravel() for y, x in zip(ys, xs)])
+        lvl = _channel_plateau(sites / np.float32(gains[c]))
+        if lvl is not None:
+            levels.append(lvl)
+    levels.sort()
+    for a, b in zip(levels, levels[1:]):
+        if b - a <= _PLATEAU_AGREE and b < 0.99:
+            return a
+    return None
+
+
 def _thresholds(raw: RawImage, params: HighlightParams) -> np.ndarray:
     g = (
         np.ones(3, np.float32)
@@ -661,7 +732,13 @@ def _thresholds(raw: RawImage, params: HighlightParams) -> np.ndarray:
     )
     if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
         raise ContractError(f"wb_gains {g.tolist()} must be 3 positive finite numbers")
-    return (g * np.float32(params.clip_threshold)).astype(np.float32)
+    level = float(params.clip_threshold)
+    if (params.detect_saturation and raw.cfa.is_bayer and raw.cfa_pattern is not None
+            and raw.data.ndim == 2 and raw.data.shape[0] >= 2 and raw.data.shape[1] >= 2):
+        plateau = saturation_plateau(raw.data, np.asarray(raw.cfa_pattern), g)
+        if plateau is not None:
+            level = min(level, plateau)
+    return (g * np.float32(level)).astype(np.float32)
 
 
 def highlights(raw: RawImage, params: HighlightParams = HighlightParams()) -> RawImage:
