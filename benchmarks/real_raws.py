@@ -38,7 +38,7 @@ NOT_FOR_PEERS = {"nokia_n900_bayer_small.png"}
 #: (clipped light, chart patches, fine detail); the centre otherwise.
 CROP_AT = {
     "canon_eos_6d.dng": (0.60, 0.70),
-    "blackmagic_pocket4k_cinemadng.dng": (0.30, 0.35),
+    "blackmagic_pocket4k_cinemadng.dng": (0.62, 0.74),
     "canon_550d_magiclantern_colorchart.dng": (0.50, 0.50),
     "nikon_d1.nef": (0.50, 0.45),
 }
