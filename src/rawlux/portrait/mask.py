@@ -199,7 +199,11 @@ def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
         data = np.asarray(img)
     if data.ndim != 3 or data.shape[2] != 3:
         raise ContractError(f"subject_mask needs (H, W, 3) RGB, got shape {data.shape}")
-    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+    out = np.empty(data.shape, np.float32)
+    np.clip(data, 0.0, 1.0, out=out)  # one copy: NaN stays NaN here ...
+    if not np.isfinite(out.sum(dtype=np.float64)):
+        np.nan_to_num(out, copy=False)  # ... and becomes 0 only when there is any
+    return out
 
 
 def _predict(rgb: np.ndarray, model: SegmentationModel) -> np.ndarray:
