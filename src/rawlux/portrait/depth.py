@@ -197,4 +197,5 @@ def _receding(d: np.ndarray, reg: np.ndarray, stat: np.ndarray) -> bool:
     top, bot = reg[y0:y0 + t], reg[y0 + hgt - t:y0 + hgt]
     if not top.any() or not bot.any():
         return False
-    return float(np.median(d[y0:y0 + t][top])) < 0.85 * float(np.median(d[y0 + hgt - t:y0 + hgt][bot]))
+    upper = float(np.median(d[y0:y0 + t][top]))
+    return upper < 0.85 * float(np.median(d[y0 + hgt - t:y0 + hgt][bot]))

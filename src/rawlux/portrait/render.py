@@ -72,7 +72,8 @@ def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: floa
     if not isinstance(img, Image):
         raise ContractError(f"portrait() needs an Image, got {type(img).__name__}")
     if subject not in SUBJECT_MODES:
-        raise InvalidParameter(f"subject mode {subject!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
+        raise InvalidParameter(
+            f"subject mode {subject!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
     lens_p = lens if isinstance(lens, LensParams) else load_lens(lens)
     h, w = img.height, img.width
     if mask is not None:
