@@ -4,8 +4,8 @@ Usage: ``.venv/bin/python benchmarks/portrait.py [--runs 3] [--size 4000x3000] [
 
 ``--cli`` (the user-facing number): a 12 MP JPEG made from the chandelier portrait
 (``../shared/data``) and a depth picture, then **fresh processes**, side by side: ``rawlux
-portrait`` with the depth picture (it still runs the subject mask to place the focal plane),
-with the depth picture and ``--focus`` (no mask model: the renderer alone), without a depth
+portrait`` with the depth picture (focal plane from the depth map itself: no mask model),
+with the depth picture and ``--focus`` (the renderer alone), without a depth
 picture (mask model + depth from cues), and
 a plain OpenCV composite script (read, Gaussian blur of the whole frame, blend by the depth,
 write; the cheapest "portrait mode" there is). Wall, CPU (user + system) and peak RSS of each

@@ -53,10 +53,11 @@ def _setup(shared_data: Path, rel: str, long_side: int = LONG):
     if key not in _CACHE:
         path = shared_data / rel
         img = open_photo(path)
-        depth = None
+        depth, need_mask = None, False
         if rel.endswith("depthy_hut_image.jpg"):
             depth = read_depth_image(shared_data / "depth" / "depthy_hut_depth.jpg",
                                      near_is_white=True)
+            need_mask = True  # focus on the salient subject's matte: most of the map is in front
         else:
             depth = read_embedded_depth(path)
             if depth is not None:
@@ -64,7 +65,8 @@ def _setup(shared_data: Path, rel: str, long_side: int = LONG):
                 if orig is not None and orig.shape[:2] == (img.height, img.width):
                     img = img.with_data(orig)
         img = _scaled(img, long_side)
-        res = portrait(img, lens="50", aperture=1.4, depth=depth)
+        res = portrait(img, lens="50", aperture=1.4, depth=depth,
+                       need_mask=need_mask)
         _CACHE[key] = (img, res.depth.disparity, res.focus_disparity, res.image)
     return _CACHE[key]
 

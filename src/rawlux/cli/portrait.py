@@ -25,7 +25,6 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-SCENE_FRAMING = 10.0  # metres: --framing default for a scene without a subject
 
 
 def _note(msg: str) -> None:
@@ -46,9 +45,8 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
     from rawlux.io.photo import open_photo
     from rawlux.io.probe import input_kind
     from rawlux.io.write import save, supported_extensions
-    from rawlux.portrait.bokeh import BokehParams
     from rawlux.portrait.lens import load_lens
-    from rawlux.portrait.render import grey_image, portrait
+    from rawlux.portrait.render import SCENE_FRAMING, grey_image, portrait
 
     from rawlux.portrait.mask import SUBJECT_MODES
 
@@ -105,29 +103,13 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
             mask = cv2.resize(matte, (img.width, img.height), interpolation=cv2.INTER_LINEAR)
             if verbose:
                 _note(f"using the portrait matte embedded in {src.name}")
-    if mask is None and dmap is None:
-        from rawlux.portrait.depth import depth_from_cues
-        from rawlux.portrait.mask import find_subject
-
-        found = find_subject(img, mode=subject)
-        mask = found.mask
-        if mask is None:
-            where = "the --focus point" if point is not None else "the frame centre"
-            if point is None:
-                point = (0.5, 0.5)
-            if verbose and subject == "auto":
-                _note(f"{src.name}: no person or clear subject found ({found.why}); focusing at "
-                      f"{where} with scene depth, framing {framing or SCENE_FRAMING:g} m "
-                      "(--subject salient forces the most salient region, --focus X,Y the point)")
-            from rawlux.portrait.mask import encoded_rgb
-
-            dmap = depth_from_cues(encoded_rgb(img), None)
-            mask = np.zeros((img.height, img.width), np.float32)
-            if framing is None:
-                framing = SCENE_FRAMING
-    params = BokehParams(aperture=aperture, framing=1.0 if framing is None else framing)
-    res = portrait(img, lens=lens_p, focus=point, depth=dmap, mask=mask, params=params,
-                   need_mask=save_mask is not None)
+    res = portrait(img, lens=lens_p, aperture=aperture, focus=point, depth=dmap, mask=mask,
+                   framing=framing, subject=subject, need_mask=save_mask is not None)
+    if res.note and verbose and subject == "auto":
+        where = "the --focus point" if point is not None else "the frame centre"
+        _note(f"{src.name}: no person or clear subject found ({res.note}); focusing at "
+              f"{where} with scene depth, framing {framing or SCENE_FRAMING:g} m "
+              "(--subject salient forces the most salient region, --focus X,Y the point)")
     save(res.image, dst, protect=inputs, quality=quality)
     if save_mask is not None and res.mask is not None:
         save(grey_image(res.mask), save_mask, protect=inputs, exif=False)

@@ -536,15 +536,29 @@ def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover
     bilinear taps (the plate is already blurred by a disc of that radius). Pixels where the plate
     is not seen (``seen`` <= 0: under the in-focus subject) are copied."""
     h, w, nc = src.shape
+    # normalised tent weights and tap offsets per odd tap count n (3..11), once
+    wtab = np.zeros((12, 11))
+    otab = np.zeros((12, 11))
+    for n in range(3, 12, 2):
+        wsum = 0.0
+        for i in range(n):
+            wsum += 1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3
+        for i in range(n):
+            wtab[n, i] = (1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3) / wsum
+            otab[n, i] = i / (n - 1) - 0.5
     for y in prange(h):
         for x in range(w):
+            if seen[y, x] <= 0.0:
+                for ch in range(nc):
+                    dst[y, x, ch] = src[y, x, ch]
+                continue
             dx = x - cx
             dy = y - cy
             r = math.sqrt(dx * dx + dy * dy)
             rho = r / rmax
             wgt = rho * min(1.5 * rho, 1.0)
             length = amount * 2.0 * rad[y, x] * wgt
-            if length < 1.0 or r < 1e-6 or seen[y, x] <= 0.0:
+            if length < 1.0 or r < 1e-6:
                 for ch in range(nc):
                     dst[y, x, ch] = src[y, x, ch]
                 continue
@@ -554,13 +568,9 @@ def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover
             n = min(int(span) + 2, 11) | 1
             for ch in range(nc):
                 dst[y, x, ch] = 0.0
-            wsum = 0.0
             for i in range(n):
-                wt = 1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3
-                wsum += wt
-            for i in range(n):
-                wt = (1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3) / wsum
-                o = (i / (n - 1) - 0.5) * span
+                wt = wtab[n, i]
+                o = otab[n, i] * span
                 sx = min(max(x + o * tx, 0.0), w - 1.0)
                 sy = min(max(y + o * ty, 0.0), h - 1.0)
                 x0 = min(int(sx), w - 2) if w > 1 else 0

@@ -83,10 +83,14 @@ def disparity_from_image(values: np.ndarray, *, near_is_white: bool = False) -> 
     RangeInverse depth, dark = near, bright = far, read with an assumed far/near ratio of 20
     (disparity ``1 - 0.95 v``). ``near_is_white=True`` reads a disparity picture (bright = near,
     e.g. MiDaS-style maps): ``0.05 + 0.95 v``. Nothing lands exactly at infinity."""
-    v = np.clip(values.astype(np.float32), 0.0, 1.0)
-    if near_is_white:
-        v = 1.0 - v
-    return (1.0 - 0.95 * v).astype(np.float32)
+    v = np.clip(values, 0.0, 1.0, out=np.empty(values.shape, np.float32))  # one copy, in place
+    if near_is_white:  # 0.05 + 0.95 v
+        v *= np.float32(0.95)
+        v += np.float32(0.05)
+    else:  # 1 - 0.95 v
+        v *= np.float32(-0.95)
+        v += np.float32(1.0)
+    return v
 
 
 def depth_from_cues(rgb: np.ndarray, mask: np.ndarray | None, *,
@@ -113,8 +117,8 @@ def focus_disparity(disparity: np.ndarray, *, point: tuple[float, float] | None 
     """Disparity of the focal plane.
 
     ``point`` = (x, y) as fractions of width/height (0..1) -> median in a small window there;
-    else the median disparity of the confident subject (``mask`` > 0.8); else the 90th
-    percentile (nearest large thing).
+    else the median disparity of the confident subject (``mask`` > 0.8); else the depth map's
+    own subject (:func:`nearest_region_disparity`).
     """
     d = disparity
     h, w = d.shape
@@ -129,7 +133,69 @@ def focus_disparity(disparity: np.ndarray, *, point: tuple[float, float] | None 
     elif mask is not None and mask.shape == d.shape and float((mask > 0.8).mean()) > 0.002:
         val = float(np.median(d[mask > 0.8]))
     else:
-        val = float(np.percentile(d, 90))
+        val = nearest_region_disparity(d)
     if not np.isfinite(val) or val <= 0:
         val = float(d.max()) if float(d.max()) > 0 else 1.0
     return val
+
+
+REGION_MIN_AREA = 0.02  # of the frame: smallest near region taken as the subject
+_LEVELS = (97.0, 93.0, 87.0, 80.0, 70.0, 60.0)  # disparity percentiles tried, nearest first
+
+
+def nearest_region_disparity(disparity: np.ndarray, *, side: int = 128) -> float:
+    """Focal-plane disparity from a depth map alone (no focus point, no matte).
+
+    On a ``side``-px copy, nearest first: pixels above a disparity percentile (97, 93, ... 60)
+    form connected regions; the first region that covers >= 2 % of the frame, lies at least a
+    third in the central box (x 0.15-0.85, y 0.05-0.9) and is not a surface receding upward (a
+    floor or a table in front: its top third of rows < 0.85 x the disparity of its bottom
+    third) and stands out (the median of a ring around it < 0.9 x its 25th percentile) is the
+    subject: its
+    median disparity. None qualifies ->
+    the median of the frame's central region (x 0.35-0.65, y 0.3-0.7)."""
+    d = np.asarray(disparity, np.float32)
+    h, w = d.shape
+    s = min(1.0, side / max(h, w))
+    small = d if s >= 1.0 else cv2.resize(d, (max(4, round(w * s)), max(4, round(h * s))),
+                                          interpolation=cv2.INTER_AREA)
+    small = cv2.medianBlur(np.ascontiguousarray(small), 3) if min(small.shape) >= 3 else small
+    sh, sw = small.shape
+    yy, xx = np.mgrid[0:sh, 0:sw]
+    fx, fy = (xx + 0.5) / sw, (yy + 0.5) / sh
+    central = (fx > 0.15) & (fx < 0.85) & (fy > 0.05) & (fy < 0.9)
+    n = sh * sw
+    ring_k = np.ones((2 * max(2, round(max(sh, sw) / 32)) + 1,) * 2, np.uint8)
+    for q in _LEVELS:
+        t = float(np.percentile(small, q))
+        near = (small >= t).astype(np.uint8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+        order = np.argsort(-stats[1:, cv2.CC_STAT_AREA]) + 1
+        for k in order:
+            area = int(stats[k, cv2.CC_STAT_AREA])
+            if area < REGION_MIN_AREA * n:
+                break
+            reg = labels == k
+            if central[reg].mean() < 1 / 3 or _receding(small, reg, stats[k]):
+                continue
+            val = float(np.median(small[reg]))
+            ring = cv2.dilate(reg.astype(np.uint8), ring_k).astype(bool) & ~reg
+            low = float(np.percentile(small[reg], 25))
+            if ring.any() and float(np.median(small[ring])) < 0.9 * low:  # it stands out
+                return val
+    box = (fx > 0.35) & (fx < 0.65) & (fy > 0.3) & (fy < 0.7)
+    return float(np.median(small[box])) if box.any() else float(np.median(small))
+
+
+def _receding(d: np.ndarray, reg: np.ndarray, stat: np.ndarray) -> bool:
+    """Whether the region ``reg`` of disparity ``d`` is a ground plane: nearer toward its
+    bottom (median of its top third of rows < 0.85 x that of its bottom third)."""
+    y0, hgt = int(stat[cv2.CC_STAT_TOP]), int(stat[cv2.CC_STAT_HEIGHT])
+    if hgt < 3:
+        return False
+    t = hgt // 3
+    top, bot = reg[y0:y0 + t], reg[y0 + hgt - t:y0 + hgt]
+    if not top.any() or not bot.any():
+        return False
+    upper = float(np.median(d[y0:y0 + t][top]))
+    return upper < 0.85 * float(np.median(d[y0 + hgt - t:y0 + hgt][bot]))

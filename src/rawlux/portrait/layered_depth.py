@@ -341,11 +341,18 @@ def layered_depth(rgb: np.ndarray, mask: np.ndarray | None, *,
     r = max(2, round(max(ws, hs) / 96))
     d = guided_filter(g, np.log(lay.disparity), r, 1e-3)
     grown = np.clip(guided_filter(g, lay.focus, r, 1e-3), 0.0, 1.0)
-    d = np.exp(cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR))
-    grown = cv2.resize(grown, (w, h), interpolation=cv2.INTER_LINEAR)
-    focus = grown if mask is None else np.maximum(mask, np.where(grown > 0.5, grown, 0.0))
-    focus = np.clip(focus, 0.0, 1.0).astype(np.float32)
+    # full size: in place, float32, two (H, W) arrays plus one temporary at a time
+    d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+    np.exp(d, out=d)
+    focus = cv2.resize(grown, (w, h), interpolation=cv2.INTER_LINEAR)
+    if mask is not None:
+        focus[focus <= 0.5] = 0.0
+        np.maximum(focus, mask, out=focus)
+    np.clip(focus, 0.0, 1.0, out=focus)
     # the focus layer sits exactly at 1; elsewhere nothing lands on the focal plane by accident
-    rest = np.where(np.abs(d - 1.0) < 1e-3, 0.999, d)
-    out = focus * 1.0 + (1.0 - focus) * rest
-    return np.ascontiguousarray(out, np.float32), focus
+    d[np.abs(d - np.float32(1.0)) < 1e-3] = 0.999
+    out = np.subtract(np.float32(1.0), focus)
+    out *= d
+    del d
+    out += focus  # = focus * 1 + (1 - focus) * rest: exactly 1 where focus is 1
+    return out, focus

@@ -110,25 +110,61 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     mi = box(i)  # (H, W, 3)
     mp = box(p)
     cov = box(i * p[..., None]) - mi * mp[..., None]
-    # 3x3 covariance of the guide per pixel
-    var = np.empty(i.shape[:2] + (3, 3), np.float32)
+    # symmetric 3x3 covariance of the guide per pixel (+ eps on the diagonal), solved in closed
+    # form (adjugate / determinant): no (H, W, 3, 3) array, no batched LAPACK
+    v = {}
     for r in range(3):
         for c in range(r, 3):
-            v = box(i[..., r] * i[..., c]) - mi[..., r] * mi[..., c]
-            var[..., r, c] = v
-            var[..., c, r] = v
-    var += np.eye(3, dtype=np.float32) * np.float32(eps)
-    a = np.linalg.solve(var, cov[..., None])[..., 0]
-    b = mp - np.einsum("...c,...c->...", a, mi)
-    q = np.einsum("...c,...c->...", box(a), i) + box(b)
+            v[r, c] = box(i[..., r] * i[..., c]) - mi[..., r] * mi[..., c]
+    e = np.float32(eps)
+    a00, a01, a02 = v[0, 0] + e, v[0, 1], v[0, 2]
+    a11, a12, a22 = v[1, 1] + e, v[1, 2], v[2, 2] + e
+    c00 = a11 * a22 - a12 * a12
+    c01 = a02 * a12 - a01 * a22
+    c02 = a01 * a12 - a02 * a11
+    c11 = a00 * a22 - a02 * a02
+    c12 = a01 * a02 - a00 * a12
+    c22 = a00 * a11 - a01 * a01
+    inv_det = 1.0 / (a00 * c00 + a01 * c01 + a02 * c02)
+    x, y, z = cov[..., 0], cov[..., 1], cov[..., 2]
+    a = np.empty_like(cov)
+    a[..., 0] = (c00 * x + c01 * y + c02 * z) * inv_det
+    a[..., 1] = (c01 * x + c11 * y + c12 * z) * inv_det
+    a[..., 2] = (c02 * x + c12 * y + c22 * z) * inv_det
+    b = mp - (a * mi).sum(-1)
+    q = (box(a) * i).sum(-1) + box(b)
     return q.astype(np.float32)
+
+
+def guided_upsample(guide: np.ndarray, guide_low: np.ndarray, src_low: np.ndarray, radius: int,
+                    eps: float) -> np.ndarray:
+    """Fast guided filter (He & Sun 2015): the grey guided filter's linear coefficients are
+    computed at low resolution (``guide_low``, ``src_low`` float32 (h, w), box ``radius`` in
+    low-resolution px), upsampled bilinearly and applied to the full-resolution grey ``guide``
+    (H, W): ``q = A * I + B``. Full-resolution work is two resizes and one multiply-add.
+    Returns float32 (H, W)."""
+    ksize = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, ksize, borderType=cv2.BORDER_REFLECT)
+
+    i, p = guide_low.astype(np.float32), src_low.astype(np.float32)
+    mi, mp = box(i), box(p)
+    a = (box(i * p) - mi * mp) / (box(i * i) - mi * mi + np.float32(eps))
+    b = mp - a * mi
+    hh, ww = guide.shape
+    q = cv2.resize(box(a), (ww, hh), interpolation=cv2.INTER_LINEAR)
+    q *= guide
+    q += cv2.resize(box(b), (ww, hh), interpolation=cv2.INTER_LINEAR)
+    return q
 
 
 def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024,
                 matting: bool = True) -> np.ndarray:
     """Snap a coarse mask to image edges (hair) with a colour guided filter at ~``work_side`` px,
     then (``matting``) recover strands in the edge band with :func:`matte_edges`, then upsample
-    with a grey guided filter at full size. Returns float32 (H, W) in [0, 1]."""
+    with a fast grey guided filter (:func:`guided_upsample`: coefficients at the working size,
+    applied to the full-size grey). Returns float32 (H, W) in [0, 1]."""
     h, w = rgb.shape[:2]
     s = min(1.0, work_side / max(h, w))
     ws, hs = max(8, round(w * s)), max(8, round(h * s))
@@ -141,11 +177,14 @@ def refine_mask(rgb: np.ndarray, mask: np.ndarray, *, work_side: int = 1024,
     m = np.clip((m - 0.5) * 1.6 + 0.5, 0.0, 1.0)
     if matting:
         m = matte_edges(np.clip(g, 0, 1), m)
-    full = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-    if s < 1.0:
-        grey = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
-        full = guided_filter(grey, full, max(1, round(1.0 / s)), 1e-4)
-    return np.clip(full, 0.0, 1.0).astype(np.float32)
+    if s >= 1.0:
+        return np.clip(m, 0.0, 1.0).astype(np.float32)
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
+    grey_low = cv2.cvtColor(np.ascontiguousarray(g, np.float32), cv2.COLOR_RGB2GRAY)
+    full = guided_upsample(grey, grey_low, m, 1, 1e-4)
+    del grey
+    np.clip(full, 0.0, 1.0, out=full)
+    return full
 
 
 def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
@@ -160,7 +199,11 @@ def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
         data = np.asarray(img)
     if data.ndim != 3 or data.shape[2] != 3:
         raise ContractError(f"subject_mask needs (H, W, 3) RGB, got shape {data.shape}")
-    return np.clip(np.nan_to_num(data.astype(np.float32)), 0.0, 1.0)
+    out = np.empty(data.shape, np.float32)
+    np.clip(data, 0.0, 1.0, out=out)  # one copy: NaN stays NaN here ...
+    if not np.isfinite(out.sum(dtype=np.float64)):
+        np.nan_to_num(out, copy=False)  # ... and becomes 0 only when there is any
+    return out
 
 
 def _predict(rgb: np.ndarray, model: SegmentationModel) -> np.ndarray:

@@ -20,15 +20,21 @@ from rawlux.portrait.lens import LensParams, load_lens
 from rawlux.portrait.mask import SegmentationModel, subject_mask
 
 
+SCENE_FRAMING = 10.0  # metres: default framing of a scene without a subject
+SUBJECT_FRAMING = 1.0  # metres: default framing with a subject (head and shoulders)
+
+
 @dataclass(frozen=True)
 class PortraitResult:
     """The rendered image, the subject matte (float32 (H, W) [0, 1] or None when not needed),
-    the depth used and the focal-plane disparity."""
+    the depth used, the focal-plane disparity and the subject decision: ``note`` is one line
+    saying why no subject was used (empty when there is one or none was looked for)."""
 
     image: Image
     mask: np.ndarray | None
     depth: DepthMap
     focus_disparity: float
+    note: str = ""
 
     __hash__ = object.__hash__
 
@@ -44,22 +50,31 @@ def _encoded_rgb(img: Image) -> np.ndarray:
 def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: float = 0.0,
              focus: tuple[float, float] | None = None, depth: DepthMap | None = None,
              mask: np.ndarray | None = None, model: SegmentationModel | None = None,
-             framing: float = 1.0, need_mask: bool = False,
+             framing: float | None = None, need_mask: bool = False, subject: str = "auto",
              params: BokehParams | None = None) -> PortraitResult:
     """Render a portrait.
 
     ``lens``: LensParams, a built-in name (35, 50, 75, 90) or a lens TOML path. ``aperture``:
     f-number (0 = the lens default). ``focus``: (x, y) fractions of the frame, else the recorded
-    focal point of the depth map, else the subject. ``depth``: a depth map (any size, resized);
-    None -> layered depth from the mask and image cues. ``mask``: a given subject matte (H, W)
-    in [0, 1]; None -> run ``model`` (default: bundled U^2-Net-p) when needed (no depth, no focus
-    point, or ``need_mask``).
+    focal point of the depth map (GFocus), else the subject matte, else the depth map's nearest
+    central region (:func:`~rawlux.portrait.depth.nearest_region_disparity`). ``depth``: a depth
+    map (any size, resized); None -> layered depth from the subject and image cues. ``mask``: a
+    given subject matte (H, W) in [0, 1]. Without depth and mask the subject is decided here
+    (:func:`~rawlux.portrait.mask.find_subject` with ``subject`` = auto | salient | none, run
+    with ``model``, default the bundled U^2-Net-p): with no clear subject the focus is ``focus``
+    or the frame centre, the depth is scene depth and the default ``framing`` is 10 m instead
+    of 1 m; ``PortraitResult.note`` says why. With a depth map the model runs only with
+    ``need_mask`` (to return the matte; the matte then places the focus when no point is
+    given). ``params`` overrides ``aperture`` and ``framing``.
     """
+    from rawlux.portrait.mask import SUBJECT_MODES, find_subject
+
     if not isinstance(img, Image):
         raise ContractError(f"portrait() needs an Image, got {type(img).__name__}")
+    if subject not in SUBJECT_MODES:
+        raise InvalidParameter(
+            f"subject mode {subject!r} is unknown; valid: {', '.join(SUBJECT_MODES)}")
     lens_p = lens if isinstance(lens, LensParams) else load_lens(lens)
-    if params is None:
-        params = BokehParams(aperture=aperture, framing=framing)
     h, w = img.height, img.width
     if mask is not None:
         mask = np.asarray(mask, np.float32)
@@ -70,22 +85,33 @@ def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: floa
 
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         mask = np.clip(mask, 0.0, 1.0)
-    rgb = None
-    want_mask = need_mask or depth is None or (focus is None and (depth.focus is None))
-    if mask is None and want_mask:
-        rgb = _encoded_rgb(img)
-        mask = subject_mask(rgb, model)
-    if depth is None:
+    note = ""
+    scene = False
+    if depth is None and mask is None:
+        found = find_subject(img, model, mode=subject)
+        mask = found.mask
         if mask is None:
-            raise InvalidParameter("no depth map and no subject mask: cannot place the focal plane")
-        rgb = _encoded_rgb(img) if rgb is None else rgb
-        depth = depth_from_cues(np.ascontiguousarray(rgb, np.float32), mask)
+            scene = True
+            note = found.why
+            if focus is None:
+                focus = (0.5, 0.5)
+    elif depth is not None and mask is None and need_mask:
+        mask = subject_mask(_encoded_rgb(img), model)
+    if depth is None:
+        rgb = np.ascontiguousarray(_encoded_rgb(img), np.float32)
+        depth = depth_from_cues(rgb, mask)
+        if mask is None:
+            mask = np.zeros((h, w), np.float32)
     else:
         depth = depth.resized(h, w)
+    if params is None:
+        fr = framing if framing is not None else (SCENE_FRAMING if scene else SUBJECT_FRAMING)
+        params = BokehParams(aperture=aperture, framing=fr)
     point = focus if focus is not None else depth.focus
-    fd = focus_disparity(depth.disparity, point=point, mask=mask if point is None else None)
+    fd = focus_disparity(depth.disparity, point=point,
+                         mask=mask if point is None and not scene else None)
     out = render_bokeh(img, depth.disparity, fd, lens_p, params)
-    return PortraitResult(out, mask, depth, fd)
+    return PortraitResult(out, mask, depth, fd, note)
 
 
 def grey_image(values: np.ndarray, like: Image | None = None) -> Image:
