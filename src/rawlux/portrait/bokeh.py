@@ -603,14 +603,19 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
 
 def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality: float = 1.0,
                   glow_long_side: int | None = None, light: np.ndarray | None = None,
-                  knee: HighlightKnee | None = None) -> np.ndarray:
+                  knee: HighlightKnee | None = None,
+                  matte: np.ndarray | None = None) -> np.ndarray:
     """Render depth of field on linear RGB (H, W, 3) float32 given a signed CoC radius map (px).
 
     ``rgb`` is what the in-focus pixels show (untouched where ``coc`` is 0). ``light``: optional
     radiance (same shape) that the *blurred* layers spread instead of ``rgb`` (display input with
     expanded highlights, see :func:`expand_highlights`); ``knee`` then maps the blurred colour
     back (its :meth:`HighlightKnee.compress`, the inverse of the expansion), so an unblurred area
-    round-trips and only out-of-focus light blooms. Returns float32 (H, W, 3) linear light.
+    round-trips and only out-of-focus light blooms. ``matte``: optional float32 (H, W) [0, 1]
+    coverage of an in-focus subject (see :func:`matte_coc`): the result is then
+    ``matte * rgb + (1 - matte) * background`` across the subject's edge (the blurred background
+    passes behind it) instead of a per-pixel switch on the CoC. Returns float32 (H, W, 3) linear
+    light.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.float32:
         raise ContractError(f"render_linear needs float32 (H, W, 3), got {rgb.dtype} {rgb.shape}")
@@ -626,6 +631,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     coc = np.ascontiguousarray(coc, dtype=np.float32)
     if np.isnan(coc).any():
         coc = np.nan_to_num(coc, nan=0.0)
+    if matte is not None and matte.shape != coc.shape:
+        raise ContractError(f"matte shape {matte.shape} does not match image {rgb.shape[:2]}")
     maxr = max(float(coc.max()), -float(coc.min())) if coc.size else 0.0
     if maxr <= SHARP_RADIUS and lens.glow <= 0:
         return rgb.copy()
@@ -633,6 +640,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     radii = layer_ladder(maxr, quality)
     r1 = float(radii[0])
     r0 = min(SHARP_RADIUS, 0.5 * r1)  # |CoC| up to r0 is in focus: those pixels are untouched
+    # CoC the focus composite reads: a matte value m gives in-focus weight max(a0(coc), m)
+    cfocus = coc if matte is None else _matte_focus_coc(coc, matte, r0, r1)
     base_f = 2 if max(h, w) >= 2400 and quality <= 1.0 else 1
     hb, wb = -(-h // base_f), -(-w // base_f)
 
@@ -728,11 +737,12 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
     gy, gx = _grid(h, hb, base_f), _grid(w, wb, base_f)
-    _composite_focus(rgb, coc, back, gy, gx, np.float32(r0), np.float32(r1), out)
+    _composite_focus(rgb, cfocus, back, gy, gx, np.float32(r0), np.float32(r1), out)
     del back
     if lens.glow > 0:
-        out = _glow(out, rgb, coc, np.float32(r0), np.float32(r1), lens,
+        out = _glow(out, rgb, cfocus, np.float32(r0), np.float32(r1), lens,
                     glow_long_side or max(h, w))
+    del cfocus
 
     if front is not None:
         # what lies behind the foreground is unknown: near the edge of a foreground object it is
@@ -749,6 +759,26 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
                          np.float32(r1))
     np.maximum(out, 0.0, out=out)
     return out
+
+
+MATTE_EXCLUDE = 0.25  # matte above this: the pixel is subject, kept out of the blurred layers
+
+
+def _matte_focus_coc(coc: np.ndarray, matte: np.ndarray, r0: float, r1: float) -> np.ndarray:
+    """CoC for the focus composite such that :func:`_a0` gives ``max(a0(coc), matte)`` behind
+    the plane (``_a0`` is linear from ``r0`` to ``r1``); pixels in front keep their CoC."""
+    m = np.clip(matte, 0.0, 1.0).astype(np.float32)
+    lim = np.float32(r0) + (np.float32(1.0) - m) * np.float32(r1 - r0)
+    lim[m <= 0.0] = np.inf
+    return np.where(coc > 0.0, np.minimum(coc, lim), coc).astype(np.float32)
+
+
+def matte_coc(coc: np.ndarray, matte: np.ndarray) -> np.ndarray:
+    """The CoC the blurred layers use with an in-focus subject matte (float32 (H, W) [0, 1]):
+    pixels the matte covers more than :data:`MATTE_EXCLUDE` are in focus (CoC 0), so they are
+    composited by the matte and not spread into the background plate as their own discs
+    (which left sharp subject pixels and subject-coloured smears along the edge)."""
+    return np.where(matte > MATTE_EXCLUDE, np.float32(0.0), coc).astype(np.float32)
 
 
 @njit(cache=True)
@@ -903,13 +933,16 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
 
 
 def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens: LensParams,
-                 params: BokehParams = BokehParams()) -> Image:
+                 params: BokehParams = BokehParams(), *,
+                 matte: np.ndarray | None = None) -> Image:
     """Render ``img`` through ``lens`` focused at ``focus_disparity``.
 
     ``img``: any RGB Image (linear or sRGB-encoded, scene or display-referred); rendering runs in
     linear light and the result has the same space/encoding/referred as the input (display-
     referred output clipped to [0, 1]). ``disparity``: float32 (H, W) >= 0, proportional to
-    1/distance (resized to the image if needed).
+    1/distance (resized to the image if needed). ``matte``: optional float32 (H, W) [0, 1]
+    coverage of the subject standing at disparity 1 (layered depth); when that plane is in focus
+    the subject's edge is composited by the matte over the blurred background.
     """
     from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
 
@@ -933,12 +966,23 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     lin = np.ascontiguousarray(lin, dtype=np.float32)
     long_side = max(img.height, img.width)
     coc = signed_coc(d, focus_disparity, lens, f_number, params.framing, long_side)
+    if matte is not None:
+        m = np.asarray(matte, np.float32)
+        if m.shape != d.shape:
+            raise ContractError(f"matte shape {m.shape} does not match image {d.shape}")
+        one = signed_coc(np.ones((1, 1), np.float32), focus_disparity, lens, f_number,
+                         params.framing, long_side)
+        if abs(float(one[0, 0])) <= SHARP_RADIUS:  # the subject is in focus
+            matte = m
+            coc = matte_coc(coc, m)
+        else:
+            matte = None
     knee = None
     if display and params.highlight_boost > 1.0 and params.highlight_threshold < 1.0:
         knee = HighlightKnee(params.highlight_threshold)
     # the expanded radiance is passed without keeping a reference here, so render_linear can
     # free it as soon as the blurred layers are made
-    out = render_linear(lin, coc, lens, quality=params.quality, knee=knee,
+    out = render_linear(lin, coc, lens, quality=params.quality, knee=knee, matte=matte,
                         light=None if knee is None else expand_highlights(
                             lin, coc, knee, params.highlight_boost, params.disc_level))
     if display and img.encoding is Encoding.SRGB:

@@ -97,6 +97,7 @@ def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: floa
                 focus = (0.5, 0.5)
     elif depth is not None and mask is None and need_mask:
         mask = subject_mask(_encoded_rgb(img), model)
+    from_cues = depth is None and not scene
     if depth is None:
         rgb = np.ascontiguousarray(_encoded_rgb(img), np.float32)
         depth = depth_from_cues(rgb, mask)
@@ -110,7 +111,9 @@ def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: floa
     point = focus if focus is not None else depth.focus
     fd = focus_disparity(depth.disparity, point=point,
                          mask=mask if point is None and not scene else None)
-    out = render_bokeh(img, depth.disparity, fd, lens_p, params)
+    # layered depth puts the matte at disparity 1: its edge is composited by the matte
+    out = render_bokeh(img, depth.disparity, fd, lens_p, params,
+                       matte=mask if from_cues and mask is not None else None)
     return PortraitResult(out, mask, depth, fd, note)
 
 
