@@ -13,6 +13,7 @@ from rawlux.color.preview_fit import (
     PreviewFitRejected,
     camera_at_preview_scale,
     fit_preview_matrix,
+    match_preview,
 )
 from rawlux.color.transfer import srgb_oetf
 
@@ -90,6 +91,20 @@ def test_fit_rejects_grey_scene_and_garbage() -> None:
         fit_preview_matrix(cam, np.full_like(pv, 255), ok)  # all clipped
     with pytest.raises(PreviewFitRejected, match="aspect"):
         camera_at_preview_scale(_mosaic(sp), GRBG, (32, 32))
+
+
+def test_match_preview_turns_a_rotated_preview_and_rejects_another_picture() -> None:
+    rng = np.random.default_rng(5)
+    sp = _scene(rng)
+    pv = _preview(sp)
+    mosaic = _mosaic(sp)
+    cam, ok, turned = match_preview(mosaic, GRBG, np.rot90(pv, 2))
+    assert np.array_equal(turned, pv)
+    fit = fit_preview_matrix(cam, turned, ok, neutral=TRUE_N)
+    assert np.abs(fit.matrix - TRUE_M).max() < 0.05
+    other = _preview(_scene(np.random.default_rng(6)))
+    with pytest.raises(PreviewFitRejected, match="does not match"):
+        match_preview(mosaic, GRBG, other)
 
 
 def _sky_chroma(img: rawlux.Image) -> float:

@@ -103,6 +103,41 @@ def camera_at_preview_scale(
     return cam, hotf <= 0
 
 
+def match_preview(
+    mosaic: np.ndarray, pattern: np.ndarray, preview: np.ndarray, min_corr: float = 0.8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(camera RGB, usable mask, preview turned to the mosaic's orientation) at preview scale.
+
+    The preview may be stored rotated relative to the sensor: of the rotations by 0, 90, 180 and
+    270 degrees whose aspect fits the mosaic (:func:`camera_at_preview_scale`), the one whose log
+    luminance correlates best with the camera's is used. Raises :class:`PreviewFitRejected`
+    when none fits or the best correlation is below ``min_corr`` (the preview shows another
+    picture or crop)."""
+    pv = np.asarray(preview)
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+    reasons = []
+    for k in range(4):
+        cand = np.ascontiguousarray(np.rot90(pv, k))
+        try:
+            cam, ok = camera_at_preview_scale(mosaic, pattern, cand.shape[:2])
+        except PreviewFitRejected as e:
+            reasons.append(e.reason)
+            continue
+        inner = (slice(1, -1), slice(1, -1))
+        lc = np.log(np.maximum(cam[inner].mean(-1), 1e-6)).ravel()
+        lp = np.log(srgb_eotf(cand[inner].astype(np.float64) / 255.0).mean(-1) + 1e-4).ravel()
+        corr = float(np.corrcoef(lc, lp)[0, 1]) if lc.std() > 0 and lp.std() > 0 else 0.0
+        if best is None or corr > best[0]:
+            best = (corr, cam, ok, cand)
+    if best is None:
+        raise PreviewFitRejected(reasons[0] if reasons else "preview does not fit the mosaic")
+    if not best[0] >= min_corr:
+        raise PreviewFitRejected(
+            f"preview does not match the mosaic (luminance correlation {best[0]:.2f} < {min_corr})"
+        )
+    return best[1], best[2], best[3]
+
+
 def _chroma(x: np.ndarray) -> np.ndarray:
     s = np.sum(x, axis=-1, keepdims=True)
     return x[..., :2] / np.where(s > 0, s, 1.0)
@@ -214,4 +249,5 @@ __all__ = [
     "PreviewFitRejected",
     "camera_at_preview_scale",
     "fit_preview_matrix",
+    "match_preview",
 ]

@@ -487,8 +487,8 @@ def _preview_calibration(
 
     from rawlux.color.preview_fit import (
         PreviewFitRejected,
-        camera_at_preview_scale,
         fit_preview_matrix,
+        match_preview,
     )
 
     h, w, buf = extra["wb_preview"]
@@ -496,7 +496,7 @@ def _preview_calibration(
     b = np.tile(np.asarray(blk, np.float64), (data.shape[0] // 2 + 1, data.shape[1] // 2 + 1))
     mosaic = (data - b[: data.shape[0], : data.shape[1]]) / (white - float(np.max(blk)))
     try:
-        cam, ok = camera_at_preview_scale(mosaic, pattern, (int(h), int(w)))
+        cam, ok, preview = match_preview(mosaic, pattern, preview)
         fit = fit_preview_matrix(cam, preview, ok)
     except PreviewFitRejected as e:
         extra["color_matrix_note"] += f" (preview fit rejected: {e.reason})"
