@@ -68,7 +68,7 @@ def camera_at_preview_scale(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(camera RGB (h, w, 3) float64, usable mask (h, w) bool) of a normalised Bayer mosaic.
 
-    ``mosaic``: float (H, W), 0 = black, 1 = white; ``pattern``: 2x2 colour indices (0 R, 1 G, 2 B);
+    ``mosaic``: float32 (H, W), 0 = black, 1 = white; ``pattern``: 2x2 colour indices (0 R, 1 G, 2 B);
     ``size``: preview (h, w). 2x2 superpixels (greens averaged) are area-resized to ``size``; a
     preview pixel is unusable when any of its superpixels has a site at or above ``clip``.
     Raises :class:`PreviewFitRejected` when the aspect ratios differ by more than 3 %.
@@ -83,9 +83,9 @@ def camera_at_preview_scale(
         raise PreviewFitRejected(
             f"preview aspect {w}x{h} does not match the mosaic's {2 * W2}x{2 * H2}"
         )
-    m = np.asarray(mosaic[: 2 * H2, : 2 * W2], np.float64)
+    m = np.asarray(mosaic[: 2 * H2, : 2 * W2], np.float32)
     pat = np.asarray(pattern)
-    sums = np.zeros((H2, W2, 3))
+    sums = np.zeros((H2, W2, 3), np.float32)
     counts = np.zeros(3)
     hot = np.zeros((H2, W2), bool)
     for dy in (0, 1):

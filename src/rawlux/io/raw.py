@@ -493,8 +493,11 @@ def _preview_calibration(
 
     h, w, buf = extra["wb_preview"]
     preview = np.frombuffer(buf, np.uint8).reshape(int(h), int(w), 3)
-    b = np.tile(np.asarray(blk, np.float64), (data.shape[0] // 2 + 1, data.shape[1] // 2 + 1))
-    mosaic = (data - b[: data.shape[0], : data.shape[1]]) / (white - float(np.max(blk)))
+    mosaic = data.astype(np.float32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            mosaic[dy::2, dx::2] -= np.float32(np.asarray(blk)[dy, dx])
+    mosaic *= np.float32(1.0 / (white - float(np.max(blk))))
     try:
         cam, ok, preview = match_preview(mosaic, pattern, preview)
         fit = fit_preview_matrix(cam, preview, ok)
