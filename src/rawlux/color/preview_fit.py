@@ -68,7 +68,8 @@ def camera_at_preview_scale(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(camera RGB (h, w, 3) float64, usable mask (h, w) bool) of a normalised Bayer mosaic.
 
-    ``mosaic``: float32 (H, W), 0 = black, 1 = white; ``pattern``: 2x2 colour indices (0 R, 1 G, 2 B);
+    ``mosaic``: float32 (H, W), 0 = black, 1 = white; ``pattern``: 2x2 colour indices (0 R, 1 G,
+    2 B);
     ``size``: preview (h, w). 2x2 superpixels (greens averaged) are area-resized to ``size``; a
     preview pixel is unusable when any of its superpixels has a site at or above ``clip``.
     Raises :class:`PreviewFitRejected` when the aspect ratios differ by more than 3 %.
