@@ -147,3 +147,8 @@ def test_d1_with_libraw_matrix_is_untouched(raw_dir: Path) -> None:
         lib = np.asarray(rp.rgb_xyz_matrix, np.float64)[:3, :3]
     assert np.array_equal(raw.calibration.color_matrix1, lib)
     assert "color_matrix_note" not in raw.metadata.extra
+    # its preview (160x120, 4:3) is another crop of the 3:2 frame: a fit would be rejected
+    h, w, buf = raw.metadata.extra["wb_preview"]
+    pv = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+    with pytest.raises(PreviewFitRejected, match="aspect"):
+        match_preview(raw.data.astype(np.float32) / raw.white, raw.cfa_pattern, pv)
