@@ -471,6 +471,46 @@ def _libraw_calibration(rp: Any, p: Path) -> tuple[ColorCalibration, dict[str, A
     ), extra
 
 
+def _preview_calibration(
+    data: np.ndarray,
+    blk: np.ndarray,
+    white: float,
+    pattern: np.ndarray,
+    calibration: ColorCalibration,
+    extra: dict[str, Any],
+) -> ColorCalibration:
+    """A Bayer raw without a camera matrix: ColorMatrix fitted to its embedded preview
+    (:mod:`rawlux.color.preview_fit`); the sRGB stand-in stays when the fit is rejected. The note
+    in ``extra["color_matrix_note"]`` says which (its presence keeps auto WB off the daylight
+    locus: a fitted matrix is no calibration)."""
+    from dataclasses import replace
+
+    from rawlux.color.preview_fit import (
+        PreviewFitRejected,
+        fit_preview_matrix,
+        match_preview,
+    )
+
+    h, w, buf = extra["wb_preview"]
+    preview = np.frombuffer(buf, np.uint8).reshape(int(h), int(w), 3)
+    mosaic = data.astype(np.float32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            mosaic[dy::2, dx::2] -= np.float32(np.asarray(blk)[dy, dx])
+    mosaic *= np.float32(1.0 / (white - float(np.max(blk))))
+    try:
+        cam, ok, preview = match_preview(mosaic, pattern, preview)
+        fit = fit_preview_matrix(cam, preview, ok)
+    except PreviewFitRejected as e:
+        extra["color_matrix_note"] += f" (preview fit rejected: {e.reason})"
+        return calibration
+    extra["color_matrix_note"] = (
+        f"LibRaw has no camera matrix; fitted to the embedded preview ({fit.pixels} px, median "
+        f"chromaticity error {fit.residual:.3f}, tone gamma {fit.gamma:.2f})"
+    )
+    return replace(calibration, color_matrix1=fit.color_matrix, illuminant1=21, source="preview")
+
+
 def _wb_cues(rp: Any, calibration: ColorCalibration) -> dict[str, Any]:
     """White-balance cues for auto WB (``Metadata.extra``): LibRaw's daylight neutral
     (``wb_daylight_neutral``, from pre_mul) and, when the file has no camera white balance, its
@@ -587,6 +627,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         except _libraw_errors() as e:
             raise _translate_libraw(e, p, kind) from None
         md = _metadata(p, rp, orientation)
+    if "color_matrix_note" in extra and cfa_pattern is not None and "wb_preview" in extra:
+        calibration = _preview_calibration(data, blk, white, cfa_pattern, calibration, extra)
     if extra:
         from dataclasses import replace
 
@@ -732,7 +774,8 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
     )
     rows.append(("black level", " ".join(f"{v:g}" for v in blk.ravel()) + per))
     rows.append(("white level", f"{raw.white:g}"))
-    rows.append(("colour source", cal.source))
+    src_names = {"preview": "fitted to the embedded preview"}
+    rows.append(("colour source", src_names.get(cal.source, cal.source)))
     for i in (1, 2):
         cm = getattr(cal, f"color_matrix{i}")
         if cm is not None:
