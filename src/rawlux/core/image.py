@@ -163,7 +163,7 @@ class ColorCalibration:
     analog_balance: np.ndarray | None = None
     as_shot_neutral: np.ndarray | None = None
     as_shot_white_xy: np.ndarray | None = None
-    source: str = "dng"  # "dng", "libraw" or "none"
+    source: str = "dng"  # "dng", "libraw", "preview" (fitted to the embedded preview) or "none"
 
     __hash__ = object.__hash__
 
