@@ -528,7 +528,8 @@ def _polar_params(shape: tuple[int, int]) -> tuple[tuple[float, float], float]:
 def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
     h, w = shape
     (cx, cy), rmax = _polar_params(shape)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy = np.arange(h, dtype=np.float32)[:, None]  # broadcast: same values as a full mgrid
+    xx = np.arange(w, dtype=np.float32)[None, :]
     rho = np.hypot(xx - cx, yy - cy) / np.float32(rmax)
     return (rho**power).astype(np.float32)[..., None]
 
@@ -600,7 +601,10 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
         k2 = aperture_kernel(radius * (1.0 - lens.cat_eye), lens)
         y2 = cv2.filter2D(x, -1, k2, borderType=cv2.BORDER_REFLECT)
         wgt = _radius_weight(x.shape[:2], 2.0)
-        y = y + wgt * (y2 - y)
+        y2 -= y  # y + wgt * (y2 - y), in place (same float32 operations, no temporaries)
+        y2 *= wgt
+        y += y2
+        del y2
     return y.astype(np.float32, copy=False)
 
 
