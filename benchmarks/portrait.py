@@ -2,7 +2,8 @@
 
 Usage: ``.venv/bin/python benchmarks/portrait.py [--runs 3] [--size 4000x3000] [--mask] [--cli]``
 
-``--cli`` (the user-facing number): a 12 MP JPEG made from the chandelier portrait
+``--cli`` (the user-facing number; the header says whether the ahead-of-time kernel module is
+loaded, as in a set-up done by ``./dev``: without it each process pays numba's start-up): a 12 MP JPEG made from the chandelier portrait
 (``../shared/data``) and a depth picture, then **fresh processes**, side by side: ``rawlux
 portrait`` with the depth picture (focal plane from the depth map itself: no mask model),
 with the depth picture and ``--focus`` (the renderer alone), without a depth
@@ -104,6 +105,13 @@ def run_with_rss(cmd: list[str]) -> tuple[float, float, float]:
     return wall, user + system, rss_kib / 1024.0
 
 
+def aot_status() -> str:
+    """The AOT kernel module state the ``rawlux`` processes will see (a fresh process)."""
+    res = subprocess.run([sys.executable, "-m", "rawlux.core.aot", "status"], capture_output=True,
+                         text=True, check=False)
+    return (res.stdout.strip() or res.stderr.strip() or "?").splitlines()[-1]
+
+
 def cli_table(w: int, h: int, runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -137,6 +145,7 @@ def cli_table(w: int, h: int, runs: int) -> None:
     print(f"portrait, fresh processes  {w}x{h} ({w * h / 1e6:.1f} MP JPEG)  "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine: {platform.machine()} {os.cpu_count()} CPU(s), load {os.getloadavg()[0]:.1f}")
+    print(f"kernels: {aot_status()} (python -m rawlux.core.aot build; RAWLUX_AOT=0 = JIT)")
     print(f"{'command':44s} {'wall med':>9s} {'wall best':>9s} {'cpu med':>8s} {'peak RSS':>9s}")
     for name, med, best, cpu, rss in rows:
         print(f"{name:44s} {med:>8.2f}s {best:>8.2f}s {cpu:>7.2f}s {rss:>6.0f} MiB")

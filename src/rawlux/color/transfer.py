@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from rawlux.core.jit import njit, prange
+from rawlux.core.jit import njit, run_bands
 from rawlux.core.fastmath import clip01, fast_pow
 
 from rawlux.core.errors import InvalidParameter
@@ -108,9 +108,9 @@ def srgb_oetf_fast(x: float) -> float:
     return v * np.float32(LINEAR_SLOPE) if v <= np.float32(LIN_BREAK) else curve
 
 
-@njit(cache=True, parallel=True)
-def _apply_lut_flat(src: np.ndarray, lut: np.ndarray, dst: np.ndarray) -> None:
-    for k in prange(src.shape[0]):
+@njit(cache=True, nogil=True, aot="void(f4[::1], f4[::1], f4[::1], i8, i8)")
+def _apply_lut_flat(src: np.ndarray, lut: np.ndarray, dst: np.ndarray, k0: int, k1: int) -> None:
+    for k in range(k0, k1):
         dst[k] = lut_interp(src[k], lut)
 
 
@@ -122,7 +122,8 @@ def _fast(x: np.ndarray, lut: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         raise InvalidParameter(
             f"out must be a C-contiguous float32 array of shape {a.shape}, got {out.dtype} {out.shape}"
         )
-    _apply_lut_flat(a.reshape(-1), lut, out.reshape(-1))
+    flat = a.reshape(-1)
+    run_bands(_apply_lut_flat, flat.size, flat, lut, out.reshape(-1), min_rows=1 << 16)
     return out
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rawlux.core import jit
 
-#: Modules whose ``aot=`` kernels go into the extension (the develop hot path).
+#: Modules whose ``aot=`` kernels go into the extension (the develop and portrait hot paths).
 AOT_MODULES: tuple[str, ...] = (
     "rawlux.isp.fused",
     "rawlux.isp.lens_shading",
@@ -39,6 +39,9 @@ AOT_MODULES: tuple[str, ...] = (
     "rawlux.looks.render",
     "rawlux.looks.local",
     "rawlux.io.write",
+    "rawlux.color.transfer",
+    "rawlux.portrait.bokeh",
+    "rawlux.portrait.layered_depth",
 )
 
 

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from numba import njit, prange
+from rawlux.core.jit import njit, prange, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import Encoding, Image, Referred
@@ -92,13 +92,15 @@ def signed_coc(disparity: np.ndarray, focus_disparity: float, lens: LensParams, 
     k = coc_scale(lens, f_number, framing, long_side)
     d = np.ascontiguousarray(disparity, dtype=np.float32)
     out = np.empty(d.shape, np.float32)
-    _signed_coc_kernel(d.reshape(-1), np.float32(1.0 / focus_disparity), np.float32(k),
-                       np.float32(lens.falloff), np.float32(lens.max_blur * long_side * 0.5),
-                       out.reshape(-1))
+    df, of = d.reshape(-1), out.reshape(-1)
+    inv_fd, kk = np.float32(1.0 / focus_disparity), np.float32(k)
+    fall, cap = np.float32(lens.falloff), np.float32(lens.max_blur * long_side * 0.5)
+    run_bands(lambda a, b: _signed_coc_kernel(df[a:b], inv_fd, kk, fall, cap, of[a:b]), df.size,
+              min_rows=1 << 16)
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[::1], f4, f4, f4, f4, f4[::1])")
 def _signed_coc_kernel(d, inv_fd, k, falloff, cap, out):  # pragma: no cover - numba
     """out = sign(rel) * min(k * |rel| ** falloff, cap), rel = 1 - d * inv_fd; NaN -> 0."""
     for i in prange(d.shape[0]):
@@ -188,7 +190,7 @@ def layer_ladder(max_radius: float, quality: float = 1.0) -> np.ndarray:
     return np.asarray(radii, np.float64)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f8, f8, f8, i8, f4[:, :, ::1])")
 def _layer_down(rgb, b, lo, c, hi, f, out):  # pragma: no cover - numba
     """Area-downsample by ``f`` the premultiplied colour and alpha of the tent layer (lo, c, hi)."""
     h, w = b.shape
@@ -229,7 +231,7 @@ def _layer_down(rgb, b, lo, c, hi, f, out):  # pragma: no cover - numba
             out[oy, ox, 3] = sa * inv
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, ::1], f8[::1], i8[::1], i8[::1])")
 def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
     """Count |CoC| per ladder bin (edges ascending, last bin open), split by sign."""
     h, w = coc.shape
@@ -253,7 +255,7 @@ def _occupancy(coc, edges, counts_pos, counts_neg):  # pragma: no cover - numba
                 counts_neg[lo] += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4, f4, f4[:, :, ::1])")
 def _composite_focus(rgb, coc, back, gy, gx, r0, r1, out):  # pragma: no cover - numba
     """out = back * (1 - a0) + rgb * a0 with the in-focus weight a0 of :func:`_a0` behind the
     plane, 1 in front. ``back`` is the coarse plate, sampled bilinearly through the grids
@@ -296,7 +298,7 @@ def _a0(v, r0, r1):  # pragma: no cover - numba
     return a if a > 0.0 else 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], i8, f4[:, :, ::1])")
 def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
     """Area-downsample by ``f`` the plate ``out`` over pixels at or behind the focal plane
     (coc >= 0): dst[..., :3] premultiplied colour, dst[..., 3] coverage."""
@@ -326,7 +328,7 @@ def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
             dst[oy, ox, 3] = n * inv
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4[:, ::1], f4, f4)")
 def _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, r0, r1):  # pragma: no cover
     """In place: lay the summed foreground (premultiplied colour, alpha) over the plate.
 
@@ -380,7 +382,7 @@ def _knee_compress(m, t, umax):  # pragma: no cover - numba
     return t + (1.0 - t) * (1.0 - math.exp(-z)) / umax
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4, f4)")
 def _compress_colour(c, t, umax):  # pragma: no cover - numba
     """In place on (h, w, 3) colour: scale each pixel so its max channel follows the knee."""
     h, w = c.shape[0], c.shape[1]
@@ -393,7 +395,7 @@ def _compress_colour(c, t, umax):  # pragma: no cover - numba
                     c[y, x, ch] *= g
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4, f4)")
 def _compress_premult(c, t, umax):  # pragma: no cover - numba
     """In place on (h, w, 4) premultiplied colour + alpha: the knee on the colour (c / alpha)."""
     h, w = c.shape[0], c.shape[1]
@@ -409,7 +411,7 @@ def _compress_premult(c, t, umax):  # pragma: no cover - numba
                     c[y, x, ch] *= g
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4, f4[:, ::1], f4[:, ::1])")
 def _highlight_maps(lin, t, m, sw):  # pragma: no cover - numba
     """Per pixel: ``m`` = max channel; ``sw`` = smoothstep((m - t) / (1 - t)) times the
     whiteness ``clip((min / max - 0.4) / 0.4, 0, 1)``."""
@@ -429,7 +431,7 @@ def _highlight_maps(lin, t, m, sw):  # pragma: no cover - numba
             sw[y, x] = u * u * (3.0 - 2.0 * u) * wh
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4, f4, f4[:, :, ::1])")
 def _expand_kernel(lin, t, umax, out):  # pragma: no cover - numba
     """out = lin scaled so its max channel m follows the expansion (identity below ``t``)."""
     h, w = lin.shape[0], lin.shape[1]
@@ -470,7 +472,7 @@ def _up(x: np.ndarray, shape: tuple[int, int], f: int) -> np.ndarray:
     return y[:h, :w]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1], f4[:, :, ::1])")
 def _normalise_or(c, w, fallback, out):  # pragma: no cover - numba
     """out = c / w where covered (w > 1e-3), else the coarser estimate ``fallback``."""
     h, wd = w.shape
@@ -485,6 +487,10 @@ def _normalise_or(c, w, fallback, out):  # pragma: no cover - numba
             else:
                 for ch in range(nc):
                     out[y, x, ch] = fallback[y, x, ch]
+
+
+def _normalise_rows(c: np.ndarray, w: np.ndarray, fallback: np.ndarray, out: np.ndarray) -> None:
+    run_bands(lambda a, b: _normalise_or(c[a:b], w[a:b], fallback[a:b], out[a:b]), w.shape[0])
 
 
 def pull_push_fill(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -504,11 +510,11 @@ def pull_push_fill(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
     tot = float(w.sum())
     mean = (c.reshape(-1, c.shape[-1]).sum(0) / tot) if tot > 1e-12 else np.zeros(c.shape[-1])
     est = np.empty(c.shape, np.float32)
-    _normalise_or(c, w, np.broadcast_to(mean.astype(np.float32), c.shape).copy(), est)
+    _normalise_rows(c, w, np.broadcast_to(mean.astype(np.float32), c.shape).copy(), est)
     for c, w in reversed(levels[:-1]):
         up = np.ascontiguousarray(_up(est, w.shape[:2], 2), dtype=np.float32)
         est = np.empty(c.shape, np.float32)
-        _normalise_or(c, w, up, est)
+        _normalise_rows(c, w, up, est)
     return est
 
 
@@ -522,19 +528,20 @@ def _polar_params(shape: tuple[int, int]) -> tuple[tuple[float, float], float]:
 def _radius_weight(shape: tuple[int, int], power: float) -> np.ndarray:
     h, w = shape
     (cx, cy), rmax = _polar_params(shape)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy = np.arange(h, dtype=np.float32)[:, None]  # broadcast: same values as a full mgrid
+    xx = np.arange(w, dtype=np.float32)[None, :]
     rho = np.hypot(xx - cx, yy - cy) / np.float32(rmax)
     return (rho**power).astype(np.float32)[..., None]
 
 
-@njit(cache=True, parallel=True)
-def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover - numba
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4, f4, f4, f4, f4[:, :, ::1], i8, i8)")
+def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst, r0, r1):  # pragma: no cover
     """Rotational (swirl) blur of the background plate ``src`` (h, w, C): at each pixel a tent
     with the variance of a box of ``amount * 2 * rad * rho * min(1.5 rho, 1)`` px along the
     tangent of the circle around the frame centre (``rho`` = distance / ``rmax``; ``rad`` = local
     disc radius, px), so bright discs stretch into soft-ended ovals, not hard streaks. At most 11
     bilinear taps (the plate is already blurred by a disc of that radius). Pixels where the plate
-    is not seen (``seen`` <= 0: under the in-focus subject) are copied."""
+    is not seen (``seen`` <= 0: under the in-focus subject) are copied. Rows [r0, r1)."""
     h, w, nc = src.shape
     # normalised tent weights and tap offsets per odd tap count n (3..11), once
     wtab = np.zeros((12, 11))
@@ -546,7 +553,7 @@ def _swirl_plate(src, rad, seen, amount, cx, cy, rmax, dst):  # pragma: no cover
         for i in range(n):
             wtab[n, i] = (1.0 - abs(2.0 * i / (n - 1) - 1.0) + 1e-3) / wsum
             otab[n, i] = i / (n - 1) - 0.5
-    for y in prange(h):
+    for y in range(r0, r1):
         for x in range(w):
             if seen[y, x] <= 0.0:
                 for ch in range(nc):
@@ -594,7 +601,10 @@ def _blur_layer(x: np.ndarray, radius: float, lens: LensParams) -> np.ndarray:
         k2 = aperture_kernel(radius * (1.0 - lens.cat_eye), lens)
         y2 = cv2.filter2D(x, -1, k2, borderType=cv2.BORDER_REFLECT)
         wgt = _radius_weight(x.shape[:2], 2.0)
-        y = y + wgt * (y2 - y)
+        y2 -= y  # y + wgt * (y2 - y), in place (same float32 operations, no temporaries)
+        y2 *= wgt
+        y += y2
+        del y2
     return y.astype(np.float32, copy=False)
 
 
@@ -667,7 +677,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         radius, to know the local disc radius of the plate)."""
         f = level_of(abs(c))
         out = np.empty((-(-h // f), -(-w // f), 4), np.float32)
-        _layer_down(src, coc, float(lo), float(c), float(hi), f, out)
+        run_bands(lambda a, b: _layer_down(src[a * f:b * f], coc[a * f:b * f], float(lo), float(c),
+                                           float(hi), f, out[a:b]), out.shape[0])
         y = _blur_layer(out, abs(c) / f, lens)
         if f in acc:
             acc[f] += y
@@ -706,17 +717,17 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         del acc5
         back = np.empty((hb, wb, 3), np.float32)
         (cx, cy), rmax = _polar_params((hb, wb))
-        _swirl_plate(np.ascontiguousarray(plate[..., :3]),
-                     np.ascontiguousarray(plate[..., 3] / np.float32(base_f)),
-                     cv2.dilate(acc[..., 3], np.ones((3, 3), np.uint8)),
-                     np.float32(lens.swirl), np.float32(cx), np.float32(cy), np.float32(rmax),
-                     back)
+        run_bands(_swirl_plate, hb, np.ascontiguousarray(plate[..., :3]),
+                  np.ascontiguousarray(plate[..., 3] / np.float32(base_f)),
+                  np.ascontiguousarray(cv2.dilate(acc[..., 3], np.ones((3, 3), np.uint8))),
+                  np.float32(lens.swirl), np.float32(cx), np.float32(cy), np.float32(rmax), back)
         del plate
     else:
         back = pull_push_fill(acc[..., :3], np.clip(acc[..., 3], 0.0, None))
     del acc, rlevels
     if knee is not None:
-        _compress_colour(back, np.float32(knee.threshold), np.float32(knee.umax))
+        kt, ku = np.float32(knee.threshold), np.float32(knee.umax)
+        run_bands(lambda a, b: _compress_colour(back[a:b], kt, ku), hb)
 
     # foreground (in front of the plane): layers summed as premultiplied colour + alpha
     flevels: dict = {}
@@ -730,14 +741,17 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         front = collapse(flevels)
         del flevels
         if knee is not None:
-            _compress_premult(front, np.float32(knee.threshold), np.float32(knee.umax))
+            kt, ku = np.float32(knee.threshold), np.float32(knee.umax)
+            run_bands(lambda a, b: _compress_premult(front[a:b], kt, ku), hb)
     del src
 
     # in focus at full resolution (pixels in front of the plane keep their own colour here;
     # their blur comes with the foreground below)
     out = np.empty((h, w, 3), np.float32)
     gy, gx = _grid(h, hb, base_f), _grid(w, wb, base_f)
-    _composite_focus(rgb, cfocus, back, gy, gx, np.float32(r0), np.float32(r1), out)
+    fr0, fr1 = np.float32(r0), np.float32(r1)
+    run_bands(lambda a, b: _composite_focus(rgb[a:b], cfocus[a:b], back, gy[a:b], gx, fr0, fr1,
+                                            out[a:b]), h)
     del back
     if lens.glow > 0:
         out = _glow(out, rgb, cfocus, np.float32(r0), np.float32(r1), lens,
@@ -749,14 +763,15 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         # filled from the plate around it; deep inside, from the foreground itself (so gaps
         # between foreground layers never show an unrelated colour)
         pb = np.empty((hb, wb, 4), np.float32)
-        _behind_down(out, coc, base_f, pb)
+        run_bands(lambda a, b: _behind_down(out[a * base_f:b * base_f], coc[a * base_f:b * base_f],
+                                            base_f, pb[a:b]), hb)
         fill = pull_push_fill(pb[..., :3], pb[..., 3])
         del pb
         fmask = (coc < 0.0).astype(np.uint8)
         depth_in = cv2.distanceTransform(fmask, cv2.DIST_L2, 3)
         del fmask
-        _front_composite(out, rgb, coc, fill, front, gy, gx, depth_in, np.float32(r0),
-                         np.float32(r1))
+        run_bands(lambda a, b: _front_composite(out[a:b], rgb[a:b], coc[a:b], fill, front,
+                                                gy[a:b], gx, depth_in[a:b], fr0, fr1), h)
     np.maximum(out, 0.0, out=out)
     return out
 
@@ -791,7 +806,7 @@ def _glow_weight(r, g, b, amount, thr):  # pragma: no cover - numba
     return t * t * (3.0 - 2.0 * t) * amount
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4, f4, f4, f4, i8, f4[:, :, ::1])")
 def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - numba
     """Area-downsample by ``f`` the glowing part (highlight-weighted) of the in-focus layer."""
     h, w = coc.shape
@@ -819,7 +834,7 @@ def _glow_down(rgb, coc, r0, r1, amount, thr, f, dst):  # pragma: no cover - num
             dst[oy, ox, 2] = s2 * inv
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], f4, f4, f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4, f4, f4)")
 def _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, amount, thr, keep):  # pragma: no cover
     """In place: take the glowing light out of the sharp image and add it back as a halo
     (``halo`` coarse, sampled through the grids ``gy``/``gx``)."""
@@ -849,12 +864,15 @@ def _glow(out: np.ndarray, rgb: np.ndarray, coc: np.ndarray, r0: np.float32, r1:
     gf = max(1, int(sigma // 4))
     small = np.empty((-(-h // gf), -(-w // gf), 3), np.float32)
     thr = np.float32(lens.glow_threshold)
-    _glow_down(rgb, coc, r0, r1, np.float32(lens.glow), thr, gf, small)
+    amount = np.float32(lens.glow)
+    run_bands(lambda a, b: _glow_down(rgb[a * gf:b * gf], coc[a * gf:b * gf], r0, r1, amount, thr,
+                                      gf, small[a:b]), small.shape[0])
     halo = cv2.GaussianBlur(small, (0, 0), max(sigma / gf, 0.5), borderType=cv2.BORDER_REFLECT)
     halo = np.ascontiguousarray(halo, dtype=np.float32)
     gy, gx = _grid(h, halo.shape[0], gf), _grid(w, halo.shape[1], gf)
-    _glow_apply(out, rgb, coc, r0, r1, halo, gy, gx, np.float32(lens.glow), thr,
-                np.float32(lens.glow_core))
+    keep = np.float32(lens.glow_core)
+    run_bands(lambda a, b: _glow_apply(out[a:b], rgb[a:b], coc[a:b], r0, r1, halo, gy[a:b], gx,
+                                       amount, thr, keep), h)
     return out
 
 
@@ -899,7 +917,9 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
     h, w = lin.shape[:2]
     m = np.empty((h, w), np.float32)
     sw = np.empty((h, w), np.float32)
-    _highlight_maps(lin, np.float32(t), m, sw)
+    lin = np.ascontiguousarray(lin, dtype=np.float32)
+    ft = np.float32(t)
+    run_bands(lambda a, b: _highlight_maps(lin[a:b], ft, m[a:b], sw[a:b]), h)
     idx = np.zeros(0, np.int64)
     if boost > 1.0 and float(sw.max()) > 0.25:
         rho = max(2, round(0.003 * max(h, w)))
@@ -925,7 +945,8 @@ def expand_highlights(lin: np.ndarray, coc: np.ndarray, knee: HighlightKnee, boo
             gain_idx = (1.0 + (g[lab] - 1.0) * pv).astype(np.float32)
         del labels, peak, blob
     out = np.empty_like(lin)
-    _expand_kernel(lin, np.float32(t), np.float32(knee.umax), out)
+    fu = np.float32(knee.umax)
+    run_bands(lambda a, b: _expand_kernel(lin[a:b], ft, fu, out[a:b]), h)
     if idx.size:
         flat = out.reshape(-1, 3)
         flat[idx] *= gain_idx[:, None]

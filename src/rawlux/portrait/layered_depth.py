@@ -64,7 +64,7 @@ def _find(parent, i):  # pragma: no cover - numba
     return r
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, aot="i8[::1](i8[::1], i8[::1], f4[::1], i8, f4, i8)")
 def _fh_segment(a, b, w, n, k, min_size):  # pragma: no cover - numba
     """Felzenszwalb-Huttenlocher merge over edges sorted by weight; returns a root per node."""
     parent = np.arange(n)
