@@ -168,6 +168,49 @@ def _finite(values: Iterable[float], what: str, path: Any) -> None:
         raise CorruptInput(f"{what} has non-finite parameters", path)
 
 
+#: Sanity bounds of opcode parameters (beyond them the maths overflows or means nothing):
+#: optical centres in relative image coordinates, polynomial coefficients, GainMap geometry.
+OPCODE_CENTER_RANGE = (-0.5, 1.5)
+OPCODE_COEF_MAX = 1e4
+GAINMAP_GEOMETRY_MAX = 1e6
+GAINMAP_GAIN_MAX = 1e4
+
+
+def _check_center(cx: float, cy: float, what: str, path: Any) -> None:
+    lo, hi = OPCODE_CENTER_RANGE
+    if not (lo <= cx <= hi and lo <= cy <= hi):
+        raise CorruptInput(f"{what} centre ({cx:g}, {cy:g}) is outside {lo:g}..{hi:g}", path)
+
+
+def _check_coefs(values: Iterable[float], what: str, path: Any) -> None:
+    big = max((abs(v) for v in values), default=0.0)
+    if big > OPCODE_COEF_MAX:
+        raise CorruptInput(f"{what} coefficient {big:g} is above {OPCODE_COEF_MAX:g}", path)
+
+
+def check_opcode_values(op: Opcode, path: Any) -> None:
+    """Raise :class:`CorruptInput` when a parsed opcode's numbers are beyond the sanity bounds
+    (:data:`OPCODE_CENTER_RANGE`, :data:`OPCODE_COEF_MAX`, GainMap geometry and gains): applied,
+    they would overflow or mean nothing. Used on opcodes read from files."""
+    if isinstance(op, GainMap):
+        vals = (op.spacing_v, op.spacing_h, op.origin_v, op.origin_h)
+        if max(abs(float(v)) for v in vals) > GAINMAP_GEOMETRY_MAX:
+            raise CorruptInput(
+                f"GainMap spacing ({op.spacing_v:g}, {op.spacing_h:g}) / origin ({op.origin_v:g}, "
+                f"{op.origin_h:g}) is above {GAINMAP_GEOMETRY_MAX:g}",
+                path,
+            )
+        g = np.asarray(op.gains)
+        if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > GAINMAP_GAIN_MAX:
+            raise CorruptInput(f"GainMap has non-finite gains or gains above {GAINMAP_GAIN_MAX:g}", path)
+    elif isinstance(op, WarpRectilinear):
+        _check_center(float(op.center[0]), float(op.center[1]), "WarpRectilinear", path)
+        _check_coefs(np.asarray(op.coefficients, np.float64).ravel().tolist(), "WarpRectilinear", path)
+    elif isinstance(op, FixVignetteRadial):
+        _check_center(float(op.center[0]), float(op.center[1]), "FixVignetteRadial", path)
+        _check_coefs([float(k) for k in op.k], "FixVignetteRadial", path)
+
+
 def _parse_gain_map(p: bytes, head: dict[str, Any], path: Any) -> GainMap:
     if len(p) < _GAINMAP_HEAD.size:
         raise CorruptInput(
@@ -401,6 +444,28 @@ class DngTags:
             return default
         return float(v[0])
 
+    def orientation(self) -> int:
+        """EXIF Orientation of IFD 0 (1..8); anything else is ignored with a warning -> 1."""
+        t = self.ifd0.get(TAG["Orientation"])
+        if t is None:
+            return 1
+        v = _tag_numbers(t)
+        o = int(v[0]) if v and math.isfinite(v[0]) else 0
+        if not 1 <= o <= 8:
+            warn_input(self.path, f"Orientation {v[0] if v else '?'} is outside 1..8; ignored")
+            return 1
+        return o
+
+    def baseline_exposure(self) -> float:
+        """BaselineExposure in EV (0 when absent), clamped to :data:`BASELINE_EXPOSURE_RANGE`."""
+        v = self.scalar(TAG["BaselineExposure"], 0.0) or 0.0
+        lo, hi = BASELINE_EXPOSURE_RANGE
+        if not lo <= v <= hi:
+            c = min(max(v, lo), hi)
+            warn_input(self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; clamped to {c:g}")
+            v = c
+        return float(v)
+
     def string(self, code: int) -> str | None:
         t = self.tag(code)
         if t is None:
@@ -460,6 +525,7 @@ class _Tag:
     code: int
     dtype: int
     value: Any
+    count: int = 1
 
 
 def _ifd_tags(page: Any) -> dict[int, Any]:
@@ -468,10 +534,136 @@ def _ifd_tags(page: Any) -> dict[int, Any]:
         if t.code not in TAG_NAME:  # skip big tags nobody reads (ProfileGainTableMap, ...)
             continue
         try:
-            out[t.code] = _Tag(int(t.code), int(t.dtype), t.value)
+            out[t.code] = _Tag(int(t.code), int(t.dtype), t.value, int(t.count))
         except Exception:  # noqa: BLE001 - an unreadable tag we may not even need
             continue
     return out
+
+
+# ------------------------------------------------------------------------- tag type/count spec
+
+_TYPE_NAMES = {1: "BYTE", 2: "ASCII", 3: "SHORT", 4: "LONG", 5: "RATIONAL", 6: "SBYTE",
+               7: "UNDEFINED", 8: "SSHORT", 9: "SLONG", 10: "SRATIONAL", 11: "FLOAT",
+               12: "DOUBLE", 13: "IFD", 16: "LONG8", 17: "SLONG8", 18: "IFD8"}  # fmt: skip
+_INT = frozenset({1, 3, 4, 6, 8, 9, 13, 16, 17, 18})
+_NUM = _INT | {5, 10, 11, 12}
+_BYTES = frozenset({1, 6, 7})
+_KIND_TEXT = {_INT: "an integer type (BYTE/SHORT/LONG)", _NUM: "a numeric type",
+              _BYTES: "BYTE or UNDEFINED"}  # fmt: skip
+
+#: What each tag rawlux reads may be: (allowed TIFF types, (min count, max count), soft).
+#: A "hard" tag that breaks its spec makes the file unreadable (CorruptInput naming the tag);
+#: a "soft" one (cosmetic, or with a safe default) is dropped with an :class:`InputWarning`.
+#: Numeric tags accept any numeric type (as dng_sdk does); integer tags need an integer type.
+TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
+    254: (_INT, (1, 1), False),  # NewSubfileType
+    256: (_INT, (1, 1), False),  # ImageWidth
+    257: (_INT, (1, 1), False),  # ImageLength
+    258: (_INT, (1, 4), False),  # BitsPerSample
+    259: (_INT, (1, 1), False),  # Compression
+    262: (_INT, (1, 1), False),  # PhotometricInterpretation
+    273: (_INT, (1, 2**24), False),  # StripOffsets
+    274: (_INT, (1, 1), True),  # Orientation
+    277: (_INT, (1, 1), False),  # SamplesPerPixel
+    278: (_INT, (1, 1), False),  # RowsPerStrip
+    279: (_INT, (1, 2**24), False),  # StripByteCounts
+    284: (_INT, (1, 1), False),  # PlanarConfiguration
+    33421: (_INT, (2, 2), False),  # CFARepeatPatternDim
+    33422: (_INT, (1, 256), False),  # CFAPattern
+    50706: (_BYTES, (4, 4), False),  # DNGVersion
+    50710: (_INT, (1, 4), False),  # CFAPlaneColor
+    50711: (_INT, (1, 1), True),  # CFALayout
+    50712: (_INT, (1, 65536), False),  # LinearizationTable
+    50713: (_INT, (2, 2), False),  # BlackLevelRepeatDim
+    50714: (_NUM, (1, 1024), False),  # BlackLevel
+    50715: (_NUM, (1, 2**20), True),  # BlackLevelDeltaH
+    50716: (_NUM, (1, 2**20), True),  # BlackLevelDeltaV
+    50717: (_NUM, (1, 4), False),  # WhiteLevel
+    50718: (_NUM, (2, 2), True),  # DefaultScale
+    50719: (_NUM, (2, 2), True),  # DefaultCropOrigin
+    50720: (_NUM, (2, 2), True),  # DefaultCropSize
+    50721: (_NUM, (9, 16), False),  # ColorMatrix1
+    50722: (_NUM, (9, 16), True),  # ColorMatrix2
+    50723: (_NUM, (9, 16), True),  # CameraCalibration1
+    50724: (_NUM, (9, 16), True),  # CameraCalibration2
+    50727: (_NUM, (3, 4), True),  # AnalogBalance
+    50728: (_NUM, (3, 4), False),  # AsShotNeutral
+    50729: (_NUM, (2, 2), True),  # AsShotWhiteXY
+    50730: (_NUM, (1, 1), True),  # BaselineExposure
+    50778: (_INT, (1, 1), True),  # CalibrationIlluminant1
+    50779: (_INT, (1, 1), True),  # CalibrationIlluminant2
+    50829: (_INT, (4, 4), False),  # ActiveArea
+    50964: (_NUM, (9, 12), True),  # ForwardMatrix1
+    50965: (_NUM, (9, 12), True),  # ForwardMatrix2
+    51008: (_BYTES, (4, 2**28), False),  # OpcodeList1
+    51009: (_BYTES, (4, 2**28), False),  # OpcodeList2
+    51022: (_BYTES, (4, 2**28), False),  # OpcodeList3
+    51041: (_NUM, (2, 8), True),  # NoiseProfile
+}
+
+#: Legal-but-absurd values clamped with a warning: tag -> (lo, hi).
+BASELINE_EXPOSURE_RANGE = (-10.0, 10.0)  # EV
+
+
+class InputWarning(UserWarning):
+    """A damaged or absurd value in an input file that was dropped or clamped (file still opens)."""
+
+
+def warn_input(path: Any, message: str) -> None:
+    """Issue an :class:`InputWarning` ``"<path>: <message>"`` (one line)."""
+    import warnings
+
+    warnings.warn(f"{path}: {' '.join(message.split())}", InputWarning, stacklevel=3)
+
+
+def validate_tags(tags: dict[int, Any], path: Any, where: str = "") -> dict[int, Any]:
+    """``tags`` checked against :data:`TAG_SPEC` (type, count; numeric values finite).
+
+    Returns the dict without the soft tags that failed (each dropped with a warning); a hard tag
+    that fails raises :class:`CorruptInput` naming it, its type and its count.
+    """
+    out = dict(tags)
+    for code, t in tags.items():
+        spec = TAG_SPEC.get(code)
+        if spec is None:
+            continue
+        types, (lo, hi), soft = spec
+        name = TAG_NAME.get(code, str(code))
+        problem = None
+        if int(t.dtype) not in types:
+            tn = _TYPE_NAMES.get(int(t.dtype), f"type {int(t.dtype)}")
+            problem = f"{name} has type {tn}, expected {_KIND_TEXT.get(types, 'another type')}"
+        else:
+            n = _value_count(t)
+            if not lo <= n <= hi:
+                want = str(lo) if lo == hi else f"{lo}..{hi}"
+                problem = f"{name} has {n} values, expected {want}"
+            elif types is not _BYTES:
+                vals = _tag_numbers(t)
+                if not all(math.isfinite(v) for v in vals):
+                    problem = f"{name} has a non-finite value"
+        if problem is None:
+            continue
+        if soft:
+            warn_input(path, f"{problem}{where}; ignored")
+            del out[code]
+        else:
+            raise CorruptInput(problem + where, path)
+    return out
+
+
+def _value_count(t: Any) -> int:
+    """Number of values of a tag as stored in the file (RATIONALs count once per pair)."""
+    return int(getattr(t, "count", 1))
+
+
+def _int_value(tags: dict[int, Any], code: int, default: int) -> int:
+    """First value of a validated integer tag as int (``default`` when absent)."""
+    t = tags.get(code)
+    if t is None:
+        return default
+    v = _tag_numbers(t)
+    return int(v[0]) if v else default
 
 
 class quiet_tifffile:
@@ -568,6 +760,52 @@ def _contiguous_extent(page: Any) -> tuple[int, int] | None:
         return None
 
 
+def _is_int_tag(t: Any) -> bool:
+    return t is not None and int(t.dtype) in _INT and int(getattr(t, "count", 1)) >= 1
+
+
+def _raw_info(page: Any, tags: dict[int, Any], path: Any) -> dict[str, Any]:
+    """Width, height, samples, photometric, compression and bits of the raw IFD, each checked
+    for a sane range (CorruptInput / UnsupportedInput naming the tag)."""
+    for code in (256, 257):
+        if code not in tags:
+            raise CorruptInput(f"raw image directory has no {TAG_NAME[code]}", path)
+    width, height = _int_value(tags, 256, 0), _int_value(tags, 257, 0)
+    if width < 1 or height < 1:
+        raise CorruptInput(f"ImageWidth {width} x ImageLength {height}: the image is empty", path)
+    samples = _int_value(tags, 277, 1)
+    if not 1 <= samples <= 4:
+        raise CorruptInput(f"SamplesPerPixel {samples} is outside 1..4", path)
+    bits_all = [int(v) for v in _tag_numbers(tags[258])] if 258 in tags else [16]
+    bits = max(bits_all)
+    if min(bits_all) < 1 or bits > 32:
+        raise CorruptInput(f"BitsPerSample {bits if bits > 32 else min(bits_all)} is outside 1..32", path)
+    if bits > 16:
+        raise UnsupportedInput(f"BitsPerSample {bits}: only raw samples of up to 16 bits are supported", path)
+    return {
+        "width": width,
+        "height": height,
+        "samples": samples,
+        "photometric": _int_value(tags, 262, -1),
+        "compression": _int_value(tags, 259, 1),
+        "bits": bits,
+    }
+
+
+def check_raw_ifd(info: dict[str, Any], path: Any) -> None:
+    """Header claims against the file and the memory budget, before any pixel is allocated:
+    the safety dimension limits, the image data the file holds (unless the file is a
+    metadata-only DNG, whose pixels read as zeros) and :func:`rawlux.io.safety.check_memory`."""
+    from rawlux.io.safety import check_data_holds, check_dimensions, check_memory
+
+    w, h = info["width"], info["height"]
+    check_dimensions(w, h, path, "DNG raw image")
+    if not info.get("metadata_only"):
+        check_data_holds(w, h, info["samples"], info["bits"], info["compression"],
+                         int(info.get("stored", 0)), path)  # fmt: skip
+    check_memory(w, h, path, "DNG raw image")
+
+
 def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
     """Open ``path`` with tifffile and return its :class:`DngTags` and the raw page (no pixels read).
 
@@ -593,31 +831,27 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
             raw_page = None
             for pg in candidates:
                 tags = _ifd_tags(pg)
-                st = tags.get(254)
-                sub = int(st.value) if st is not None else 0
-                phot = int(tags[262].value) if 262 in tags else -1
+                sub = _int_value(tags, 254, 0) if _is_int_tag(tags.get(254)) else -1
+                phot = _int_value(tags, 262, -1) if _is_int_tag(tags.get(262)) else -1
                 if sub == 0 and phot in (PHOTOMETRIC_CFA, PHOTOMETRIC_LINEAR_RAW):
                     raw_page = pg
                     break
             if raw_page is None:
                 raise UnsupportedInput("DNG has no CFA or LinearRaw image directory", p)
+            where = "" if raw_page is page0 else " (raw SubIFD)"
+            rawtags = validate_tags(_ifd_tags(raw_page), p, where)
+            ifd0 = rawtags if raw_page is page0 else validate_tags(ifd0, p, " (IFD 0)")
             size = os.path.getsize(p)
             first, _ = _extent(raw_page)
-            if first is None or first < size:  # a metadata-only file (data stripped) reads as zeros
+            metadata_only = first is not None and first >= size
+            if not metadata_only:  # a metadata-only file (data stripped) reads as zeros
                 check_extents(raw_page, size, p)
-            rawtags = _ifd_tags(raw_page)
             exif: dict[str, Any] = {}
-            info = {
-                "width": int(raw_page.imagewidth),
-                "height": int(raw_page.imagelength),
-                "samples": int(raw_page.samplesperpixel),
-                "photometric": int(rawtags[262].value),
-                "compression": int(rawtags[259].value) if 259 in rawtags else 1,
-                "bits": int(np.max(_tag_numbers(rawtags[258]))) if 258 in rawtags else 16,
-                # (offset, bytecount) when the pixels are one contiguous uncompressed run, else None
-                "contiguous": _contiguous_extent(raw_page),
-                "byteorder": tf.byteorder,
-            }
+            info = _raw_info(raw_page, rawtags, p)
+            info["contiguous"] = _contiguous_extent(raw_page)
+            info["byteorder"] = tf.byteorder
+            info["metadata_only"] = metadata_only
+            info["stored"] = sum(int(c) for c in (raw_page.databytecounts or ()))
             return DngTags(p, rawtags, ifd0, exif), info
     except (CorruptInput, UnsupportedInput):
         raise
@@ -687,7 +921,10 @@ def opcodes_from_tags(tags: DngTags, n: int) -> tuple[Opcode, ...]:
     if not b:
         return ()
     try:
-        return parse_opcode_list(b, tags.path)
+        ops = parse_opcode_list(b, tags.path)
+        for op in ops:
+            check_opcode_values(op, tags.path)
+        return ops
     except CorruptInput as e:
         raise CorruptInput(f"OpcodeList{n}: {e.reason}", tags.path) from None
 
@@ -717,6 +954,10 @@ def black_from_tags(
         if d is not None and d.size:
             extra += float(np.mean(d))
     if shape[0] == 0:  # linear: per-sample
+        if samples not in (1, shape[1]):
+            raise CorruptInput(
+                f"BlackLevel has {samples} values per site for a {shape[1]}-sample image", tags.path
+            )
         return pat.mean(axis=(0, 1)) + extra
     h, w = shape
     rows = (np.arange(h) + origin[0]) % rr

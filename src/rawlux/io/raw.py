@@ -28,7 +28,14 @@ from rawlux.core.errors import (
 )
 from rawlux.core.image import CFA, ColorCalibration, Metadata, RawImage
 from rawlux.io import dng as _dng
-from rawlux.io.safety import FORMAT_NAMES, check_dimensions, check_readable, read_head, sniff
+from rawlux.io.safety import (
+    FORMAT_NAMES,
+    check_dimensions,
+    check_memory,
+    check_readable,
+    read_head,
+    sniff,
+)
 
 # XYZ (D65) -> linear sRGB; stands in for a camera matrix when LibRaw has none (LibRaw then
 # treats camera RGB as sRGB too).
@@ -208,7 +215,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     from the file (one contiguous read, see :func:`_dng_pixels_direct`) instead of via LibRaw's
     unpack, which is several times slower for them; everything else goes through LibRaw."""
     tags, info = _dng.read_dng_tags(p)
-    check_dimensions(info["width"], info["height"], p, "DNG raw image")
+    _dng.check_raw_ifd(info, p)  # dimensions vs. file contents and memory budget, before decoding
     if info["samples"] not in (1, 3):
         raise UnsupportedInput(f"DNG raw image has {info['samples']} samples per pixel", p)
     linear = info["photometric"] == _dng.PHOTOMETRIC_LINEAR_RAW
@@ -221,9 +228,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     calibration = _dng.calibration_from_tags(tags)
     noise = _dng.noise_profile_from_tags(tags)
     ops = [_dng.opcodes_from_tags(tags, n) for n in (1, 2, 3)]
-    baseline = float(tags.scalar(_dng.TAG["BaselineExposure"], 0.0) or 0.0)
-    ori_tag = tags.ifd0.get(274)
-    orientation = int(ori_tag.value) if ori_tag is not None and 1 <= int(ori_tag.value) <= 8 else 1
+    baseline = tags.baseline_exposure()
+    orientation = tags.orientation()
     aa = tags.floats(_dng.TAG["ActiveArea"])
     aa_top, aa_left = (int(aa[0]), int(aa[1])) if aa is not None and aa.size == 4 else (0, 0)
 
@@ -272,6 +278,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         from dataclasses import replace
 
         md = replace(md, model=tags.string(_dng.TAG["UniqueCameraModel"]))
+    if data.ndim != (3 if linear else 2) or min(data.shape[:2]) < 2:
+        raise CorruptInput(f"DNG pixels decoded to shape {data.shape}, not a {'3-channel' if linear else 'mosaic'} image", p)
     origin = (top - aa_top, left - aa_left)
 
     if linear:
@@ -499,6 +507,7 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         s = rp.sizes
         check_dimensions(s.raw_width, s.raw_height, p, "raw image")
         check_dimensions(s.width, s.height, p, "raw image")
+        check_memory(s.width, s.height, p, "raw image")
         orientation = _FLIP_TO_ORIENTATION.get(int(s.flip), 1)
         try:
             calibration, extra = _libraw_calibration(rp, p)
