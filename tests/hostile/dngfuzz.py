@@ -107,7 +107,7 @@ def entries(blob: bytes) -> list[Entry]:
     todo, seen = [struct.unpack_from("<I", blob, 4)[0]], set()
     while todo:
         off = todo.pop()
-        if off in seen or off + 2 > len(blob):
+        if off < 8 or off in seen or off + 2 > len(blob):
             continue
         seen.add(off)
         (n,) = struct.unpack_from("<H", blob, off)
@@ -124,6 +124,36 @@ def entries(blob: bytes) -> list[Entry]:
         if nxt + 4 <= len(blob):
             todo.append(struct.unpack_from("<I", blob, nxt)[0])
     return out
+
+
+def find(blob: bytes, tag: int) -> Entry:
+    """The first IFD entry of ``tag`` (KeyError when absent)."""
+    for e in entries(blob):
+        if e.tag == tag:
+            return e
+    raise KeyError(tag)
+
+
+def set_entry(blob: bytes, tag: int, typ: int | None = None, count: int | None = None,
+              value: bytes | None = None) -> bytes:
+    """``blob`` with the entry of ``tag`` given a new type, count and/or 4-byte value field."""
+    b = bytearray(blob)
+    e = find(blob, tag)
+    if typ is not None:
+        struct.pack_into("<H", b, e.pos + 2, typ)
+    if count is not None:
+        struct.pack_into("<I", b, e.pos + 4, count)
+    if value is not None:
+        b[e.pos + 8 : e.pos + 12] = value.ljust(4, b"\x00")[:4]
+    return bytes(b)
+
+
+def set_values(blob: bytes, tag: int, fmt: str, *values: Any, skip: int = 0) -> bytes:
+    """``blob`` with ``values`` packed (``fmt``) over the value bytes of ``tag`` from byte ``skip``."""
+    b = bytearray(blob)
+    e = find(blob, tag)
+    struct.pack_into(fmt, b, e.value_pos + skip, *values)
+    return bytes(b)
 
 
 def _put(b: bytearray, pos: int, fmt: str, *v: Any) -> None:

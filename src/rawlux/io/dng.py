@@ -452,7 +452,7 @@ class DngTags:
         v = _tag_numbers(t)
         o = int(v[0]) if v and math.isfinite(v[0]) else 0
         if not 1 <= o <= 8:
-            warn_input(self.path, f"Orientation {v[0] if v else '?'} is outside 1..8; ignored")
+            warn_input(self.path, f"Orientation {f'{v[0]:g}' if v else '?'} is outside 1..8; ignored")
             return 1
         return o
 
@@ -703,6 +703,9 @@ def check_extents(page: Any, file_size: int, path: Any) -> None:
         )
 
 
+_STRUCTURE_TAGS = frozenset({254, 256, 257, 258, 259, 262, 277, 278, 284})
+
+
 def probe_tiff(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Structure of a TIFF-based file without reading pixels: ``is_dng``, ``grey`` (page 0 is a
     single-channel unsigned image), ``width``/``height`` of page 0. Raises :class:`CorruptInput`
@@ -718,6 +721,7 @@ def probe_tiff(path: str | os.PathLike[str]) -> dict[str, Any]:
                     "TIFF structure has no readable image directory (truncated or damaged)", p
                 )
             pg = tf.pages[0]
+            validate_tags({c: t for c, t in _ifd_tags(pg).items() if c in _STRUCTURE_TAGS}, p)
             pages = [pg]
             try:
                 pages += list(pg.pages or [])

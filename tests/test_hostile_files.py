@@ -1,0 +1,70 @@
+"""Regression files of every crash class found by fuzzing the DNG path (tests/data/hostile/,
+made by tests/hostile/make_hostile.py): each gives its typed one-line error naming the file and
+the field, or opens and develops (with the stated warning)."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rawlux.core.errors import RawluxError
+from rawlux.develop import develop
+from rawlux.io.raw import open_raw
+from tests.hostile import make_hostile
+
+DIR = Path(__file__).parent / "data" / "hostile"
+MANIFEST = json.loads((DIR / "MANIFEST.json").read_text())
+
+
+def test_manifest_matches_generator():
+    assert set(MANIFEST) == set(make_hostile.CASES)
+    for name, (_, outcome, pattern, what) in make_hostile.CASES.items():
+        assert MANIFEST[name]["outcome"] == outcome and MANIFEST[name]["message"] == pattern
+
+
+@pytest.mark.parametrize("name", sorted(make_hostile.CASES))
+def test_file_is_made_by_the_script(name):
+    assert (DIR / name).read_bytes() == make_hostile.build(name), f"regenerate: {name}"
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_hostile_file(name, monkeypatch):
+    case = MANIFEST[name]
+    for k, v in case["env"].items():
+        monkeypatch.setenv(k, v)
+    path = DIR / name
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = open_raw(path)
+            img = develop(raw, look="neutral")
+        except RawluxError as e:
+            msg = str(e)
+            assert type(e).__name__ == case["outcome"], msg
+            assert "\n" not in msg and msg.startswith(f"{path}: "), msg
+            assert re.search(case["message"], msg), msg
+            return
+    assert case["outcome"] == "ok", f"expected {case['outcome']}, file developed"
+    assert np.isfinite(img.data).all() and img.data.min() >= 0 and img.data.max() <= 1
+    texts = [str(w.message) for w in caught if "InputWarning" in type(w.message).__name__]
+    if case["message"]:
+        assert any(re.search(case["message"], t) and t.startswith(f"{path}: ") for t in texts), texts
+    else:
+        assert not texts, texts
+
+
+def test_clamped_and_coerced_values_are_used():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert open_raw(DIR / "baseline_exposure_2000ev.dng").baseline_exposure == 10.0
+        assert open_raw(DIR / "baseline_exposure_short.dng").baseline_exposure == 1.0
+        assert open_raw(DIR / "orientation_two_values.dng").metadata.orientation == 1
+        assert open_raw(DIR / "noise_profile_odd.dng").noise_profile is None
+    raw = open_raw(DIR / "warp_33000px.dng")
+    img = develop(raw, look="neutral")
+    assert raw.width == 33000 and max(img.width, img.height) >= 32000  # warped past OpenCV's 32767 px limit
