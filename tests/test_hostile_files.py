@@ -68,3 +68,30 @@ def test_clamped_and_coerced_values_are_used():
     raw = open_raw(DIR / "warp_33000px.dng")
     img = develop(raw, look="neutral")
     assert raw.width == 33000 and max(img.width, img.height) >= 32000  # warped past OpenCV's 32767 px limit
+
+
+def test_libraw_layouts_rawpy_cannot_describe_are_unsupported(tmp_path):
+    """rawpy raises NotImplementedError ("filters: 148") for some damaged CFA descriptions (found
+    by the fuzzer; it depends on LibRaw's state, so no file reproduces it alone)."""
+    from rawlux.core.errors import UnsupportedInput
+    from rawlux.io.raw import _libraw_errors, _translate_libraw
+
+    assert NotImplementedError in _libraw_errors()
+    err = _translate_libraw(NotImplementedError("filters: 148"), tmp_path / "x.dng", "tiff")
+    assert isinstance(err, UnsupportedInput) and "filters: 148" in str(err)
+
+
+def test_decoder_messages_become_one_warning_or_vanish(capfd):
+    import os
+
+    from rawlux.io.safety import decoder_messages
+
+    with pytest.warns(UserWarning, match=r"^f\.dng: the decoder reported damaged data \(Unexpected end"):
+        with decoder_messages("f.dng"):
+            os.write(2, b"f.dng: Unexpected end of file\n")
+    with pytest.raises(RuntimeError), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with decoder_messages("f.dng"):
+            os.write(2, b"f.dng: data corrupted at 12\n")
+            raise RuntimeError("decode failed")
+    assert capfd.readouterr().err == ""

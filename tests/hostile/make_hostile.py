@@ -139,6 +139,17 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
     "noise_profile_odd.dng": (
         lambda: fz.set_entry(_seed(), 51041, typ=3, count=1, value=struct.pack("<H", 7)),
         "ok", r"NoiseProfile has 1 values, expected 2\.\.8; ignored", "NoiseProfile as one SHORT"),
+    "analog_balance_as_double.dng": (
+        lambda: fz.set_entry(_seed(), 50727, typ=12),
+        "CorruptInput", r"AnalogBalance \[.*\] is outside 0\.0001\.\.10000",
+        "AnalogBalance (RATIONAL) read as DOUBLE: 1e-314 (was: InvalidParameter without the file name)"),
+    "color_matrix_entry_1e9.dng": (
+        lambda: fz.set_values(_seed(), 50721, "<ii", 2**31 - 1, 1),
+        "CorruptInput", r"ColorMatrix1 has an entry of 2\.14748e\+09, above 10000", "ColorMatrix1 entry 2^31"),
+    "default_crop_as_double.dng": (
+        lambda: fz.set_entry(_seed(), 50720, typ=12),
+        "ok", r"DefaultCrop origin \(2, 2\) size \(.*\) is invalid; ignored",
+        "DefaultCropSize (LONG) read as DOUBLE ~1e-310 (was: ContractError without the file name)"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

@@ -503,6 +503,9 @@ class DngTags:
         if v.size != 9:
             raise CorruptInput(f"{name} has {v.size} values, expected 9", self.path)
         m = v.reshape(3, 3)
+        big = float(np.abs(m).max()) if np.all(np.isfinite(m)) else 0.0
+        if big > MATRIX_ENTRY_MAX:
+            raise CorruptInput(f"{name} has an entry of {big:g}, above {MATRIX_ENTRY_MAX:g}", self.path)
         check_matrix(m, name, self.path)
         return m
 
@@ -603,6 +606,10 @@ TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
 
 #: Legal-but-absurd values clamped with a warning: tag -> (lo, hi).
 BASELINE_EXPOSURE_RANGE = (-10.0, 10.0)  # EV
+#: Sanity bounds of colour tags (beyond them the colour maths overflows): matrix entries,
+#: AsShotNeutral / AnalogBalance entries.
+MATRIX_ENTRY_MAX = 1e4
+BALANCE_RANGE = (1e-4, 1e4)
 
 
 class InputWarning(UserWarning):
@@ -863,6 +870,12 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
         raise CorruptInput(f"unreadable TIFF/DNG structure ({type(e).__name__}: {e})", p) from None
 
 
+def _check_balance(v: np.ndarray, name: str, path: Any) -> None:
+    lo, hi = BALANCE_RANGE
+    if np.any(v < lo) or np.any(v > hi):
+        raise CorruptInput(f"{name} {[float(f'{x:.4g}') for x in v]} is outside {lo:g}..{hi:g}", path)
+
+
 def calibration_from_tags(tags: DngTags) -> ColorCalibration:
     """DNG colour tags -> :class:`ColorCalibration` (matrices validated, neutral checked > 0)."""
     path = tags.path
@@ -879,6 +892,7 @@ def calibration_from_tags(tags: DngTags) -> ColorCalibration:
             raise CorruptInput(
                 f"AsShotNeutral {neutral.tolist()} has a zero or negative entry", path
             )
+        _check_balance(neutral, "AsShotNeutral", path)
     white_xy = tags.floats(TAG["AsShotWhiteXY"])
     if white_xy is not None:
         if white_xy.size != 2 or np.any(white_xy <= 0) or white_xy.sum() >= 1:
@@ -888,6 +902,8 @@ def calibration_from_tags(tags: DngTags) -> ColorCalibration:
     ab = tags.floats(TAG["AnalogBalance"])
     if ab is not None and (ab.size != 3 or np.any(ab <= 0)):
         raise CorruptInput(f"AnalogBalance {ab.tolist()} is not three positive values", path)
+    if ab is not None:
+        _check_balance(ab, "AnalogBalance", path)
     return ColorCalibration(
         color_matrix1=cm1,
         color_matrix2=tags.matrix(TAG["ColorMatrix2"]),
@@ -982,10 +998,11 @@ def crop_from_tags(
         raise CorruptInput("DefaultCropOrigin/Size must have 2 values each", tags.path)
     left, top = (0.0, 0.0) if o is None else (float(o[0]), float(o[1]))
     cw, ch = float(s[0]), float(s[1])
-    if left < 0 or top < 0 or cw <= 0 or ch <= 0:
-        raise CorruptInput(
-            f"DefaultCrop origin ({left}, {top}) size ({cw}, {ch}) is invalid", tags.path
+    if left < 0 or top < 0 or cw < 1 or ch < 1 or max(left, top, cw, ch) > 1e9:
+        warn_input(
+            tags.path, f"DefaultCrop origin ({left:g}, {top:g}) size ({cw:g}, {ch:g}) is invalid; ignored"
         )
+        return None
     ct, cl = max(int(round(top)) - origin[0], 0), max(int(round(left)) - origin[1], 0)
     hh, ww = int(round(ch)), int(round(cw))
     ct, cl = min(ct, height - 1), min(cl, width - 1)

@@ -33,6 +33,7 @@ from rawlux.io.safety import (
     check_dimensions,
     check_memory,
     check_readable,
+    decoder_messages,
     read_head,
     sniff,
 )
@@ -65,7 +66,8 @@ def _parse_cfa(cfa: str | CFA | None) -> CFA | None:
 def _libraw_errors() -> tuple[type[BaseException], ...]:
     import rawpy
 
-    return (rawpy.LibRawError, rawpy.NotSupportedError)
+    # rawpy raises NotImplementedError for CFA layouts it cannot describe ("filters: 148")
+    return (rawpy.LibRawError, rawpy.NotSupportedError, NotImplementedError)
 
 
 def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
@@ -83,6 +85,8 @@ def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
         )
     if isinstance(e, (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError)):
         return ImageTooLarge(f"LibRaw refused the image size ({name})", path)
+    if isinstance(e, NotImplementedError):
+        return UnsupportedInput(f"LibRaw reports a sensor layout rawlux cannot use ({e})", path)
     if isinstance(e, rawpy.LibRawIOError):
         return CorruptInput("truncated or unreadable raw data (LibRaw I/O error)", path)
     return CorruptInput(f"LibRaw could not decode the file ({name}: {e})", path)
@@ -252,7 +256,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         lib_black, lib_white = np.zeros(4), float(2 ** info["bits"] - 1)
         md = _metadata(p, None, orientation)
     else:
-        with rp:
+        with rp, decoder_messages(p):  # LibRaw prints damaged-data notes on fd 2
             s = rp.sizes
             check_dimensions(s.raw_width, s.raw_height, p, "raw image")
             top, left = s.top_margin, s.left_margin
@@ -503,7 +507,7 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
                 p,
             ) from None
         raise _translate_libraw(e, p, kind) from None
-    with rp:
+    with rp, decoder_messages(p):
         s = rp.sizes
         check_dimensions(s.raw_width, s.raw_height, p, "raw image")
         check_dimensions(s.width, s.height, p, "raw image")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from rawlux.core.errors import ImageTooLarge, MissingInput
 
@@ -148,6 +150,52 @@ def check_data_holds(
             f"holds {_mb(stored)} of image data{kind}",
             path,
         )
+
+
+@contextmanager
+def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Capture what C decoders (LibRaw: "Unexpected end of file", "data corrupted at N") print
+    on file descriptor 2 inside the block, so the CLI's stderr stays one line per problem.
+
+    When the block raises, the messages are dropped (the typed error says what went wrong);
+    when it succeeds they become one :class:`rawlux.io.dng.InputWarning` naming the file.
+    Process-wide while active (fd 2 is shared by all threads); a no-op when fd 2 is unusable.
+    """
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    tmp = tempfile.TemporaryFile()
+    os.dup2(tmp.fileno(), 2)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        tmp.seek(0)
+        text = tmp.read(65536).decode("utf-8", "replace")
+        tmp.close()
+        if ok and text.strip():
+            from rawlux.io.dng import warn_input
+
+            msgs = []
+            for line in text.splitlines():
+                line = line.strip()
+                line = line.split(": ", 1)[1] if line.startswith(str(path)) and ": " in line else line
+                if line and line not in msgs:
+                    msgs.append(line)
+            warn_input(path, f"the decoder reported damaged data ({'; '.join(msgs[:3])}); pixels may be wrong")
 
 
 def sniff(head: bytes) -> str:
