@@ -15,7 +15,8 @@ float32, replicated border). One coefficient set serves all planes; three give o
 
 OpenCV's ``remap`` refuses images with a side of ``SHRT_MAX`` (32767) px or more; larger
 images are remapped in output tiles (:func:`remap`), each reading only the source rectangle its
-coordinates reach, which gives the same pixels as one call.
+coordinates reach, which gives the same pixels as one call (to float rounding: OpenCV's SIMD and scalar
+loops differ in the last bit).
 """
 
 from __future__ import annotations
