@@ -2,7 +2,9 @@
 
 Seeds are small DNGs made here with :func:`rawlux.io.dng.write_dng` from synthetic data (never a
 camera file): a Bayer mosaic with GainMap/FixVignetteRadial (OpcodeList2) and WarpRectilinear +
-GainMap (OpcodeList3), NoiseProfile, default crop and EXIF; and a LinearRaw image. A mutant
+GainMap (OpcodeList3), NoiseProfile, default crop and EXIF; a LinearRaw image; and a camera-like
+layout (8-bit RGB preview in IFD 0 with the colour tags, 12-bit packed CFA raw with an
+ActiveArea in a SubIFD, decoded by LibRaw). A mutant
 changes the TIFF structure the way hostile files do: an IFD entry's type, count, value or offset,
 numeric values of the tags rawlux reads (interesting integers and rationals), the fields of an
 opcode payload (counts, sizes, areas, pitches, coefficients), strip offsets/byte counts, or it
@@ -80,11 +82,71 @@ def _seed_raw(kind: str) -> Any:
                     white=65535.0, calibration=cal, opcodes3=(warp,), metadata=md)
 
 
+def _pack12(v: np.ndarray) -> bytes:
+    """12-bit samples packed MSB-first, two per three bytes (TIFF/DNG bit order)."""
+    v = v.astype(np.uint16).ravel()
+    a, b = v[0::2], v[1::2]
+    out = np.empty((a.size, 3), np.uint8)
+    out[:, 0] = a >> 4
+    out[:, 1] = ((a & 15) << 4) | (b >> 8)
+    out[:, 2] = b & 255
+    return out.tobytes()
+
+
+def _subifd_seed() -> bytes:
+    """A DNG laid out like a camera's: IFD 0 is an 8-bit RGB preview carrying the colour tags, the
+    raw is a 12-bit packed CFA in a SubIFD with an ActiveArea margin (LibRaw decodes it)."""
+    from rawlux.io.dng import _IFD, TAG, serialize_opcode_list
+
+    raw = _seed_raw("bayer")
+    h, w = 52, 72  # 2 px masked border top/left, 2 right/bottom
+    mosaic = np.full((h, w), 200, np.uint16)
+    mosaic[2:50, 2:66] = np.clip(raw.data, 0, 4095)
+    cal = raw.calibration
+    prev = np.full((12, 16, 3), 128, np.uint8).tobytes()
+    pix = _pack12(mosaic)
+    r = _IFD()
+    for tag, typ, val in [
+        ("NewSubfileType", 4, [0]), ("ImageWidth", 4, [w]), ("ImageLength", 4, [h]),
+        ("BitsPerSample", 3, [12]), ("Compression", 3, [1]), ("PhotometricInterpretation", 3, [32803]),
+        ("StripOffsets", 4, [0]), ("SamplesPerPixel", 3, [1]), ("RowsPerStrip", 4, [h]),
+        ("StripByteCounts", 4, [len(pix)]), ("PlanarConfiguration", 3, [1]),
+        ("CFARepeatPatternDim", 3, [2, 2]), ("CFAPattern", 1, bytes([0, 1, 1, 2])),
+        ("BlackLevelRepeatDim", 3, [2, 2]), ("BlackLevel", 5, [200.0] * 4), ("WhiteLevel", 3, [4000]),
+        ("DefaultCropOrigin", 4, [1, 1]), ("DefaultCropSize", 4, [60, 44]),
+        ("ActiveArea", 4, [2, 2, 50, 66]),
+    ]:  # fmt: skip
+        r.add(TAG[tag], typ, val)
+    r.add(TAG["OpcodeList2"], 7, serialize_opcode_list(raw.opcodes2))
+    i0 = _IFD()
+    for tag, typ, val in [
+        ("NewSubfileType", 4, [1]), ("ImageWidth", 4, [16]), ("ImageLength", 4, [12]),
+        ("BitsPerSample", 3, [8, 8, 8]), ("Compression", 3, [1]), ("PhotometricInterpretation", 3, [2]),
+        ("Make", 2, "Fuzz"), ("Model", 2, "SubIFD"), ("StripOffsets", 4, [0]), ("Orientation", 3, [1]),
+        ("SamplesPerPixel", 3, [3]), ("RowsPerStrip", 4, [12]), ("StripByteCounts", 4, [len(prev)]),
+        ("PlanarConfiguration", 3, [1]), ("SubIFDs", 4, [0]), ("DNGVersion", 1, bytes([1, 4, 0, 0])),
+        ("UniqueCameraModel", 2, "Fuzz SubIFD"), ("ColorMatrix1", 10, cal.color_matrix1.ravel()),
+        ("CalibrationIlluminant1", 3, [21]), ("AsShotNeutral", 5, cal.as_shot_neutral),
+        ("BaselineExposure", 10, [0.25]),
+    ]:  # fmt: skip
+        i0.add(TAG[tag], typ, val)
+    off0 = 8
+    off_r = off0 + i0.size()
+    off_prev = off_r + r.size()
+    off_pix = off_prev + len(prev)
+    i0.add(TAG["SubIFDs"], 4, [off_r])
+    i0.add(TAG["StripOffsets"], 4, [off_prev])
+    r.add(TAG["StripOffsets"], 4, [off_pix])
+    return b"II*\x00" + struct.pack("<I", off0) + i0.encode(off0) + r.encode(off_r) + prev + pix
+
+
 def seeds() -> dict[str, bytes]:
     """Seed DNG files by name (bytes), generated deterministically."""
     from rawlux.io.dng import build_dng
 
-    return {k: build_dng(_seed_raw(k)) for k in ("bayer", "linear")}
+    out = {k: build_dng(_seed_raw(k)) for k in ("bayer", "linear")}
+    out["subifd12"] = _subifd_seed()
+    return out
 
 
 # ----------------------------------------------------------------------------- TIFF structure

@@ -145,7 +145,12 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
         "AnalogBalance (RATIONAL) read as DOUBLE: 1e-314 (was: InvalidParameter without the file name)"),
     "color_matrix_entry_1e9.dng": (
         lambda: fz.set_values(_seed(), 50721, "<ii", 2**31 - 1, 1),
-        "CorruptInput", r"ColorMatrix1 has an entry of 2\.14748e\+09, above 10000", "ColorMatrix1 entry 2^31"),
+        "CorruptInput", r"ColorMatrix1 has a largest entry of 2\.14748e\+09, outside 0\.0001\.\.10000",
+        "ColorMatrix1 entry 2^31"),
+    "color_matrix_as_double.dng": (
+        lambda: fz.set_entry(_seed(), 50721, typ=12),
+        "CorruptInput", r"ColorMatrix1 has a largest entry of .*e-3\d\d, outside 0\.0001\.\.10000",
+        "ColorMatrix1 (SRATIONAL) read as DOUBLE: denormals (was: InvalidParameter without the file name)"),
     "default_crop_as_double.dng": (
         lambda: fz.set_entry(_seed(), 50720, typ=12),
         "ok", r"DefaultCrop origin \(2, 2\) size \(.*\) is invalid; ignored",

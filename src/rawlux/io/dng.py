@@ -504,8 +504,11 @@ class DngTags:
             raise CorruptInput(f"{name} has {v.size} values, expected 9", self.path)
         m = v.reshape(3, 3)
         big = float(np.abs(m).max()) if np.all(np.isfinite(m)) else 0.0
-        if big > MATRIX_ENTRY_MAX:
-            raise CorruptInput(f"{name} has an entry of {big:g}, above {MATRIX_ENTRY_MAX:g}", self.path)
+        if big > MATRIX_ENTRY_MAX or 0 < big < 1 / MATRIX_ENTRY_MAX:
+            raise CorruptInput(
+                f"{name} has a largest entry of {big:g}, outside {1 / MATRIX_ENTRY_MAX:g}..{MATRIX_ENTRY_MAX:g}",
+                self.path,
+            )
         check_matrix(m, name, self.path)
         return m
 
@@ -606,8 +609,8 @@ TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
 
 #: Legal-but-absurd values clamped with a warning: tag -> (lo, hi).
 BASELINE_EXPOSURE_RANGE = (-10.0, 10.0)  # EV
-#: Sanity bounds of colour tags (beyond them the colour maths overflows): matrix entries,
-#: AsShotNeutral / AnalogBalance entries.
+#: Sanity bounds of colour tags (beyond them the colour maths overflows): the largest entry of a
+#: matrix (1e-4..1e4), AsShotNeutral / AnalogBalance entries.
 MATRIX_ENTRY_MAX = 1e4
 BALANCE_RANGE = (1e-4, 1e4)
 
