@@ -95,3 +95,6 @@ def test_decoder_messages_become_one_warning_or_vanish(capfd):
             os.write(2, b"f.dng: data corrupted at 12\n")
             raise RuntimeError("decode failed")
     assert capfd.readouterr().err == ""
+    with decoder_messages("f.dng"):
+        os.write(2, b"Warning: something else\n")
+    assert capfd.readouterr().err == "Warning: something else\n"

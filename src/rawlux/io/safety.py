@@ -154,11 +154,12 @@ def check_data_holds(
 
 @contextmanager
 def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Capture what C decoders (LibRaw: "Unexpected end of file", "data corrupted at N") print
-    on file descriptor 2 inside the block, so the CLI's stderr stays one line per problem.
+    """Capture what LibRaw prints on file descriptor 2 inside the block ("<file>: Unexpected end
+    of file", "<file>: data corrupted at N"), so the CLI's stderr stays one line per problem.
 
-    When the block raises, the messages are dropped (the typed error says what went wrong);
-    when it succeeds they become one :class:`rawlux.io.dng.InputWarning` naming the file.
+    When the block raises, those messages are dropped (the typed error says what went wrong);
+    when it succeeds they become one :class:`rawlux.io.dng.InputWarning` naming the file. Other
+    lines written to fd 2 meanwhile are passed through unchanged after the block.
     Process-wide while active (fd 2 is shared by all threads); a no-op when fd 2 is unusable.
     """
     import sys
@@ -186,15 +187,25 @@ def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
         tmp.seek(0)
         text = tmp.read(65536).decode("utf-8", "replace")
         tmp.close()
-        if ok and text.strip():
+        msgs: list[str] = []
+        others: list[str] = []
+        prefix = f"{path}: "
+        for line in text.splitlines():
+            if line.startswith(prefix):  # LibRaw's "<file>: <message>" lines
+                m = line[len(prefix) :].strip()
+                if m and m not in msgs:
+                    msgs.append(m)
+            elif line.strip():
+                others.append(line)
+        if others:  # not LibRaw's: pass through untouched
+            try:
+                sys.stderr.write("\n".join(others) + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        if ok and msgs:
             from rawlux.io.dng import warn_input
 
-            msgs = []
-            for line in text.splitlines():
-                line = line.strip()
-                line = line.split(": ", 1)[1] if line.startswith(str(path)) and ": " in line else line
-                if line and line not in msgs:
-                    msgs.append(line)
             warn_input(path, f"the decoder reported damaged data ({'; '.join(msgs[:3])}); pixels may be wrong")
 
 
