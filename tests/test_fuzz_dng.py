@@ -28,7 +28,7 @@ def _outcomes(tmp_path: Path, seed: int, count: int) -> tuple[Counter, dict[str,
         path.write_bytes(blob)
         out = dngfuzz.run_one(path)
         outcomes[out] += 1
-        assert not out.startswith(("ESCAPE", "UNNAMED")), f"{name} [{'; '.join(what)}]: {out}"
+        assert not out.startswith(dngfuzz.BUG_PREFIXES), f"{name} [{'; '.join(what)}]: {out}"
         if out != "ok" and len(failing) < 3 and not out.startswith("ImageTooLarge"):
             failing[name] = blob
     return outcomes, failing

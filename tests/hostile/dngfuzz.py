@@ -12,7 +12,9 @@ truncates the file or flips bytes in the header region.
 
 Outcome of one mutant: ``"ok"`` (developed), the name of the :class:`RawluxError` subclass it
 raised, ``"UNNAMED:<type>"`` for a typed error whose message is not one line starting with the
-file name, or ``"ESCAPE:<exception type>"`` for anything else. The last two are bugs. Library use::
+file name, ``"STAGE:<type>"`` for a typed error that is not an :class:`InputError` (a bad value
+got past io to a stage), or ``"ESCAPE:<exception type>"`` for anything else. The last three are
+bugs (:data:`BUG_PREFIXES`). Library use::
 
     for name, blob in mutants(seed=1, count=300): ...
 
@@ -44,6 +46,7 @@ TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4,
 INTERESTING = [0, 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 255, 256, 4095, 32767, 32768, 33000,
                65535, 65536, 2**31 - 1, 2**31, 2**32 - 1]
 OPCODE_TAGS = (51008, 51009, 51022)
+BUG_PREFIXES = ("ESCAPE", "UNNAMED", "STAGE")
 
 
 # ------------------------------------------------------------------------------------- seeds
@@ -400,7 +403,7 @@ def mutants(seed: int, count: int) -> Iterator[tuple[str, bytes, list[str]]]:
 
 def run_one(path: Path) -> str:
     """Open and develop ``path`` in-process; the outcome class (see module docstring)."""
-    from rawlux.core.errors import RawluxError
+    from rawlux.core.errors import InputError, RawluxError
     from rawlux.develop import develop
     from rawlux.io.raw import open_raw
 
@@ -414,6 +417,8 @@ def run_one(path: Path) -> str:
         msg = str(e)
         if "\n" in msg or not msg.startswith(f"{path}: "):
             return f"UNNAMED:{type(e).__name__}"  # typed, but not one line naming the file
+        if not isinstance(e, InputError):
+            return f"STAGE:{type(e).__name__}"  # io let a bad value through to a stage
         return type(e).__name__
     except MemoryError:
         return "ESCAPE:MemoryError"
@@ -448,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             out = run_one(path)
             outcomes[out] += 1
             n += 1
-            bad = out.startswith(("ESCAPE", "UNNAMED"))
+            bad = out.startswith(BUG_PREFIXES)
             if bad or a.verbose:
                 print(f"{name}: {out}  [{'; '.join(what)}]", flush=True)
                 if a.keep is not None and bad:
@@ -459,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'outcome':<28} {'count':>7}")
     for k, v in outcomes.most_common():
         print(f"{k:<28} {v:>7}")
-    return 1 if any(k.startswith(("ESCAPE", "UNNAMED")) for k in outcomes) else 0
+    return 1 if any(k.startswith(BUG_PREFIXES) for k in outcomes) else 0
 
 
 if __name__ == "__main__":

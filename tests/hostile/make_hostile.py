@@ -155,6 +155,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
         lambda: fz.set_entry(_seed(), 50720, typ=12),
         "ok", r"DefaultCrop origin \(2, 2\) size \(.*\) is invalid; ignored",
         "DefaultCropSize (LONG) read as DOUBLE ~1e-310 (was: ContractError without the file name)"),
+    "white_level_as_float.dng": (
+        lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50717, typ=11),
+        "CorruptInput", r"WhiteLevel 9\.18341e-41 is outside 1\.\.65535",
+        "LinearRaw WhiteLevel (LONG 65535) read as FLOAT 9e-41 (was: ContractError, NaN in demosaic)"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

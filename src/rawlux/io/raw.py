@@ -311,7 +311,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
             blk = _black_2x2(pattern, lib_black)
         wl = tags.floats(_dng.TAG["WhiteLevel"])
         white = float(wl[0]) if wl is not None and wl.size else lib_white
-    if not 0 < white <= 65535:
+    if not 1 <= white <= 65535:  # a denormal (a LONG read as FLOAT) would normalise to inf
         raise CorruptInput(f"WhiteLevel {white:g} is outside 1..65535", p)
     crop = _dng.crop_from_tags(tags, data.shape[0], data.shape[1], origin)
     return RawImage(
