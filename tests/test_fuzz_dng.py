@@ -24,9 +24,9 @@ def _outcomes(tmp_path: Path, seed: int, count: int) -> tuple[Counter, dict[str,
     path = tmp_path / "m.dng"
     outcomes: Counter = Counter()
     failing: dict[str, bytes] = {}
-    for name, blob, what in dngfuzz.mutants(seed, count):
+    for i, (name, blob, what) in enumerate(dngfuzz.mutants(seed, count)):
         path.write_bytes(blob)
-        out = dngfuzz.run_one(path)
+        out = dngfuzz.run_one(path, dngfuzz.OPTIONS[i % len(dngfuzz.OPTIONS)])
         outcomes[out] += 1
         assert not out.startswith(dngfuzz.BUG_PREFIXES), f"{name} [{'; '.join(what)}]: {out}"
         if out != "ok" and len(failing) < 3 and not out.startswith("ImageTooLarge"):

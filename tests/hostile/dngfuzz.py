@@ -342,6 +342,8 @@ def m_opcode(b: bytearray, e: Entry, r: random.Random) -> str:
 
 
 def m_truncate(b: bytearray, r: random.Random) -> str:
+    if len(b) <= 9:
+        return "truncate (already tiny)"
     n = r.randrange(8, len(b))
     del b[n:]
     return f"truncate to {n}"
@@ -349,6 +351,8 @@ def m_truncate(b: bytearray, r: random.Random) -> str:
 
 def m_flip(b: bytearray, r: random.Random, limit: int) -> str:
     k = r.randrange(1, 8)
+    if not b:
+        return "bit flips (empty file)"
     for _ in range(k):
         i = r.randrange(min(limit, len(b)))
         b[i] ^= 1 << r.randrange(8)
@@ -401,7 +405,16 @@ def mutants(seed: int, count: int) -> Iterator[tuple[str, bytes, list[str]]]:
 # ------------------------------------------------------------------------------------ running
 
 
-def run_one(path: Path) -> str:
+#: develop options the mutants cycle through (by index), so auto WB, highlight clipping, the
+#: lens-correction switch and a colourful look get hostile data too.
+OPTIONS = (
+    {"look": "neutral"},
+    {"look": "neutral", "wb": "auto"},
+    {"look": "vibrant", "highlights": "clip", "lens_correction": False},
+)
+
+
+def run_one(path: Path, options: dict[str, Any] | None = None) -> str:
     """Open and develop ``path`` in-process; the outcome class (see module docstring)."""
     from rawlux.core.errors import InputError, RawluxError
     from rawlux.develop import develop
@@ -411,7 +424,7 @@ def run_one(path: Path) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = open_raw(path)
-            develop(raw, look="neutral")
+            develop(raw, **(options or OPTIONS[0]))
         return "ok"
     except RawluxError as e:
         msg = str(e)
@@ -450,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             if a.seconds is not None and time.monotonic() - t0 > a.seconds:
                 break
             path.write_bytes(blob)
-            out = run_one(path)
+            out = run_one(path, OPTIONS[n % len(OPTIONS)])
             outcomes[out] += 1
             n += 1
             bad = out.startswith(BUG_PREFIXES)
