@@ -65,6 +65,8 @@ def test_clamped_and_coerced_values_are_used():
         assert open_raw(DIR / "baseline_exposure_short.dng").baseline_exposure == 1.0
         assert open_raw(DIR / "orientation_two_values.dng").metadata.orientation == 1
         assert open_raw(DIR / "noise_profile_odd.dng").noise_profile is None
+        md = open_raw(DIR / "exposure_time_as_double.dng").metadata
+        assert md.exposure_time is None and md.f_number == 2.8  # only the absurd value goes
     raw = open_raw(DIR / "warp_33000px.dng")
     img = develop(raw, look="neutral")
     assert raw.width == 33000 and max(img.width, img.height) >= 32000  # warped past OpenCV's 32767 px limit

@@ -159,6 +159,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50717, typ=11),
         "CorruptInput", r"WhiteLevel 9\.18341e-41 is outside 1\.\.65535",
         "LinearRaw WhiteLevel (LONG 65535) read as FLOAT 9e-41 (was: ContractError, NaN in demosaic)"),
+    "exposure_time_as_double.dng": (
+        lambda: fz.set_entry(_seed(), 33434, typ=12),
+        "ok", r"ExposureTime .* is outside 1e-07\.\.1e\+06; ignored",
+        "EXIF ExposureTime (RATIONAL) read as DOUBLE ~1e-310 s (was: OverflowError in the JPEG writer)"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

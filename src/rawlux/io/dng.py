@@ -619,6 +619,37 @@ class InputWarning(UserWarning):
     """A damaged or absurd value in an input file that was dropped or clamped (file still opens)."""
 
 
+#: Plausible ranges of the EXIF numbers rawlux carries to the output (seconds, f-number, ISO, mm);
+#: a value outside is dropped with a warning (writers turn e.g. a 1e-310 s exposure into inf).
+METADATA_RANGES = {
+    "exposure_time": ("ExposureTime", 1e-7, 1e6),
+    "f_number": ("FNumber", 0.3, 1000.0),
+    "iso": ("ISO", 1.0, 1e7),
+    "focal_length": ("FocalLength", 0.1, 1e5),
+    "focal_length_35mm": ("FocalLengthIn35mmFilm", 0.1, 1e5),
+}
+
+
+def sanitize_metadata(md: Metadata, path: Any) -> Metadata:
+    """``md`` without absurd or non-finite EXIF numbers (:data:`METADATA_RANGES`), each dropped
+    with an :class:`InputWarning`."""
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    for fld, (name, lo, hi) in METADATA_RANGES.items():
+        v = getattr(md, fld, None)
+        if v is None:
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            x = math.nan
+        if not (math.isfinite(x) and lo <= x <= hi):
+            warn_input(path, f"{name} {x:g} is outside {lo:g}..{hi:g}; ignored")
+            changes[fld] = None
+    return replace(md, **changes) if changes else md
+
+
 def warn_input(path: Any, message: str) -> None:
     """Issue an :class:`InputWarning` ``"<path>: <message>"`` (one line)."""
     import warnings

@@ -208,7 +208,7 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
             pass
     if orientation is not None:
         md = replace(md, orientation=orientation)
-    return md
+    return _dng.sanitize_metadata(md, p)  # absurd EXIF numbers would break the writers
 
 
 # ----------------------------------------------------------------------------------------- DNG
