@@ -26,7 +26,8 @@ def _outcomes(tmp_path: Path, seed: int, count: int) -> tuple[Counter, dict[str,
     failing: dict[str, bytes] = {}
     for i, (name, blob, what) in enumerate(dngfuzz.mutants(seed, count)):
         path.write_bytes(blob)
-        out = dngfuzz.run_one(path, dngfuzz.OPTIONS[i % len(dngfuzz.OPTIONS)])
+        out = dngfuzz.run_one(path, dngfuzz.OPTIONS[i % len(dngfuzz.OPTIONS)],
+                              tmp_path / f"out.{dngfuzz.SAVE_AS[i % len(dngfuzz.SAVE_AS)]}")
         outcomes[out] += 1
         assert not out.startswith(dngfuzz.BUG_PREFIXES), f"{name} [{'; '.join(what)}]: {out}"
         if out != "ok" and len(failing) < 3 and not out.startswith("ImageTooLarge"):

@@ -10,7 +10,7 @@ numeric values of the tags rawlux reads (interesting integers and rationals), th
 opcode payload (counts, sizes, areas, pitches, coefficients), strip offsets/byte counts, or it
 truncates the file or flips bytes in the header region.
 
-Outcome of one mutant: ``"ok"`` (developed), the name of the :class:`RawluxError` subclass it
+Outcome of one mutant: ``"ok"`` (developed and saved), the name of the :class:`RawluxError` subclass it
 raised, ``"UNNAMED:<type>"`` for a typed error whose message is not one line starting with the
 file name, ``"STAGE:<type>"`` for a typed error that is not an :class:`InputError` (a bad value
 got past io to a stage), or ``"ESCAPE:<exception type>"`` for anything else. The last three are
@@ -414,8 +414,12 @@ OPTIONS = (
 )
 
 
-def run_one(path: Path, options: dict[str, Any] | None = None) -> str:
-    """Open and develop ``path`` in-process; the outcome class (see module docstring)."""
+SAVE_AS = ("jpg", "png", "tif", "jpg")  # output formats the mutants cycle through
+
+
+def run_one(path: Path, options: dict[str, Any] | None = None, out: Path | None = None) -> str:
+    """Open and develop ``path`` in-process (and save to ``out`` when given: the writers get the
+    file's metadata); the outcome class (see module docstring)."""
     from rawlux.core.errors import InputError, RawluxError
     from rawlux.develop import develop
     from rawlux.io.raw import open_raw
@@ -424,7 +428,11 @@ def run_one(path: Path, options: dict[str, Any] | None = None) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = open_raw(path)
-            develop(raw, **(options or OPTIONS[0]))
+            img = develop(raw, **(options or OPTIONS[0]))
+            if out is not None:
+                from rawlux.io.write import save
+
+                save(img, out)
         return "ok"
     except RawluxError as e:
         msg = str(e)
@@ -463,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             if a.seconds is not None and time.monotonic() - t0 > a.seconds:
                 break
             path.write_bytes(blob)
-            out = run_one(path, OPTIONS[n % len(OPTIONS)])
+            out = run_one(path, OPTIONS[n % len(OPTIONS)], Path(td) / f"out.{SAVE_AS[n % len(SAVE_AS)]}")
             outcomes[out] += 1
             n += 1
             bad = out.startswith(BUG_PREFIXES)
