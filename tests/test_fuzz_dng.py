@@ -1,5 +1,5 @@
 """Structure-aware fuzzing of the DNG path (tests/hostile/dngfuzz.py), fixed seeds: every mutant
-either develops or raises a typed one-line error naming the file; nothing else escapes, memory
+either develops and saves or raises a typed one-line error naming the file; nothing else escapes, memory
 stays bounded; a few failing mutants through the real CLI give one stderr line, exit != 0, no
 traceback and no output file. Long runs: ``python benchmarks/fuzz.py --seconds 600``."""
 
