@@ -202,10 +202,13 @@ def check_opcode_values(op: Opcode, path: Any) -> None:
             )
         g = np.asarray(op.gains)
         if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > GAINMAP_GAIN_MAX:
-            raise CorruptInput(f"GainMap has non-finite gains or gains above {GAINMAP_GAIN_MAX:g}", path)
+            raise CorruptInput(
+                f"GainMap has non-finite gains or gains above {GAINMAP_GAIN_MAX:g}", path
+            )
     elif isinstance(op, WarpRectilinear):
         _check_center(float(op.center[0]), float(op.center[1]), "WarpRectilinear", path)
-        _check_coefs(np.asarray(op.coefficients, np.float64).ravel().tolist(), "WarpRectilinear", path)
+        coef = np.asarray(op.coefficients, np.float64).ravel().tolist()
+        _check_coefs(coef, "WarpRectilinear", path)
     elif isinstance(op, FixVignetteRadial):
         _check_center(float(op.center[0]), float(op.center[1]), "FixVignetteRadial", path)
         _check_coefs([float(k) for k in op.k], "FixVignetteRadial", path)
@@ -452,7 +455,8 @@ class DngTags:
         v = _tag_numbers(t)
         o = int(v[0]) if v and math.isfinite(v[0]) else 0
         if not 1 <= o <= 8:
-            warn_input(self.path, f"Orientation {f'{v[0]:g}' if v else '?'} is outside 1..8; ignored")
+            shown = f"{v[0]:g}" if v else "?"
+            warn_input(self.path, f"Orientation {shown} is outside 1..8; ignored")
             return 1
         return o
 
@@ -462,7 +466,9 @@ class DngTags:
         lo, hi = BASELINE_EXPOSURE_RANGE
         if not lo <= v <= hi:
             c = min(max(v, lo), hi)
-            warn_input(self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; clamped to {c:g}")
+            warn_input(
+                self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; clamped to {c:g}"
+            )
             v = c
         return float(v)
 
@@ -506,7 +512,8 @@ class DngTags:
         big = float(np.abs(m).max()) if np.all(np.isfinite(m)) else 0.0
         if big > MATRIX_ENTRY_MAX or 0 < big < 1 / MATRIX_ENTRY_MAX:
             raise CorruptInput(
-                f"{name} has a largest entry of {big:g}, outside {1 / MATRIX_ENTRY_MAX:g}..{MATRIX_ENTRY_MAX:g}",
+                f"{name} has a largest entry of {big:g}, "
+                f"outside {1 / MATRIX_ENTRY_MAX:g}..{MATRIX_ENTRY_MAX:g}",
                 self.path,
             )
         check_matrix(m, name, self.path)
@@ -824,9 +831,12 @@ def _raw_info(page: Any, tags: dict[int, Any], path: Any) -> dict[str, Any]:
     bits_all = [int(v) for v in _tag_numbers(tags[258])] if 258 in tags else [16]
     bits = max(bits_all)
     if min(bits_all) < 1 or bits > 32:
-        raise CorruptInput(f"BitsPerSample {bits if bits > 32 else min(bits_all)} is outside 1..32", path)
+        bad = bits if bits > 32 else min(bits_all)
+        raise CorruptInput(f"BitsPerSample {bad} is outside 1..32", path)
     if bits > 16:
-        raise UnsupportedInput(f"BitsPerSample {bits}: only raw samples of up to 16 bits are supported", path)
+        raise UnsupportedInput(
+            f"BitsPerSample {bits}: only raw samples of up to 16 bits are supported", path
+        )
     return {
         "width": width,
         "height": height,
@@ -907,7 +917,8 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
 def _check_balance(v: np.ndarray, name: str, path: Any) -> None:
     lo, hi = BALANCE_RANGE
     if np.any(v < lo) or np.any(v > hi):
-        raise CorruptInput(f"{name} {[float(f'{x:.4g}') for x in v]} is outside {lo:g}..{hi:g}", path)
+        shown = [float(f"{x:.4g}") for x in v]
+        raise CorruptInput(f"{name} {shown} is outside {lo:g}..{hi:g}", path)
 
 
 def calibration_from_tags(tags: DngTags) -> ColorCalibration:
@@ -1034,7 +1045,8 @@ def crop_from_tags(
     cw, ch = float(s[0]), float(s[1])
     if left < 0 or top < 0 or cw < 1 or ch < 1 or max(left, top, cw, ch) > 1e9:
         warn_input(
-            tags.path, f"DefaultCrop origin ({left:g}, {top:g}) size ({cw:g}, {ch:g}) is invalid; ignored"
+            tags.path,
+            f"DefaultCrop origin ({left:g}, {top:g}) size ({cw:g}, {ch:g}) is invalid; ignored",
         )
         return None
     ct, cl = max(int(round(top)) - origin[0], 0), max(int(round(left)) - origin[1], 0)

@@ -283,7 +283,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
 
         md = replace(md, model=tags.string(_dng.TAG["UniqueCameraModel"]))
     if data.ndim != (3 if linear else 2) or min(data.shape[:2]) < 2:
-        raise CorruptInput(f"DNG pixels decoded to shape {data.shape}, not a {'3-channel' if linear else 'mosaic'} image", p)
+        kind = "3-channel" if linear else "mosaic"
+        raise CorruptInput(f"DNG pixels decoded to shape {data.shape}, not a {kind} image", p)
     origin = (top - aa_top, left - aa_left)
 
     if linear:

@@ -144,7 +144,8 @@ def check_data_holds(
     need = row * int(height)
     ratio = _MAX_RATIO.get(int(compression), _MAX_RATIO_OTHER)
     if stored * ratio < need:
-        kind = "" if int(compression) == 1 else f" (compression {int(compression)}, at most {ratio:g}:1)"
+        c = int(compression)
+        kind = "" if c == 1 else f" (compression {c}, at most {ratio:g}:1)"
         raise CorruptInput(
             f"ImageWidth {int(width)} x ImageLength {int(height)} needs {_mb(need)} but the file "
             f"holds {_mb(stored)} of image data{kind}",
@@ -206,7 +207,8 @@ def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
         if ok and msgs:
             from rawlux.io.dng import warn_input
 
-            warn_input(path, f"the decoder reported damaged data ({'; '.join(msgs[:3])}); pixels may be wrong")
+            said = "; ".join(msgs[:3])
+            warn_input(path, f"the decoder reported damaged data ({said}); pixels may be wrong")
 
 
 def sniff(head: bytes) -> str:

@@ -15,8 +15,8 @@ float32, replicated border). One coefficient set serves all planes; three give o
 
 OpenCV's ``remap`` refuses images with a side of ``SHRT_MAX`` (32767) px or more; larger
 images are remapped in output tiles (:func:`remap`), each reading only the source rectangle its
-coordinates reach, which gives the same pixels as one call (to float rounding: OpenCV's SIMD and scalar
-loops differ in the last bit).
+coordinates reach, which gives the same pixels as one call (to float rounding: OpenCV's SIMD
+and scalar loops differ in the last bit).
 """
 
 from __future__ import annotations
@@ -104,7 +104,9 @@ _REMAP_TILE = 4096  # output tile side when tiling
 _TAPS = 3  # source margin (px) around a tile's coordinates: covers the 4x4 cubic kernel
 
 
-def remap(src: np.ndarray, mapx: np.ndarray, mapy: np.ndarray, flag: int, border: int) -> np.ndarray:
+def remap(
+    src: np.ndarray, mapx: np.ndarray, mapy: np.ndarray, flag: int, border: int
+) -> np.ndarray:
     """``cv2.remap`` for float32 (H, W[, C]) ``src`` and float32 maps of any size.
 
     Within OpenCV's size limit this is one call; beyond it the output is produced in tiles of
