@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from rawlux.io import safety
-from tests.hostile import dngfuzz
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.hostile is imported from the checkout root
+    sys.path.insert(0, str(ROOT))
+
+from tests.hostile import dngfuzz  # noqa: E402
 
 RAWLUX = [sys.executable, "-m", "rawlux_launcher"]
 

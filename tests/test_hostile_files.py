@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,12 @@ import pytest
 from rawlux.core.errors import RawluxError
 from rawlux.develop import develop
 from rawlux.io.raw import open_raw
-from tests.hostile import make_hostile
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.hostile is imported from the checkout root
+    sys.path.insert(0, str(ROOT))
+
+from tests.hostile import make_hostile  # noqa: E402
 
 DIR = Path(__file__).parent / "data" / "hostile"
 MANIFEST = json.loads((DIR / "MANIFEST.json").read_text())

@@ -3,6 +3,9 @@ warps of images beyond OpenCV's 32767 px remap limit (tiled, same pixels as one 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -12,7 +15,12 @@ from rawlux.core.image import WarpRectilinear
 from rawlux.io import safety
 from rawlux.io.raw import open_raw
 from rawlux.isp import geometry
-from tests.hostile import dngfuzz
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.hostile is imported from the checkout root
+    sys.path.insert(0, str(ROOT))
+
+from tests.hostile import dngfuzz  # noqa: E402
 
 
 @pytest.fixture
