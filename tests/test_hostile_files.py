@@ -116,3 +116,20 @@ def test_auto_wb_on_an_extreme_aspect_ratio():
         warnings.simplefilter("ignore")
         img = develop(open_raw(DIR / "warp_33000px.dng"), wb="auto", look="neutral")
     assert np.isfinite(img.data).all()
+
+
+def test_contract_errors_while_reading_name_the_file(monkeypatch):
+    """LibRaw, fed a damaged header after some other file, once decoded a 1-plane "stack" that
+    RawImage refuses (ContractError without the file name; found by the fuzzer, depends on
+    LibRaw's state). Whatever the reader builds, open_raw reports it as CorruptInput."""
+    import rawlux.io.raw as rawmod
+    from rawlux.core.errors import ContractError, CorruptInput
+
+    def broken(p, *a, **k):
+        raise ContractError("RawImage.data shape (48, 64, 1) does not fit CFA LINEAR")
+
+    monkeypatch.setattr(rawmod, "_open_dng", broken)
+    path = DIR / "orientation_99.dng"
+    with pytest.raises(CorruptInput, match=r"does not fit CFA LINEAR") as e:
+        open_raw(path)
+    assert str(e.value).startswith(f"{path}: ")

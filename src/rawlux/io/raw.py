@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rawlux.core.errors import (
+    ContractError,
     CorruptInput,
     ImageTooLarge,
     InvalidParameter,
@@ -95,6 +96,22 @@ def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
 # ------------------------------------------------------------------------------------ public API
 
 
+def _contract_errors_are_input_errors(fn: Any) -> Any:
+    """A :class:`ContractError` while reading (a damaged file decoded into a shape or type the
+    data contract refuses) is reported as the :class:`CorruptInput` it is, naming the file."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(path, *args, **kwargs)
+        except ContractError as e:
+            raise CorruptInput(f"decoded data is unusable ({e.reason})", path) from None
+
+    return wrapper
+
+
+@_contract_errors_are_input_errors
 def open_raw(
     path: str | os.PathLike[str],
     *,
@@ -556,6 +573,9 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         md = replace(md, extra={**md.extra, **extra})
     if not 0 < white <= 65535:
         raise CorruptInput(f"LibRaw white level {white:g} is outside 1..65535", p)
+    want = 3 if cfa_enum is CFA.LINEAR else 2  # damaged headers can decode to 1-plane "stacks"
+    if data.ndim != want or (want == 3 and data.shape[2] != 3) or min(data.shape[:2]) < 2:
+        raise CorruptInput(f"LibRaw decoded the pixels to shape {data.shape}", p)
     return RawImage(
         data=data,
         cfa=cfa_enum,
