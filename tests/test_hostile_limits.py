@@ -32,7 +32,7 @@ def seed_dng(tmp_path):
 
 def test_memory_budget_env_override(seed_dng, monkeypatch):
     monkeypatch.setenv(safety.ENV_MAX_MEGAPIXELS, "0.001")  # 1000 px; the seed is 64x48
-    with pytest.raises(ImageTooLarge, match=r"64x48 px .* memory budget of 0 MP \(RAWLUX_MAX_MEGAPIXELS=0\.001") as e:
+    with pytest.raises(ImageTooLarge, match=r"64x48 px = 0\.00307 MP, .* memory budget of 0\.001 MP \(RAWLUX_MAX_MEGAPIXELS=0\.001\)$") as e:
         open_raw(seed_dng)
     assert str(e.value).startswith(f"{seed_dng}: ") and "\n" not in str(e.value)
     monkeypatch.setenv(safety.ENV_MAX_MEGAPIXELS, "0.01")

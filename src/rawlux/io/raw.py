@@ -632,6 +632,7 @@ def _open_mosaic_png(p: Path, cfa: CFA) -> RawImage:
     if len(head) < 24 or head[12:16] != b"IHDR":
         raise CorruptInput("PNG has no IHDR header", p)
     check_dimensions(*struct.unpack(">II", head[16:24]), p, "PNG mosaic")  # before Pillow allocates
+    check_memory(*struct.unpack(">II", head[16:24]), p, "PNG mosaic")
     try:
         with PILImage.open(p) as im:
             check_dimensions(im.width, im.height, p, "PNG mosaic")
@@ -661,6 +662,7 @@ def _open_mosaic_tiff(p: Path, cfa: CFA) -> RawImage:
         with _dng.quiet_tifffile(), tifffile.TiffFile(str(p)) as tf:
             pg = tf.pages[0]
             check_dimensions(pg.imagewidth, pg.imagelength, p, "TIFF mosaic")
+            check_memory(pg.imagewidth, pg.imagelength, p, "TIFF mosaic")
             bits = int(pg.bitspersample) if int(pg.bitspersample) not in (8, 16) else None
             arr = pg.asarray()
     except (UnsupportedInput, ImageTooLarge):

@@ -112,9 +112,10 @@ def check_memory(
     mp = w * h / 1e6
     if mp > limit:
         need = w * h * DEVELOP_BYTES_PER_PIXEL / 1e9
+        hint = "" if source.startswith(ENV_MAX_MEGAPIXELS) else f"; set {ENV_MAX_MEGAPIXELS} to change it"
         raise ImageTooLarge(
-            f"{what} is {w}x{h} px = {mp:.1f} MP, needs about {need:.1f} GB to develop, above the "
-            f"memory budget of {limit:.0f} MP ({source}; set {ENV_MAX_MEGAPIXELS} to change it)",
+            f"{what} is {w}x{h} px = {mp:.3g} MP, needs about {need:.3g} GB to develop, above the "
+            f"memory budget of {limit:.4g} MP ({source}{hint})",
             path,
         )
 
