@@ -112,7 +112,8 @@ def check_memory(
     mp = w * h / 1e6
     if mp > limit:
         need = w * h * DEVELOP_BYTES_PER_PIXEL / 1e9
-        hint = "" if source.startswith(ENV_MAX_MEGAPIXELS) else f"; set {ENV_MAX_MEGAPIXELS} to change it"
+        from_env = source.startswith(ENV_MAX_MEGAPIXELS)
+        hint = "" if from_env else f"; set {ENV_MAX_MEGAPIXELS} to change it"
         raise ImageTooLarge(
             f"{what} is {w}x{h} px = {mp:.3g} MP, needs about {need:.3g} GB to develop, above the "
             f"memory budget of {limit:.4g} MP ({source}{hint})",
