@@ -1,7 +1,8 @@
 """Structure-aware DNG/TIFF fuzzer for the raw path (``open_raw`` + ``develop``).
 
 Seeds are small DNGs made here with :func:`rawlux.io.dng.write_dng` from synthetic data (never a
-camera file): a Bayer mosaic with GainMap/FixVignetteRadial (OpcodeList2) and WarpRectilinear +
+camera file): a Bayer mosaic with an optional FixBadPixelsConstant + GainMap (OpcodeList1),
+GainMap/FixVignetteRadial (OpcodeList2) and WarpRectilinear +
 GainMap (OpcodeList3), NoiseProfile, default crop and EXIF; a LinearRaw image; and a camera-like
 layout (8-bit RGB preview in IFD 0 with the colour tags, 12-bit packed CFA raw with an
 ActiveArea in a SubIFD, decoded by LibRaw). A mutant
@@ -54,7 +55,8 @@ BUG_PREFIXES = ("ESCAPE", "UNNAMED", "STAGE")
 
 def _seed_raw(kind: str) -> Any:
     from rawlux.core.image import (CFA, ColorCalibration, Crop, FixVignetteRadial, GainMap,
-                                   Metadata, NoiseProfile, RawImage, WarpRectilinear)
+                                   Metadata, NoiseProfile, RawImage, UnknownOpcode,
+                                   WarpRectilinear)
 
     rng = np.random.default_rng(3)
     h, w = 48, 64
@@ -73,12 +75,18 @@ def _seed_raw(kind: str) -> Any:
     vig = FixVignetteRadial(opcode_id=3, k=(0.1, 0.02, 0, 0, 0), center=(0.5, 0.5))
     warp = WarpRectilinear(opcode_id=1, coefficients=np.array([[1.0, 0.01, -0.002, 0, 0.001, 0]]),
                            center=(0.5, 0.5))
+    gm1 = GainMap(opcode_id=9, top=0, left=0, bottom=h, right=w, plane=0, planes=1, row_pitch=2,
+                  col_pitch=2, spacing_v=1.0, spacing_h=1.0, origin_v=0, origin_h=0,
+                  gains=np.full((2, 2, 1), 1.05, np.float32))
+    badpix = UnknownOpcode(opcode_id=4, name="FixBadPixelsConstant", optional=True,
+                           payload=struct.pack(">2I", 0, 0))
     if kind == "bayer":
         data = (np.clip(base + 0.02 * rng.standard_normal((h, w)), 0, 1) * 3800 + 200).astype(np.uint16)
         return RawImage(data=data, cfa=CFA.RGGB, black=np.full((2, 2), 200.0), white=4000.0,
                         calibration=cal, cfa_pattern=CFA.RGGB.pattern(), baseline_exposure=0.5,
                         noise_profile=NoiseProfile(pairs=np.array([[2e-4, 4e-6]])),
-                        opcodes2=(gm, vig), opcodes3=(warp, gm), crop=Crop(2, 2, h - 4, w - 4),
+                        opcodes1=(badpix, gm1), opcodes2=(gm, vig), opcodes3=(warp, gm),
+                        crop=Crop(2, 2, h - 4, w - 4),
                         metadata=md)
     data = (np.clip(base[..., None] * [1.0, 0.8, 0.6], 0, 1) * 60000).astype(np.uint16)
     return RawImage(data=np.ascontiguousarray(data), cfa=CFA.LINEAR, black=np.zeros(3),
