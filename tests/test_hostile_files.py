@@ -67,7 +67,7 @@ def test_hostile_file(name, monkeypatch):
 def test_clamped_and_coerced_values_are_used():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert open_raw(DIR / "baseline_exposure_2000ev.dng").baseline_exposure == 10.0
+        assert open_raw(DIR / "baseline_exposure_2000ev.dng").baseline_exposure == 0.0
         assert open_raw(DIR / "baseline_exposure_short.dng").baseline_exposure == 1.0
         assert open_raw(DIR / "orientation_two_values.dng").metadata.orientation == 1
         assert open_raw(DIR / "noise_profile_odd.dng").noise_profile is None

@@ -461,15 +461,15 @@ class DngTags:
         return o
 
     def baseline_exposure(self) -> float:
-        """BaselineExposure in EV (0 when absent), clamped to :data:`BASELINE_EXPOSURE_RANGE`."""
+        """BaselineExposure in EV (0 when absent). A value outside
+        :data:`BASELINE_EXPOSURE_RANGE` is garbage, not a strong setting (cameras write -2..+4):
+        it is ignored (0 EV) with a warning, as darktable does, rather than clamped to a
+        washed-out +10 EV."""
         v = self.scalar(TAG["BaselineExposure"], 0.0) or 0.0
         lo, hi = BASELINE_EXPOSURE_RANGE
         if not lo <= v <= hi:
-            c = min(max(v, lo), hi)
-            warn_input(
-                self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; clamped to {c:g}"
-            )
-            v = c
+            warn_input(self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; ignored")
+            v = 0.0
         return float(v)
 
     def string(self, code: int) -> str | None:
@@ -614,7 +614,7 @@ TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
     51041: (_NUM, (2, 8), True),  # NoiseProfile
 }
 
-#: Legal-but-absurd values clamped with a warning: tag -> (lo, hi).
+#: BaselineExposure beyond this (EV) is ignored with a warning.
 BASELINE_EXPOSURE_RANGE = (-10.0, 10.0)  # EV
 #: Sanity bounds of colour tags (beyond them the colour maths overflows): the largest entry of a
 #: matrix (1e-4..1e4), AsShotNeutral / AnalogBalance entries.
