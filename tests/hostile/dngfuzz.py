@@ -6,7 +6,8 @@ GainMap/FixVignetteRadial (OpcodeList2) and WarpRectilinear +
 GainMap (OpcodeList3), NoiseProfile, default crop and EXIF; a LinearRaw image; and a camera-like
 layout (8-bit RGB preview in IFD 0 with the colour tags, 12-bit packed CFA raw with an
 ActiveArea in a SubIFD, decoded by LibRaw). A mutant
-changes the TIFF structure the way hostile files do: an IFD entry's type, count, value or offset,
+changes the TIFF structure the way hostile files do: an IFD entry's type, count, value or offset
+(or a copy of another entry over it),
 numeric values of the tags rawlux reads (interesting integers and rationals), the fields of an
 opcode payload (counts, sizes, areas, pitches, coefficients), strip offsets/byte counts, or it
 truncates the file or flips bytes in the header region.
@@ -291,6 +292,14 @@ def m_value(b: bytearray, e: Entry, r: random.Random) -> str:
     return f"tag {e.tag}[{i}] = {v}"
 
 
+def m_dup(b: bytearray, e: Entry, r: random.Random, ents: list[Entry]) -> str:
+    """Overwrite another entry of the same IFD region with a copy of ``e`` (duplicate tags, tags
+    out of order, a needed tag gone)."""
+    other = r.choice(ents)
+    b[other.pos : other.pos + 12] = b[e.pos : e.pos + 12]
+    return f"tag {e.tag} copied over tag {other.tag}"
+
+
 def m_opcode(b: bytearray, e: Entry, r: random.Random) -> str:
     """Mutate a field of an opcode list (big-endian): count, id, flags, size, or a parameter."""
     start, end = e.value_pos, e.value_pos + e.count
@@ -388,8 +397,8 @@ def mutate(blob: bytes, r: random.Random, steps: int = 1) -> tuple[bytes, list[s
         # weight the tags rawlux interprets
         read = [e for e in ents if e.tag in _READ_TAGS]
         e = r.choice(read if read and r.random() < 0.8 else ents)
-        f = r.choices([m_value, m_type, m_count, m_offset], weights=[6, 2, 2, 1])[0]
-        done.append(f(b, e, r))
+        f = r.choices([m_value, m_type, m_count, m_offset, m_dup], weights=[6, 2, 2, 1, 1])[0]
+        done.append(m_dup(b, e, r, ents) if f is m_dup else f(b, e, r))
     return bytes(b), done
 
 
