@@ -163,6 +163,9 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
         lambda: fz.set_entry(_seed(), 33434, typ=12),
         "ok", r"ExposureTime .* is outside 1e-07\.\.1e\+06; ignored",
         "EXIF ExposureTime (RATIONAL) read as DOUBLE ~1e-310 s (was: OverflowError in the JPEG writer)"),
+    "cfa_pattern_undefined.dng": (
+        lambda: fz.set_entry(fz.set_entry(_seed(), 33422, typ=7), 50710, typ=7),
+        "ok", None, "CFAPattern / CFAPlaneColor stored as UNDEFINED instead of BYTE: accepted"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

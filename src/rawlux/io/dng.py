@@ -561,8 +561,9 @@ _TYPE_NAMES = {1: "BYTE", 2: "ASCII", 3: "SHORT", 4: "LONG", 5: "RATIONAL", 6: "
 _INT = frozenset({1, 3, 4, 6, 8, 9, 13, 16, 17, 18})
 _NUM = _INT | {5, 10, 11, 12}
 _BYTES = frozenset({1, 6, 7})
+_INT_OR_UNDEF = _INT | {7}  # BYTE tags some writers store as UNDEFINED (CFAPattern, ...)
 _KIND_TEXT = {_INT: "an integer type (BYTE/SHORT/LONG)", _NUM: "a numeric type",
-              _BYTES: "BYTE or UNDEFINED"}  # fmt: skip
+              _BYTES: "BYTE or UNDEFINED", _INT_OR_UNDEF: "an integer type or UNDEFINED"}  # fmt: skip
 
 #: What each tag rawlux reads may be: (allowed TIFF types, (min count, max count), soft).
 #: A "hard" tag that breaks its spec makes the file unreadable (CorruptInput naming the tag);
@@ -582,9 +583,9 @@ TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
     279: (_INT, (1, 2**24), False),  # StripByteCounts
     284: (_INT, (1, 1), False),  # PlanarConfiguration
     33421: (_INT, (2, 2), False),  # CFARepeatPatternDim
-    33422: (_INT, (1, 256), False),  # CFAPattern
+    33422: (_INT_OR_UNDEF, (1, 256), False),  # CFAPattern
     50706: (_BYTES, (4, 4), False),  # DNGVersion
-    50710: (_INT, (1, 4), False),  # CFAPlaneColor
+    50710: (_INT_OR_UNDEF, (1, 4), False),  # CFAPlaneColor
     50711: (_INT, (1, 1), True),  # CFALayout
     50712: (_INT, (1, 65536), False),  # LinearizationTable
     50713: (_INT, (2, 2), False),  # BlackLevelRepeatDim
