@@ -716,12 +716,16 @@ def _int_value(tags: dict[int, Any], code: int, default: int) -> int:
 
 
 class quiet_tifffile:
-    """Context manager muting tifffile's logger (it logs every damaged tag of hostile files)."""
+    """Context manager muting a library's logger (default tifffile's: it logs every damaged tag
+    of hostile files; Pillow's TIFF reader logs "More samples per pixel..." the same way)."""
+
+    def __init__(self, name: str = "tifffile") -> None:
+        self._name = name
 
     def __enter__(self) -> "quiet_tifffile":
         import logging
 
-        self._log = logging.getLogger("tifffile")
+        self._log = logging.getLogger(self._name)
         self._old = self._log.disabled
         self._log.disabled = True
         return self

@@ -203,7 +203,8 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     from rawlux.io.exif import merge_metadata, read_metadata
 
     try:
-        md = read_metadata(p)
+        with _dng.quiet_tifffile("PIL"):  # Pillow logs damaged TIFF headers to stderr
+            md = read_metadata(p)
     except Exception:  # noqa: BLE001 - metadata never blocks opening the pixels
         md = Metadata()
     if rp is not None:
@@ -261,7 +262,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         import rawpy
 
         try:
-            rp = rawpy.imread(str(p))
+            with decoder_messages(p):  # LibRaw prints header complaints on fd 2
+                rp = rawpy.imread(str(p))
         except rawpy.LibRawFileUnsupportedError:
             rp = None  # e.g. LibRaw refuses images under 22 px a side: decode with tifffile instead
         except _libraw_errors() as e:
@@ -517,7 +519,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
     import rawpy
 
     try:
-        rp = rawpy.imread(str(p))
+        with decoder_messages(p):
+            rp = rawpy.imread(str(p))
     except _libraw_errors() as e:
         if kind == "tiff" and isinstance(e, rawpy.LibRawFileUnsupportedError):
             raise UnsupportedInput(
