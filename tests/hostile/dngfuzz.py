@@ -477,7 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, default=None, help="folder to keep escaping mutants in")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--max-memory-mb", type=int, default=4096,
+                    help="address-space limit of the run (a runaway allocation becomes a "
+                         "MemoryError, reported as ESCAPE:MemoryError; 0 = no limit)")
     a = ap.parse_args(argv)
+    if a.max_memory_mb > 0:
+        import resource
+
+        lim = a.max_memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     t0 = time.monotonic()
     outcomes: Counter[str] = Counter()
     n = 0

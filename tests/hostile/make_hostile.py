@@ -88,6 +88,19 @@ def _metadata_only_huge() -> bytes:
     return bytes(b)
 
 
+def _patch(blob: bytes, changes: list[tuple[int, int]]) -> bytes:
+    b = bytearray(blob)
+    for pos, val in changes:
+        b[pos] = val
+    return bytes(b)
+
+
+#: Fuzzer find (seed 1000, mutant 4356) as a byte patch of the seed: ImageLength copied over the
+#: CFALayout entry plus bit flips, so tifffile decoded 64 x 8397872 px (1 GB, 23 GB peak in the
+#: develop) while the validated tags said 64 x 48.
+_DUP_IMAGELENGTH = [(43, 36), (44, 128), (51, 32), (61, 4), (68, 32), (94, 20), (298, 1),
+                    (299, 1), (300, 4), (306, 48)]  # fmt: skip
+
 #: name -> (builder, expected outcome, message regex, what is wrong)
 CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
     "memory_bomb_65535x3814.dng": (
@@ -166,6 +179,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
     "cfa_pattern_undefined.dng": (
         lambda: fz.set_entry(fz.set_entry(_seed(), 33422, typ=7), 50710, typ=7),
         "ok", None, "CFAPattern / CFAPlaneColor stored as UNDEFINED instead of BYTE: accepted"),
+    "duplicated_imagelength.dng": (
+        lambda: _patch(_seed(), _DUP_IMAGELENGTH),
+        "CorruptInput", r"tifffile reads the raw image as 64x8397872 px but ImageWidth x ImageLength is 64x48",
+        "duplicated ImageLength read differently by tifffile (was: 23 GB peak RSS)"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

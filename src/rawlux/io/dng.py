@@ -866,6 +866,19 @@ def check_raw_ifd(info: dict[str, Any], path: Any) -> None:
     check_memory(w, h, path, "DNG raw image")
 
 
+def check_decoded_size(width: int, height: int, info: dict[str, Any], path: Any, who: str) -> None:
+    """Raise :class:`CorruptInput` when a decoder (LibRaw, tifffile) is about to produce an image
+    larger than the validated header (duplicated or damaged tags read differently by each
+    parser: the checks of :func:`check_raw_ifd` must hold for what is really decoded)."""
+    w, h = int(width), int(height)
+    if w > info["width"] or h > info["height"]:
+        raise CorruptInput(
+            f"{who} reads the raw image as {w}x{h} px but ImageWidth x ImageLength is "
+            f"{info['width']}x{info['height']} (conflicting or duplicated tags)",
+            path,
+        )
+
+
 def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
     """Open ``path`` with tifffile and return its :class:`DngTags` and the raw page (no pixels read).
 

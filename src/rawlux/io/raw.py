@@ -270,7 +270,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
             raise _translate_libraw(e, p, "tiff") from None
     if rp is None:
         if fast is None:
-            fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left))
+            fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
         data, pattern, desc, top, left = fast
         lib_black, lib_white = np.zeros(4), float(2 ** info["bits"] - 1)
         md = _metadata(p, None, orientation)
@@ -278,6 +278,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         with rp, decoder_messages(p):  # LibRaw prints damaged-data notes on fd 2
             s = rp.sizes
             check_dimensions(s.raw_width, s.raw_height, p, "raw image")
+            _dng.check_decoded_size(s.raw_width, s.raw_height, info, p, "LibRaw")  # before unpack
             top, left = s.top_margin, s.left_margin
             try:
                 full = rp.raw_image
@@ -400,7 +401,8 @@ def _dng_pixels_direct(
 
 
 def _dng_pixels_tifffile(
-    p: Path, tags: _dng.DngTags, linear: bool, aa_origin: tuple[int, int]
+    p: Path, tags: _dng.DngTags, linear: bool, aa_origin: tuple[int, int],
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, str, int, int]:
     """Pixels of a DNG LibRaw will not open (tiny images): tifffile decode, LinearizationTable,
     ActiveArea crop. Returns data, CFA pattern (DNG CFAPattern, colours 'RGB'), desc, top, left."""
@@ -417,6 +419,8 @@ def _dng_pixels_tifffile(
                     break
             if raw_page is None:
                 raise UnsupportedInput("DNG has no CFA or LinearRaw image directory", p)
+            if info is not None:
+                _dng.check_decoded_size(raw_page.imagewidth, raw_page.imagelength, info, p, "tifffile")
             arr = raw_page.asarray()
     except (UnsupportedInput, CorruptInput):
         raise
