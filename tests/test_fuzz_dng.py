@@ -10,7 +10,9 @@ import subprocess
 import sys
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -25,7 +27,32 @@ from tests.hostile import dngfuzz  # noqa: E402
 RAWLUX = [sys.executable, "-m", "rawlux_launcher"]
 
 
+@contextmanager
+def _address_space_headroom(extra_bytes: int) -> Iterator[None]:
+    """Soft RLIMIT_AS = current size + ``extra_bytes`` inside the block: a mutant that slips past
+    the checks and allocates gigabytes fails with MemoryError (reported) instead of taking the
+    machine down."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        vsz = int(f.read().split()[0]) * resource.getpagesize()
+    lim = vsz + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        lim = min(lim, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (lim, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _outcomes(tmp_path: Path, seed: int, count: int) -> tuple[Counter, dict[str, bytes]]:
+    with _address_space_headroom(3 * 2**30):
+        return _run_mutants(tmp_path, seed, count)
+
+
+def _run_mutants(tmp_path: Path, seed: int, count: int) -> tuple[Counter, dict[str, bytes]]:
     path = tmp_path / "m.dng"
     outcomes: Counter = Counter()
     failing: dict[str, bytes] = {}
