@@ -39,7 +39,12 @@ def test_file_is_made_by_the_script(name):
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
-def test_hostile_file(name, monkeypatch):
+def test_hostile_file(name, monkeypatch, capfd):
+    check_hostile_file(name, monkeypatch)
+    assert capfd.readouterr().err == ""  # no library chatter on stderr (the CLI's one line)
+
+
+def check_hostile_file(name, monkeypatch):
     case = MANIFEST[name]
     for k, v in case["env"].items():
         monkeypatch.setenv(k, v)

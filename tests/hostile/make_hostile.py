@@ -183,6 +183,10 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str | None, str]] = {
         lambda: _patch(_seed(), _DUP_IMAGELENGTH),
         "CorruptInput", r"tifffile reads the raw image as 64x8397872 px but ImageWidth x ImageLength is 64x48",
         "duplicated ImageLength read differently by tifffile (was: 23 GB peak RSS)"),
+    "preview_samples_916.dng": (
+        lambda: fz.set_values(fz.seeds()["subifd12"], 277, "<H", 916),
+        "ok", None, "camera-like DNG whose preview IFD 0 claims 916 samples per pixel: the raw "
+        "SubIFD develops, and nothing is printed (was: Pillow's logger on stderr)"),
     "linear_blacklevel_2_values.dng": (
         lambda: fz.set_entry(_dng(kind="linear", black=np.zeros(3)), 50714, count=2),
         "CorruptInput", r"BlackLevel has 2 values per site for a 3-sample image",

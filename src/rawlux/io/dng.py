@@ -719,19 +719,21 @@ class quiet_tifffile:
     """Context manager muting a library's logger (default tifffile's: it logs every damaged tag
     of hostile files; Pillow's TIFF reader logs "More samples per pixel..." the same way)."""
 
-    def __init__(self, name: str = "tifffile") -> None:
-        self._name = name
+    def __init__(self, *names: str) -> None:
+        self._names = names or ("tifffile",)  # logger names (``disabled`` is not inherited)
 
     def __enter__(self) -> "quiet_tifffile":
         import logging
 
-        self._log = logging.getLogger(self._name)
-        self._old = self._log.disabled
-        self._log.disabled = True
+        self._logs = [logging.getLogger(n) for n in self._names]
+        self._old = [log.disabled for log in self._logs]
+        for log in self._logs:
+            log.disabled = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._log.disabled = self._old
+        for log, old in zip(self._logs, self._old):
+            log.disabled = old
 
 
 def _extent(page: Any) -> tuple[int | None, int | None]:

@@ -203,7 +203,7 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     from rawlux.io.exif import merge_metadata, read_metadata
 
     try:
-        with _dng.quiet_tifffile("PIL"):  # Pillow logs damaged TIFF headers to stderr
+        with _dng.quiet_tifffile("PIL.TiffImagePlugin", "PIL.Image"):  # they log damaged headers
             md = read_metadata(p)
     except Exception:  # noqa: BLE001 - metadata never blocks opening the pixels
         md = Metadata()
