@@ -168,6 +168,52 @@ def _finite(values: Iterable[float], what: str, path: Any) -> None:
         raise CorruptInput(f"{what} has non-finite parameters", path)
 
 
+#: Sanity bounds of opcode parameters (beyond them the maths overflows or means nothing):
+#: optical centres in relative image coordinates, polynomial coefficients, GainMap geometry.
+OPCODE_CENTER_RANGE = (-0.5, 1.5)
+OPCODE_COEF_MAX = 1e4
+GAINMAP_GEOMETRY_MAX = 1e6
+GAINMAP_GAIN_MAX = 1e4
+
+
+def _check_center(cx: float, cy: float, what: str, path: Any) -> None:
+    lo, hi = OPCODE_CENTER_RANGE
+    if not (lo <= cx <= hi and lo <= cy <= hi):
+        raise CorruptInput(f"{what} centre ({cx:g}, {cy:g}) is outside {lo:g}..{hi:g}", path)
+
+
+def _check_coefs(values: Iterable[float], what: str, path: Any) -> None:
+    big = max((abs(v) for v in values), default=0.0)
+    if big > OPCODE_COEF_MAX:
+        raise CorruptInput(f"{what} coefficient {big:g} is above {OPCODE_COEF_MAX:g}", path)
+
+
+def check_opcode_values(op: Opcode, path: Any) -> None:
+    """Raise :class:`CorruptInput` when a parsed opcode's numbers are beyond the sanity bounds
+    (:data:`OPCODE_CENTER_RANGE`, :data:`OPCODE_COEF_MAX`, GainMap geometry and gains): applied,
+    they would overflow or mean nothing. Used on opcodes read from files."""
+    if isinstance(op, GainMap):
+        vals = (op.spacing_v, op.spacing_h, op.origin_v, op.origin_h)
+        if max(abs(float(v)) for v in vals) > GAINMAP_GEOMETRY_MAX:
+            raise CorruptInput(
+                f"GainMap spacing ({op.spacing_v:g}, {op.spacing_h:g}) / origin ({op.origin_v:g}, "
+                f"{op.origin_h:g}) is above {GAINMAP_GEOMETRY_MAX:g}",
+                path,
+            )
+        g = np.asarray(op.gains)
+        if not np.all(np.isfinite(g)) or float(np.abs(g).max()) > GAINMAP_GAIN_MAX:
+            raise CorruptInput(
+                f"GainMap has non-finite gains or gains above {GAINMAP_GAIN_MAX:g}", path
+            )
+    elif isinstance(op, WarpRectilinear):
+        _check_center(float(op.center[0]), float(op.center[1]), "WarpRectilinear", path)
+        coef = np.asarray(op.coefficients, np.float64).ravel().tolist()
+        _check_coefs(coef, "WarpRectilinear", path)
+    elif isinstance(op, FixVignetteRadial):
+        _check_center(float(op.center[0]), float(op.center[1]), "FixVignetteRadial", path)
+        _check_coefs([float(k) for k in op.k], "FixVignetteRadial", path)
+
+
 def _parse_gain_map(p: bytes, head: dict[str, Any], path: Any) -> GainMap:
     if len(p) < _GAINMAP_HEAD.size:
         raise CorruptInput(
@@ -401,6 +447,31 @@ class DngTags:
             return default
         return float(v[0])
 
+    def orientation(self) -> int:
+        """EXIF Orientation of IFD 0 (1..8); anything else is ignored with a warning -> 1."""
+        t = self.ifd0.get(TAG["Orientation"])
+        if t is None:
+            return 1
+        v = _tag_numbers(t)
+        o = int(v[0]) if v and math.isfinite(v[0]) else 0
+        if not 1 <= o <= 8:
+            shown = f"{v[0]:g}" if v else "?"
+            warn_input(self.path, f"Orientation {shown} is outside 1..8; ignored")
+            return 1
+        return o
+
+    def baseline_exposure(self) -> float:
+        """BaselineExposure in EV (0 when absent). A value outside
+        :data:`BASELINE_EXPOSURE_RANGE` is garbage, not a strong setting (cameras write -2..+4):
+        it is ignored (0 EV) with a warning, as darktable does, rather than clamped to a
+        washed-out +10 EV."""
+        v = self.scalar(TAG["BaselineExposure"], 0.0) or 0.0
+        lo, hi = BASELINE_EXPOSURE_RANGE
+        if not lo <= v <= hi:
+            warn_input(self.path, f"BaselineExposure {v:g} EV is outside {lo:g}..{hi:g}; ignored")
+            v = 0.0
+        return float(v)
+
     def string(self, code: int) -> str | None:
         t = self.tag(code)
         if t is None:
@@ -438,6 +509,13 @@ class DngTags:
         if v.size != 9:
             raise CorruptInput(f"{name} has {v.size} values, expected 9", self.path)
         m = v.reshape(3, 3)
+        big = float(np.abs(m).max()) if np.all(np.isfinite(m)) else 0.0
+        if big > MATRIX_ENTRY_MAX or 0 < big < 1 / MATRIX_ENTRY_MAX:
+            raise CorruptInput(
+                f"{name} has a largest entry of {big:g}, "
+                f"outside {1 / MATRIX_ENTRY_MAX:g}..{MATRIX_ENTRY_MAX:g}",
+                self.path,
+            )
         check_matrix(m, name, self.path)
         return m
 
@@ -460,6 +538,7 @@ class _Tag:
     code: int
     dtype: int
     value: Any
+    count: int = 1
 
 
 def _ifd_tags(page: Any) -> dict[int, Any]:
@@ -468,25 +547,200 @@ def _ifd_tags(page: Any) -> dict[int, Any]:
         if t.code not in TAG_NAME:  # skip big tags nobody reads (ProfileGainTableMap, ...)
             continue
         try:
-            out[t.code] = _Tag(int(t.code), int(t.dtype), t.value)
+            out[t.code] = _Tag(int(t.code), int(t.dtype), t.value, int(t.count))
         except Exception:  # noqa: BLE001 - an unreadable tag we may not even need
             continue
     return out
 
 
+# ------------------------------------------------------------------------- tag type/count spec
+
+_TYPE_NAMES = {1: "BYTE", 2: "ASCII", 3: "SHORT", 4: "LONG", 5: "RATIONAL", 6: "SBYTE",
+               7: "UNDEFINED", 8: "SSHORT", 9: "SLONG", 10: "SRATIONAL", 11: "FLOAT",
+               12: "DOUBLE", 13: "IFD", 16: "LONG8", 17: "SLONG8", 18: "IFD8"}  # fmt: skip
+_INT = frozenset({1, 3, 4, 6, 8, 9, 13, 16, 17, 18})
+_NUM = _INT | {5, 10, 11, 12}
+_BYTES = frozenset({1, 6, 7})
+_INT_OR_UNDEF = _INT | {7}  # BYTE tags some writers store as UNDEFINED (CFAPattern, ...)
+_KIND_TEXT = {_INT: "an integer type (BYTE/SHORT/LONG)", _NUM: "a numeric type",
+              _BYTES: "BYTE or UNDEFINED", _INT_OR_UNDEF: "an integer type or UNDEFINED"}  # fmt: skip
+
+#: What each tag rawlux reads may be: (allowed TIFF types, (min count, max count), soft).
+#: A "hard" tag that breaks its spec makes the file unreadable (CorruptInput naming the tag);
+#: a "soft" one (cosmetic, or with a safe default) is dropped with an :class:`InputWarning`.
+#: Numeric tags accept any numeric type (as dng_sdk does); integer tags need an integer type.
+TAG_SPEC: dict[int, tuple[frozenset[int], tuple[int, int], bool]] = {
+    254: (_INT, (1, 1), False),  # NewSubfileType
+    256: (_INT, (1, 1), False),  # ImageWidth
+    257: (_INT, (1, 1), False),  # ImageLength
+    258: (_INT, (1, 4), False),  # BitsPerSample
+    259: (_INT, (1, 1), False),  # Compression
+    262: (_INT, (1, 1), False),  # PhotometricInterpretation
+    273: (_INT, (1, 2**24), False),  # StripOffsets
+    274: (_INT, (1, 1), True),  # Orientation
+    277: (_INT, (1, 1), False),  # SamplesPerPixel
+    278: (_INT, (1, 1), False),  # RowsPerStrip
+    279: (_INT, (1, 2**24), False),  # StripByteCounts
+    284: (_INT, (1, 1), False),  # PlanarConfiguration
+    33421: (_INT, (2, 2), False),  # CFARepeatPatternDim
+    33422: (_INT_OR_UNDEF, (1, 256), False),  # CFAPattern
+    50706: (_BYTES, (4, 4), False),  # DNGVersion
+    50710: (_INT_OR_UNDEF, (1, 4), False),  # CFAPlaneColor
+    50711: (_INT, (1, 1), True),  # CFALayout
+    50712: (_INT, (1, 65536), False),  # LinearizationTable
+    50713: (_INT, (2, 2), False),  # BlackLevelRepeatDim
+    50714: (_NUM, (1, 1024), False),  # BlackLevel
+    50715: (_NUM, (1, 2**20), True),  # BlackLevelDeltaH
+    50716: (_NUM, (1, 2**20), True),  # BlackLevelDeltaV
+    50717: (_NUM, (1, 4), False),  # WhiteLevel
+    50718: (_NUM, (2, 2), True),  # DefaultScale
+    50719: (_NUM, (2, 2), True),  # DefaultCropOrigin
+    50720: (_NUM, (2, 2), True),  # DefaultCropSize
+    50721: (_NUM, (9, 16), False),  # ColorMatrix1
+    50722: (_NUM, (9, 16), True),  # ColorMatrix2
+    50723: (_NUM, (9, 16), True),  # CameraCalibration1
+    50724: (_NUM, (9, 16), True),  # CameraCalibration2
+    50727: (_NUM, (3, 4), True),  # AnalogBalance
+    50728: (_NUM, (3, 4), False),  # AsShotNeutral
+    50729: (_NUM, (2, 2), True),  # AsShotWhiteXY
+    50730: (_NUM, (1, 1), True),  # BaselineExposure
+    50778: (_INT, (1, 1), True),  # CalibrationIlluminant1
+    50779: (_INT, (1, 1), True),  # CalibrationIlluminant2
+    50829: (_INT, (4, 4), False),  # ActiveArea
+    50964: (_NUM, (9, 12), True),  # ForwardMatrix1
+    50965: (_NUM, (9, 12), True),  # ForwardMatrix2
+    51008: (_BYTES, (4, 2**28), False),  # OpcodeList1
+    51009: (_BYTES, (4, 2**28), False),  # OpcodeList2
+    51022: (_BYTES, (4, 2**28), False),  # OpcodeList3
+    51041: (_NUM, (2, 8), True),  # NoiseProfile
+}
+
+#: BaselineExposure beyond this (EV) is ignored with a warning.
+BASELINE_EXPOSURE_RANGE = (-10.0, 10.0)  # EV
+#: Sanity bounds of colour tags (beyond them the colour maths overflows): the largest entry of a
+#: matrix (1e-4..1e4), AsShotNeutral / AnalogBalance entries.
+MATRIX_ENTRY_MAX = 1e4
+BALANCE_RANGE = (1e-4, 1e4)
+
+
+class InputWarning(UserWarning):
+    """A damaged or absurd value in an input file that was dropped or clamped (file still opens)."""
+
+
+#: Plausible ranges of the EXIF numbers rawlux carries to the output (seconds, f-number, ISO, mm);
+#: a value outside is dropped with a warning (writers turn e.g. a 1e-310 s exposure into inf).
+#: EXIF names of the numeric Metadata fields, for messages; their ranges are
+#: :data:`rawlux.core.plausible.LIMITS` (one table for readers, the writer and frames).
+METADATA_TAG_NAMES = {
+    "exposure_time": "ExposureTime",
+    "f_number": "FNumber",
+    "iso": "ISO",
+    "focal_length": "FocalLength",
+    "focal_length_35mm": "FocalLengthIn35mmFilm",
+}
+
+
+def sanitize_metadata(md: Metadata, path: Any) -> Metadata:
+    """``md`` without absurd or non-finite EXIF numbers (outside
+    :data:`rawlux.core.plausible.LIMITS`), each dropped with an :class:`InputWarning`. Zero is
+    a camera's "unknown", dropped silently (:func:`rawlux.core.plausible.clean_metadata`)."""
+    from dataclasses import replace
+
+    from rawlux.core.plausible import LIMITS
+
+    changes: dict[str, Any] = {}
+    for fld, name in METADATA_TAG_NAMES.items():
+        v = getattr(md, fld, None)
+        if v is None:
+            continue
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            x = math.nan
+        lo, hi = LIMITS[fld]
+        if not (math.isfinite(x) and lo <= x <= hi):
+            if x != 0.0:
+                warn_input(path, f"{name} {x:g} is outside {lo:g}..{hi:g}; ignored")
+            changes[fld] = None
+    return replace(md, **changes) if changes else md
+
+
+def warn_input(path: Any, message: str) -> None:
+    """Issue an :class:`InputWarning` ``"<path>: <message>"`` (one line)."""
+    import warnings
+
+    warnings.warn(f"{path}: {' '.join(message.split())}", InputWarning, stacklevel=3)
+
+
+def validate_tags(tags: dict[int, Any], path: Any, where: str = "") -> dict[int, Any]:
+    """``tags`` checked against :data:`TAG_SPEC` (type, count; numeric values finite).
+
+    Returns the dict without the soft tags that failed (each dropped with a warning); a hard tag
+    that fails raises :class:`CorruptInput` naming it, its type and its count.
+    """
+    out = dict(tags)
+    for code, t in tags.items():
+        spec = TAG_SPEC.get(code)
+        if spec is None:
+            continue
+        types, (lo, hi), soft = spec
+        name = TAG_NAME.get(code, str(code))
+        problem = None
+        if int(t.dtype) not in types:
+            tn = _TYPE_NAMES.get(int(t.dtype), f"type {int(t.dtype)}")
+            problem = f"{name} has type {tn}, expected {_KIND_TEXT.get(types, 'another type')}"
+        else:
+            n = _value_count(t)
+            if not lo <= n <= hi:
+                want = str(lo) if lo == hi else f"{lo}..{hi}"
+                problem = f"{name} has {n} values, expected {want}"
+            elif types is not _BYTES:
+                vals = _tag_numbers(t)
+                if not all(math.isfinite(v) for v in vals):
+                    problem = f"{name} has a non-finite value"
+        if problem is None:
+            continue
+        if soft:
+            warn_input(path, f"{problem}{where}; ignored")
+            del out[code]
+        else:
+            raise CorruptInput(problem + where, path)
+    return out
+
+
+def _value_count(t: Any) -> int:
+    """Number of values of a tag as stored in the file (RATIONALs count once per pair)."""
+    return int(getattr(t, "count", 1))
+
+
+def _int_value(tags: dict[int, Any], code: int, default: int) -> int:
+    """First value of a validated integer tag as int (``default`` when absent)."""
+    t = tags.get(code)
+    if t is None:
+        return default
+    v = _tag_numbers(t)
+    return int(v[0]) if v else default
+
+
 class quiet_tifffile:
-    """Context manager muting tifffile's logger (it logs every damaged tag of hostile files)."""
+    """Context manager muting a library's logger (default tifffile's: it logs every damaged tag
+    of hostile files; Pillow's TIFF reader logs "More samples per pixel..." the same way)."""
+
+    def __init__(self, *names: str) -> None:
+        self._names = names or ("tifffile",)  # logger names (``disabled`` is not inherited)
 
     def __enter__(self) -> "quiet_tifffile":
         import logging
 
-        self._log = logging.getLogger("tifffile")
-        self._old = self._log.disabled
-        self._log.disabled = True
+        self._logs = [logging.getLogger(n) for n in self._names]
+        self._old = [log.disabled for log in self._logs]
+        for log in self._logs:
+            log.disabled = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._log.disabled = self._old
+        for log, old in zip(self._logs, self._old):
+            log.disabled = old
 
 
 def _extent(page: Any) -> tuple[int | None, int | None]:
@@ -511,6 +765,9 @@ def check_extents(page: Any, file_size: int, path: Any) -> None:
         )
 
 
+_STRUCTURE_TAGS = frozenset({254, 256, 257, 258, 259, 262, 277, 278, 284})
+
+
 def probe_tiff(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Structure of a TIFF-based file without reading pixels: ``is_dng``, ``grey`` (page 0 is a
     single-channel unsigned image), ``width``/``height`` of page 0. Raises :class:`CorruptInput`
@@ -526,6 +783,7 @@ def probe_tiff(path: str | os.PathLike[str]) -> dict[str, Any]:
                     "TIFF structure has no readable image directory (truncated or damaged)", p
                 )
             pg = tf.pages[0]
+            validate_tags({c: t for c, t in _ifd_tags(pg).items() if c in _STRUCTURE_TAGS}, p)
             pages = [pg]
             try:
                 pages += list(pg.pages or [])
@@ -568,6 +826,68 @@ def _contiguous_extent(page: Any) -> tuple[int, int] | None:
         return None
 
 
+def _is_int_tag(t: Any) -> bool:
+    return t is not None and int(t.dtype) in _INT and int(getattr(t, "count", 1)) >= 1
+
+
+def _raw_info(page: Any, tags: dict[int, Any], path: Any) -> dict[str, Any]:
+    """Width, height, samples, photometric, compression and bits of the raw IFD, each checked
+    for a sane range (CorruptInput / UnsupportedInput naming the tag)."""
+    for code in (256, 257):
+        if code not in tags:
+            raise CorruptInput(f"raw image directory has no {TAG_NAME[code]}", path)
+    width, height = _int_value(tags, 256, 0), _int_value(tags, 257, 0)
+    if width < 1 or height < 1:
+        raise CorruptInput(f"ImageWidth {width} x ImageLength {height}: the image is empty", path)
+    samples = _int_value(tags, 277, 1)
+    if not 1 <= samples <= 4:
+        raise CorruptInput(f"SamplesPerPixel {samples} is outside 1..4", path)
+    bits_all = [int(v) for v in _tag_numbers(tags[258])] if 258 in tags else [16]
+    bits = max(bits_all)
+    if min(bits_all) < 1 or bits > 32:
+        bad = bits if bits > 32 else min(bits_all)
+        raise CorruptInput(f"BitsPerSample {bad} is outside 1..32", path)
+    if bits > 16:
+        raise UnsupportedInput(
+            f"BitsPerSample {bits}: only raw samples of up to 16 bits are supported", path
+        )
+    return {
+        "width": width,
+        "height": height,
+        "samples": samples,
+        "photometric": _int_value(tags, 262, -1),
+        "compression": _int_value(tags, 259, 1),
+        "bits": bits,
+    }
+
+
+def check_raw_ifd(info: dict[str, Any], path: Any) -> None:
+    """Header claims against the file and the memory budget, before any pixel is allocated:
+    the safety dimension limits, the image data the file holds (unless the file is a
+    metadata-only DNG, whose pixels read as zeros) and :func:`rawlux.io.safety.check_memory`."""
+    from rawlux.io.safety import check_data_holds, check_dimensions, check_memory
+
+    w, h = info["width"], info["height"]
+    check_dimensions(w, h, path, "DNG raw image")
+    if not info.get("metadata_only"):
+        check_data_holds(w, h, info["samples"], info["bits"], info["compression"],
+                         int(info.get("stored", 0)), path)  # fmt: skip
+    check_memory(w, h, path, "DNG raw image")
+
+
+def check_decoded_size(width: int, height: int, info: dict[str, Any], path: Any, who: str) -> None:
+    """Raise :class:`CorruptInput` when a decoder (LibRaw, tifffile) is about to produce an image
+    larger than the validated header (duplicated or damaged tags read differently by each
+    parser: the checks of :func:`check_raw_ifd` must hold for what is really decoded)."""
+    w, h = int(width), int(height)
+    if w > info["width"] or h > info["height"]:
+        raise CorruptInput(
+            f"{who} reads the raw image as {w}x{h} px but ImageWidth x ImageLength is "
+            f"{info['width']}x{info['height']} (conflicting or duplicated tags)",
+            path,
+        )
+
+
 def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
     """Open ``path`` with tifffile and return its :class:`DngTags` and the raw page (no pixels read).
 
@@ -593,36 +913,39 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
             raw_page = None
             for pg in candidates:
                 tags = _ifd_tags(pg)
-                st = tags.get(254)
-                sub = int(st.value) if st is not None else 0
-                phot = int(tags[262].value) if 262 in tags else -1
+                sub = _int_value(tags, 254, 0) if _is_int_tag(tags.get(254)) else -1
+                phot = _int_value(tags, 262, -1) if _is_int_tag(tags.get(262)) else -1
                 if sub == 0 and phot in (PHOTOMETRIC_CFA, PHOTOMETRIC_LINEAR_RAW):
                     raw_page = pg
                     break
             if raw_page is None:
                 raise UnsupportedInput("DNG has no CFA or LinearRaw image directory", p)
+            where = "" if raw_page is page0 else " (raw SubIFD)"
+            rawtags = validate_tags(_ifd_tags(raw_page), p, where)
+            ifd0 = rawtags if raw_page is page0 else validate_tags(ifd0, p, " (IFD 0)")
             size = os.path.getsize(p)
             first, _ = _extent(raw_page)
-            if first is None or first < size:  # a metadata-only file (data stripped) reads as zeros
+            metadata_only = first is not None and first >= size
+            if not metadata_only:  # a metadata-only file (data stripped) reads as zeros
                 check_extents(raw_page, size, p)
-            rawtags = _ifd_tags(raw_page)
             exif: dict[str, Any] = {}
-            info = {
-                "width": int(raw_page.imagewidth),
-                "height": int(raw_page.imagelength),
-                "samples": int(raw_page.samplesperpixel),
-                "photometric": int(rawtags[262].value),
-                "compression": int(rawtags[259].value) if 259 in rawtags else 1,
-                "bits": int(np.max(_tag_numbers(rawtags[258]))) if 258 in rawtags else 16,
-                # (offset, bytecount) when the pixels are one contiguous uncompressed run, else None
-                "contiguous": _contiguous_extent(raw_page),
-                "byteorder": tf.byteorder,
-            }
+            info = _raw_info(raw_page, rawtags, p)
+            info["contiguous"] = _contiguous_extent(raw_page)
+            info["byteorder"] = tf.byteorder
+            info["metadata_only"] = metadata_only
+            info["stored"] = sum(int(c) for c in (raw_page.databytecounts or ()))
             return DngTags(p, rawtags, ifd0, exif), info
     except (CorruptInput, UnsupportedInput):
         raise
     except Exception as e:  # noqa: BLE001 - tifffile raises many types on hostile data
         raise CorruptInput(f"unreadable TIFF/DNG structure ({type(e).__name__}: {e})", p) from None
+
+
+def _check_balance(v: np.ndarray, name: str, path: Any) -> None:
+    lo, hi = BALANCE_RANGE
+    if np.any(v < lo) or np.any(v > hi):
+        shown = [float(f"{x:.4g}") for x in v]
+        raise CorruptInput(f"{name} {shown} is outside {lo:g}..{hi:g}", path)
 
 
 def calibration_from_tags(tags: DngTags) -> ColorCalibration:
@@ -641,6 +964,7 @@ def calibration_from_tags(tags: DngTags) -> ColorCalibration:
             raise CorruptInput(
                 f"AsShotNeutral {neutral.tolist()} has a zero or negative entry", path
             )
+        _check_balance(neutral, "AsShotNeutral", path)
     white_xy = tags.floats(TAG["AsShotWhiteXY"])
     if white_xy is not None:
         if white_xy.size != 2 or np.any(white_xy <= 0) or white_xy.sum() >= 1:
@@ -650,6 +974,8 @@ def calibration_from_tags(tags: DngTags) -> ColorCalibration:
     ab = tags.floats(TAG["AnalogBalance"])
     if ab is not None and (ab.size != 3 or np.any(ab <= 0)):
         raise CorruptInput(f"AnalogBalance {ab.tolist()} is not three positive values", path)
+    if ab is not None:
+        _check_balance(ab, "AnalogBalance", path)
     return ColorCalibration(
         color_matrix1=cm1,
         color_matrix2=tags.matrix(TAG["ColorMatrix2"]),
@@ -687,7 +1013,10 @@ def opcodes_from_tags(tags: DngTags, n: int) -> tuple[Opcode, ...]:
     if not b:
         return ()
     try:
-        return parse_opcode_list(b, tags.path)
+        ops = parse_opcode_list(b, tags.path)
+        for op in ops:
+            check_opcode_values(op, tags.path)
+        return ops
     except CorruptInput as e:
         raise CorruptInput(f"OpcodeList{n}: {e.reason}", tags.path) from None
 
@@ -717,6 +1046,10 @@ def black_from_tags(
         if d is not None and d.size:
             extra += float(np.mean(d))
     if shape[0] == 0:  # linear: per-sample
+        if samples not in (1, shape[1]):
+            raise CorruptInput(
+                f"BlackLevel has {samples} values per site for a {shape[1]}-sample image", tags.path
+            )
         return pat.mean(axis=(0, 1)) + extra
     h, w = shape
     rows = (np.arange(h) + origin[0]) % rr
@@ -737,10 +1070,12 @@ def crop_from_tags(
         raise CorruptInput("DefaultCropOrigin/Size must have 2 values each", tags.path)
     left, top = (0.0, 0.0) if o is None else (float(o[0]), float(o[1]))
     cw, ch = float(s[0]), float(s[1])
-    if left < 0 or top < 0 or cw <= 0 or ch <= 0:
-        raise CorruptInput(
-            f"DefaultCrop origin ({left}, {top}) size ({cw}, {ch}) is invalid", tags.path
+    if left < 0 or top < 0 or cw < 1 or ch < 1 or max(left, top, cw, ch) > 1e9:
+        warn_input(
+            tags.path,
+            f"DefaultCrop origin ({left:g}, {top:g}) size ({cw:g}, {ch:g}) is invalid; ignored",
         )
+        return None
     ct, cl = max(int(round(top)) - origin[0], 0), max(int(round(left)) - origin[1], 0)
     hh, ww = int(round(ch)), int(round(cw))
     ct, cl = min(ct, height - 1), min(cl, width - 1)

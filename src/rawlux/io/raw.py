@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rawlux.core.errors import (
+    ContractError,
     CorruptInput,
     ImageTooLarge,
     InvalidParameter,
@@ -28,7 +29,15 @@ from rawlux.core.errors import (
 )
 from rawlux.core.image import CFA, ColorCalibration, Metadata, RawImage
 from rawlux.io import dng as _dng
-from rawlux.io.safety import FORMAT_NAMES, check_dimensions, check_readable, read_head, sniff
+from rawlux.io.safety import (
+    FORMAT_NAMES,
+    check_dimensions,
+    check_memory,
+    check_readable,
+    decoder_messages,
+    read_head,
+    sniff,
+)
 
 # XYZ (D65) -> linear sRGB; stands in for a camera matrix when LibRaw has none (LibRaw then
 # treats camera RGB as sRGB too).
@@ -62,7 +71,8 @@ def _parse_cfa(cfa: str | CFA | None) -> CFA | None:
 def _libraw_errors() -> tuple[type[BaseException], ...]:
     import rawpy
 
-    return (rawpy.LibRawError, rawpy.NotSupportedError)
+    # rawpy raises NotImplementedError for CFA layouts it cannot describe ("filters: 148")
+    return (rawpy.LibRawError, rawpy.NotSupportedError, NotImplementedError)
 
 
 def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
@@ -80,6 +90,8 @@ def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
         )
     if isinstance(e, (rawpy.LibRawTooBigError, rawpy.LibRawUnsufficientMemoryError)):
         return ImageTooLarge(f"LibRaw refused the image size ({name})", path)
+    if isinstance(e, NotImplementedError):
+        return UnsupportedInput(f"LibRaw reports a sensor layout rawlux cannot use ({e})", path)
     if isinstance(e, rawpy.LibRawIOError):
         return CorruptInput("truncated or unreadable raw data (LibRaw I/O error)", path)
     return CorruptInput(f"LibRaw could not decode the file ({name}: {e})", path)
@@ -88,6 +100,22 @@ def _translate_libraw(e: BaseException, path: Path, kind: str) -> RawluxError:
 # ------------------------------------------------------------------------------------ public API
 
 
+def _contract_errors_are_input_errors(fn: Any) -> Any:
+    """A :class:`ContractError` while reading (a damaged file decoded into a shape or type the
+    data contract refuses) is reported as the :class:`CorruptInput` it is, naming the file."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(path, *args, **kwargs)
+        except ContractError as e:
+            raise CorruptInput(f"decoded data is unusable ({e.reason})", path) from None
+
+    return wrapper
+
+
+@_contract_errors_are_input_errors
 def open_raw(
     path: str | os.PathLike[str],
     *,
@@ -183,7 +211,8 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     from rawlux.io.exif import merge_metadata, read_metadata
 
     try:
-        md = read_metadata(p)
+        with _dng.quiet_tifffile("PIL.TiffImagePlugin", "PIL.Image"):  # they log damaged headers
+            md = read_metadata(p)
     except Exception:  # noqa: BLE001 - metadata never blocks opening the pixels
         md = Metadata()
     if rp is not None:
@@ -210,7 +239,7 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     blob = source_exif(p)  # every standard EXIF tag of the source, carried into outputs by save()
     if blob:
         md = replace(md, extra={**md.extra, "exif_bytes": blob})
-    return md
+    return _dng.sanitize_metadata(md, p)  # absurd EXIF numbers would break the writers
 
 
 # ----------------------------------------------------------------------------------------- DNG
@@ -221,7 +250,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     from the file (one contiguous read, see :func:`_dng_pixels_direct`) instead of via LibRaw's
     unpack, which is several times slower for them; everything else goes through LibRaw."""
     tags, info = _dng.read_dng_tags(p)
-    check_dimensions(info["width"], info["height"], p, "DNG raw image")
+    _dng.check_raw_ifd(info, p)  # dimensions vs. file contents and memory budget, before decoding
     if info["samples"] not in (1, 3):
         raise UnsupportedInput(f"DNG raw image has {info['samples']} samples per pixel", p)
     linear = info["photometric"] == _dng.PHOTOMETRIC_LINEAR_RAW
@@ -234,9 +263,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     calibration = _dng.calibration_from_tags(tags)
     noise = _dng.noise_profile_from_tags(tags)
     ops = [_dng.opcodes_from_tags(tags, n) for n in (1, 2, 3)]
-    baseline = float(tags.scalar(_dng.TAG["BaselineExposure"], 0.0) or 0.0)
-    ori_tag = tags.ifd0.get(274)
-    orientation = int(ori_tag.value) if ori_tag is not None and 1 <= int(ori_tag.value) <= 8 else 1
+    baseline = tags.baseline_exposure()
+    orientation = tags.orientation()
     aa = tags.floats(_dng.TAG["ActiveArea"])
     aa_top, aa_left = (int(aa[0]), int(aa[1])) if aa is not None and aa.size == 4 else (0, 0)
 
@@ -247,21 +275,23 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         import rawpy
 
         try:
-            rp = rawpy.imread(str(p))
+            with decoder_messages(p):  # LibRaw prints header complaints on fd 2
+                rp = rawpy.imread(str(p))
         except rawpy.LibRawFileUnsupportedError:
             rp = None  # e.g. LibRaw refuses images under 22 px a side: decode with tifffile instead
         except _libraw_errors() as e:
             raise _translate_libraw(e, p, "tiff") from None
     if rp is None:
         if fast is None:
-            fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left))
+            fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
         data, pattern, desc, top, left = fast
         lib_black, lib_white = np.zeros(4), float(2 ** info["bits"] - 1)
         md = _metadata(p, None, orientation)
     else:
-        with rp:
+        with rp, decoder_messages(p):  # LibRaw prints damaged-data notes on fd 2
             s = rp.sizes
             check_dimensions(s.raw_width, s.raw_height, p, "raw image")
+            _dng.check_decoded_size(s.raw_width, s.raw_height, info, p, "LibRaw")  # before unpack
             top, left = s.top_margin, s.left_margin
             try:
                 full = rp.raw_image
@@ -285,6 +315,9 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         from dataclasses import replace
 
         md = replace(md, model=tags.string(_dng.TAG["UniqueCameraModel"]))
+    if data.ndim != (3 if linear else 2) or min(data.shape[:2]) < 2:
+        kind = "3-channel" if linear else "mosaic"
+        raise CorruptInput(f"DNG pixels decoded to shape {data.shape}, not a {kind} image", p)
     origin = (top - aa_top, left - aa_left)
 
     if linear:
@@ -312,7 +345,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
             blk = _black_2x2(pattern, lib_black)
         wl = tags.floats(_dng.TAG["WhiteLevel"])
         white = float(wl[0]) if wl is not None and wl.size else lib_white
-    if not 0 < white <= 65535:
+    if not 1 <= white <= 65535:  # a denormal (a LONG read as FLOAT) would normalise to inf
         raise CorruptInput(f"WhiteLevel {white:g} is outside 1..65535", p)
     crop = _dng.crop_from_tags(tags, data.shape[0], data.shape[1], origin)
     return RawImage(
@@ -381,7 +414,8 @@ def _dng_pixels_direct(
 
 
 def _dng_pixels_tifffile(
-    p: Path, tags: _dng.DngTags, linear: bool, aa_origin: tuple[int, int]
+    p: Path, tags: _dng.DngTags, linear: bool, aa_origin: tuple[int, int],
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, str, int, int]:
     """Pixels of a DNG LibRaw will not open (tiny images): tifffile decode, LinearizationTable,
     ActiveArea crop. Returns data, CFA pattern (DNG CFAPattern, colours 'RGB'), desc, top, left."""
@@ -398,6 +432,8 @@ def _dng_pixels_tifffile(
                     break
             if raw_page is None:
                 raise UnsupportedInput("DNG has no CFA or LinearRaw image directory", p)
+            if info is not None:
+                _dng.check_decoded_size(raw_page.imagewidth, raw_page.imagelength, info, p, "tifffile")
             arr = raw_page.asarray()
     except (UnsupportedInput, CorruptInput):
         raise
@@ -577,7 +613,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
     import rawpy
 
     try:
-        rp = rawpy.imread(str(p))
+        with decoder_messages(p):
+            rp = rawpy.imread(str(p))
     except _libraw_errors() as e:
         if kind == "tiff" and isinstance(e, rawpy.LibRawFileUnsupportedError):
             raise UnsupportedInput(
@@ -585,10 +622,11 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
                 p,
             ) from None
         raise _translate_libraw(e, p, kind) from None
-    with rp:
+    with rp, decoder_messages(p):
         s = rp.sizes
         check_dimensions(s.raw_width, s.raw_height, p, "raw image")
         check_dimensions(s.width, s.height, p, "raw image")
+        check_memory(s.width, s.height, p, "raw image")
         orientation = _FLIP_TO_ORIENTATION.get(int(s.flip), 1)
         try:
             calibration, extra = _libraw_calibration(rp, p)
@@ -635,6 +673,9 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         md = replace(md, extra={**md.extra, **extra})
     if not 0 < white <= 65535:
         raise CorruptInput(f"LibRaw white level {white:g} is outside 1..65535", p)
+    want = 3 if cfa_enum is CFA.LINEAR else 2  # damaged headers can decode to 1-plane "stacks"
+    if data.ndim != want or (want == 3 and data.shape[2] != 3) or min(data.shape[:2]) < 2:
+        raise CorruptInput(f"LibRaw decoded the pixels to shape {data.shape}", p)
     return RawImage(
         data=data,
         cfa=cfa_enum,
@@ -691,6 +732,7 @@ def _open_mosaic_png(p: Path, cfa: CFA) -> RawImage:
     if len(head) < 24 or head[12:16] != b"IHDR":
         raise CorruptInput("PNG has no IHDR header", p)
     check_dimensions(*struct.unpack(">II", head[16:24]), p, "PNG mosaic")  # before Pillow allocates
+    check_memory(*struct.unpack(">II", head[16:24]), p, "PNG mosaic")
     try:
         with PILImage.open(p) as im:
             check_dimensions(im.width, im.height, p, "PNG mosaic")
@@ -720,6 +762,7 @@ def _open_mosaic_tiff(p: Path, cfa: CFA) -> RawImage:
         with _dng.quiet_tifffile(), tifffile.TiffFile(str(p)) as tf:
             pg = tf.pages[0]
             check_dimensions(pg.imagewidth, pg.imagelength, p, "TIFF mosaic")
+            check_memory(pg.imagewidth, pg.imagelength, p, "TIFF mosaic")
             bits = int(pg.bitspersample) if int(pg.bitspersample) not in (8, 16) else None
             arr = pg.asarray()
     except (UnsupportedInput, ImageTooLarge):

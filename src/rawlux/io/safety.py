@@ -1,18 +1,36 @@
-"""Input safety checks shared by the readers: existence, format sniffing, dimension limits.
+"""Input safety checks shared by the readers: existence, format sniffing, dimension limits,
+the memory budget and "does the file hold what its header claims".
 
 Every check raises a typed :mod:`rawlux.core.errors` error with a one-line message naming the file.
 Dimension limits are checked from headers *before* any pixel buffer is allocated.
+
+Memory budget: developing an image needs about :data:`DEVELOP_BYTES_PER_PIXEL` bytes per pixel
+at its peak (float32 RGB stage buffers, warp maps, the output). :func:`max_megapixels` is
+``$RAWLUX_MAX_MEGAPIXELS`` when set, else half of the RAM available when the process asks
+(``MemAvailable``, at least a quarter of the total) divided by that; :func:`check_memory` raises
+:class:`ImageTooLarge` before a reader allocates an image above it.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from rawlux.core.errors import ImageTooLarge, MissingInput
 
 MAX_SIDE = 65535  # pixels per side
 MAX_PIXELS = 250_000_000  # 250 MP
+DEVELOP_BYTES_PER_PIXEL = 64  # measured peak of a develop with warp opcodes, rounded up
+ENV_MAX_MEGAPIXELS = "RAWLUX_MAX_MEGAPIXELS"
+
+#: Smallest plausible number of bytes per sample, as a ratio to the uncompressed size, by TIFF
+#: Compression: uncompressed data must be all there; lossless JPEG needs >= 1 bit per sample;
+#: deflate cannot beat ~1032:1; baseline JPEG needs >= ~2 bits per 8x8 block.
+_MAX_RATIO = {1: 1.0, 7: 16.0, 8: 1032.0, 32946: 1032.0, 34892: 512.0}
+_MAX_RATIO_OTHER = 2048.0  # JPEG XL and anything else LibRaw might decode
 
 
 def check_readable(path: str | os.PathLike[str]) -> Path:
@@ -41,6 +59,158 @@ def check_dimensions(
             f"{what} is {w}x{h} px = {w * h / 1e6:.0f} MP, above the limit of {MAX_PIXELS // 1_000_000} MP",
             path,
         )
+
+
+def _meminfo() -> tuple[int, int]:
+    """(available, total) RAM in bytes; (0, 0) when unknown."""
+    try:
+        vals = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                vals[k] = int(v.split()[0]) * 1024
+        return vals.get("MemAvailable", 0), vals.get("MemTotal", 0)
+    except (OSError, ValueError, IndexError):
+        try:
+            page = os.sysconf("SC_PAGE_SIZE")
+            return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
+        except (ValueError, OSError, AttributeError):
+            return 0, 0
+
+
+def max_megapixels() -> tuple[float, str]:
+    """The memory budget in megapixels and where it comes from (for error messages).
+
+    ``$RAWLUX_MAX_MEGAPIXELS`` (a positive number) wins; else half of the available RAM (at least
+    a quarter of the total) over :data:`DEVELOP_BYTES_PER_PIXEL`; never above :data:`MAX_PIXELS`.
+    """
+    env = os.environ.get(ENV_MAX_MEGAPIXELS, "").strip()
+    if env:
+        try:
+            v = float(env)
+        except ValueError:
+            v = math.nan
+        if not (math.isfinite(v) and v > 0):
+            from rawlux.core.errors import InvalidParameter
+
+            raise InvalidParameter(f"{ENV_MAX_MEGAPIXELS}={env!r} is not a positive number")
+        return min(v, MAX_PIXELS / 1e6), f"{ENV_MAX_MEGAPIXELS}={env}"
+    avail, total = _meminfo()
+    if avail <= 0 and total <= 0:
+        return MAX_PIXELS / 1e6, "default"
+    budget = max(avail, total // 4) / 2
+    mp = budget / DEVELOP_BYTES_PER_PIXEL / 1e6
+    return min(mp, MAX_PIXELS / 1e6), f"half of {avail / 2**30:.1f} GB available RAM"
+
+
+def check_memory(
+    width: int, height: int, path: str | os.PathLike[str] | None, what: str = "image"
+) -> None:
+    """Raise :class:`ImageTooLarge` when developing ``width`` x ``height`` px exceeds the budget."""
+    w, h = int(width), int(height)
+    limit, source = max_megapixels()
+    mp = w * h / 1e6
+    if mp > limit:
+        need = w * h * DEVELOP_BYTES_PER_PIXEL / 1e9
+        from_env = source.startswith(ENV_MAX_MEGAPIXELS)
+        hint = "" if from_env else f"; set {ENV_MAX_MEGAPIXELS} to change it"
+        raise ImageTooLarge(
+            f"{what} is {w}x{h} px = {mp:.3g} MP, needs about {need:.3g} GB to develop, above the "
+            f"memory budget of {limit:.4g} MP ({source}{hint})",
+            path,
+        )
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e6:.2g} MB"
+
+
+def check_data_holds(
+    width: int,
+    height: int,
+    samples: int,
+    bits: int,
+    compression: int,
+    stored: int,
+    path: str | os.PathLike[str] | None,
+) -> None:
+    """Raise :class:`CorruptInput` when ``stored`` bytes of strips/tiles cannot hold the image the
+    header declares (``width`` x ``height`` x ``samples`` of ``bits``, TIFF ``compression``).
+
+    Uncompressed data must be complete; compressed data must be at least the uncompressed size
+    over the best ratio the codec can reach. Checked before any pixel buffer is allocated.
+    """
+    from rawlux.core.errors import CorruptInput
+
+    row = (int(width) * int(samples) * int(bits) + 7) // 8
+    need = row * int(height)
+    ratio = _MAX_RATIO.get(int(compression), _MAX_RATIO_OTHER)
+    if stored * ratio < need:
+        c = int(compression)
+        kind = "" if c == 1 else f" (compression {c}, at most {ratio:g}:1)"
+        raise CorruptInput(
+            f"ImageWidth {int(width)} x ImageLength {int(height)} needs {_mb(need)} but the file "
+            f"holds {_mb(stored)} of image data{kind}",
+            path,
+        )
+
+
+@contextmanager
+def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Capture what LibRaw prints on file descriptor 2 inside the block ("<file>: Unexpected end
+    of file", "<file>: data corrupted at N"), so the CLI's stderr stays one line per problem.
+
+    When the block raises, those messages are dropped (the typed error says what went wrong);
+    when it succeeds they become one :class:`rawlux.io.dng.InputWarning` naming the file. Other
+    lines written to fd 2 meanwhile are passed through unchanged after the block.
+    Process-wide while active (fd 2 is shared by all threads); a no-op when fd 2 is unusable.
+    """
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    tmp = tempfile.TemporaryFile()
+    os.dup2(tmp.fileno(), 2)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        tmp.seek(0)
+        text = tmp.read(65536).decode("utf-8", "replace")
+        tmp.close()
+        msgs: list[str] = []
+        others: list[str] = []
+        prefix = f"{path}: "
+        for line in text.splitlines():
+            if line.startswith(prefix):  # LibRaw's "<file>: <message>" lines
+                m = line[len(prefix) :].strip()
+                if m and m not in msgs:
+                    msgs.append(m)
+            elif line.strip():
+                others.append(line)
+        if others:  # not LibRaw's: pass through untouched
+            try:
+                sys.stderr.write("\n".join(others) + "\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        if ok and msgs:
+            from rawlux.io.dng import warn_input
+
+            said = "; ".join(msgs[:3])
+            warn_input(path, f"the decoder reported damaged data ({said}); pixels may be wrong")
 
 
 def sniff(head: bytes) -> str:

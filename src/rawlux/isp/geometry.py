@@ -12,6 +12,11 @@ coordinates) and plane ``p`` with coefficients ``kr0..kr3, kt0, kt1``: centre
 ``tx = 2 kt0 dx dy + kt1 (r^2 + 2 dx^2)``, ``ty = 2 kt1 dx dy + kt0 (r^2 + 2 dy^2)``; the
 output samples the input at ``(cx + (dx*ratio + tx) m, cy + (dy*ratio + ty) m)`` (cv2.remap,
 float32, replicated border). One coefficient set serves all planes; three give one per plane.
+
+OpenCV's ``remap`` refuses images with a side of ``SHRT_MAX`` (32767) px or more; larger
+images are remapped in output tiles (:func:`remap`), each reading only the source rectangle its
+coordinates reach, which gives the same pixels as one call (to float rounding: OpenCV's SIMD
+and scalar loops differ in the last bit).
 """
 
 from __future__ import annotations
@@ -93,6 +98,54 @@ def warp_source_coords(
     return mapx, mapy
 
 
+#: Largest side (px) of a source or output image handed to one ``cv2.remap`` call (< SHRT_MAX).
+REMAP_MAX_SIDE = 32766
+_REMAP_TILE = 4096  # output tile side when tiling
+_TAPS = 3  # source margin (px) around a tile's coordinates: covers the 4x4 cubic kernel
+
+
+def remap(
+    src: np.ndarray, mapx: np.ndarray, mapy: np.ndarray, flag: int, border: int
+) -> np.ndarray:
+    """``cv2.remap`` for float32 (H, W[, C]) ``src`` and float32 maps of any size.
+
+    Within OpenCV's size limit this is one call; beyond it the output is produced in tiles of
+    at most :data:`REMAP_MAX_SIDE` px whose source is cut to the rectangle their (clamped)
+    coordinates reach plus the kernel margin, split further when that rectangle is itself too
+    large. Coordinates are clamped to 4 px outside the image first: with a replicated border
+    that does not change any output value, and it bounds every source rectangle.
+    """
+    import cv2
+
+    lim = REMAP_MAX_SIDE
+    h, w = src.shape[:2]
+    if max(h, w) <= lim and max(mapx.shape) <= lim:
+        return cv2.remap(src, mapx, mapy, flag, borderMode=border)
+    out = np.empty((*mapx.shape, *src.shape[2:]), src.dtype)
+    step = min(_REMAP_TILE, lim)
+    todo = [(r, c, min(step, mapx.shape[0] - r), min(step, mapx.shape[1] - c))
+            for r in range(0, mapx.shape[0], step) for c in range(0, mapx.shape[1], step)]  # fmt: skip
+    while todo:
+        r, c, th, tw = todo.pop()
+        bx = np.clip(np.nan_to_num(mapx[r : r + th, c : c + tw], nan=-4.0), -4.0, w + 3.0)
+        by = np.clip(np.nan_to_num(mapy[r : r + th, c : c + tw], nan=-4.0), -4.0, h + 3.0)
+        # never empty (OpenCV crashes on an empty source): at least the nearest edge row/column
+        x0 = min(max(int(np.floor(bx.min())) - _TAPS, 0), w - 1)
+        x1 = max(min(int(np.floor(bx.max())) + _TAPS + 1, w), x0 + 1)
+        y0 = min(max(int(np.floor(by.min())) - _TAPS, 0), h - 1)
+        y1 = max(min(int(np.floor(by.max())) + _TAPS + 1, h), y0 + 1)
+        if (x1 - x0 > lim or y1 - y0 > lim) and (th > 1 or tw > 1):
+            if th >= tw:  # split the tile along its longer side and try again
+                todo += [(r, c, th // 2, tw), (r + th // 2, c, th - th // 2, tw)]
+            else:
+                todo += [(r, c, th, tw // 2), (r, c + tw // 2, th, tw - tw // 2)]
+            continue
+        sub = np.ascontiguousarray(src[y0:y1, x0:x1])
+        res = cv2.remap(sub, bx - np.float32(x0), by - np.float32(y0), flag, borderMode=border)
+        out[r : r + th, c : c + tw] = res.reshape(out[r : r + th, c : c + tw].shape)
+    return out
+
+
 def warp_rectilinear(
     data: np.ndarray,
     op: WarpRectilinear,
@@ -114,7 +167,7 @@ def warp_rectilinear(
     border = cv2.BORDER_REPLICATE
     if planes == 1 or n == 1:
         mx, my = warp_source_coords(op, h, w, 0, window)
-        out = cv2.remap(data, mx, my, flag, borderMode=border)
+        out = remap(data, mx, my, flag, border)
         return np.ascontiguousarray(out.reshape(*mx.shape, n), dtype=np.float32)
     out = None
     for p in range(n):
@@ -122,7 +175,7 @@ def warp_rectilinear(
         if out is None:
             out = np.empty((*mx.shape, n), np.float32)
         src = np.ascontiguousarray(data[..., p])
-        out[..., p] = cv2.remap(src, mx, my, flag, borderMode=border)
+        out[..., p] = remap(src, mx, my, flag, border)
     return out
 
 
