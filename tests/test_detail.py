@@ -288,3 +288,19 @@ def test_cli_flags(raw_dir, tmp_path) -> None:
     bad = subprocess.run([*run, "-o", str(tmp_path / "x.png"), "--denoise", "1.5"],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "denoise" in (bad.stderr + bad.stdout)
+
+
+def test_unknown_noise_leaves_the_data_alone() -> None:
+    """Regression (fuzzing: a linear DNG whose WhiteLevel is far below its data): with no
+    profile and no block inside the normalised range the noise is unknown; denoising blind
+    produced NaN, now the stage returns its input."""
+    from rawlux.core.image import CFA, RawImage
+    from rawlux.isp.denoise import denoise, noise_model
+
+    rng = np.random.default_rng(0)
+    data = (800 + 3000 * rng.random((48, 64, 3))).astype(np.float32)
+    raw = RawImage(data=data, cfa=CFA.LINEAR, black=np.zeros(3), white=1.0,
+                   wb_gains=np.array([1.1, 1.0, 2.1], np.float32))
+    assert noise_model(raw) == (None, "unknown")
+    out = denoise(raw)
+    assert np.array_equal(out.data, data) and np.isfinite(out.data).all()

@@ -394,10 +394,12 @@ def _block_stats(plane: np.ndarray, max_blocks: int = 1200) -> tuple[np.ndarray,
     return np.concatenate(means), np.concatenate(vars_)
 
 
-def estimate_noise(raw: RawImage) -> np.ndarray:
+def estimate_noise(raw: RawImage) -> np.ndarray | None:
     """Fit ``variance = S * x + O`` per channel (R, G, B) to a normalised float32 raw as it is
-    (white balanced or not): (3, 2) float64 of (S, O). Bayer planes are white-noise images;
-    a LINEAR raw's channels are used as they are (their noise is already correlated)."""
+    (white balanced or not): (3, 2) float64 of (S, O), or None when a channel has too few
+    blocks inside the normalised range to measure (nothing is known of its noise). Bayer planes
+    are white-noise images; a LINEAR raw's channels are used as they are (their noise is
+    already correlated)."""
     data = raw.data
     if data.dtype != np.float32:
         raise ContractError(f"noise estimation needs the normalised float32 raw, got {data.dtype}")
@@ -414,6 +416,8 @@ def estimate_noise(raw: RawImage) -> np.ndarray:
         ms, vs = zip(*(_block_stats(p) for p in planes))
         m, v = np.concatenate(ms), np.concatenate(vs)
         ok = np.isfinite(m) & np.isfinite(v) & (m < 0.85 * gains[c]) & (m > -0.01)
+        if np.count_nonzero(ok) < 4:
+            return None
         out[c] = _fit_line(m[ok], v[ok])
     return out
 
@@ -433,15 +437,18 @@ def _profile_ok(prof: NoiseProfile | None) -> bool:
             and bool(np.all(p >= 0)) and bool(np.all(p.sum(1) > 0)))
 
 
-def noise_model(raw: RawImage) -> tuple[np.ndarray, str]:
+def noise_model(raw: RawImage) -> tuple[np.ndarray | None, str]:
     """Per-channel (R, G, B) ``(S, O)`` in the units of ``raw.data`` (WB gains applied when
-    ``raw.wb_gains`` is set), and where it came from: ``"profile"`` or ``"estimate"``."""
+    ``raw.wb_gains`` is set), and where it came from: ``"profile"`` or ``"estimate"``; None
+    (``"unknown"``) when the file has no usable profile and the image too few measurable blocks
+    (e.g. a white level far below the data)."""
     if _profile_ok(raw.noise_profile):
         p = np.asarray(raw.noise_profile.pairs, np.float64)  # type: ignore[union-attr]
         p = np.repeat(p, 3, axis=0) if len(p) == 1 else p
         g = _gains(raw)
         return np.stack([g * p[:, 0], g * g * p[:, 1]], 1), "profile"
-    return estimate_noise(raw), "estimate"
+    est = estimate_noise(raw)
+    return (est, "estimate") if est is not None else (None, "unknown")
 
 
 # ------------------------------------------------------------------------------ stage
@@ -479,6 +486,8 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
     if hq < 4 or wq < 4:
         return raw
     pairs, _ = noise_model(raw)
+    if pairs is None:
+        return raw  # noise unknown: denoising blind would guess, so leave the data alone
     model = np.empty(8, np.float32)
     for slot, c in enumerate((0, 1, 1, 2)):
         model[2 * slot : 2 * slot + 2] = pairs[c]
@@ -549,6 +558,8 @@ def denoise_reference(raw: RawImage, params: DenoiseParams = DenoiseParams()) ->
     g = 0.5 * (g1 + g2)
     y, c1, c2, d = 0.25 * (r + g1 + g2 + b), r - g, b - g, g1 - g2
     pairs, _ = noise_model(raw)
+    if pairs is None:
+        return raw.data.copy()
     mdl = np.asarray([pairs[c] for c in (0, 1, 1, 2)], np.float32).astype(np.float64)
 
     def variances(yv, a1, a2):  # noqa: ANN001, ANN202
