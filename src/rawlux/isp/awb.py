@@ -150,7 +150,8 @@ def thumbnail(
         clipped = (d >= clip).any(axis=2).astype(np.float32)
     elif raw.cfa.is_bayer:
         h2, w2 = raw.height // 2, raw.width // 2
-        k = max(1, int(np.ceil(max(h2, w2) / float(max_side))))
+        # bin by the long side, but keep at least 3 bins (or all there are) across the short one
+        k = max(1, min(int(np.ceil(max(h2, w2) / float(max_side))), min(h2, w2) // 3))
         sums, mx = _bin_bayer(d, np.ascontiguousarray(raw.cfa_pattern, dtype=np.int64), k)
         rgb = sums
         clipped = (mx >= clip).astype(np.float32)
@@ -164,7 +165,7 @@ def thumbnail(
     h, w = rgb.shape[:2]
     f = max(h, w) / float(max_side)
     if f > 1:
-        size = (max(1, round(w / f)), max(1, round(h / f)))
+        size = (max(min(w, 3), round(w / f)), max(min(h, 3), round(h / f)))
         rgb = cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA)
         clipped = cv2.resize(np.ascontiguousarray(clipped), size, interpolation=cv2.INTER_AREA)
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
