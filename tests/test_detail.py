@@ -304,3 +304,18 @@ def test_unknown_noise_leaves_the_data_alone() -> None:
     assert noise_model(raw) == (None, "unknown")
     out = denoise(raw)
     assert np.array_equal(out.data, data) and np.isfinite(out.data).all()
+
+
+def test_absurd_noise_profile_falls_back_to_the_estimate() -> None:
+    """Regression (fuzzing: NoiseProfile O = 1e308 became inf in the float32 kernels and the
+    mosaic NaN): a profile with a variance above the whole signal range is not used."""
+    from rawlux.core.image import CFA, NoiseProfile, RawImage
+    from rawlux.isp.denoise import denoise, noise_model
+
+    rng = np.random.default_rng(1)
+    data = np.clip(0.3 + rng.normal(0, 0.01, (256, 384)), 0, 1).astype(np.float32)
+    raw = RawImage(data=data, cfa=CFA.RGGB, black=np.zeros((2, 2)), white=1.0,
+                   noise_profile=NoiseProfile(np.array([[2e-4, 1e308]])),
+                   wb_gains=np.array([2.0, 1.0, 1.4], np.float32))
+    assert noise_model(raw)[1] == "estimate"
+    assert np.isfinite(denoise(raw).data).all()

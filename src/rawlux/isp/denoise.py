@@ -185,7 +185,8 @@ def _chroma_bilateral(lp, model, kc, kg, kgate, out, r0, r1):  # pragma: no cove
                     n2 = c2r[j + o]
                     d1 = n1 - c10[j + 2]
                     d2 = n2 - c20[j + 2]
-                    e = sp + dy * dy * iy[j] + (d1 * d1 + d2 * d2) * ic[j]
+                    # capped: past 1e4 the weight is < 1e-11 anyway, and e^3 must not overflow
+                    e = min(sp + dy * dy * iy[j] + (d1 * d1 + d2 * d2) * ic[j], np.float32(1e4))
                     # exp(-e) ~ 1 / (1 + e + e^2/2 + e^3/6): no exp, heavy enough fall-off
                     w = one / (one + e * (one + e * (half + e * np.float32(1.0 / 6.0))))
                     s1[j] += w * n1
@@ -433,8 +434,10 @@ def _profile_ok(prof: NoiseProfile | None) -> bool:
     if prof is None:
         return False
     p = np.asarray(prof.pairs, np.float64)
+    # S and O are in units of the normalised signal (real profiles: ~1e-6..1e-2); a variance
+    # above 1 (the whole signal range) is junk, and would overflow the float32 kernels
     return (p.ndim == 2 and p.shape[1] == 2 and len(p) in (1, 3) and bool(np.all(np.isfinite(p)))
-            and bool(np.all(p >= 0)) and bool(np.all(p.sum(1) > 0)))
+            and bool(np.all(p >= 0)) and bool(np.all(p <= 1.0)) and bool(np.all(p.sum(1) > 0)))
 
 
 def noise_model(raw: RawImage) -> tuple[np.ndarray | None, str]:
@@ -491,6 +494,8 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
     model = np.empty(8, np.float32)
     for slot, c in enumerate((0, 1, 1, 2)):
         model[2 * slot : 2 * slot + 2] = pairs[c]
+    if not np.all(np.isfinite(model)):
+        return raw  # a model beyond float32 (absurd gains x profile): nothing sane to do
     hl, wl = -(-hq // LOW), -(-wq // LOW)
     data = raw.data
     if linear:
