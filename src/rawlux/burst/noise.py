@@ -10,7 +10,6 @@ non-negative least-squares line through those points is the model.
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 from numba import njit
@@ -18,6 +17,7 @@ from numba import njit
 from rawlux.core.errors import ContractError
 from rawlux.core.image import NoiseProfile, RawImage
 from rawlux.core.jit import run_bands
+from rawlux.isp.denoise import binned_noise_points
 
 #: Immerkaer (1996) noise-estimation kernel; its response to white noise has variance 36 sigma^2.
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -75,19 +75,10 @@ def estimate_noise(raw: RawImage) -> NoiseProfile:
     m, v = m[ok], v[ok]
     if m.size < 4:
         return NoiseProfile(np.array([[0.0, float(np.median(v)) if v.size else 1e-6]]))
-    edges = np.unique(np.quantile(m, np.linspace(0, 1, 17)))
-    xs, ys, ws = [], [], []
-    for lo, hi in itertools.pairwise(edges):
-        sel = (m >= lo) & (m <= hi)
-        if sel.sum() < 4:
-            continue
-        xs.append(float(np.median(m[sel])))
-        # lower quartile of chi-square-like estimates: ~0.93 of the mean for 16x16 blocks
-        ys.append(float(np.quantile(v[sel], 0.25)) / 0.93)
-        ws.append(float(sel.sum()))
-    x = np.maximum(np.array(xs), 0.0)
-    y = np.array(ys)
-    w = np.sqrt(np.array(ws)) / np.maximum(y, 1e-12)  # relative error weighting
+    # lower quartile of chi-square-like estimates: ~0.93 of the mean for 16x16 blocks
+    xs, y, counts = binned_noise_points(m, v, 16, 0.25, 0.93)
+    x = np.maximum(xs, 0.0)
+    w = np.sqrt(counts) / np.maximum(y, 1e-12)  # relative error weighting
     from scipy.optimize import nnls
 
     a = np.stack([x, np.ones_like(x)], 1) * w[:, None]

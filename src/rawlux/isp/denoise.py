@@ -337,26 +337,37 @@ def _rebuild(q, cden, model, k, sites, mosaic, planes, to_mosaic, r0, r1):  # pr
 # ------------------------------------------------------------------------------ noise model
 
 
+def binned_noise_points(m: np.ndarray, v: np.ndarray, bins: int, quantile: float,
+                        expectation: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Robust (level, variance) points from per-block means ``m`` and noise variances ``v``:
+    blocks split into ``bins`` level bins of equal count; per bin (>= 4 blocks) the median level
+    and the ``quantile`` of the variances divided by ``expectation`` (that quantile's expected
+    value for pure noise: texture only adds variance, so low quantiles find the flat blocks).
+    Returns float64 ``(x, y, count)``; shared by the detail stage and the burst merge."""
+    edges = np.unique(np.quantile(m, np.linspace(0, 1, bins + 1)))
+    xs, ys, ns = [], [], []
+    for lo, hi in itertools.pairwise(edges):
+        sel = (m >= lo) & (m <= hi)
+        n = int(sel.sum())
+        if n < 4:
+            continue
+        xs.append(float(np.median(m[sel])))
+        ys.append(float(np.quantile(v[sel], quantile)) / expectation)
+        ns.append(float(n))
+    return np.array(xs), np.array(ys), np.array(ns)
+
+
 def _fit_line(m: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     """Non-negative (S, O) of variance = S * level + O from per-block (level, variance)."""
     if m.size < 4:
         return 0.0, float(np.median(v)) if v.size else 1e-8
-    edges = np.unique(np.quantile(m, np.linspace(0, 1, 13)))
-    xs, ys, ws = [], [], []
-    for lo, hi in itertools.pairwise(edges):
-        sel = (m >= lo) & (m <= hi)
-        if sel.sum() < 4:
-            continue
-        xs.append(float(np.median(m[sel])))
-        # 5th percentile: the flattest blocks (texture only adds variance); 0.65 = that
-        # percentile's expectation for pure noise in 16x16 blocks (measured on flat scenes)
-        ys.append(float(np.quantile(v[sel], 0.05)) / 0.65)
-        ws.append(float(np.sqrt(sel.sum())))
+    # 5th percentile: the flattest blocks; 0.65 = its expectation for pure noise in 16x16
+    # blocks (measured on flat scenes)
+    xs, ys, ns = binned_noise_points(m, v, 12, 0.05, 0.65)
     if len(xs) < 2:
         return 0.0, float(np.median(v))
-    x = np.maximum(np.array(xs), 0.0)
-    y = np.array(ys)
-    w = np.array(ws) / np.maximum(y, 1e-12)
+    x, y = np.maximum(xs, 0.0), ys
+    w = np.sqrt(ns) / np.maximum(y, 1e-12)
     a = np.stack([x, np.ones_like(x)], 1) * w[:, None]
     (s, o), *_ = np.linalg.lstsq(a, y * w, rcond=None)
     if s < 0:  # read noise only
