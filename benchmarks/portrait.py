@@ -92,17 +92,13 @@ def make_inputs(work: Path, w: int, h: int) -> tuple[Path, Path]:
 
 
 def run_with_rss(cmd: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one fresh process."""
-    with tempfile.NamedTemporaryFile("r", suffix=".txt") as tf:
-        t0 = time.perf_counter()
-        proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name, *cmd],
-                              capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
-        last = Path(tf.name).read_text().strip().splitlines()[-1]
-        rss_kib, user, system = map(float, last.split())
-    return wall, user + system, rss_kib / 1024.0
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one fresh process
+    (measured by ``develop_speed.run_with_rss``, beside this script)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from develop_speed import run_with_rss as measure
+
+    wall, rss, _, cpu = measure(cmd)
+    return wall, cpu, rss
 
 
 def aot_status() -> str:
