@@ -25,6 +25,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,6 +237,7 @@ class _Session:
     cache: dict[str, list[tuple[tuple, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ticket: int = 0
+    notes: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -295,8 +297,6 @@ class Engine:
         return on_stage
 
     def _load(self, s: _Session) -> None:
-        import warnings
-
         if s.kind == "raw" and s.raw is None:
             from rawlux.io.raw import empty_pixels_reason, open_raw
 
@@ -389,7 +389,8 @@ class Engine:
         options: what the photo looks like before any change)."""
         t0 = time.perf_counter()
         s = self._session(path)
-        with s.lock:
+        with s.lock, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             use = {} if before else opts
             scene = self._scene(s, use, ticket)
             check = self._check(s, ticket)
@@ -398,6 +399,9 @@ class Engine:
         stats = histogram(rgb)
         stats["raw_clipped_percent"] = round(100.0 * s.raw_clip_fraction, 3) if s.kind == "raw" else None
         stats["kind"] = s.kind
+        notes = {str(w.message).replace(str(path), path.name) for w in caught}
+        stats["notes"] = sorted(notes | s.notes)
+        s.notes |= notes  # a cached stage warns once; the photo keeps its notes
         stats["size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
         if s.kind == "raw" and s.raw is not None:
             stats["full_size"] = [int(s.raw.width), int(s.raw.height)]

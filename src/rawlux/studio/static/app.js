@@ -299,6 +299,9 @@ const render = guard(async () => {
   if (r.overlay && state.mode === "develop") { ov.src = r.overlay; ov.hidden = false; } else ov.hidden = true;
   if (r.stats) { state.lastStats = r.stats; state.fullSize = r.stats.full_size || null; drawHistogram(r.stats); }
   $("#portrait-note").textContent = r.note || "";
+  const notes = (r.stats && r.stats.notes) || [];
+  $("#dev-notes").textContent = notes.join(" · ");
+  $("#dev-notes").hidden = !notes.length;
   status(`${state.options.look} · ${state.options.wb} · ${(+state.options.exposure).toFixed(2)} EV`,
     `preview ${r.ms} ms${r.stats ? ` · ${r.stats.size[0]}×${r.stats.size[1]}` : ""}`);
   placeFocusDot();

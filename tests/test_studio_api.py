@@ -1,0 +1,297 @@
+"""Studio API and engine: folder confinement, Host/Origin checks, bad inputs, and that what the
+studio shows is right (preview = export downscaled, eyedropper neutralises the picked patch,
+looks differ, recipes round-trip, exports resume, originals never change)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from rawlux.studio import engine as eng  # noqa: E402
+from rawlux.studio.server import create_app  # noqa: E402
+
+CHART = "canon_550d_magiclantern_colorchart.dng"
+GREY_PATCH = (0.534, 0.804)  # the mid-grey patch of the ColorChecker's bottom row (preview frame)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.iterdir() if p.is_file() and not p.name.endswith(eng.RECIPE_SUFFIX)}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    d = tmp_path_factory.mktemp("studio") / "photos"
+    d.mkdir()
+    for rel in ("raw/kodak_dc50.kdc", f"raw/{CHART}", "photos/IMG_4120.JPG"):
+        shutil.copy(shared_data / rel, d)
+    (d / "broken.nef").write_bytes(b"this is not a raw file at all")
+    (d / ".hidden.jpg").write_bytes((shared_data / "photos/IMG_4120.JPG").read_bytes())
+    outside = d.parent / "secret.jpg"
+    outside.write_bytes((shared_data / "photos/IMG_4120.JPG").read_bytes())
+    os.symlink(outside, d / "link_out.jpg")
+    os.symlink("/etc/passwd", d / "passwd.jpg")
+    return d
+
+
+@pytest.fixture(scope="module")
+def client(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    engine = eng.Engine(preview_long_side=800, cache_dir=tmp_path_factory.mktemp("cache"))
+    return TestClient(create_app(folder, engine), base_url="http://127.0.0.1:8765")
+
+
+def _post(client: TestClient, url: str, body: dict, **headers: str):
+    return client.post(url, content=json.dumps(body),
+                       headers={"Content-Type": "application/json", **headers})
+
+
+def _decode(data_url: str) -> np.ndarray:
+    import base64
+
+    import cv2
+
+    raw = base64.b64decode(data_url.split(",", 1)[1])
+    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+
+
+# ----------------------------------------------------------------------------- confinement
+
+
+def test_listing_shows_only_photos_inside(client: TestClient) -> None:
+    names = {f["path"] for f in client.get("/api/files").json()["files"]}
+    assert names == {"kodak_dc50.kdc", CHART, "IMG_4120.JPG", "broken.nef"}
+
+
+@pytest.mark.parametrize("path", ["../secret.jpg", "/etc/passwd", "a/../../secret.jpg", "..",
+                                  ".hidden.jpg", "link_out.jpg", "passwd.jpg", "x\\..\\secret.jpg",
+                                  "IMG_4120.JPG/../../secret.jpg", "nothere.jpg", "conftest.py"])
+def test_no_file_outside_the_folder_is_served(client: TestClient, path: str) -> None:
+    for url in ("/api/thumb", "/api/exif", "/api/original", "/api/recipe"):
+        r = client.get(url, params={"path": path})
+        assert r.status_code in (404, 422), (url, path, r.status_code)
+        assert "error" in r.json()
+        assert b"root:" not in r.content
+    r = _post(client, "/api/preview", {"path": path, "options": {}})
+    assert r.status_code in (404, 422)
+
+
+def test_loopback_host_only(client: TestClient) -> None:
+    for host in ("evil.example", "192.168.1.5:8765", "127.0.0.1.evil.example", "localhost.evil"):
+        r = client.get("/api/files", headers={"Host": host})
+        assert r.status_code == 403 and "loopback" in r.json()["error"]
+    assert client.get("/api/files", headers={"Host": "localhost:8765"}).status_code == 200
+
+
+def test_cross_origin_writes_refused(client: TestClient, folder: Path) -> None:
+    body = {"path": "IMG_4120.JPG", "options": {"look": "mono"}}
+    r = _post(client, "/api/recipe", body, Origin="http://evil.example")
+    assert r.status_code == 403 and "cross-origin" in r.json()["error"]
+    r = _post(client, "/api/recipe", body, **{"Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403
+    # a form post (what a foreign page can send without a preflight) is refused
+    r = client.post("/api/recipe", data={"path": "IMG_4120.JPG"})
+    assert r.status_code == 415
+    assert not (folder / ("IMG_4120.JPG" + eng.RECIPE_SUFFIX)).exists()
+    ok = _post(client, "/api/recipe", body, Origin="http://127.0.0.1:8765")
+    assert ok.status_code == 200
+    (folder / ("IMG_4120.JPG" + eng.RECIPE_SUFFIX)).unlink()
+
+
+def test_security_headers(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and "rawlux studio" in r.text
+    assert r.headers["cross-origin-resource-policy"] == "same-origin"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert client.get("/static/../server.py").status_code == 404
+
+
+# ----------------------------------------------------------------------------- bad inputs
+
+
+def test_bad_file_gives_one_clear_error(client: TestClient) -> None:
+    r = _post(client, "/api/preview", {"path": "broken.nef", "options": {}})
+    assert r.status_code == 422
+    msg = r.json()["error"]
+    assert msg.startswith("broken.nef:") and "\n" not in msg and "Traceback" not in msg
+    assert client.get("/api/thumb", params={"path": "broken.nef"}).status_code == 422
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"exposure": 99}, ["exposure", "99"]),
+    ({"look": "../../etc/passwd"}, ["look", "valid"]),
+    ({"bogus": 1}, ["bogus"]),
+    ({"strength": "lots"}, ["strength", "number"]),
+    ({"wb": "9K"}, ["wb"]),
+    ({"color_space": "cmyk"}, ["color_space", "srgb"]),
+])
+def test_bad_options_are_named(client: TestClient, options: dict, words: list[str]) -> None:
+    r = _post(client, "/api/preview", {"path": "IMG_4120.JPG", "options": options})
+    assert r.status_code == 422
+    for w in words:
+        assert w in r.json()["error"]
+
+
+def test_bad_bodies(client: TestClient) -> None:
+    r = client.post("/api/preview", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert _post(client, "/api/whitepick", {"path": CHART, "options": {}, "x": 2, "y": 0.5}).status_code == 422
+    assert _post(client, "/api/frame", {"path": "IMG_4120.JPG", "options": {}, "layout": "/etc/x"}).status_code == 422
+    assert _post(client, "/api/export", {"paths": [], "options": {}}).status_code == 422
+    assert _post(client, "/api/export", {"paths": ["IMG_4120.JPG"], "format": "exe"}).status_code == 422
+
+
+# ----------------------------------------------------------------------------- what is shown
+
+
+def test_schema_describes_every_control() -> None:
+    from rawlux.develop import DevelopOptions
+    from rawlux.looks.registry import look_names
+
+    s = eng.schema()
+    names = [f["name"] for f in s["develop"]]
+    assert set(names) == {f.name for f in dataclasses.fields(DevelopOptions)} - set(eng.HIDDEN)
+    by = {f["name"]: f for f in s["develop"]}
+    assert set(by["look"]["choices"]) == set(look_names())
+    assert by["exposure"]["lo"] < by["exposure"]["hi"] and by["exposure"]["unit"] == "EV"
+    assert by["highlights"]["choices"] == ["reconstruct", "clip", "none"]
+    assert all(f["doc"] for f in s["develop"])
+    assert "50" in s["lenses"] and "bar" in s["layouts"]
+
+
+def test_preview_matches_the_full_develop(shared_data: Path) -> None:
+    """The downscaled preview shows what an export gives (PSNR vs the full develop, reduced)."""
+    import cv2
+
+    import rawlux
+
+    p = shared_data / "raw" / CHART
+    r = eng.Engine(preview_long_side=900).preview(p, {})
+    full = eng.to_uint8(rawlux.develop(p).data)
+    small = cv2.resize(full, (r.rgb.shape[1], r.rgb.shape[0]), interpolation=cv2.INTER_AREA)
+    mse = np.mean((small.astype(np.float64) - r.rgb) ** 2)
+    assert 10 * np.log10(255.0 ** 2 / mse) > 35.0
+
+
+def test_eyedropper_neutralises_the_picked_grey(client: TestClient) -> None:
+    def patch(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        y, x = int(GREY_PATCH[1] * (h - 1)), int(GREY_PATCH[0] * (w - 1))
+        return img[y - 4: y + 5, x - 4: x + 5].reshape(-1, 3).astype(np.float64).mean(0)
+
+    def spread(rgb: np.ndarray) -> float:
+        return float((rgb.max() - rgb.min()) / rgb.mean())
+
+    shot = _post(client, "/api/preview", {"path": CHART, "options": {}}).json()
+    wb = _post(client, "/api/whitepick", {"path": CHART, "options": {}, "x": GREY_PATCH[0],
+                                           "y": GREY_PATCH[1]}).json()["wb"]
+    kelvin, tint = (float(v) for v in wb.split(","))
+    assert 1700 <= kelvin <= 50000 and -150 <= tint <= 150
+    picked = _post(client, "/api/preview", {"path": CHART, "options": {"wb": wb}}).json()
+    before, after = spread(patch(_decode(shot["image"]))), spread(patch(_decode(picked["image"])))
+    assert before > 0.3  # as-shot leaves this grey visibly orange
+    assert after < 0.04
+
+
+def test_look_change_changes_the_preview_and_histogram(client: TestClient) -> None:
+    a = _post(client, "/api/preview", {"path": "kodak_dc50.kdc", "options": {}, "overlay": True}).json()
+    b = _post(client, "/api/preview", {"path": "kodak_dc50.kdc", "options": {"look": "mono"}}).json()
+    ia, ib = _decode(a["image"]), _decode(b["image"])
+    assert ia.shape == ib.shape == (a["stats"]["size"][1], a["stats"]["size"][0], 3)
+    chroma = lambda im: float(np.abs(im.astype(int) - im.mean(axis=2, keepdims=True)).mean())  # noqa: E731
+    assert chroma(ia) > 4 * chroma(ib) and chroma(ib) < 2.0
+    assert a["stats"]["r"] != b["stats"]["r"] and max(a["stats"]["l"]) == 1.0
+    assert a["stats"]["raw_clipped_percent"] is not None and "overlay" in a
+
+
+def test_clip_overlay_marks_clipped_pixels(shared_data: Path) -> None:
+    e = eng.Engine(preview_long_side=800)
+    p = shared_data / "raw" / "kodak_dc50.kdc"
+    r = e.preview(p, {"exposure": 5.0})
+    ov = e.clip_overlay(p, {"exposure": 5.0}, r.rgb)
+    hi = (r.rgb >= 254).any(axis=2)
+    assert hi.mean() > 0.1  # +5 EV blows out a good part of the frame
+    raw_clip = (ov[..., 0] == 255) & (ov[..., 1] == 0) & (ov[..., 2] == 255)
+    assert (ov[..., 3][hi] > 0).all()
+    assert (ov[..., 3][~hi & ~(r.rgb <= 1).all(axis=2) & ~raw_clip] == 0).all()
+    assert r.stats["clipped_high_percent"] == pytest.approx(100 * hi[::2, ::2].mean(), abs=0.01)
+
+
+def test_contact_sheet_has_every_look_distinct(shared_data: Path) -> None:
+    from rawlux.looks.registry import look_names
+
+    tiles = eng.Engine(preview_long_side=800).contact_sheet(shared_data / "raw" / "kodak_dc50.kdc", {})
+    assert sorted(n for n, _ in tiles) == sorted(look_names())
+    imgs = [t.astype(np.float64) for _, t in tiles]
+    for i in range(len(imgs)):
+        for j in range(i + 1, len(imgs)):
+            assert np.abs(imgs[i] - imgs[j]).mean() > 1.0, (tiles[i][0], tiles[j][0])
+
+
+def test_newer_request_supersedes_older(shared_data: Path) -> None:
+    e = eng.Engine(preview_long_side=400)
+    p = shared_data / "raw" / "kodak_dc50.kdc"
+    old = e.begin(p)
+    new = e.begin(p)
+    with pytest.raises(eng.Superseded):
+        e.preview(p, {"look": "vivid"}, old)
+    assert e.preview(p, {"look": "vivid"}, new).rgb.size > 0
+
+
+def test_portrait_and_frame(client: TestClient) -> None:
+    base = _decode(_post(client, "/api/preview", {"path": "IMG_4120.JPG", "options": {}}).json()["image"])
+    framed = _post(client, "/api/frame", {"path": "IMG_4120.JPG", "options": {}, "layout": "polaroid"}).json()
+    fr = _decode(framed["image"])
+    assert fr.shape[0] > base.shape[0] and fr.shape[1] >= base.shape[1]
+    por = _post(client, "/api/portrait", {"path": "IMG_4120.JPG", "options": {}, "lens": "50",
+                                          "aperture": 1.4, "focus": [0.5, 0.5]})
+    assert por.status_code == 200
+    assert _post(client, "/api/portrait", {"path": "IMG_4120.JPG", "options": {}, "lens": "../x"}).status_code == 422
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+def test_recipe_round_trip_and_export_resume(client: TestClient, folder: Path) -> None:
+    before = _digest(folder)
+    opts = {"look": "sepia", "exposure": 0.5, "wb": "5200,+10", "sharpen": 0.2}
+    r = _post(client, "/api/recipe", {"path": "kodak_dc50.kdc", "options": opts})
+    assert r.json()["saved"] == "kodak_dc50.kdc" + eng.RECIPE_SUFFIX
+    assert client.get("/api/recipe", params={"path": "kodak_dc50.kdc"}).json()["options"] == opts
+    assert client.get("/api/recipe", params={"path": "IMG_4120.JPG"}).json()["options"] is None
+    listed = {f["path"]: f["recipe"] for f in client.get("/api/files").json()["files"]}
+    assert listed["kodak_dc50.kdc"] and not listed["IMG_4120.JPG"]
+
+    def run_export() -> dict:
+        job = _post(client, "/api/export", {"paths": ["kodak_dc50.kdc", "IMG_4120.JPG"],
+                                            "use_saved_recipes": True, "format": "jpg"}).json()
+        for _ in range(600):
+            j = client.get(f"/api/jobs/{job['id']}").json()
+            if j["finished"]:
+                return j
+            time.sleep(0.1)
+        raise AssertionError("export did not finish")
+
+    j = run_export()
+    assert [x["status"] for x in j["results"]] == ["done", "done"], j
+    out = folder / "rawlux-export" / "kodak_dc50.jpg"
+    from rawlux.io.photo import open_photo
+
+    sepia = open_photo(out).data
+    assert np.abs(sepia[..., 0] - sepia[..., 2]).mean() > 0.03  # the saved sepia look was used
+    assert [x["status"] for x in run_export()["results"]] == ["skipped", "skipped"]
+    assert _digest(folder) == before  # originals untouched
+    listing = {f["path"] for f in client.get("/api/files").json()["files"]}
+    assert not any(p.startswith("rawlux-export") for p in listing)
