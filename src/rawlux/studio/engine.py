@@ -39,7 +39,7 @@ from rawlux.core.image import CFA, ColorSpace, Crop, Encoding, Image, NoiseProfi
 __all__ = ["Engine", "Superseded", "schema", "develop_options", "PREVIEW_LONG_SIDE"]
 
 #: Long side (px) of the preview render; full resolution is rendered on demand.
-PREVIEW_LONG_SIDE = 1600
+PREVIEW_LONG_SIDE = 1280
 #: Options the studio does not expose (no LUT upload; scene-referred output is an export choice).
 HIDDEN = ("lut_strength", "scene_referred")
 RECIPE_SUFFIX = ".rawlux.json"
@@ -216,9 +216,19 @@ def bin_to_preview(norm: RawImage, long_side: int) -> RawImage:
             pairs = np.repeat(pairs, 3, axis=0)
         n = n_avg / max(sy * step, 1e-6) / max(sx * step, 1e-6)
         noise = NoiseProfile((pairs / np.maximum(n, 1.0)[:, None]).astype(np.float64))
-    return dataclasses.replace(
+    out = dataclasses.replace(
         norm, data=np.ascontiguousarray(rgb, np.float32), cfa=CFA.LINEAR, cfa_pattern=None,
         black=np.zeros(3, np.float32), crop=crop, noise_profile=noise, opcodes1=(), opcodes2=())
+    if noise is None:
+        # measure the reduced image's noise once here, instead of in every denoise render
+        from rawlux.isp.denoise import estimate_noise
+
+        est = estimate_noise(out)
+        if est is not None and np.all(np.isfinite(est)):
+            est = np.maximum(est, 0.0)
+            if np.all(est.sum(axis=1) > 0) and np.all(est <= 1.0):
+                out = dataclasses.replace(out, noise_profile=NoiseProfile(est))
+    return out
 
 
 # ---------------------------------------------------------------------------- sessions
