@@ -43,6 +43,10 @@ PREVIEW_LONG_SIDE = 1280
 #: Options the studio does not expose (no LUT upload; scene-referred output is an export choice).
 HIDDEN = ("lut_strength", "scene_referred")
 RECIPE_SUFFIX = ".rawlux.json"
+#: Options that act on raw data only (a developed photo enters at the look stage).
+RAW_ONLY = ("wb", "highlights", "denoise", "sharpen", "demosaic", "lens_correction", "crop")
+#: A developed photo opens as it is: the neutral look leaves it unchanged (mean |diff| < 2/255).
+PHOTO_DEFAULTS = {"look": "neutral"}
 RECIPE_SCHEMA = 1
 
 _GEOMETRY_KEYS = ("wb", "highlights", "denoise", "demosaic", "lens_correction", "crop")
@@ -99,11 +103,12 @@ def schema() -> dict[str, Any]:
             d["type"] = "wb"
             d["kelvin"] = {"lo": 1700.0, "hi": 50000.0, "default": 5500.0, "unit": "K"}
             d["tint"] = {"lo": -150.0, "hi": 150.0, "default": 0.0, "unit": ""}
+        d["raw_only"] = f.name in RAW_ONLY
         if d["type"] == "float" and d["lo"] is not None and d["hi"] is not None:
             d["step"] = 0.05 if (d["hi"] - d["lo"]) > 2 else 0.01
         fields.append(d)
     return {"develop": fields, "lenses": lens_names(), "layouts": layout_names(),
-            "recipe_suffix": RECIPE_SUFFIX}
+            "recipe_suffix": RECIPE_SUFFIX, "photo_defaults": dict(PHOTO_DEFAULTS)}
 
 
 def lens_names() -> list[str]:
@@ -649,18 +654,41 @@ class Engine:
                cancelled: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
         """Develop and save every path into ``out_dir`` (``rawlux.batch.run`` when available);
         resumable: an output already written with the same options is skipped."""
-        try:
-            from rawlux.batch import run as batch_run  # type: ignore[attr-defined]
-        except ImportError:
-            batch_run = None
-        if batch_run is not None and opts is not None:
-            import inspect
-
-            want = {"out_dir", "fmt", "options", "quality", "progress"}
-            if want <= set(inspect.signature(batch_run).parameters):
-                return batch_run(paths, out_dir=out_dir, fmt=fmt, options=opts, quality=quality,
-                                 progress=progress)
+        batch_run = _batch_runner()
+        if batch_run is not None:
+            return self._export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress)
         return self._export_each(paths, opts, out_dir, fmt, quality, progress, cancelled)
+
+    def _export_batch(self, batch_run: Callable[..., Any], paths: list[Path],
+                      opts: dict[str, Any] | None, out_dir: Path, fmt: str, quality: int,
+                      progress: Callable[[int, int, str], None] | None) -> list[dict[str, Any]]:
+        """Export through ``rawlux.batch.run`` (its ledger makes it resumable): one batch per
+        distinct recipe (each photo's saved recipe when ``opts`` is None)."""
+        groups: dict[str, list[Path]] = {}
+        for p in paths:
+            use = (self.load_recipe(p) or {}) if opts is None else opts
+            groups.setdefault(json.dumps(use, sort_keys=True), []).append(p)
+        results: list[dict[str, Any]] = []
+        n = len(paths)
+        for key, group in groups.items():
+            base = len(results)
+
+            def on_progress(event: str, row: Any, counts: dict[str, int], base: int = base) -> None:
+                if progress is not None:
+                    done = sum(v for k, v in counts.items() if k in ("done", "skipped", "failed"))
+                    name = Path(row.inputs[0]).name if row is not None and row.inputs else ""
+                    progress(min(n, base + done), n, name)
+
+            res = batch_run(group, out_dir, recipe=json.loads(key), fmt=fmt, quality=quality,
+                            progress=on_progress, workers=1)
+            for row in res.rows:
+                status = {"failed": "error", "not run": "error"}.get(row.status, row.status)
+                results.append({"file": Path(row.inputs[0]).name if row.inputs else "",
+                                "output": row.output, "status": status,
+                                **({"error": row.reason} if status == "error" else {})})
+        if progress:
+            progress(n, n, "")
+        return results
 
     def _export_each(self, paths: list[Path], opts: dict[str, Any], out_dir: Path, fmt: str,
                      quality: int, progress: Callable[[int, int, str], None] | None,
@@ -705,6 +733,22 @@ class Engine:
         if progress:
             progress(n, n, "")
         return results
+
+
+def _batch_runner() -> Callable[..., Any] | None:
+    """``rawlux.batch.run`` when the batch engine is installed and has the expected call."""
+    import inspect
+
+    try:
+        from rawlux.batch import run as batch_run  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    want = {"recipe", "fmt", "quality", "progress", "workers"}
+    try:
+        ok = want <= set(inspect.signature(batch_run).parameters)
+    except (TypeError, ValueError):
+        return None
+    return batch_run if ok else None
 
 
 # ----------------------------------------------------------------------------- pixel helpers

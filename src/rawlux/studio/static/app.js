@@ -144,9 +144,14 @@ function updateExportButton() {
 
 // ------------------------------------------------------------------ develop: controls from the schema
 
+function currentIsRaw() {
+  const f = state.files.find((x) => x.path === state.current);
+  return !f || f.raw;
+}
 function defaults() {
   const o = {};
   for (const f of state.schema.develop) o[f.name] = f.default;
+  if (!currentIsRaw()) Object.assign(o, state.schema.photo_defaults);
   return o;
 }
 const fmt = (f, v) => (f.type === "float" ? `${(+v).toFixed(f.hi - f.lo > 2 ? 2 : 2)}${f.unit ? " " + f.unit : ""}` : v);
@@ -155,7 +160,9 @@ function buildControls() {
   const box = $("#controls");
   box.replaceChildren();
   const groups = {};
+  const raw = currentIsRaw();
   for (const f of state.schema.develop) {
+    if (f.raw_only && !raw) continue;  // a developed photo enters at the look stage
     if (!groups[f.group]) {
       groups[f.group] = el("div", { class: "group", "data-group": f.group }, el("h3", { text: f.group }));
       box.append(groups[f.group]);
@@ -267,6 +274,12 @@ async function openPhoto(path) {
   state.portrait.focus = null;
   state.fullSize = null;
   $("#photo-title").textContent = path;
+  state.lastStats = null;
+  const hc = $("#histogram");
+  hc.getContext("2d").clearRect(0, 0, hc.width, hc.height);
+  $("#dev-error").hidden = true;
+  for (const id of ["#clip-shadow", "#clip-raw", "#clip-high"]) $(id).textContent = "";
+  status("", "");
   document.querySelectorAll("#tabs button").forEach((b) => { b.disabled = false; });
   updateExportButton();
   try {
@@ -274,13 +287,32 @@ async function openPhoto(path) {
     if (r && r.options) { Object.assign(state.options, r.options); status("recipe loaded from beside the photo"); }
   } catch (e) { showError(e.message); }
   buildControls();
-  setMode("develop");
+  $("#hdr-original").hidden = true;
+  api(`exif-open`, `/api/exif?path=${encodeURIComponent(path)}`).then((ex) => {
+    if (ex && ex.hdr && state.current === path) $("#hdr-original").hidden = false;
+  }).catch(() => {});
   $("#dev-img").removeAttribute("src");
+  setMode("develop");
   showView("develop");
 }
 
-const render = guard(async () => {
+const render = async () => {
+  try {
+    await renderNow();
+    $("#dev-error").hidden = true;
+  } catch (e) {
+    setBusy(false);
+    $("#dev-img").removeAttribute("src");
+    $("#dev-overlay").hidden = true;
+    const box = $("#dev-error");
+    box.textContent = e.message;
+    box.hidden = false;
+  }
+};
+const renderNow = async () => {
   if (!state.current || state.view !== "develop") return;
+  unzoom();
+  $("#dev-img").style.width = "";
   setBusy(true);
   const body = { path: state.current, options: state.options, overlay: $("#show-clipping").checked };
   let r;
@@ -302,10 +334,11 @@ const render = guard(async () => {
   const notes = (r.stats && r.stats.notes) || [];
   $("#dev-notes").textContent = notes.join(" · ");
   $("#dev-notes").hidden = !notes.length;
-  status(`${state.options.look} · ${state.options.wb} · ${(+state.options.exposure).toFixed(2)} EV`,
-    `preview ${r.ms} ms${r.stats ? ` · ${r.stats.size[0]}×${r.stats.size[1]}` : ""}`);
+  const what = currentIsRaw() ? ` · ${state.options.wb}` : "";
+  status(`${state.options.look}${what} · ${(+state.options.exposure).toFixed(2)} EV`,
+    `${state.mode === "develop" ? "preview" : state.mode} ${r.ms} ms${r.stats ? ` · ${r.stats.size[0]}×${r.stats.size[1]}` : ""}`);
   placeFocusDot();
-});
+};
 
 function drawHistogram(s) {
   const c = $("#histogram");
@@ -405,14 +438,33 @@ $("#recipe-save").addEventListener("click", guard(async () => {
   if (r) status(`saved ${r.saved}`);
 }));
 $("#recipe-reset").addEventListener("click", () => { state.options = defaults(); buildControls(); render(); });
+function unzoom() {
+  $("#dev-canvas").classList.remove("zoomed");
+  $("#full-res").classList.remove("on");
+  $("#hdr-original").classList.remove("on");
+}
 $("#full-res").addEventListener("click", guard(async () => {
+  if ($("#dev-canvas").classList.contains("zoomed")) { unzoom(); render(); return; }
   setBusy(true); status(undefined, "rendering full size…");
   const blob = await api("render", "/api/full", { path: state.current, options: state.options }, { binary: true });
   setBusy(false);
   if (!blob) return;
-  $("#dev-img").src = URL.createObjectURL(blob);
-  status(undefined, "full size");
+  const img = $("#dev-img");
+  await setImg(img, URL.createObjectURL(blob));
+  $("#dev-overlay").hidden = true;
+  img.style.width = `${img.naturalWidth / (window.devicePixelRatio || 1)}px`;
+  $("#dev-canvas").classList.add("zoomed");
+  $("#full-res").classList.add("on");
+  status(undefined, `full size ${img.naturalWidth}×${img.naturalHeight} · 1:1 · click 1:1 again to fit`);
 }));
+$("#hdr-original").addEventListener("click", () => {
+  const b = $("#hdr-original");
+  if (b.classList.contains("on")) { unzoom(); render(); return; }
+  b.classList.add("on");
+  $("#dev-overlay").hidden = true;
+  $("#dev-img").src = `/api/original?path=${encodeURIComponent(state.current)}`;
+  status(undefined, "original file: shown in HDR where this screen and browser support gain maps");
+});
 
 // ------------------------------------------------------------------ compare
 
