@@ -295,3 +295,37 @@ def test_recipe_round_trip_and_export_resume(client: TestClient, folder: Path) -
     assert _digest(folder) == before  # originals untouched
     listing = {f["path"] for f in client.get("/api/files").json()["files"]}
     assert not any(p.startswith("rawlux-export") for p in listing)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_cli_serves_on_loopback_and_prints_the_address(folder: Path, tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "rawlux.cli.app", "studio", str(folder),
+                             "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/api/files", timeout=20) as r:
+            assert {f["path"] for f in json.loads(r.read())["files"]} >= {"kodak_dc50.kdc"}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "rawlux.cli.app", "studio", str(tmp_path / "nope"),
+                        "--no-browser"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and "nope" in r.stderr and "not a folder" in r.stderr

@@ -385,6 +385,7 @@ def serve(folder: str | Path, port: int = 0, open_browser: bool = True,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
+        sock.listen(128)  # connections queue from now on: the printed address works at once
     except OSError as exc:
         from rawlux.core.errors import OutputError
 
