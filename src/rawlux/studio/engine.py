@@ -60,6 +60,9 @@ _GROUPS = {
 }
 
 
+_THUMB_RENDER = threading.Lock()
+
+
 class Superseded(RawluxError):
     """A newer request for the same photo replaced this one (not an error the user sees)."""
 
@@ -108,7 +111,19 @@ def schema() -> dict[str, Any]:
             d["step"] = 0.05 if (d["hi"] - d["lo"]) > 2 else 0.01
         fields.append(d)
     return {"develop": fields, "lenses": lens_names(), "layouts": layout_names(),
-            "recipe_suffix": RECIPE_SUFFIX, "photo_defaults": dict(PHOTO_DEFAULTS)}
+            "recipe_suffix": RECIPE_SUFFIX, "photo_defaults": dict(PHOTO_DEFAULTS),
+            "export_hdr": export_hdr_available()}
+
+
+def export_hdr_available() -> bool:
+    """True when exports can write Ultra HDR (gain-map) JPEGs: the batch engine takes ``hdr``
+    and the gain-map writer is installed."""
+    import importlib.util
+    import inspect
+
+    run = _batch_runner()
+    return (run is not None and "hdr" in inspect.signature(run).parameters
+            and importlib.util.find_spec("rawlux.io.gainmap") is not None)
 
 
 def lens_names() -> list[str]:
@@ -578,7 +593,9 @@ class Engine:
             a = cv2.imread(str(cached), cv2.IMREAD_COLOR)
             if a is not None:
                 return np.ascontiguousarray(a[..., ::-1])
-        r = self.preview(path, {})
+        with _THUMB_RENDER:  # one developed thumbnail at a time; never evicts an open photo
+            r = Engine(max_sessions=1, preview_long_side=2 * long_side,
+                       cache_dir=self.cache_dir).preview(path, {})
         from rawlux.looks.sheet import thumbnail as shrink
 
         small = to_uint8(shrink(r.display, long_side).data)
@@ -649,19 +666,26 @@ class Engine:
             raise InvalidParameter(f"{src.name}: not a rawlux recipe of schema {RECIPE_SCHEMA}")
         return develop_options(body.get("develop") or {})
 
-    def export(self, paths: list[Path], opts: dict[str, Any], out_dir: Path, fmt: str = "jpg",
-               quality: int = 92, progress: Callable[[int, int, str], None] | None = None,
-               cancelled: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
+    def export(self, paths: list[Path], opts: dict[str, Any] | None, out_dir: Path,
+               fmt: str = "jpg", quality: int = 92,
+               progress: Callable[[int, int, str], None] | None = None,
+               cancelled: Callable[[], bool] = lambda: False, hdr: bool = False
+               ) -> list[dict[str, Any]]:
         """Develop and save every path into ``out_dir`` (``rawlux.batch.run`` when available);
-        resumable: an output already written with the same options is skipped."""
+        resumable: an output already written with the same options is skipped. ``opts`` None:
+        each photo with its saved recipe. ``hdr``: Ultra HDR JPEGs (batch engine only)."""
         batch_run = _batch_runner()
+        if hdr and not export_hdr_available():
+            raise InvalidParameter("Ultra HDR export is not available in this build of rawlux")
         if batch_run is not None:
-            return self._export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress)
+            return self._export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress,
+                                      hdr)
         return self._export_each(paths, opts, out_dir, fmt, quality, progress, cancelled)
 
     def _export_batch(self, batch_run: Callable[..., Any], paths: list[Path],
                       opts: dict[str, Any] | None, out_dir: Path, fmt: str, quality: int,
-                      progress: Callable[[int, int, str], None] | None) -> list[dict[str, Any]]:
+                      progress: Callable[[int, int, str], None] | None, hdr: bool = False
+                      ) -> list[dict[str, Any]]:
         """Export through ``rawlux.batch.run`` (its ledger makes it resumable): one batch per
         distinct recipe (each photo's saved recipe when ``opts`` is None)."""
         groups: dict[str, list[Path]] = {}
@@ -679,8 +703,9 @@ class Engine:
                     name = Path(row.inputs[0]).name if row is not None and row.inputs else ""
                     progress(min(n, base + done), n, name)
 
+            extra = {"hdr": True} if hdr else {}
             res = batch_run(group, out_dir, recipe=json.loads(key), fmt=fmt, quality=quality,
-                            progress=on_progress, workers=1)
+                            progress=on_progress, workers=1, **extra)
             for row in res.rows:
                 status = {"failed": "error", "not run": "error"}.get(row.status, row.status)
                 results.append({"file": Path(row.inputs[0]).name if row.inputs else "",

@@ -319,6 +319,11 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             quality = b.get("quality", 92)
             if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
                 raise InvalidParameter("quality must be an integer 1..100")
+            hdr = b.get("hdr", False)
+            if not isinstance(hdr, bool):
+                raise InvalidParameter("hdr must be true or false")
+            if hdr and (fmt != "jpg" or not eng.export_hdr_available()):
+                raise InvalidParameter("Ultra HDR export needs the JPEG format and the gain-map writer")
             jid = str(next(job_ids))
             job = {"id": jid, "done": 0, "total": len(paths), "current": "", "finished": False,
                    "results": [], "error": None, "out_dir": EXPORT_DIR, "cancel": False}
@@ -330,7 +335,7 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             def run() -> None:
                 try:
                     job["results"] = engine.export(paths, opts, root / EXPORT_DIR, fmt, quality,
-                                                   progress, lambda: job["cancel"])
+                                                   progress, lambda: job["cancel"], hdr=hdr)
                 except RawluxError as err:
                     job["error"] = str(err).replace(str(root) + "/", "")
                 except Exception as exc:  # noqa: BLE001 - shown in the page, never a traceback

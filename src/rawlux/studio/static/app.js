@@ -612,6 +612,8 @@ $("#export-open").addEventListener("click", () => {
     return b;
   }));
   $("#export-progress").hidden = true;
+  $("#export-results").replaceChildren();
+  $("#hdr-row").hidden = !state.schema.export_hdr;
   $("#export-go").disabled = false;
   $("#export-dlg").showModal();
 });
@@ -622,7 +624,8 @@ $("#export-go").addEventListener("click", guard(async (ev) => {
   $("#export-go").disabled = true;
   $("#export-progress").hidden = false;
   const job = await api("export", "/api/export", { paths, options: state.options, format: exportFmt,
-    quality: +$("#quality").value, use_saved_recipes: $("#use-recipes").checked });
+    quality: +$("#quality").value, use_saved_recipes: $("#use-recipes").checked,
+    hdr: !$("#hdr-row").hidden && $("#export-hdr").checked });
   if (!job) return;
   const poll = async () => {
     const j = await api("job", `/api/jobs/${job.id}`);
@@ -641,9 +644,27 @@ $("#export-go").addEventListener("click", guard(async (ev) => {
     $("#export-status").textContent = j.error ? j.error :
       `${done} exported, ${skipped} already done${errs.length ? `, ${errs.length} failed: ${errs.map((e) => e.error).join("; ")}` : ""} → rawlux-export/`;
     $("#export-go").disabled = false;
+    // open an exported file as the browser shows it (an Ultra HDR JPEG in HDR where supported)
+    $("#export-results").replaceChildren(...j.results.filter((r) => r.output && r.status !== "error").slice(0, 8).map((r) => {
+      const b = el("button", { type: "button", class: "link", text: `view ${r.output}` });
+      b.addEventListener("click", () => viewExport(r.output));
+      return b;
+    }));
   };
   poll();
 }));
+
+function viewExport(output) {
+  $("#export-dlg").close();
+  showView("develop");
+  setTimeout(() => {
+    if (inflight.render) inflight.render.abort();
+    setBusy(false);
+    $("#dev-overlay").hidden = true;
+    $("#dev-img").src = `/api/original?path=${encodeURIComponent(`rawlux-export/${output}`)}`;
+    status(undefined, `exported file rawlux-export/${output}`);
+  }, 50);
+}
 
 // ------------------------------------------------------------------ start
 
