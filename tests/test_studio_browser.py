@@ -102,6 +102,13 @@ def test_browse_develop_look_compare_export(studio) -> None:
         page.wait_for_timeout(200)
         mono = _shot(page.locator("#dev-img"))
         assert _chroma(colour) > 4 * _chroma(mono) and _chroma(mono) < 2.5
+        # hold B: the photo before any change (neutral, in colour); release: back to mono
+        page.keyboard.down("b")
+        page.wait_for_selector("#dev-hint:not([hidden])")
+        assert _chroma(_shot(page.locator("#dev-img"))) > 4 * _chroma(mono)
+        page.keyboard.up("b")
+        page.wait_for_timeout(200)
+        assert _chroma(_shot(page.locator("#dev-img"))) < 2.5
 
         # compare: one tile per look, all different; the split view shows before and after
         page.click("#tabs button[data-view='compare']")

@@ -140,6 +140,7 @@ async function hoverExif(path, box) {
 
 function updateExportButton() {
   $("#export-open").disabled = !(state.current || state.selected.size);
+  $("#export-open").textContent = state.selected.size ? `Export ${state.selected.size}…` : "Export…";
 }
 
 // ------------------------------------------------------------------ develop: controls from the schema
@@ -665,6 +666,35 @@ function viewExport(output) {
     status(undefined, `exported file rawlux-export/${output}`);
   }, 50);
 }
+
+// ------------------------------------------------------------------ keyboard
+// develop: hold B to see the photo before any change; ← → previous / next photo; Esc library
+
+let beforeShown = null;
+document.addEventListener("keydown", guard(async (ev) => {
+  if (ev.target.closest("input, select, textarea, dialog")) return;
+  if (state.view === "develop" && (ev.key === "b" || ev.key === "\\") && !beforeShown && !ev.repeat) {
+    beforeShown = $("#dev-img").src;
+    const r = await api("before-key", "/api/preview", { path: state.current, options: state.options, before: true });
+    if (r && beforeShown) { $("#dev-img").src = r.image; hint("before · neutral, as shot"); }
+  } else if ((ev.key === "ArrowRight" || ev.key === "ArrowLeft") && state.view !== "library" && state.current) {
+    const i = state.files.findIndex((f) => f.path === state.current);
+    const j = i + (ev.key === "ArrowRight" ? 1 : -1);
+    if (i >= 0 && j >= 0 && j < state.files.length) {
+      const view = state.view;
+      await openPhoto(state.files[j].path);
+      if (view === "compare") showView("compare");
+    }
+  } else if (ev.key === "Escape" && state.view !== "library") showView("library");
+}));
+document.addEventListener("keyup", (ev) => {
+  if ((ev.key === "b" || ev.key === "\\") && beforeShown) {
+    if (inflight["before-key"]) inflight["before-key"].abort();
+    $("#dev-img").src = beforeShown;
+    beforeShown = null;
+    hint("");
+  }
+});
 
 // ------------------------------------------------------------------ start
 
