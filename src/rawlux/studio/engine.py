@@ -197,10 +197,13 @@ def _key(opts: dict[str, Any], names: tuple[str, ...]) -> tuple:
 def bin_to_preview(norm: RawImage, long_side: int) -> RawImage:
     """A normalised mosaic (black_level output) reduced to a LINEAR float32 raw whose long side
     is about ``long_side`` (each 2x2 Bayer cell -> R, mean G, B, then area resampling); crop and
-    noise profile scaled to match. LINEAR input is area-resampled."""
+    noise profile scaled to match. LINEAR input is area-resampled; a raw whose long side is at
+    most ``long_side`` is returned as it is."""
     import cv2
 
     d = norm.data
+    if max(d.shape[:2]) <= long_side:
+        return norm  # small enough: the preview is the full develop
     if norm.cfa.is_bayer:
         pat = norm.cfa_pattern
         h2, w2 = d.shape[0] // 2, d.shape[1] // 2
