@@ -51,6 +51,7 @@ RECIPE_SCHEMA = 1
 
 _GEOMETRY_KEYS = ("wb", "highlights", "denoise", "demosaic", "lens_correction", "crop")
 _SCENE_KEYS = _GEOMETRY_KEYS + ("exposure", "sharpen")
+_ALL_KEYS = _SCENE_KEYS + ("look", "strength", "color_space", "gamut")
 _GROUPS = {
     "look": "Look", "strength": "Look",
     "exposure": "Light", "wb": "Light", "highlights": "Light",
@@ -553,7 +554,20 @@ class Engine:
             raise InvalidParameter(f"focus point {focus} must be within 0..1")
         t0 = time.perf_counter()
         base = self.preview(path, opts, ticket)
-        res = portrait(base.display, lens=lens, aperture=aperture, focus=focus)
+        s = self._session(path)
+        # the subject decision (the segmentation model, ~half the time) depends only on the
+        # picture: a focus, lens or aperture change reuses it
+        from rawlux.portrait.mask import find_subject
+
+        with s.lock:
+            subject = self._cached(s, "subject", _key(opts, _ALL_KEYS),
+                                   lambda: find_subject(base.display))
+        if subject.mask is not None:
+            res = portrait(base.display, lens=lens, aperture=aperture, focus=focus,
+                           mask=subject.mask)
+        else:
+            res = portrait(base.display, lens=lens, aperture=aperture, focus=focus, subject="none")
+            res = dataclasses.replace(res, note=subject.why)
         rgb = to_uint8(res.image.data)
         stats = {**histogram(rgb), "note": res.note, "size": [int(rgb.shape[1]), int(rgb.shape[0])],
                  "raw_clipped_percent": base.stats.get("raw_clipped_percent")}
