@@ -151,6 +151,14 @@ def test_browse_develop_look_compare_export(studio) -> None:
         from rawlux.io.photo import open_photo
 
         assert _chroma(open_photo(out).data * 255) < 2.5  # the mono look chosen in the page
-        page.screenshot(path=str(folder.parent / "export.png"))
+        # moving to another photo and back keeps this photo's edits
+        page.click("#export-close")
+        page.click("#tabs button[data-view='develop']")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_selector("#photo-title:has-text('canon_eos_6d.dng')")
+        assert page.locator("#opt-look button.on").inner_text() == "authentic"
+        page.keyboard.press("ArrowRight")
+        page.wait_for_selector("#photo-title:has-text('kodak_dc50.kdc')")
+        assert page.locator("#opt-look button.on").inner_text() == "mono"
         assert not errors, errors
         browser.close()

@@ -269,7 +269,9 @@ function setOpt(name, value, live = false) {
 
 // ------------------------------------------------------------------ develop: rendering
 
+const edits = {};  // path -> options edited in this session (kept when moving between photos)
 async function openPhoto(path) {
+  if (state.current) edits[state.current] = { ...state.options };
   state.current = path;
   state.options = defaults();
   state.portrait.focus = null;
@@ -283,10 +285,14 @@ async function openPhoto(path) {
   status("", "");
   document.querySelectorAll("#tabs button").forEach((b) => { b.disabled = false; });
   updateExportButton();
-  try {
-    const r = await api("recipe", `/api/recipe?path=${encodeURIComponent(path)}`);
-    if (r && r.options) { Object.assign(state.options, r.options); status("recipe loaded from beside the photo"); }
-  } catch (e) { showError(e.message); }
+  if (edits[path]) {
+    state.options = { ...edits[path] };
+  } else {
+    try {
+      const r = await api("recipe", `/api/recipe?path=${encodeURIComponent(path)}`);
+      if (r && r.options) { Object.assign(state.options, r.options); status("recipe loaded from beside the photo"); }
+    } catch (e) { showError(e.message); }
+  }
   buildControls();
   $("#hdr-original").hidden = true;
   api(`exif-open`, `/api/exif?path=${encodeURIComponent(path)}`).then((ex) => {
@@ -436,7 +442,14 @@ $("#aperture").addEventListener("input", () => {
 
 $("#recipe-save").addEventListener("click", guard(async () => {
   const r = await api("recipe-save", "/api/recipe", { path: state.current, options: state.options });
-  if (r) status(`saved ${r.saved}`);
+  if (!r) return;
+  status(`saved ${r.saved}`);
+  const f = state.files.find((x) => x.path === state.current);
+  if (f && !f.recipe) {
+    f.recipe = true;
+    const name = document.querySelector(`.tile[data-path="${CSS.escape(f.path)}"] .name`);
+    if (name) name.insertBefore(el("span", { class: "badge", text: "recipe" }), name.lastChild);
+  }
 }));
 $("#recipe-reset").addEventListener("click", () => { state.options = defaults(); buildControls(); render(); });
 function unzoom() {
