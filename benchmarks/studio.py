@@ -81,7 +81,8 @@ def main() -> None:
     ap.add_argument("raws", nargs="*", type=Path)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--mp", type=float, default=12.2, help="megapixels of the generated sample")
-    ap.add_argument("--long-side", type=int, default=0, help="preview long side (default: the studio's)")
+    ap.add_argument("--long-side", type=int, default=0,
+                    help="preview long side (default: the studio's)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     raws = list(args.raws)

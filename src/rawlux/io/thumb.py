@@ -80,8 +80,8 @@ def quick_thumbnail(path: str | os.PathLike[str], long_side: int = 320) -> np.nd
 
             f = long_side / max(arr.shape[:2])
             if f < 1:
-                arr = cv2.resize(arr, (max(1, round(arr.shape[1] * f)), max(1, round(arr.shape[0] * f))),
-                                 interpolation=cv2.INTER_AREA)
+                size = (max(1, round(arr.shape[1] * f)), max(1, round(arr.shape[0] * f)))
+                arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
             small = np.ascontiguousarray(arr.astype(np.uint8))
     except (OSError, ValueError, SyntaxError):
         return None

@@ -101,7 +101,8 @@ def schema() -> dict[str, Any]:
         if f.name == "look":
             d["choices"] = _ordered(look_names())
         elif f.name == "demosaic":
-            d["choices"] = ["default"] + [n for n in DEMOSAIC.names() if not n.endswith("_reference")]
+            d["choices"] = ["default"] + [n for n in DEMOSAIC.names()
+                                          if not n.endswith("_reference")]
             d["default"] = "default"
         elif f.name == "wb":
             d["type"] = "wb"
@@ -294,8 +295,8 @@ class Engine:
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[Path, _Session] = OrderedDict()
         self._lock = threading.Lock()
-        self.cache_dir = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-                                           ) / "rawlux" / "studio"
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        self.cache_dir = cache_dir or Path(base) / "rawlux" / "studio"
 
     # ----------------------------------------------------------------- opening
 
@@ -358,7 +359,8 @@ class Engine:
 
             defs = stage_definitions()
             pipe = Pipeline([Stage(defs["black_level"], BlackLevelParams()),
-                             Stage(defs["lens_shading"], LensShadingParams(enabled=lens_correction))])
+                             Stage(defs["lens_shading"],
+                                   LensShadingParams(enabled=lens_correction))])
             assert s.raw is not None
             norm = pipe.run(s.raw)
             pr = bin_to_preview(norm, self.preview_long_side)
@@ -431,7 +433,8 @@ class Engine:
             out = self._display(s, scene, use if not before else {"look": "neutral"}, check)
         rgb = to_uint8(out.data)
         stats = histogram(rgb)
-        stats["raw_clipped_percent"] = round(100.0 * s.raw_clip_fraction, 3) if s.kind == "raw" else None
+        stats["raw_clipped_percent"] = (round(100.0 * s.raw_clip_fraction, 3)
+                                        if s.kind == "raw" else None)
         stats["kind"] = s.kind
         notes = {str(w.message).replace(str(path), path.name) for w in caught}
         stats["notes"] = sorted(notes | s.notes)
@@ -528,7 +531,8 @@ class Engine:
         oh, ow = (w, h) if orient in (5, 6, 7, 8) else (h, w)
         r, c = _unorient(int(y * (oh - 1)), int(x * (ow - 1)), oh, ow, orient)
         rad = max(2, min(h, w) // 200)
-        patch = camera.data[max(0, r - rad): r + rad + 1, max(0, c - rad): c + rad + 1].reshape(-1, 3)
+        patch = camera.data[max(0, r - rad): r + rad + 1, max(0, c - rad): c + rad + 1]
+        patch = patch.reshape(-1, 3)
         gains = camera.wb_gains if camera.wb_gains is not None else np.ones(3, np.float32)
         rgb = patch.mean(axis=0) / np.asarray(gains, np.float64)
         if not np.all(np.isfinite(rgb)) or np.any(rgb <= 1e-6):
@@ -579,12 +583,14 @@ class Engine:
         from rawlux.frame.render import apply_frame
 
         if layout not in layout_names():
-            raise InvalidParameter(f"layout {layout!r} is unknown; valid: {', '.join(layout_names())}")
+            raise InvalidParameter(
+                f"layout {layout!r} is unknown; valid: {', '.join(layout_names())}")
         t0 = time.perf_counter()
         base = self.preview(path, opts, ticket)
         img = base.display
         if img.metadata.orientation != 1:
-            img = dataclasses.replace(img, metadata=dataclasses.replace(img.metadata, orientation=1))
+            upright = dataclasses.replace(img.metadata, orientation=1)
+            img = dataclasses.replace(img, metadata=upright)
         out = apply_frame(img, layout)
         rgb = to_uint8(out.data)
         return Render(rgb, base.space, (time.perf_counter() - t0) * 1000.0,
@@ -885,7 +891,8 @@ def _raw_clip_display(grid: np.ndarray, pr: RawImage, opts: dict[str, Any],
         g = g[c.top: c.top + c.height, c.left: c.left + c.width]
     g = apply_orientation(g, int(pr.metadata.orientation or 1))
     if g.shape != shape:
-        g = cv2.resize(g.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        g = cv2.resize(g.astype(np.uint8), (shape[1], shape[0]),
+                       interpolation=cv2.INTER_NEAREST) > 0
     return g
 
 

@@ -266,8 +266,9 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             ticket = engine.begin(p)
             r = await run_in_threadpool(lambda: engine.portrait(
                 p, opts, lens=lens, aperture=float(aperture), focus=focus, ticket=ticket))
-            return JSONResponse({"image": _data_url(eng.encode_jpeg(r.rgb, r.space, 90), "image/jpeg"),
-                                 "ms": round(r.ms), "note": r.stats.get("note", ""), "stats": r.stats})
+            image = _data_url(eng.encode_jpeg(r.rgb, r.space, 90), "image/jpeg")
+            return JSONResponse({"image": image, "ms": round(r.ms),
+                                 "note": r.stats.get("note", ""), "stats": r.stats})
         return await guarded(go)
 
     @app.post("/api/frame")
@@ -281,8 +282,8 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
                 raise InvalidParameter("missing 'layout'")
             ticket = engine.begin(p)
             r = await run_in_threadpool(lambda: engine.frame(p, opts, layout, ticket=ticket))
-            return JSONResponse({"image": _data_url(eng.encode_jpeg(r.rgb, r.space, 90), "image/jpeg"),
-                                 "ms": round(r.ms), "stats": r.stats})
+            image = _data_url(eng.encode_jpeg(r.rgb, r.space, 90), "image/jpeg")
+            return JSONResponse({"image": image, "ms": round(r.ms), "stats": r.stats})
         return await guarded(go)
 
     # ------------------------------------------------------------------ recipes, export
@@ -323,7 +324,8 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             if not isinstance(hdr, bool):
                 raise InvalidParameter("hdr must be true or false")
             if hdr and (fmt != "jpg" or not eng.export_hdr_available()):
-                raise InvalidParameter("Ultra HDR export needs the JPEG format and the gain-map writer")
+                raise InvalidParameter(
+                    "Ultra HDR export needs the JPEG format and the gain-map writer")
             jid = str(next(job_ids))
             job = {"id": jid, "done": 0, "total": len(paths), "current": "", "finished": False,
                    "results": [], "error": None, "out_dir": EXPORT_DIR, "cancel": False}
