@@ -35,7 +35,7 @@ def quick_thumbnail(path: str | os.PathLike[str], long_side: int = 320) -> np.nd
     """Upright uint8 (h, w, 3) thumbnail whose long side is at most ``long_side``, or None.
 
     Photos (JPEG, PNG, TIFF, HEIC, AVIF, WebP) are decoded at reduced size; raws give their
-    embedded JPEG/bitmap preview when it is at least a quarter of ``long_side``.
+    embedded JPEG/bitmap preview when it is at least half of ``long_side``.
     """
     p = check_readable(path)
     kind = sniff(read_head(p, 64))
@@ -85,7 +85,7 @@ def quick_thumbnail(path: str | os.PathLike[str], long_side: int = 320) -> np.nd
             small = np.ascontiguousarray(arr.astype(np.uint8))
     except (OSError, ValueError, SyntaxError):
         return None
-    if max(small.shape[:2]) < long_side // 4:
+    if max(small.shape[:2]) < long_side // 2:  # a postage stamp: develop one instead
         return None
     return small
 
