@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(0, "--port", min=0, max=65535,
                                  help="port on 127.0.0.1 (0 = a free one)"),
         no_browser: bool = typer.Option(False, "--no-browser", help="do not open a browser"),
+        preview: int = typer.Option(1280, "--preview", min=480, max=4096,
+                                    help="long side of live previews, px (larger: sharper on "
+                                         "high-DPI screens, slower updates)"),
     ) -> None:
         """Open FOLDER in a local web studio on 127.0.0.1: browse, develop with live previews,
         compare every look, set portrait focus and frames, export. Originals are never changed."""
@@ -33,7 +36,7 @@ def register(app: typer.Typer) -> None:
                 raise UnsupportedInput(
                     f"the studio needs the 'studio' extra (pip install 'rawlux[studio]'): {exc}"
                 ) from None
-            serve(folder, port=port, open_browser=not no_browser,
+            serve(folder, port=port, open_browser=not no_browser, preview_long_side=preview,
                   announce=lambda s: typer.echo(s, err=False))
 
         run_guarded(run, context=str(folder))

@@ -380,14 +380,15 @@ def eng_raw_exts() -> tuple[str, ...]:
 
 
 def serve(folder: str | Path, port: int = 0, open_browser: bool = True,
-          announce: Any = print) -> None:
-    """Run the studio on 127.0.0.1 (``port`` 0 = a free port), print its address, block."""
+          announce: Any = print, preview_long_side: int = eng.PREVIEW_LONG_SIDE) -> None:
+    """Run the studio on 127.0.0.1 (``port`` 0 = a free port), print its address, block.
+    ``preview_long_side``: pixels of the live preview's long side."""
     import socket
     import webbrowser
 
     import uvicorn
 
-    app = create_app(folder)
+    app = create_app(folder, eng.Engine(preview_long_side=preview_long_side))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
