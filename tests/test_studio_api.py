@@ -205,6 +205,16 @@ def test_eyedropper_neutralises_the_picked_grey(client: TestClient) -> None:
     assert after < 0.04
 
 
+def test_applied_white_is_reported_as_kelvin_that_reproduces_it(shared_data: Path) -> None:
+    """The custom white-balance sliders start from the white now applied: as-shot expressed as
+    KELVIN,TINT renders the same picture."""
+    e = eng.Engine(preview_long_side=800)
+    p = shared_data / "raw" / CHART
+    shot = e.preview(p, {})
+    kelvin = e.preview(p, {"wb": shot.stats["white"]})
+    assert np.abs(shot.rgb.astype(np.float64) - kelvin.rgb).mean() < 0.5
+
+
 def test_look_change_changes_the_preview_and_histogram(client: TestClient) -> None:
     a = _post(client, "/api/preview", {"path": "kodak_dc50.kdc", "options": {}, "overlay": True}).json()
     b = _post(client, "/api/preview", {"path": "kodak_dc50.kdc", "options": {"look": "mono"}}).json()

@@ -436,12 +436,22 @@ class Engine:
         stats["raw_clipped_percent"] = (round(100.0 * s.raw_clip_fraction, 3)
                                         if s.kind == "raw" else None)
         stats["kind"] = s.kind
-        notes = {str(w.message).replace(str(path), path.name) for w in caught}
+        # warnings are process-wide: keep those about this photo (another thread may be
+        # rendering another file's thumbnail at the same time)
+        notes = {str(w.message).replace(str(path), path.name) for w in caught
+                 if str(path) in str(w.message)}
         stats["notes"] = sorted(notes | s.notes)
         s.notes |= notes  # a cached stage warns once; the photo keeps its notes
         stats["size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
         if s.kind == "raw" and s.raw is not None:
             stats["full_size"] = [int(s.raw.width), int(s.raw.height)]
+            camera = s.cache.get("camera")
+            if camera and not before:
+                try:
+                    stats["white"] = _white_of(camera[0][1], path,
+                                               camera[0][1].wb_gains)  # what is applied
+                except RawluxError:
+                    stats["white"] = None
         return Render(rgb, out.space, (time.perf_counter() - t0) * 1000.0, stats, out)
 
     def _display(self, s: _Session, scene: Image, opts: dict[str, Any], check: Callable) -> Image:
@@ -515,9 +525,6 @@ class Engine:
     def pick_white(self, path: Path, opts: dict[str, Any], x: float, y: float) -> str:
         """The ``wb`` option (``KELVIN,TINT``) that makes the spot at (x, y) (fractions of the
         displayed preview) neutral. Raws only."""
-        from rawlux.color.camera import camera_profile, neutral_to_xy
-        from rawlux.color.cct import xy_to_cct_tint
-
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise InvalidParameter(f"white point position ({x}, {y}) must be within 0..1")
         s = self._session(path)
@@ -537,11 +544,7 @@ class Engine:
         rgb = patch.mean(axis=0) / np.asarray(gains, np.float64)
         if not np.all(np.isfinite(rgb)) or np.any(rgb <= 1e-6):
             raise InvalidParameter("that spot is too dark or clipped to set white balance from")
-        xy = neutral_to_xy(camera_profile(camera.calibration, str(path)), rgb / rgb.max())
-        cct, tint = xy_to_cct_tint(np.asarray(xy))
-        k = float(np.clip(float(np.asarray(cct).ravel()[0]), 1700.0, 50000.0))
-        t = float(np.clip(float(np.asarray(tint).ravel()[0]), -150.0, 150.0))
-        return f"{round(k)},{t:+.0f}"
+        return _white_of(camera, path, 1.0 / rgb)
 
     # ----------------------------------------------------------------- portrait, frame
 
@@ -894,6 +897,24 @@ def _raw_clip_display(grid: np.ndarray, pr: RawImage, opts: dict[str, Any],
         g = cv2.resize(g.astype(np.uint8), (shape[1], shape[0]),
                        interpolation=cv2.INTER_NEAREST) > 0
     return g
+
+
+def _white_of(camera: Image, path: Path, gains: Any) -> str:
+    """``KELVIN,TINT`` of the white that camera-RGB ``gains`` neutralise (camera profile of
+    ``camera``), clipped to the white-balance stage's bounds."""
+    from rawlux.color.camera import camera_profile, neutral_to_xy
+    from rawlux.color.cct import xy_to_cct_tint
+
+    if gains is None:
+        raise InvalidParameter("no white balance applied")
+    n = 1.0 / np.asarray(gains, np.float64).ravel()
+    if n.shape != (3,) or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        raise InvalidParameter("that spot is too dark or clipped to set white balance from")
+    xy = neutral_to_xy(camera_profile(camera.calibration, str(path)), n / n.max())
+    cct, tint = xy_to_cct_tint(np.asarray(xy))
+    k = float(np.clip(float(np.asarray(cct).ravel()[0]), 1700.0, 50000.0))
+    t = float(np.clip(float(np.asarray(tint).ravel()[0]), -150.0, 150.0))
+    return f"{round(k)},{t:+.0f}"
 
 
 def _unorient(r: int, c: int, oh: int, ow: int, orient: int) -> tuple[int, int]:

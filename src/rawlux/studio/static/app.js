@@ -202,7 +202,8 @@ function control(f) {
         });
         chips.append(b);
       }
-      return el("div", { class: "ctl", title: f.doc }, el("label", { text: label }), chips);
+      const head = f.name === String(f.group).toLowerCase() ? null : el("label", { text: label });
+      return el("div", { class: "ctl", title: f.doc }, head, chips);
     }
     const s = el("select", { id });
     for (const c of f.choices) s.append(el("option", { value: c, text: c }));
@@ -225,8 +226,8 @@ function wbControl(f) {
   const tVal = el("span", { class: "val", text: `${Math.round(t0 || 0)}` });
   // kelvin slider on a mired scale: equal steps look equal
   const toMired = (k) => 1e6 / k;
-  const kr = el("input", { type: "range", min: toMired(12000), max: toMired(2000), step: 1, value: toMired(k0) });
-  const tr = el("input", { type: "range", min: -100, max: 100, step: 1, value: t0 || 0 });
+  const kr = el("input", { type: "range", min: toMired(15000), max: toMired(f.kelvin.lo), step: 1, value: toMired(k0) });
+  const tr = el("input", { type: "range", min: f.tint.lo, max: f.tint.hi, step: 1, value: t0 || 0 });
   const sliders = el("div", {}, el("label", {}, "temperature", kVal), kr, el("label", {}, "tint", tVal), tr);
   sliders.hidden = !isK;
   const setK = () => {
@@ -241,7 +242,15 @@ function wbControl(f) {
     b.addEventListener("click", () => {
       chips.querySelectorAll("button").forEach((x) => x.classList.toggle("on", x === b));
       sliders.hidden = m !== "custom";
-      if (m === "custom") setK(); else setOpt("wb", m);
+      if (m === "custom") {
+        // start from the white now applied (as shot or auto), not from a fixed 5500 K
+        const w = state.lastStats && state.lastStats.white;
+        if (w && !isK) {
+          const [k, t] = w.split(",").map(Number);
+          kr.value = toMired(k); tr.value = t;
+        }
+        setK();
+      } else setOpt("wb", m);
     });
     chips.append(b);
   }
