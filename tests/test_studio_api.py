@@ -339,3 +339,30 @@ def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
                         "--no-browser"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and "nope" in r.stderr and "not a folder" in r.stderr
+
+
+def test_superseded_render_answers_409(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = client.app.state.engine
+
+    def replaced(*a, **k):
+        raise eng.Superseded("render of IMG_4120.JPG replaced by a newer one")
+
+    monkeypatch.setattr(engine, "preview", replaced)
+    r = _post(client, "/api/preview", {"path": "IMG_4120.JPG", "options": {}})
+    assert r.status_code == 409 and r.json() == {"superseded": True}
+
+
+def test_p3_preview_carries_its_profile(client: TestClient) -> None:
+    import base64
+    import io
+
+    from PIL import Image as PILImage
+
+    from rawlux.core.image import ColorSpace
+    from rawlux.io.icc import identify_profile
+
+    for space, want in (("p3", ColorSpace.DISPLAY_P3), ("srgb", None)):
+        r = _post(client, "/api/preview", {"path": "kodak_dc50.kdc", "options": {"color_space": space}})
+        data = base64.b64decode(r.json()["image"].split(",", 1)[1])
+        icc = PILImage.open(io.BytesIO(data)).info.get("icc_profile")
+        assert (identify_profile(icc) if icc else None) == want
