@@ -178,7 +178,7 @@ def test_preview_matches_the_full_develop(shared_data: Path) -> None:
     import rawlux
 
     p = shared_data / "raw" / CHART
-    r = eng.Engine(preview_long_side=900).preview(p, {})
+    r = eng.Engine(preview_long_side=800).preview(p, {})  # 1734 px: binned, resampled to 800
     full = eng.to_uint8(rawlux.develop(p).data)
     small = cv2.resize(full, (r.rgb.shape[1], r.rgb.shape[0]), interpolation=cv2.INTER_AREA)
     mse = np.mean((small.astype(np.float64) - r.rgb) ** 2)
@@ -339,6 +339,15 @@ def test_cli_refuses_a_missing_folder(tmp_path: Path) -> None:
                         "--no-browser"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     assert r.stderr.count("\n") == 1 and "nope" in r.stderr and "not a folder" in r.stderr
+
+
+def test_sharper_refinement_size(client: TestClient) -> None:
+    r = _post(client, "/api/preview", {"path": CHART, "options": {}, "size": 1024, "overlay": True})
+    img = _decode(r.json()["image"])
+    assert max(img.shape[:2]) == 1734 and _decode(r.json()["overlay"]).shape[:2] == img.shape[:2]
+    for bad in (10, 99999, 1.5, "big", True):
+        r = _post(client, "/api/preview", {"path": CHART, "options": {}, "size": bad})
+        assert r.status_code == 422 and "size" in r.json()["error"]
 
 
 def test_superseded_render_answers_409(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -114,7 +114,7 @@ def schema() -> dict[str, Any]:
         fields.append(d)
     return {"develop": fields, "lenses": lens_names(), "layouts": layout_names(),
             "recipe_suffix": RECIPE_SUFFIX, "photo_defaults": dict(PHOTO_DEFAULTS),
-            "export_hdr": export_hdr_available()}
+            "export_hdr": export_hdr_available(), "preview_size": PREVIEW_LONG_SIDE}
 
 
 def export_hdr_available() -> bool:
@@ -199,13 +199,13 @@ def _key(opts: dict[str, Any], names: tuple[str, ...]) -> tuple:
 def bin_to_preview(norm: RawImage, long_side: int) -> RawImage:
     """A normalised mosaic (black_level output) reduced to a LINEAR float32 raw whose long side
     is about ``long_side`` (each 2x2 Bayer cell -> R, mean G, B, then area resampling); crop and
-    noise profile scaled to match. LINEAR input is area-resampled; a raw whose long side is at
-    most ``long_side`` is returned as it is."""
+    noise profile scaled to match. LINEAR input is area-resampled. A raw that binning would
+    make smaller than ``long_side`` is returned as it is (its preview is the full develop)."""
     import cv2
 
     d = norm.data
-    if max(d.shape[:2]) <= long_side:
-        return norm  # small enough: the preview is the full develop
+    if max(d.shape[:2]) // (2 if norm.cfa.is_bayer else 1) < long_side:
+        return norm  # binning would fall short of the size asked: the preview is the develop
     if norm.cfa.is_bayer:
         pat = norm.cfa_pattern
         h2, w2 = d.shape[0] // 2, d.shape[1] // 2
@@ -265,9 +265,10 @@ class _Session:
     kind: str  # "raw" | "photo"
     mtime: float
     raw: RawImage | None = None
-    photo_scene: Image | None = None  # photos: linearised Rec.2020, preview size
-    preview_raw: dict[bool, RawImage] = field(default_factory=dict)
-    raw_clip: dict[bool, np.ndarray] = field(default_factory=dict)  # preview grid, bool
+    photo_scene: dict[int, Image] = field(default_factory=dict)  # photos: linearised, by size
+    norm: dict[bool, RawImage] = field(default_factory=dict)  # full normalised mosaic, by lens
+    preview_raw: dict[tuple[bool, int], RawImage] = field(default_factory=dict)  # (lens, size)
+    raw_clip: dict[tuple[bool, int], np.ndarray] = field(default_factory=dict)  # preview grid
     raw_clip_fraction: float = 0.0
     cache: dict[str, list[tuple[tuple, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -310,13 +311,23 @@ class Engine:
         with self._lock:
             s = self._sessions.get(path)
             if s is not None and s.mtime == st.st_mtime:
-                self._sessions.move_to_end(path)
+                if next(reversed(self._sessions)) != path:
+                    self._sessions.move_to_end(path)
+                    self._trim()
                 return s
             s = _Session(path, self.kind(path), st.st_mtime)
             self._sessions[path] = s
             while len(self._sessions) > self.max_sessions:
                 self._sessions.popitem(last=False)
+            self._trim()
             return s
+
+    def _trim(self) -> None:
+        """Photos other than the latest keep their decoded raw and reduced raws (reopening is
+        instant) but drop their full normalised mosaic and intermediate images (memory)."""
+        for p, other in list(self._sessions.items())[:-1]:
+            other.cache.clear()
+            other.norm.clear()
 
     def begin(self, path: Path) -> int:
         """A new ticket for ``path``: every earlier render of it is superseded."""
@@ -331,7 +342,7 @@ class Engine:
                 raise Superseded(f"render of {s.path.name} replaced by a newer one")
         return on_stage
 
-    def _load(self, s: _Session) -> None:
+    def _load(self, s: _Session, size: int) -> None:
         if s.kind == "raw" and s.raw is None:
             from rawlux.io.raw import empty_pixels_reason, open_raw
 
@@ -344,33 +355,35 @@ class Engine:
 
                 raise UnsupportedInput(why, s.path)
             s.raw = raw
-        elif s.kind == "photo" and s.photo_scene is None:
+        elif s.kind == "photo" and size not in s.photo_scene:
             from rawlux.io.photo import open_photo
             from rawlux.looks.sheet import look_input, thumbnail
 
-            s.photo_scene = look_input(thumbnail(open_photo(s.path), self.preview_long_side))
+            s.photo_scene[size] = look_input(thumbnail(open_photo(s.path), size))
 
-    def _preview_raw(self, s: _Session, lens_correction: bool) -> RawImage:
-        if lens_correction not in s.preview_raw:
-            from rawlux.develop import stage_definitions
-            from rawlux.isp.black_level import BlackLevelParams
-            from rawlux.isp.lens_shading import LensShadingParams
-            from rawlux.isp.pipeline import Pipeline, Stage
+    def _preview_raw(self, s: _Session, lens_correction: bool, size: int) -> RawImage:
+        key = (lens_correction, size)
+        if key not in s.preview_raw:
+            if lens_correction not in s.norm:
+                from rawlux.develop import stage_definitions
+                from rawlux.isp.black_level import BlackLevelParams
+                from rawlux.isp.lens_shading import LensShadingParams
+                from rawlux.isp.pipeline import Pipeline, Stage
 
-            defs = stage_definitions()
-            pipe = Pipeline([Stage(defs["black_level"], BlackLevelParams()),
-                             Stage(defs["lens_shading"],
-                                   LensShadingParams(enabled=lens_correction))])
-            assert s.raw is not None
-            norm = pipe.run(s.raw)
-            pr = bin_to_preview(norm, self.preview_long_side)
-            s.preview_raw[lens_correction] = pr
+                defs = stage_definitions()
+                pipe = Pipeline([Stage(defs["black_level"], BlackLevelParams()),
+                                 Stage(defs["lens_shading"],
+                                       LensShadingParams(enabled=lens_correction))])
+                assert s.raw is not None
+                s.norm[lens_correction] = pipe.run(s.raw)
+            pr = bin_to_preview(s.norm[lens_correction], size)
+            s.preview_raw[key] = pr
             # raw clipping: a photosite at the white level (before lens-shading gains)
-            clip_full = np.asarray(s.raw.data) >= s.raw.white * 0.999 if s.raw.data.ndim else None
-            s.raw_clip_fraction = float(clip_full.mean()) if clip_full is not None else 0.0
-            s.raw_clip[lens_correction] = _clip_grid(clip_full, pr.height, pr.width)
-            del norm
-        return s.preview_raw[lens_correction]
+            assert s.raw is not None
+            clip_full = np.asarray(s.raw.data) >= s.raw.white * 0.999
+            s.raw_clip_fraction = float(clip_full.mean())
+            s.raw_clip[key] = _clip_grid(clip_full, pr.height, pr.width)
+        return s.preview_raw[key]
 
     # ----------------------------------------------------------------- rendering
 
@@ -389,7 +402,7 @@ class Engine:
                 return v
         val = make()
         entries.insert(0, (key, val))
-        del entries[2:]  # the current and the previous setting (e.g. before/after)
+        del entries[4:]  # the last settings (before/after, preview and its sharper refinement)
         return val
 
     def scene(self, path: Path, opts: dict[str, Any], ticket: int | None = None) -> Image:
@@ -398,37 +411,40 @@ class Engine:
         with s.lock:
             return self._scene(s, opts, ticket)
 
-    def _scene(self, s: _Session, opts: dict[str, Any], ticket: int | None) -> Image:
-        self._load(s)
+    def _scene(self, s: _Session, opts: dict[str, Any], ticket: int | None,
+               size: int | None = None) -> Image:
+        size = size or self.preview_long_side
+        self._load(s, size)
         check = self._check(s, ticket)
         check("", 0, 0)
         if s.kind == "photo":
-            assert s.photo_scene is not None
+            base = s.photo_scene[size]
             ev = float(opts.get("exposure", 0.0))
             if ev == 0.0:
-                return s.photo_scene
-            return self._cached(s, "scene", (("exposure", ev),), lambda: s.photo_scene.with_data(
-                s.photo_scene.data * np.float32(2.0 ** ev)))
+                return base
+            return self._cached(s, "scene", (("exposure", ev), ("size", size)),
+                                lambda: base.with_data(base.data * np.float32(2.0 ** ev)))
         lc = bool(opts.get("lens_correction", True))
-        pr = self._preview_raw(s, lc)
-        gkey = _key(opts, _GEOMETRY_KEYS)
+        pr = self._preview_raw(s, lc, size)
+        gkey = _key(opts, _GEOMETRY_KEYS) + (("size", size),)
         camera = self._cached(s, "camera", gkey, lambda: self._stages(
             opts, ["white_balance", "highlights", "denoise", "demosaic", "geometry"]
         ).run(pr, on_stage=check))
-        skey = _key(opts, _SCENE_KEYS)
+        skey = _key(opts, _SCENE_KEYS) + (("size", size),)
         return self._cached(s, "scene", skey, lambda: self._stages(
             opts, ["color_transform", "sharpen"]).run(camera, on_stage=check))
 
     def preview(self, path: Path, opts: dict[str, Any], ticket: int | None = None,
-                before: bool = False) -> Render:
+                before: bool = False, size: int | None = None) -> Render:
         """Render the preview of ``path`` with ``opts`` (``before``: the neutral look, default
-        options: what the photo looks like before any change)."""
+        options: what the photo looks like before any change); ``size``: long side in pixels
+        (default: the engine's preview size; a larger one is the page's sharper refinement)."""
         t0 = time.perf_counter()
         s = self._session(path)
         with s.lock, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             use = {} if before else opts
-            scene = self._scene(s, use, ticket)
+            scene = self._scene(s, use, ticket, size)
             check = self._check(s, ticket)
             out = self._display(s, scene, use if not before else {"look": "neutral"}, check)
         rgb = to_uint8(out.data)
@@ -457,7 +473,8 @@ class Engine:
     def _display(self, s: _Session, scene: Image, opts: dict[str, Any], check: Callable) -> Image:
         return self._stages(opts, ["look", "output"]).run(scene, on_stage=check)
 
-    def clip_overlay(self, path: Path, opts: dict[str, Any], rgb: np.ndarray) -> np.ndarray:
+    def clip_overlay(self, path: Path, opts: dict[str, Any], rgb: np.ndarray,
+                     size: int | None = None) -> np.ndarray:
         """RGBA uint8 overlay at the preview's size: output highlights clipped (red), shadows
         crushed (blue), raw photosites clipped (magenta, raws only)."""
         s = self._session(path)
@@ -467,9 +484,9 @@ class Engine:
         ov[hi] = (255, 40, 40, 170)
         ov[lo] = (40, 110, 255, 170)
         if s.kind == "raw" and s.raw_clip:
-            lc = bool(opts.get("lens_correction", True))
-            grid = s.raw_clip.get(lc)
-            pr = s.preview_raw.get(lc)
+            key = (bool(opts.get("lens_correction", True)), size or self.preview_long_side)
+            grid = s.raw_clip.get(key)
+            pr = s.preview_raw.get(key)
             if grid is not None and pr is not None:
                 m = _raw_clip_display(grid, pr, opts, rgb.shape[:2])
                 ov[m] = (255, 0, 255, 200)
@@ -480,7 +497,7 @@ class Engine:
         t0 = time.perf_counter()
         s = self._session(path)
         with s.lock:
-            self._load(s)
+            self._load(s, self.preview_long_side)
             check = self._check(s, ticket)
             if s.kind == "raw":
                 from rawlux.develop import DevelopOptions, build_pipeline

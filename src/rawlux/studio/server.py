@@ -142,7 +142,8 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
 
     @app.get("/api/schema")
     async def api_schema() -> Response:
-        return await guarded(lambda: run_in_threadpool(lambda: JSONResponse(eng.schema())))
+        return await guarded(lambda: run_in_threadpool(lambda: JSONResponse(
+            {**eng.schema(), "preview_size": engine.preview_long_side})))
 
     @app.get("/api/files")
     async def api_files() -> Response:
@@ -194,14 +195,19 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             p = photo(b.get("path"))
             opts = eng.develop_options(b.get("options"))
             before = bool(b.get("before", False))
+            size = b.get("size")
+            if size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                     or not 480 <= size <= 4096):
+                raise InvalidParameter(
+                    f"size must be a whole number of pixels 480..4096, got {size!r}")
             ticket = engine.begin(p) if not before else None
 
             def work() -> dict[str, Any]:
-                r = engine.preview(p, opts, ticket, before=before)
+                r = engine.preview(p, opts, ticket, before=before, size=size)
                 out = {"image": _data_url(eng.encode_jpeg(r.rgb, r.space, 90), "image/jpeg"),
                        "ms": round(r.ms), "stats": r.stats}
                 if b.get("overlay"):
-                    ov = engine.clip_overlay(p, opts, r.rgb)
+                    ov = engine.clip_overlay(p, opts, r.rgb, size)
                     out["overlay"] = _data_url(eng.encode_png(ov), "image/png")
                 return out
             return JSONResponse(await run_in_threadpool(work))

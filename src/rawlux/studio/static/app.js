@@ -325,8 +325,27 @@ const render = async () => {
     box.hidden = false;
   }
 };
+// the sharper refinement a high-DPI screen needs once the quick preview is shown (a newer
+// change aborts it here and supersedes it on the server)
+function wantedSize() {
+  const c = $("#dev-canvas").getBoundingClientRect();
+  const px = Math.max(c.width, c.height) * (window.devicePixelRatio || 1);
+  return Math.min(2560, Math.ceil(px / 256) * 256);
+}
+async function refine(body, shownSrc) {
+  const size = wantedSize();
+  if (!state.schema.preview_size || size <= state.schema.preview_size * 1.2) return;
+  const r = await api("refine", "/api/preview", { ...body, size });
+  if (r && $("#dev-img").src === shownSrc && state.mode === "develop") {
+    $("#dev-img").src = r.image;
+    if (r.overlay && !$("#dev-overlay").hidden) $("#dev-overlay").src = r.overlay;
+    status(undefined, `refined ${r.ms} ms · ${r.stats.size[0]}×${r.stats.size[1]}`);
+  }
+}
+
 const renderNow = async () => {
   if (!state.current || state.view !== "develop") return;
+  if (inflight.refine) inflight.refine.abort();
   unzoom();
   $("#dev-img").style.width = "";
   setBusy(true);
@@ -354,6 +373,7 @@ const renderNow = async () => {
   status(`${state.options.look}${what} · ${(+state.options.exposure).toFixed(2)} EV`,
     `${state.mode === "develop" ? "preview" : state.mode} ${r.ms} ms${r.stats ? ` · ${r.stats.size[0]}×${r.stats.size[1]}` : ""}`);
   placeFocusDot();
+  if (state.mode === "develop") refine(body, $("#dev-img").src).catch(() => {});
 };
 
 function drawHistogram(s) {
