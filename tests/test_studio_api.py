@@ -39,6 +39,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     for rel in ("raw/kodak_dc50.kdc", f"raw/{CHART}", "photos/IMG_4120.JPG"):
         shutil.copy(shared_data / rel, d)
     (d / "broken.nef").write_bytes(b"this is not a raw file at all")
+    sub = d / "été 2026"
+    sub.mkdir()
+    shutil.copy(shared_data / "photos/IMG_4120.JPG", sub / "plage à midi.jpg")
     (d / ".hidden.jpg").write_bytes((shared_data / "photos/IMG_4120.JPG").read_bytes())
     outside = d.parent / "secret.jpg"
     outside.write_bytes((shared_data / "photos/IMG_4120.JPG").read_bytes())
@@ -72,7 +75,10 @@ def _decode(data_url: str) -> np.ndarray:
 
 def test_listing_shows_only_photos_inside(client: TestClient) -> None:
     names = {f["path"] for f in client.get("/api/files").json()["files"]}
-    assert names == {"kodak_dc50.kdc", CHART, "IMG_4120.JPG", "broken.nef"}
+    assert names == {"kodak_dc50.kdc", CHART, "IMG_4120.JPG", "broken.nef",
+                     "été 2026/plage à midi.jpg"}
+    r = client.get("/api/thumb", params={"path": "été 2026/plage à midi.jpg"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
 
 
 @pytest.mark.parametrize("path", ["../secret.jpg", "/etc/passwd", "a/../../secret.jpg", "..",
