@@ -445,6 +445,7 @@ class Engine:
             warnings.simplefilter("always")
             use = {} if before else opts
             scene = self._scene(s, use, ticket, size)
+            camera = s.cache["camera"][0][1] if s.kind == "raw" else None  # this render's
             check = self._check(s, ticket)
             out = self._display(s, scene, use if not before else {"look": "neutral"}, check)
         rgb = to_uint8(out.data)
@@ -461,11 +462,9 @@ class Engine:
         stats["size"] = [int(rgb.shape[1]), int(rgb.shape[0])]
         if s.kind == "raw" and s.raw is not None:
             stats["full_size"] = [int(s.raw.width), int(s.raw.height)]
-            camera = s.cache.get("camera")
-            if camera and not before:
+            if camera is not None and not before:
                 try:
-                    stats["white"] = _white_of(camera[0][1], path,
-                                               camera[0][1].wb_gains)  # what is applied
+                    stats["white"] = _white_of(camera, path, camera.wb_gains)  # what is applied
                 except RawluxError:
                     stats["white"] = None
         return Render(rgb, out.space, (time.perf_counter() - t0) * 1000.0, stats, out)
