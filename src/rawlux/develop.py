@@ -1,7 +1,7 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
 The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+options and :class:`~rawlux.core.pipeline.Pipeline` checks the contract chain once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
 from rawlux.core.params import StageParams, param
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+from rawlux.core.pipeline import Pipeline, Stage, StageDef
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
@@ -131,4 +131,4 @@ def develop(
             from rawlux.io.cube import read_cube
 
             lut = read_cube(lut)
-        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+        return build_pipeline(opts, lut).run_plan(raw, on_stage=on_stage)

@@ -26,7 +26,7 @@ from rawlux.core import jit
 
 #: Modules whose ``aot=`` kernels go into the extension (the develop and portrait hot paths).
 AOT_MODULES: tuple[str, ...] = (
-    "rawlux.isp.fused",
+    "rawlux.core.fused",
     "rawlux.isp.lens_shading",
     "rawlux.isp.color_transform",
     "rawlux.isp.geometry",

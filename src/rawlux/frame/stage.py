@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rawlux.core.image import Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
 from rawlux.frame.render import apply_frame
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import numpy as np
 from rawlux.core.errors import CorruptInput
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine, apply_site_affine
-from rawlux.isp.pipeline import RAW_DN, RAW_NORM, StageDef
+from rawlux.core.fused import SiteAffine, apply_site_affine
+from rawlux.core.pipeline import RAW_DN, RAW_NORM, StageDef
 
 
 @dataclass(frozen=True)

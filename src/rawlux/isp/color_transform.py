@@ -19,7 +19,7 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
 
 SCENE_REC2020 = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 _TAKES = Contract(Image, "float32", ColorSpace.CAMERA, Encoding.LINEAR, Referred.SCENE)
@@ -117,7 +117,7 @@ def color_transform_pointwise(img: Image, params: ColorTransformParams = ColorTr
     """Stage fusion hint: the stage is one 3x3 matrix + clamp at 0 (see ``StageDef.pointwise``)."""
     if img.space is not ColorSpace.CAMERA or img.encoding is not Encoding.LINEAR:
         return None  # the stage itself raises the contract error
-    from rawlux.isp.fused import PixelMatrix
+    from rawlux.core.fused import PixelMatrix
 
     return PixelMatrix(
         camera_matrix(img, params), True, {"space": ColorSpace.REC2020, "white_balanced": True}

@@ -29,7 +29,7 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError
 from rawlux.core.image import Crop, Image, WarpRectilinear
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import CAMERA_LINEAR, StageDef
+from rawlux.core.pipeline import CAMERA_LINEAR, StageDef
 
 _INTERP = ("linear", "cubic")
 
@@ -218,7 +218,7 @@ def geometry_pointwise(img: Image, params: GeometryParams = GeometryParams()) ->
     (the stage before then computes only the cropped pixels), or the identity; else None."""
     if params.apply_warp and any(not op.preview_only for op in img.opcodes3):
         return None
-    from rawlux.isp.fused import PixelMatrix
+    from rawlux.core.fused import PixelMatrix
 
     if params.apply_crop and img.crop is not None:
         window = _window(img.height, img.width, img.crop)

@@ -56,7 +56,7 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
 METHODS = ("reconstruct", "clip", "none")
 

@@ -37,7 +37,7 @@ from rawlux.core.image import (
     WarpRectilinear,
 )
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
 
 class UnsupportedOpcodeWarning(UserWarning):
@@ -258,7 +258,7 @@ def lens_shading_affine(raw: RawImage, params: LensShadingParams = LensShadingPa
     """Stage fusion hint: the identity map when there is nothing to apply, else None."""
     if params.enabled and raw.opcodes2:
         return None
-    from rawlux.isp.fused import SiteAffine
+    from rawlux.core.fused import SiteAffine
 
     return SiteAffine.identity(np.ones(3) if raw.data.ndim == 3 else np.ones((1, 1)))
 

@@ -35,7 +35,7 @@ from rawlux.color.transfer import eotf_table, lut_interp, srgb_oetf_fast
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
 
 OUTPUT_SPACES = {"srgb": ColorSpace.SRGB, "p3": ColorSpace.DISPLAY_P3}
 INPUT_SPACES = (ColorSpace.REC2020, ColorSpace.SRGB, ColorSpace.DISPLAY_P3, ColorSpace.XYZ_D50)

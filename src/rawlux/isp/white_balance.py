@@ -22,8 +22,8 @@ import numpy as np
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine, apply_site_affine
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.fused import SiteAffine, apply_site_affine
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
 WB_MODES = ("as-shot", "auto", "kelvin")
 

@@ -28,7 +28,7 @@ def look_input(raw_or_image: Any, **options: Any) -> Image:
 
     if isinstance(raw_or_image, RawImage):
         from rawlux.develop import DevelopOptions, build_pipeline
-        from rawlux.isp.pipeline import Pipeline
+        from rawlux.core.pipeline import Pipeline
 
         pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}))
         names = pipe.names()
