@@ -61,7 +61,6 @@ from rawlux.core.errors import BurstMismatch, InvalidParameter, UnsupportedInput
 from rawlux.core.image import NoiseProfile, RawImage
 from rawlux.core.jit import run_bands, threads
 from rawlux.core.params import StageParams, param
-from rawlux.core.memory import reuse_freed_memory
 from rawlux.isp.black_level import black_level
 
 #: alternate frames resampled before one pass over the merge state (memory: 4 B x pixels each)
@@ -430,8 +429,7 @@ def merge_burst(
         raise InvalidParameter(f"reference index {reference} is outside the burst of {n} frame(s)")
     reference %= n
     report = progress or (lambda done, total, msg: None)
-    with reuse_freed_memory():  # frame-sized buffers reuse freed heap pages (docs/architecture.md)
-        return _merge(frames, reference, p, report)
+    return _merge(frames, reference, p, report)
 
 
 def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: Progress) -> RawImage:

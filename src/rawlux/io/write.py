@@ -34,7 +34,6 @@ from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
-from rawlux.core.memory import reuse_freed_memory
 
 FORMATS = {
     ".jpg": "jpeg",
@@ -635,8 +634,7 @@ def save(
         if _same_file(p, Path(q)):
             raise OutputError(f"refusing to overwrite an input file ({q})", p)
 
-    with reuse_freed_memory():  # quantised pixels + encoder buffers reuse freed heap pages
-        return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
+    return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
 
 
 def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: int, exif: bool) -> Path:
