@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from rawlux.core.version import __version__  # noqa: E402
 
 # ``rawlux.develop`` is both a submodule and its main function: binding the function here, after
 # the submodule import, keeps ``rawlux.develop(...)`` callable (the module stays importable as

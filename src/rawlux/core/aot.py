@@ -29,7 +29,7 @@ AOT_MODULES: tuple[str, ...] = (
     "rawlux.core.fused",
     "rawlux.isp.lens_shading",
     "rawlux.isp.color_transform",
-    "rawlux.isp.geometry",
+    "rawlux.isp.warp",
     "rawlux.isp.awb",
     "rawlux.isp.highlights",
     "rawlux.isp.denoise",

@@ -378,7 +378,7 @@ def open_photo(path: str | os.PathLike[str]) -> Image:
     :class:`ImageTooLarge` with a one-line message naming the file.
     """
     from rawlux.io.icc import identify_profile
-    from rawlux.isp.output import apply_orientation
+    from rawlux.core.orientation import apply_orientation
 
     p = check_readable(path)
     kind = sniff(read_head(p, 64))

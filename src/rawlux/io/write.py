@@ -33,6 +33,7 @@ import numpy as np
 from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
+from rawlux.core.version import __version__
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
 
 FORMATS = {
@@ -227,10 +228,6 @@ def _dms(deg: float) -> tuple[Any, Any, Any]:
 
 
 def _software() -> str:
-    try:
-        from rawlux import __version__
-    except ImportError:  # pragma: no cover
-        __version__ = "?"
     return f"rawlux {__version__}"
 
 
