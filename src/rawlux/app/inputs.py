@@ -14,6 +14,7 @@ from rawlux.io.photo import open_photo
 from rawlux.io.probe import input_kind
 from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
+from rawlux.develop import DEFAULT_LOOK, DevelopOptions, build_pipeline
 
 Note = Callable[[str], None]
 
@@ -52,8 +53,6 @@ def open_image(path: str | PathLike[str], *, look: str | None = None, color_spac
                note: Note | None = None) -> Image:
     """A display-encoded Image from any input: a photo as it is, a raw developed with ``look``
     (default: the develop default) into ``color_space``. ``note`` hears when ``look`` cannot apply."""
-    from rawlux.develop import DEFAULT_LOOK, DevelopOptions, build_pipeline
-
     src = open_any(path)
     if isinstance(src, Image):
         if look and note is not None:

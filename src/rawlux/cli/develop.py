@@ -1,4 +1,8 @@
-"""``rawlux develop``: raw file(s) -> photo(s) (work: :mod:`rawlux.app.develop`)."""
+"""``rawlux develop``: raw file(s) -> photo(s) (work: :mod:`rawlux.app.develop`).
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame."""
+"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

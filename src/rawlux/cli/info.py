@@ -1,4 +1,8 @@
-"""``rawlux info``: print what was read from a raw file."""
+"""``rawlux info``: print what was read from a raw file.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``rawlux looks``: list looks, export a look as a .cube LUT, render a contact sheet."""
+"""``rawlux looks``: list looks, export a look as a .cube LUT, render a contact sheet.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

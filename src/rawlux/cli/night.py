@@ -1,4 +1,8 @@
-"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo."""
+"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

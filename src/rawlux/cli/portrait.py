@@ -1,4 +1,8 @@
-"""``rawlux portrait``: subject mask + depth + lens bokeh on a raw or a photo (work: :mod:`rawlux.app.portrait`)."""
+"""``rawlux portrait``: subject mask + depth + lens bokeh on a raw or a photo (work: :mod:`rawlux.app.portrait`).
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 

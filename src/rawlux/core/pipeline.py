@@ -20,7 +20,6 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from rawlux.core.errors import ContractError, InvalidParameter
-from rawlux.core.fused import apply_site_affine
 from rawlux.core.image import ColorSpace, Encoding, Image, RawImage, Referred
 from rawlux.core.params import StageParams
 
@@ -210,6 +209,10 @@ class Pipeline:
             if self.fuse and self.stages[i].definition.affine is not None:
                 k, aff = self._affine_run(i, img)
                 if k >= 2:  # fuse: one pass for stages i .. i+k-1
+                    # lazy: core.fused pulls in core.jit, which `import rawlux` and
+                    # `rawlux --help` (rawlux.develop imports this module) need not load
+                    from rawlux.core.fused import apply_site_affine
+
                     for j in range(i, i + k):
                         if on_stage is not None:
                             on_stage(self.stages[j].name, j, n)

@@ -49,6 +49,7 @@ from typing import Any
 
 from rawlux.core.errors import InvalidParameter, MissingInput, RawluxError
 from rawlux.core.registry import Registry
+from rawlux.frame.template import parse_template
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "layouts"
 ENV_DIRS = "RAWLUX_LAYOUTS_DIR"
@@ -178,8 +179,6 @@ def _choice(d: dict[str, Any], key: str, default: str, choices: tuple[str, ...],
 
 
 def _line(d: Any, where: str) -> TextLine:
-    from rawlux.frame.template import parse_template
-
     d = _check_keys(d, {"text", "size", "weight", "color", "caption"}, where)
     text = d.get("text", "")
     if not isinstance(text, str):

@@ -38,6 +38,8 @@ from rawlux.io.safety import (
     read_head,
     sniff,
 )
+from rawlux.io.dng import illuminant_name, opcode_name
+from rawlux.io.exif import merge_metadata, read_metadata, source_exif
 
 # XYZ (D65) -> linear sRGB; stands in for a camera matrix when LibRaw has none (LibRaw then
 # treats camera RGB as sRGB too).
@@ -208,8 +210,6 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     source's standard EXIF block in ``extra["exif_bytes"]`` (:func:`rawlux.io.exif.source_exif`)."""
     from dataclasses import replace
 
-    from rawlux.io.exif import merge_metadata, read_metadata
-
     try:
         with _dng.quiet_tifffile("PIL.TiffImagePlugin", "PIL.Image"):  # they log damaged headers
             md = read_metadata(p)
@@ -234,7 +234,6 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
             pass
     if orientation is not None:
         md = replace(md, orientation=orientation)
-    from rawlux.io.exif import source_exif
 
     blob = source_exif(p)  # every standard EXIF tag of the source, carried into outputs by save()
     if blob:
@@ -783,8 +782,6 @@ def _fmt_matrix(m: np.ndarray | None) -> str:
 
 def describe(raw: RawImage) -> list[tuple[str, str]]:
     """Human-readable (label, value) rows of what was read (``rawlux info``)."""
-    from rawlux.io.dng import illuminant_name, opcode_name
-
     md, cal = raw.metadata, raw.calibration
     rows: list[tuple[str, str]] = []
     model = md.model or ""

@@ -35,6 +35,7 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
 from rawlux.core.version import __version__
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
+from rawlux.io.icc import profile_bytes
 
 FORMATS = {
     ".jpg": "jpeg",
@@ -560,8 +561,6 @@ def _check_image(img: Any, path: Path, fmt: str | None) -> None:
 
 
 def _icc_for(img: Image) -> bytes:
-    from rawlux.io.icc import profile_bytes
-
     extra = img.metadata.extra or {}
     src_icc = extra.get("icc")
     if src_icc and extra.get("icc_space") == img.space.value:
@@ -638,8 +637,6 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
     parent = p.parent
     scene = is_scene_referred(img)
     if scene:
-        from rawlux.io.icc import profile_bytes
-
         icc = profile_bytes(ColorSpace.REC2020, linear=True)
     else:
         icc = _icc_for(img)

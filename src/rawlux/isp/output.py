@@ -37,6 +37,7 @@ from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.orientation import apply_orientation, oriented_shape  # noqa: F401 - re-exported
 from rawlux.core.params import StageParams, param
 from rawlux.core.pipeline import Contract, StageDef
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
 
 OUTPUT_SPACES = {"srgb": ColorSpace.SRGB, "p3": ColorSpace.DISPLAY_P3}
 INPUT_SPACES = (ColorSpace.REC2020, ColorSpace.SRGB, ColorSpace.DISPLAY_P3, ColorSpace.XYZ_D50)
@@ -333,8 +334,6 @@ def convert_display_reference(
     compress_threshold: float = 0.9,
 ) -> np.ndarray:
     """Plain numpy/float64 reference of :func:`convert_display` (exact transfer functions)."""
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-
     m, yrow, r_max = _gamut_setup(img.space, space)
     v = np.nan_to_num(img.data.astype(np.float64), nan=0.0)
     v = np.clip(v, 0.0, 1.0)

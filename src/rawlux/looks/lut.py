@@ -25,6 +25,9 @@ from rawlux.core.lut import ENCODINGS, INTERPOLATIONS, Lut  # noqa: F401 - re-ex
 from rawlux.core.jit import njit, prange
 
 from rawlux.core.fastmath import clip01, fast_pow
+from rawlux.color.spaces import rgb_to_rgb
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
+from rawlux.core.image import ColorSpace
 
 
 def identity_lut(size: int = 33, dims: int = 3, **kw: object) -> Lut:
@@ -399,9 +402,6 @@ def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.nd
     x = np.asarray(rgb, np.float32)
     if not lut.is_3d or x.ndim != 3 or x.shape[2] != 3:
         return apply_lut_rec2020_reference(x, lut, strength)
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.core.image import ColorSpace
-
     method = lut.interpolation
     srgb, is709 = _lut_space(lut)
     src = np.ascontiguousarray(x)
@@ -418,10 +418,6 @@ def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.nd
 
 def apply_lut_rec2020_reference(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.ndarray:
     """Numpy reference of :func:`apply_lut_rec2020` (exact transfer functions)."""
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-    from rawlux.core.image import ColorSpace
-
     srgb, is709 = _lut_space(lut)
     x = np.asarray(rgb, np.float32)
     if is709:

@@ -33,6 +33,8 @@ from typing import Any
 
 from rawlux.core.errors import InvalidParameter, RawluxError
 from rawlux.core.params import StageParams, param
+from rawlux.core.errors import MissingInput
+from rawlux.looks.tone import solve_curve
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,6 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
     kw["hue"] = tuple(_section(HueSpec, h, f"hue[{i}]", p) for i, h in enumerate(hues))
     spec = LookSpec(name=look_name.strip().lower(), description=desc, source=p, **kw)
     try:  # the tone curve must be solvable
-        from rawlux.looks.tone import solve_curve
 
         solve_curve(spec.tone.grey, spec.tone.contrast, spec.tone.white)
     except RawluxError as err:
@@ -245,8 +246,6 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
 def load_look_file(path: str | os.PathLike[str]) -> LookSpec:
     """Read one look TOML file (errors: MissingInput, InvalidParameter naming file and key)."""
     import tomllib
-
-    from rawlux.core.errors import MissingInput
 
     p = Path(path)
     try:

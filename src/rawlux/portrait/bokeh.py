@@ -39,6 +39,7 @@ from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
 from rawlux.portrait.lens import LensParams
+from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
 
 SENSOR_LONG_MM = 36.0
 SENSOR_SHORT_MM = 24.0
@@ -965,8 +966,6 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     coverage of the subject standing at disparity 1 (layered depth); when that plane is in focus
     the subject's edge is composited by the matte over the blurred background.
     """
-    from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
-
     d = np.asarray(disparity, np.float32)
     if d.ndim != 2:
         raise ContractError(f"disparity must be (H, W), got shape {d.shape}")

@@ -15,6 +15,7 @@ import numpy as np
 
 from rawlux.core.depth import DepthMap, decode_range, disparity_from_image  # noqa: F401 - re-exported
 from rawlux.core.errors import ContractError, InvalidParameter
+from rawlux.portrait.layered_depth import layered_depth
 
 
 def depth_from_cues(rgb: np.ndarray, mask: np.ndarray | None, *,
@@ -27,8 +28,6 @@ def depth_from_cues(rgb: np.ndarray, mask: np.ndarray | None, *,
     surface gets one blur). ``mask`` None: a scene without a subject (floor + sky only).
     ``rgb`` float32 (H, W, 3) sRGB-encoded [0, 1], ``mask`` float32 (H, W) in [0, 1].
     """
-    from rawlux.portrait.layered_depth import layered_depth
-
     if mask is not None and rgb.shape[:2] != mask.shape:
         raise ContractError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")
     d, _ = layered_depth(rgb, None if mask is None else np.clip(mask, 0.0, 1.0).astype(np.float32),
