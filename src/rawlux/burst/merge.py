@@ -45,7 +45,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from rawlux.burst.align import (
     AlignParams,
@@ -59,7 +58,7 @@ from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_
 from rawlux.burst.resample import green_cd, warp_bayer
 from rawlux.core.errors import BurstMismatch, InvalidParameter, UnsupportedInput
 from rawlux.core.image import NoiseProfile, RawImage
-from rawlux.core.jit import run_bands, threads
+from rawlux.core.jit import njit, run_bands, threads
 from rawlux.core.params import StageParams, param
 from rawlux.isp.black_level import black_level
 
