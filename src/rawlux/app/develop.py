@@ -21,7 +21,6 @@ from rawlux.core.errors import OutputError
 from rawlux.core.image import Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
 from rawlux.develop import DevelopOptions, build_pipeline
-from rawlux.frame import apply_frame, load_layout
 from rawlux.io.cube import read_cube
 from rawlux.io.write import save
 from rawlux.isp.white_balance import parse_wb
@@ -51,6 +50,8 @@ def check_develop(outputs: Sequence[PathArg], options: DevelopOptions, *,
             raise OutputError("--frame needs display-referred output, not scene-referred", outs[0])
     parse_wb(options.wb)
     if frame:
+        from rawlux.frame import load_layout  # lazy: ~20 ms of start-up only --frame needs
+
         load_layout(frame)
     return options
 
@@ -86,5 +87,7 @@ def develop_file(source: PathArg | RawImage, output: PathArg,
     with reuse_freed_memory():  # one allocator scope for read + develop + save
         img = develop_image(source, options, lut=lut, cfa=cfa, black=black, white=white)
         if frame:
+            from rawlux.frame import apply_frame  # lazy: ~20 ms of start-up only --frame needs
+
             img = apply_frame(img, frame)
         return save(img, output, protect=inputs, quality=quality, bit_depth=bit_depth)

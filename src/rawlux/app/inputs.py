@@ -10,7 +10,6 @@ from typing import Any
 
 from rawlux.core.errors import CorruptInput, UnsupportedInput
 from rawlux.core.image import Image, RawImage
-from rawlux.io.photo import open_photo
 from rawlux.io.probe import input_kind
 from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
@@ -46,7 +45,11 @@ def load_raw(path: str | PathLike[str], **raw_kw: Any) -> RawImage:
 def open_any(path: str | PathLike[str], *, cfa: str | None = None) -> RawImage | Image:
     """A raw as a :class:`RawImage` (see :func:`load_raw`) or a photo as a display-encoded
     :class:`Image`, decided by content."""
-    return open_photo(path) if is_photo(path, cfa=cfa) else load_raw(path, **({"cfa": cfa} if cfa else {}))
+    if is_photo(path, cfa=cfa):
+        from rawlux.io.photo import open_photo  # lazy: a raw develop need not load the photo codecs
+
+        return open_photo(path)
+    return load_raw(path, **({"cfa": cfa} if cfa else {}))
 
 
 def open_image(path: str | PathLike[str], *, look: str | None = None, color_space: str = "srgb",
