@@ -35,7 +35,7 @@ def check_outputs(outputs: Iterable[PathArg | None], *, inputs: Iterable[PathArg
         p = Path(o)
         ext = p.suffix.lower()
         if ext not in exts:
-            raise OutputError(f"unknown output extension {ext or '(none)'!r}; use one of: "
+            raise OutputError(f"unknown output extension {ext or '(none)'!r}; supported: "
                               f"{', '.join(exts)}", p)
         if p.is_dir():
             raise OutputError("output path is a directory", p)
