@@ -70,7 +70,7 @@ def bench(path: Path, runs: int, long_side: int) -> list[tuple[str, float, float
         times = []
         for i in range(runs + 1):  # first is a warm-up (kernel compile when not built ahead)
             if label == "highlights":  # three values only: forget the images they made
-                e._sessions[path].cache.clear()
+                e.sessions.get(path).cache.clear()
             times.append(_ms(lambda: shown(change(i))))
         rows.append((f"preview update: {label}", *_median(times)))
     sheet = [_ms(lambda: e.contact_sheet(path, {"exposure": 0.1 * k})) for k in range(runs + 1)]

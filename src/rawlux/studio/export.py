@@ -1,0 +1,144 @@
+"""Export from the studio: develop and save a selection of photos into a folder, through
+:func:`rawlux.batch.run` when the batch engine is installed (its ledger makes a run resumable),
+else one by one through the application layer (:func:`rawlux.app.develop.develop_file`) with a
+small ledger of its own. Outputs are checked (``app.outputs``) before any pixel work."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from rawlux.core.errors import InvalidParameter, RawluxError
+from rawlux.core.image import Image
+from rawlux.studio.recipes import load_recipe
+
+__all__ = ["export", "export_hdr_available", "batch_runner"]
+
+Progress = Callable[[int, int, str], None]
+LEDGER = ".rawlux-studio-ledger.json"
+
+
+def batch_runner() -> Callable[..., Any] | None:
+    """``rawlux.batch.run`` when the batch engine is installed and has the expected call."""
+    try:
+        from rawlux.batch import run as batch_run  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    want = {"recipe", "fmt", "quality", "progress", "workers"}
+    try:
+        ok = want <= set(inspect.signature(batch_run).parameters)
+    except (TypeError, ValueError):
+        return None
+    return batch_run if ok else None
+
+
+def export_hdr_available() -> bool:
+    """True when exports can write Ultra HDR (gain-map) JPEGs: the batch engine takes ``hdr``
+    and the gain-map writer is installed."""
+    run = batch_runner()
+    return (run is not None and "hdr" in inspect.signature(run).parameters
+            and importlib.util.find_spec("rawlux.io.gainmap") is not None)
+
+
+def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
+           kind: Callable[[Path], str], render_photo: Callable[[Path, dict[str, Any]], Image],
+           fmt: str = "jpg", quality: int = 92, progress: Progress | None = None,
+           cancelled: Callable[[], bool] = lambda: False, hdr: bool = False
+           ) -> list[dict[str, Any]]:
+    """Develop and save every path into ``out_dir`` as ``STEM.fmt``; resumable: an output
+    already written with the same options is skipped. ``opts`` None: each photo with its saved
+    recipe. ``kind(path)`` is "raw" or "photo"; ``render_photo`` renders a developed photo at
+    full size (without batch). ``hdr``: Ultra HDR JPEGs (batch engine only). Returns one dict
+    per photo: file, output, status (done | skipped | error), error."""
+    from rawlux.app.outputs import check_outputs
+
+    if hdr and not export_hdr_available():
+        raise InvalidParameter("Ultra HDR export is not available in this build of rawlux")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    check_outputs(dict.fromkeys(out_dir / f"{p.stem}.{fmt}" for p in paths), inputs=paths)
+    batch_run = batch_runner()
+    if batch_run is not None:
+        return _export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress, hdr)
+    return _export_each(paths, opts, out_dir, fmt, quality, progress, cancelled, kind,
+                        render_photo)
+
+
+def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[str, Any] | None,
+                  out_dir: Path, fmt: str, quality: int, progress: Progress | None,
+                  hdr: bool = False) -> list[dict[str, Any]]:
+    """One batch per distinct recipe (each photo's saved recipe when ``opts`` is None)."""
+    groups: dict[str, list[Path]] = {}
+    for p in paths:
+        use = (load_recipe(p) or {}) if opts is None else opts
+        groups.setdefault(json.dumps(use, sort_keys=True), []).append(p)
+    results: list[dict[str, Any]] = []
+    n = len(paths)
+    for key, group in groups.items():
+        base = len(results)
+
+        def on_progress(event: str, row: Any, counts: dict[str, int], base: int = base) -> None:
+            if progress is not None:
+                done = sum(v for k, v in counts.items() if k in ("done", "skipped", "failed"))
+                name = Path(row.inputs[0]).name if row is not None and row.inputs else ""
+                progress(min(n, base + done), n, name)
+
+        extra = {"hdr": True} if hdr else {}
+        res = batch_run(group, out_dir, recipe=json.loads(key), fmt=fmt, quality=quality,
+                        progress=on_progress, workers=1, **extra)
+        for row in res.rows:
+            status = {"failed": "error", "not run": "error"}.get(row.status, row.status)
+            results.append({"file": Path(row.inputs[0]).name if row.inputs else "",
+                            "output": row.output, "status": status,
+                            **({"error": row.reason} if status == "error" else {})})
+    if progress:
+        progress(n, n, "")
+    return results
+
+
+def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, fmt: str,
+                 quality: int, progress: Progress | None, cancelled: Callable[[], bool],
+                 kind: Callable[[Path], str],
+                 render_photo: Callable[[Path, dict[str, Any]], Image]) -> list[dict[str, Any]]:
+    from rawlux.app.develop import develop_file
+    from rawlux.develop import DevelopOptions
+    from rawlux.io.write import save
+
+    ledger_path = out_dir / LEDGER
+    try:
+        ledger = json.loads(ledger_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        ledger = {}
+    results = []
+    n = len(paths)
+    for i, p in enumerate(paths):
+        if cancelled():
+            break
+        if progress:
+            progress(i, n, p.name)
+        dst = out_dir / f"{p.stem}.{fmt}"
+        own = load_recipe(p) if opts is None else None
+        use = own if own is not None else (opts or {})
+        sig = hashlib.sha1(json.dumps([use, fmt, quality], sort_keys=True).encode()).hexdigest()
+        if dst.is_file() and ledger.get(dst.name) == sig:
+            results.append({"file": p.name, "output": dst.name, "status": "skipped"})
+            continue
+        try:
+            if kind(p) == "raw":
+                develop_file(p, dst, DevelopOptions(**use), quality=quality)
+            else:
+                save(render_photo(p, use), dst, quality=quality, protect=[p])
+            ledger[dst.name] = sig
+            tmp = ledger_path.with_name(ledger_path.name + ".tmp")
+            tmp.write_text(json.dumps(ledger, indent=1), encoding="utf-8")
+            os.replace(tmp, ledger_path)
+            results.append({"file": p.name, "output": dst.name, "status": "done"})
+        except RawluxError as err:
+            results.append({"file": p.name, "status": "error", "error": str(err)})
+    if progress:
+        progress(n, n, "")
+    return results
