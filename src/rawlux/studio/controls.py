@@ -4,7 +4,6 @@ of the options a page sends (:func:`develop_options`); option keys of each cache
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from rawlux.core.errors import InvalidParameter
@@ -73,19 +72,18 @@ def schema() -> dict[str, Any]:
             "photo_defaults": dict(PHOTO_DEFAULTS), "preview_size": PREVIEW_LONG_SIDE}
 
 def lens_names() -> list[str]:
-    from importlib import resources
+    """Portrait lenses by name (built-in and user folders: the one data-file registry)."""
+    from rawlux.core import datafiles
 
-    from rawlux.portrait.lens import LENS_DIR
-
-    folder = resources.files("rawlux.portrait").joinpath(LENS_DIR)
-    names = [Path(str(p)).stem for p in folder.iterdir() if str(p).endswith(".toml")]
-    return sorted(names, key=lambda n: float(n) if n.replace(".", "").isdigit() else 1e9)
+    names = datafiles.names(datafiles.LENSES)
+    return sorted(names, key=lambda n: (float(n), n) if n.replace(".", "").isdigit() else (1e9, n))
 
 
 def layout_names() -> list[str]:
-    from rawlux.frame.layout import list_layouts
+    """EXIF frame layouts by name (:func:`rawlux.app.frame.layouts`)."""
+    from rawlux.app.frame import layouts
 
-    return list_layouts()
+    return [name for name, _ in layouts()]
 
 
 def develop_options(opts: dict[str, Any] | None) -> dict[str, Any]:

@@ -307,15 +307,17 @@ class Engine:
 
     def portrait(self, path: Path, opts: dict[str, Any], *, lens: str = "50", aperture: float = 0.0,
                  focus: tuple[float, float] | None = None, ticket: int | None = None) -> Render:
-        """Portrait bokeh on the developed preview; ``focus`` (x, y) fractions of the frame."""
+        """Portrait bokeh on the developed preview; ``focus`` (x, y) fractions of the frame.
+        Options are checked as ``rawlux portrait`` checks them (:class:`PortraitOptions`); only
+        lens names are taken (no paths from a web page)."""
+        from rawlux.app.portrait import PortraitOptions
         from rawlux.portrait.render import portrait
 
         if lens not in lens_names():
             raise InvalidParameter(f"lens {lens!r} is unknown; valid: {', '.join(lens_names())}")
         if not (aperture == 0.0 or 0.7 <= aperture <= 32.0):
             raise InvalidParameter(f"aperture f/{aperture} is outside f/0.7 .. f/32")
-        if focus is not None and not all(0.0 <= v <= 1.0 for v in focus):
-            raise InvalidParameter(f"focus point {focus} must be within 0..1")
+        PortraitOptions(lens=lens, aperture=aperture, focus=focus)
         t0 = time.perf_counter()
         base = self.preview(path, opts, ticket)
         s = self.sessions.open(path)
@@ -325,7 +327,7 @@ class Engine:
 
         with s.lock:
             subject = cached(s, "subject", part_key(opts, ALL_KEYS),
-                                   lambda: find_subject(base.display))
+                             lambda: find_subject(base.display))
         if subject.mask is not None:
             res = portrait(base.display, lens=lens, aperture=aperture, focus=focus,
                            mask=subject.mask)
