@@ -381,3 +381,19 @@ def test_p3_preview_carries_its_profile(client: TestClient) -> None:
         data = base64.b64decode(r.json()["image"].split(",", 1)[1])
         icc = PILImage.open(io.BytesIO(data)).info.get("icc_profile")
         assert (identify_profile(icc) if icc else None) == want
+
+
+def test_opening_and_export_checks_are_the_commands(shared_data: Path, tmp_path: Path) -> None:
+    """The studio opens and checks outputs through the application layer: a metadata-only DNG
+    is refused as ``rawlux develop`` refuses it, a bad export format before any pixel work."""
+    from rawlux.core.errors import CorruptInput, OutputError
+
+    engine = eng.Engine(preview_long_side=400, cache_dir=tmp_path / "cache")
+    empty = shared_data / "raw/iphone12pro_proraw_metadata_only.dng"
+    with pytest.raises(CorruptInput, match="no image to develop") as err:
+        engine.preview(empty, {})
+    assert empty.name in str(err.value) and "\n" not in str(err.value)
+    photo = shared_data / "photos/IMG_4120.JPG"
+    with pytest.raises(OutputError, match="unknown output extension"):
+        engine.export([photo], {}, tmp_path / "out", fmt="xyz")
+    assert not any((tmp_path / "out").glob("*.xyz"))
