@@ -397,3 +397,21 @@ def test_opening_and_export_checks_are_the_commands(shared_data: Path, tmp_path:
     with pytest.raises(OutputError, match="unknown output extension"):
         engine.export([photo], {}, tmp_path / "out", fmt="xyz")
     assert not any((tmp_path / "out").glob("*.xyz"))
+
+
+def test_export_in_a_frame(client: TestClient, folder: Path, tmp_path: Path) -> None:
+    """Export with the Frame mode's layout: the saved photo is the picture in that frame
+    (bigger than the photo, a light border as the polaroid layout has); layouts by name only."""
+    from rawlux.io.photo import open_photo
+
+    r = _post(client, "/api/export", {"paths": ["IMG_4120.JPG"], "frame": "../../etc/x.toml"})
+    assert r.status_code == 422 and "frame" in r.json()["error"]
+    engine = eng.Engine(preview_long_side=400, cache_dir=tmp_path / "cache")
+    src = folder / "IMG_4120.JPG"
+    res = engine.export([src], {}, tmp_path / "plain")
+    res_framed = engine.export([src], {}, tmp_path / "framed", frame="polaroid")
+    assert [x["status"] for x in res + res_framed] == ["done", "done"]
+    plain = open_photo(tmp_path / "plain/IMG_4120.jpg").data
+    framed = open_photo(tmp_path / "framed/IMG_4120.jpg").data
+    assert framed.shape[0] > plain.shape[0] and framed.shape[1] > plain.shape[1]
+    assert framed[-5:].mean() > 0.85 and framed[:, :3].mean() > 0.85  # the white border

@@ -46,7 +46,7 @@ from rawlux.studio.stats import clip_grid, histogram, raw_clip_display, unorient
 
 __all__ = ["Engine", "Render", "Superseded", "schema", "develop_options", "PREVIEW_LONG_SIDE",
            "HIDDEN", "RECIPE_SUFFIX", "browser_mime", "encode_jpeg", "encode_png", "to_uint8",
-           "export_hdr_available"]
+           "export_hdr_available", "layout_names", "lens_names"]
 
 _THUMB_RENDER = threading.Lock()
 
@@ -439,11 +439,12 @@ class Engine:
     def export(self, paths: list[Path], opts: dict[str, Any] | None, out_dir: Path,
                fmt: str = "jpg", quality: int = 92,
                progress: Callable[[int, int, str], None] | None = None,
-               cancelled: Callable[[], bool] = lambda: False, hdr: bool = False
-               ) -> list[dict[str, Any]]:
+               cancelled: Callable[[], bool] = lambda: False, hdr: bool = False,
+               frame: str | None = None) -> list[dict[str, Any]]:
         """Develop and save every path into ``out_dir`` (see :func:`rawlux.studio.export.export`)."""
         from rawlux.studio.export import export
 
         return export(paths, opts, out_dir, kind=lambda p: self.sessions.open(p).kind,
                       render_photo=lambda p, use: self.full(p, use).display, fmt=fmt,
-                      quality=quality, progress=progress, cancelled=cancelled, hdr=hdr)
+                      quality=quality, progress=progress, cancelled=cancelled, hdr=hdr,
+                      frame=frame)

@@ -48,29 +48,37 @@ def export_hdr_available() -> bool:
 def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
            kind: Callable[[Path], str], render_photo: Callable[[Path, dict[str, Any]], Image],
            fmt: str = "jpg", quality: int = 92, progress: Progress | None = None,
-           cancelled: Callable[[], bool] = lambda: False, hdr: bool = False
-           ) -> list[dict[str, Any]]:
+           cancelled: Callable[[], bool] = lambda: False, hdr: bool = False,
+           frame: str | None = None) -> list[dict[str, Any]]:
     """Develop and save every path into ``out_dir`` as ``STEM.fmt``; resumable: an output
     already written with the same options is skipped. ``opts`` None: each photo with its saved
     recipe. ``kind(path)`` is "raw" or "photo"; ``render_photo`` renders a developed photo at
-    full size (without batch). ``hdr``: Ultra HDR JPEGs (batch engine only). Returns one dict
-    per photo: file, output, status (done | skipped | error), error."""
+    full size (without batch). ``hdr``: Ultra HDR JPEGs (batch engine only). ``frame``: an EXIF
+    frame layout name (as ``rawlux develop --frame``). Returns one dict per photo: file,
+    output, status (done | skipped | error), error."""
     from rawlux.app.outputs import check_outputs
 
     if hdr and not export_hdr_available():
         raise InvalidParameter("Ultra HDR export is not available in this build of rawlux")
+    if hdr and frame:
+        raise InvalidParameter("an Ultra HDR export cannot be framed")
+    if frame is not None:
+        from rawlux.frame import load_layout
+
+        load_layout(frame)
     out_dir.mkdir(parents=True, exist_ok=True)
     check_outputs(dict.fromkeys(out_dir / f"{p.stem}.{fmt}" for p in paths), inputs=paths)
     batch_run = batch_runner()
     if batch_run is not None:
-        return _export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress, hdr)
+        return _export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress, hdr,
+                             frame)
     return _export_each(paths, opts, out_dir, fmt, quality, progress, cancelled, kind,
-                        render_photo)
+                        render_photo, frame)
 
 
 def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[str, Any] | None,
                   out_dir: Path, fmt: str, quality: int, progress: Progress | None,
-                  hdr: bool = False) -> list[dict[str, Any]]:
+                  hdr: bool = False, frame: str | None = None) -> list[dict[str, Any]]:
     """One batch per distinct recipe (each photo's saved recipe when ``opts`` is None)."""
     groups: dict[str, list[Path]] = {}
     for p in paths:
@@ -87,7 +95,9 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
                 name = Path(row.inputs[0]).name if row is not None and row.inputs else ""
                 progress(min(n, base + done), n, name)
 
-        extra = {"hdr": True} if hdr else {}
+        extra: dict[str, Any] = {"hdr": True} if hdr else {}
+        if frame is not None:
+            extra["frame"] = frame
         res = batch_run(group, out_dir, recipe=json.loads(key), fmt=fmt, quality=quality,
                         progress=on_progress, workers=1, **extra)
         for row in res.rows:
@@ -103,7 +113,8 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
 def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, fmt: str,
                  quality: int, progress: Progress | None, cancelled: Callable[[], bool],
                  kind: Callable[[Path], str],
-                 render_photo: Callable[[Path, dict[str, Any]], Image]) -> list[dict[str, Any]]:
+                 render_photo: Callable[[Path, dict[str, Any]], Image],
+                 frame: str | None = None) -> list[dict[str, Any]]:
     from rawlux.app.develop import develop_file
     from rawlux.develop import DevelopOptions
     from rawlux.io.write import save
@@ -123,15 +134,21 @@ def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, 
         dst = out_dir / f"{p.stem}.{fmt}"
         own = load_recipe(p) if opts is None else None
         use = own if own is not None else (opts or {})
-        sig = hashlib.sha1(json.dumps([use, fmt, quality], sort_keys=True).encode()).hexdigest()
+        sig = hashlib.sha1(json.dumps([use, fmt, quality, frame], sort_keys=True).encode()
+                           ).hexdigest()
         if dst.is_file() and ledger.get(dst.name) == sig:
             results.append({"file": p.name, "output": dst.name, "status": "skipped"})
             continue
         try:
             if kind(p) == "raw":
-                develop_file(p, dst, DevelopOptions(**use), quality=quality)
+                develop_file(p, dst, DevelopOptions(**use), quality=quality, frame=frame)
             else:
-                save(render_photo(p, use), dst, quality=quality, protect=[p])
+                img = render_photo(p, use)
+                if frame is not None:
+                    from rawlux.frame import apply_frame
+
+                    img = apply_frame(img, frame)
+                save(img, dst, quality=quality, protect=[p])
             ledger[dst.name] = sig
             tmp = ledger_path.with_name(ledger_path.name + ".tmp")
             tmp.write_text(json.dumps(ledger, indent=1), encoding="utf-8")

@@ -332,6 +332,10 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             if hdr and (fmt != "jpg" or not eng.export_hdr_available()):
                 raise InvalidParameter(
                     "Ultra HDR export needs the JPEG format and the gain-map writer")
+            frame = b.get("frame")
+            if frame is not None and frame not in eng.layout_names():  # names only, no paths
+                raise InvalidParameter(f"frame {frame!r} is not one of: "
+                                       f"{', '.join(eng.layout_names())}")
             jid = str(next(job_ids))
             job = {"id": jid, "done": 0, "total": len(paths), "current": "", "finished": False,
                    "results": [], "error": None, "out_dir": EXPORT_DIR, "cancel": False}
@@ -343,7 +347,8 @@ def create_app(folder: str | Path, engine: eng.Engine | None = None) -> FastAPI:
             def run() -> None:
                 try:
                     job["results"] = engine.export(paths, opts, root / EXPORT_DIR, fmt, quality,
-                                                   progress, lambda: job["cancel"], hdr=hdr)
+                                                   progress, lambda: job["cancel"], hdr=hdr,
+                                                   frame=frame)
                 except RawluxError as err:
                     job["error"] = str(err).replace(str(root) + "/", "")
                 except Exception as exc:  # noqa: BLE001 - shown in the page, never a traceback

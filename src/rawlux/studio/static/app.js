@@ -657,6 +657,10 @@ $("#export-open").addEventListener("click", () => {
   $("#export-progress").hidden = true;
   $("#export-results").replaceChildren();
   $("#hdr-row").hidden = !state.schema.export_hdr;
+  // the frame chosen in the Frame mode: offered (and ticked) when that mode is on
+  $("#frame-row").hidden = !state.layout;
+  $("#frame-name").textContent = state.layout || "";
+  $("#export-frame").checked = state.mode === "frame" && !!state.layout;
   $("#export-go").disabled = false;
   $("#export-dlg").showModal();
 });
@@ -668,7 +672,8 @@ $("#export-go").addEventListener("click", guard(async (ev) => {
   $("#export-progress").hidden = false;
   const job = await api("export", "/api/export", { paths, options: state.options, format: exportFmt,
     quality: +$("#quality").value, use_saved_recipes: $("#use-recipes").checked,
-    hdr: !$("#hdr-row").hidden && $("#export-hdr").checked });
+    hdr: !$("#hdr-row").hidden && $("#export-hdr").checked,
+    frame: !$("#frame-row").hidden && $("#export-frame").checked ? state.layout : null });
   if (!job) return;
   const poll = async () => {
     const j = await api("job", `/api/jobs/${job.id}`);
