@@ -28,10 +28,17 @@ from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import Crop, Image, WarpRectilinear
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.isp.pipeline import CAMERA_LINEAR, StageDef
 
-_INTERP = ("linear", "cubic")
+class Interpolation(Choice):
+    """Resampling kernel of the lens warp."""
+
+    LINEAR = "linear"
+    CUBIC = "cubic"
+
+
+_INTERP = Interpolation.values()
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class GeometryParams(StageParams):
 
     apply_warp: bool = param(True, doc="apply DNG OpcodeList3 (lens distortion and gain maps)")
     apply_crop: bool = param(True, doc="apply the DNG default crop")
-    interpolation: str = param("cubic", choices=_INTERP, doc="resampling kernel of the warp")
+    interpolation: Interpolation = param(Interpolation.CUBIC, doc="resampling kernel of the warp")
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy",
