@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from rawlux.cli.common import open_image, run_guarded
+from rawlux.isp.output import OutputSpace  # annotation of --color-space (choices from the stage)
 
 
 def _note(msg: str) -> None:
@@ -51,6 +52,11 @@ def _list_layouts(value: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    from rawlux.app.recipe import develop_options_class
+    from rawlux.cli.options import field_option
+
+    DevelopOptions = develop_options_class()  # noqa: N806 - options generated from stage params
+
     @app.command()
     def frame(
         src: Path = typer.Argument(..., metavar="IN", help="photo or raw: JPEG, HEIC, PNG, TIFF, DNG, CR2..."),
@@ -59,8 +65,10 @@ def register(app: typer.Typer) -> None:
         logo: Optional[Path] = typer.Option(None, "--logo", help="logo file: PNG with alpha or SVG"),
         text: Optional[str] = typer.Option(
             None, "--text", help="caption template, e.g. '{model} · {focal} · {fnumber} · {exposure} · {iso}'"),
-        look: Optional[str] = typer.Option(None, "--look", help="look for raw inputs"),
-        color_space: str = typer.Option("srgb", "--color-space", help="srgb | p3 (raw inputs)"),
+        look: Optional[str] = field_option(DevelopOptions, "look", default=None,
+                                           help="look for raw inputs (default authentic)"),
+        color_space: OutputSpace = field_option(DevelopOptions, "color_space",
+                                                help="output colour space of raw inputs"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
         bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
         list_layouts: bool = typer.Option(False, "--list-layouts", is_eager=True, callback=_list_layouts,

@@ -71,6 +71,19 @@ def typer_options(cls: type[StageParams], *, only: Iterable[str] | None = None,
     return out
 
 
+def field_option(cls: type[StageParams], name: str, *, default: Any = dataclasses.MISSING,
+                 help: str | None = None, panel: str | None = None) -> Any:  # noqa: A002
+    """The ``typer.Option`` of one field of ``cls`` (flag, choices, range, help from its
+    metadata), for a command that declares the parameter itself; ``default``/``help`` override."""
+    (p,) = typer_options(cls, only=[name], panel=panel)
+    info = p.default
+    if default is not dataclasses.MISSING:
+        info.default = default
+    if help is not None:
+        info.help = help
+    return info
+
+
 def with_options(fn: Callable[..., Any], extra: list[inspect.Parameter],
                  before: str | None = None) -> Callable[..., Any]:
     """``fn`` (whose last parameter is ``**options``) with ``extra`` typer options added to its
