@@ -188,3 +188,21 @@ def test_develop_api_errors_name_parameter_range_and_unit() -> None:
         rawlux.develop("unused.dng", demosaic="fast")
     with pytest.raises(InvalidParameter, match="sharpen must be a number"):
         rawlux.develop("unused.dng", sharpen="lots")
+
+
+def test_look_file_is_referenced_by_path_and_hash(tmp_path: Path, kdc) -> None:
+    from rawlux.looks.registry import DATA_DIR
+
+    src = (DATA_DIR / "vivid.toml").read_text()
+    look = tmp_path / "mine.toml"
+    look.write_text(src.replace('name = "vivid"', 'name = "mine"'))
+    rec = Recipe.default().with_options(look=str(look))
+    ref = rec["look"].look
+    assert isinstance(ref, FileRef) and ref.sha256 and ref.path == str(look.resolve())
+    back = load_recipe(save_recipe(rec, tmp_path / "r.toml"))
+    assert back == rec
+    by_name = rawlux.develop(kdc, look="vivid").data
+    np.testing.assert_array_equal(rawlux.develop(kdc, recipe=back).data, by_name)
+    look.write_text(src.replace('name = "vivid"', 'name = "mine"') + "\n# edited\n")
+    with pytest.raises(InvalidParameter, match="content changed"):
+        rawlux.develop(kdc, recipe=back)

@@ -104,6 +104,8 @@ def develop_options(**options: Any) -> StageParams:
         from rawlux.io.cube import lut_ref
 
         options["lut"] = lut_ref(options["lut"])  # read + hash now: a bad file fails before work
+    if FileRef.looks_like_path(options.get("look")):
+        options["look"] = FileRef.of(options["look"])  # a look file: by path + content hash
     return cls(**options)
 
 

@@ -92,6 +92,21 @@ class FileRef:
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "sha256": self.sha256}
 
+    def verified_path(self) -> str:
+        """``path``, after checking the file still has the recorded content (when recorded)."""
+        if self.sha256:
+            now = FileRef.of(self.path).sha256
+            if now != self.sha256:
+                raise InvalidParameter(f"content changed since it was referenced (sha256 {now[:12]}..., "
+                                       f"recorded {self.sha256[:12]}...)", self.path)
+        return self.path
+
+    @staticmethod
+    def looks_like_path(value: Any) -> bool:
+        """True for a value naming a file rather than a registry entry (``.toml``, a separator)."""
+        s = os.fspath(value) if isinstance(value, (str, os.PathLike)) else ""
+        return bool(s) and (s.lower().endswith((".toml", ".json", ".cube")) or os.sep in s)
+
     @classmethod
     def coerce(cls, value: Any, name: str) -> "FileRef":
         """A FileRef from a FileRef, a ``{"path", "sha256"}`` dict or a bare path (no hash)."""
@@ -117,11 +132,13 @@ def param(
     choices: tuple[str, ...] | None = None,
     type: type | None = None,  # noqa: A002 - the value type when the default does not say (None)
     flag: str | None = None,
+    files: bool = False,
 ) -> Any:
     """A dataclass field with validation metadata (see module docstring). ``type`` is needed only
-    when ``default`` is None (e.g. ``FileRef``); ``flag`` overrides the CLI option name."""
+    when ``default`` is None (e.g. ``FileRef``); ``flag`` overrides the CLI option name;
+    ``files``: a name field that also takes a :class:`FileRef` (a data file by path + hash)."""
     meta = {"lo": lo, "hi": hi, "unit": unit, "doc": doc, "choices": choices, "type": type,
-            "flag": flag}
+            "flag": flag, "files": files}
     if isinstance(default, (list, dict, set)):
         raise TypeError("mutable defaults are not allowed in params; use a tuple")
     return dataclasses.field(default=default, metadata=meta)
@@ -184,6 +201,8 @@ def check_value(owner: str, f: dataclasses.Field, value: Any) -> Any:
             raise InvalidParameter(f"{name} = {value} is outside [{lo}, {hi}]{unit}")
         return value
     if t is str:
+        if meta.get("files") and isinstance(value, (FileRef, Mapping)):
+            return FileRef.coerce(value, name)
         if not isinstance(value, str):
             raise InvalidParameter(f"{name} must be text, got {type(value).__name__}")
         if meta.get("choices") and value not in meta["choices"]:
@@ -233,6 +252,7 @@ def field_schema(f: dataclasses.Field) -> dict[str, Any]:
         "unit": meta.get("unit", ""),
         "doc": meta.get("doc", ""),
         "choices": list(choices) if choices else None,
+        "files": bool(meta.get("files")),
     }
 
 

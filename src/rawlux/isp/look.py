@@ -24,7 +24,8 @@ GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred
 class LookParams(StageParams):
     """Look stage parameters."""
 
-    look: str = param("neutral", doc="look name (see `rawlux looks list`) or path to a look .toml")
+    look: str = param("neutral", files=True,
+                      doc="look name (see `rawlux looks list`) or a look .toml file (path + sha256)")
     strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the look over neutral (0 = neutral)")
     lut: FileRef | None = param(None, type=FileRef,
                                 doc="user .cube LUT applied after the look (path + sha256), or none")
@@ -76,7 +77,8 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     from rawlux.looks.registry import get_look
     from rawlux.looks.render import render_look, render_neutral
 
-    spec = get_look(params.look)  # validates the name / file even at strength 0
+    name = params.look.verified_path() if isinstance(params.look, FileRef) else params.look
+    spec = get_look(name)  # validates the name / file even at strength 0
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
     dst = data if reuse else None
