@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import math
 import os
@@ -202,6 +201,8 @@ class Recipe:
             if isinstance(v, list):
                 return [canon(x) for x in v]
             return v
+
+        import hashlib
 
         text = json.dumps(canon(self.to_dict()), sort_keys=True, separators=(",", ":"),
                           allow_nan=False)

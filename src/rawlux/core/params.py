@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import math
 import os
 from dataclasses import dataclass, fields
@@ -76,6 +75,8 @@ class FileRef:
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> "FileRef":
         """Reference ``path`` with the hash of its current content."""
+        import hashlib  # not at import: loading OpenSSL costs ~15 ms of every command's start
+
         from rawlux.core.errors import MissingInput
 
         p = os.fspath(path)
