@@ -171,6 +171,10 @@ def test_schema_describes_every_stage_and_option() -> None:
                 assert f["lo"] is not None and f["hi"] is not None, f"{name}.{f['name']}"
             if f["type"] == "enum":
                 assert f["default"] in f["choices"]
+    cmds = json.loads(json.dumps(schema(commands=True)["commands"]))
+    assert {"night", "portrait", "frame"} <= set(cmds)
+    assert any(f["name"] == "aperture" and f["unit"] == "f-number"
+               for f in cmds["portrait"]["bokeh"]["fields"])
     opts = {o["name"]: o for o in s["options"]}
     assert opts["highlights"]["choices"] == ["reconstruct", "clip", "none"]
     assert opts["exposure"]["unit"] == "EV" and opts["exposure"]["lo"] == -10.0

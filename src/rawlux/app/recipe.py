@@ -361,9 +361,20 @@ def _to_toml(data: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- schema
 
 
-def schema() -> dict[str, Any]:
+#: Params of the other commands' stages, for :func:`schema` (module, class) by command and role.
+COMMAND_PARAMS: dict[str, dict[str, tuple[str, str]]] = {
+    "night": {"align": ("rawlux.burst.align", "AlignParams"),
+              "merge": ("rawlux.burst.merge", "MergeParams")},
+    "portrait": {"lens": ("rawlux.portrait.lens", "LensParams"),
+                 "bokeh": ("rawlux.portrait.bokeh", "BokehParams")},
+    "frame": {"frame": ("rawlux.frame.stage", "FrameParams")},
+}
+
+
+def schema(commands: bool = False) -> dict[str, Any]:
     """JSON description of every develop stage's params and of the develop options (each with
-    the stage fields it sets): the studio and the CLI build their controls from it."""
+    the stage fields it sets): the studio and the CLI build their controls from it. With
+    ``commands`` also the params of night, portrait and frame (imports those packages)."""
     opts = []
     cls = develop_options_class()
     for f in dataclasses.fields(cls):
@@ -375,4 +386,17 @@ def schema() -> dict[str, Any]:
         "stages": {name: {"params": t.__name__, "version": t.version, "fields": t.schema()}
                    for name, t in stage_types().items()},
         "options": opts,
+        **({"commands": _command_schema()} if commands else {}),
     }
+
+
+def _command_schema() -> dict[str, Any]:
+    import importlib
+
+    out: dict[str, Any] = {}
+    for command, roles in COMMAND_PARAMS.items():
+        out[command] = {}
+        for role, (module, name) in roles.items():
+            t = getattr(importlib.import_module(module), name)
+            out[command][role] = {"params": name, "version": t.version, "fields": t.schema()}
+    return out
