@@ -21,7 +21,8 @@ import pytest
 
 from rawlux.app.recipe import Recipe, schema
 from rawlux.core.errors import InvalidParameter, RawluxError
-from rawlux.core.image import Crop, FixVignetteRadial, GainMap, RawImage, WarpRectilinear
+from rawlux.core.image import (CFA, ColorCalibration, Crop, FixVignetteRadial, GainMap, Metadata,
+                               NoiseProfile, RawImage, WarpRectilinear)
 from rawlux.core.params import FileRef, StageParams
 from rawlux.develop import stage_definitions
 from rawlux.isp.pipeline import Pipeline, Stage
@@ -73,28 +74,40 @@ def _lut_ref(tmp_dir: Any) -> FileRef:
 
 
 def battery_raw() -> RawImage:
-    """96x64 RGGB raw: clipped sun, chart, foliage; opcodes 1-3, a default crop, orientation 6."""
-    from rawlux.synth.sample import make_sample
-
-    raw = make_sample(96, 64, seed=1)
-    h, w = raw.data.shape
-    # a blown warm lamp (r = 18 px): a glow ramping through the clip level into a clipped core
-    yy, xx = np.mgrid[0:h, 0:w]
-    r = np.hypot(yy - 0.5 * h, xx - 0.3 * w) / 18.0
-    warm = np.array([1.0, 0.75, 0.45], np.float32)[raw.cfa_pattern]
-    val = np.clip(2.5 * (1.2 - r), 0, None) * np.tile(warm, (h // 2, w // 2))
-    lit = val > 0
-    dn = raw.data.astype(np.float32)
-    dn[lit] = np.minimum(raw.white, dn[lit] + val[lit] * (raw.white - 256.0))
-    raw = replace(raw, data=np.ascontiguousarray(dn.astype(np.uint16)))
+    """96x64 RGGB raw (12-bit, black 256): sky gradient, saturated patches, textured foliage,
+    a dark noisy corner, a blown warm lamp (a glow ramping through the clip level into a clipped
+    core); OpcodeList1/2/3, a default crop, EXIF orientation 6, a NoiseProfile."""
+    h, w = 64, 96
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = (yy / h)[..., None]
+    scene = (1 - t) * np.array([0.15, 0.3, 0.55], np.float32) + t * np.array([0.2, 0.35, 0.1], np.float32)
+    scene = scene * (0.7 + 0.6 * rng.random((h, w, 1), dtype=np.float32))  # texture
+    patches = [(0.7, 0.04, 0.03), (0.05, 0.6, 0.05), (0.03, 0.05, 0.8), (0.75, 0.7, 0.02),
+               (0.7, 0.03, 0.6), (0.02, 0.6, 0.7)]
+    for k, rgb in enumerate(patches):
+        scene[4:14, 40 + 9 * k:48 + 9 * k] = rgb
+    scene[48:, 70:] *= 0.02  # deep shadow
+    r = np.hypot(yy - 0.5 * h, xx - 0.3 * w)[..., None] / 18.0
+    scene += np.clip(2.5 * (1.2 - r), 0, None) * np.array([1.0, 0.75, 0.45], np.float32)  # lamp
+    cfa = CFA.RGGB
+    mosaic = np.take_along_axis(scene, np.tile(cfa.pattern(), (h // 2, w // 2))[..., None]
+                                .astype(np.intp), axis=2)[..., 0]
+    mosaic = mosaic + rng.standard_normal((h, w), dtype=np.float32) * np.sqrt(
+        2e-4 * np.clip(mosaic, 0, 1) + 4e-6)
+    dn = np.clip(np.rint(256 + mosaic * (4095 - 256)), 0, 4095).astype(np.uint16)
     g1 = np.array([[[1.15], [1.0]], [[0.95], [1.1]]], np.float32)
-    return replace(
-        raw,
+    return RawImage(
+        dn, cfa, black=np.full((2, 2), 256.0, np.float32), white=4095.0,
+        calibration=ColorCalibration(color_matrix1=np.array(
+            [[0.9, -0.3, -0.1], [-0.4, 1.2, 0.2], [-0.05, 0.15, 0.6]]), illuminant1=21,
+            as_shot_neutral=np.array([0.55, 1.0, 0.75])),
+        noise_profile=NoiseProfile(np.array([[2e-4, 4e-6]] * 3)),
         opcodes1=(GainMap(opcode_id=9, bottom=h, right=w, gains=g1),),
         opcodes2=(FixVignetteRadial(opcode_id=3, k=(0.4, 0.1, 0.0, 0.0, 0.0)),),
         opcodes3=(WarpRectilinear(opcode_id=1, coefficients=np.array([[0.97, 0.05, 0, 0, 0, 0]])),),
         crop=Crop(2, 4, h - 6, w - 10),
-        metadata=replace(raw.metadata, orientation=6),
+        metadata=Metadata(make="rawlux", model="battery", orientation=6),
     )
 
 
