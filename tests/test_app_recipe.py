@@ -76,6 +76,8 @@ def test_partial_recipe_takes_develop_defaults(tmp_path: Path) -> None:
      r"exposure_ev = 40.0 is outside \[-10.0, 10.0\] EV"),
     ('rawlux_recipe = 2\n[stages.denoise]\nstrenght = 1\n', InvalidParameter, "no parameter.*strenght"),
     ('rawlux_recipe = [\n', CorruptInput, "malformed recipe"),
+    ('rawlux_recipe = 2\n[stages.output]\nscene_referred = true\n', InvalidParameter,
+     "must agree"),
 ])
 def test_bad_recipes_fail_with_one_line(tmp_path: Path, text: str, cls: type, needle: str) -> None:
     p = tmp_path / "bad.toml"

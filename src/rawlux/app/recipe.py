@@ -124,6 +124,10 @@ class Recipe:
             if not isinstance(p, types[name]):
                 raise InvalidParameter(f"recipe stage {name}: params must be "
                                        f"{types[name].__name__}, got {type(p).__name__}")
+        d = dict(self.stages)
+        if d["look"].scene_referred != d["output"].scene_referred:  # one contract, two stages
+            raise InvalidParameter("look.scene_referred and output.scene_referred must agree "
+                                   "(the scene_referred option sets both)")
 
     # ---------------------------------------------------------------- building
     @classmethod
