@@ -132,6 +132,13 @@ def test_same_raw_same_recipe_same_pixels_through_the_cli(tmp_path: Path, raw_di
     assert res.exit_code == 0, res.output
     r2 = load_recipe(tmp_path / "r2.json")
     assert r2["color_transform"].exposure_ev == -1.0
+    # a switch can be turned off against the recipe too
+    scene = tmp_path / "scene.toml"
+    save_recipe(saved.with_options(scene_referred=True, lut=None), scene)
+    res = invoke("develop", src, "-o", str(tmp_path / "d.png"), "--recipe", str(scene),
+                 "--no-scene-referred", "--save-recipe", str(tmp_path / "r3.toml"))
+    assert res.exit_code == 0, res.output
+    assert not load_recipe(tmp_path / "r3.toml")["output"].scene_referred
     assert r2.replace("color_transform", exposure_ev=0.4) == saved
 
 

@@ -1,7 +1,7 @@
 """Command-line options generated from params dataclasses (the one source of parameters).
 
 :func:`typer_options` turns the fields of a :class:`~rawlux.core.params.StageParams` class into
-typer options: flag ``--field-name`` (or ``param(flag=)``), ``--x/--no-x`` for booleans, the
+typer options: flag ``--field-name`` (or ``param(flag=)``), ``--x/--no-x`` for switches, the
 enum's values as choices, ``lo``/``hi`` as min/max, and help from ``doc`` + unit + range.
 :func:`with_options` adds them to a command function, which receives them in ``**kwargs``;
 :func:`given_options` tells which were typed on the command line (so they override a recipe).
@@ -50,9 +50,9 @@ def typer_options(cls: type[StageParams], *, only: Iterable[str] | None = None,
         default = f.default if f.default is not dataclasses.MISSING else None
         flag = flag_name(f)
         kw: dict[str, Any] = {"help": help_text(f), "rich_help_panel": panel}
-        if t is bool:  # an on-by-default switch can be turned off; an off one is a flag
+        if t is bool:  # both ways: a flag on the command line overrides a recipe either way
             ann: Any = bool
-            decls = [f"{flag}/--no-{flag[2:]}" if default else flag]
+            decls = [f"{flag}/--no-{flag[2:]}"]
         elif t is not None and issubclass(t, enum.Enum):
             ann, decls = t, [flag]
             kw["case_sensitive"] = False
