@@ -119,7 +119,8 @@ class Recipe:
         types = stage_types()
         names = [n for n, _ in self.stages]
         if names != list(types):
-            raise InvalidParameter(f"recipe stages {names} are not the develop stages {list(types)}")
+            raise InvalidParameter(f"recipe stages {names} are not the develop stages "
+                                   f"{list(types)}")
         for name, p in self.stages:
             if not isinstance(p, types[name]):
                 raise InvalidParameter(f"recipe stage {name}: params must be "
