@@ -219,3 +219,17 @@ def test_look_file_is_referenced_by_path_and_hash(tmp_path: Path, kdc) -> None:
     look.write_text(src.replace('name = "vivid"', 'name = "mine"') + "\n# edited\n")
     with pytest.raises(InvalidParameter, match="content changed"):
         rawlux.develop(kdc, recipe=back)
+
+
+def test_import_rawlux_stays_light() -> None:
+    """DevelopOptions is derived on first use: ``import rawlux`` imports no stage module."""
+    import subprocess
+    import sys
+
+    code = ("import sys, rawlux; bad = [m for m in ('rawlux.isp.highlights', 'rawlux.app.recipe', "
+            "'hashlib') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    from rawlux.develop import DevelopOptions
+
+    assert DevelopOptions().look == "authentic"
