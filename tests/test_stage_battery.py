@@ -25,7 +25,7 @@ from rawlux.core.image import (CFA, ColorCalibration, Crop, FixVignetteRadial, G
                                NoiseProfile, RawImage, WarpRectilinear)
 from rawlux.core.params import FileRef, StageParams
 from rawlux.develop import stage_definitions
-from rawlux.isp.pipeline import Pipeline, Stage
+from rawlux.core.pipeline import Pipeline, Stage
 
 DEFS = stage_definitions()
 SCHEMA = schema()["stages"]

@@ -1,46 +1,22 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
-The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+The stage list is data (:data:`STAGE_ORDER`, :mod:`rawlux.isp.stages`); a recipe
+(:mod:`rawlux.app.recipe`) configures every stage and :class:`~rawlux.core.pipeline.Pipeline`
+checks the contract chain once. This module is the library facade above the application layer.
 """
 
 from __future__ import annotations
 
-import importlib
 from os import PathLike
 from typing import Any, Callable
 
 from rawlux.core.image import Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, StageDef
+from rawlux.core.pipeline import Pipeline
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
-#: Stage modules in pipeline order (``rawlux.isp.<name>`` each exposing ``STAGE``).
-STAGE_ORDER: tuple[str, ...] = (
-    "black_level",
-    "lens_shading",
-    "white_balance",
-    "highlights",
-    "denoise",
-    "demosaic",
-    "geometry",
-    "color_transform",
-    "sharpen",
-    "look",
-    "output",
-)
-
-DEFAULT_LOOK = "authentic"
-
-
-def stage_definitions() -> dict[str, StageDef]:
-    """Every develop stage definition by name (imports the stage modules)."""
-    defs = {}
-    for name in STAGE_ORDER:
-        sd = importlib.import_module(f"rawlux.isp.{name}").STAGE
-        defs[sd.name] = sd
-    return defs
+from rawlux.isp.stages import DEFAULT_LOOK, STAGE_ORDER, stage_definitions  # noqa: F401 - re-exported
 
 
 def __getattr__(name: str) -> Any:
@@ -55,14 +31,11 @@ def __getattr__(name: str) -> Any:
 
 def build_pipeline(options: Any = None, lut: Any = None) -> Pipeline:
     """The develop pipeline configured from ``options`` (a ``DevelopOptions``, default: the
-    defaults) and ``lut`` (a ``.cube`` path, a loaded LUT or None)."""
-    from rawlux.app.recipe import Recipe, develop_options
-    from rawlux.core.params import apply_options
+    defaults) and ``lut`` (a ``.cube`` path, a loaded LUT or None):
+    :func:`rawlux.app.recipe.build_pipeline`."""
+    from rawlux.app.recipe import build_pipeline as build
 
-    opts = develop_options() if options is None else options
-    stages = apply_options(dict(Recipe.default().stages), opts)
-    rec = Recipe(tuple(stages.items()))
-    return (rec if lut is None else rec.with_options(lut=lut)).pipeline()
+    return build(options, lut)
 
 
 def develop(
@@ -98,7 +71,7 @@ def develop(
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
         else:
-            from rawlux.io.raw import open_raw
+            from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
-        return pipeline.run(raw, on_stage=on_stage)
+        return pipeline.run_plan(raw, on_stage=on_stage)

@@ -1,6 +1,6 @@
 """Recipes: every parameter of every develop stage, saved as TOML or JSON and replayed exactly.
 
-A :class:`Recipe` maps each stage of :data:`rawlux.develop.STAGE_ORDER` to its frozen params
+A :class:`Recipe` maps each stage of :data:`rawlux.isp.stages.STAGE_ORDER` to its frozen params
 (data files as :class:`~rawlux.core.params.FileRef`: path + SHA-256). The user-level options of
 ``rawlux develop`` (:data:`DEVELOP_OPTIONS`, e.g. ``exposure`` -> ``color_transform.exposure_ev``)
 are *derived* from the stage fields they set (type, bounds, unit, doc), so stage params are the
@@ -37,10 +37,10 @@ from typing import Any, Iterator, Mapping
 from rawlux.core.errors import InvalidParameter, OutputError
 from rawlux.core.params import (FileRef, OptionSpec, StageParams, apply_options, derive_options,
                                 field_schema, option)
+from rawlux.isp.stages import DEFAULT_LOOK, stage_definitions
 
 #: Schema version written by :meth:`Recipe.to_dict` (1: flat develop options; 2: stage params).
 RECIPE_VERSION = 2
-DEFAULT_LOOK = "authentic"
 
 
 def _parse_wb(value: Any) -> StageParams:
@@ -77,8 +77,6 @@ DEVELOP_OPTIONS: dict[str, OptionSpec] = {
 
 def stage_types() -> dict[str, type[StageParams]]:
     """Params class of each develop stage, in pipeline order."""
-    from rawlux.develop import stage_definitions
-
     return {name: sd.params_type for name, sd in stage_definitions().items()}
 
 
@@ -90,6 +88,13 @@ def develop_options_class() -> type[StageParams]:
                              "(see rawlux.app.recipe.DEVELOP_OPTIONS).")
     cls.__module__ = "rawlux.develop"
     return cls
+
+
+def __getattr__(name: str) -> Any:
+    # ``DevelopOptions`` is generated from the stage params on first use
+    if name == "DevelopOptions":
+        return develop_options_class()
+    raise AttributeError(f"module 'rawlux.app.recipe' has no attribute {name!r}")
 
 
 def develop_options(**options: Any) -> StageParams:
@@ -157,9 +162,8 @@ class Recipe:
         return iter(self.stages)
 
     def pipeline(self, fuse: bool = True) -> Any:
-        """The develop :class:`~rawlux.isp.pipeline.Pipeline` configured by this recipe."""
-        from rawlux.develop import stage_definitions
-        from rawlux.isp.pipeline import Pipeline, Stage
+        """The develop :class:`~rawlux.core.pipeline.Pipeline` configured by this recipe."""
+        from rawlux.core.pipeline import Pipeline, Stage
 
         defs = stage_definitions()
         return Pipeline((Stage(defs[n], p) for n, p in self.stages), fuse=fuse)
@@ -235,6 +239,15 @@ class Recipe:
 def _default_recipe() -> Recipe:
     stages = {name: t() for name, t in stage_types().items()}
     return Recipe(tuple(apply_options(stages, develop_options_class()()).items()))
+
+
+def build_pipeline(options: Any = None, lut: Any = None) -> Any:
+    """The develop :class:`~rawlux.core.pipeline.Pipeline` configured from ``options`` (a
+    ``DevelopOptions``, every field applied; None = the develop defaults) and ``lut`` (a
+    ``.cube`` path, a loaded LUT or None)."""
+    opts = develop_options_class()() if options is None else options
+    rec = Recipe(tuple(apply_options(dict(Recipe.default().stages), opts).items()))
+    return (rec if lut is None else rec.with_options(lut=lut)).pipeline()
 
 
 def recipe_hash(recipe: Recipe) -> str:

@@ -1,34 +1,19 @@
-"""``rawlux develop``: raw file(s) -> photo(s)."""
+"""``rawlux develop``: raw file(s) -> photo(s) (work: :mod:`rawlux.app.develop`).
+
+The development options are generated from the stage params (:mod:`rawlux.app.recipe`,
+:mod:`rawlux.cli.options`); only the flags typed on the command line override a ``--recipe``.
+Pixel code (``rawlux.app.develop`` and below) is imported inside the command body.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
-
-
-def _develop_one(src: Path, dst: Path, inputs: list[Path], recipe: object, save_kw: dict,
-                 raw_kw: dict, frame: str | None, sidecar: bool) -> None:
-    from rawlux.cli.common import load_raw
-    from rawlux.develop import develop, reuse_freed_memory
-    from rawlux.io.write import save
-
-    with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
-        raw = load_raw(src, **raw_kw)  # the shared photo-or-raw decision; refuses empty pixels
-        img = develop(raw, recipe=recipe)
-        if frame:
-            from rawlux.frame import apply_frame
-
-            img = apply_frame(img, frame)
-        save(img, dst, protect=inputs, **save_kw)
-    if sidecar:
-        from rawlux.app.recipe import save_recipe, sidecar_path
-
-        save_recipe(recipe, sidecar_path(dst))  # type: ignore[arg-type]
 
 
 def register(app: typer.Typer) -> None:
@@ -61,47 +46,36 @@ def register(app: typer.Typer) -> None:
         **options: Any,
     ) -> None:
         """Develop raw captures into finished photographs."""
+        values = option_values(options, given_options(ctx, option_names))
 
-        def prepare() -> tuple[list[Path], object, dict, dict]:
-            from rawlux.app.recipe import Recipe, load_recipe, save_recipe as write_recipe
+        def prepare() -> tuple[list[Path], object]:
+            from rawlux.app.develop import check_develop
 
             outs = resolve_outputs(inputs, output, out_dir, fmt)
-            values = option_values(options, given_options(ctx, option_names))
-            if any(o.suffix.lower() == ".exr" for o in outs) and "scene_referred" not in values:
-                values["scene_referred"] = True  # an .exr output implies scene-referred
-            base = load_recipe(recipe) if recipe is not None else Recipe.default()
-            rec = base.with_options(**values)  # validated once, before any work
-            if rec["output"].scene_referred:
-                from rawlux.core.errors import OutputError
+            if out_dir is not None and not out_dir.is_dir():
+                out_dir.mkdir(parents=True, exist_ok=True)
+            rec = check_develop(outs, values, inputs=inputs, frame=frame, recipe=recipe,
+                                save_recipe=save_recipe, sidecar=sidecar)  # before any work
+            return outs, rec
 
-                bad = [o for o in outs if o.suffix.lower() not in (".tif", ".tiff", ".exr")]
-                if bad:
-                    raise OutputError("scene-referred output is written as float .tif or .exr",
-                                      bad[0])
-                if frame:
-                    raise OutputError("--frame needs display-referred output, not scene-referred",
-                                      outs[0])
-            if sidecar or save_recipe is not None:
-                rec.check_saveable(save_recipe or outs[0])
-            if save_recipe is not None:
-                write_recipe(rec, save_recipe)
-            raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
-            return outs, rec, raw_kw, {"quality": quality, "bit_depth": bit_depth}
+        outs, rec = run_guarded(prepare)
+        raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
 
-        outs, rec, raw_kw, save_kw = run_guarded(prepare)
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
+        def one(src: Path, dst: Path) -> None:
+            from rawlux.app.develop import develop_file
+
+            develop_file(src, dst, rec, frame=frame, quality=quality, bit_depth=bit_depth,
+                         protect=inputs, sidecar=sidecar, **raw_kw)
+
         if len(inputs) == 1:
-            run_guarded(lambda: _develop_one(inputs[0], outs[0], inputs, rec, save_kw, raw_kw,
-                                             frame, sidecar), context=str(inputs[0]))
+            run_guarded(lambda: one(inputs[0], outs[0]), context=str(inputs[0]))
             return
         failures = 0
         with progress(len(inputs), "develop") as bar:
             task = bar.add_task("develop", total=len(inputs))
             for src, dst in zip(inputs, outs):
                 try:
-                    run_guarded(lambda: _develop_one(src, dst, inputs, rec, save_kw, raw_kw,
-                                                     frame, sidecar), context=str(src))
+                    run_guarded(lambda: one(src, dst), context=str(src))
                 except SystemExit as stop:
                     if stop.code == 130:  # interrupted: stop the whole batch
                         raise

@@ -75,8 +75,8 @@ class FileRef:
     @classmethod
     def of(cls, path: str | os.PathLike[str]) -> "FileRef":
         """Reference ``path`` with the hash of its current content."""
-        import hashlib  # not at import: loading OpenSSL costs ~15 ms of every command's start
-
+        # not at import: core.datafiles loads hashlib (OpenSSL, ~15 ms of every command's start)
+        from rawlux.core.datafiles import content_hash  # the one content hash of data files
         from rawlux.core.errors import MissingInput
 
         p = os.fspath(path)
@@ -84,8 +84,7 @@ class FileRef:
             size = os.path.getsize(p)
             if size > MAX_REF_BYTES:
                 raise InvalidParameter(f"{p}: {size} bytes is above the {MAX_REF_BYTES}-byte data-file limit")
-            with open(p, "rb") as fh:
-                digest = hashlib.sha256(fh.read()).hexdigest()
+            digest = content_hash(p)
         except OSError as exc:
             raise MissingInput(f"cannot read: {exc.strerror or exc}", p) from None
         return cls(os.path.abspath(p), digest)

@@ -11,7 +11,6 @@ Malformed files raise :class:`CorruptInput` naming the file and line.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -19,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rawlux.core.datafiles import bytes_hash
 from rawlux.core.errors import CorruptInput, InvalidParameter, OutputError
 from rawlux.core.params import FileRef
 from rawlux.io.safety import check_readable
-from rawlux.looks.lut import ENCODINGS, Lut
+from rawlux.core.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536
@@ -233,14 +233,13 @@ def lut_ref(lut: Lut | str | os.PathLike[str] | FileRef) -> FileRef:
     if isinstance(lut, FileRef):
         return lut
     if isinstance(lut, Lut):
-        h = hashlib.sha256(lut.table.tobytes())
-        h.update(repr((lut.table.shape, lut.domain_min, lut.domain_max, lut.encoding,
-                       lut.interpolation)).encode())
-        digest = h.hexdigest()
+        digest = bytes_hash(lut.table.tobytes() + repr((
+            lut.table.shape, lut.domain_min, lut.domain_max, lut.encoding,
+            lut.interpolation)).encode())
         _remember(digest, lut)
         return FileRef(MEMORY_PREFIX + (lut.title or "lut"), digest)
     p, raw = _read_bytes(lut)
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = bytes_hash(raw)
     if digest not in _RESOLVED:
         _remember(digest, _parse_bytes(raw, p))
     return FileRef(str(p.resolve()), digest)
@@ -255,7 +254,7 @@ def resolve_lut(ref: FileRef) -> Lut:
         raise InvalidParameter(f"LUT {ref.path[len(MEMORY_PREFIX):]!r} was given as a loaded object "
                                "and is not available here; reference its .cube file instead")
     p, raw = _read_bytes(ref.path)
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = bytes_hash(raw)
     if ref.sha256 and digest != ref.sha256:
         raise InvalidParameter(f"LUT content changed since it was referenced (sha256 {digest[:12]}..., "
                                f"recorded {ref.sha256[:12]}...)", p)

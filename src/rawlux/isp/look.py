@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import FileRef, StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
 
 TAKES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY)
@@ -66,7 +66,7 @@ def look(img: Image, params: LookParams = LookParams()) -> Image:
 
 def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
     """:func:`look` rendering into ``img.data`` itself (pipeline-owned images only, see
-    :attr:`~rawlux.isp.pipeline.StageDef.inplace`)."""
+    :attr:`~rawlux.core.pipeline.StageDef.inplace`)."""
     return _look(img, params, in_place=True)
 
 
