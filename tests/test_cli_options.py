@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+
+import pytest
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +94,38 @@ def test_develop_cli_rejects_out_of_range_before_work(tmp_path) -> None:
                                    "--highlights", "melt"])
     assert res.exit_code == 2 and "melt" in res.output
     assert not list(tmp_path.iterdir())
+
+
+def test_portrait_and_frame_flags_come_from_their_params_without_pixel_code(tmp_path) -> None:
+    """PortraitOptions / FrameOptions generate the flags; their modules load no OpenCV."""
+    import subprocess
+    import sys
+
+    code = ("import sys, rawlux.app.portrait, rawlux.app.frame; "
+            "bad = [m for m in ('cv2', 'numba', 'rawlux.portrait.render', 'rawlux.frame.render') "
+            "if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    from rawlux.app.frame import FrameOptions
+    from rawlux.app.portrait import PortraitOptions
+    from rawlux.cli.app import app
+    from rawlux.core.errors import InvalidParameter
+
+    for cmd, cls, skip in (("portrait", PortraitOptions, {"focus"}), ("frame", FrameOptions, set())):
+        out = CliRunner().invoke(app, [cmd, "--help"], env={"COLUMNS": "200"}).output
+        for f in dataclasses.fields(cls):
+            if f.name not in skip:
+                assert flag_name(f) in out, (cmd, flag_name(f))
+    out = CliRunner().invoke(app, ["portrait", "--help"], env={"COLUMNS": "200"}).output
+    assert "auto|salient|none" in out and "--no-original" in out and "far|near" in out
+    res = CliRunner().invoke(app, ["portrait", "x.jpg", "-o", str(tmp_path / "p.jpg"),
+                                   "--aperture", "-1"])
+    assert res.exit_code == 2 and "--aperture" in res.output
+    res = CliRunner().invoke(app, ["frame", "x.jpg", "-o", str(tmp_path / "f.jpg"),
+                                   "--color-space", "xyz"])
+    assert res.exit_code == 2 and "xyz" in res.output
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(InvalidParameter, match="bit_depth"):
+        FrameOptions(bit_depth=12)
+    with pytest.raises(InvalidParameter, match="focus"):
+        PortraitOptions(focus=(0.5, 1.5))

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import typer
 
-from rawlux.core.params import FileRef, StageParams, value_type
+from rawlux.core.params import Choice, FileRef, StageParams, value_type
 
 
 def flag_name(f: dataclasses.Field) -> str:
@@ -66,6 +66,10 @@ def typer_options(cls: type[StageParams], *, only: Iterable[str] | None = None,
                 kw["max"] = f.metadata["hi"]
         else:
             ann, decls = (str if default is not None else Optional[str]), [flag]
+            if f.metadata.get("choices") and default is not None:  # fixed values: an enum
+                ann = Choice(f"{cls.__name__}_{name}",  # type: ignore[misc]
+                             [(c.upper().replace("-", "_"), c) for c in f.metadata["choices"]])
+                kw["case_sensitive"] = False
         out.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=ann,
                                      default=typer.Option(default, *decls, **kw)))
     return out

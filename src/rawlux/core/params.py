@@ -85,6 +85,8 @@ class FileRef:
             if size > MAX_REF_BYTES:
                 raise InvalidParameter(f"{p}: {size} bytes is above the {MAX_REF_BYTES}-byte data-file limit")
             digest = content_hash(p)
+        except FileNotFoundError:
+            raise MissingInput("file not found", p) from None
         except OSError as exc:
             raise MissingInput(f"cannot read: {exc.strerror or exc}", p) from None
         return cls(os.path.abspath(p), digest)
