@@ -286,6 +286,12 @@ def test_recipe_round_trip_and_export_resume(client: TestClient, folder: Path) -
     r = _post(client, "/api/recipe", {"path": "kodak_dc50.kdc", "options": opts})
     assert r.json()["saved"] == "kodak_dc50.kdc" + eng.RECIPE_SUFFIX
     assert client.get("/api/recipe", params={"path": "kodak_dc50.kdc"}).json()["options"] == opts
+    # the sidecar is the command line's recipe: `rawlux develop --recipe` reads it
+    from rawlux.app.recipe import load_recipe, sidecar_path
+
+    rec = load_recipe(sidecar_path(folder / "kodak_dc50.kdc"))
+    assert rec["look"].look == "sepia" and rec["color_transform"].exposure_ev == 0.5
+    assert (rec["white_balance"].kelvin, rec["white_balance"].tint) == (5200.0, 10.0)
     assert client.get("/api/recipe", params={"path": "IMG_4120.JPG"}).json()["options"] is None
     listed = {f["path"]: f["recipe"] for f in client.get("/api/files").json()["files"]}
     assert listed["kodak_dc50.kdc"] and not listed["IMG_4120.JPG"]

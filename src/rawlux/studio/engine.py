@@ -135,11 +135,12 @@ class Engine:
 
     @staticmethod
     def _stages(opts: dict[str, Any], names: list[str]) -> Any:
-        """The stages ``names`` of the develop plan for ``opts`` (the studio's scheduling)."""
+        """The stages ``names`` of the develop plan of ``opts``' recipe (the studio's
+        scheduling; ``opts`` validated by :func:`develop_options`)."""
+        from rawlux.app.recipe import Recipe
         from rawlux.core.pipeline import Pipeline
-        from rawlux.develop import DevelopOptions, build_pipeline
 
-        full = build_pipeline(DevelopOptions(**opts))
+        full = Recipe.default().with_options(**opts).pipeline()
         return Pipeline([st for st in full.stages if st.name in names])
 
     def scene(self, path: Path, opts: dict[str, Any], ticket: int | None = None) -> Image:
@@ -238,10 +239,9 @@ class Engine:
             check = checker(s, ticket)
             if s.kind == "raw":
                 from rawlux.app.develop import develop_image
-                from rawlux.develop import DevelopOptions
 
                 assert s.raw is not None
-                out = develop_image(s.raw, DevelopOptions(**opts), on_stage=check)
+                out = develop_image(s.raw, dict(opts), on_stage=check)
             else:
                 from rawlux.app.inputs import open_any
                 from rawlux.app.looks import look_input

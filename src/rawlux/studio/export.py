@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from rawlux.core.errors import InvalidParameter, RawluxError
 from rawlux.core.image import Image
-from rawlux.studio.recipes import load_recipe
+from rawlux.studio.recipes import options_of, recipe_of, recipe_path
 
 __all__ = ["export", "export_hdr_available", "batch_runner"]
 
@@ -80,10 +80,12 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
                   out_dir: Path, fmt: str, quality: int, progress: Progress | None,
                   hdr: bool = False, frame: str | None = None) -> list[dict[str, Any]]:
     """One batch per distinct recipe (each photo's saved recipe when ``opts`` is None)."""
-    groups: dict[str, list[Path]] = {}
+    groups: dict[str, list[Path]] = {}  # recipe file or options (JSON) -> photos
     for p in paths:
-        use = (load_recipe(p) or {}) if opts is None else opts
-        groups.setdefault(json.dumps(use, sort_keys=True), []).append(p)
+        if opts is None and recipe_path(p).is_file():
+            groups.setdefault(str(recipe_path(p)), []).append(p)  # all it holds
+        else:
+            groups.setdefault(json.dumps(opts or {}, sort_keys=True), []).append(p)
     results: list[dict[str, Any]] = []
     n = len(paths)
     for key, group in groups.items():
@@ -98,7 +100,8 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
         extra: dict[str, Any] = {"hdr": True} if hdr else {}
         if frame is not None:
             extra["frame"] = frame
-        res = batch_run(group, out_dir, recipe=json.loads(key), fmt=fmt, quality=quality,
+        recipe = json.loads(key) if key.startswith("{") else Path(key)
+        res = batch_run(group, out_dir, recipe=recipe, fmt=fmt, quality=quality,
                         progress=on_progress, workers=1, **extra)
         for row in res.rows:
             status = {"failed": "error", "not run": "error"}.get(row.status, row.status)
@@ -116,7 +119,7 @@ def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, 
                  render_photo: Callable[[Path, dict[str, Any]], Image],
                  frame: str | None = None) -> list[dict[str, Any]]:
     from rawlux.app.develop import develop_file
-    from rawlux.develop import DevelopOptions
+    from rawlux.app.recipe import load_recipe as read_recipe
     from rawlux.io.write import save
 
     ledger_path = out_dir / LEDGER
@@ -132,18 +135,21 @@ def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, 
         if progress:
             progress(i, n, p.name)
         dst = out_dir / f"{p.stem}.{fmt}"
-        own = load_recipe(p) if opts is None else None
-        use = own if own is not None else (opts or {})
-        sig = hashlib.sha1(json.dumps([use, fmt, quality, frame], sort_keys=True).encode()
-                           ).hexdigest()
+        own = recipe_path(p) if opts is None and recipe_path(p).is_file() else None
+        try:
+            rec = read_recipe(own) if own is not None else recipe_of(opts or {})
+        except RawluxError as err:
+            results.append({"file": p.name, "status": "error", "error": str(err)})
+            continue
+        sig = hashlib.sha1(json.dumps([rec.hash(), fmt, quality, frame]).encode()).hexdigest()
         if dst.is_file() and ledger.get(dst.name) == sig:
             results.append({"file": p.name, "output": dst.name, "status": "skipped"})
             continue
         try:
-            if kind(p) == "raw":
-                develop_file(p, dst, DevelopOptions(**use), quality=quality, frame=frame)
+            if kind(p) == "raw":  # every stage field of the recipe (a saved one: all it holds)
+                develop_file(p, dst, recipe=rec, quality=quality, frame=frame)
             else:
-                img = render_photo(p, use)
+                img = render_photo(p, options_of(rec))
                 if frame is not None:
                     from rawlux.frame import apply_frame
 

@@ -294,15 +294,18 @@ async function openPhoto(path) {
   status("", "");
   document.querySelectorAll("#tabs button").forEach((b) => { b.disabled = false; });
   updateExportButton();
-  if (edits[path]) {
-    state.options = { ...edits[path] };
-  } else {
+  if (edits[path]) state.options = { ...edits[path] };
+  buildControls();  // this photo's controls at once, not the last photo's while the recipe loads
+  if (!edits[path]) {
     try {
       const r = await api("recipe", `/api/recipe?path=${encodeURIComponent(path)}`);
-      if (r && r.options) { Object.assign(state.options, r.options); status("recipe loaded from beside the photo"); }
+      if (r && r.options && state.current === path) {
+        Object.assign(state.options, r.options);
+        status("recipe loaded from beside the photo");
+        buildControls();
+      }
     } catch (e) { showError(e.message); }
   }
-  buildControls();
   $("#hdr-original").hidden = true;
   api(`exif-open`, `/api/exif?path=${encodeURIComponent(path)}`).then((ex) => {
     if (ex && ex.hdr && state.current === path) $("#hdr-original").hidden = false;
