@@ -156,6 +156,8 @@ def test_bad_bodies(client: TestClient) -> None:
     assert _post(client, "/api/whitepick", {"path": CHART, "options": {}, "x": 2, "y": 0.5}).status_code == 422
     assert _post(client, "/api/frame", {"path": "IMG_4120.JPG", "options": {}, "layout": "/etc/x"}).status_code == 422
     assert _post(client, "/api/export", {"paths": [], "options": {}}).status_code == 422
+    r = _post(client, "/api/portrait", {"path": "IMG_4120.JPG", "options": {}, "aperture": 64})
+    assert r.status_code == 422 and "f/64" in r.json()["error"]
     assert _post(client, "/api/export", {"paths": ["IMG_4120.JPG"], "format": "exe"}).status_code == 422
 
 
@@ -175,6 +177,15 @@ def test_schema_describes_every_control() -> None:
     assert by["highlights"]["choices"] == ["reconstruct", "clip", "none"]
     assert all(f["doc"] for f in s["develop"])
     assert "50" in s["lenses"] and "bar" in s["layouts"]
+    # one source: every bound, unit and doc is the stage params' (rawlux.app.recipe.schema)
+    from rawlux.app.recipe import schema as recipe_schema
+
+    for o in recipe_schema()["options"]:
+        if o["name"] in by:
+            got = by[o["name"]]
+            assert (got["lo"], got["hi"], got["unit"], got["doc"], got["targets"]) == (
+                o["lo"], o["hi"], o["unit"], o["doc"], o["targets"]), o["name"]
+    assert s["aperture"]["lo"] > 0 and s["aperture"]["hi"] >= 16
 
 
 def test_preview_matches_the_full_develop(shared_data: Path) -> None:

@@ -41,6 +41,17 @@ def options() -> dict[str, dict[str, Any]]:
     return {o["name"]: o for o in recipe_schema()["options"] if o["name"] not in HIDDEN}
 
 
+@functools.lru_cache(maxsize=1)
+def aperture_range() -> tuple[float, float]:
+    """The f-numbers a portrait lens takes (``app.recipe.schema(commands=True)``: the lens
+    params' ``default_aperture`` bounds); 0 means the lens' own aperture."""
+    from rawlux.app.recipe import schema as recipe_schema
+
+    lens = recipe_schema(commands=True)["commands"]["portrait"]["lens"]["fields"]
+    f = next(x for x in lens if x["name"] == "default_aperture")
+    return float(f["lo"]), float(f["hi"])
+
+
 def schema() -> dict[str, Any]:
     """Description of every control: one dict per develop option (name, type, default, lo, hi,
     unit, doc, choices, group, targets) plus the portrait lenses and frame layouts. The front
@@ -68,7 +79,9 @@ def schema() -> dict[str, Any]:
         if d["type"] == "float" and d["lo"] is not None and d["hi"] is not None:
             d["step"] = 0.05 if (d["hi"] - d["lo"]) > 2 else 0.01
         fields.append(d)
+    lo, hi = aperture_range()
     return {"develop": fields, "lenses": lens_names(), "layouts": layout_names(),
+            "aperture": {"lo": lo, "hi": hi, "unit": "f-number"},
             "photo_defaults": dict(PHOTO_DEFAULTS), "preview_size": PREVIEW_LONG_SIDE}
 
 

@@ -315,8 +315,9 @@ class Engine:
 
         if lens not in lens_names():
             raise InvalidParameter(f"lens {lens!r} is unknown; valid: {', '.join(lens_names())}")
-        if not (aperture == 0.0 or 0.7 <= aperture <= 32.0):
-            raise InvalidParameter(f"aperture f/{aperture} is outside f/0.7 .. f/32")
+        lo, hi = controls.aperture_range()
+        if not (aperture == 0.0 or lo <= aperture <= hi):
+            raise InvalidParameter(f"aperture f/{aperture} is outside f/{lo:g} .. f/{hi:g}")
         PortraitOptions(lens=lens, aperture=aperture, focus=focus)
         t0 = time.perf_counter()
         base = self.preview(path, opts, ticket)
