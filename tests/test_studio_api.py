@@ -432,3 +432,19 @@ def test_export_in_a_frame(client: TestClient, folder: Path, tmp_path: Path) -> 
     framed = open_photo(tmp_path / "framed/IMG_4120.jpg").data
     assert framed.shape[0] > plain.shape[0] and framed.shape[1] > plain.shape[1]
     assert framed[-5:].mean() > 0.85 and framed[:, :3].mean() > 0.85  # the white border
+
+
+def test_export_goes_through_batch(folder: Path, tmp_path: Path) -> None:
+    """With the batch engine installed, an export is a ``rawlux.batch.run`` (its ledger in the
+    export folder, resumable), not the studio's fallback loop."""
+    from rawlux.studio.export import LEDGER, batch_runner
+
+    if batch_runner() is None:
+        pytest.skip("rawlux.batch.run is not installed in this checkout")
+    engine = eng.Engine(preview_long_side=400, cache_dir=tmp_path / "cache")
+    out = tmp_path / "out"
+    res = engine.export([folder / "IMG_4120.JPG"], {"look": "mono"}, out)
+    assert [r["status"] for r in res] == ["done"]
+    assert (out / ".rawlux" / "ledger.sqlite").is_file() and not (out / LEDGER).exists()
+    assert [r["status"] for r in engine.export([folder / "IMG_4120.JPG"], {"look": "mono"}, out)
+            ] == ["skipped"]
