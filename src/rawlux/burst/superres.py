@@ -76,6 +76,8 @@ from rawlux.core.image import CFA, Crop, NoiseProfile, RawImage
 from rawlux.core.jit import run_bands
 from rawlux.core.params import StageParams, param
 
+
+
 SCALES = (1.0, 1.5, 2.0)
 
 
@@ -109,6 +111,11 @@ class SuperResParams(StageParams):
                                  "to less than this (moving objects), blend towards the reference "
                                  "demosaicked (RCD) and bicubic-upscaled (0 = off)")
     raw_refine: int = param(4, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if float(self.scale) not in SCALES:
+            raise InvalidParameter(f"SuperResParams.scale must be 1, 1.5 or 2, got {self.scale}")
 
     def align_params(self) -> AlignParams:
         return AlignParams(tile=self.tile, levels=self.align_levels, radius=self.align_radius,
@@ -312,8 +319,6 @@ def super_resolve(
     :func:`rawlux.burst.merge.merge_burst` raises.
     """
     p = params or SuperResParams()
-    if float(p.scale) not in SCALES:
-        raise InvalidParameter(f"super-resolution scale must be one of 1, 1.5, 2, got {p.scale}")
     if p.tile not in (8, 16, 32):
         raise InvalidParameter(f"SuperResParams.tile must be 8, 16 or 32, got {p.tile}")
     frames = list(frames)

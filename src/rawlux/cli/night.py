@@ -42,10 +42,15 @@ def _validate(frames: list[Path], output: Path, reference: int) -> None:
 
 
 def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
-                show_progress: bool = True) -> Path:
-    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo)."""
+                show_progress: bool = True, scale: float | None = None) -> Path:
+    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo).
+    ``scale`` (1, 1.5, 2): multi-frame super-resolution into linear RGB of that size instead."""
     from rawlux.burst.merge import merge_burst, to_dn
 
+    if scale is not None:
+        from rawlux.burst.superres import SuperResParams
+
+        sr_params = SuperResParams(scale=scale)  # checks the value before any pixel work
     _validate(frames, output, reference)
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
@@ -53,12 +58,19 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
         def tick(done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=message)
 
-        merged = merge_burst(frames, reference, progress=tick)
+        if scale is None:
+            merged = merge_burst(frames, reference, progress=tick)
+        else:
+            from rawlux.burst.superres import super_resolve
+
+            merged = super_resolve(frames, reference, params=sr_params, progress=tick)
     if output.suffix.lower() == ".dng":
         from rawlux.io.dng import write_dng
 
         levels = merged.metadata.extra.get("dn_levels")
         black, white = levels if levels is not None else (None, None)
+        if scale is not None:  # linear RGB, values can dip below 0: keep a black pedestal
+            black, white = 2048.0, 65535.0
         write_dng(merged, output, black=black, white=white)
         return output
     from rawlux.develop import DEFAULT_LOOK, develop
@@ -76,6 +88,21 @@ def register(app: typer.Typer) -> None:
         reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
         look: str | None = typer.Option(None, "--look", help="look used when developing to a photo"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+        scale: float | None = typer.Option(
+            None, "--scale", help="super-resolution: 1 (demosaic-free merge), 1.5 or 2 (larger linear "
+            "RGB image); falls back to the merge when the burst barely moved"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
-        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet), context="night")
+        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet, scale), context="night")
+
+    @app.command()
+    def superres(
+        frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
+        output: Path = typer.Option(..., "-o", "--output", help="output: .dng (LinearRaw) or a photo (.jpg, .tif, ...)"),
+        scale: float = typer.Option(2.0, "--scale", help="output size / sensor size: 1, 1.5 or 2"),
+        reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
+        look: str | None = typer.Option(None, "--look", help="look used when developing to a photo"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+    ) -> None:
+        """Multi-frame super-resolution of a handheld burst (= night --scale, default 2)."""
+        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet, scale), context="superres")
