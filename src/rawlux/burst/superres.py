@@ -18,8 +18,9 @@ all frames:
    (:func:`rawlux.burst.resample.warp_bayer`) and compared per Bayer block: the 3x3 local mean
    colour difference ``d`` against the expected spread ``sigma^2`` (noise of the two means from the
    NoiseProfile, plus ``texture`` x the reference's local variance, where aliasing legitimately
-   differs) gives ``R = clip(s exp(-d^2 / sigma^2) - t, 0, 1)``, then a 5x5 local minimum: moving
-   objects and misaligned tiles get no weight, so they do not ghost.
+   differs) gives the ratio ``d^2 / sigma^2`` (about 1 where only noise differs), averaged over the
+   channels and a 3x3 box, and ``R = clip(s exp(-max(ratio - 1, 0)) - t, 0, 1)``, then a 5x5 local
+   minimum: moving objects and misaligned tiles get no weight, so they do not ghost.
 4. Accumulation (:mod:`rawlux.burst.superres_kernels`, numba, bands of output rows on all cores):
    for each output pixel, the 3x3 raw samples of a frame nearest to where the pixel lands in that
    frame add ``R * k * value`` to their colour channel; the result is the ratio of sums. Frames
@@ -86,14 +87,14 @@ class SuperResParams(StageParams):
     """Super-resolution parameters. Kernel sizes are in raw (sensor) pixels."""
 
     scale: float = param(2.0, lo=1.0, hi=2.0, unit="x", doc="output size / sensor size: 1, 1.5 or 2")
-    detail: float = param(0.3, lo=0.1, hi=3.0, unit="raw px", doc="kernel sigma in detailed areas")
-    denoise: float = param(2.0, lo=1.0, hi=6.0, doc="kernel widening in flat areas (x detail)")
+    detail: float = param(0.2, lo=0.1, hi=3.0, unit="raw px", doc="kernel sigma in detailed areas")
+    denoise: float = param(4.0, lo=1.0, hi=6.0, doc="kernel widening in flat areas (x detail)")
     stretch: float = param(2.5, lo=1.0, hi=8.0, doc="kernel widening along edges (x detail)")
     shrink: float = param(1.5, lo=1.0, hi=4.0, doc="kernel narrowing across edges (x detail)")
     flat: float = param(1.5, lo=0.0, hi=20.0, unit="noise sigma", doc="gradient below which an area is flat")
-    robust_s: float = param(2.0, lo=0.5, hi=20.0, doc="robustness gain s in clip(s exp(-d^2/sigma^2) - t)")
+    robust_s: float = param(2.0, lo=0.5, hi=20.0, doc="robustness gain s in clip(s exp(-excess) - t)")
     robust_t: float = param(0.12, lo=0.0, hi=1.0, doc="robustness threshold t")
-    texture: float = param(0.2, lo=0.0, hi=10.0, doc="local variance of the reference added to the "
+    texture: float = param(0.05, lo=0.0, hi=10.0, doc="local variance of the reference added to the "
                            "expected frame difference (aliasing tolerance)")
     min_motion: float = param(0.2, lo=0.0, hi=1.0, doc="share of tiles with new sub-pixel sample "
                               "positions below which the night merge is used instead")
@@ -105,7 +106,7 @@ class SuperResParams(StageParams):
                                     "(each frame's green at its red/blue sites) instead of R, G, B")
     chroma: float = param(0.3, lo=0.05, hi=1.0, doc="exponent factor of the colour-difference "
                           "kernels (< 1: wider than green's; they are smooth)")
-    linear_fit: float = param(0.08, lo=0.0, hi=10.0, unit="raw px^2", doc="green by a local linear "
+    linear_fit: float = param(0.005, lo=0.0, hi=10.0, unit="raw px^2", doc="green by a local linear "
                               "fit, slopes damped by this ridge (0 = plain weighted mean)")
     single_frames: float = param(4.0, lo=0.0, hi=8.0, doc="where the other frames' robustness sums "
                                  "to less than this (moving objects), blend towards the reference "
@@ -186,14 +187,15 @@ def robustness(ref_rgb: np.ndarray, alt_rgb: np.ndarray, ref_var: np.ndarray, pa
     (scale, offset) of one block colour sample."""
     import cv2
 
-    worst = np.zeros(ref_rgb.shape[1:], np.float32)
+    ratio = np.zeros(ref_rgb.shape[1:], np.float32)
     for c in range(3):
         mr = cv2.blur(ref_rgb[c], (3, 3), borderType=cv2.BORDER_REFLECT_101)
         ma = cv2.blur(alt_rgb[c], (3, 3), borderType=cv2.BORDER_REFLECT_101)
         nvar = np.maximum(pairs[c, 0] * np.maximum(mr, 0.0) + pairs[c, 1], 1e-12) * (2.0 / 9.0)
-        sig2 = nvar + p.texture * ref_var[c]
-        np.maximum(worst, (mr - ma) ** 2 / sig2, out=worst)
-    r = np.clip(p.robust_s * np.exp(-worst) - p.robust_t, 0.0, 1.0).astype(np.float32)
+        ratio += (mr - ma) ** 2 / (nvar + p.texture * ref_var[c])
+    # mean over the channels and a 3x3 box: ~1 where only noise differs (chi-square / dof)
+    ratio = cv2.blur(ratio * np.float32(1.0 / 3.0), (3, 3), borderType=cv2.BORDER_REFLECT_101)
+    r = np.clip(p.robust_s * np.exp(-np.maximum(ratio - 1.0, 0.0)) - p.robust_t, 0.0, 1.0).astype(np.float32)
     return cv2.erode(r, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_REFLECT_101)
 
 
