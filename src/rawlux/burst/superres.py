@@ -71,7 +71,7 @@ from rawlux.burst.merge import (
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
 from rawlux.burst.resample import green_cd, warp_bayer
-from rawlux.burst.superres_kernels import accumulate_rows
+from rawlux.burst.superres_kernels import accumulate_rows, finish_rows
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, Crop, NoiseProfile, RawImage
 from rawlux.core.jit import run_bands
@@ -267,38 +267,13 @@ def _out_shape(h: int, w: int, scale: float) -> tuple[int, int]:
     return int(round(scale * h)), int(round(scale * w))
 
 
-def _llr_green(num: np.ndarray, den: np.ndarray, mom: np.ndarray, ridge: float) -> None:
-    """Green by the local linear fit (intercept of the weighted least-squares plane through the
-    samples, slopes damped by ``ridge`` raw px^2), in place into ``num[..., 1]``, rows in chunks."""
-    step = max(1, (1 << 20) // max(num.shape[1], 1))
-    for r0 in range(0, num.shape[0], step):
-        s0 = den[r0 : r0 + step, :, 1].astype(np.float64)
-        sv = num[r0 : r0 + step, :, 1].astype(np.float64)
-        sx, sy, sxx, sxy, syy, svx, svy = np.moveaxis(mom[r0 : r0 + step].astype(np.float64), -1, 0)
-        sxx = sxx + ridge * s0
-        syy = syy + ridge * s0
-        # intercept of [[s0 sx sy] [sx sxx sxy] [sy sxy syy]] b = [sv svx svy] (Cramer's rule)
-        c00 = sxx * syy - sxy * sxy
-        c01 = sy * sxy - sx * syy
-        c02 = sx * sxy - sy * sxx
-        det = s0 * c00 + sx * c01 + sy * c02
-        b0 = sv * c00 + svx * c01 + svy * c02
-        ok = det > 1e-9 * np.maximum(s0, 1e-30) ** 3
-        g = np.where(ok, b0 / np.where(ok, det, 1.0), sv / np.maximum(s0, 1e-30))
-        num[r0 : r0 + step, :, 1] = (g * s0).astype(np.float32)
-
-
-def _finish(num: np.ndarray, den: np.ndarray, cd_gains: np.ndarray | None = None) -> np.ndarray:
-    """num / den per channel, in place into ``num`` (0 where nothing landed). With ``cd_gains``
-    (3,) the channels are (R - G, G, B - G) white balanced by those gains: back to camera RGB."""
-    np.divide(num, den, out=num, where=den > 1e-12)
-    num[den <= 1e-12] = 0.0
-    if cd_gains is not None:
-        g = num[..., 1]
-        num[..., 0] += g
-        num[..., 2] += g
-        num /= cd_gains.astype(np.float32)
-    return num
+def _finish(num: np.ndarray, den: np.ndarray, mom: np.ndarray, ridge: float, gains: np.ndarray,
+            cd: bool) -> int:
+    """Ratio of sums per channel in place into ``num`` (:func:`finish_rows`: local linear green,
+    colour differences back to R and B, white balance undone); returns the pixels that got no
+    weight in some channel (NaN)."""
+    return int(sum(run_bands(finish_rows, num.shape[0], num, den, mom, float(ridge),
+                             np.asarray(gains, np.float32), bool(cd))))
 
 
 # ------------------------------------------------------------------------------------- public
@@ -412,13 +387,13 @@ def _super_resolve(frames: list[Frame], reference: int, p: SuperResParams, repor
                          f"{ref_name}: the burst moved too little to gain resolution ({100 * motion:.0f} % "
                          f"of tiles at new sample positions, need {100 * p.min_motion:.0f} %); "
                          "using the night merge", motion)
-    if p.linear_fit > 0:
-        _llr_green(num, den, mom, p.linear_fit)
-    del mom
-    data = _finish(num, den, gains if p.colour_difference else None)
-    del den
-    if p.single_frames > 0 and float(rsum.min()) < p.single_frames:
-        _blend_single(data, ref, np.clip(rsum / p.single_frames, 0.0, 1.0), p.scale)
+    holes = _finish(num, den, mom, p.linear_fit, gains if p.colour_difference else np.ones(3, np.float32),
+                    p.colour_difference)
+    del mom, den
+    data = num
+    if holes or (p.single_frames > 0 and float(rsum.min()) < p.single_frames):
+        alpha = np.clip(rsum / p.single_frames, 0.0, 1.0) if p.single_frames > 0 else np.ones_like(rsum)
+        _blend_single(data, ref, alpha, p.scale)
     report(total, total, "done")
     return _linear_raw(ref, data, p.scale, prof, 1.0 / weight, motion, fallback=False)
 
@@ -443,12 +418,14 @@ def _blend_single(data: np.ndarray, ref: RawImage, alpha: np.ndarray, scale: flo
 
     ho, wo = data.shape[:2]
     a = cv2.resize(cv2.blur(alpha, (3, 3)), (wo, ho), interpolation=cv2.INTER_LINEAR)
+    holes = np.isnan(data[..., 1])
+    a[holes] = 0.0  # no weight in some channel: the reference alone
     low = a < 0.999
     if not low.any():
         return
     fb = _rcd_up(ref, (ho, wo))
     a3 = a[low][:, None]
-    data[low] = a3 * data[low] + (1.0 - a3) * fb[low]
+    data[low] = a3 * np.nan_to_num(data[low]) + (1.0 - a3) * fb[low]
 
 
 def _linear_raw(ref: RawImage, data: np.ndarray, scale: float, prof: NoiseProfile, ratio: float,

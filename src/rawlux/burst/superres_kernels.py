@@ -18,6 +18,9 @@ import numpy as np
 
 from rawlux.core.jit import njit
 
+#: samples whose kernel exponent exceeds this (weight < 3e-4 of the centre's) are skipped
+CUTOFF = 8.0
+
 _SIG = ("void(f4[:, ::1], i8[:, ::1], f4[:, :, ::1], i8, f4[:, :, ::1], f4[:, ::1], f8, f4[::1], "
         "f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], i8, i8)")
 
@@ -37,6 +40,8 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
     wo = num.shape[1]
     inv_s = 1.0 / scale
     inv_t = 2.0 / tile
+    cut = np.float32(CUTOFF)
+    two = np.float32(2.0)
     for yo in range(r0, r1):
         uy = (yo + 0.5) * inv_s - 0.5
         py = (uy - 0.5) * 0.5  # Bayer-plane coordinate
@@ -65,8 +70,11 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
             cy = int(np.floor(vy + 0.5))
             cx = int(np.floor(vx + 0.5))
             ca = icov[ip, jp, 0]
-            cb = icov[ip, jp, 1]
+            cb = two * icov[ip, jp, 1]
             cc = icov[ip, jp, 2]
+            z = np.float32(0.0)
+            n0 = n1 = n2 = d0 = d1 = d2 = z
+            m0 = m1 = m2 = m3 = m4 = m5 = m6 = z
             for a in range(-1, 2):
                 sy = cy + a
                 if sy < 0 or sy >= h:
@@ -78,21 +86,43 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
                         continue
                     ex = np.float32(sx - vx)
                     ch = pattern[sy & 1, sx & 1]
-                    q = (ca * ex * ex + 2.0 * cb * ex * ey + cc * ey * ey) * cw[ch]
+                    q = (ca * ex * ex + cb * ex * ey + cc * ey * ey) * cw[ch]
+                    if q > cut:  # weight below exp(-CUTOFF): skipped
+                        continue
                     wt = r * np.exp(-q)
                     v = m[sy, sx]
-                    num[yo, xo, ch] += wt * v
-                    den[yo, xo, ch] += wt
-                    if llr and ch == 1:
+                    if ch == 1:
+                        n1 += wt * v
+                        d1 += wt
                         wx_ = wt * ex
                         wy_ = wt * ey
-                        mom[yo, xo, 0] += wx_
-                        mom[yo, xo, 1] += wy_
-                        mom[yo, xo, 2] += wx_ * ex
-                        mom[yo, xo, 3] += wx_ * ey
-                        mom[yo, xo, 4] += wy_ * ey
-                        mom[yo, xo, 5] += wx_ * v
-                        mom[yo, xo, 6] += wy_ * v
+                        m0 += wx_
+                        m1 += wy_
+                        m2 += wx_ * ex
+                        m3 += wx_ * ey
+                        m4 += wy_ * ey
+                        m5 += wx_ * v
+                        m6 += wy_ * v
+                    elif ch == 0:
+                        n0 += wt * v
+                        d0 += wt
+                    else:
+                        n2 += wt * v
+                        d2 += wt
+            num[yo, xo, 0] += n0
+            num[yo, xo, 1] += n1
+            num[yo, xo, 2] += n2
+            den[yo, xo, 0] += d0
+            den[yo, xo, 1] += d1
+            den[yo, xo, 2] += d2
+            if llr:
+                mom[yo, xo, 0] += m0
+                mom[yo, xo, 1] += m1
+                mom[yo, xo, 2] += m2
+                mom[yo, xo, 3] += m3
+                mom[yo, xo, 4] += m4
+                mom[yo, xo, 5] += m5
+                mom[yo, xo, 6] += m6
 
 
 def accumulate_reference(m: np.ndarray, pattern: np.ndarray, disp: np.ndarray, tile: int,
@@ -130,7 +160,7 @@ def accumulate_reference(m: np.ndarray, pattern: np.ndarray, disp: np.ndarray, t
             syc, sxc = np.clip(sy, 0, h - 1), np.clip(sx, 0, w - 1)
             ch = pattern[syc & 1, sxc & 1]
             q = (ca * ex * ex + 2 * cb * ex * ey + cc * ey * ey) * np.asarray(cw, np.float64)[ch]
-            wt = np.where(ok, r * np.exp(-q), 0.0)
+            wt = np.where(ok & (q <= CUTOFF), r * np.exp(-q), 0.0)
             val = m[syc, sxc]
             for c in range(3):
                 sel = ch == c
@@ -140,3 +170,50 @@ def accumulate_reference(m: np.ndarray, pattern: np.ndarray, disp: np.ndarray, t
                 g = np.where(ch == 1, wt, 0.0)
                 for k, v in enumerate((ex, ey, ex * ex, ex * ey, ey * ey, val * ex, val * ey)):
                     mom[..., k] += (g * v).astype(mom.dtype)
+
+
+@njit(cache=True, nogil=True, fastmath=True,
+      aot="i8(f4[:, :, ::1], f4[:, :, ::1], f4[:, :, ::1], f8, f4[::1], b1, i8, i8)")
+def finish_rows(num, den, mom, ridge, gains, cd, r0, r1):  # pragma: no cover - compiled
+    """In place into ``num`` on rows ``r0 .. r1``: each channel's weighted mean; green by the local
+    linear fit when ``mom`` is full size (intercept of the weighted least-squares plane, slopes
+    damped by ``ridge`` raw px^2; the mean where that system is singular); with ``cd`` the red and
+    blue channels hold colour differences and get green added; then divided by ``gains``.
+    Pixels where a channel got no weight become NaN. Returns their count."""
+    wo = num.shape[1]
+    llr = mom.shape[0] == num.shape[0] and mom.shape[1] == num.shape[1]
+    holes = 0
+    for y in range(r0, r1):
+        for x in range(wo):
+            s0 = np.float64(den[y, x, 1])
+            d0 = den[y, x, 0]
+            d2 = den[y, x, 2]
+            if s0 <= 1e-12 or d0 <= 1e-12 or d2 <= 1e-12:
+                num[y, x, 0] = np.nan
+                num[y, x, 1] = np.nan
+                num[y, x, 2] = np.nan
+                holes += 1
+                continue
+            sv = np.float64(num[y, x, 1])
+            g = sv / s0
+            if llr:
+                sx = np.float64(mom[y, x, 0])
+                sy = np.float64(mom[y, x, 1])
+                sxx = mom[y, x, 2] + ridge * s0
+                sxy = np.float64(mom[y, x, 3])
+                syy = mom[y, x, 4] + ridge * s0
+                c00 = sxx * syy - sxy * sxy
+                c01 = sy * sxy - sx * syy
+                c02 = sx * sxy - sy * sxx
+                det = s0 * c00 + sx * c01 + sy * c02
+                if det > 1e-9 * s0 * s0 * s0:
+                    g = (sv * c00 + mom[y, x, 5] * c01 + mom[y, x, 6] * c02) / det
+            r = num[y, x, 0] / d0
+            b = num[y, x, 2] / d2
+            if cd:
+                r += g
+                b += g
+            num[y, x, 0] = r / gains[0]
+            num[y, x, 1] = g / gains[1]
+            num[y, x, 2] = b / gains[2]
+    return holes
