@@ -93,6 +93,8 @@ class SuperResParams(StageParams):
     shrink: float = param(1.5, lo=1.0, hi=4.0, doc="kernel narrowing across edges (x detail)")
     flat: float = param(1.5, lo=0.0, hi=20.0, unit="noise sigma", doc="gradient below which an area is flat")
     robust_s: float = param(2.0, lo=0.5, hi=20.0, doc="robustness gain s in clip(s exp(-excess) - t)")
+    robust_margin: float = param(1.0, lo=0.0, hi=10.0, doc="noise-normalised difference (1 = noise "
+                                 "alone on average) tolerated before a frame loses weight")
     robust_t: float = param(0.12, lo=0.0, hi=1.0, doc="robustness threshold t")
     texture: float = param(0.05, lo=0.0, hi=10.0, doc="local variance of the reference added to the "
                            "expected frame difference (aliasing tolerance)")
@@ -195,7 +197,7 @@ def robustness(ref_rgb: np.ndarray, alt_rgb: np.ndarray, ref_var: np.ndarray, pa
         ratio += (mr - ma) ** 2 / (nvar + p.texture * ref_var[c])
     # mean over the channels and a 3x3 box: ~1 where only noise differs (chi-square / dof)
     ratio = cv2.blur(ratio * np.float32(1.0 / 3.0), (3, 3), borderType=cv2.BORDER_REFLECT_101)
-    r = np.clip(p.robust_s * np.exp(-np.maximum(ratio - 1.0, 0.0)) - p.robust_t, 0.0, 1.0).astype(np.float32)
+    r = np.clip(p.robust_s * np.exp(-np.maximum(ratio - p.robust_margin, 0.0)) - p.robust_t, 0.0, 1.0).astype(np.float32)
     return cv2.erode(r, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_REFLECT_101)
 
 
