@@ -43,6 +43,7 @@ AOT_MODULES: tuple[str, ...] = (
     "rawlux.portrait.bokeh",
     "rawlux.portrait.layered_depth",
     "rawlux.burst.superres_kernels",
+    "rawlux.burst.superres_rgb",
 )
 
 
