@@ -42,6 +42,7 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
     inv_t = 2.0 / tile
     cut = np.float32(CUTOFF)
     two = np.float32(2.0)
+    row = np.empty((nx, 2), np.float64)  # the field interpolated to this output row
     for yo in range(r0, r1):
         uy = (yo + 0.5) * inv_s - 0.5
         py = (uy - 0.5) * 0.5  # Bayer-plane coordinate
@@ -50,6 +51,9 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
         ty = min(int(fy), max(ny - 2, 0))
         ty1 = min(ty + 1, ny - 1)
         wy = fy - ty
+        for t_ in range(nx):
+            row[t_, 0] = (1 - wy) * disp[ty, t_, 0] + wy * disp[ty1, t_, 0]
+            row[t_, 1] = (1 - wy) * disp[ty, t_, 1] + wy * disp[ty1, t_, 1]
         for xo in range(wo):
             ux = (xo + 0.5) * inv_s - 0.5
             px = (ux - 0.5) * 0.5
@@ -61,10 +65,8 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
             tx = min(int(fx), max(nx - 2, 0))
             tx1 = min(tx + 1, nx - 1)
             wx = fx - tx
-            dy = ((1 - wy) * ((1 - wx) * disp[ty, tx, 0] + wx * disp[ty, tx1, 0])
-                  + wy * ((1 - wx) * disp[ty1, tx, 0] + wx * disp[ty1, tx1, 0]))
-            dx = ((1 - wy) * ((1 - wx) * disp[ty, tx, 1] + wx * disp[ty, tx1, 1])
-                  + wy * ((1 - wx) * disp[ty1, tx, 1] + wx * disp[ty1, tx1, 1]))
+            dy = (1 - wx) * row[tx, 0] + wx * row[tx1, 0]
+            dx = (1 - wx) * row[tx, 1] + wx * row[tx1, 1]
             vy = uy + 2.0 * dy
             vx = ux + 2.0 * dx
             cy = int(np.floor(vy + 0.5))
