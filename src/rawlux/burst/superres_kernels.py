@@ -43,6 +43,11 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
     cut = np.float32(CUTOFF)
     two = np.float32(2.0)
     row = np.empty((nx, 2), np.float64)  # the field interpolated to this output row
+    chan = np.empty(4, np.int64)  # channel of raw site parity 2 (y & 1) + (x & 1)
+    wch = np.empty(4, np.float32)  # and its exponent factor
+    for k in range(4):
+        chan[k] = pattern[k >> 1, k & 1]
+        wch[k] = cw[chan[k]]
     for yo in range(r0, r1):
         uy = (yo + 0.5) * inv_s - 0.5
         py = (uy - 0.5) * 0.5  # Bayer-plane coordinate
@@ -87,10 +92,11 @@ def accumulate_rows(m, pattern, disp, tile, icov, rob, scale, cw, num, den, mom,
                     if sx < 0 or sx >= w:
                         continue
                     ex = np.float32(sx - vx)
-                    ch = pattern[sy & 1, sx & 1]
-                    q = (ca * ex * ex + cb * ex * ey + cc * ey * ey) * cw[ch]
+                    k = ((sy & 1) << 1) | (sx & 1)
+                    q = (ca * ex * ex + cb * ex * ey + cc * ey * ey) * wch[k]
                     if q > cut:  # weight below exp(-CUTOFF): skipped
                         continue
+                    ch = chan[k]
                     wt = r * np.exp(-q)
                     v = m[sy, sx]
                     if ch == 1:
