@@ -11,7 +11,7 @@ import pytest
 
 from rawlux.burst.merge import merge_burst
 from rawlux.burst.superres import SuperResParams, robustness, sampling_gain, super_resolve
-from rawlux.burst.superres_kernels import accumulate_reference, accumulate_rows
+from rawlux.burst.superres_kernels import accumulate_reference, finish_reference, merge_rows
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA
 from rawlux.isp.demosaic import demosaic_mosaic
@@ -100,30 +100,33 @@ def test_robustness_keeps_noise_and_rejects_change():
     assert r[22:38, 22:38].max() == 0.0
 
 
-def test_kernel_matches_numpy_reference():
+@pytest.mark.parametrize("cd,llr", [(True, True), (False, False)])
+def test_kernel_matches_numpy_reference(cd, llr):
     rng = np.random.default_rng(3)
-    h, w, scale = 24, 32, 1.5
-    m = rng.random((h, w), dtype=np.float32)
+    n, h, w, scale = 3, 24, 32, 1.5
+    stack = rng.random((n, h, w), dtype=np.float32)
     pattern = np.array([[0, 1], [1, 2]], np.int64)
-    disp = (rng.random((4, 5, 2)) * 2 - 1).astype(np.float32)
+    disps = (rng.random((n, 4, 5, 2)) * 2 - 1).astype(np.float32)
+    disps[0] = 0
     icov = np.zeros((h // 2, w // 2, 3), np.float32)
     icov[..., 0] = 0.5 / 0.4**2
     icov[..., 2] = 0.5 / 0.6**2
-    icov[..., 1] = rng.random((h // 2, w // 2)).astype(np.float32)
-    rob = rng.random((h // 2, w // 2)).astype(np.float32)
+    icov[..., 1] = 0.3 * rng.random((h // 2, w // 2)).astype(np.float32)
+    robs = rng.random((n, h // 2, w // 2)).astype(np.float32)
+    robs[0] = 1.0
     cw = np.array([0.3, 1.0, 0.3], np.float32)
+    gains = np.array([2.0, 1.0, 1.5], np.float32)
     ho, wo = int(h * scale), int(w * scale)
-    outs = []
-    for fn in ("numba", "numpy"):
-        num, den, mom = (np.zeros((ho, wo, k), np.float32) for k in (3, 3, 7))
-        if fn == "numba":
-            accumulate_rows(m, pattern, disp, 16, icov, rob, scale, cw, num, den, mom, 0, ho)
-        else:
-            accumulate_reference(m, pattern, disp, 16, icov, rob, scale, cw, num, den, mom)
-        outs.append((num, den, mom))
-    for x, y in zip(*outs):
-        np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
-    assert outs[0][1].min() >= 0 and outs[0][1].max() > 0
+    fused = np.empty((ho, wo, 3), np.float32)
+    holes = merge_rows(stack, pattern, disps, 16, icov, robs, scale, cw, 0.01, gains, cd, llr, fused, 0, ho)
+    num, den, mom = (np.zeros((ho, wo, k), np.float32) for k in (3, 3, 7))
+    for f in range(n):
+        accumulate_reference(stack[f], pattern, disps[f], 16, icov, robs[f], scale, cw, num, den, mom)
+    ref = finish_reference(num, den, mom, 0.01, gains, cd, llr)
+    assert holes == int(np.isnan(ref[..., 0]).sum())
+    ok = np.isfinite(ref)
+    assert ok.mean() > 0.9
+    np.testing.assert_allclose(fused[ok], ref[ok], rtol=1e-3, atol=1e-4)
 
 
 def test_cli_superres_writes_a_linear_raw_dng(tmp_path, burst):

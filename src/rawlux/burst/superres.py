@@ -21,11 +21,13 @@ all frames:
    differs) gives the ratio ``d^2 / sigma^2`` (about 1 where only noise differs), averaged over the
    channels and a 3x3 box, and ``R = clip(s exp(-max(ratio - 1, 0)) - t, 0, 1)``, then a 5x5 local
    minimum: moving objects and misaligned tiles get no weight, so they do not ghost.
-4. Accumulation (:mod:`rawlux.burst.superres_kernels`, numba, bands of output rows on all cores):
-   for each output pixel, the 3x3 raw samples of a frame nearest to where the pixel lands in that
-   frame add ``R * k * value`` to their colour channel; the result is the ratio of sums. Frames
-   are opened and accumulated one at a time: memory is the output accumulators (24 B per output
-   pixel) plus one frame, independent of burst length.
+4. Accumulation (:func:`rawlux.burst.superres_kernels.merge_rows`, numba, bands of output rows
+   on all cores): for each output pixel and frame, the 3x3 raw samples nearest to where the pixel
+   lands in that frame add ``R * k * value`` to their channel (green, and the colour differences
+   R-G / B-G at red/blue sites), sums kept in registers; green is the local linear fit, the
+   others the ratio of sums. Frames are opened, aligned and freed one at a time; what is kept per
+   frame is its samples (4 B per raw pixel), field and robustness (1 B per raw pixel): the output
+   is written once, band by band (12 B per output pixel), no accumulator images.
 
 Where the burst has too little motion to sample new positions (fewer than ``min_motion`` of the
 tiles of the alternate frames land off the reference's colour lattice by a quarter pixel or more:
@@ -71,7 +73,7 @@ from rawlux.burst.merge import (
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
 from rawlux.burst.resample import green_cd, warp_bayer
-from rawlux.burst.superres_kernels import accumulate_rows, finish_rows
+from rawlux.burst.superres_kernels import merge_rows
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, Crop, NoiseProfile, RawImage
 from rawlux.core.jit import run_bands
@@ -243,14 +245,6 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5)
 
 
-def _accumulate(m: np.ndarray, pattern: np.ndarray, disp: np.ndarray, tile: int, icov: np.ndarray,
-                rob: np.ndarray, scale: float, cw: np.ndarray, num: np.ndarray, den: np.ndarray,
-                mom: np.ndarray) -> None:
-    run_bands(accumulate_rows, num.shape[0], np.ascontiguousarray(m, np.float32), pattern,
-              np.ascontiguousarray(disp, np.float32), int(tile), icov, rob, float(scale),
-              np.asarray(cw, np.float32), num, den, mom)
-
-
 def cd_samples(green: np.ndarray, cd: np.ndarray, pattern: np.ndarray, out: np.ndarray) -> np.ndarray:
     """(H, W) float32 samples of a frame for the colour-difference regression: white-balanced
     green at green sites, ``R - G`` at red sites, ``B - G`` at blue sites (from
@@ -267,15 +261,6 @@ def cd_samples(green: np.ndarray, cd: np.ndarray, pattern: np.ndarray, out: np.n
 
 def _out_shape(h: int, w: int, scale: float) -> tuple[int, int]:
     return int(round(scale * h)), int(round(scale * w))
-
-
-def _finish(num: np.ndarray, den: np.ndarray, mom: np.ndarray, ridge: float, gains: np.ndarray,
-            cd: bool) -> int:
-    """Ratio of sums per channel in place into ``num`` (:func:`finish_rows`: local linear green,
-    colour differences back to R and B, white balance undone); returns the pixels that got no
-    weight in some channel (NaN)."""
-    return int(sum(run_bands(finish_rows, num.shape[0], num, den, mom, float(ridge),
-                             np.asarray(gains, np.float32), bool(cd))))
 
 
 # ------------------------------------------------------------------------------------- public
@@ -344,24 +329,24 @@ def _super_resolve(frames: list[Frame], reference: int, p: SuperResParams, repor
     gains = _wb_gains(ref)
     h, w = ref.data.shape
     ho, wo = _out_shape(h, w, p.scale)
-    num = np.zeros((ho, wo, 3), np.float32)
-    den = np.zeros((ho, wo, 3), np.float32)
-    ones = np.ones(grey0.shape, np.float32)
-    mom = np.zeros((ho, wo, 7) if p.linear_fit > 0 else (1, 1, 7), np.float32)
+    # every frame's samples, field and robustness (52 B per raw pixel per frame at 12 MP: the
+    # frames themselves are opened, used and freed one at a time)
+    stack = np.empty((n, h, w), np.float32)
+    disps = np.zeros((n, ny, nx, 2), np.float32)
+    robs = np.ones((n,) + grey0.shape, np.float32)
     green = np.empty((h, w), np.float32)
     cd = np.empty((2, h // 2, w // 2), np.float32)
-    samples = np.empty((h, w), np.float32)
-    cw = np.array([p.chroma, 1.0, p.chroma] if p.colour_difference else [1.0, 1.0, 1.0], np.float32)
     g0, cd0 = green_cd(ref.data, pattern, gains)
     g0_grad = gradients(g0)
-    first = cd_samples(g0, cd0, pattern, samples) if p.colour_difference else ref.data
-    _accumulate(first, pattern, np.zeros((ny, nx, 2), np.float32), t, icov, ones, p.scale, cw, num, den, mom)
+    if p.colour_difference:
+        cd_samples(g0, cd0, pattern, stack[0])
+    else:
+        stack[0] = ref.data
     del cd0
     report(1, total, f"reference {Path(ref_name).name}")
     warped = np.empty((4, h // 2, w // 2), np.float32)
-    gains_motion, weight = [], 1.0
-    rsum = np.zeros(grey0.shape, np.float32)
-    done = 1
+    gains_motion = []
+    slot = 1
     for idx in range(n):
         if idx == reference:
             continue
@@ -374,25 +359,32 @@ def _super_resolve(frames: list[Frame], reference: int, p: SuperResParams, repor
             disp = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 1.5)
         gains_motion.append(sampling_gain(disp))
         warp_bayer(green, cd, pattern, gains, disp, t, warped)
-        rob = robustness(ref_rgb, _rgb_blocks(warped, channels), ref_var, rgb_pairs, p)
-        weight += float(rob.mean())
-        rsum += rob
-        src = cd_samples(green, cd, pattern, samples) if p.colour_difference else raw.data
-        _accumulate(src, pattern, disp, t, icov, rob, p.scale, cw, num, den, mom)
+        robs[slot] = robustness(ref_rgb, _rgb_blocks(warped, channels), ref_var, rgb_pairs, p)
+        disps[slot] = disp
+        if p.colour_difference:
+            cd_samples(green, cd, pattern, stack[slot])
+        else:
+            stack[slot] = raw.data
         del raw
-        done += 1
-        report(done, total, f"accumulated {Path(name).name}")
+        slot += 1
+        report(slot, total, f"aligned {Path(name).name}")
+    del green, cd, warped, g0, g0_grad
     motion = float(np.mean(gains_motion))
     if motion < p.min_motion:
-        del num, den
+        del stack
         return _fallback(frames, reference, p, report, ref,
                          f"{ref_name}: the burst moved too little to gain resolution ({100 * motion:.0f} % "
                          f"of tiles at new sample positions, need {100 * p.min_motion:.0f} %); "
                          "using the night merge", motion)
-    holes = _finish(num, den, mom, p.linear_fit, gains if p.colour_difference else np.ones(3, np.float32),
-                    p.colour_difference)
-    del mom, den
-    data = num
+    data = np.empty((ho, wo, 3), np.float32)
+    cw = np.array([p.chroma, 1.0, p.chroma] if p.colour_difference else [1.0, 1.0, 1.0], np.float32)
+    wb = gains if p.colour_difference else np.ones(3, np.float32)
+    holes = sum(run_bands(merge_rows, ho, stack, pattern, disps, int(t), icov, robs, float(p.scale), cw,
+                          float(p.linear_fit), np.asarray(wb, np.float32), bool(p.colour_difference),
+                          bool(p.linear_fit > 0), data))
+    del stack
+    rsum = robs[1:].sum(axis=0)
+    weight = 1.0 + float(rsum.mean())
     if holes or (p.single_frames > 0 and float(rsum.min()) < p.single_frames):
         alpha = np.clip(rsum / p.single_frames, 0.0, 1.0) if p.single_frames > 0 else np.ones_like(rsum)
         _blend_single(data, ref, alpha, p.scale)
