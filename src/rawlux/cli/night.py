@@ -69,8 +69,8 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
 
         levels = merged.metadata.extra.get("dn_levels")
         black, white = levels if levels is not None else (None, None)
-        if scale is not None:  # linear RGB, values can dip below 0: keep a black pedestal
-            black, white = 2048.0, 65535.0
+        if scale is not None:  # LinearRaw: black 0 (darktable and RawTherapee ignore a pedestal there)
+            black, white = 0.0, 65535.0
         write_dng(merged, output, black=black, white=white)
         return output
     from rawlux.develop import DEFAULT_LOOK, develop
