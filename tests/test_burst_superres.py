@@ -174,3 +174,29 @@ def test_rgb_path_beats_bicubic_on_developed_frames():
     m[24:-24, 24:-24] = True
     assert psnr(out, hr, m) >= psnr(bic, hr, m) + 1.0
     assert min(info["robustness"]) > 0.5
+
+
+def test_cli_superres_of_developed_photos(tmp_path):
+    """JPEG path through the CLI: a burst of shifted JPEGs becomes one photo of twice the size;
+    night without --scale explains that photos need it."""
+    from typer.testing import CliRunner
+
+    from rawlux.cli.app import app
+    from rawlux.synth.images import sample_image
+
+    src = cv2.resize(sample_image("chelsea"), (256, 256), interpolation=cv2.INTER_AREA)
+    paths = []
+    for k, (dy, dx) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        small = cv2.resize(src[dy : dy + 254, dx : dx + 254], (127, 127), interpolation=cv2.INTER_AREA)
+        p = tmp_path / f"p{k}.jpg"
+        cv2.imwrite(str(p), small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        paths.append(str(p))
+    out = tmp_path / "sr.png"
+    res = CliRunner().invoke(app, ["superres", *paths, "-o", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    img = cv2.imread(str(out))
+    assert img.shape == (254, 254, 3)
+    ref = cv2.resize(cv2.imread(paths[0]), (254, 254), interpolation=cv2.INTER_CUBIC)
+    assert np.abs(img.astype(float) - ref.astype(float)).mean() < 6.0  # same picture, same place
+    bad = CliRunner().invoke(app, ["night", *paths, "-o", str(tmp_path / "n.jpg"), "--quiet"])
+    assert bad.exit_code == 2 and "--scale" in bad.output

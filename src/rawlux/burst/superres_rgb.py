@@ -16,7 +16,7 @@ pixels with centres at integers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from rawlux.burst.align import align, gradients, pyramid, tile_grid
 from rawlux.burst.superres import SuperResParams, kernel_covariance
 from rawlux.core.errors import BurstMismatch, InvalidParameter
 from rawlux.core.jit import njit, run_bands
+
+if TYPE_CHECKING:
+    from rawlux.core.image import Image
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -261,3 +264,22 @@ def super_resolve_rgb(frames: Sequence[np.ndarray], reference: int = 0, *,
         out = a[..., None] * out + (1.0 - a[..., None]) * up
     out[den <= 1e-12] = up[den <= 1e-12]
     return np.ascontiguousarray(out, np.float32), info
+
+
+def super_resolve_photos(images: Sequence["Image"], reference: int = 0, *,
+                         params: SuperResParams | None = None) -> "Image":
+    """Super-resolve display-encoded photos (:class:`rawlux.core.image.Image`, e.g. from
+    :func:`rawlux.io.photo.open_photo`): decoded to linear, :func:`super_resolve_rgb`, encoded
+    again; the result keeps the reference's colour space, encoding and metadata."""
+    from dataclasses import replace
+
+    from rawlux.color.transfer import decode, encode
+
+    images = list(images)
+    if not images:
+        raise InvalidParameter("super_resolve_photos needs at least two photos")
+    ref = images[reference % len(images)]
+    lin = [np.ascontiguousarray(decode(np.clip(im.data, 0.0, 1.0), im.encoding), np.float32) for im in images]
+    out, _ = super_resolve_rgb(lin, reference, params=params)
+    enc = encode(np.clip(out, 0.0, 1.0), ref.encoding)
+    return replace(ref, data=np.ascontiguousarray(enc, np.float32))

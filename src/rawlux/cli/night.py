@@ -41,6 +41,33 @@ def _validate(frames: list[Path], output: Path, reference: int) -> None:
         raise OutputError("output directory does not exist", output)
 
 
+def _is_photo(path: Path) -> bool:
+    from rawlux.io.photo import PHOTO_EXTENSIONS
+
+    return path.suffix.lower() in PHOTO_EXTENSIONS
+
+
+def _photo_burst(frames: list[Path], output: Path, reference: int, scale: float | None) -> Path:
+    """A burst of developed photos (JPEG path): super-resolution to a photo."""
+    from rawlux.core.errors import InvalidParameter, OutputError
+
+    if scale is None:
+        raise InvalidParameter("developed photos (JPEG, PNG, ...) are merged by super-resolution: "
+                               "add --scale 1, 1.5 or 2 (or use rawlux superres)")
+    if output.suffix.lower() == ".dng":
+        raise OutputError("a burst of developed photos cannot become a raw; write a photo (.jpg, .tif, ...)",
+                          output)
+    _validate(frames, output, reference)
+    from rawlux.burst.superres import SuperResParams
+    from rawlux.burst.superres_rgb import super_resolve_photos
+    from rawlux.io.photo import open_photo
+    from rawlux.io.write import save
+
+    img = super_resolve_photos([open_photo(f) for f in frames], reference,
+                               params=SuperResParams(scale=scale, detail=0.15))
+    return save(img, output, protect=frames)
+
+
 def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
                 show_progress: bool = True, scale: float | None = None) -> Path:
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo).
@@ -51,6 +78,8 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
         from rawlux.burst.superres import SuperResParams
 
         sr_params = SuperResParams(scale=scale)  # checks the value before any pixel work
+    if frames and all(_is_photo(f) for f in frames):
+        return _photo_burst(frames, output, reference, scale)
     _validate(frames, output, reference)
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
