@@ -92,7 +92,7 @@ class SuperResParams(StageParams):
     detail: float = param(0.2, lo=0.1, hi=3.0, unit="raw px", doc="kernel sigma in detailed areas")
     denoise: float = param(4.0, lo=1.0, hi=6.0, doc="kernel widening in flat areas (x detail)")
     stretch: float = param(2.5, lo=1.0, hi=8.0, doc="kernel widening along edges (x detail)")
-    shrink: float = param(1.5, lo=1.0, hi=4.0, doc="kernel narrowing across edges (x detail)")
+    shrink: float = param(1.0, lo=1.0, hi=4.0, doc="kernel narrowing across edges (x detail)")
     flat: float = param(1.5, lo=0.0, hi=20.0, unit="noise sigma", doc="gradient below which an area is flat")
     robust_s: float = param(2.0, lo=0.5, hi=20.0, doc="robustness gain s in clip(s exp(-excess) - t)")
     robust_margin: float = param(1.0, lo=0.0, hi=10.0, doc="noise-normalised difference (1 = noise "
