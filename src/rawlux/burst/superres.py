@@ -105,7 +105,7 @@ class SuperResParams(StageParams):
     tile: int = param(16, lo=8, hi=32, unit="px", doc="alignment tile size (Bayer-plane px)")
     align_levels: int = param(4, lo=1, hi=6, doc="alignment pyramid levels")
     align_radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius per coarse pyramid level")
-    lk_iterations: int = param(3, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps")
+    lk_iterations: int = param(1, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps (binned grey)")
     colour_difference: bool = param(True, doc="regress green and the colour differences R-G, B-G "
                                     "(each frame's green at its red/blue sites) instead of R, G, B")
     chroma: float = param(0.3, lo=0.05, hi=1.0, doc="exponent factor of the colour-difference "
@@ -115,7 +115,7 @@ class SuperResParams(StageParams):
     single_frames: float = param(4.0, lo=0.0, hi=8.0, doc="where the other frames' robustness sums "
                                  "to less than this (moving objects), blend towards the reference "
                                  "demosaicked (RCD) and bicubic-upscaled (0 = off)")
-    raw_refine: int = param(4, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
+    raw_refine: int = param(2, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
 
     def __post_init__(self) -> None:
         super().__post_init__()
