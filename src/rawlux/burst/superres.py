@@ -7,8 +7,9 @@ all frames:
 
 1. Alignment: the night mode's coarse-to-fine tile alignment (:func:`rawlux.burst.align.align`:
    pyramid block matching, quadratic + Lucas-Kanade sub-pixel refinement on the 2x2-binned grey
-   image, robust global similarity snap) gives each frame a per-tile motion field, interpolated
-   bilinearly to every sample.
+   image, robust global similarity snap) gives each frame a per-tile motion field, then refined
+   at the raw-sample level (:func:`refine_raw`: Lucas-Kanade on the full-resolution greens of the
+   frame and the reference), interpolated bilinearly to every sample.
 2. Kernels (:func:`kernel_covariance`): on the reference's grey image, the local structure tensor
    of the noise-normalised gradients (eigenvalues l1 >= l2) gives an anisotropic Gaussian per Bayer
    block: across an edge narrower than ``detail`` by up to ``shrink``, along it wider by up to
@@ -19,8 +20,10 @@ all frames:
    colour difference ``d`` against the expected spread ``sigma^2`` (noise of the two means from the
    NoiseProfile, plus ``texture`` x the reference's local variance, where aliasing legitimately
    differs) gives the ratio ``d^2 / sigma^2`` (about 1 where only noise differs), averaged over the
-   channels and a 3x3 box, and ``R = clip(s exp(-max(ratio - 1, 0)) - t, 0, 1)``, then a 5x5 local
-   minimum: moving objects and misaligned tiles get no weight, so they do not ghost.
+   channels and a 3x3 box, and ``R = clip(s exp(-max(ratio - margin, 0)) - t, 0, 1)``, then a 5x5
+   local minimum: moving objects and misaligned tiles get no weight, so they do not ghost. Where
+   the other frames' weights sum to less than ``single_frames``, only the reference saw the
+   scene; there the result blends towards the reference demosaicked (RCD) and bicubic-upscaled.
 4. Accumulation (:func:`rawlux.burst.superres_kernels.merge_rows`, numba, bands of output rows
    on all cores): for each output pixel and frame, the 3x3 raw samples nearest to where the pixel
    lands in that frame add ``R * k * value`` to their channel (green, and the colour differences
