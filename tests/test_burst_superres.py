@@ -217,3 +217,33 @@ def test_other_bayer_layouts_give_the_same_quality(burst):
     p_rggb = psnr(rggb[1:-1], gt[1:-1], m[1:-1])
     p_gbrg = psnr(gbrg, gt[1:-1], m[1:-1])
     assert abs(p_gbrg - p_rggb) < 0.5, (p_rggb, p_gbrg)
+
+
+def test_app_night_file_super_resolves_a_lazy_burst_to_a_photo(tmp_path, burst):
+    """rawlux.app.night: super_resolve takes the lazy open_burst sequence; the float result is
+    developed with no quantisation step, so the photo matches developing the written LinearRaw
+    DNG (16-bit quantised) within JPEG-free PNG rounding."""
+    from rawlux.app.develop import develop_image
+    from rawlux.app.night import NightOptions, merge_files, night_file
+    from rawlux.io.dng import write_dng
+
+    paths = []
+    for k, f in enumerate(burst.frames[:4]):
+        p = tmp_path / f"f{k}.dng"
+        write_dng(f, p)
+        paths.append(p)
+    opts = NightOptions(superres=SuperResParams(scale=1.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = night_file(paths, tmp_path / "sr.png", opts)
+        merged, files = merge_files(paths, opts)
+    assert merged.cfa is CFA.LINEAR and merged.data.dtype == np.float32 and merged.data.shape == (240, 240, 3)
+    assert sorted(files.levels) == [0, 1, 2, 3]  # every frame opened by the lazy sequence
+    night_file(paths, tmp_path / "sr.dng", opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        via_dng = develop_image(tmp_path / "sr.dng", opts.develop).data
+    photo = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)[..., ::-1].astype(np.float64)
+    photo /= 65535.0 if photo.max() > 255 else 255.0
+    assert photo.shape == (240, 240, 3)
+    assert np.abs(photo - via_dng).mean() < 2.0 / 255

@@ -64,13 +64,12 @@ from rawlux.burst.align import (
     tile_grid,
 )
 from rawlux.burst.merge import (
-    Frame,
     Progress,
     _check_frame,
     _check_reference,
     _grey,
-    _load,
     _name,
+    _normalise,
     _wb_gains,
     merge_burst,
 )
@@ -270,7 +269,7 @@ def _out_shape(h: int, w: int, scale: float) -> tuple[int, int]:
 
 
 def super_resolve(
-    frames: Sequence[Frame],
+    frames: Sequence[RawImage],
     reference: int = 0,
     *,
     params: SuperResParams | None = None,
@@ -279,7 +278,8 @@ def super_resolve(
     """Merge a handheld Bayer burst into one linear RGB :class:`RawImage` (``CFA.LINEAR``,
     float32 normalised camera RGB) of ``params.scale`` times the sensor size (module docstring).
 
-    ``frames``: RawImage objects or paths (opened one at a time); ``reference``: index of the
+    ``frames``: RawImages (uint16 DN or float32 normalised) taken one at a time with
+    ``frames[i]`` (the lazy :func:`rawlux.app.night.open_burst` keeps one raw open); ``reference``: index of the
     frame whose geometry and metadata the result keeps. ``metadata.extra`` records
     ``superres_scale``, ``superres_motion`` (share of tiles with new sample positions) and
     ``superres_fallback`` (True when the night merge was used). Raises what
@@ -288,7 +288,6 @@ def super_resolve(
     p = params or SuperResParams()
     if p.tile not in (8, 16, 32):
         raise InvalidParameter(f"SuperResParams.tile must be 8, 16 or 32, got {p.tile}")
-    frames = list(frames)
     n = len(frames)
     if n == 0:
         raise InvalidParameter("super_resolve needs at least one frame")
@@ -302,11 +301,12 @@ def super_resolve(
         return _super_resolve(frames, reference, p, report)
 
 
-def _super_resolve(frames: list[Frame], reference: int, p: SuperResParams, report: Progress) -> RawImage:
+def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams, report: Progress) -> RawImage:
     n = len(frames)
     total = n + 1
-    ref_name = _name(frames[reference], reference)
-    ref = _load(frames[reference])
+    ref = frames[reference]  # a lazy sequence opens the file here
+    ref_name = _name(ref, reference)
+    ref = _normalise(ref, reference)
     _check_reference(ref, ref_name)
     if n == 1:
         return _fallback(frames, reference, p, report, ref, f"{ref_name}: a single frame cannot be "
@@ -353,8 +353,9 @@ def _super_resolve(frames: list[Frame], reference: int, p: SuperResParams, repor
     for idx in range(n):
         if idx == reference:
             continue
-        name = _name(frames[idx], idx)
-        raw = _load(frames[idx])
+        raw = frames[idx]
+        name = _name(raw, idx)
+        raw = _normalise(raw, idx)
         _check_frame(ref, raw, name, ref_name)
         disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
         green_cd(raw.data, pattern, gains, green, cd)
@@ -447,7 +448,7 @@ def _linear_raw(ref: RawImage, data: np.ndarray, scale: float, prof: NoiseProfil
     )
 
 
-def _fallback(frames: list[Frame], reference: int, p: SuperResParams, report: Progress, ref: RawImage,
+def _fallback(frames: Sequence[RawImage], reference: int, p: SuperResParams, report: Progress, ref: RawImage,
               message: str, motion: float) -> RawImage:
     """Night merge, RCD demosaic and (scale > 1) bicubic upscale, with a warning."""
     warnings.warn(message, stacklevel=4)

@@ -1,4 +1,8 @@
-"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo."""
+"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -9,104 +13,27 @@ import typer
 from rawlux.cli.common import progress, run_guarded
 
 
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def _validate(frames: list[Path], output: Path, reference: int) -> None:
-    """Checks done before any pixel work (bad output, reference index, missing frames)."""
-    from rawlux.core.errors import InvalidParameter, MissingInput, OutputError
-
-    if not -len(frames) <= reference < len(frames):
-        raise InvalidParameter(f"--reference {reference} is outside the burst of {len(frames)} frame(s)")
-    ext = output.suffix.lower()
-    if ext != ".dng":
-        from rawlux.io.write import supported_extensions
-
-        if ext not in supported_extensions():
-            raise OutputError(
-                f"unknown output extension {ext or '(none)'!r}; use .dng or one of: "
-                f"{', '.join(supported_extensions())}",
-                output,
-            )
-    for f in frames:
-        if _same(f, output):
-            raise OutputError("output path is one of the input frames", output)
-        if not f.is_file():
-            raise MissingInput("no such file", f)
-    if not (output.parent if str(output.parent) else Path(".")).is_dir():
-        raise OutputError("output directory does not exist", output)
-
-
-def _is_photo(path: Path) -> bool:
-    from rawlux.io.photo import PHOTO_EXTENSIONS
-
-    return path.suffix.lower() in PHOTO_EXTENSIONS
-
-
-def _photo_burst(frames: list[Path], output: Path, reference: int, scale: float | None) -> Path:
-    """A burst of developed photos (JPEG path): super-resolution to a photo."""
-    from rawlux.core.errors import InvalidParameter, OutputError
-
-    if scale is None:
-        raise InvalidParameter("developed photos (JPEG, PNG, ...) are merged by super-resolution: "
-                               "add --scale 1, 1.5 or 2 (or use rawlux superres)")
-    if output.suffix.lower() == ".dng":
-        raise OutputError("a burst of developed photos cannot become a raw; write a photo (.jpg, .tif, ...)",
-                          output)
-    _validate(frames, output, reference)
-    from rawlux.burst.superres import SuperResParams
-    from rawlux.burst.superres_rgb import super_resolve_photos
-    from rawlux.io.photo import open_photo
-    from rawlux.io.write import save
-
-    img = super_resolve_photos([open_photo(f) for f in frames], reference,
-                               params=SuperResParams(scale=scale, detail=0.15))
-    return save(img, output, protect=frames)
-
-
 def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
                 show_progress: bool = True, scale: float | None = None) -> Path:
-    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo).
-    ``scale`` (1, 1.5, 2): multi-frame super-resolution into linear RGB of that size instead."""
-    from rawlux.burst.merge import merge_burst, to_dn
+    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo), with a
+    progress bar: :func:`rawlux.app.night.night_file`. ``scale`` (1, 1.5, 2): multi-frame
+    super-resolution into linear RGB of that size instead of the merge."""
+    from rawlux.app.night import NightOptions, SuperResParams, check_night, is_photo_burst, night_file
+    from rawlux.develop import DevelopOptions
 
-    if scale is not None:
-        from rawlux.burst.superres import SuperResParams
-
-        sr_params = SuperResParams(scale=scale)  # checks the value before any pixel work
-    if frames and all(_is_photo(f) for f in frames):
-        return _photo_burst(frames, output, reference, scale)
-    _validate(frames, output, reference)
+    opts = NightOptions(reference=reference,
+                        develop=DevelopOptions(**({"look": look} if look else {})),
+                        superres=None if scale is None else SuperResParams(scale=scale))
+    check_night(frames, output, opts)  # before the progress bar appears
+    if is_photo_burst(frames):
+        return night_file(frames, output, opts)
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
 
         def tick(done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=message)
 
-        if scale is None:
-            merged = merge_burst(frames, reference, progress=tick)
-        else:
-            from rawlux.burst.superres import super_resolve
-
-            merged = super_resolve(frames, reference, params=sr_params, progress=tick)
-    if output.suffix.lower() == ".dng":
-        from rawlux.io.dng import write_dng
-
-        levels = merged.metadata.extra.get("dn_levels")
-        black, white = levels if levels is not None else (None, None)
-        if scale is not None:  # LinearRaw: black 0 (darktable and RawTherapee ignore a pedestal there)
-            black, white = 0.0, 65535.0
-        write_dng(merged, output, black=black, white=white)
-        return output
-    from rawlux.develop import DEFAULT_LOOK, develop
-    from rawlux.io.write import save
-
-    img = develop(to_dn(merged), look=look or DEFAULT_LOOK)
-    return save(img, output, protect=frames)
+        return night_file(frames, output, opts, progress=tick)
 
 
 def register(app: typer.Typer) -> None:
