@@ -115,11 +115,12 @@ def print_quality(rows: list[dict]) -> None:
 
 _SPEED_SCRIPT = """
 import sys, time, warnings
+from rawlux.app.night import open_burst
 from rawlux.burst.superres import SuperResParams, super_resolve
 warnings.simplefilter("ignore")
 s = float(sys.argv[1])
 t0, c0 = time.perf_counter(), time.process_time()
-m = super_resolve(sys.argv[2:], params=SuperResParams(scale=s))
+m = super_resolve(open_burst(sys.argv[2:]), params=SuperResParams(scale=s))
 print("SR_SECONDS", time.perf_counter() - t0, time.process_time() - c0, m.data.shape)
 """
 
