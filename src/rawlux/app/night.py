@@ -38,9 +38,6 @@ __all__ = ["BurstFiles", "NightOptions", "SuperResParams", "check_night", "is_ph
 PathArg = str | PathLike[str]
 Progress = Callable[[int, int, str], None]
 
-#: Kernel sigma (px) of the developed-photo path: its frames are already demosaicked and resized.
-PHOTO_DETAIL = 0.15
-
 
 class BurstFiles(Sequence[RawImage]):
     """Raw files of a burst as a lazy sequence: ``burst[i]`` opens frame ``i`` when asked (so a
@@ -127,8 +124,9 @@ def merge_files(frames: Sequence[PathArg], options: NightOptions = NightOptions(
 
 def super_resolve_files(frames: Sequence[PathArg], options: NightOptions) -> Image:
     """A burst of developed photos super-resolved at ``options.superres.scale`` (the reference's
-    colour space, encoding and metadata; kernel sigma :data:`PHOTO_DETAIL`)."""
-    from rawlux.burst.superres_rgb import super_resolve_photos  # lazy: only photo bursts need it
+    colour space, encoding and metadata; kernel and alignment of
+    :data:`rawlux.burst.superres_rgb.PHOTO_DEFAULTS`)."""
+    from rawlux.burst.superres_rgb import PHOTO_DEFAULTS, super_resolve_photos  # lazy: photo bursts only
 
     if options.superres is None:
         raise InvalidParameter("super_resolve_files needs NightOptions.superres (the scale)")
@@ -139,7 +137,7 @@ def super_resolve_files(frames: Sequence[PathArg], options: NightOptions) -> Ima
             raise InvalidParameter(f"{f}: a raw in a burst of developed photos; pass raws or photos, not both")
         images.append(img)
     return super_resolve_photos(images, options.reference,
-                                params=replace(options.superres, detail=PHOTO_DETAIL))
+                                params=replace(options.superres, **PHOTO_DEFAULTS))
 
 
 def night_file(frames: Sequence[PathArg], output: PathArg, options: NightOptions = NightOptions(),

@@ -104,7 +104,8 @@ class SuperResParams(StageParams):
                            "expected frame difference (aliasing tolerance)")
     min_motion: float = param(0.2, lo=0.0, hi=1.0, doc="share of tiles with new sub-pixel sample "
                               "positions below which the night merge is used instead")
-    tile: int = param(16, lo=8, hi=32, unit="px", doc="alignment tile size (Bayer-plane px)")
+    tile: int = param(8, lo=8, hi=32, unit="px", doc="alignment tile size (Bayer-plane px; 8 "
+                      "follows moving objects more closely than the merge's 16)")
     align_levels: int = param(4, lo=1, hi=6, doc="alignment pyramid levels")
     align_radius: int = param(4, lo=1, hi=16, unit="px", doc="search radius per coarse pyramid level")
     lk_iterations: int = param(1, lo=0, hi=10, doc="Lucas-Kanade sub-pixel refinement steps (binned grey)")

@@ -174,6 +174,11 @@ def _field_px(disp: np.ndarray, shape: tuple[int, int], tile: int) -> tuple[np.n
     return yy + d[..., 0], xx + d[..., 1]
 
 
+#: SuperResParams fields of the developed-photo path: a narrower kernel (the frames are already
+#: demosaicked and resized) and the merge's 16 px alignment tiles (JPEG noise, moving leaves).
+PHOTO_DEFAULTS: dict[str, float | int] = {"detail": 0.15, "tile": 16, "align_radius": 4}
+
+
 def super_resolve_rgb(frames: Sequence[np.ndarray], reference: int = 0, *,
                       params: SuperResParams | None = None) -> tuple[np.ndarray, dict]:
     """Super-resolve linear float32 RGB frames (H, W, 3) into (round(s H), round(s W), 3).
@@ -185,7 +190,7 @@ def super_resolve_rgb(frames: Sequence[np.ndarray], reference: int = 0, *,
     """
     import cv2
 
-    p = params or SuperResParams(detail=0.15)
+    p = params or SuperResParams(**PHOTO_DEFAULTS)
     frames = list(frames)
     n = len(frames)
     if n < 2:
