@@ -448,3 +448,11 @@ def test_export_goes_through_batch(folder: Path, tmp_path: Path) -> None:
     assert (out / ".rawlux" / "ledger.sqlite").is_file() and not (out / LEDGER).exists()
     assert [r["status"] for r in engine.export([folder / "IMG_4120.JPG"], {"look": "mono"}, out)
             ] == ["skipped"]
+
+
+def test_a_stopped_export_writes_nothing_more(folder: Path, tmp_path: Path) -> None:
+    engine = eng.Engine(preview_long_side=400, cache_dir=tmp_path / "cache")
+    asked = []
+    res = engine.export([folder / "IMG_4120.JPG"], {}, tmp_path / "out",
+                        cancelled=lambda: asked.append(1) or True)
+    assert res == [] and asked and not (tmp_path / "out" / "IMG_4120.jpg").exists()

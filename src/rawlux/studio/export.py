@@ -71,15 +71,17 @@ def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
     batch_run = batch_runner()
     if batch_run is not None:
         return _export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress, hdr,
-                             frame)
+                             frame, cancelled)
     return _export_each(paths, opts, out_dir, fmt, quality, progress, cancelled, kind,
                         render_photo, frame)
 
 
 def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[str, Any] | None,
                   out_dir: Path, fmt: str, quality: int, progress: Progress | None,
-                  hdr: bool = False, frame: str | None = None) -> list[dict[str, Any]]:
-    """One batch per distinct recipe (each photo's saved recipe when ``opts`` is None)."""
+                  hdr: bool = False, frame: str | None = None,
+                  cancelled: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
+    """One batch per distinct recipe (each photo's saved recipe when ``opts`` is None);
+    ``cancelled`` is asked before each batch (a batch runs to its end: its ledger resumes)."""
     groups: dict[str, list[Path]] = {}  # recipe file or options (JSON) -> photos
     for p in paths:
         if opts is None and recipe_path(p).is_file():
@@ -89,6 +91,8 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
     results: list[dict[str, Any]] = []
     n = len(paths)
     for key, group in groups.items():
+        if cancelled():
+            break
         base = len(results)
 
         def on_progress(event: str, row: Any, counts: dict[str, int], base: int = base) -> None:

@@ -678,6 +678,11 @@ $("#export-go").addEventListener("click", guard(async (ev) => {
     hdr: !$("#hdr-row").hidden && $("#export-hdr").checked,
     frame: !$("#frame-row").hidden && $("#export-frame").checked ? state.layout : null });
   if (!job) return;
+  $("#export-stop").hidden = false;
+  $("#export-stop").onclick = () => {  // stops before the next photo (or the next batch)
+    $("#export-stop").hidden = true;
+    api("job-cancel", `/api/jobs/${job.id}/cancel`, {});
+  };
   const poll = async () => {
     const j = await api("job", `/api/jobs/${job.id}`);
     if (!j) return;
@@ -689,11 +694,13 @@ $("#export-go").addEventListener("click", guard(async (ev) => {
       return;
     }
     $("#export-bar").style.width = "100%";
+    $("#export-stop").hidden = true;
     const done = j.results.filter((r) => r.status === "done").length;
     const skipped = j.results.filter((r) => r.status === "skipped").length;
     const errs = j.results.filter((r) => r.status === "error");
+    const stopped = j.results.length < j.total ? `, stopped (${j.total - j.results.length} not exported)` : "";
     $("#export-status").textContent = j.error ? j.error :
-      `${done} exported, ${skipped} already done${errs.length ? `, ${errs.length} failed: ${errs.map((e) => e.error).join("; ")}` : ""} → rawlux-export/`;
+      `${done} exported, ${skipped} already done${stopped}${errs.length ? `, ${errs.length} failed: ${errs.map((e) => e.error).join("; ")}` : ""} → rawlux-export/`;
     $("#export-go").disabled = false;
     // open an exported file as the browser shows it (an Ultra HDR JPEG in HDR where supported)
     $("#export-results").replaceChildren(...j.results.filter((r) => r.output && r.status !== "error").slice(0, 8).map((r) => {
