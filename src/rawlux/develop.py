@@ -105,6 +105,7 @@ def develop(
     *,
     lut: Any = None,
     on_stage: Callable[[str, int, int], None] | None = None,
+    hdr: Any = None,
     **options: Any,
 ) -> Image:
     """Develop a raw (object or path) into a display-encoded :class:`Image`.
@@ -114,7 +115,8 @@ def develop(
     sharpen, scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns
     float32 [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
     ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as float
-    ``.tif`` or ``.exr``). Save it with :func:`rawlux.save`.
+    ``.tif`` or ``.exr``). ``hdr`` (a :class:`rawlux.hdr.render.HdrParams`) adds a gain map
+    from the same develop (saved as Ultra HDR JPEG). Save it with :func:`rawlux.save`.
     """
     unknown = sorted(set(options) - {f for f in DevelopOptions.__dataclass_fields__})
     if unknown:
@@ -131,4 +133,8 @@ def develop(
             from rawlux.io.cube import read_cube
 
             lut = read_cube(lut)
+        if hdr is not None:  # SDR base + gain map from one develop (hdr/render.py)
+            from rawlux.hdr.render import develop_gainmap
+
+            return develop_gainmap(build_pipeline(opts, lut), raw, hdr, on_stage=on_stage)
         return build_pipeline(opts, lut).run(raw, on_stage=on_stage)

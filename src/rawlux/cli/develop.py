@@ -11,14 +11,14 @@ from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
 
 
 def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
-                 save_kw: dict, raw_kw: dict, frame: str | None) -> None:
+                 save_kw: dict, raw_kw: dict, frame: str | None, hdr: object = None) -> None:
     from rawlux.cli.common import load_raw
     from rawlux.develop import develop, reuse_freed_memory
     from rawlux.io.write import save
 
     with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
         raw = load_raw(src, **raw_kw)  # the shared photo-or-raw decision; refuses empty pixels
-        img = develop(raw, lut=lut, **options)
+        img = develop(raw, lut=lut, hdr=hdr, **options)
         if frame:
             from rawlux.frame import apply_frame
 
@@ -57,6 +57,12 @@ def register(app: typer.Typer) -> None:
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
         white: Optional[float] = typer.Option(None, "--white", help="white level DN (bare mosaic)"),
+        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the look's photo plus a gain "
+                                 "map restoring the highlights the raw holds on HDR screens"),
+        headroom: Optional[float] = typer.Option(
+            None, "--headroom", min=0.0, max=6.0,
+            help="with --hdr: stops over SDR white the HDR rendition may use (default: what the "
+                 "scene needs, at most 3)"),
     ) -> None:
         """Develop raw captures into finished photographs."""
 
@@ -91,12 +97,26 @@ def register(app: typer.Typer) -> None:
             raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
             return outs, options, loaded, raw_kw, {"quality": quality, "bit_depth": bit_depth}
 
+        def prepare_hdr() -> object:
+            if not hdr:
+                if headroom is not None:
+                    from rawlux.core.errors import InvalidParameter
+
+                    raise InvalidParameter("--headroom applies with --hdr only")
+                return None
+            from rawlux.hdr.render import check_hdr_outputs, HdrParams
+
+            check_hdr_outputs(resolve_outputs(inputs, output, out_dir, fmt), scene_referred)
+            return HdrParams(headroom=headroom)
+
         outs, options, loaded, raw_kw, save_kw = run_guarded(prepare)
+        hdr_params = run_guarded(prepare_hdr)
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
         if len(inputs) == 1:
             run_guarded(lambda: _develop_one(inputs[0], outs[0], inputs, options, loaded,
-                                             save_kw, raw_kw, frame), context=str(inputs[0]))
+                                             save_kw, raw_kw, frame, hdr_params),
+                        context=str(inputs[0]))
             return
         failures = 0
         with progress(len(inputs), "develop") as bar:
@@ -104,7 +124,8 @@ def register(app: typer.Typer) -> None:
             for src, dst in zip(inputs, outs):
                 try:
                     run_guarded(lambda: _develop_one(src, dst, inputs, options, loaded,
-                                                     save_kw, raw_kw, frame), context=str(src))
+                                                     save_kw, raw_kw, frame, hdr_params),
+                               context=str(src))
                 except SystemExit as stop:
                     if stop.code == 130:  # interrupted: stop the whole batch
                         raise

@@ -1,0 +1,141 @@
+"""One develop, two renditions: the look's SDR photo plus a gain map that restores the highlights.
+
+:func:`develop_gainmap` runs a develop pipeline once up to the look (decode, demosaic, colour:
+scene-referred linear Rec.2020), keeps a 1/``scale`` area-averaged copy of that scene image, then
+finishes the *same* buffer with the look and output stages (so the SDR base is exactly the normal
+output of the look). The gain map is computed at map resolution from the small scene copy and the
+SDR base downsampled in linear light (:func:`rawlux.hdr.gainmap.hdr_rendition`). No second
+demosaic, no second full-resolution image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from rawlux.core.errors import InvalidParameter
+from rawlux.core.gainmap import GainMap
+from rawlux.core.image import Image
+from rawlux.core.params import StageParams, param
+from rawlux.hdr.gainmap import (GainMapParams, downsample, encode_gainmap, hdr_rendition,
+                                map_size)
+
+MAX_HEADROOM = 3.0  # default cap of the automatic headroom (stops over SDR white)
+
+
+@dataclass(frozen=True)
+class HdrParams(StageParams):
+    """Gain-map (Ultra HDR) output of a develop."""
+
+    headroom: float | None = param(
+        None, lo=0.0, hi=6.0, unit="EV",
+        doc="stops of highlight range over SDR white the HDR rendition may use "
+            "(None = what the scene needs, at most 3)")
+    scale: int = param(4, lo=1, hi=16, doc="gain map is 1/scale of the photo in each axis")
+    channels: str = param("auto", choices=("auto", "1", "3"),
+                          doc="gain map channels: 1, 3, or auto (3 where colour needs it)")
+
+
+def gainmap_of(img: Image) -> GainMap | None:
+    """The gain map an image carries (``metadata.extra['gainmap']``), or None."""
+    gm = (img.metadata.extra or {}).get("gainmap")
+    return gm if isinstance(gm, GainMap) else None
+
+
+def with_gainmap(img: Image, gm: GainMap | None) -> Image:
+    """``img`` carrying ``gm`` (None removes it); written as Ultra HDR by :func:`rawlux.save`."""
+    extra = dict(img.metadata.extra or {})
+    if gm is None:
+        extra.pop("gainmap", None)
+    else:
+        extra["gainmap"] = gm
+    return replace(img, metadata=replace(img.metadata, extra=extra))
+
+
+def _y_row(space: Any) -> np.ndarray:
+    from rawlux.color.spaces import rgb_to_xyz
+
+    return rgb_to_xyz(space)[1].astype(np.float32)
+
+
+def _run_tail(stages: Any, img: Any) -> Any:
+    """Run ``stages`` on an image the caller owns (in place where a stage can)."""
+    for s in stages:
+        d = s.definition
+        img = d.inplace(img, s.params) if d.inplace is not None else s(img)
+        d.gives_for(s.params).check(img, f"output of {s.name}")
+    return img
+
+
+def gainmap_from_renditions(scene_small: np.ndarray, sdr: Image, params: HdrParams) -> tuple[GainMap, float]:
+    """Gain map of a display-encoded SDR ``sdr`` (sRGB transfer, its primaries) and the scene
+    image at map resolution (linear, same primaries, same orientation). Returns (map, headroom)."""
+    from rawlux.color.transfer import srgb_decode_fast
+
+    mh, mw = scene_small.shape[:2]
+    sdr_lin = srgb_decode_fast(np.ascontiguousarray(sdr.data, np.float32))
+    sdr_small = downsample(sdr_lin, mh, mw)
+    del sdr_lin
+    y = _y_row(sdr.space)
+    hdr, head = hdr_rendition(scene_small, sdr_small, params.headroom, y, MAX_HEADROOM)
+    gm = encode_gainmap(sdr_small, hdr, GainMapParams(scale=params.scale, channels=params.channels),
+                        y, headroom=head)
+    return gm, head
+
+
+def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
+                    on_stage: Callable[[str, int, int], None] | None = None) -> Image:
+    """Run a develop ``pipeline`` (ending in ``look``, ``output``) on ``raw`` once and return its
+    display-encoded output carrying a gain map (see :func:`gainmap_of`)."""
+    from rawlux.color.spaces import rgb_to_rgb
+    from rawlux.core.image import ColorSpace
+    from rawlux.isp.output import apply_orientation
+
+    names = pipeline.names()
+    if "look" not in names or names[-1] != "output":
+        raise InvalidParameter("a gain map needs a pipeline with look and output stages")
+    out_params = pipeline.stages[-1].params
+    look_params = pipeline.stages[names.index("look")].params
+    if getattr(out_params, "scene_referred", False) or getattr(look_params, "scene_referred", False):
+        raise InvalidParameter("--hdr makes a display photo with a gain map; it does not combine "
+                               "with scene-referred output")
+    k = names.index("look")
+    head = type(pipeline)(pipeline.stages[:k], fuse=pipeline.fuse)
+    scene = head.run(raw, on_stage=on_stage)
+    h, w = scene.data.shape[:2]
+    small = downsample(scene.data, *map_size(h, w, params.scale))
+    for j, s in enumerate(pipeline.stages[k:], k):
+        if on_stage is not None:
+            on_stage(s.name, j, len(names))
+    sdr = _run_tail(pipeline.stages[k:], scene)
+    del scene
+    orient = raw.metadata.orientation if getattr(out_params, "apply_orientation", True) else 1
+    if orient not in range(1, 9):
+        orient = 1
+    m = rgb_to_rgb(ColorSpace.REC2020, sdr.space)
+    small = np.maximum(small.reshape(-1, 3) @ m.T, 0.0).reshape(small.shape).astype(np.float32)
+    small = apply_orientation(small, orient)
+    small = downsample(small, *map_size(sdr.height, sdr.width, params.scale))
+    gm, _ = gainmap_from_renditions(small, sdr, params)
+    return with_gainmap(sdr, gm)
+
+
+#: Output extensions that hold a gain map today (Ultra HDR JPEG).
+GAINMAP_EXTENSIONS = (".jpg", ".jpeg")
+
+
+def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
+    """Refuse ``--hdr`` for outputs that cannot carry a gain map (before any work)."""
+    from pathlib import Path
+
+    from rawlux.core.errors import OutputError
+
+    if scene_referred:
+        raise InvalidParameter("--hdr makes a display photo with a gain map; it does not combine "
+                               "with --scene-referred")
+    for o in outputs:
+        if Path(o).suffix.lower() not in GAINMAP_EXTENSIONS:
+            raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg); {Path(o).suffix or 'no extension'} "
+                              "cannot hold a gain map", o)
