@@ -32,6 +32,9 @@ def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path
         logo_px = load_logo(logo)
     img = open_image(src, look=look, color_space=color_space, note=_note)
     framed = apply_frame(img, lay, logo=logo_px, text=text)
+    from rawlux.hdr.edit import framed_with_gainmap
+
+    framed = framed_with_gainmap(img, framed, lay.margins_px(img.height, img.width))
     return save(framed, dst, protect=[src], quality=quality, bit_depth=bit_depth)
 
 

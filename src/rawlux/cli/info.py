@@ -14,7 +14,7 @@ from rawlux.cli.common import run_guarded
 def register(app: typer.Typer) -> None:
     @app.command()
     def info(
-        path: Path = typer.Argument(..., help="raw file"),
+        path: Path = typer.Argument(..., help="raw file, or a photo (shows its HDR gain map)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF"),
     ) -> None:
@@ -25,10 +25,17 @@ def register(app: typer.Typer) -> None:
 
             from rawlux.io.raw import EmptyRawWarning, describe, open_raw
 
-            with warnings.catch_warnings():  # shown as the "warning" row of the table
-                warnings.simplefilter("ignore", EmptyRawWarning)
-                raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
-            rows = describe(raw)
+            from rawlux.io.probe import input_kind
+
+            if input_kind(path, cfa=cfa) == "photo":  # a developed photo: size, HDR gain map
+                from rawlux.io.gainmap import describe_photo
+
+                rows = describe_photo(path)
+            else:
+                with warnings.catch_warnings():  # shown as the "warning" row of the table
+                    warnings.simplefilter("ignore", EmptyRawWarning)
+                    raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
+                rows = describe(raw)
             if as_json:
                 typer.echo(json.dumps(dict(rows), indent=2))
                 return

@@ -378,15 +378,34 @@ def _decode_map(data: bytes, start: int) -> np.ndarray:
     return np.ascontiguousarray(img, np.uint8)
 
 
-def _apple_meta(primary_xmp: str, map_xmp: str) -> GainMapMetadata:
-    """Apple HDRGainMap: a 1-channel map; headroom from the XMP (``HDRGainMapHeadroom``) when
-    present, else the commonly used default of 3 stops."""
-    m = re.search(r'HDRGainMapHeadroom\s*=\s*"([^"]+)"', map_xmp + primary_xmp) or \
-        re.search(r"<\w+:HDRGainMapHeadroom>([^<]+)<", map_xmp + primary_xmp)
-    head = float(m.group(1)) if m else 3.0
-    stops = max(math.log2(head), 0.01) if head > 0 else 3.0
-    return GainMapMetadata(gain_min=(0.0,), gain_max=(stops,), gamma=(1.0,), offset_sdr=(0.0,),
-                           offset_hdr=(0.0,), capacity_min=0.0, capacity_max=stops)
+def apple_headroom(*xmp: str) -> float:
+    """Apple's HDR headroom (a linear ratio >= 1) from ``HDRGainMap:HDRGainMapHeadroom`` in any of
+    the XMP texts; 2**1.6 when absent (older captures keep it only in maker notes)."""
+    text = "".join(xmp)
+    m = re.search(r'HDRGainMapHeadroom\s*=\s*"([^"]+)"', text) or \
+        re.search(r"<\w+:HDRGainMapHeadroom>([^<]+)<", text)
+    try:
+        head = float(m.group(1)) if m else 2.0 ** 1.6
+    except ValueError:
+        head = 2.0 ** 1.6
+    return head if math.isfinite(head) and head > 1.0 else 2.0 ** 1.6
+
+
+def apple_to_gainmap(pix: np.ndarray, headroom: float) -> GainMap:
+    """Apple's map (1 channel, sRGB-encoded linear weight ``g``: HDR = SDR * (1 + (H - 1) g))
+    re-expressed as an ISO log2 map with offsets 0 (min 0, max log2 H, gamma 1)."""
+    from rawlux.color.transfer import srgb_eotf
+
+    if pix.ndim == 3:
+        pix = pix[..., 1]
+    g = srgb_eotf(pix.astype(np.float32) / 255.0)
+    stops = math.log2(headroom)
+    L = np.log2(1.0 + (headroom - 1.0) * np.clip(g, 0.0, 1.0))
+    q = np.rint(np.clip(L / stops, 0.0, 1.0) * 255.0).astype(np.uint8)
+    meta = GainMapMetadata(gain_min=(0.0,), gain_max=(round(stops, 6),), gamma=(1.0,),
+                           offset_sdr=(0.0,), offset_hdr=(0.0,), capacity_min=0.0,
+                           capacity_max=round(stops, 6))
+    return GainMap(np.ascontiguousarray(q), meta)
 
 
 def read_jpeg_gainmap(data: bytes) -> InputGainMap | None:
@@ -404,7 +423,9 @@ def read_jpeg_gainmap(data: bytes) -> InputGainMap | None:
         if meta is None and iso:
             meta, kind = parse_iso_metadata(iso[0].payload[len(ISO_NS):]), "iso"
         if meta is None and ("HDRGainMap" in map_xmp or "apdi" in map_xmp):
-            meta, kind = _apple_meta(primary_xmp, map_xmp), "apple"
+            head = apple_headroom(map_xmp, primary_xmp)
+            return InputGainMap(apple_to_gainmap(_decode_map(data, start), head), "apple",
+                                {"offset": start, "headroom_ratio": head})
         if meta is None:
             continue
         pix = _decode_map(data, start)
@@ -448,3 +469,107 @@ def write_ultrahdr(bgr: np.ndarray, f: Any, quality: int, icc: bytes | None, exi
     buf = io.BytesIO()
     _write_jpeg("jpeg", bgr, buf, quality, icc, exif)
     f.write(assemble_ultrahdr(buf.getvalue(), gm))
+
+
+APPLE_AUX = "urn:com:apple:photo:2020:aux:hdrgainmap"
+
+
+def read_heif_gainmap(pil: Any, file_bytes: bytes) -> InputGainMap | None:
+    """Apple's HDR gain map of a HEIC opened with pillow-heif (an auxiliary image), or None."""
+    aux = (getattr(pil, "info", {}) or {}).get("aux") or {}
+    ids = aux.get(APPLE_AUX)
+    if not ids:
+        return None
+    heif = getattr(pil, "_heif_file", None) or getattr(pil, "heif_file", None)
+    try:
+        if heif is None:
+            import io as _io
+
+            import pillow_heif
+
+            heif = pillow_heif.open_heif(_io.BytesIO(file_bytes))[0]
+        img = heif.get_aux_image(ids[0])
+        pix = np.asarray(img.to_pillow() if hasattr(img, "to_pillow") else img)
+    except Exception as e:  # noqa: BLE001 - a broken aux image never blocks the photo
+        raise CorruptInput(f"Apple HDR gain map does not decode: {' '.join(str(e).split())}") from None
+    m = re.search(rb'HDRGainMapHeadroom\s*=\s*"([^"]+)"', file_bytes) or \
+        re.search(rb"<\w+:HDRGainMapHeadroom>([^<]+)<", file_bytes)
+    head = apple_headroom(f'HDRGainMapHeadroom="{m.group(1).decode(errors="replace")}"' if m else "")
+    return InputGainMap(apple_to_gainmap(np.ascontiguousarray(pix, np.uint8), head), "apple",
+                        {"headroom_ratio": head, "container": "heif"})
+
+
+def read_gainmap(path: Any, kind: str | None = None) -> InputGainMap | None:
+    """The gain map of a photo file (JPEG: Ultra HDR / Adobe / ISO / Apple; HEIC: Apple), or None."""
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
+    if data[:2] == b"\xff\xd8":
+        return read_jpeg_gainmap(data)
+    if kind in (None, "heif") and data[4:8] == b"ftyp":
+        import io as _io
+
+        try:
+            import pillow_heif
+
+            heif = pillow_heif.open_heif(_io.BytesIO(data))
+        except Exception:  # noqa: BLE001 - not a HEIF pillow-heif reads: no map
+            return None
+        prim = heif.primary_image if hasattr(heif, "primary_image") else heif[0]
+        if (prim.info.get("aux") or {}).get(APPLE_AUX):
+            class _P:  # the primary image and its file, as read_heif_gainmap expects
+                info = prim.info
+                heif_file = prim
+            return read_heif_gainmap(_P(), data)
+    return None
+
+
+def describe_gainmap(found: InputGainMap | None) -> list[tuple[str, str]]:
+    """Rows for ``rawlux info``: the form, size and metadata of a gain map."""
+    if found is None:
+        return [("gain map", "none")]
+    gm = found.gainmap
+    m = gm.meta
+    h, w = gm.data.shape[:2]
+
+    def fmt(v: tuple[float, ...]) -> str:
+        return ", ".join(f"{x:.4g}" for x in v)
+
+    names = {"ultrahdr": "Ultra HDR / Adobe hdrgm XMP" + (" + ISO 21496-1" if found.details.get("iso") else ""),
+             "iso": "ISO 21496-1", "apple": "Apple HDRGainMap"}
+    rows = [("gain map", f"{names.get(found.kind, found.kind)}, {w}x{h}, {m.channels} channel(s)"),
+            ("gain min/max (stops)", f"{fmt(m.gain_min)} / {fmt(m.gain_max)}"),
+            ("gamma", fmt(m.gamma)),
+            ("offsets sdr/hdr", f"{fmt(m.offset_sdr)} / {fmt(m.offset_hdr)}"),
+            ("HDR capacity (stops)", f"{m.capacity_min:.4g} .. {m.capacity_max:.4g}"),
+            ("base rendition", "HDR" if m.base_is_hdr else "SDR")]
+    if "headroom_ratio" in found.details:
+        rows.append(("Apple headroom", f"{found.details['headroom_ratio']:.4g}x"))
+    return rows
+
+
+def describe_photo(path: Any) -> list[tuple[str, str]]:
+    """``rawlux info`` rows of a photo: format, size, then its gain map (see :func:`describe_gainmap`)."""
+    from pathlib import Path
+
+    from PIL import Image as PILImage
+
+    from rawlux.io.safety import FORMAT_NAMES, check_readable, read_head, sniff
+
+    p = check_readable(path)
+    kind = sniff(read_head(p, 64))
+    rows = [("format", FORMAT_NAMES.get(kind, kind))]
+    try:
+        if kind == "heif":
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+        with PILImage.open(p) as im:
+            rows.append(("size", f"{im.size[0]}x{im.size[1]}"))
+    except Exception:  # noqa: BLE001 - the size row is informative only
+        pass
+    try:
+        found = read_gainmap(Path(p), kind)
+    except CorruptInput as e:
+        return rows + [("gain map", f"unreadable: {e.reason}")]
+    return rows + describe_gainmap(found)
