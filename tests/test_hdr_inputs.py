@@ -91,3 +91,31 @@ def test_info_shows_gain_maps(shared_data: Path) -> None:
     assert "2.657" in rows["gain min/max (stops)"]
     r = _cli("info", str(shared_data / "photos" / "iphone6.jpg"), "--json")
     assert json.loads(r.stdout)["gain map"] == "none"
+
+
+def test_portrait_cli_keeps_ultrahdr_and_blurs_the_map(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "ultrahdr" / "libavif_seine_sdr_gainmap_srgb.jpg"
+    out = tmp_path / "portrait.jpg"
+    r = _cli("portrait", str(src), "-o", str(out), "--subject", "none", "--focus", "0.5,0.9",
+             "--aperture", "1.4", "--lens", "90")
+    assert r.returncode == 0, r.stderr
+    found = read_jpeg_gainmap(out.read_bytes())
+    assert found is not None and imagecodecs.ultrahdr_check(out.read_bytes())
+    before = gain_stops(read_jpeg_gainmap(src.read_bytes()).gainmap)
+    after = gain_stops(found.gainmap)
+    assert after.shape == before.shape
+
+    # the HDR rendition of the result (libultrahdr) keeps the light of the input's HDR rendition
+    # where the lens blurs (bokeh moves light, it does not remove it) ...
+    sdr_in = np.asarray(PILImage.open(src).convert("RGB"), np.float32) / 255
+    sdr_out = np.asarray(PILImage.open(out).convert("RGB"), np.float32) / 255
+    from rawlux.color.transfer import srgb_eotf
+    from rawlux.hdr.gainmap import apply_gainmap
+
+    h_in = apply_gainmap(srgb_eotf(sdr_in).astype(np.float32), read_jpeg_gainmap(src.read_bytes()).gainmap)
+    h_out = imagecodecs.ultrahdr_decode(out.read_bytes()).astype(np.float32)[..., :3]
+    top = (slice(0, 120), slice(None))
+    assert abs(float(h_out[top].mean()) / float(h_in[top].mean()) - 1.0) < 0.1
+    assert float(h_out[top].mean()) > 1.2 * float(srgb_eotf(sdr_out)[top].mean())  # still HDR
+    # ... and the focused bottom keeps its gains
+    assert np.median(np.abs(after[-30:] - before[-30:])) < 0.15

@@ -16,7 +16,7 @@ def _note(msg: str) -> None:
 
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
                text: Optional[str] = None, look: Optional[str] = None, color_space: str = "srgb",
-               quality: int = 92, bit_depth: Optional[int] = None) -> Path:
+               quality: int = 92, bit_depth: Optional[int] = None, hdr: bool = False) -> Path:
     """Read ``src`` (a raw by content is developed with ``look``), frame it, save to ``dst``
     (EXIF/ICC kept)."""
     from rawlux.frame import apply_frame, load_layout, parse_template
@@ -30,7 +30,18 @@ def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path
         from rawlux.io.logo import load_logo
 
         logo_px = load_logo(logo)
-    img = open_image(src, look=look, color_space=color_space, note=_note)
+    from rawlux.io.probe import input_kind
+
+    if hdr and input_kind(src) != "photo":  # raw: the look's photo + a gain map, one develop
+        from rawlux.cli.common import load_raw
+        from rawlux.develop import DEFAULT_LOOK, develop
+        from rawlux.hdr.render import HdrParams, check_hdr_outputs
+
+        check_hdr_outputs([dst])
+        img = develop(load_raw(src), look=look or DEFAULT_LOOK, color_space=color_space,
+                      hdr=HdrParams())
+    else:
+        img = open_image(src, look=look, color_space=color_space, note=_note)
     framed = apply_frame(img, lay, logo=logo_px, text=text)
     from rawlux.hdr.edit import framed_with_gainmap
 
@@ -68,8 +79,11 @@ def register(app: typer.Typer) -> None:
         bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
         list_layouts: bool = typer.Option(False, "--list-layouts", is_eager=True, callback=_list_layouts,
                                           help="list the available layouts and exit"),
+        hdr: bool = typer.Option(False, "--hdr", help="raw input: Ultra HDR JPEG output (a photo's "
+                                 "own gain map is always kept)"),
     ) -> None:
         """Add an EXIF frame (camera, lens, exposure, date; optional logo) around a photo."""
         run_guarded(lambda: frame_file(src, output, layout=layout, logo=logo, text=text, look=look,
-                                       color_space=color_space, quality=quality, bit_depth=bit_depth),
+                                       color_space=color_space, quality=quality, bit_depth=bit_depth,
+                                       hdr=hdr),
                     context=str(src))

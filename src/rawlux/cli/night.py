@@ -42,11 +42,15 @@ def _validate(frames: list[Path], output: Path, reference: int) -> None:
 
 
 def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
-                show_progress: bool = True) -> Path:
+                show_progress: bool = True, hdr: bool = False) -> Path:
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo)."""
     from rawlux.burst.merge import merge_burst, to_dn
 
     _validate(frames, output, reference)
+    if hdr:
+        from rawlux.hdr.render import check_hdr_outputs
+
+        check_hdr_outputs([output])
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
 
@@ -64,7 +68,12 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
     from rawlux.develop import DEFAULT_LOOK, develop
     from rawlux.io.write import save
 
-    img = develop(to_dn(merged), look=look or DEFAULT_LOOK)
+    hdr_kw = {}
+    if hdr:
+        from rawlux.hdr.render import HdrParams
+
+        hdr_kw = {"hdr": HdrParams()}
+    img = develop(to_dn(merged), look=look or DEFAULT_LOOK, **hdr_kw)
     return save(img, output, protect=frames)
 
 
@@ -76,6 +85,8 @@ def register(app: typer.Typer) -> None:
         reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
         look: str | None = typer.Option(None, "--look", help="look used when developing to a photo"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
-        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet), context="night")
+        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet, hdr),
+                    context="night")

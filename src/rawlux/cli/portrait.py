@@ -36,7 +36,7 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
                  save_mask: Path | None = None, save_depth: Path | None = None,
                  mask_file: Path | None = None, framing: float | None = None, quality: int = 92,
                  use_original: bool = True, depth_white: str = "far", subject: str = "auto",
-                 verbose: bool = True) -> None:
+                 verbose: bool = True, hdr: bool = False) -> None:
     """Read ``src`` (raw or photo), render the portrait, write ``dst`` (+ mask/depth files)."""
     import numpy as np
 
@@ -69,7 +69,13 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
     else:
         from rawlux.develop import develop
 
-        img = develop(load_raw(src), **({"look": look} if look else {}))
+        hdr_kw = {}
+        if hdr:
+            from rawlux.hdr.render import HdrParams, check_hdr_outputs
+
+            check_hdr_outputs([dst])
+            hdr_kw = {"hdr": HdrParams()}
+        img = develop(load_raw(src), **({"look": look} if look else {}), **hdr_kw)
 
     from rawlux.io.depth import read_depth_image, read_embedded_depth, read_embedded_original
 
@@ -110,7 +116,22 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
         _note(f"{src.name}: no person or clear subject found ({res.note}); focusing at "
               f"{where} with scene depth, framing {framing or SCENE_FRAMING:g} m "
               "(--subject salient forces the most salient region, --focus X,Y the point)")
-    save(res.image, dst, protect=inputs, quality=quality)
+    out_img = res.image
+    from rawlux.hdr.render import gainmap_of, with_gainmap
+
+    gm = gainmap_of(img)
+    if gm is not None:  # the same lens, depth and focus on the HDR rendition (hdr/edit.py)
+        from rawlux.hdr.edit import portrait_gainmap
+        from rawlux.portrait.bokeh import BokehParams
+        from rawlux.portrait.render import SUBJECT_FRAMING
+
+        scene = bool(res.note)
+        fr = framing if framing is not None else (SCENE_FRAMING if scene else SUBJECT_FRAMING)
+        matte = res.mask if dmap is None and mask_file is None and not scene else None
+        out_img = with_gainmap(out_img, portrait_gainmap(
+            img, res.image, gm, res.depth.disparity, res.focus_disparity, lens_p,
+            BokehParams(aperture=aperture, framing=fr), matte=matte))
+    save(out_img, dst, protect=inputs, quality=quality)
     if save_mask is not None and res.mask is not None:
         save(grey_image(res.mask), save_mask, protect=inputs, exif=False)
     if save_depth is not None:
@@ -141,10 +162,12 @@ def register(app: typer.Typer) -> None:
         subject: str = typer.Option("auto", "--subject",
                                     help="auto (a clear subject or none) | salient (always the "
                                          "most salient region) | none (scene depth only)"),
+        hdr: bool = typer.Option(False, "--hdr", help="raw input: Ultra HDR JPEG output (a photo's "
+                                 "own gain map is always kept)"),
     ) -> None:
         """Portrait mode: blur the background like a 35/50/75/90 mm lens."""
         run_guarded(lambda: run_portrait(
             input, output, lens=lens, aperture=aperture, focus=focus, depth=depth, look=look,
             save_mask=save_mask, save_depth=save_depth, mask_file=mask_file, framing=framing,
             quality=quality, use_original=original, depth_white=depth_white,
-            subject=subject), context=str(input))
+            subject=subject, hdr=hdr), context=str(input))

@@ -25,8 +25,12 @@ def requantise(stops: np.ndarray, gm: GainMap) -> GainMap:
     range to include 0 (no gain) so untouched pixels stay exactly the base."""
     m = gm.meta
     s = stops if stops.ndim == 3 else stops[..., None]
-    lo = np.minimum(np.asarray(m.gain_min, np.float64), 0.0)
-    hi = np.maximum(np.asarray(m.gain_max, np.float64), lo + 1e-3)
+    flat = s.reshape(-1, s.shape[2]).astype(np.float64)
+    if flat.shape[1] != m.channels:
+        raise ContractError(f"{flat.shape[1]} channel(s) of gains for a {m.channels}-channel map")
+    lo = np.floor(np.minimum(np.minimum(np.asarray(m.gain_min), flat.min(axis=0)), 0.0) * 1e4) / 1e4
+    hi = np.ceil(np.maximum(np.asarray(m.gain_max), flat.max(axis=0)) * 1e4) / 1e4
+    hi = np.maximum(hi, lo + 1e-3)
     g = np.asarray(m.gamma, np.float32)
     e = np.clip((s - lo.astype(np.float32)) / (hi - lo).astype(np.float32), 0.0, 1.0)
     if np.any(g != 1.0):
@@ -101,3 +105,30 @@ def framed_with_gainmap(photo: "Image", framed: "Image", margins: tuple[int, int
                       "without it", stacklevel=2)
         return with_gainmap(framed, None)
     return with_gainmap(framed, frame_gainmap(gm, (h, w), (framed.height, framed.width), t, l))
+
+
+def portrait_gainmap(before: Image, after: Image, gm: GainMap, disparity: np.ndarray,
+                     focus_disparity: float, lens: object, params: object,
+                     matte: np.ndarray | None = None) -> GainMap:
+    """The gain map of a portrait render: the HDR rendition of ``before`` (SDR + ``gm``) goes
+    through the same lens, depth and focus at map resolution (the CoC scales with the image, so
+    the blur matches), as light: out-of-focus highlights bloom with their real HDR radiance.
+    The new map turns the rendered SDR ``after`` into that rendered HDR image."""
+    import cv2
+
+    from rawlux.color.transfer import srgb_decode_fast
+    from rawlux.core.image import Encoding, Referred
+    from rawlux.hdr.gainmap import apply_gainmap, downsample
+    from rawlux.portrait.bokeh import render_bokeh
+
+    mh, mw = gm.data.shape[:2]
+    sdr_small = downsample(srgb_decode_fast(np.ascontiguousarray(before.data)), mh, mw)
+    hdr_small = np.maximum(apply_gainmap(sdr_small, gm), 0.0)
+    hdr_img = Image(np.ascontiguousarray(hdr_small, np.float32), before.space, Encoding.LINEAR,
+                    Referred.SCENE)
+    m = None if matte is None else cv2.resize(np.asarray(matte, np.float32), (mw, mh),
+                                              interpolation=cv2.INTER_AREA)
+    d = cv2.resize(np.asarray(disparity, np.float32), (mw, mh), interpolation=cv2.INTER_AREA)
+    out = render_bokeh(hdr_img, d, focus_disparity, lens, params, matte=m)
+    after_small = downsample(srgb_decode_fast(np.ascontiguousarray(after.data)), mh, mw)
+    return regain(after_small, out.data, gm)
