@@ -139,3 +139,35 @@ def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
         if Path(o).suffix.lower() not in GAINMAP_EXTENSIONS:
             raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg); {Path(o).suffix or 'no extension'} "
                               "cannot hold a gain map", o)
+
+
+def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: str = "authentic",
+                 color_space: str = "srgb", hdr: HdrParams | None = None) -> Image:
+    """A finished photo of scene-referred linear RGB (``space`` primaries, e.g. a merged
+    bracket's radiance): the look and output stages as in develop, plus a gain map with ``hdr``.
+    ``scene`` is consumed (converted in place where possible)."""
+    from rawlux.color.spaces import rgb_to_rgb
+    from rawlux.core.image import ColorSpace, Encoding, Metadata, Referred
+    from rawlux.isp.look import LookParams, look_inplace
+    from rawlux.isp.output import OutputParams, output_inplace
+
+    if scene.ndim != 3 or scene.shape[2] != 3:
+        raise InvalidParameter(f"a scene image must be (H, W, 3), got {scene.shape}")
+    m = rgb_to_rgb(space, ColorSpace.REC2020)
+    h, w = scene.shape[:2]
+    data = np.ascontiguousarray((scene.reshape(-1, 3) @ m.T).reshape(h, w, 3), np.float32)
+    np.maximum(np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0), 0.0, out=data)
+    img = Image(data, ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE,
+                metadata=metadata if metadata is not None else Metadata())
+    small = None
+    if hdr is not None:
+        small = downsample(img.data, *map_size(h, w, hdr.scale))
+    lp = LookParams(look=look)
+    op = OutputParams(color_space=color_space)
+    sdr = output_inplace(look_inplace(img, lp), op)
+    if small is None:
+        return sdr
+    m2 = rgb_to_rgb(ColorSpace.REC2020, sdr.space)
+    small = np.maximum(small.reshape(-1, 3) @ m2.T, 0.0).reshape(small.shape).astype(np.float32)
+    gm, _ = gainmap_from_renditions(small, sdr, hdr)
+    return with_gainmap(sdr, gm)
