@@ -89,3 +89,31 @@ def test_hdr_cli_on_a_real_bracket(shared_data: Path, tmp_path: Path) -> None:
     assert r.returncode != 0 and "at least two frames" in r.stderr
     r = _cli("hdr", *map(str, files), "-o", str(tmp_path / "x.dng"))
     assert r.returncode != 0 and "not a raw .dng" in r.stderr
+
+
+def test_local_tone_mapping_keeps_highlight_detail(shared_data: Path) -> None:
+    from rawlux.core.image import ColorSpace
+    from rawlux.hdr.render import render_scene
+    from rawlux.hdr.tonemap import high_range_look
+    from rawlux.looks.registry import get_look
+
+    _, ims, times = _bracket(shared_data, "stlouis_arch_ccbysa")
+    rad, _, _ = merge_developed(ims, times)
+    y = rad.mean(axis=2)
+    bright = y > np.percentile(y, 97)  # the floodlit dome and facades
+
+    def detail(img) -> float:  # local contrast in the bright region (8-bit luminance)
+        import cv2
+
+        v = img.data.mean(axis=2) * 255
+        return float(np.abs(v - cv2.blur(v, (7, 7)))[bright].mean())
+
+    plain = render_scene(rad.copy(), ColorSpace.SRGB, look="authentic", local_tm=False)
+    local = render_scene(rad.copy(), ColorSpace.SRGB, look="authentic", local_tm=True)
+    assert detail(local) > 1.15 * detail(plain)
+    assert np.mean(local.data[bright] >= 0.995) < np.mean(plain.data[bright] >= 0.995)
+    # a scene the tone curve already holds keeps the look exactly
+    spec = get_look("authentic")
+    calm = np.full((64, 64, 3), 0.18, np.float32)
+    calm[:, 32:] = 0.5
+    assert high_range_look(spec, calm) is spec

@@ -99,8 +99,14 @@ def hdr_merge(frames: list[Path], output: Path, *, look: Optional[str] = None,
         from rawlux.burst.merge import to_dn
         from rawlux.develop import develop
 
-        img = develop(to_dn(merged), look=look or DEFAULT_LOOK, color_space=color_space,
-                      scene_referred=scene_out, hdr=hp)
+        scene = develop(to_dn(merged), scene_referred=True)  # linear Rec.2020, upright
+        if scene_out:
+            return save(scene, output, protect=frames)
+        from rawlux.core.image import ColorSpace
+        from rawlux.hdr.render import render_scene
+
+        img = render_scene(scene.data, ColorSpace.REC2020, scene.metadata, look=look or DEFAULT_LOOK,
+                           color_space=color_space, hdr=hp)
         return save(img, output, protect=frames, quality=quality)
     if ext == ".dng":
         raise OutputError("developed photos merge into a photo or scene-referred .exr/.tif, not "

@@ -142,7 +142,8 @@ def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
 
 
 def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: str = "authentic",
-                 color_space: str = "srgb", hdr: HdrParams | None = None) -> Image:
+                 color_space: str = "srgb", hdr: HdrParams | None = None,
+                 local_tm: bool = True) -> Image:
     """A finished photo of scene-referred linear RGB (``space`` primaries, e.g. a merged
     bracket's radiance): the look and output stages as in develop, plus a gain map with ``hdr``.
     ``scene`` is consumed (converted in place where possible)."""
@@ -162,9 +163,17 @@ def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: s
     small = None
     if hdr is not None:
         small = downsample(img.data, *map_size(h, w, hdr.scale))
-    lp = LookParams(look=look)
     op = OutputParams(color_space=color_space)
-    sdr = output_inplace(look_inplace(img, lp), op)
+    if local_tm:  # the look with its local tone mapping extended to the scene's range
+        from rawlux.hdr.tonemap import high_range_look
+        from rawlux.looks.registry import get_look
+        from rawlux.looks.render import render_look
+
+        spec = high_range_look(get_look(look), img.data)
+        shown = img.with_data(render_look(img.data, spec, out=img.data), referred=Referred.DISPLAY)
+    else:
+        shown = look_inplace(img, LookParams(look=look))
+    sdr = output_inplace(shown, op)
     if small is None:
         return sdr
     m2 = rgb_to_rgb(ColorSpace.REC2020, sdr.space)
