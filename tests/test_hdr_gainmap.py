@@ -191,3 +191,15 @@ def test_hdr_rendition_keeps_midtones_and_restores_highlights() -> None:
     assert shoulder(np.array([100.0], np.float32), 4.0)[0] < 4.0
     out3, head3 = hdr_rendition(scene.astype(np.float32), sdr, 1.0)
     assert head3 == 1.0 and out3.max() < 2.0 + 1e-5
+
+
+@pytest.mark.parametrize("shape", [(203, 301), (64, 96), (5, 7), (3, 3)])
+def test_block_mean_is_the_exact_block_average(shape: tuple[int, int]) -> None:
+    from rawlux.hdr.gainmap import block_mean
+
+    a = np.random.default_rng(1).random((*shape, 3), dtype=np.float32)
+    b = block_mean(a, 4, band=8)  # several bands, partial edge blocks
+    ref = np.array([[a[i * 4:i * 4 + 4, j * 4:j * 4 + 4].reshape(-1, 3).mean(0)
+                     for j in range(b.shape[1])] for i in range(b.shape[0])])
+    assert np.allclose(b, ref, atol=1e-6)
+    assert np.allclose(block_mean(a, 4, transform=srgb_eotf), block_mean(srgb_eotf(a), 4), atol=1e-6)

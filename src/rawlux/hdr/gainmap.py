@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -215,3 +216,38 @@ def hdr_rendition(scene: np.ndarray, sdr: np.ndarray, headroom: float | None = 3
     scene_col = s * np.where(sy > 1e-6, hy / np.maximum(sy, 1e-6), 0.0)[..., None]
     out = looked + t[..., None] * (scene_col - looked)
     return np.maximum(out, 0.0).astype(np.float32), headroom
+
+
+def block_mean(a: np.ndarray, scale: int, transform: "Callable[[np.ndarray], np.ndarray] | None" = None,
+               band: int = 128) -> np.ndarray:
+    """Mean of each ``scale`` x ``scale`` block of an (H, W, C) float32 image (edge blocks over
+    the pixels they have), shape :func:`map_size`; ``transform`` (e.g. an sRGB decode) is applied
+    to one band of rows at a time, so no full-resolution temporary is made. Whole blocks go
+    through OpenCV's area resize (exact for an integer factor), edge blocks through numpy."""
+    import cv2
+
+    h, w, c = a.shape
+    mh, mw = map_size(h, w, scale)
+    out = np.empty((mh, mw, c), np.float32)
+    wf = (w // scale) * scale
+    rows = band * scale
+    for r0 in range(0, h, rows):
+        chunk = np.ascontiguousarray(a[r0:r0 + rows], np.float32)
+        if transform is not None:
+            chunk = transform(chunk)
+        ch = chunk.shape[0]
+        hf = (ch // scale) * scale
+        q0 = r0 // scale
+        nq = hf // scale
+        if nq and wf:
+            out[q0:q0 + nq, :wf // scale] = cv2.resize(chunk[:hf, :wf], (wf // scale, nq),
+                                                       interpolation=cv2.INTER_AREA).reshape(nq, -1, c)
+        if wf < w and nq:  # right edge blocks (fewer columns)
+            out[q0:q0 + nq, -1] = chunk[:hf, wf:].reshape(nq, scale, w - wf, c).mean(axis=(1, 2))
+        if hf < ch:  # bottom edge blocks (fewer rows)
+            tail = chunk[hf:]
+            if wf:
+                out[q0 + nq, :wf // scale] = tail[:, :wf].reshape(ch - hf, wf // scale, scale, c).mean(axis=(0, 2))
+            if wf < w:
+                out[q0 + nq, -1] = tail[:, wf:].reshape(-1, c).mean(axis=0)
+    return out

@@ -19,8 +19,8 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.gainmap import GainMap
 from rawlux.core.image import Image
 from rawlux.core.params import StageParams, param
-from rawlux.hdr.gainmap import (GainMapParams, downsample, encode_gainmap, hdr_rendition,
-                                map_size)
+from rawlux.hdr.gainmap import (GainMapParams, block_mean, downsample, encode_gainmap,
+                                hdr_rendition, map_size)
 
 MAX_HEADROOM = 3.0  # default cap of the automatic headroom (stops over SDR white)
 
@@ -74,10 +74,11 @@ def gainmap_from_renditions(scene_small: np.ndarray, sdr: Image, params: HdrPara
     image at map resolution (linear, same primaries, same orientation). Returns (map, headroom)."""
     from rawlux.color.transfer import srgb_decode_fast
 
-    mh, mw = scene_small.shape[:2]
-    sdr_lin = srgb_decode_fast(np.ascontiguousarray(sdr.data, np.float32))
-    sdr_small = downsample(sdr_lin, mh, mw)
-    del sdr_lin
+    scale = params.scale
+    sdr_small = block_mean(sdr.data, scale, transform=srgb_decode_fast)  # band by band
+    if sdr_small.shape != scene_small.shape:
+        raise InvalidParameter(f"scene map {scene_small.shape} does not match the photo's "
+                               f"{sdr_small.shape}")
     y = _y_row(sdr.space)
     hdr, head = hdr_rendition(scene_small, sdr_small, params.headroom, y, MAX_HEADROOM)
     gm = encode_gainmap(sdr_small, hdr, GainMapParams(scale=params.scale, channels=params.channels),
@@ -104,8 +105,7 @@ def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
     k = names.index("look")
     head = type(pipeline)(pipeline.stages[:k], fuse=pipeline.fuse)
     scene = head.run(raw, on_stage=on_stage)
-    h, w = scene.data.shape[:2]
-    small = downsample(scene.data, *map_size(h, w, params.scale))
+    small = block_mean(scene.data, params.scale)
     for j, s in enumerate(pipeline.stages[k:], k):
         if on_stage is not None:
             on_stage(s.name, j, len(names))
@@ -117,7 +117,8 @@ def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
     m = rgb_to_rgb(ColorSpace.REC2020, sdr.space)
     small = np.maximum(small.reshape(-1, 3) @ m.T, 0.0).reshape(small.shape).astype(np.float32)
     small = apply_orientation(small, orient)
-    small = downsample(small, *map_size(sdr.height, sdr.width, params.scale))
+    if small.shape[:2] != map_size(sdr.height, sdr.width, params.scale):  # edge blocks of a
+        small = downsample(small, *map_size(sdr.height, sdr.width, params.scale))  # flipped grid
     gm, _ = gainmap_from_renditions(small, sdr, params)
     return with_gainmap(sdr, gm)
 
@@ -162,7 +163,7 @@ def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: s
                 metadata=metadata if metadata is not None else Metadata())
     small = None
     if hdr is not None:
-        small = downsample(img.data, *map_size(h, w, hdr.scale))
+        small = block_mean(img.data, hdr.scale)
     op = OutputParams(color_space=color_space)
     if local_tm:  # the look with its local tone mapping extended to the scene's range
         from rawlux.hdr.tonemap import high_range_look
