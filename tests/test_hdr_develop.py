@@ -89,10 +89,44 @@ def test_cli_hdr_and_bad_outputs(raw_dir: Path, tmp_path: Path) -> None:
     run = lambda *a: subprocess.run([sys.executable, "-m", "rawlux_launcher", *a],  # noqa: E731
                                     capture_output=True, text=True, timeout=300)
     r = run("develop", str(src), "-o", str(tmp_path / "x.png"), "--hdr")
-    assert r.returncode != 0 and "cannot hold a gain map" in r.stderr and r.stderr.count("\n") == 1
+    assert r.returncode != 0 and "cannot hold an HDR rendition" in r.stderr and r.stderr.count("\n") == 1
     r = run("develop", str(src), "-o", str(tmp_path / "x.jpg"), "--headroom", "2")
     assert r.returncode != 0 and "--headroom applies with --hdr only" in r.stderr
     r = run("develop", str(src), "-o", str(tmp_path / "x.jpg"), "--hdr", "--headroom", "2")
     assert r.returncode == 0, r.stderr
     found = read_jpeg_gainmap((tmp_path / "x.jpg").read_bytes())
     assert found is not None and found.kind == "ultrahdr"
+
+
+def test_bt2100_transfer_functions() -> None:
+    from rawlux.color.bt2100 import HLG_REF_WHITE, hlg_oetf, pq_eotf, pq_oetf
+
+    nits = np.array([0.0, 0.1, 1.0, 100.0, 203.0, 1000.0, 10000.0])
+    assert np.allclose(pq_eotf(pq_oetf(nits)), nits, rtol=1e-6, atol=1e-6)
+    assert pq_oetf(np.array([100.0]))[0] == pytest.approx(0.5081, abs=2e-4)  # ST 2084 table
+    assert pq_oetf(np.array([203.0]))[0] == pytest.approx(0.58, abs=0.005)  # BT.2408
+    assert hlg_oetf(np.array([HLG_REF_WHITE]))[0] == pytest.approx(0.75, abs=0.002)
+    assert hlg_oetf(np.array([1.0]))[0] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("transfer", ["pq", "hlg"])
+def test_hdr_avif_output(transfer: str, tmp_path: Path) -> None:
+    from rawlux.color.bt2100 import SDR_WHITE_NITS, pq_eotf
+
+    raw, idx = _scene_raw()
+    img = rawlux.develop(raw, look="neutral", exposure=EXPOSURE, denoise=0.0, sharpen=0.0,
+                         hdr=HdrParams(transfer=transfer))
+    out = tmp_path / "hdr.avif"
+    rawlux.save(img, out, quality=95)
+    code = imagecodecs.avif_decode(out.read_bytes())
+    assert code.dtype == np.uint16 and int(code.max()) <= 1023
+    w = idx.shape[1] // len(STOPS)
+    sig = np.array([np.median(code[40:-40, k * w + 6:(k + 1) * w - 6, 1]) for k in range(len(STOPS))]) / 1023
+    assert np.all(np.diff(sig) > 0)  # every highlight patch stays separate, none clipped
+    if transfer == "pq":
+        nits = pq_eotf(sig)
+        from rawlux.color.transfer import srgb_eotf
+
+        sdr_mid = float(srgb_eotf(np.median(img.data[40:-40, 3 * w + 6:4 * w - 6, 1])))
+        assert nits[3] == pytest.approx(SDR_WHITE_NITS * sdr_mid, rel=0.08)  # mid grey as SDR
+        assert nits[-1] > 2.5 * SDR_WHITE_NITS  # highlights above SDR white

@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         white: Optional[float] = typer.Option(None, "--white", help="white level DN (bare mosaic)"),
         hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the look's photo plus a gain "
                                  "map restoring the highlights the raw holds on HDR screens"),
+        transfer: str = typer.Option("pq", "--transfer",
+                                     help="with --hdr and .avif: pq | hlg (10-bit BT.2100)"),
         headroom: Optional[float] = typer.Option(
             None, "--headroom", min=0.0, max=6.0,
             help="with --hdr: stops over SDR white the HDR rendition may use (default: what the "
@@ -107,7 +109,7 @@ def register(app: typer.Typer) -> None:
             from rawlux.hdr.render import check_hdr_outputs, HdrParams
 
             check_hdr_outputs(resolve_outputs(inputs, output, out_dir, fmt), scene_referred)
-            return HdrParams(headroom=headroom)
+            return HdrParams(headroom=headroom, transfer=transfer)
 
         outs, options, loaded, raw_kw, save_kw = run_guarded(prepare)
         hdr_params = run_guarded(prepare_hdr)

@@ -74,3 +74,54 @@ class GainMap:
     def headroom(self) -> float:
         """Stops of headroom a display needs to show the full HDR rendition (capacity max)."""
         return float(self.meta.capacity_max)
+
+
+# ------------------------------------------------ decoding (used by io writers and hdr maths)
+
+
+def gain_stops(gm: GainMap) -> np.ndarray:
+    """The map's log2 recovery per pixel, float32 (h, w, C), C = 1 or 3."""
+    e = gm.data.astype(np.float32) / 255.0
+    if e.ndim == 2:
+        e = e[..., None]
+    g = np.asarray(gm.meta.gamma, np.float32)
+    if np.any(g != 1.0):
+        e = e ** (1.0 / g)
+    lo = np.asarray(gm.meta.gain_min, np.float32)
+    hi = np.asarray(gm.meta.gain_max, np.float32)
+    return lo + e * (hi - lo)
+
+
+def capacity_weight(meta: GainMapMetadata, display_headroom: float | None) -> float:
+    """Weight of the map for a display with ``display_headroom`` stops (None = full HDR)."""
+    if display_headroom is None:
+        return 1.0
+    lo, hi = meta.capacity_min, meta.capacity_max
+    if hi <= lo:
+        return 1.0 if display_headroom >= hi else 0.0
+    return float(np.clip((display_headroom - lo) / (hi - lo), 0.0, 1.0))
+
+
+def upsample(a: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear resize of an (h0, w0[, C]) float32 map to (h, w[, C]) (pixel centres aligned)."""
+    import cv2
+
+    if a.shape[:2] == (h, w):
+        return a
+    out = cv2.resize(np.ascontiguousarray(a, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return out[..., None] if a.ndim == 3 and out.ndim == 2 else out
+
+
+def apply_gainmap(sdr: np.ndarray, gm: GainMap, display_headroom: float | None = None) -> np.ndarray:
+    """HDR rendition (linear, 1.0 = SDR white) of a linear SDR base (H, W, 3) and its gain map,
+    as a display with ``display_headroom`` stops would show it (None: the full rendition)."""
+    if not isinstance(sdr, np.ndarray) or sdr.ndim != 3 or sdr.shape[2] != 3:
+        raise ContractError(f"SDR base must be an (H, W, 3) array, got {getattr(sdr, 'shape', sdr)}")
+    h, w = sdr.shape[:2]
+    L = upsample(gain_stops(gm), h, w)
+    if L.ndim == 2:
+        L = L[..., None]
+    wgt = np.float32(capacity_weight(gm.meta, display_headroom))
+    os_ = gm.meta.per_channel("offset_sdr")
+    oh = gm.meta.per_channel("offset_hdr")
+    return ((sdr.astype(np.float32) + os_) * np.exp2(L * wgt) - oh).astype(np.float32)

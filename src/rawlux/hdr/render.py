@@ -36,6 +36,8 @@ class HdrParams(StageParams):
     scale: int = param(4, lo=1, hi=16, doc="gain map is 1/scale of the photo in each axis")
     channels: str = param("auto", choices=("auto", "1", "3"),
                           doc="gain map channels: 1, 3, or auto (3 where colour needs it)")
+    transfer: str = param("pq", choices=("pq", "hlg"),
+                          doc="AVIF output: BT.2100 transfer of the 10-bit HDR rendition")
 
 
 def gainmap_of(img: Image) -> GainMap | None:
@@ -44,13 +46,16 @@ def gainmap_of(img: Image) -> GainMap | None:
     return gm if isinstance(gm, GainMap) else None
 
 
-def with_gainmap(img: Image, gm: GainMap | None) -> Image:
-    """``img`` carrying ``gm`` (None removes it); written as Ultra HDR by :func:`rawlux.save`."""
+def with_gainmap(img: Image, gm: GainMap | None, transfer: str | None = None) -> Image:
+    """``img`` carrying ``gm`` (None removes it); :func:`rawlux.save` writes it as Ultra HDR
+    JPEG, or as a 10-bit BT.2100 AVIF with ``transfer`` (pq / hlg) for ``.avif``."""
     extra = dict(img.metadata.extra or {})
     if gm is None:
         extra.pop("gainmap", None)
     else:
         extra["gainmap"] = gm
+    if transfer is not None:
+        extra["hdr_transfer"] = transfer
     return replace(img, metadata=replace(img.metadata, extra=extra))
 
 
@@ -120,11 +125,11 @@ def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
     if small.shape[:2] != map_size(sdr.height, sdr.width, params.scale):  # edge blocks of a
         small = downsample(small, *map_size(sdr.height, sdr.width, params.scale))  # flipped grid
     gm, _ = gainmap_from_renditions(small, sdr, params)
-    return with_gainmap(sdr, gm)
+    return with_gainmap(sdr, gm, params.transfer)
 
 
 #: Output extensions that hold a gain map today (Ultra HDR JPEG).
-GAINMAP_EXTENSIONS = (".jpg", ".jpeg")
+GAINMAP_EXTENSIONS = (".jpg", ".jpeg", ".avif")
 
 
 def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
@@ -138,8 +143,8 @@ def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
                                "with --scene-referred")
     for o in outputs:
         if Path(o).suffix.lower() not in GAINMAP_EXTENSIONS:
-            raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg); {Path(o).suffix or 'no extension'} "
-                              "cannot hold a gain map", o)
+            raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg) or 10-bit PQ/HLG AVIF (.avif); "
+                              f"{Path(o).suffix or 'no extension'} cannot hold an HDR rendition", o)
 
 
 def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: str = "authentic",
@@ -180,4 +185,4 @@ def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: s
     m2 = rgb_to_rgb(ColorSpace.REC2020, sdr.space)
     small = np.maximum(small.reshape(-1, 3) @ m2.T, 0.0).reshape(small.shape).astype(np.float32)
     gm, _ = gainmap_from_renditions(small, sdr, hdr)
-    return with_gainmap(sdr, gm)
+    return with_gainmap(sdr, gm, hdr.transfer)

@@ -446,9 +446,9 @@ def gainmap_for_output(img: Any, fmt: str, path: Any) -> GainMap | None:
     gm = (img.metadata.extra or {}).get("gainmap")
     if not isinstance(gm, GainMap):
         return None
-    if fmt != "jpeg":
-        warnings.warn(f"{path}: {fmt.upper()} output keeps no gain map; write .jpg for Ultra HDR",
-                      stacklevel=3)
+    if fmt not in ("jpeg", "avif"):
+        warnings.warn(f"{path}: {fmt.upper()} output keeps no gain map; write .jpg (Ultra HDR) or "
+                      ".avif (10-bit PQ/HLG)", stacklevel=3)
         return None
     mh, mw = gm.data.shape[:2]
     if abs(mh / mw - img.height / img.width) > 2.0 / min(mh, mw):
@@ -573,3 +573,30 @@ def describe_photo(path: Any) -> list[tuple[str, str]]:
     except CorruptInput as e:
         return rows + [("gain map", f"unreadable: {e.reason}")]
     return rows + describe_gainmap(found)
+
+
+#: nclx code points (ITU-T H.273) of the BT.2100 outputs
+NCLX = {"pq": 16, "hlg": 18}
+
+
+def write_bt2100_avif(f: Any, img: Any, gm: GainMap, quality: int) -> None:
+    """A 10-bit BT.2020 PQ (or HLG: ``img.metadata.extra['hdr_transfer']``) AVIF of the HDR
+    rendition of ``img`` (display-encoded SDR) and its gain map, via libavif (imagecodecs)."""
+    import imagecodecs
+
+    from rawlux.color.spaces import rgb_to_rgb
+    from rawlux.color.transfer import srgb_decode_fast
+    from rawlux.core.image import ColorSpace
+    from rawlux.color.bt2100 import encode_bt2100
+    from rawlux.core.gainmap import apply_gainmap
+
+    transfer = (img.metadata.extra or {}).get("hdr_transfer", "pq")
+    sdr = srgb_decode_fast(np.ascontiguousarray(img.data, np.float32))
+    hdr = apply_gainmap(sdr, gm)
+    del sdr
+    m = rgb_to_rgb(img.space, ColorSpace.REC2020)
+    h, w = hdr.shape[:2]
+    hdr = (hdr.reshape(-1, 3) @ m.T).reshape(h, w, 3)
+    code = encode_bt2100(hdr, transfer)
+    f.write(imagecodecs.avif_encode(code, int(quality), bitspersample=10, primaries=9,
+                                    transfer=NCLX[transfer], matrix=9))
