@@ -446,9 +446,10 @@ def gainmap_for_output(img: Any, fmt: str, path: Any) -> GainMap | None:
     gm = (img.metadata.extra or {}).get("gainmap")
     if not isinstance(gm, GainMap):
         return None
-    if fmt not in ("jpeg", "avif"):
-        warnings.warn(f"{path}: {fmt.upper()} output keeps no gain map; write .jpg (Ultra HDR) or "
-                      ".avif (10-bit PQ/HLG)", stacklevel=3)
+    hdr_avif = fmt == "avif" and "hdr_transfer" in (img.metadata.extra or {})  # asked for (--hdr)
+    if fmt != "jpeg" and not hdr_avif:
+        warnings.warn(f"{path}: {fmt.upper()} output is written as the SDR photo without its gain "
+                      "map; .jpg keeps it (Ultra HDR)", stacklevel=3)
         return None
     mh, mw = gm.data.shape[:2]
     if abs(mh / mw - img.height / img.width) > 2.0 / min(mh, mw):
