@@ -119,3 +119,23 @@ def test_portrait_cli_keeps_ultrahdr_and_blurs_the_map(shared_data: Path, tmp_pa
     assert float(h_out[top].mean()) > 1.2 * float(srgb_eotf(sdr_out)[top].mean())  # still HDR
     # ... and the focused bottom keeps its gains
     assert np.median(np.abs(after[-30:] - before[-30:])) < 0.15
+
+
+def test_broken_gain_maps_never_block_the_photo(shared_data: Path, tmp_path: Path) -> None:
+    import warnings
+
+    data = (shared_data / "ultrahdr" / "libavif_seine_sdr_gainmap_srgb.jpg").read_bytes()
+    found = read_jpeg_gainmap(data)
+    start = found.details["offset"]
+    cases = {
+        "cut_map.jpg": data[:start + 200],  # gain map image truncated
+        "bad_mpf.jpg": data.replace(b"MPF\0", b"MPF\0\xff\xff", 1)[:len(data)],  # garbled MPF
+        "bad_iso.jpg": data[:start] + data[start:].replace(b"hdrgm:GainMapMax", b"hdrgm:GainMapMaz"),
+    }
+    for name, blob in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = open_photo(p)
+        assert img.width == 400 and img.height == 300, name

@@ -382,8 +382,11 @@ def _input_gainmap(p: Path, kind: str, orient: int) -> Any:
 
     try:
         found = read_gainmap(p, kind)
-    except (RawluxError, OSError, ValueError, struct.error) as e:
-        warnings.warn(f"{p}: HDR gain map ignored ({getattr(e, 'reason', None) or e})", stacklevel=3)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a broken gain map never blocks the photo itself
+        reason = getattr(e, "reason", None) or " ".join(str(e).split()) or type(e).__name__
+        warnings.warn(f"{p}: HDR gain map ignored ({reason})", stacklevel=3)
         return None
     if found is None:
         return None
