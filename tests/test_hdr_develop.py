@@ -130,3 +130,16 @@ def test_hdr_avif_output(transfer: str, tmp_path: Path) -> None:
         sdr_mid = float(srgb_eotf(np.median(img.data[40:-40, 3 * w + 6:4 * w - 6, 1])))
         assert nits[3] == pytest.approx(SDR_WHITE_NITS * sdr_mid, rel=0.08)  # mid grey as SDR
         assert nits[-1] > 2.5 * SDR_WHITE_NITS  # highlights above SDR white
+
+
+def test_night_hdr_writes_ultrahdr(tmp_path: Path) -> None:
+    from rawlux.cli.night import night_merge
+    from rawlux.core.errors import OutputError
+    from rawlux.synth.burst import make_burst, write_burst
+
+    frames = write_burst(make_burst(n_frames=3, size=(96, 128)), tmp_path)
+    out = night_merge(list(frames), tmp_path / "n.jpg", look="neutral", show_progress=False, hdr=True)
+    data = Path(out).read_bytes()
+    assert imagecodecs.ultrahdr_check(data) and read_jpeg_gainmap(data) is not None
+    with pytest.raises(OutputError, match="cannot hold an HDR rendition"):
+        night_merge(list(frames), tmp_path / "n.png", show_progress=False, hdr=True)
