@@ -160,10 +160,15 @@ def render_scene(scene: np.ndarray, space: Any, metadata: Any = None, *, look: s
 
     if scene.ndim != 3 or scene.shape[2] != 3:
         raise InvalidParameter(f"a scene image must be (H, W, 3), got {scene.shape}")
-    m = rgb_to_rgb(space, ColorSpace.REC2020)
     h, w = scene.shape[:2]
-    data = np.ascontiguousarray((scene.reshape(-1, 3) @ m.T).reshape(h, w, 3), np.float32)
-    np.maximum(np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0), 0.0, out=data)
+    if space is ColorSpace.REC2020 and scene.dtype == np.float32 and scene.flags.c_contiguous:
+        data = scene  # consumed in place
+    else:
+        m = rgb_to_rgb(space, ColorSpace.REC2020)
+        data = np.ascontiguousarray((scene.reshape(-1, 3) @ m.T).reshape(h, w, 3), np.float32)
+    if not np.isfinite(data).all():
+        np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    np.maximum(data, 0.0, out=data)
     img = Image(data, ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE,
                 metadata=metadata if metadata is not None else Metadata())
     small = None
