@@ -139,3 +139,19 @@ def test_broken_gain_maps_never_block_the_photo(shared_data: Path, tmp_path: Pat
             warnings.simplefilter("ignore")
             img = open_photo(p)
         assert img.width == 400 and img.height == 300, name
+
+
+def test_avif_tmap_metadata_matches_the_jpeg_twin(shared_data: Path) -> None:
+    from rawlux.io.gainmap import read_tmap_metadata
+
+    d = shared_data / "ultrahdr"
+    jpeg = read_jpeg_gainmap((d / "libavif_seine_sdr_gainmap_srgb.jpg").read_bytes()).gainmap.meta
+    sdr = read_tmap_metadata((d / "libavif_seine_sdr_gainmap_srgb.avif").read_bytes())
+    hdr = read_tmap_metadata((d / "libavif_seine_hdr_gainmap_srgb.avif").read_bytes())
+    assert sdr is not None and not sdr.base_is_hdr and hdr is not None and hdr.base_is_hdr
+    for f in ("gain_min", "gain_max", "gamma", "offset_sdr", "offset_hdr"):
+        assert np.allclose(getattr(sdr, f), getattr(jpeg, f), atol=1e-5), f
+    assert sdr.capacity_max == pytest.approx(jpeg.capacity_max, abs=1e-5)
+    assert read_tmap_metadata((shared_data / "photos" / "iphone_7.heic").read_bytes()) is None
+    r = _cli("info", str(d / "libavif_seine_sdr_gainmap_srgb.avif"), "--json")
+    assert r.returncode == 0 and "tmap" in json.loads(r.stdout)["gain map"]

@@ -571,8 +571,19 @@ def describe_photo(path: Any) -> list[tuple[str, str]]:
         pass
     try:
         found = read_gainmap(Path(p), kind)
+        tmap = read_tmap_metadata(Path(p).read_bytes()) if found is None and kind in ("avif", "heif") else None
     except CorruptInput as e:
         return rows + [("gain map", f"unreadable: {e.reason}")]
+    if tmap is not None:
+        m = tmap
+        f = lambda v: ", ".join(f"{x:.4g}" for x in v)  # noqa: E731
+        return rows + [("gain map", f"AVIF/HEIF tmap item (ISO 21496-1), {m.channels} channel(s); "
+                                    "map pixels not decodable with the installed libraries"),
+                       ("gain min/max (stops)", f"{f(m.gain_min)} / {f(m.gain_max)}"),
+                       ("gamma", f(m.gamma)),
+                       ("offsets base/alternate", f"{f(m.offset_sdr)} / {f(m.offset_hdr)}"),
+                       ("HDR capacity (stops)", f"{m.capacity_min:.4g} .. {m.capacity_max:.4g}"),
+                       ("base rendition", "HDR" if m.base_is_hdr else "SDR")]
     return rows + describe_gainmap(found)
 
 
@@ -601,3 +612,88 @@ def write_bt2100_avif(f: Any, img: Any, gm: GainMap, quality: int) -> None:
     code = encode_bt2100(hdr, transfer)
     f.write(imagecodecs.avif_encode(code, int(quality), bitspersample=10, primaries=9,
                                     transfer=NCLX[transfer], matrix=9))
+
+
+# --------------------------------------------------------------------------- AVIF / HEIF tmap
+
+
+def _boxes(buf: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of the ISOBMFF boxes in ``buf[start:end]``."""
+    out = []
+    i = start
+    while i + 8 <= end:
+        size, kind = struct.unpack(">I4s", buf[i:i + 8])
+        hdr = 8
+        if size == 1:
+            if i + 16 > end:
+                break
+            size = struct.unpack(">Q", buf[i + 8:i + 16])[0]
+            hdr = 16
+        elif size == 0:
+            size = end - i
+        if size < hdr or i + size > end:
+            break
+        out.append((kind, i + hdr, i + size))
+        i += size
+    return out
+
+
+def _uint(buf: bytes, pos: int, n: int) -> tuple[int, int]:
+    return (int.from_bytes(buf[pos:pos + n], "big") if n else 0), pos + n
+
+
+def read_tmap_metadata(data: bytes) -> GainMapMetadata | None:
+    """ISO 21496-1 metadata of an AVIF/HEIF ``tmap`` (tone-map derived) item, or None. Only the
+    metadata: the installed decoders (libavif via imagecodecs, libheif via pillow-heif) do not
+    expose the gain map image item."""
+    top = _boxes(data, 0, len(data))
+    meta = next(((s, e) for k, s, e in top if k == b"meta"), None)
+    if meta is None:
+        return None
+    inner = _boxes(data, meta[0] + 4, meta[1])  # meta is a full box
+    tmap_id = None
+    for k, s, e in inner:
+        if k == b"iinf":
+            ver = data[s]
+            pos = s + 4 + (2 if ver == 0 else 4)
+            for kk, ss, ee in _boxes(data, pos, e):
+                if kk != b"infe" or data[ss] < 2:
+                    continue
+                v = data[ss]
+                iid, p = _uint(data, ss + 4, 2 if v == 2 else 4)
+                if data[p + 2:p + 6] == b"tmap":
+                    tmap_id = iid
+    if tmap_id is None:
+        return None
+    for k, s, e in inner:
+        if k != b"iloc":
+            continue
+        ver = data[s]
+        p = s + 4
+        a, b = data[p], data[p + 1]
+        off_sz, len_sz, base_sz, idx_sz = a >> 4, a & 15, b >> 4, (b & 15) if ver in (1, 2) else 0
+        p += 2
+        count, p = _uint(data, p, 2 if ver < 2 else 4)
+        for _ in range(min(count, 4096)):
+            iid, p = _uint(data, p, 2 if ver < 2 else 4)
+            method = 0
+            if ver in (1, 2):
+                method, p = _uint(data, p, 2)
+                method &= 15
+            p += 2  # data_reference_index
+            base, p = _uint(data, p, base_sz)
+            n_ext, p = _uint(data, p, 2)
+            exts = []
+            for _ in range(min(n_ext, 256)):
+                if idx_sz:
+                    _, p = _uint(data, p, idx_sz)
+                o, p = _uint(data, p, off_sz)
+                ln, p = _uint(data, p, len_sz)
+                exts.append((base + o, ln))
+            if iid == tmap_id and method == 0 and exts:
+                o, ln = exts[0]
+                payload = data[o:o + ln]
+                if len(payload) < 6 or payload[0] != 0:
+                    raise CorruptInput("AVIF tmap item has an unknown version")
+                return parse_iso_metadata(payload[1:])
+    return None
