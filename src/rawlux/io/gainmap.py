@@ -574,6 +574,8 @@ def describe_photo(path: Any) -> list[tuple[str, str]]:
         tmap = read_tmap_metadata(Path(p).read_bytes()) if found is None and kind in ("avif", "heif") else None
     except CorruptInput as e:
         return rows + [("gain map", f"unreadable: {e.reason}")]
+    except (IndexError, ValueError, struct.error) as e:  # malformed boxes or segments
+        return rows + [("gain map", f"unreadable: {type(e).__name__}")]
     if tmap is not None:
         m = tmap
         f = lambda v: ", ".join(f"{x:.4g}" for x in v)  # noqa: E731
