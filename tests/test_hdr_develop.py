@@ -143,3 +143,16 @@ def test_night_hdr_writes_ultrahdr(tmp_path: Path) -> None:
     assert imagecodecs.ultrahdr_check(data) and read_jpeg_gainmap(data) is not None
     with pytest.raises(OutputError, match="cannot hold an HDR rendition"):
         night_merge(list(frames), tmp_path / "n.png", show_progress=False, hdr=True)
+
+
+def test_hdr_heic_output(tmp_path: Path) -> None:
+    import pillow_heif
+
+    raw, _ = _scene_raw()
+    img = rawlux.develop(raw, look="neutral", exposure=EXPOSURE, hdr=HdrParams(transfer="hlg"))
+    out = rawlux.save(img, tmp_path / "hdr.heic")
+    h = pillow_heif.open_heif(out, convert_hdr_to_8bit=False)
+    assert h.info["bit_depth"] == 10 and h.info["nclx_profile"]["transfer_characteristics"] == 18
+    assert h.info["nclx_profile"]["color_primaries"] == 9
+    code = np.asarray(h[0] if hasattr(h, "__getitem__") else h)
+    assert code.dtype == np.uint16 and int(code.max()) > 0

@@ -129,7 +129,7 @@ def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
 
 
 #: Output extensions that hold a gain map today (Ultra HDR JPEG).
-GAINMAP_EXTENSIONS = (".jpg", ".jpeg", ".avif")
+GAINMAP_EXTENSIONS = (".jpg", ".jpeg", ".avif", ".heic", ".heif")
 
 
 def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
@@ -143,7 +143,7 @@ def check_hdr_outputs(outputs: Any, scene_referred: bool = False) -> None:
                                "with --scene-referred")
     for o in outputs:
         if Path(o).suffix.lower() not in GAINMAP_EXTENSIONS:
-            raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg) or 10-bit PQ/HLG AVIF (.avif); "
+            raise OutputError(f"--hdr writes Ultra HDR JPEG (.jpg) or 10-bit PQ/HLG AVIF/HEIC; "
                               f"{Path(o).suffix or 'no extension'} cannot hold an HDR rendition", o)
 
 

@@ -446,10 +446,10 @@ def gainmap_for_output(img: Any, fmt: str, path: Any) -> GainMap | None:
     gm = (img.metadata.extra or {}).get("gainmap")
     if not isinstance(gm, GainMap):
         return None
-    hdr_avif = fmt == "avif" and "hdr_transfer" in (img.metadata.extra or {})  # asked for (--hdr)
+    hdr_avif = fmt in ("avif", "heif") and "hdr_transfer" in (img.metadata.extra or {})  # --hdr
     if fmt != "jpeg" and not hdr_avif:
         warnings.warn(f"{path}: {fmt.upper()} output is written as the SDR photo without its gain "
-                      "map; .jpg keeps it (Ultra HDR)", stacklevel=3)
+                      "map; .jpg keeps it (Ultra HDR), --hdr makes .avif/.heic PQ/HLG", stacklevel=3)
         return None
     mh, mw = gm.data.shape[:2]
     if abs(mh / mw - img.height / img.width) > 2.0 / min(mh, mw):
@@ -593,11 +593,11 @@ def describe_photo(path: Any) -> list[tuple[str, str]]:
 NCLX = {"pq": 16, "hlg": 18}
 
 
-def write_bt2100_avif(f: Any, img: Any, gm: GainMap, quality: int) -> None:
-    """A 10-bit BT.2020 PQ (or HLG: ``img.metadata.extra['hdr_transfer']``) AVIF of the HDR
-    rendition of ``img`` (display-encoded SDR) and its gain map, via libavif (imagecodecs)."""
-    import imagecodecs
-
+def write_bt2100(f: Any, img: Any, gm: GainMap, quality: int, fmt: str = "avif",
+                 exif: bytes | None = None) -> None:
+    """A 10-bit BT.2020 PQ (or HLG: ``img.metadata.extra['hdr_transfer']``) AVIF (libavif via
+    imagecodecs) or HEIC (libheif via pillow-heif) of the HDR rendition of ``img``
+    (display-encoded SDR) and its gain map; EXIF kept in HEIC."""
     from rawlux.color.spaces import rgb_to_rgb
     from rawlux.color.transfer import srgb_decode_fast
     from rawlux.core.image import ColorSpace
@@ -612,8 +612,23 @@ def write_bt2100_avif(f: Any, img: Any, gm: GainMap, quality: int) -> None:
     h, w = hdr.shape[:2]
     hdr = (hdr.reshape(-1, 3) @ m.T).reshape(h, w, 3)
     code = encode_bt2100(hdr, transfer)
-    f.write(imagecodecs.avif_encode(code, int(quality), bitspersample=10, primaries=9,
-                                    transfer=NCLX[transfer], matrix=9))
+    del hdr
+    if fmt == "avif":
+        import imagecodecs
+
+        f.write(imagecodecs.avif_encode(code, int(quality), bitspersample=10, primaries=9,
+                                        transfer=NCLX[transfer], matrix=9))
+        return
+    import pillow_heif
+
+    data = np.ascontiguousarray(code << np.uint16(6))  # 10 significant bits, MSB-aligned
+    hf = pillow_heif.from_bytes(mode="RGB;16", size=(w, h), data=data.tobytes())
+    nclx = {"color_primaries": 9, "transfer_characteristics": NCLX[transfer],
+            "matrix_coefficients": 9, "full_range_flag": 1}
+    kw: dict[str, Any] = {}
+    if exif:
+        kw["exif"] = exif[6:] if exif.startswith(b"Exif\0\0") else exif
+    hf.save(f, format="HEIF", quality=int(quality), nclx_profile=nclx, **kw)
 
 
 # --------------------------------------------------------------------------- AVIF / HEIF tmap

@@ -680,10 +680,10 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
                 write_ultrahdr(arr, f, int(quality), icc, exif_bytes, gainmap)
             elif jpeg:
                 _write_jpeg(fmt, arr, f, int(quality), icc, exif_bytes)
-            elif fmt == "avif" and gainmap is not None:  # 10-bit BT.2100 PQ/HLG (io/gainmap.py)
-                from rawlux.io.gainmap import write_bt2100_avif
+            elif fmt in ("avif", "heif") and gainmap is not None:  # 10-bit BT.2100 PQ/HLG
+                from rawlux.io.gainmap import write_bt2100
 
-                write_bt2100_avif(f, img, gainmap, int(quality))
+                write_bt2100(f, img, gainmap, int(quality), fmt, exif_bytes)
             elif fmt == "png":
                 _write_png(arr, f, icc, exif_bytes)
             else:
