@@ -48,14 +48,12 @@ else:
 STAGES_SCRIPT = """
 import sys, time, json
 import rawlux
-from rawlux.burst.merge import to_dn
 from rawlux.hdr.merge import merge_brackets
-from rawlux.hdr.render import HdrParams
 paths, out = sys.argv[2:], sys.argv[1]
 def job():
     t = [time.perf_counter()]
-    m = merge_brackets(paths); t.append(time.perf_counter())
-    img = rawlux.develop(to_dn(m), hdr=HdrParams()); t.append(time.perf_counter())
+    m = merge_brackets(rawlux.open_burst(paths)); t.append(time.perf_counter())
+    img = rawlux.develop(m, hdr=True); t.append(time.perf_counter())  # float raw: plan after black_level
     rawlux.save(img, out); t.append(time.perf_counter())
     return [b - a for a, b in zip(t, t[1:])]
 job()

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image as PILImage
 
 import rawlux
-from rawlux.hdr.render import HdrParams, gainmap_of
+from rawlux.hdr.render import gainmap_of
 from rawlux.io.gainmap import read_jpeg_gainmap
 from rawlux.synth.burst import COLOR_MATRIX, _SRGB_TO_XYZ, camera_neutral, frame_raw, quantise
 from rawlux.synth.images import mosaic
@@ -40,7 +40,7 @@ def test_hdr_rendition_matches_scene_radiance(look: str, tmp_path: Path) -> None
     raw, idx = _scene_raw()
     sdr = rawlux.develop(raw, look=look, exposure=EXPOSURE, denoise=0.0, sharpen=0.0)
     both = rawlux.develop(raw, look=look, exposure=EXPOSURE, denoise=0.0, sharpen=0.0,
-                          hdr=HdrParams())
+                          hdr=True)
     assert np.array_equal(sdr.data, both.data)  # the SDR base IS the look's output
     gm = gainmap_of(both)
     assert gm is not None and gm.data.shape[:2] == (36, 54)
@@ -74,13 +74,13 @@ def test_hdr_rendition_matches_scene_radiance(look: str, tmp_path: Path) -> None
 def test_no_highlights_no_gain() -> None:
     raw, _ = _scene_raw()
     dim = raw.with_data(np.minimum(raw.data, np.uint16(2000)))
-    gm = gainmap_of(rawlux.develop(dim, look="neutral", hdr=HdrParams()))
+    gm = gainmap_of(rawlux.develop(dim, look="neutral", hdr=True))
     assert gm.meta.capacity_max <= 0.1 and int(gm.data.max()) - int(gm.data.min()) <= 255
 
 
 def test_headroom_caps_the_rendition() -> None:
     raw, _ = _scene_raw()
-    gm = gainmap_of(rawlux.develop(raw, look="neutral", exposure=EXPOSURE, hdr=HdrParams(headroom=1.0)))
+    gm = gainmap_of(rawlux.develop(raw, look="neutral", exposure=EXPOSURE, hdr=True, headroom=1.0))
     assert gm.meta.capacity_max == pytest.approx(1.0)
 
 
@@ -115,7 +115,7 @@ def test_hdr_avif_output(transfer: str, tmp_path: Path) -> None:
 
     raw, idx = _scene_raw()
     img = rawlux.develop(raw, look="neutral", exposure=EXPOSURE, denoise=0.0, sharpen=0.0,
-                         hdr=HdrParams(transfer=transfer))
+                         hdr=True, transfer=transfer)
     out = tmp_path / "hdr.avif"
     rawlux.save(img, out, quality=95)
     code = imagecodecs.avif_decode(out.read_bytes())
@@ -149,7 +149,7 @@ def test_hdr_heic_output(tmp_path: Path) -> None:
     import pillow_heif
 
     raw, _ = _scene_raw()
-    img = rawlux.develop(raw, look="neutral", exposure=EXPOSURE, hdr=HdrParams(transfer="hlg"))
+    img = rawlux.develop(raw, look="neutral", exposure=EXPOSURE, hdr=True, transfer="hlg")
     out = rawlux.save(img, tmp_path / "hdr.heic")
     h = pillow_heif.open_heif(out, convert_hdr_to_8bit=False)
     assert h.info["bit_depth"] == 10 and h.info["nclx_profile"]["transfer_characteristics"] == 18

@@ -66,13 +66,15 @@ def test_auto_channels_follow_colour() -> None:
 def _ultrahdr_bytes(sdr: np.ndarray, hdr: np.ndarray, channels: str, exif: bytes | None = None,
                     icc: bytes | None = None) -> tuple[bytes, object]:
     from rawlux.io.gainmap import write_ultrahdr
+    from rawlux.io.write import _write_jpeg
 
     gm = encode_gainmap(downsample(sdr, sdr.shape[0] // 4, sdr.shape[1] // 4),
                         downsample(hdr, hdr.shape[0] // 4, hdr.shape[1] // 4),
                         GainMapParams(channels=channels))
     bgr = np.ascontiguousarray(np.rint(srgb_oetf(sdr) * 255).astype(np.uint8)[..., ::-1])
-    buf = io.BytesIO()
-    write_ultrahdr(bgr, buf, 95, icc, exif, gm)
+    primary, buf = io.BytesIO(), io.BytesIO()
+    _write_jpeg("jpeg", bgr, primary, 95, icc, exif)
+    write_ultrahdr(primary.getvalue(), buf, gm)
     return buf.getvalue(), gm
 
 

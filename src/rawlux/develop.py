@@ -1,7 +1,7 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
 The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+options and :class:`~rawlux.core.pipeline.Pipeline` checks the contract chain once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
 from rawlux.core.params import StageParams, param
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+from rawlux.core.pipeline import Pipeline, Stage, StageDef
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
@@ -67,6 +67,14 @@ class DevelopOptions(StageParams):
                    "(save as float .tif or .exr)")
     denoise: float = param(0.5, lo=0.0, hi=1.0, doc="raw noise reduction strength (0 = off)")
     sharpen: float = param(0.5, lo=0.0, hi=1.0, doc="capture sharpening amount (0 = off)")
+    hdr: bool = param(False, doc="add a gain map from the same develop: Ultra HDR JPEG, or "
+                                 "10-bit BT.2100 AVIF/HEIC")
+    headroom: float | None = param(
+        None, lo=0.0, hi=6.0, unit="EV",
+        doc="with hdr: stops over SDR white the HDR rendition may use (None = what the scene "
+            "needs, at most 3)")
+    transfer: str = param("pq", choices=("pq", "hlg"),
+                          doc="with hdr and .avif/.heic: BT.2100 transfer of the HDR rendition")
 
 
 def _params(module: str, cls: str, **kw: Any) -> StageParams:
@@ -75,7 +83,7 @@ def _params(module: str, cls: str, **kw: Any) -> StageParams:
 
 def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
     """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None)."""
-    from rawlux.isp.white_balance import parse_wb
+    from rawlux.isp.white_balance import parse_wb  # lazy: `import rawlux` loads no stage module
 
     defs = stage_definitions()
     demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
@@ -100,23 +108,38 @@ def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
     return Pipeline(Stage(defs[name], params[name]) for name in STAGE_ORDER)
 
 
+def run_develop(raw: RawImage, options: DevelopOptions, lut: Any = None, *,
+                on_stage: Callable[[str, int, int], None] | None = None) -> Image:
+    """Run the develop plan for ``raw`` (entering where its contract fits, e.g. a float merged
+    raw after black_level); with ``options.hdr`` the output also carries a gain map computed
+    from the same develop (:func:`rawlux.hdr.render.develop_gainmap`)."""
+    pipeline = build_pipeline(options, lut)
+    if not options.hdr:
+        if options.headroom is not None:
+            raise InvalidParameter("headroom applies with hdr only (--hdr)")
+        return pipeline.run_plan(raw, on_stage=on_stage)
+    from rawlux.hdr.render import HdrParams, develop_gainmap  # lazy: only --hdr loads it
+
+    return develop_gainmap(pipeline, raw, HdrParams(headroom=options.headroom,
+                                                    transfer=options.transfer), on_stage=on_stage)
+
+
 def develop(
     raw_or_path: RawImage | str | PathLike[str],
     *,
     lut: Any = None,
     on_stage: Callable[[str, int, int], None] | None = None,
-    hdr: Any = None,
     **options: Any,
 ) -> Image:
     """Develop a raw (object or path) into a display-encoded :class:`Image`.
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
     color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength, denoise,
-    sharpen, scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns
-    float32 [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
-    ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as float
-    ``.tif`` or ``.exr``). ``hdr`` (a :class:`rawlux.hdr.render.HdrParams`) adds a gain map
-    from the same develop (saved as Ultra HDR JPEG). Save it with :func:`rawlux.save`.
+    sharpen, scene_referred, hdr, headroom, transfer). ``lut`` is a path to a ``.cube`` file
+    or a loaded LUT. Returns float32 [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
+    ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as
+    float ``.tif`` or ``.exr``). ``hdr=True`` (with ``headroom``, ``transfer``) adds a gain map from
+    the same develop (saved as Ultra HDR JPEG or 10-bit AVIF/HEIC). Save it with :func:`rawlux.save`.
     """
     unknown = sorted(set(options) - {f for f in DevelopOptions.__dataclass_fields__})
     if unknown:
@@ -126,15 +149,11 @@ def develop(
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
         else:
-            from rawlux.io.raw import open_raw
+            from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
         if lut is not None and not hasattr(lut, "table"):
-            from rawlux.io.cube import read_cube
+            from rawlux.io.cube import read_cube  # lazy: `import rawlux` stays light
 
             lut = read_cube(lut)
-        if hdr is not None:  # SDR base + gain map from one develop (hdr/render.py)
-            from rawlux.hdr.render import develop_gainmap
-
-            return develop_gainmap(build_pipeline(opts, lut), raw, hdr, on_stage=on_stage)
-        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+        return run_develop(raw, opts, lut, on_stage=on_stage)

@@ -10,13 +10,11 @@ non-negative least-squares line through those points is the model.
 
 from __future__ import annotations
 
-
 import numpy as np
-from numba import njit
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import NoiseProfile, RawImage
-from rawlux.core.jit import run_bands
+from rawlux.core.jit import njit, run_bands
 from rawlux.isp.denoise import binned_noise_points
 
 #: Immerkaer (1996) noise-estimation kernel; its response to white noise has variance 36 sigma^2.
@@ -39,6 +37,17 @@ def bayer_planes(mosaic: np.ndarray) -> np.ndarray:
     """(4, H//2, W//2) float32 planes of a Bayer mosaic in order (0,0), (0,1), (1,0), (1,1)."""
     out = np.empty((4, mosaic.shape[0] // 2, mosaic.shape[1] // 2), np.float32)
     run_bands(_split, out.shape[1], np.ascontiguousarray(mosaic, dtype=np.float32), out)
+    return out
+
+
+def planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`bayer_planes`: a copy of mosaic ``ref`` (H, W) with its sites set
+    from ``planes`` (4, H//2, W//2); an odd last row/column keeps ``ref``'s samples."""
+    out = ref.copy()
+    out[0 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[0]
+    out[0 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[1]
+    out[1 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[2]
+    out[1 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[3]
     return out
 
 

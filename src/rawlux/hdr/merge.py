@@ -23,9 +23,7 @@ brightness, and a DNG writer stores it with the right BaselineExposure.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -65,14 +63,10 @@ def relative_exposure(raw: RawImage, name: str = "") -> float:
 
 
 def _load(frame: Any) -> RawImage:
-    if isinstance(frame, RawImage):
-        raw = frame
-    elif isinstance(frame, (str, os.PathLike)):
-        from rawlux.io.raw import open_raw
-
-        raw = open_raw(Path(frame))
-    else:
-        raise InvalidParameter(f"a bracket frame must be a RawImage or a path, got {type(frame).__name__}")
+    if not isinstance(frame, RawImage):
+        raise InvalidParameter(f"a bracket frame must be a RawImage (open files with "
+                               f"rawlux.open_burst), got {type(frame).__name__}")
+    raw = frame
     if raw.data.dtype == np.uint16:
         from rawlux.isp.black_level import black_level
 
@@ -81,9 +75,7 @@ def _load(frame: Any) -> RawImage:
 
 
 def _name(frame: Any, i: int) -> str:
-    if isinstance(frame, RawImage):
-        return frame.source or f"frame {i}"
-    return str(frame)
+    return str(getattr(frame, "source", None) or f"frame {i}")
 
 
 def check_bracket(raws: Sequence[RawImage], names: Sequence[str]) -> list[float]:
@@ -153,9 +145,8 @@ def _aligned_planes(raw: RawImage, ref_grey: np.ndarray | None, k: float, align_
     import cv2
 
     from rawlux.burst.align import align, gradients, grey_image, pyramid
-    from rawlux.burst.merge import _wb_gains
     from rawlux.burst.noise import bayer_planes
-    from rawlux.burst.resample import green_cd, warp_bayer
+    from rawlux.burst.resample import green_cd, warp_bayer, wb_gains
 
     if ref_grey is None:
         return bayer_planes(raw.data)
@@ -171,19 +162,18 @@ def _aligned_planes(raw: RawImage, ref_grey: np.ndarray | None, k: float, align_
     if bad.any() and (~bad).any():
         disp[bad] = np.median(disp[~bad], axis=0)
     pattern = np.asarray(raw.cfa_pattern, np.int64)
-    gains = _wb_gains(raw)
+    gains = wb_gains(raw)
     green, cd = green_cd(raw.data, pattern, gains)
     return warp_bayer(green, cd, pattern, gains, np.ascontiguousarray(disp, np.float32), align_p.tile)
 
 
 def merge_brackets(frames: Sequence[Any], params: BracketParams = BracketParams()) -> RawImage:
-    """Merge an exposure bracket (RawImage objects or paths of Bayer raws, any order) into one
-    float32 normalised raw in the reference frame's geometry (see the module docstring).
+    """Merge an exposure bracket (Bayer RawImages, any order, e.g. :func:`rawlux.open_burst`'s
+    frames; all are held while merging) into one float32 normalised raw in the reference frame's geometry (see the module docstring).
     ``metadata.extra['bracket']`` records exposures (EV relative to the reference), the reference
     and the fraction of pixels each frame contributed."""
     from rawlux.burst.align import AlignParams, grey_image
-    from rawlux.burst.merge import _planes_to_mosaic
-    from rawlux.burst.noise import bayer_planes
+    from rawlux.burst.noise import bayer_planes, planes_to_mosaic
     from rawlux.core.memory import reuse_freed_memory
 
     frames = list(frames)
@@ -240,7 +230,7 @@ def merge_brackets(frames: Sequence[Any], params: BracketParams = BracketParams(
             out[:, empty] = fallback[:, empty]
         total = np.maximum(wsum, 1e-30)
         share = [float(np.mean(u / total)) for u in used]
-        data = _planes_to_mosaic(out.astype(np.float32), ref.data)
+        data = planes_to_mosaic(out.astype(np.float32), ref.data)
         sample = data[::7, ::7]
         top = float(np.percentile(sample, 99.99)) if sample.size else 1.0
         s = max(1.0, top)

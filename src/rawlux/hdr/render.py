@@ -97,8 +97,10 @@ def develop_gainmap(pipeline: Any, raw: Any, params: HdrParams = HdrParams(),
     display-encoded output carrying a gain map (see :func:`gainmap_of`)."""
     from rawlux.color.spaces import rgb_to_rgb
     from rawlux.core.image import ColorSpace
-    from rawlux.isp.output import apply_orientation
+    from rawlux.core.orientation import apply_orientation
+    from rawlux.core.pipeline import Contract
 
+    pipeline = pipeline.plan(Contract.of(raw))  # e.g. a float merged raw enters after black_level
     names = pipeline.names()
     if "look" not in names or names[-1] != "output":
         raise InvalidParameter("a gain map needs a pipeline with look and output stages")

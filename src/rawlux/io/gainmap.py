@@ -459,17 +459,10 @@ def gainmap_for_output(img: Any, fmt: str, path: Any) -> GainMap | None:
     return gm
 
 
-def write_ultrahdr(bgr: np.ndarray, f: Any, quality: int, icc: bytes | None, exif: bytes | None,
-                   gm: GainMap) -> None:
-    """Encode the primary JPEG (the normal rawlux JPEG writer: EXIF + ICC) and write it with
+def write_ultrahdr(primary: bytes, f: Any, gm: GainMap) -> None:
+    """Write the encoded primary JPEG (the normal rawlux JPEG writer's bytes: EXIF + ICC) with
     ``gm`` as an Ultra HDR JPEG to the binary file ``f``."""
-    import io
-
-    from rawlux.io.write import _write_jpeg
-
-    buf = io.BytesIO()
-    _write_jpeg("jpeg", bgr, buf, quality, icc, exif)
-    f.write(assemble_ultrahdr(buf.getvalue(), gm))
+    f.write(assemble_ultrahdr(primary, gm))
 
 
 APPLE_AUX = "urn:com:apple:photo:2020:aux:hdrgainmap"
