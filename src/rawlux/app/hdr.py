@@ -25,7 +25,7 @@ from rawlux.app.outputs import check_outputs
 from rawlux.core.errors import InvalidParameter, OutputError
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, RawImage, Referred
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.develop import DEFAULT_LOOK, DevelopOptions
+from rawlux.app.recipe import DEFAULT_LOOK, DevelopOptions
 from rawlux.hdr.merge import BracketParams, merge_brackets
 from rawlux.hdr.render import HdrParams, check_hdr_outputs, render_scene
 from rawlux.io.dng import write_dng

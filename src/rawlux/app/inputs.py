@@ -13,7 +13,7 @@ from rawlux.core.image import Image, RawImage
 from rawlux.io.probe import input_kind
 from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
-from rawlux.develop import DEFAULT_LOOK, DevelopOptions, run_develop
+from rawlux.app.recipe import DEFAULT_LOOK, DevelopOptions, build_pipeline
 
 Note = Callable[[str], None]
 
@@ -62,5 +62,7 @@ def open_image(path: str | PathLike[str], *, look: str | None = None, color_spac
         if look and note is not None:
             note("--look applies to raw input only; the photo keeps its rendering")
         return src
+    from rawlux.app.run import run_pipeline
+
     opts = DevelopOptions(look=look or DEFAULT_LOOK, color_space=color_space, hdr=hdr)
-    return run_develop(src, opts)
+    return run_pipeline(build_pipeline(opts), src)

@@ -16,14 +16,15 @@ from typing import overload
 
 import numpy as np
 
-from rawlux.app.develop import check_hdr, develop_image
+from rawlux.app.develop import develop_image
+from rawlux.app.run import check_hdr
 from rawlux.app.inputs import load_raw
 from rawlux.app.outputs import check_outputs
 from rawlux.burst.merge import MergeParams, merge_burst
 from rawlux.core.errors import InvalidParameter, MissingInput
 from rawlux.core.image import RawImage
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.develop import DevelopOptions
+from rawlux.app.recipe import DevelopOptions
 from rawlux.io.dng import write_dng
 from rawlux.io.write import save, supported_extensions
 

@@ -30,7 +30,7 @@ class HdrParams(StageParams):
     """Gain-map (Ultra HDR) output of a develop."""
 
     headroom: float | None = param(
-        None, lo=0.0, hi=6.0, unit="EV",
+        None, type=float, lo=0.0, hi=6.0, unit="EV",
         doc="stops of highlight range over SDR white the HDR rendition may use "
             "(None = what the scene needs, at most 3)")
     scale: int = param(4, lo=1, hi=16, doc="gain map is 1/scale of the photo in each axis")
