@@ -124,3 +124,26 @@ def test_hdr_cli_raw_bracket(tmp_path) -> None:
     assert read_jpeg_gainmap((tmp_path / "m.jpg").read_bytes()) is not None
     r = run(paths[0], paths[0], "-o", str(tmp_path / "same.jpg"))
     assert r.returncode != 0 and "same exposure" in r.stderr
+
+
+def test_hdrplus_short_burst_plus_long_frame() -> None:
+    """HDR+ with bracketing: three short frames (-2 EV) merged as a burst, then with the long
+    frame as a bracket. The highlights only the short frames hold come out less noisy than from
+    one short frame, and the radiance is right."""
+    from rawlux.hdr.merge import exposure_groups, merge_exposures
+
+    br = make_bracket(size=(192, 256), ev=(-2.0, -2.0, -2.0, 0.0), noise=(2e-3, 2e-5))
+    assert exposure_groups(br.frames) == [[0, 1, 2], [3]]
+    p = BracketParams(align=False)
+    many = _radiance(merge_exposures(br.frames, p))
+    one = _radiance(merge_exposures([br.frames[0], br.frames[3]], p))
+    m = np.zeros(br.radiance.shape, bool)
+    m[16:-16, 16:-16] = True
+    hi = m & (br.radiance > 1.2) & (br.radiance < RANGE)  # only the short frames see these
+    assert hi.sum() > 500
+    err_many = np.sqrt(np.mean((many[hi] - br.radiance[hi]) ** 2))
+    err_one = np.sqrt(np.mean((one[hi] - br.radiance[hi]) ** 2))
+    assert err_many < 0.8 * err_one, (err_many, err_one)
+    assert np.median(_stops(many, br.radiance, hi)) < 0.05
+    with pytest.raises(InvalidParameter, match="same exposure"):
+        merge_exposures(br.frames[:3], p)

@@ -26,7 +26,7 @@ from rawlux.core.errors import InvalidParameter, OutputError
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, RawImage, Referred
 from rawlux.core.memory import reuse_freed_memory
 from rawlux.app.recipe import DEFAULT_LOOK, DevelopOptions
-from rawlux.hdr.merge import BracketParams, merge_brackets
+from rawlux.hdr.merge import BracketParams, merge_exposures
 from rawlux.hdr.render import HdrParams, check_hdr_outputs, render_scene
 from rawlux.io.dng import write_dng
 from rawlux.io.probe import input_kind
@@ -118,8 +118,10 @@ def check_hdr_merge(frames: Sequence[PathArg], output: PathArg, options: HdrOpti
 
 
 def merge_raw_bracket(frames: Sequence[PathArg], params: BracketParams = BracketParams()) -> RawImage:
-    """Open the raw ``frames`` and merge them: a float32 normalised :class:`RawImage`."""
-    return merge_brackets(open_burst(frames), params)
+    """Open the raw ``frames`` and merge them into a float32 normalised :class:`RawImage`:
+    frames of one exposure as a burst first, then the exposures as a bracket (HDR+ with
+    bracketing: several short frames and one long frame; :func:`rawlux.hdr.merge.merge_exposures`)."""
+    return merge_exposures(open_burst(frames), params)
 
 
 def _finish(scene: Image, out: Path, options: HdrOptions, frames: Sequence[PathArg],

@@ -244,3 +244,56 @@ def merge_brackets(frames: Sequence[Any], params: BracketParams = BracketParams(
         return replace(ref, data=np.ascontiguousarray(data, np.float32), noise_profile=prof,
                        baseline_exposure=float(ref.baseline_exposure) + math.log2(s),
                        metadata=replace(md, extra=extra), opcodes1=())
+
+
+def exposure_groups(raws: Sequence[RawImage], names: Sequence[str] | None = None) -> list[list[int]]:
+    """Frame indices grouped by exposure, shortest first: frames whose relative exposures are
+    within :data:`MIN_STEP_EV` of the group's first one share a group (an HDR+ style capture:
+    several short frames and one long frame gives two groups)."""
+    names = list(names) if names is not None else [_name(r, i) for i, r in enumerate(raws)]
+    ev = [relative_exposure(r, n) for r, n in zip(raws, names)]
+    groups: list[list[int]] = []
+    for i in sorted(range(len(raws)), key=lambda k: ev[k]):
+        if groups and abs(math.log2(ev[i] / ev[groups[-1][0]])) < MIN_STEP_EV:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def merge_exposures(frames: Sequence[Any], params: BracketParams = BracketParams(),
+                    burst: Any = None) -> RawImage:
+    """Merge a capture of several exposures, each possibly taken several times (HDR+ with
+    bracketing: a burst of short frames plus one long frame). Frames of one exposure are first
+    merged as a burst (:func:`rawlux.burst.merge.merge_burst`, ``burst`` = its MergeParams;
+    geometry of the group's first frame), then the groups as a bracket (:func:`merge_brackets`).
+    A capture with a single exposure is refused (that is a night burst)."""
+    from rawlux.burst.merge import merge_burst
+
+    raws = [_load(f) for f in frames]
+    names = [_name(r, i) for i, r in enumerate(raws)]
+    if len(raws) < 2:
+        raise InvalidParameter(f"a bracket merge needs at least two frames, got {len(raws)}")
+    groups = exposure_groups(raws, names)
+    if len(groups) < 2:
+        raise InvalidParameter(f"all {len(raws)} frames have the same exposure "
+                               f"({_fmt_time(raws[0])}); a bracket needs different exposures "
+                               "(one exposure is a burst: rawlux night)")
+    if all(len(g) == 1 for g in groups):
+        return merge_brackets(raws, params)
+    parts = []
+    for g in groups:
+        if len(g) == 1:
+            parts.append(raws[g[0]])
+        else:
+            parts.append(merge_burst([raws[i] for i in g], 0, params=burst))
+    if params.reference >= len(raws):
+        raise InvalidParameter(f"reference {params.reference} is outside the capture of "
+                               f"{len(raws)} frame(s)")
+    if params.reference >= 0:  # a frame index: the part holding that frame
+        params = replace(params, reference=next(k for k, g in enumerate(groups)
+                                                if params.reference in g))
+    merged = merge_brackets(parts, params)
+    info = dict(merged.metadata.extra["bracket"], groups=[len(g) for g in groups])
+    return replace(merged, metadata=replace(merged.metadata,
+                                            extra={**merged.metadata.extra, "bracket": info}))
