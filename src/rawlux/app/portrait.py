@@ -105,11 +105,13 @@ def _with_portrait_gainmap(img: Any, res: Any, lens: object, options: PortraitOp
 def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = PortraitOptions(), *,
                   depth: PathArg | None = None, mask: PathArg | None = None,
                   save_mask: PathArg | None = None, save_depth: PathArg | None = None,
-                  quality: int = 92, note: Note | None = None) -> "PortraitResult":
+                  quality: int = 92, note: Note | None = None,
+                  recipe: Any = None) -> "PortraitResult":
     """Read ``src`` (raw or photo, by content), render the portrait, write ``dst`` (and the mask
     / depth used to ``save_mask`` / ``save_depth``). ``depth``/``mask``: given depth picture and
     subject matte files. ``note`` hears one-line remarks (embedded data used, no subject found).
-    Every output is checked before any pixel work. Returns the :class:`PortraitResult`."""
+    A raw input is developed with the stages of ``recipe`` (a :class:`~rawlux.app.recipe.Recipe`)
+    when given. Every output is checked before any pixel work. Returns the :class:`PortraitResult`."""
     from rawlux.app.inputs import open_any  # pixel code: imported when the command runs
     from rawlux.app.outputs import check_outputs
     from rawlux.app.recipe import build_pipeline, develop_options
@@ -141,9 +143,14 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
         else:
             from rawlux.app.run import run_pipeline
 
-            dev = develop_options(**({"look": _name(options.look)} if options.look else {}),
-                                  hdr=options.hdr)
-            img = run_pipeline(build_pipeline(dev), opened)
+            kw = {"look": _name(options.look)} if options.look else {}
+            if options.hdr:
+                kw["hdr"] = True
+            if recipe is not None:  # the develop stages of a recipe (--recipe)
+                pipeline = recipe.with_options(**kw).pipeline()
+            else:
+                pipeline = build_pipeline(develop_options(**kw))
+            img = run_pipeline(pipeline, opened)
         del opened
         dmap = None
         if depth is not None:
