@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "burst": {"core", "color", "isp"},
     "portrait": {"core", "color"},
     "frame": {"core", "color"},
-    "hdr": {"core", "color", "isp", "burst", "looks"},
+    "hdr": {"core", "color", "isp", "burst", "looks", "portrait"},  # portrait: bokeh of the HDR rendition
     "cli": {"core", "app", "develop", "studio"},  # develop: DevelopOptions and the stage list (data)
     # studio: a front end like cli (cli only starts it). Command work goes through app; its
     # live previews schedule the develop plan's stages itself (cached parts on a reduced raw),

@@ -456,3 +456,19 @@ def test_a_stopped_export_writes_nothing_more(folder: Path, tmp_path: Path) -> N
     res = engine.export([folder / "IMG_4120.JPG"], {}, tmp_path / "out",
                         cancelled=lambda: asked.append(1) or True)
     assert res == [] and asked and not (tmp_path / "out" / "IMG_4120.jpg").exists()
+
+
+def test_ultra_hdr_export(folder: Path, tmp_path: Path) -> None:
+    """The export dialog's Ultra HDR choice writes a JPEG with a gain map (the develop ``hdr``
+    option); the previews stay SDR (no hdr control on the page)."""
+    if not eng.export_hdr_available():
+        pytest.skip("this build has no gain-map writer")
+    from rawlux.io.thumb import has_gain_map
+
+    assert "hdr" not in {f["name"] for f in eng.schema()["develop"]} and eng.schema()["export_hdr"]
+    engine = eng.Engine(preview_long_side=400, cache_dir=tmp_path / "cache")
+    res = engine.export([folder / "kodak_dc50.kdc"], {}, tmp_path / "hdr", hdr=True)
+    sdr = engine.export([folder / "kodak_dc50.kdc"], {}, tmp_path / "sdr")
+    assert [r["status"] for r in res + sdr] == ["done", "done"], res + sdr
+    assert has_gain_map(tmp_path / "hdr/kodak_dc50.jpg")
+    assert not has_gain_map(tmp_path / "sdr/kodak_dc50.jpg")

@@ -42,6 +42,8 @@ class FrameOptions(StageParams):
                              doc="output colour space of raw inputs")
     quality: int = param(92, lo=1, hi=100, doc="JPEG/HEIC/AVIF quality")
     bit_depth: int | None = param(None, type=int, lo=8, hi=16, doc="8 or 16 (TIFF/PNG)")
+    hdr: bool = param(False, doc="raw input: Ultra HDR output (a photo's own gain map is "
+                                 "always kept)")
 
     def __post_init__(self) -> None:
         if _is_file(self.layout, (".toml",)) and not isinstance(self.layout, FileRef):
@@ -69,6 +71,20 @@ def layouts() -> list[tuple[str, str]]:
     return [(n, load_layout(n).description) for n in list_layouts()]
 
 
+def frame_image(img: Any, layout: Any = "bar", *, logo: Any = None, text: str | None = None) -> Any:
+    """:func:`rawlux.frame.apply_frame`, with ``img``'s gain map (if any) moved into the framed
+    picture (:func:`rawlux.hdr.edit.framed_with_gainmap`)."""
+    from rawlux.frame import apply_frame, load_layout
+
+    lay = load_layout(layout)
+    framed = apply_frame(img, lay, logo=logo, text=text)
+    if (img.metadata.extra or {}).get("gainmap") is None:
+        return framed
+    from rawlux.hdr.edit import framed_with_gainmap  # lazy: only a photo with a map needs it
+
+    return framed_with_gainmap(img, framed, lay.margins_px(img.height, img.width))
+
+
 def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(), *,
                note: Callable[[str], None] | None = None, recipe: Any = None) -> Path:
     """Read ``src`` (a raw, by content, is developed with ``options.look`` over the develop
@@ -77,7 +93,7 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     from rawlux.app.inputs import open_image  # pixel code: imported when the command runs
     from rawlux.app.outputs import check_outputs
     from rawlux.core.memory import reuse_freed_memory
-    from rawlux.frame import apply_frame, load_layout, parse_template
+    from rawlux.frame import load_layout, parse_template
     from rawlux.io.logo import load_logo
     from rawlux.io.write import save
 
@@ -85,10 +101,14 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     if options.text is not None:
         parse_template(options.text)
     check_outputs([dst], inputs=[src])
+    if options.hdr:
+        from rawlux.hdr.render import check_hdr_outputs
+
+        check_hdr_outputs([dst])
     logo_px = load_logo(_name(options.logo)) if options.logo is not None else None
     with reuse_freed_memory():
         img = open_image(src, look=_name(options.look), color_space=str(options.color_space),
-                         note=note, recipe=recipe)
-        framed = apply_frame(img, lay, logo=logo_px, text=options.text)
+                         note=note, recipe=recipe, hdr=options.hdr)
+        framed = frame_image(img, lay, logo=logo_px, text=options.text)
         return save(framed, dst, protect=[src], quality=options.quality,
                     bit_depth=options.bit_depth)

@@ -38,11 +38,12 @@ def batch_runner() -> Callable[..., Any] | None:
 
 
 def export_hdr_available() -> bool:
-    """True when exports can write Ultra HDR (gain-map) JPEGs: the batch engine takes ``hdr``
-    and the gain-map writer is installed."""
-    run = batch_runner()
-    return (run is not None and "hdr" in inspect.signature(run).parameters
-            and importlib.util.find_spec("rawlux.io.gainmap") is not None)
+    """True when exports can write Ultra HDR (gain-map) JPEGs: the develop recipe has the
+    ``hdr`` option (the gain-map writer, :mod:`rawlux.io.gainmap`, is installed)."""
+    from rawlux.app.recipe import schema as recipe_schema
+
+    return (importlib.util.find_spec("rawlux.io.gainmap") is not None
+            and any(o["name"] == "hdr" for o in recipe_schema()["options"]))
 
 
 def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
@@ -53,7 +54,7 @@ def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
     """Develop and save every path into ``out_dir`` as ``STEM.fmt``; resumable: an output
     already written with the same options is skipped. ``opts`` None: each photo with its saved
     recipe. ``kind(path)`` is "raw" or "photo"; ``render_photo`` renders a developed photo at
-    full size (without batch). ``hdr``: Ultra HDR JPEGs (batch engine only). ``frame``: an EXIF
+    full size (without batch). ``hdr``: Ultra HDR JPEGs of raws (the ``hdr`` option). ``frame``: an EXIF
     frame layout name (as ``rawlux develop --frame``). Returns one dict per photo: file,
     output, status (done | skipped | error), error."""
     from rawlux.app.outputs import check_outputs
@@ -73,7 +74,7 @@ def export(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, *,
         return _export_batch(batch_run, paths, opts, out_dir, fmt, quality, progress, hdr,
                              frame, cancelled)
     return _export_each(paths, opts, out_dir, fmt, quality, progress, cancelled, kind,
-                        render_photo, frame)
+                        render_photo, frame, hdr)
 
 
 def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[str, Any] | None,
@@ -101,7 +102,8 @@ def _export_batch(batch_run: Callable[..., Any], paths: list[Path], opts: dict[s
                 name = Path(row.inputs[0]).name if row is not None and row.inputs else ""
                 progress(min(n, base + done), n, name)
 
-        extra: dict[str, Any] = {"hdr": True} if hdr else {}
+        extra: dict[str, Any] = {"hdr": True} if hdr and "hdr" in inspect.signature(
+            batch_run).parameters else {}
         if frame is not None:
             extra["frame"] = frame
         recipe = json.loads(key) if key.startswith("{") else Path(key)
@@ -121,7 +123,7 @@ def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, 
                  quality: int, progress: Progress | None, cancelled: Callable[[], bool],
                  kind: Callable[[Path], str],
                  render_photo: Callable[[Path, dict[str, Any]], Image],
-                 frame: str | None = None) -> list[dict[str, Any]]:
+                 frame: str | None = None, hdr: bool = False) -> list[dict[str, Any]]:
     from rawlux.app.develop import develop_file
     from rawlux.app.recipe import load_recipe as read_recipe
     from rawlux.io.write import save
@@ -142,6 +144,8 @@ def _export_each(paths: list[Path], opts: dict[str, Any] | None, out_dir: Path, 
         own = recipe_path(p) if opts is None and recipe_path(p).is_file() else None
         try:
             rec = read_recipe(own) if own is not None else recipe_of(opts or {})
+            if hdr:
+                rec = rec.with_options(hdr=True)
         except RawluxError as err:
             results.append({"file": p.name, "status": "error", "error": str(err)})
             continue
