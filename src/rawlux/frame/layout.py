@@ -258,25 +258,22 @@ _CACHE: dict[tuple[str, float], Layout] = {}
 
 
 def load_layout_file(path: str | os.PathLike[str]) -> Layout:
-    """Parse one layout TOML file. Missing file -> MissingInput; bad content -> InvalidParameter
-    naming the file and the key."""
-    import tomllib
+    """Parse one layout TOML file (read by :func:`rawlux.core.limits.load_toml`: regular files
+    only, size-capped, nesting-limited). Missing file -> MissingInput; bad content ->
+    InvalidParameter naming the file and the key."""
+    from rawlux.core.limits import load_toml
 
     p = Path(path)
     try:
         st = p.stat()
-        key = (str(p.resolve()), st.st_mtime)
-        if key in _CACHE:
-            return _CACHE[key]
-        raw = p.read_bytes()
     except FileNotFoundError:
         raise MissingInput("layout file not found", p) from None
     except OSError as exc:
         raise MissingInput(f"cannot read layout file: {exc.strerror or exc}", p) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidParameter(f"not a valid layout TOML file: {exc}", p) from None
+    key = (str(p.resolve()), st.st_mtime)
+    if key in _CACHE:
+        return _CACHE[key]
+    data = load_toml(p, "layout file")
     try:
         lay = parse_layout(data, str(p), name=p.stem)
     except RawluxError as exc:

@@ -15,16 +15,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from rawlux.core.errors import CorruptInput, OutputError
-from rawlux.io.safety import check_readable
 from rawlux.looks.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536
 MAX_3D = 256
+_CHUNK = 65536  # table lines parsed at a time
 _ENC_RE = re.compile(r"#\s*rawlux-encoding\s*:\s*(\S+)", re.IGNORECASE)
 
 
@@ -50,9 +51,12 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
     dmax: tuple[float, ...] = (1.0, 1.0, 1.0)
     comments: list[str] = []
     enc_comment = None
+    n_data = 0
+    last_data = 0
+    chunks: list[np.ndarray] = []  # table values parsed every _CHUNK lines (bounded memory)
     data_lines: list[int] = []
     data_text: list[str] = []
-    for line_no, raw in enumerate(text.splitlines(), start=1):
+    for line_no, raw in enumerate(_lines(text), start=1):
         line = raw.strip()
         if not line:
             continue
@@ -66,8 +70,8 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
             line = line.split("#", 1)[0].strip()
         head = line.split(None, 1)[0]
         if head[0].isalpha() and head.upper() == head and not _is_number(head):
-            if data_lines:
-                raise CorruptInput(f"line {line_no}: keyword {head} after the table data", p)
+            if n_data:
+                raise CorruptInput(f"line {line_no}: keyword {_show(head)} after the table data", p)
             rest = line[len(head):].strip()
             parts = rest.split()
             if head == "TITLE":
@@ -76,7 +80,7 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
                     raise CorruptInput(f'line {line_no}: TITLE must be a quoted string', p)
                 title = m.group(1)
             elif head in ("LUT_1D_SIZE", "LUT_3D_SIZE"):
-                if len(parts) != 1 or not parts[0].isdigit():
+                if len(parts) != 1 or not (parts[0].isascii() and parts[0].isdigit()):
                     raise CorruptInput(f"line {line_no}: {head} needs one integer", p)
                 n = int(parts[0])
                 hi = MAX_1D if head == "LUT_1D_SIZE" else MAX_3D
@@ -96,19 +100,30 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
                 lo, hi_ = _floats(parts, 2, p, line_no, head)
                 dmin, dmax = (lo,) * 3, (hi_,) * 3
             else:
-                raise CorruptInput(f"line {line_no}: unknown keyword {head}", p)
+                raise CorruptInput(f"line {line_no}: unknown keyword {_show(head)}", p)
             continue
+        n_data += 1
+        last_data = line_no
         data_lines.append(line_no)
         data_text.append(line)
+        if len(data_text) >= _CHUNK:
+            chunks.append(_parse_table(data_text, data_lines, p))
+            data_lines, data_text = [], []
+            limit = size1 if size1 is not None else size3 ** 3 if size3 is not None else 0
+            if n_data > limit:
+                raise CorruptInput(f"line {line_no}: more table lines than the "
+                                   f"{'LUT_1D_SIZE' if size1 else 'LUT_3D_SIZE'} declares", p)
     if size1 is None and size3 is None:
         raise CorruptInput("no LUT_1D_SIZE or LUT_3D_SIZE line", p)
     if any(not b > a for a, b in zip(dmin, dmax)):
         raise CorruptInput(f"DOMAIN_MIN {dmin} must be below DOMAIN_MAX {dmax} per channel", p)
     n_expected = size1 if size1 is not None else size3 ** 3  # type: ignore[operator]
-    if len(data_lines) != n_expected:
-        where = f" (last data on line {data_lines[-1]})" if data_lines else ""
-        raise CorruptInput(f"expected {n_expected} table lines, found {len(data_lines)}{where}", p)
-    values = _parse_table(data_text, data_lines, p)
+    if n_data != n_expected:
+        where = f" (last data on line {last_data})" if n_data else ""
+        raise CorruptInput(f"expected {n_expected} table lines, found {n_data}{where}", p)
+    if data_text:
+        chunks.append(_parse_table(data_text, data_lines, p))
+    values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     if size3 is not None:
         # file order: red fastest -> array [b, g, r]; store as [r, g, b]
         table = values.reshape(size3, size3, size3, 3).transpose(2, 1, 0, 3)
@@ -119,6 +134,24 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
         raise CorruptInput(f"unknown LUT encoding {enc!r}; valid: {', '.join(ENCODINGS)}", p)
     return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
                interpolation, tuple(comments))
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` one at a time (no list of millions of strings, no copy)."""
+    if "\r" in text and "\n" not in text:  # classic Mac line ends
+        text = text.replace("\r", "\n")
+    i, n = 0, len(text)
+    while i < n:
+        j = text.find("\n", i)
+        if j < 0:
+            j = n
+        yield text[i:j]
+        i = j + 1
+
+
+def _show(s: str) -> str:
+    """A keyword from the file for an error message: printable ASCII, at most 40 chars."""
+    return ascii(s[:40])[1:-1]
 
 
 def _is_number(s: str) -> bool:
@@ -148,11 +181,10 @@ def _parse_table(texts: list[str], line_nos: list[int], path: Path) -> np.ndarra
 def read_cube(path: str | os.PathLike[str], *, encoding: str | None = None,
               interpolation: str = "tetrahedral") -> Lut:
     """Read a ``.cube`` file into a :class:`Lut` (see module docstring)."""
-    p = check_readable(path)
-    size = p.stat().st_size
-    if size > MAX_BYTES:
-        raise CorruptInput(f"file is {size} bytes, above the {MAX_BYTES}-byte .cube limit", p)
-    raw = p.read_bytes()
+    from rawlux.core.limits import read_capped_bytes
+
+    p = Path(path)
+    raw = read_capped_bytes(p, MAX_BYTES, ".cube LUT")
     if b"\x00" in raw[:4096]:
         raise CorruptInput("not a text .cube file (binary data)", p)
     try:

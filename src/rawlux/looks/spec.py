@@ -243,23 +243,13 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
 
 
 def load_look_file(path: str | os.PathLike[str]) -> LookSpec:
-    """Read one look TOML file (errors: MissingInput, InvalidParameter naming file and key)."""
-    import tomllib
-
-    from rawlux.core.errors import MissingInput
+    """Read one look TOML file through :func:`rawlux.core.limits.load_toml` (regular files only,
+    size-capped, nesting-limited; errors: MissingInput, CorruptInput, InvalidParameter naming
+    the file and key)."""
+    from rawlux.core.limits import load_toml
 
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise MissingInput(f"cannot read look file: {exc.strerror or exc}", p) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidParameter("look file is not UTF-8 text", p) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidParameter(f"malformed TOML: {exc}", p) from None
-    return parse_look(data, p)
+    return parse_look(load_toml(p, "look file"), p)
 
 
 def with_changes(spec: LookSpec, **changes: Any) -> LookSpec:

@@ -14,7 +14,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import tomllib
 
 from rawlux.core.errors import InvalidParameter, MissingInput
 from rawlux.core.params import StageParams, param
@@ -106,7 +105,7 @@ def builtin_lens_path(name: str) -> Path:
 
 def _load_file(path: str) -> LensParams:
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise MissingInput("lens file not found", p)
     st = p.stat()
     return _parse_file(path, st.st_mtime_ns, st.st_size)
@@ -114,12 +113,10 @@ def _load_file(path: str) -> LensParams:
 
 @lru_cache(maxsize=16)
 def _parse_file(path: str, mtime_ns: int, size: int) -> LensParams:
+    from rawlux.core.limits import load_toml
+
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidParameter(f"{p}: not a valid lens TOML file ({exc})") from None
-    return lens_from_dict(data, str(p))
+    return lens_from_dict(load_toml(p, "lens file"), str(p))
 
 
 def load_lens(name_or_path: str | Path) -> LensParams:
