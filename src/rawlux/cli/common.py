@@ -18,14 +18,18 @@ EXIT_INTERRUPTED = 130
 
 
 def error_line(message: str) -> None:
-    """Print one error line to stderr."""
-    sys.stderr.write(f"rawlux: error: {message}\n")
+    """Print one error line to stderr (control characters from files escaped)."""
+    from rawlux.core.limits import terminal_safe
+
+    sys.stderr.write(f"rawlux: error: {terminal_safe(message)}\n")
     sys.stderr.flush()
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
-    sys.stderr.write(f"rawlux: warning: {message}\n")
+    from rawlux.core.limits import terminal_safe
+
+    sys.stderr.write(f"rawlux: warning: {terminal_safe(message)}\n")
 
 
 def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
@@ -35,7 +39,10 @@ def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
     """
     from rawlux.core.errors import RawluxError
 
+    from rawlux.io.safety import handle_sigterm
+
     warnings.showwarning = _show_warning
+    handle_sigterm()  # SIGTERM like Ctrl-C: temp files removed, exit 130
     try:
         return fn()
     except RawluxError as err:
@@ -79,6 +86,7 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
                     fmt: str) -> list[Path]:
     """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format``."""
     from rawlux.core.errors import InvalidParameter
+    from rawlux.io.safety import check_extension_name, check_outputs
 
     inputs = list(inputs)
     if output is not None and out_dir is not None:
@@ -86,17 +94,17 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
     if output is not None:
         if len(inputs) != 1:
             raise InvalidParameter(f"-o/--output takes one input, got {len(inputs)}; use --out-dir")
-        return [output]
+        return check_outputs([output], inputs)
     if out_dir is None:
         raise InvalidParameter("no output: give -o OUT or --out-dir DIR")
-    ext = fmt.lower().lstrip(".")
+    ext = check_extension_name(fmt)
     outs = [out_dir / f"{p.stem}.{ext}" for p in inputs]
     seen: dict[Path, Path] = {}
     for src, dst in zip(inputs, outs):
         if dst in seen:
             raise InvalidParameter(f"{src} and {seen[dst]} would both write {dst}")
         seen[dst] = src
-    return outs
+    return check_outputs(outs, inputs, out_dir=out_dir)
 
 
 # ------------------------------------------------------------------ one photo-or-raw decision

@@ -8,10 +8,11 @@ from typing import Optional
 import typer
 
 from rawlux.cli.common import open_image, run_guarded
+from rawlux.core.limits import terminal_safe
 
 
 def _note(msg: str) -> None:
-    typer.echo(f"rawlux: {msg}", err=True)
+    typer.echo(f"rawlux: {terminal_safe(msg)}", err=True)
 
 
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
@@ -22,6 +23,9 @@ def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path
     from rawlux.frame import apply_frame, load_layout, parse_template
     from rawlux.io.write import save
 
+    from rawlux.io.safety import check_outputs
+
+    check_outputs([dst], [src, logo])
     lay = load_layout(layout)  # validate cheap things before any pixel work
     if text is not None:
         parse_template(text)
@@ -44,7 +48,7 @@ def _list_layouts(value: bool) -> None:
 
         for name in list_layouts():
             lay = load_layout(name)
-            typer.echo(f"{name:12s} {lay.description}")
+            typer.echo(terminal_safe(f"{name:12s} {lay.description}"))
 
     run_guarded(show)
     raise typer.Exit(0)

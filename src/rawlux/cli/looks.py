@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rawlux.cli.common import run_guarded
+from rawlux.core.limits import terminal_safe
 
 RAW_HINT = "raw file (DNG, NEF, ...) or a photo (JPEG, PNG, HEIC, ...)"
 
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
                 spec = get_look(n)
                 src = "" if spec.source is None or "rawlux/looks/data" in spec.source.replace(
                     "\\", "/") else f"  [{spec.source}]"
-                typer.echo(f"{n:<{width}}  {spec.description}{src}")
+                typer.echo(terminal_safe(f"{n:<{width}}  {spec.description}{src}"))
 
         run_guarded(run)
 
@@ -54,8 +55,11 @@ def register(app: typer.Typer) -> None:
             from rawlux.looks.export import export_lut
             from rawlux.looks.registry import get_look
 
+            from rawlux.io.safety import check_outputs
+
             if size not in (17, 33, 65):
                 raise InvalidParameter(f"--size must be 17, 33 or 65, got {size}")
+            check_outputs([output], [name] if name.lower().endswith(".toml") else [])
             path = write_cube(export_lut(get_look(name), size), output)
             typer.echo(f"wrote {path}")
 
@@ -76,9 +80,11 @@ def register(app: typer.Typer) -> None:
         """Develop PHOTO once and tile every look on it, labelled, into one image."""
 
         def run() -> None:
+            from rawlux.io.safety import check_outputs
             from rawlux.io.write import save
             from rawlux.looks.sheet import look_input, render_sheet
 
+            check_outputs([output], [photo])
             if _is_photo(photo):
                 from rawlux.io.photo import open_photo
 

@@ -46,7 +46,10 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo)."""
     from rawlux.burst.merge import merge_burst, to_dn
 
+    from rawlux.io.safety import check_outputs
+
     _validate(frames, output, reference)
+    check_outputs([output], frames)
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from rawlux.cli.common import run_guarded
+from rawlux.core.limits import terminal_safe
 
 
 def parse_focus(text: str | None) -> tuple[float, float] | None:
@@ -28,7 +29,7 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
 
 
 def _note(msg: str) -> None:
-    typer.echo(f"rawlux: {msg}", err=True)
+    typer.echo(f"rawlux: {terminal_safe(msg)}", err=True)
 
 
 def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.0,
@@ -55,8 +56,11 @@ def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.
         raise InvalidParameter(f"--subject {subject!r} must be one of {', '.join(SUBJECT_MODES)}")
     if depth_white not in ("far", "near"):
         raise InvalidParameter(f"--depth-white {depth_white!r} must be 'far' or 'near'")
+    from rawlux.io.safety import check_outputs
+
     lens_p = load_lens(lens)
     inputs = [p for p in (src, depth, mask_file) if p is not None]
+    check_outputs([dst, save_mask, save_depth], inputs)
     for out in (dst, save_mask, save_depth):
         if out is not None and out.suffix.lower() not in supported_extensions():
             raise OutputError(f"unknown output extension {out.suffix or '(none)'!r}; "

@@ -11,6 +11,8 @@ One reader for every data file rawlux loads by name or path:
   ``tomllib`` recurses (deep ``[[[...]]]`` or ``{a={a=...}}`` would end in ``RecursionError``)
   and on the parsed tables (deep dotted keys).
 
+:func:`terminal_safe` escapes text that came from a file before it is printed.
+
 Every failure is a typed one-line error naming the data file (``what`` says which kind: "look
 file", "layout file"...), never the photo being processed.
 """
@@ -18,6 +20,7 @@ file", "layout file"...), never the photo being processed.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -183,3 +186,26 @@ def load_toml(path: str | os.PathLike[str], what: str = "TOML file", *,
     except UnicodeDecodeError:
         raise InvalidParameter(f"{what} is not UTF-8 text", path) from None
     return parse_toml(text, path, what, max_depth)
+
+
+# ------------------------------------------------------------------------- text for the terminal
+
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def terminal_safe(text: object, max_chars: int = 2000) -> str:
+    """``text`` made safe to print: control characters (ESC, BEL, CR, newlines, C1 codes),
+    zero-width and bidi-override characters become visible ``\\x1b`` / ``\\u202e`` escapes, so a
+    value read from a file (a camera name, a .cube keyword, a file name) cannot move the cursor,
+    retitle or clear the terminal or reorder the line; cut to ``max_chars``. Rich markup is not
+    touched: print the result as plain text (``rich.text.Text``), never as markup.
+    """
+    s = str(text)
+    if len(s) > max_chars:
+        s = s[:max_chars] + "..."
+    return _UNSAFE_CHARS.sub(_escape_char, s)

@@ -227,7 +227,9 @@ def write_cube(lut: Lut, path: str | os.PathLike[str], title: str | None = None,
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.replace(tmp, p)
-    except OSError as exc:
+    except BaseException as exc:  # also KeyboardInterrupt / SIGTERM: no temp file is left
         Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
+        raise
     return p

@@ -285,3 +285,96 @@ def read_head(path: Path, n: int = 64) -> bytes:
             return f.read(n)
     except OSError as e:
         raise MissingInput(f"cannot read file ({e.strerror or e})", path) from None
+
+
+# ----------------------------------------------------------------------------------- outputs
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(
+    outputs: "list[str | os.PathLike[str] | None]",
+    inputs: "list[str | os.PathLike[str] | None]" = (),  # type: ignore[assignment]
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Check every output path of one command before any work starts; the paths as Path.
+
+    Refuses (:class:`OutputError` naming the output): an output that is a symbolic link (even a
+    dangling one: writing would follow it) or an existing directory; an output that is the same
+    file as an input (also through links) or as another output (``--save-depth`` equal to
+    ``-o``, two inputs that map to one name in ``--out-dir``, case-insensitively on
+    case-insensitive file systems); with ``out_dir``, an output whose resolved path leaves it
+    (``--format 'jpg/../../x.jpg'``). ``None`` entries (options not given) are skipped.
+    """
+    from rawlux.core.errors import OutputError
+
+    outs = [Path(o) for o in outputs if o is not None]
+    ins = [Path(i) for i in inputs if i is not None]
+    base = Path(os.path.realpath(out_dir)) if out_dir is not None else None
+    seen: dict[str, Path] = {}
+    for o in outs:
+        if o.is_symlink():
+            raise OutputError("output is a symbolic link; refusing to write through it", o)
+        if o.is_dir():
+            raise OutputError("output path is a directory", o)
+        if base is not None:
+            real = Path(os.path.realpath(o))
+            if real.parent != base and base not in real.parents:
+                raise OutputError(f"output would be written outside --out-dir {out_dir}", o)
+        for i in ins:
+            if _same(o, i):
+                raise OutputError(f"refusing to overwrite an input file ({i})", o)
+        key = os.path.normcase(os.path.realpath(o))
+        fold = key.casefold()
+        if key in seen:
+            raise OutputError("two outputs would be written to this same file", o)
+        if fold in seen:
+            raise OutputError(f"two outputs differ only in letter case ({seen[fold]}): the same file "
+                              f"on case-insensitive file systems", o)
+        seen[key] = seen[fold] = o
+    return outs
+
+
+def check_extension_name(fmt: str) -> str:
+    """An output format given as an extension (``jpg``, ``.tif``) -> lower case without the dot;
+    refuses anything but 1-10 ASCII letters and digits (no ``/``, ``..``, spaces)."""
+    import re
+
+    from rawlux.core.errors import InvalidParameter
+
+    ext = str(fmt).strip().lower().lstrip(".")
+    if not re.fullmatch(r"[a-z0-9]{1,10}", ext):
+        raise InvalidParameter(f"--format {fmt[:40]!r} is not a file extension (like jpg, tif, png)")
+    return ext
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interruption: writers remove their temp files as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM behave like SIGINT in this process (writers clean up their temp files, the
+    CLI prints "interrupted" and exits 130). Only from the main thread and only when SIGTERM still
+    has its default action (an embedding application's own handler is kept)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
+        pass

@@ -526,15 +526,6 @@ def _tiff_add_exif(path: Path, exif: bytes) -> None:
 # ------------------------------------------------------------------------------------ saving
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if os.path.realpath(a) == os.path.realpath(b):
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def is_scene_referred(img: Image) -> bool:
     """True for the scene-referred output of the pipeline: linear Rec.2020, ``Referred.SCENE``."""
     return (img.referred is Referred.SCENE and img.encoding is Encoding.LINEAR
@@ -631,9 +622,9 @@ def save(
         raise OutputError("output directory does not exist", p)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError("output directory is not writable", p)
-    for q in protect:
-        if _same_file(p, Path(q)):
-            raise OutputError(f"refusing to overwrite an input file ({q})", p)
+    from rawlux.io.safety import check_outputs
+
+    check_outputs([p], list(protect))  # not a symlink, not an input
 
     with reuse_freed_memory():  # quantised pixels + encoder buffers reuse freed heap pages
         return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
