@@ -25,11 +25,72 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from rawlux.core.errors import CorruptInput, InvalidParameter, MissingInput
+from rawlux.core.errors import CorruptInput, ImageTooLarge, InvalidParameter, MissingInput
 
 #: Default caps: text data files are a few KB; a .cube LUT can be large (see rawlux.io.cube).
 MAX_DATA_BYTES = 4 * 1024 * 1024  # looks, layouts, lenses, recipes (TOML)
 MAX_TOML_DEPTH = 16  # rawlux's own files nest 3 levels
+
+
+# ------------------------------------------------------------------------------ memory budget
+
+MAX_PIXELS = 250_000_000  # 250 MP: the budget never exceeds this
+DEVELOP_BYTES_PER_PIXEL = 64  # measured peak of a develop with warp opcodes, rounded up
+ENV_MAX_MEGAPIXELS = "RAWLUX_MAX_MEGAPIXELS"
+
+
+def meminfo() -> tuple[int, int]:
+    """(available, total) RAM in bytes; (0, 0) when unknown."""
+    try:
+        vals = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                vals[k] = int(v.split()[0]) * 1024
+        return vals.get("MemAvailable", 0), vals.get("MemTotal", 0)
+    except (OSError, ValueError, IndexError):
+        try:
+            page = os.sysconf("SC_PAGE_SIZE")
+            return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
+        except (ValueError, OSError, AttributeError):
+            return 0, 0
+
+
+def budget_megapixels(mem: tuple[int, int] | None = None) -> tuple[float, str]:
+    """The memory budget in megapixels of a develop and where it comes from (for messages).
+
+    ``$RAWLUX_MAX_MEGAPIXELS`` (a positive number; the CLI's ``--max-megapixels`` sets it) wins;
+    else half of the available RAM (at least a quarter of the total, ``mem`` = (available,
+    total) bytes, read from the system when None) over :data:`DEVELOP_BYTES_PER_PIXEL`; never
+    above :data:`MAX_PIXELS`.
+    """
+    env = os.environ.get(ENV_MAX_MEGAPIXELS, "").strip()
+    if env:
+        try:
+            v = float(env)
+        except ValueError:
+            v = float("nan")
+        if not (v == v and v != float("inf") and v > 0):
+            raise InvalidParameter(f"{ENV_MAX_MEGAPIXELS}={env[:40]!r} is not a positive number")
+        return min(v, MAX_PIXELS / 1e6), f"{ENV_MAX_MEGAPIXELS}={env}"
+    avail, total = meminfo() if mem is None else mem
+    if avail <= 0 and total <= 0:
+        return MAX_PIXELS / 1e6, "default"
+    budget = max(avail, total // 4) / 2
+    mp = budget / DEVELOP_BYTES_PER_PIXEL / 1e6
+    return min(mp, MAX_PIXELS / 1e6), f"half of {avail / 2**30:.1f} GB available RAM"
+
+
+def check_bytes(nbytes: float, what: str, path: str | os.PathLike[str] | None = None) -> None:
+    """Raise :class:`ImageTooLarge` (naming ``path``) when an allocation of ``nbytes`` for
+    ``what`` ("framed canvas 60000x40000 px") is above the memory budget
+    (:func:`budget_megapixels` x :data:`DEVELOP_BYTES_PER_PIXEL` bytes)."""
+    mp, source = budget_megapixels()
+    budget = mp * 1e6 * DEVELOP_BYTES_PER_PIXEL
+    if nbytes > budget:
+        hint = "" if source.startswith(ENV_MAX_MEGAPIXELS) else f"; set {ENV_MAX_MEGAPIXELS} to change it"
+        raise ImageTooLarge(f"{what} needs about {nbytes / 1e9:.3g} GB, above the memory budget of "
+                            f"{budget / 1e9:.3g} GB ({mp:.4g} MP, {source}{hint})", path)
 
 
 def _size(n: int) -> str:

@@ -20,11 +20,15 @@ from pathlib import Path
 from typing import Iterator
 
 from rawlux.core.errors import ImageTooLarge, MissingInput
+from rawlux.core.limits import (  # the budget lives in core (frame/ uses it too)
+    DEVELOP_BYTES_PER_PIXEL,
+    ENV_MAX_MEGAPIXELS,
+    MAX_PIXELS,
+    budget_megapixels,
+    meminfo,
+)
 
 MAX_SIDE = 65535  # pixels per side
-MAX_PIXELS = 250_000_000  # 250 MP
-DEVELOP_BYTES_PER_PIXEL = 64  # measured peak of a develop with warp opcodes, rounded up
-ENV_MAX_MEGAPIXELS = "RAWLUX_MAX_MEGAPIXELS"
 
 #: Smallest plausible number of bytes per sample, as a ratio to the uncompressed size, by TIFF
 #: Compression: uncompressed data must be all there; lossless JPEG needs >= 1 bit per sample;
@@ -63,44 +67,14 @@ def check_dimensions(
 
 def _meminfo() -> tuple[int, int]:
     """(available, total) RAM in bytes; (0, 0) when unknown."""
-    try:
-        vals = {}
-        with open("/proc/meminfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                vals[k] = int(v.split()[0]) * 1024
-        return vals.get("MemAvailable", 0), vals.get("MemTotal", 0)
-    except (OSError, ValueError, IndexError):
-        try:
-            page = os.sysconf("SC_PAGE_SIZE")
-            return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
-        except (ValueError, OSError, AttributeError):
-            return 0, 0
+    return meminfo()
 
 
 def max_megapixels() -> tuple[float, str]:
-    """The memory budget in megapixels and where it comes from (for error messages).
-
-    ``$RAWLUX_MAX_MEGAPIXELS`` (a positive number) wins; else half of the available RAM (at least
-    a quarter of the total) over :data:`DEVELOP_BYTES_PER_PIXEL`; never above :data:`MAX_PIXELS`.
-    """
-    env = os.environ.get(ENV_MAX_MEGAPIXELS, "").strip()
-    if env:
-        try:
-            v = float(env)
-        except ValueError:
-            v = math.nan
-        if not (math.isfinite(v) and v > 0):
-            from rawlux.core.errors import InvalidParameter
-
-            raise InvalidParameter(f"{ENV_MAX_MEGAPIXELS}={env!r} is not a positive number")
-        return min(v, MAX_PIXELS / 1e6), f"{ENV_MAX_MEGAPIXELS}={env}"
-    avail, total = _meminfo()
-    if avail <= 0 and total <= 0:
-        return MAX_PIXELS / 1e6, "default"
-    budget = max(avail, total // 4) / 2
-    mp = budget / DEVELOP_BYTES_PER_PIXEL / 1e6
-    return min(mp, MAX_PIXELS / 1e6), f"half of {avail / 2**30:.1f} GB available RAM"
+    """The memory budget in megapixels and where it comes from (for error messages):
+    :func:`rawlux.core.limits.budget_megapixels` (``$RAWLUX_MAX_MEGAPIXELS``, else half of the
+    available RAM over :data:`DEVELOP_BYTES_PER_PIXEL`, at most :data:`MAX_PIXELS`)."""
+    return budget_megapixels(_meminfo())
 
 
 def check_memory(
