@@ -247,8 +247,12 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     _register_exif_types()
     ex = PILImage.Exif()
     if base:
+        import warnings
+
         try:
-            ex.load(bytes(base) if bytes(base).startswith(b"Exif\0\0") else b"Exif\0\0" + bytes(base))
+            with warnings.catch_warnings():  # Pillow's per-tag complaints: the tag is skipped
+                warnings.simplefilter("ignore")
+                ex.load(bytes(base) if bytes(base).startswith(b"Exif\0\0") else b"Exif\0\0" + bytes(base))
         except Exception:  # noqa: BLE001 - a broken source EXIF must not block writing
             ex = PILImage.Exif()
     exif_ifd = ex.get_ifd(T_EXIF_IFD)
@@ -630,6 +634,31 @@ def save(
         return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
 
 
+def _exif_or_warn(img: Image, p: Path) -> bytes | None:
+    """EXIF for ``img``; when the source's EXIF cannot be re-serialised (tag values Pillow
+    reads but cannot write), a warning and rawlux's own tags only; when even those fail, none."""
+    import warnings
+
+    from rawlux.io.dng import InputWarning
+
+    base = (img.metadata.extra or {}).get("exif_bytes")
+    try:
+        return build_exif(img.metadata, img.width, img.height, img.space, base)
+    except Exception as exc:  # noqa: BLE001 - malformed source metadata must not stop the output
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+        if base:
+            try:
+                out = build_exif(img.metadata, img.width, img.height, img.space, None)
+                warnings.warn(f"{p}: the source's EXIF cannot be re-written ({why}); written with "
+                              f"rawlux's own EXIF tags only", InputWarning, stacklevel=3)
+                return out
+            except Exception:  # noqa: BLE001
+                pass
+        warnings.warn(f"{p}: EXIF cannot be written ({why}); written without EXIF", InputWarning,
+                      stacklevel=3)
+        return None
+
+
 def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: int, exif: bool) -> Path:
     parent = p.parent
     scene = is_scene_referred(img)
@@ -641,8 +670,7 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
         icc = _icc_for(img)
     exif_bytes = None
     if exif and fmt != "exr":
-        base = (img.metadata.extra or {}).get("exif_bytes")
-        exif_bytes = build_exif(img.metadata, img.width, img.height, img.space, base)
+        exif_bytes = _exif_or_warn(img, p)
     jpeg = fmt == "jpeg"
     if scene:  # float values as they are (NaN -> 0): nothing is clipped or quantised
         arr = np.nan_to_num(np.ascontiguousarray(img.data, np.float32), nan=0.0)
