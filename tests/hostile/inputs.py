@@ -201,6 +201,14 @@ CASES: dict[str, InputCase] = {
         lambda: svg('<rect width="3000" height="100" fill="#c02020"/>', "3000", "100"),
         (*FRAME, "--logo", "{file}"), 0, None,
         "SVG logo 30:1 (was: 2.1 GB): rendered at most 8192 px wide and 4 MP"),
+    "logo_circle_r_1e40.svg": InputCase(
+        lambda: svg('<circle cx="80" cy="20" r="' + "9" * 40 + '" stroke="black" stroke-width="3"/>'),
+        (*FRAME, "--logo", "{file}"), 2, r"logo SVG <circle> r has a value of 1e\+40, beyond 1e\+06",
+        "fuzzer find: a stroked circle of radius 1e40 (cairo ran for minutes, 1.7 GB)"),
+    "logo_path_bidi_char.svg": InputCase(
+        lambda: svg('<path d="\u202eM0 0 L10 10 Z" stroke="black"/>'), (*FRAME, "--logo", "{file}"), 2,
+        r"logo SVG <path> d has the invalid character '\\u202e'",
+        "fuzzer find: path data starting with U+202E (cairosvg's path parser never returned)"),
     "logo_file_image.svg": InputCase(
         lambda: svg('<image xlink:href="file:///etc/passwd" width="10" height="10"/>'),
         (*FRAME, "--logo", "{file}"), 2,
@@ -248,6 +256,11 @@ CASES: dict[str, InputCase] = {
         lambda: cube("LUT_3D_SIZE 3\u00b2"), ("develop", "{raw}", "-o", "{out}.jpg", "--lut", "{file}"),
         2, r"line 2: LUT_3D_SIZE needs one integer", "LUT_3D_SIZE with a superscript digit "
         "(was: internal error ValueError)"),
+    "cube_value_1e39.cube": InputCase(
+        lambda: b'TITLE "t"\nLUT_1D_SIZE 2\n0 0 0\n1e39 1 1\n',
+        ("develop", "{raw}", "-o", "{out}.jpg", "--lut", "{file}"), 2,
+        r"table or domain values beyond \+-1e30", "fuzzer find: a table value beyond float32 "
+        "(was: an error that did not name the file)"),
     "cube_escape_keyword.cube": InputCase(
         lambda: cube("LUT_3D_SIZE 2", "EVIL\x1b]0;PWNED\x07\x1b[2J 1\n"),
         ("develop", "{raw}", "-o", "{out}.jpg", "--lut", "{file}"), 2,

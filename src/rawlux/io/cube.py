@@ -132,8 +132,15 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
     enc = (encoding or enc_comment or "srgb-rec709").lower()
     if enc not in ENCODINGS:
         raise CorruptInput(f"unknown LUT encoding {enc!r}; valid: {', '.join(ENCODINGS)}", p)
-    return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
-               interpolation, tuple(comments))
+    if np.abs(table).max(initial=0.0) > 1e30 or max(map(abs, dmin + dmax)) > 1e30:
+        raise CorruptInput("table or domain values beyond +-1e30 (outside float32 LUT range)", p)
+    from rawlux.core.errors import RawluxError
+
+    try:
+        return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
+                   interpolation, tuple(comments))
+    except RawluxError as exc:  # the Lut's own checks: the file is what is wrong
+        raise CorruptInput(exc.reason, p) from None
 
 
 def _lines(text: str) -> Iterator[str]:

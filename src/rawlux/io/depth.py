@@ -160,6 +160,17 @@ def _float(v: str | None, what: str, path: str | PathLike[str] | None) -> float:
         raise CorruptInput(f"{what} = {v!r} is not a number", path) from None
 
 
+def _decode_range(values: np.ndarray, fmt: str, near: float, far: float, what: str,
+                  path: str | PathLike[str] | None) -> np.ndarray:
+    """:func:`decode_range` whose refusals (format, near/far) name the file and the XMP field."""
+    from rawlux.core.errors import InvalidParameter
+
+    try:
+        return decode_range(values, fmt, near, far)
+    except InvalidParameter as exc:
+        raise CorruptInput(f"{what}: {exc.reason}", path) from None
+
+
 def _gdepth(x: JpegXmp, path: str | PathLike[str] | None) -> DepthMap | None:
     both = x.main + "\n" + x.extended
     data = _attr(x.extended, NS_GDEPTH, "Data") or _attr(x.main, NS_GDEPTH, "Data")
@@ -173,7 +184,7 @@ def _gdepth(x: JpegXmp, path: str | PathLike[str] | None) -> DepthMap | None:
     except (binascii.Error, ValueError):
         raise CorruptInput("GDepth:Data is not valid base64", path) from None
     values = _decode_picture(payload, "GDepth depth image", path)
-    disp = decode_range(values, fmt, near, far)
+    disp = _decode_range(values, fmt, near, far, "GDepth", path)
     fx = _attr(both, NS_GFOCUS, "FocalPointX")
     fy = _attr(both, NS_GFOCUS, "FocalPointY")
     focus = None
@@ -216,7 +227,8 @@ def _dynamic_depth(data: bytes, x: JpegXmp, path: str | PathLike[str] | None) ->
         pos += it["length"] + it["padding"]
         if (uri and it["uri"] == uri) or (not uri and "depth" in it["semantic"].lower()):
             values = _decode_picture(chunk, "Dynamic Depth image", path)
-            return DepthMap(decode_range(values, fmt, near, far), "dynamic-depth", near, far)
+            return DepthMap(_decode_range(values, fmt, near, far, "DepthMap", path), "dynamic-depth",
+                            near, far)
     return None
 
 

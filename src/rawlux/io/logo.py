@@ -43,6 +43,13 @@ LOGO_OUT_PIXELS = 4_000_000  # pixels of the returned float logo (64 MB; scaled 
 SVG_MAX_BYTES = 16 * 1024 * 1024  # SVG text after gzip decompression
 SVG_MAX_NODES = 100_000  # elements after expanding <use>
 SVG_MAX_ASPECT = 1000.0  # long side / short side
+SVG_MAX_NUMBER = 1e6  # any coordinate, length or radius (a circle of r = 1e40 stroked for minutes)
+SVG_MAX_SCALE = 1e4  # product of the transform scales from the root to any element
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_SCALE = re.compile(r"(scale|matrix)\s*\(([^)]*)\)", re.IGNORECASE)
+_PATH_CHARS = re.compile(r"[^MmLlHhVvCcSsQqTtAaZzEe0-9.,+\-\s]")  # cairosvg loops on others
+_POINTS_CHARS = re.compile(r"[^Ee0-9.,+\-\s]")
+_NOT_NUMERIC = {"id", "class", "href", "src", "font-family", "lang", "space", "version", "baseProfile"}
 
 _XLINK = "{http://www.w3.org/1999/xlink}href"
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
@@ -153,7 +160,51 @@ def _check_svg(data: bytes, p: Path, depth: int = 0) -> Any:
             for m in _CSS_URL.finditer(e.text):
                 _check_ref(m.group(1), p, "<style> url()", depth)
     _check_use_expansion(root, ids, p)
+    _check_numbers(root, p)
     return root
+
+
+def _numbers(text: str) -> list[float]:
+    out = []
+    for m in _NUMBER.finditer(text):
+        try:
+            out.append(abs(float(m.group())))
+        except (ValueError, OverflowError):  # pragma: no cover - the regex gives floats
+            out.append(float("inf"))
+    return out
+
+
+def _check_numbers(root: Any, p: Path) -> None:
+    """Refuse coordinates/lengths beyond :data:`SVG_MAX_NUMBER` and transform scales whose
+    product along the tree exceeds :data:`SVG_MAX_SCALE` (cairo's work grows with the size of
+    what it strokes in device space, not with the file size)."""
+    stack = [(root, 1.0)]
+    while stack:
+        e, scale = stack.pop()
+        for key, val in e.attrib.items():
+            k = _local(key) if key.startswith("{") else key
+            if k in _NOT_NUMERIC or val.lstrip().lower().startswith("data:"):
+                continue
+            bad = (_PATH_CHARS.search(val) if k == "d" else
+                   _POINTS_CHARS.search(val) if k == "points" else None)
+            if bad:
+                raise CorruptInput(f"logo SVG <{ascii(_local(e.tag))[1:-1][:20]}> {k} has the "
+                                   f"invalid character {ascii(bad.group())}", p)
+            nums = _numbers(val)
+            big = max(nums, default=0.0)
+            if big > SVG_MAX_NUMBER:
+                raise CorruptInput(f"logo SVG <{ascii(_local(e.tag))[1:-1][:20]}> "
+                                   f"{ascii(k)[1:-1][:20]} has a value of {big:.3g}, beyond "
+                                   f"{SVG_MAX_NUMBER:g}", p)
+            if k in ("transform", "patternTransform", "gradientTransform"):
+                for m in _SCALE.finditer(val):
+                    args = _numbers(m.group(2))
+                    args = args[:4] if m.group(1).lower() == "matrix" else args[:2]
+                    scale *= max(max(args, default=1.0), 1.0)
+                if scale > SVG_MAX_SCALE:
+                    raise CorruptInput(f"logo SVG scales its content by {scale:.3g} through nested "
+                                       f"transforms, above {SVG_MAX_SCALE:g}", p)
+        stack.extend((c, scale) for c in e)
 
 
 def _check_use_expansion(root: Any, ids: dict[str, Any], p: Path) -> None:
