@@ -343,3 +343,38 @@ def test_sigterm_while_writing_leaves_no_temp_file(tmp_path, monkeypatch):
         signal.signal(signal.SIGTERM, old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.png"] and target.read_bytes() == b"old"
     assert issubclass(Terminated, KeyboardInterrupt)  # run_guarded: "interrupted", exit 130
+
+
+def test_stage_errors_without_a_file_name_the_input(capsys):
+    """A ContractError raised by a stage (no path) is printed with the file being processed;
+    a parameter error is not blamed on the file."""
+    from rawlux.cli.common import run_guarded
+    from rawlux.core.errors import ContractError, InvalidParameter
+
+    def stage():
+        raise ContractError("crop (0, 0, 0, 0) is empty")
+
+    def param():
+        raise InvalidParameter("--wb must be as-shot, auto or KELVIN")
+
+    with pytest.raises(SystemExit) as e:
+        run_guarded(stage, context="in.dng")
+    assert e.value.code == 3
+    assert capsys.readouterr().err == "rawlux: error: in.dng: crop (0, 0, 0, 0) is empty\n"
+    with pytest.raises(SystemExit):
+        run_guarded(param, context="in.dng")
+    assert capsys.readouterr().err == "rawlux: error: --wb must be as-shot, auto or KELVIN\n"
+
+
+def test_burst_budget_names_the_reference(monkeypatch):
+    from rawlux.burst import merge
+    from rawlux.core.errors import ImageTooLarge
+
+    ref = dngfuzz._seed_raw("bayer")  # 64 x 48 px
+    monkeypatch.setenv("RAWLUX_MAX_MEGAPIXELS", "0.001")  # 64 kB of budget
+    with pytest.raises(ImageTooLarge, match=r"^ref\.dng: merging 3 frames of 64x48 px needs about"):
+        merge._check_burst_budget(ref, 3, "ref.dng")
+    monkeypatch.setenv("RAWLUX_MAX_MEGAPIXELS", "100")
+    merge._check_burst_budget(ref, 3, "ref.dng")
+    with pytest.raises(ImageTooLarge, match=r"a burst of 257 frames is above the limit of 256"):
+        merge._check_burst_budget(ref, 257, "ref.dng")

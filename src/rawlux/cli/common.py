@@ -46,7 +46,11 @@ def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
     try:
         return fn()
     except RawluxError as err:
-        error_line(str(err))
+        from rawlux.core.errors import ContractError, InputError
+
+        # a stage's data error (crop, demosaic, NaN...) names the file being processed
+        named = err.path is None and context and isinstance(err, (ContractError, InputError))
+        error_line(f"{context}: {err}" if named else str(err))
         raise SystemExit(err.exit_code) from None
     except KeyboardInterrupt:
         error_line("interrupted")
