@@ -232,6 +232,16 @@ def _dynamic_depth(data: bytes, x: JpegXmp, path: str | PathLike[str] | None) ->
     return None
 
 
+def _check_aux_size(obj: object, what: str, path: str | PathLike[str]) -> None:
+    """The pixel budget for a HEIF auxiliary image, from its header size before decoding."""
+    from rawlux.io.safety import check_dimensions, check_memory
+
+    size = getattr(obj, "size", None)
+    if isinstance(size, tuple) and len(size) == 2:
+        check_dimensions(int(size[0]), int(size[1]), path, what)
+        check_memory(int(size[0]), int(size[1]), path, what)
+
+
 def _heif_depth(path: str | PathLike[str]) -> DepthMap | None:
     try:
         import pillow_heif
@@ -247,6 +257,7 @@ def _heif_depth(path: str | PathLike[str]) -> DepthMap | None:
     depth_list = img.info.get("depth_images") or []
     if depth_list:
         d = depth_list[0]
+        _check_aux_size(d, "HEIF depth image", path)
         arr = np.asarray(d.to_pillow() if hasattr(d, "to_pillow") else d)
         v = arr.astype(np.float32)
         v = v / (65535.0 if arr.dtype == np.uint16 else 255.0)
@@ -255,6 +266,7 @@ def _heif_depth(path: str | PathLike[str]) -> DepthMap | None:
         low = urn.lower()
         if ("depth" in low or "disparity" in low) and ids:
             aux = img.get_aux_image(ids[0])
+            _check_aux_size(aux, "HEIF depth image", path)
             arr = np.asarray(aux.to_pillow() if hasattr(aux, "to_pillow") else aux)
             if arr.ndim == 3:
                 arr = arr[..., 0]
@@ -284,6 +296,7 @@ def read_embedded_matte(path: str | PathLike[str]) -> np.ndarray | None:
     for urn, ids in aux.items():
         if "portraiteffectsmatte" in urn.lower() and ids:
             im = hf[0].get_aux_image(ids[0])
+            _check_aux_size(im, "HEIF portrait matte", path)
             arr = np.asarray(im.to_pillow() if hasattr(im, "to_pillow") else im)
             if arr.ndim == 3:
                 arr = arr[..., 0]
