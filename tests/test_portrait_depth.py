@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import base64
 import io
+import re
 import struct
 from pathlib import Path
 
