@@ -378,3 +378,46 @@ def test_burst_budget_names_the_reference(monkeypatch):
     merge._check_burst_budget(ref, 3, "ref.dng")
     with pytest.raises(ImageTooLarge, match=r"a burst of 257 frames is above the limit of 256"):
         merge._check_burst_budget(ref, 257, "ref.dng")
+
+
+class _FakeLibRaw:
+    """What rawpy reports for a non-DNG raw whose header claims ``w`` x ``h`` px; touching the
+    pixels (which would make LibRaw unpack) fails the test."""
+
+    def __init__(self, w: int, h: int) -> None:
+        from types import SimpleNamespace
+
+        # visible area at most 8000 x 6000 (the margins are what is huge in the first case)
+        self.sizes = SimpleNamespace(raw_width=w, raw_height=h, width=min(w - 8, 8000),
+                                     height=min(h - 8, 6000), flip=0)
+
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, *a: object) -> None:
+        pass
+
+    @property
+    def raw_image(self):  # noqa: ANN201
+        raise AssertionError("unpacked before the size checks")
+
+    raw_image_visible = raw_image
+
+
+@pytest.mark.parametrize(("w", "h", "env", "pattern"), [
+    (20000, 12000, "100", r"raw image \(with margins\) is 20000x12000 px = 240 MP, needs about"),
+    (8000, 6000, "250", r"raw_width 8000 x raw_height 6000 cannot be held by a 4 byte file"),
+])
+def test_libraw_sizes_are_checked_before_unpacking(tmp_path, monkeypatch, w, h, env, pattern):
+    import rawpy
+
+    from rawlux.core.errors import InputError
+    from rawlux.io.raw import _open_libraw
+
+    f = tmp_path / "x.nef"
+    f.write_bytes(b"\x00" * 4)
+    monkeypatch.setenv("RAWLUX_MAX_MEGAPIXELS", env)
+    monkeypatch.setattr(rawpy, "imread", lambda p: _FakeLibRaw(w, h))
+    with pytest.raises(InputError, match=pattern) as e:
+        _open_libraw(f, "unknown")
+    assert str(e.value).startswith(f"{f}: ")
