@@ -47,11 +47,11 @@ class JpegXmp:
     extended: str
 
 
-def _read(path: str | PathLike[str]) -> bytes:
+def _read(path: str | PathLike[str], what: str = "file") -> bytes:
     """The bytes of a regular file of at most :data:`MAX_FILE` (a FIFO or device is refused)."""
     from rawlux.core.limits import read_capped_bytes
 
-    return read_capped_bytes(path, MAX_FILE, "file")
+    return read_capped_bytes(path, MAX_FILE, what)
 
 
 def jpeg_xmp(data: bytes, path: str | PathLike[str] | None = None) -> JpegXmp:
@@ -399,7 +399,7 @@ def read_embedded_original(path: str | PathLike[str]) -> np.ndarray | None:
 def read_depth_image(path: str | PathLike[str], *, near_is_white: bool = False) -> DepthMap:
     """A depth picture given by the user (PNG/JPEG/TIFF, 8 or 16 bit, grey or RGB). Default:
     Google's convention, dark = near, bright = far; ``near_is_white`` for disparity pictures."""
-    data = _read(path)
+    data = _read(path, "depth image")
     values = _decode_picture(data, "depth image", path)
     if values.size == 0:
         raise UnsupportedInput("depth image is empty", path)
