@@ -421,3 +421,15 @@ def test_libraw_sizes_are_checked_before_unpacking(tmp_path, monkeypatch, w, h, 
     with pytest.raises(InputError, match=pattern) as e:
         _open_libraw(f, "unknown")
     assert str(e.value).startswith(f"{f}: ")
+
+
+def test_lut_size_against_the_budget(monkeypatch):
+    """The LUT table's bytes (size^3 x 3 x 12: parsed float64 + float32 LUT) are checked against
+    the memory budget when its size line is read, before any row is."""
+    from rawlux.core.errors import ImageTooLarge
+    from rawlux.io.cube import parse_cube
+
+    monkeypatch.setenv("RAWLUX_MAX_MEGAPIXELS", "1")  # 64 MB
+    with pytest.raises(ImageTooLarge, match=r"^x\.cube: a LUT_3D_SIZE 256 table needs about 0\.604 GB"):
+        parse_cube("LUT_3D_SIZE 256\n" + "0 0 0\n" * 10, "x.cube")
+    assert parse_cube("LUT_3D_SIZE 2\n" + "0 0 0\n" * 8, "x.cube").size == 2

@@ -54,7 +54,12 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
         task = bar.add_task("merging", total=len(frames) + 1)
 
         def tick(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, description=message)
+            from rich.markup import escape
+
+            from rawlux.core.limits import terminal_safe
+
+            # file names in the message: no rich markup, no control characters
+            bar.update(task, completed=done, total=total, description=escape(terminal_safe(message)))
 
         merged = merge_burst(frames, reference, progress=tick)
     if output.suffix.lower() == ".dng":

@@ -86,6 +86,10 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
                 hi = MAX_1D if head == "LUT_1D_SIZE" else MAX_3D
                 if not 2 <= n <= hi:
                     raise CorruptInput(f"line {line_no}: {head} {n} is outside [2, {hi}]", p)
+                from rawlux.core.limits import check_bytes
+
+                # the parsed table (float64) and the LUT (float32), before reading the rows
+                check_bytes((n if head == "LUT_1D_SIZE" else n ** 3) * 3 * 12, f"a {head} {n} table", p)
                 if head == "LUT_1D_SIZE":
                     size1 = n
                 else:
