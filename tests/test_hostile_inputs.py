@@ -433,3 +433,26 @@ def test_lut_size_against_the_budget(monkeypatch):
     with pytest.raises(ImageTooLarge, match=r"^x\.cube: a LUT_3D_SIZE 256 table needs about 0\.604 GB"):
         parse_cube("LUT_3D_SIZE 256\n" + "0 0 0\n" * 10, "x.cube")
     assert parse_cube("LUT_3D_SIZE 2\n" + "0 0 0\n" * 8, "x.cube").size == 2
+
+
+def test_editor_svg_logo_still_renders(tmp_path):
+    """A logo as Inkscape saves it (DOCTYPE, metadata, sodipodi:namedview with a centre of -2.4e6,
+    mm sizes, gradient, transform) passes the SVG checks and renders (2 cm x 6 cm -> 3584 x 1024)."""
+    from rawlux.io.logo import load_logo
+
+    ns = ('xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+          'xmlns:sodipodi="http://sodipodi.sourceforge.net/DTD/sodipodi-0.dtd" '
+          'xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape"')
+    f = tmp_path / "ink.svg"
+    f.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" '
+        '"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n'
+        f'<svg {ns} width="210mm" height="60mm" viewBox="0 0 210 60" inkscape:version="1.0 (4035a4fb49)">'
+        '<defs><linearGradient id="g"><stop offset="0" stop-color="#f00"/><stop offset="1" '
+        'stop-color="#00f"/></linearGradient></defs>'
+        '<sodipodi:namedview inkscape:cx="-2400000.5" inkscape:zoom="0.35"/>'
+        '<g transform="translate(-10.5,-20.25) scale(1.0)"><path style="fill:url(#g)" '
+        'd="m 20.5,30.25 h 50 v 30 h -50 z" sodipodi:nodetypes="ccccc"/></g></svg>')
+    a = load_logo(f)
+    assert a.shape == (1024, 3584, 4)
+    assert a[512, 200, 3] == 1.0 and a[512, 200, 0] > 0.9 and a[512, 1500, 3] == 0.0

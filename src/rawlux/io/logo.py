@@ -52,6 +52,8 @@ _POINTS_CHARS = re.compile(r"[^Ee0-9.,+\-\s]")
 _NOT_NUMERIC = {"id", "class", "href", "src", "font-family", "lang", "space", "version", "baseProfile"}
 
 _XLINK = "{http://www.w3.org/1999/xlink}href"
+_XLINK_NS = "{http://www.w3.org/1999/xlink}"
+_SVG_NS = "{http://www.w3.org/2000/svg}"
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
 
 
@@ -181,7 +183,12 @@ def _check_numbers(root: Any, p: Path) -> None:
     stack = [(root, 1.0)]
     while stack:
         e, scale = stack.pop()
+        tag = e.tag if isinstance(e.tag, str) else ""
+        if tag.startswith("{") and not tag.startswith(_SVG_NS):  # editor metadata (Inkscape...)
+            continue  # cairosvg does not draw it
         for key, val in e.attrib.items():
+            if key.startswith("{") and not key.startswith(_XLINK_NS):
+                continue  # sodipodi:/inkscape: attributes are not drawn either
             k = _local(key) if key.startswith("{") else key
             if k in _NOT_NUMERIC or val.lstrip().lower().startswith("data:"):
                 continue
