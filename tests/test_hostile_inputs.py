@@ -278,8 +278,13 @@ def test_output_symlink_input_and_clashes_refused_before_work(material, tmp_path
     res = _develop([str(raw), "-o", str(link)], monkeypatch)
     assert res.exit_code == 4 and f"{link}: output is a symbolic link" in res.stderr
     assert victim.read_bytes() == b"keep"
-    res = _develop([str(raw), "-o", str(raw)], monkeypatch)
+    res = _develop([str(raw), "-o", str(raw)], monkeypatch)  # .dng is no output format
+    assert res.exit_code == 4 and "unknown output extension '.dng'" in res.stderr
+    as_tif = tmp_path / "b.tif"  # a DNG named .tif is still read as a raw (by content)
+    as_tif.write_bytes(raw.read_bytes())
+    res = _develop([str(as_tif), "-o", str(tmp_path / "." / "b.tif")], monkeypatch)
     assert res.exit_code == 4 and "refusing to overwrite an input file" in res.stderr
+    assert as_tif.read_bytes() == raw.read_bytes()
     out = tmp_path / "out"
     res = _develop([str(raw), "--out-dir", str(out), "--format", "jpg/../../x.jpg"], monkeypatch)
     assert res.exit_code == 2 and "is not a file extension" in res.stderr
@@ -293,14 +298,19 @@ def test_output_symlink_input_and_clashes_refused_before_work(material, tmp_path
 
 def test_check_outputs_unit(tmp_path):
     from rawlux.core.errors import OutputError
-    from rawlux.io.safety import check_outputs
+    from rawlux.app.outputs import check_outputs
 
     a, b = tmp_path / "a.jpg", tmp_path / "b.png"
-    assert check_outputs([a, None, b], [tmp_path / "in.dng"]) == [a, b]
+    assert check_outputs([a, None, b], inputs=[tmp_path / "in.dng"]) == [a, b]
     with pytest.raises(OutputError, match=r"two outputs would be written to this same file"):
         check_outputs([a, tmp_path / "." / "a.jpg"])  # --save-depth equal to -o
+    (tmp_path / "d").mkdir()
     with pytest.raises(OutputError, match=r"outside --out-dir"):
         check_outputs([tmp_path / "d" / ".." / "x.jpg"], out_dir=tmp_path / "d")
+    with pytest.raises(OutputError, match=r"unknown output extension '.dng'"):
+        check_outputs([tmp_path / "x.dng"])  # the extension check comes with the rules
+    with pytest.raises(OutputError, match=r"output directory does not exist"):
+        check_outputs([tmp_path / "nowhere" / "x.jpg"])
     (tmp_path / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
     with pytest.raises(OutputError, match=r"symbolic link"):
         check_outputs([tmp_path / "dangling.jpg"])
@@ -318,7 +328,7 @@ def test_sigterm_while_writing_leaves_no_temp_file(tmp_path, monkeypatch):
     """SIGTERM arrives while the encoder writes: like Ctrl-C, the temp file is removed, the
     target is untouched and the CLI reports "interrupted" (exit 130)."""
     import rawlux.io.write as write
-    from rawlux.io.safety import Terminated, handle_sigterm
+    from rawlux.cli.common import Terminated, handle_sigterm
     from rawlux.io.photo import open_photo
 
     img = open_photo(DIR / inputs.PHOTO)

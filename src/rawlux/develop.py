@@ -1,7 +1,7 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
 The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+options and :class:`~rawlux.core.pipeline.Pipeline` checks the contract chain once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
 from rawlux.core.params import StageParams, param
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+from rawlux.core.pipeline import Pipeline, Stage, StageDef
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
@@ -75,7 +75,7 @@ def _params(module: str, cls: str, **kw: Any) -> StageParams:
 
 def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
     """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None)."""
-    from rawlux.isp.white_balance import parse_wb
+    from rawlux.isp.white_balance import parse_wb  # lazy: `import rawlux` loads no stage module
 
     defs = stage_definitions()
     demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
@@ -124,11 +124,11 @@ def develop(
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
         else:
-            from rawlux.io.raw import open_raw
+            from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
         if lut is not None and not hasattr(lut, "table"):
-            from rawlux.io.cube import read_cube
+            from rawlux.io.cube import read_cube  # lazy: `import rawlux` stays light
 
             lut = read_cube(lut)
-        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+        return build_pipeline(opts, lut).run_plan(raw, on_stage=on_stage)

@@ -285,8 +285,9 @@ def mutants(target: str, seed: int, count: int) -> Iterator[tuple[str, bytes]]:
         yield f"{target}-{seed}-{i}", t.mutate(r.choice(seeds), r)
 
 
-def run_one(target: str, path: Path) -> str:
-    """Run one mutant file; its outcome class."""
+def run_one(target: str, path: Path, slow_s: float | None = SLOW_S) -> str:
+    """Run one mutant file; its outcome class (``SLOW`` above ``slow_s`` seconds; None: never,
+    for tests, whose hang guard is an alarm)."""
     from rawlux.core.errors import RawluxError
 
     t = TARGETS[target]
@@ -308,16 +309,21 @@ def run_one(target: str, path: Path) -> str:
         out = "ESCAPE:RecursionError"
     except Exception as e:  # noqa: BLE001 - exactly what the fuzzer looks for
         out = f"ESCAPE:{type(e).__name__}"
-    if time.monotonic() - t0 > SLOW_S and not out.startswith("ESCAPE"):
+    if slow_s is not None and time.monotonic() - t0 > slow_s and not out.startswith("ESCAPE"):
         out = "SLOW"
     return out
 
 
 def run_target(target: str, folder: Path, seed: int, count: int, seconds: float | None = None,
-               keep: Path | None = None, verbose: bool = False) -> tuple[Counter, int]:
-    """Run mutants of ``target`` in ``folder``; (outcome counts, number run)."""
+               keep: Path | None = None, verbose: bool = False,
+               slow_s: float | None = SLOW_S) -> tuple[Counter, int]:
+    """Run mutants of ``target`` in ``folder``; (outcome counts, number run). The seeds run
+    once first, untimed (imports, JIT compilation), so ``SLOW`` means the mutant."""
     t = TARGETS[target]
     path = folder / f"mutant{t.suffix}"
+    for blob in t.seeds():
+        path.write_bytes(blob)
+        run_one(target, path, slow_s=None)
     outcomes: Counter = Counter()
     t0 = time.monotonic()
     n = 0
@@ -325,7 +331,7 @@ def run_target(target: str, folder: Path, seed: int, count: int, seconds: float 
         if seconds is not None and time.monotonic() - t0 > seconds:
             break
         path.write_bytes(blob)
-        out = run_one(target, path)
+        out = run_one(target, path, slow_s=slow_s)
         outcomes[out] += 1
         n += 1
         if verbose or out.startswith(BUG_PREFIXES):

@@ -1,12 +1,14 @@
 """CLI plumbing shared by every command: error guard, progress, option parsing.
 
-The CLI touches no pixels: it turns arguments into parameters and calls the library.
+The CLI touches no pixels: it turns arguments into parameters and calls :mod:`rawlux.app`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -32,14 +34,33 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     sys.stderr.write(f"rawlux: warning: {terminal_safe(message)}\n")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interruption: writers remove their temp files as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM behave like SIGINT in this process (writers clean up their temp files, the
+    CLI prints "interrupted" and exits 130). Only from the main thread and only when SIGTERM still
+    has its default action (an embedding application's own handler is kept)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
+        pass
+
+
 def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
     """Run ``fn``; on a :class:`RawluxError` print its one line and exit with its code.
 
     Any other exception is reported as one line too (set ``RAWLUX_DEBUG=1`` for the traceback).
     """
     from rawlux.core.errors import RawluxError
-
-    from rawlux.io.safety import handle_sigterm
 
     warnings.showwarning = _show_warning
     handle_sigterm()  # SIGTERM like Ctrl-C: temp files removed, exit 130
@@ -88,9 +109,11 @@ def progress(total: int, description: str, enabled: bool = True) -> Any:
 
 def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path | None,
                     fmt: str) -> list[Path]:
-    """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format``."""
+    """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format`` (an
+    extension only: no ``/`` or ``..``). The paths are checked by the app
+    (:func:`rawlux.app.outputs.check_outputs`, with ``out_dir``) before any work."""
     from rawlux.core.errors import InvalidParameter
-    from rawlux.io.safety import check_extension_name, check_outputs
+    from rawlux.app.outputs import check_extension_name
 
     inputs = list(inputs)
     if output is not None and out_dir is not None:
@@ -98,7 +121,7 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
     if output is not None:
         if len(inputs) != 1:
             raise InvalidParameter(f"-o/--output takes one input, got {len(inputs)}; use --out-dir")
-        return check_outputs([output], inputs)
+        return [output]
     if out_dir is None:
         raise InvalidParameter("no output: give -o OUT or --out-dir DIR")
     ext = check_extension_name(fmt)
@@ -108,48 +131,14 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
         if dst in seen:
             raise InvalidParameter(f"{src} and {seen[dst]} would both write {dst}")
         seen[dst] = src
-    return check_outputs(outs, inputs, out_dir=out_dir)
+    return outs
 
 
-# ------------------------------------------------------------------ one photo-or-raw decision
+def __getattr__(name: str) -> Any:
+    """``load_raw`` and ``open_image`` moved to :mod:`rawlux.app.inputs` (issue 12); resolved
+    lazily here for code written against the old place (``rawlux --help`` stays light)."""
+    if name in ("load_raw", "open_image"):
+        from rawlux.app import inputs
 
-
-def load_raw(path: Path, **raw_kw: Any) -> Any:
-    """Open a raw for developing: refuse a photo (decided by :func:`rawlux.io.probe.input_kind`,
-    the same decision every command uses) and a raw without image data (all pixels zero, e.g. a
-    metadata-only DNG) with a one-line error."""
-    from rawlux.core.errors import CorruptInput, UnsupportedInput
-    from rawlux.io.probe import input_kind
-    from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
-    from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
-
-    if input_kind(path, cfa=raw_kw.get("cfa")) == "photo":
-        kind = sniff(read_head(path))
-        hint = ("; for a bare Bayer mosaic pass --cfa RGGB|BGGR|GRBG|GBRG" if kind in ("png", "tiff")
-                else "; developed photos go to `rawlux frame` or `rawlux portrait`")
-        raise UnsupportedInput(f"is {FORMAT_NAMES.get(kind, 'a photo')}, not a raw file{hint}", path)
-    with warnings.catch_warnings():  # the error below says it once
-        warnings.simplefilter("ignore", EmptyRawWarning)
-        raw = open_raw(path, **raw_kw)
-    reason = empty_pixels_reason(raw)
-    if reason:
-        raise CorruptInput(f"no image to develop: {reason}", path)
-    return raw
-
-
-def open_image(path: Path, *, look: str | None = None, color_space: str = "srgb",
-               note: Callable[[str], None] | None = None) -> Any:
-    """A display-encoded Image from any input: a photo is decoded as it is, a raw (by content,
-    see :func:`rawlux.io.probe.input_kind`) is developed with ``look`` (default: the develop
-    default) into ``color_space``. ``note`` receives a message when ``look`` cannot apply."""
-    from rawlux.io.probe import input_kind
-
-    if input_kind(path) == "photo":
-        from rawlux.io.photo import open_photo
-
-        if look and note is not None:
-            note("--look applies to raw input only; the photo keeps its rendering")
-        return open_photo(path)
-    from rawlux.develop import DEFAULT_LOOK, develop
-
-    return develop(load_raw(path), look=look or DEFAULT_LOOK, color_space=color_space)
+        return getattr(inputs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from typing import Iterator
 import numpy as np
 
 from rawlux.core.errors import CorruptInput, OutputError
-from rawlux.looks.lut import ENCODINGS, Lut
+from rawlux.core.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536

@@ -13,13 +13,12 @@ at its peak (float32 RGB stage buffers, warp maps, the output). :func:`max_megap
 
 from __future__ import annotations
 
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from rawlux.core.errors import ImageTooLarge, MissingInput
+from rawlux.core.errors import ImageTooLarge, MissingInput, warn_input
 from rawlux.core.limits import (  # the budget lives in core (frame/ uses it too)
     DEVELOP_BYTES_PER_PIXEL,
     ENV_MAX_MEGAPIXELS,
@@ -181,8 +180,6 @@ def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
             except (OSError, ValueError):
                 pass
         if ok and msgs:
-            from rawlux.io.dng import warn_input
-
             said = "; ".join(msgs[:3])
             warn_input(path, f"the decoder reported damaged data ({said}); pixels may be wrong")
 
@@ -273,20 +270,23 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check_outputs(
-    outputs: "list[str | os.PathLike[str] | None]",
-    inputs: "list[str | os.PathLike[str] | None]" = (),  # type: ignore[assignment]
+def check_output_paths(
+    outputs: "Iterable[str | os.PathLike[str] | None]",
+    inputs: "Iterable[str | os.PathLike[str] | None]" = (),
     *,
     out_dir: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
-    """Check every output path of one command before any work starts; the paths as Path.
+    """The rules every output path obeys, checked before any work starts; the paths as Path.
+    Commands call them through :func:`rawlux.app.outputs.check_outputs` (which adds the
+    extension check); :func:`rawlux.io.write.save` calls them again just before it writes.
 
     Refuses (:class:`OutputError` naming the output): an output that is a symbolic link (even a
-    dangling one: writing would follow it) or an existing directory; an output that is the same
-    file as an input (also through links) or as another output (``--save-depth`` equal to
-    ``-o``, two inputs that map to one name in ``--out-dir``, case-insensitively on
-    case-insensitive file systems); with ``out_dir``, an output whose resolved path leaves it
-    (``--format 'jpg/../../x.jpg'``). ``None`` entries (options not given) are skipped.
+    dangling one: writing would follow it) or an existing directory; a missing or read-only
+    output directory; an output that is the same file as an input (also through links) or as
+    another output (``--save-depth`` equal to ``-o``, two inputs that map to one name in
+    ``--out-dir``, case-insensitively on case-insensitive file systems); with ``out_dir``, an
+    output whose resolved path leaves it (``--format 'jpg/../../x.jpg'``). ``None`` entries
+    (options not given) are skipped.
     """
     from rawlux.core.errors import OutputError
 
@@ -299,6 +299,11 @@ def check_outputs(
             raise OutputError("output is a symbolic link; refusing to write through it", o)
         if o.is_dir():
             raise OutputError("output path is a directory", o)
+        parent = o.parent if str(o.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError("output directory does not exist", o)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError("output directory is not writable", o)
         if base is not None:
             real = Path(os.path.realpath(o))
             if real.parent != base and base not in real.parents:
@@ -315,40 +320,3 @@ def check_outputs(
                               f"on case-insensitive file systems", o)
         seen[key] = seen[fold] = o
     return outs
-
-
-def check_extension_name(fmt: str) -> str:
-    """An output format given as an extension (``jpg``, ``.tif``) -> lower case without the dot;
-    refuses anything but 1-10 ASCII letters and digits (no ``/``, ``..``, spaces)."""
-    import re
-
-    from rawlux.core.errors import InvalidParameter
-
-    ext = str(fmt).strip().lower().lstrip(".")
-    if not re.fullmatch(r"[a-z0-9]{1,10}", ext):
-        raise InvalidParameter(f"--format {fmt[:40]!r} is not a file extension (like jpg, tif, png)")
-    return ext
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered as an interruption: writers remove their temp files as for Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
-def handle_sigterm() -> None:
-    """Make SIGTERM behave like SIGINT in this process (writers clean up their temp files, the
-    CLI prints "interrupted" and exits 130). Only from the main thread and only when SIGTERM still
-    has its default action (an embedding application's own handler is kept)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
-        pass

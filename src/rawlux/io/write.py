@@ -33,8 +33,9 @@ import numpy as np
 from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
+from rawlux.core.version import __version__
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
-from rawlux.core.memory import reuse_freed_memory
+from rawlux.io.icc import profile_bytes
 
 FORMATS = {
     ".jpg": "jpeg",
@@ -228,10 +229,6 @@ def _dms(deg: float) -> tuple[Any, Any, Any]:
 
 
 def _software() -> str:
-    try:
-        from rawlux import __version__
-    except ImportError:  # pragma: no cover
-        __version__ = "?"
     return f"rawlux {__version__}"
 
 
@@ -559,8 +556,6 @@ def _check_image(img: Any, path: Path, fmt: str | None) -> None:
 
 
 def _icc_for(img: Image) -> bytes:
-    from rawlux.io.icc import profile_bytes
-
     extra = img.metadata.extra or {}
     src_icc = extra.get("icc")
     if src_icc and extra.get("icc_space") == img.space.value:
@@ -619,19 +614,12 @@ def save(
             f"bit depth {bits} is not supported for {kind}{fmt}; valid: {', '.join(map(str, depths))}"
         )
     p = Path(os.path.abspath(p))
-    if p.is_dir():
-        raise OutputError("output path is a directory", p)
-    parent = p.parent
-    if not parent.is_dir():
-        raise OutputError("output directory does not exist", p)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError("output directory is not writable", p)
-    from rawlux.io.safety import check_outputs
+    from rawlux.io.safety import check_output_paths
 
-    check_outputs([p], list(protect))  # not a symlink, not an input
+    # not a symlink or directory, an existing writable directory, not an input
+    check_output_paths([p], list(protect))
 
-    with reuse_freed_memory():  # quantised pixels + encoder buffers reuse freed heap pages
-        return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
+    return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
 
 
 def _exif_or_warn(img: Image, p: Path) -> bytes | None:
@@ -663,8 +651,6 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
     parent = p.parent
     scene = is_scene_referred(img)
     if scene:
-        from rawlux.io.icc import profile_bytes
-
         icc = profile_bytes(ColorSpace.REC2020, linear=True)
     else:
         icc = _icc_for(img)

@@ -31,8 +31,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from rawlux.core import datafiles
 from rawlux.core.errors import InvalidParameter, RawluxError
 from rawlux.core.params import StageParams, param
+from rawlux.looks.tone import solve_curve
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,6 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
     kw["hue"] = tuple(_section(HueSpec, h, f"hue[{i}]", p) for i, h in enumerate(hues))
     spec = LookSpec(name=look_name.strip().lower(), description=desc, source=p, **kw)
     try:  # the tone curve must be solvable
-        from rawlux.looks.tone import solve_curve
 
         solve_curve(spec.tone.grey, spec.tone.contrast, spec.tone.white)
     except RawluxError as err:
@@ -243,13 +244,9 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
 
 
 def load_look_file(path: str | os.PathLike[str]) -> LookSpec:
-    """Read one look TOML file through :func:`rawlux.core.limits.load_toml` (regular files only,
-    size-capped, nesting-limited; errors: MissingInput, CorruptInput, InvalidParameter naming
-    the file and key)."""
-    from rawlux.core.limits import load_toml
-
+    """Read one look TOML file (errors: MissingInput, InvalidParameter naming file and key)."""
     p = Path(path)
-    return parse_look(load_toml(p, "look file"), p)
+    return parse_look(datafiles.read_toml(p, datafiles.LOOKS), p)
 
 
 def with_changes(spec: LookSpec, **changes: Any) -> LookSpec:
