@@ -145,11 +145,17 @@ def _stamp(p: Path) -> tuple[int, int]:
     return st.st_mtime_ns, st.st_size
 
 
+def bytes_hash(data: bytes) -> str:
+    """sha256 hex digest of ``data``: the one content hash of data files (file references in
+    recipes, :func:`content_hash`, LUTs hashed from the bytes they were parsed from)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 @lru_cache(maxsize=128)
-def _hash(path: str, stamp: tuple[int, int]) -> str:
-    fd, _ = open_regular(path, "file")  # regular files only (no FIFO or device); streamed
+def _hash(path: str, stamp: tuple[int, int], what: str = "file") -> str:
+    fd, _ = open_regular(path, what)  # regular files only (no FIFO or device); streamed
     try:
-        h = hashlib.sha256()
+        h = hashlib.sha256()  # = bytes_hash of the whole content
         while chunk := os.read(fd, 1 << 20):
             h.update(chunk)
         return h.hexdigest()
@@ -157,12 +163,11 @@ def _hash(path: str, stamp: tuple[int, int]) -> str:
         os.close(fd)
 
 
-def content_hash(path: str | os.PathLike[str]) -> str:
-    """sha256 hex digest of a file's content (cached by modification time and size)."""
+def content_hash(path: str | os.PathLike[str], what: str = "file") -> str:
+    """sha256 hex digest of a regular file's content (cached by modification time and size).
+    A missing file, a FIFO, a device or a directory -> :class:`MissingInput` naming ``what``."""
     p = Path(path).resolve()
-    if not p.is_file():
-        raise MissingInput("file not found", p)
-    return _hash(str(p), _stamp(p))
+    return _hash(str(p), _stamp(p), what)
 
 
 _parsed: dict[tuple[str, str, tuple[int, int], Callable[..., Any]], Any] = {}
