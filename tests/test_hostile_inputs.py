@@ -296,6 +296,41 @@ def test_output_symlink_input_and_clashes_refused_before_work(material, tmp_path
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_recipe_files_hostile(material, tmp_path, monkeypatch):
+    """--recipe reads through core.limits (FIFO, size, nesting refused naming the recipe);
+    --save-recipe and --sidecar outputs obey the output rules (no symlink, not the --recipe)."""
+    raw = tmp_path / "a.dng"
+    raw.write_bytes(material["raw"].read_bytes())
+    out = tmp_path / "a.jpg"
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"rawlux_recipe": 2, "stages": ' + "[" * 5000 + "]" * 5000 + "}")
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# x\n" * 400_000)
+    cases = [(material["fifo"], "recipe is a FIFO; only regular files are read"),
+             (deep, "recipe nests 5001 levels deep at line 1"),
+             (big, "recipe is 1.5 MB, above the 1.0 MB limit")]
+    for recipe, msg in cases:
+        res = _develop([str(raw), "-o", str(out), "--recipe", str(recipe)], monkeypatch)
+        assert res.exit_code != 0 and res.stderr.startswith(f"rawlux: error: {recipe}: "), res.stderr
+        assert msg in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert not out.exists()
+    good = tmp_path / "r.toml"
+    res = _develop([str(raw), "-o", str(out), "--save-recipe", str(good)], monkeypatch)
+    assert res.exit_code == 0 and good.is_file(), res.stderr
+    out.unlink()
+    before = good.read_bytes()
+    res = _develop([str(raw), "-o", str(out), "--recipe", str(good), "--save-recipe",
+                    str(tmp_path / "." / "r.toml")], monkeypatch)
+    assert res.exit_code == 4 and "refusing to overwrite an input file" in res.stderr
+    assert good.read_bytes() == before and not out.exists()
+    victim = tmp_path / "victim.toml"
+    victim.write_text("keep")
+    (tmp_path / "a.jpg.rawlux.toml").symlink_to(victim)
+    res = _develop([str(raw), "-o", str(out), "--sidecar"], monkeypatch)
+    assert res.exit_code == 4 and "output is a symbolic link" in res.stderr
+    assert victim.read_text() == "keep" and not out.exists()
+
+
 def test_check_outputs_unit(tmp_path):
     from rawlux.core.errors import OutputError
     from rawlux.app.outputs import check_outputs

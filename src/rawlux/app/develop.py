@@ -17,6 +17,8 @@ Public functions (called by ``cli``, ``batch`` and ``studio``):
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from os import PathLike
@@ -84,7 +86,11 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
     output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
     be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
     reference files, not objects loaded in memory."""
-    outs = check_outputs(outputs, inputs=inputs, out_dir=out_dir)
+    ins = [*inputs, *([recipe] if isinstance(recipe, (str, os.PathLike)) else [])]
+    outs = check_outputs(outputs, inputs=ins, out_dir=out_dir)
+    recipe_outs = [save_recipe, *([sidecar_path(o) for o in outs] if sidecar else [])]
+    check_outputs([*outs, *recipe_outs], inputs=ins,  # recipe files obey the same rules
+                  extensions=[*{o.suffix.lower() for o in outs}, ".toml", ".json"])
     rec = develop_recipe(options, recipe=recipe, lut=lut)
     if any(o.suffix.lower() == ".exr" for o in outs) and not rec["output"].scene_referred:
         given = options if isinstance(options, Mapping) else {}

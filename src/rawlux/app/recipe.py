@@ -290,20 +290,25 @@ def migrate(data: Mapping[str, Any], source: str = "<recipe>") -> dict[str, Any]
 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
-    """Read a ``.toml`` or ``.json`` recipe (decided by content: JSON starts with ``{``)."""
-    from rawlux.core.errors import CorruptInput, MissingInput
+    """Read a ``.toml`` or ``.json`` recipe (decided by content: JSON starts with ``{``) through
+    :func:`rawlux.core.limits.read_capped_bytes` (regular files only, at most 1 MB) with the
+    data-file nesting limit (:data:`~rawlux.core.limits.MAX_TOML_DEPTH`, checked by a linear
+    scan before either parser recurses). Missing/FIFO/device -> MissingInput; too large, not
+    UTF-8, malformed or too deep -> CorruptInput; bad values -> InvalidParameter; all naming
+    the file."""
+    from rawlux.core.errors import CorruptInput
+    from rawlux.core.limits import MAX_TOML_DEPTH, read_capped_bytes, toml_nesting
 
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise MissingInput(f"cannot read recipe: {exc.strerror or exc}", p) from None
-    if len(raw) > 1 << 20:
-        raise CorruptInput("recipe is larger than 1 MB", p)
+    raw = read_capped_bytes(p, 1 << 20, "recipe")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CorruptInput("recipe is not UTF-8 text", p) from None
+    depth, line = toml_nesting(text)  # JSON and TOML alike: brackets outside strings
+    if depth > MAX_TOML_DEPTH:
+        raise CorruptInput(f"recipe nests {depth} levels deep at line {line}, above the limit of "
+                           f"{MAX_TOML_DEPTH}", p)
     try:
         if text.lstrip().startswith("{"):
             data = json.loads(text)
@@ -313,6 +318,8 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
             data = tomllib.loads(text)
     except (ValueError, RecursionError) as exc:
         raise CorruptInput(f"malformed recipe: {' '.join(str(exc).split())}", p) from None
+    if not isinstance(data, dict):
+        raise CorruptInput(f"malformed recipe: a {type(data).__name__}, not a table", p)
     try:
         return Recipe.from_dict(data, str(p))
     except InvalidParameter as err:
