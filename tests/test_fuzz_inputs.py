@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # tests.hostile is imported from the checkout roo
 from tests.hostile import inputfuzz  # noqa: E402
 from tests.test_hostile_inputs import _bounded  # noqa: E402
 
-COUNT = {"cube": 50, "look": 40, "layout": 50, "template": 60, "svg": 40, "xmp": 50}
+COUNT = {"cube": 50, "look": 40, "layout": 50, "template": 60, "svg": 40, "xmp": 50, "recipe": 60}
 
 
 @pytest.mark.parametrize("target", sorted(inputfuzz.TARGETS))

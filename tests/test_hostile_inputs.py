@@ -331,6 +331,23 @@ def test_recipe_files_hostile(material, tmp_path, monkeypatch):
     assert victim.read_text() == "keep" and not out.exists()
 
 
+@pytest.mark.parametrize("text, msg", [
+    ('rawlux_recipe = 2\n[stages.look]\n_version = nan\n', "stages.look._version must be a whole number"),
+    ('rawlux_recipe = 2\n[stages.look]\nlook = "{"\n', "stages.look.look: unknown look '{'"),
+])
+def test_recipe_fuzz_findings(tmp_path, text, msg):
+    """Found by the recipe fuzz target: a NaN stage version (was ValueError) and an unknown look
+    name (was found mid-develop, not naming the recipe) fail when the recipe is read."""
+    from rawlux.app.recipe import load_recipe
+    from rawlux.core.errors import InvalidParameter
+
+    p = tmp_path / "r.toml"
+    p.write_text(text)
+    with pytest.raises(InvalidParameter) as err:
+        load_recipe(p)
+    assert str(err.value).startswith(f"{p}: ") and msg in str(err.value), str(err.value)
+
+
 def test_check_outputs_unit(tmp_path):
     from rawlux.core.errors import OutputError
     from rawlux.app.outputs import check_outputs

@@ -1,5 +1,5 @@
 """Structure-aware fuzzing of rawlux's other parsers: ``.cube`` LUTs, GDepth XMP in JPEGs, look
-and layout TOML, caption templates and SVG logos (the DNG path is ``dngfuzz.py``).
+and layout TOML, caption templates, SVG logos and develop recipes (TOML/JSON) (the DNG path is ``dngfuzz.py``).
 
 Each :data:`TARGETS` entry has seeds (valid files made here or rawlux's own built-in data files)
 and a mutator that knows the format's tokens: numbers become NaN/inf/huge/negative/non-ASCII
@@ -132,6 +132,21 @@ LAYOUT_TOKENS = ["margin = { top = 2.0, right = 2.0, bottom = 2.0, left = 2.0 }"
                  "text = \"{{}}{model!r}\"", "when = \"logo\"", "side = \"top\"", "[zone]"]
 
 
+def _recipe_seeds() -> list[bytes]:
+    from rawlux.app.recipe import Recipe
+
+    rec = Recipe.default()
+    v1 = b'{"rawlux_recipe": 1, "options": {"look": "vivid", "exposure": 0.5, "wb": "5500,3"}}'
+    return [rec.to_toml().encode(), rec.to_json().encode(),
+            rec.with_options(look="mono", exposure=-1.0).to_toml().encode(), v1]
+
+
+RECIPE_TOKENS = ["rawlux_recipe = 1", "rawlux_recipe = 99", "[stages.look]", "[stages.bogus]",
+                 "look = \"/dev/zero\"", "look = \"../../x.toml\"", "exposure_ev = 1e308",
+                 "method = \"melt\"", "strength = nan", "lut = { path = \"/dev/zero\", sha256 = \"0\" }",
+                 "[stages.output.x.y.z]", "\"stages\": {", "denoise = -1", "wb = \"99999,-99\""]
+
+
 TEMPLATE_SEEDS = [b"{model} \xc2\xb7 {focal} \xc2\xb7 {fnumber} \xc2\xb7 {exposure} \xc2\xb7 {iso}",
                   b"{camera} | {lens} | {date:%d %b %Y} {time}", b"{make:upper} {focal:.0f}mm {gps:dms}",
                   b"{{literal}} {artist} {copyright}"]
@@ -233,6 +248,22 @@ def run_layout(path: Path) -> None:
     apply_frame(_img(48, 64), load_layout_file(path), logo=np.ones((4, 8, 4), np.float32))
 
 
+_TINY_RAW: list = []
+
+
+def run_recipe(path: Path) -> None:
+    """Read the recipe, build its pipeline and develop a tiny raw with it."""
+    from rawlux.app.develop import develop_image
+    from rawlux.app.recipe import load_recipe
+
+    if not _TINY_RAW:
+        from tests.hostile.dngfuzz import _seed_raw
+
+        _TINY_RAW.append(_seed_raw("bayer"))
+    rec = load_recipe(path)
+    develop_image(_TINY_RAW[0], recipe=rec)
+
+
 def run_template(path: Path) -> None:
     from rawlux.frame import apply_frame
     from rawlux.frame.template import format_template, parse_template
@@ -273,6 +304,7 @@ TARGETS: dict[str, Target] = {
                        lambda s, r: _mutate_text(s, r, TEMPLATE_TOKENS, "{"), run_template, False),
     "svg": Target(".svg", _svg_seeds, lambda s, r: _mutate_text(s, r, SVG_TOKENS, "<g>"), run_svg),
     "xmp": Target(".jpg", _xmp_seeds, _mutate_xmp, run_xmp),
+    "recipe": Target(".toml", _recipe_seeds, lambda s, r: _mutate_text(s, r, RECIPE_TOKENS), run_recipe),
 }
 
 

@@ -191,7 +191,10 @@ class Recipe:
                 raise InvalidParameter(f"{source}: stages.{name} must be a table")
             t = type(base[name])
             saved = dict(saved)
-            ver = int(saved.pop("_version", t.version))
+            ver = saved.pop("_version", t.version)
+            if not isinstance(ver, int) or isinstance(ver, bool) or not 0 <= ver <= 1_000_000:
+                raise InvalidParameter(f"{source}: stages.{name}._version must be a whole number, "
+                                       f"got {str(ver)[:40]!r}")
             merged = {**{k: v for k, v in base[name].to_dict().items() if k != "_version"}}
             if ver < t.version:
                 saved = t.migrate(saved, ver)
@@ -321,7 +324,17 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     if not isinstance(data, dict):
         raise CorruptInput(f"malformed recipe: a {type(data).__name__}, not a table", p)
     try:
-        return Recipe.from_dict(data, str(p))
+        rec = Recipe.from_dict(data, str(p))
+        look = dict(rec.stages).get("look")
+        name = getattr(look, "look", None)
+        if isinstance(name, str):  # a look by name: known before any work, not mid-develop
+            from rawlux.looks.registry import get_look
+
+            try:
+                get_look(name)
+            except InvalidParameter as err:
+                raise InvalidParameter(f"stages.look.look: {err.reason}") from None
+        return rec
     except InvalidParameter as err:
         if err.path is None and not err.reason.startswith(str(p)):
             raise InvalidParameter(f"{p}: {err.reason}") from None
