@@ -162,6 +162,27 @@ def dng_with_make(make: str) -> bytes:
     return build_dng(dataclasses.replace(raw, metadata=md))
 
 
+def nef_like(width: int, height: int, data_bytes: int = 4096) -> bytes:
+    """A minimal Nikon-like TIFF raw that LibRaw opens (Make "NIKON CORPORATION", Model "NIKON
+    D1", one uncompressed 12-bit CFA strip of ``data_bytes``) whose header claims ``width`` x
+    ``height``: LibRaw reports the claimed size before unpacking, rawlux must refuse it first."""
+    make, model = b"NIKON CORPORATION\0", b"NIKON D1\0"
+    n = 14
+    off = 8 + 2 + n * 12 + 4
+    make_off = off
+    model_off = off + len(make)
+    data_off = model_off + len(model)
+    entries = [(254, 4, 1, 0), (256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 12),
+               (259, 3, 1, 1), (262, 3, 1, 32803), (271, 2, len(make), make_off),
+               (272, 2, len(model), model_off), (273, 4, 1, data_off), (277, 3, 1, 1),
+               (278, 4, 1, height), (279, 4, 1, data_bytes), (33421, 3, 2, 2 | (2 << 16)),
+               (33422, 1, 4, 0x02010100)]
+    b = bytearray(b"II*\0" + struct.pack("<IH", 8, n))
+    for e in sorted(entries):
+        b += struct.pack("<HHII", *e)
+    return bytes(b + struct.pack("<I", 0) + make + model + b"\x10" * data_bytes)
+
+
 # ---------------------------------------------------------------------------------------- cases
 
 
@@ -273,6 +294,19 @@ CASES: dict[str, InputCase] = {
     "dng_make_escape.dng": InputCase(
         lambda: dng_with_make("Evil\x1b]0;pwned\x07\x1b[2J"), ("info", "{file}"), 0, None,
         "camera make/model with terminal escapes and rich markup (rawlux info echoed them raw)"),
+    "nef_claims_4000x3000.nef": InputCase(
+        lambda: nef_like(4000, 3000), ("develop", "{file}", "-o", "{out}.jpg"), 2,
+        r"raw_width 4000 x raw_height 3000 cannot be held by a 4305 byte file",
+        "script-made NEF-like TIFF (LibRaw opens it) claiming 12 MP in 4 KB: refused before unpack"),
+    "nef_claims_2000x1500.nef": InputCase(
+        lambda: nef_like(2000, 1500), ("develop", "{file}", "-o", "{out}.jpg"), 2,
+        r"raw image is 2000x1500 px = 3 MP, needs about .* above the memory budget of 1 MP",
+        "NEF-like TIFF claiming 3 MP (plausible for its size) above a 1 MP budget",
+        {"RAWLUX_MAX_MEGAPIXELS": "1"}),
+    "nef_claims_20000x15000.nef": InputCase(
+        lambda: nef_like(20000, 15000), ("develop", "{file}", "-o", "{out}.jpg"), 2,
+        r"raw image is 20000x15000 px = 300 MP, above the limit of 250 MP",
+        "NEF-like TIFF claiming 300 MP (LibRaw would allocate 600 MB at unpack)"),
 }
 
 #: Inputs that are not files in the repository (made at run time): (args, exit, regex).
