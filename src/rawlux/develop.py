@@ -67,6 +67,8 @@ class DevelopOptions(StageParams):
                    "(save as float .tif or .exr)")
     denoise: float = param(0.5, lo=0.0, hi=1.0, doc="raw noise reduction strength (0 = off)")
     sharpen: float = param(0.5, lo=0.0, hi=1.0, doc="capture sharpening amount (0 = off)")
+    profile: str | None = param(None, doc="DNG camera profile (.dcp) used instead of the raw's "
+                                          "own matrices and tables (see look 'camera')")
 
 
 def _params(module: str, cls: str, **kw: Any) -> StageParams:
@@ -127,6 +129,10 @@ def develop(
             from rawlux.io.raw import open_raw
 
             raw = open_raw(raw_or_path)
+        if opts.profile:
+            from rawlux.io.dcp import apply_profile, read_dcp
+
+            raw = apply_profile(raw, *read_dcp(opts.profile))
         if lut is not None and not hasattr(lut, "table"):
             from rawlux.io.cube import read_cube
 

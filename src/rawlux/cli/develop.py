@@ -54,6 +54,9 @@ def register(app: typer.Typer) -> None:
         sharpen: float = typer.Option(0.5, "--sharpen", min=0.0, max=1.0,
                                       help="capture sharpening 0..1 (0 = off)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
+        profile: Optional[Path] = typer.Option(
+            None, "--profile", help="DNG camera profile (.dcp) instead of the raw's own; "
+                                    "--look camera applies its tables and tone curve"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
         white: Optional[float] = typer.Option(None, "--white", help="white level DN (bare mosaic)"),
@@ -78,7 +81,8 @@ def register(app: typer.Typer) -> None:
             options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
                            color_space=color_space, demosaic=demosaic, highlights=highlights,
                            lens_correction=lens_correction, lut_strength=lut_strength,
-                           scene_referred=scene, denoise=denoise, sharpen=sharpen)
+                           scene_referred=scene, denoise=denoise, sharpen=sharpen,
+                           profile=None if profile is None else str(profile))
             DevelopOptions(**options)  # validate once, before any work
             from rawlux.isp.white_balance import parse_wb
 

@@ -348,6 +348,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     if not 1 <= white <= 65535:  # a denormal (a LONG read as FLOAT) would normalise to inf
         raise CorruptInput(f"WhiteLevel {white:g} is outside 1..65535", p)
     crop = _dng.crop_from_tags(tags, data.shape[0], data.shape[1], origin)
+    calibration = _with_dng_profile(p, calibration, data.shape[:2], crop)
     return RawImage(
         data=data,
         cfa=cfa_enum,
@@ -364,6 +365,19 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         metadata=md,
         source=str(p),
     )
+
+
+def _with_dng_profile(p: Path, cal: ColorCalibration, shape: tuple[int, ...], crop: Any,
+                      ) -> ColorCalibration:
+    """``cal`` carrying the DNG's profile tables and gain table map (:mod:`rawlux.io.dcp`)."""
+    from dataclasses import replace
+
+    from rawlux.io.dcp import read_dng_profile
+
+    h, w = int(shape[0]), int(shape[1])
+    frame = (h, w, 0, 0, h, w) if crop is None else (h, w, crop.top, crop.left, crop.height, crop.width)
+    prof = read_dng_profile(p, frame)
+    return cal if prof is None else replace(cal, profile=prof)
 
 
 def _dng_pixels_direct(
@@ -857,6 +871,9 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
             rows.append(
                 (f"OpcodeList{n}", ", ".join(f"{k} x{v}" if v > 1 else k for k, v in names.items()))
             )
+    from rawlux.io.dcp import describe_profile
+
+    rows.extend(describe_profile(raw))
     c = raw.crop
     rows.append(
         ("default crop", "none" if c is None else f"{c.width} x {c.height} at ({c.left}, {c.top})")

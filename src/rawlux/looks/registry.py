@@ -14,6 +14,12 @@ from rawlux.looks.spec import NEUTRAL, LookSpec, load_look_file
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ENV_DIR = "RAWLUX_LOOKS_DIR"
 
+#: The DNG camera profile's own rendering (hue/sat map, gain table map, look table, tone
+#: curve: :mod:`rawlux.isp.profile`); for an image without a profile it renders as neutral.
+CAMERA = NEUTRAL.__class__(
+    "camera", "the camera profile's own rendering (DNG/DCP hue-sat map, look table, tone curve, "
+    "phone gain table map); neutral when the raw has no profile", is_neutral=True)
+
 _cache: dict[tuple[str, ...], Registry[LookSpec]] = {}
 _file_cache: dict[tuple[str, float], LookSpec] = {}
 
@@ -36,14 +42,15 @@ def registry() -> Registry[LookSpec]:
     if dirs not in _cache:
         reg: Registry[LookSpec] = Registry("look")
         reg.register("neutral", NEUTRAL)
+        reg.register("camera", CAMERA)
         for d in dirs:
             p = Path(d)
             if d != str(DATA_DIR) and not p.is_dir():
                 raise InvalidParameter(f"{ENV_DIR} entry is not a directory", p)
             for f in sorted(p.glob("*.toml")):
                 spec = _load_file(f)
-                if spec.name == "neutral":
-                    raise InvalidParameter("the name 'neutral' is reserved", f)
+                if spec.name in ("neutral", "camera"):
+                    raise InvalidParameter(f"the name '{spec.name}' is reserved", f)
                 reg.register(spec.name, spec)
         _cache[dirs] = reg
     return _cache[dirs]
