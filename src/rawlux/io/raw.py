@@ -269,6 +269,10 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     aa_top, aa_left = (int(aa[0]), int(aa[1])) if aa is not None and aa.size == 4 else (0, 0)
 
     fast = None if linear or not direct_read else _dng_pixels_direct(p, tags, info, (aa_top, aa_left))
+    from rawlux.io.dng_jxl import is_jxl
+
+    if fast is None and is_jxl(info["compression"]):  # DNG 1.7 JPEG XL tiles: LibRaw cannot
+        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
     if fast is not None:
         rp = None
     else:
