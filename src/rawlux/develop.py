@@ -27,6 +27,7 @@ STAGE_ORDER: tuple[str, ...] = (
     "highlights",
     "denoise",
     "demosaic",
+    "lensfun",
     "geometry",
     "color_transform",
     "sharpen",
@@ -35,6 +36,20 @@ STAGE_ORDER: tuple[str, ...] = (
 )
 
 DEFAULT_LOOK = "authentic"
+LENS_MODES = ("auto", "off", "dng", "lensfun")
+
+
+def lens_mode(value: str | bool, raw: RawImage | None = None) -> str:
+    """``DevelopOptions.lens_correction`` as a mode; "auto" with a raw becomes "dng" when the raw
+    carries DNG lens opcodes (GainMap / FixVignetteRadial / WarpRectilinear), else "lensfun"."""
+    mode = "auto" if value is True else "off" if value is False else str(value)
+    if mode == "auto" and raw is not None:
+        from rawlux.core.image import FixVignetteRadial, GainMap, WarpRectilinear
+
+        lens_ops = (GainMap, FixVignetteRadial, WarpRectilinear)
+        has = any(isinstance(op, lens_ops) for op in (*raw.opcodes2, *raw.opcodes3))
+        mode = "dng" if has else "lensfun"
+    return mode
 
 
 def stage_definitions() -> dict[str, StageDef]:
@@ -59,7 +74,10 @@ class DevelopOptions(StageParams):
     demosaic: str | None = param(None, doc="demosaic method (None = default)")
     highlights: str = param("reconstruct", choices=("reconstruct", "clip", "none"),
                             doc="highlight handling")
-    lens_correction: bool = param(True, doc="apply DNG lens shading and warp opcodes")
+    lens_correction: str = param(
+        "auto", choices=LENS_MODES,
+        doc="auto (DNG lens opcodes when the raw has them, else lensfun) | off | dng | lensfun; "
+            "True/False mean auto/off")
     crop: bool = param(True, doc="apply the DNG default crop")
     gamut: str = param("compress", choices=("compress", "clip"), doc="out-of-gamut handling")
     scene_referred: bool = param(
@@ -80,15 +98,19 @@ def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
     from rawlux.isp.white_balance import parse_wb
 
     defs = stage_definitions()
+    lens = lens_mode(options.lens_correction)
+    use_dng = lens in ("auto", "dng")
+    lensfun_mode = {"auto": "auto", "lensfun": "on"}.get(lens, "off")
     demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
     params: dict[str, StageParams] = {
         "black_level": _params("black_level", "BlackLevelParams"),
-        "lens_shading": _params("lens_shading", "LensShadingParams", enabled=options.lens_correction),
+        "lens_shading": _params("lens_shading", "LensShadingParams", enabled=use_dng),
         "white_balance": parse_wb(options.wb),
         "highlights": _params("highlights", "HighlightParams", method=options.highlights),
         "denoise": _params("denoise", "DenoiseParams", strength=options.denoise),
         "demosaic": _params("demosaic", "DemosaicParams", **demosaic_kw),
-        "geometry": _params("geometry", "GeometryParams", apply_warp=options.lens_correction,
+        "lensfun": _params("lensfun", "LensfunParams", mode=lensfun_mode),
+        "geometry": _params("geometry", "GeometryParams", apply_warp=use_dng,
                             apply_crop=options.crop),
         "color_transform": _params("color_transform", "ColorTransformParams",
                                    exposure_ev=options.exposure),
@@ -133,6 +155,10 @@ def develop(
             from rawlux.io.dcp import apply_profile, read_dcp
 
             raw = apply_profile(raw, *read_dcp(opts.profile))
+        if lens_mode(opts.lens_correction) == "auto":
+            from dataclasses import replace
+
+            opts = replace(opts, lens_correction=lens_mode("auto", raw))
         if lut is not None and not hasattr(lut, "table"):
             from rawlux.io.cube import read_cube
 

@@ -44,7 +44,11 @@ def register(app: typer.Typer) -> None:
         bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
         demosaic: Optional[str] = typer.Option(None, "--demosaic", help="demosaic method"),
         highlights: str = typer.Option("reconstruct", "--highlights", help="reconstruct | clip | none"),
-        lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
+        lens_correction: str = typer.Option(
+            "auto", "--lens-correction",
+            help="auto (DNG opcodes if present, else lensfun) | off | dng | lensfun"),
+        no_lens_correction: bool = typer.Option(False, "--no-lens-correction",
+                                                help="same as --lens-correction off"),
         scene_referred: bool = typer.Option(
             False, "--scene-referred",
             help="no look: linear Rec.2020 (D65) scene values, unclipped, as float32 .tif or "
@@ -80,7 +84,8 @@ def register(app: typer.Typer) -> None:
                                       outs[0])
             options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
                            color_space=color_space, demosaic=demosaic, highlights=highlights,
-                           lens_correction=lens_correction, lut_strength=lut_strength,
+                           lens_correction="off" if no_lens_correction else lens_correction,
+                           lut_strength=lut_strength,
                            scene_referred=scene, denoise=denoise, sharpen=sharpen,
                            profile=None if profile is None else str(profile))
             DevelopOptions(**options)  # validate once, before any work

@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
                 warnings.simplefilter("ignore", EmptyRawWarning)
                 raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
             rows = describe(raw)
+            from rawlux.isp.lensfun import describe_lens
+
+            rows.append(("lens correction", describe_lens(raw)))
             if as_json:
                 typer.echo(json.dumps(dict(rows), indent=2))
                 return
