@@ -286,3 +286,56 @@ def write_dcp(path: str | os.PathLike[str], profile: DngProfile, calibration: Co
             os.unlink(tmp)
         raise
     return p
+
+
+#: DNG 1.5-1.7 extra-image tags: SemanticName, SemanticInstanceID, MaskSubArea, Enhanced.
+_SEMANTIC_NAME, _SEMANTIC_ID, _MASK_SUBAREA, _ENHANCED = 52526, 52528, 52536, 51182
+_PHOTOMETRIC_SEMANTIC = 52527
+_RGB_TABLES = 52543
+
+
+def dng_extras(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """``rawlux info`` rows for the DNG's semantic masks (DNG 1.6, e.g. Apple ProRAW's sky /
+    skin / hair mattes), enhanced image (DNG 1.5, e.g. ProRAW's processed rendition) and
+    RGBTables; recognised and reported, not applied. Empty for other files."""
+    import tifffile
+
+    from rawlux.io.dng import quiet_tifffile
+
+    rows: list[tuple[str, str]] = []
+    try:
+        with quiet_tifffile(), tifffile.TiffFile(str(path)) as tf:
+            if not tf.pages or 50706 not in tf.pages[0].tags:
+                return rows
+            page0 = tf.pages[0]
+            try:
+                pages = [page0, *(page0.pages or [])]
+            except Exception:  # noqa: BLE001
+                pages = [page0]
+            masks, enhanced = [], []
+            for pg in pages:
+                t = pg.tags
+                phot = t.get(262)
+                name = t.get(_SEMANTIC_NAME)
+                if name is not None or (phot is not None and int(phot.value) == _PHOTOMETRIC_SEMANTIC):
+                    label = str(name.value).strip("\x00 ") if name is not None else "unnamed"
+                    inst = t.get(_SEMANTIC_ID)
+                    if inst is not None:
+                        label += f" [{str(inst.value).strip()}]"
+                    sub = t.get(_MASK_SUBAREA)
+                    where = f", sub-area {tuple(int(v) for v in sub.value)}" if sub is not None else ""
+                    masks.append(f"{label} ({pg.imagewidth}x{pg.imagelength}, {pg.bitspersample}-bit, "
+                                 f"compression {int(pg.compression)}{where})")
+                enh = t.get(_ENHANCED)
+                if enh is not None:
+                    enhanced.append(f"{str(enh.value).strip()} ({pg.imagewidth}x{pg.imagelength}, "
+                                    f"{pg.samplesperpixel} samples)")
+            if masks:
+                rows.append(("semantic masks", "; ".join(masks) + " (recognised, not applied)"))
+            if enhanced:
+                rows.append(("enhanced image", "; ".join(enhanced) + " (recognised, not used)"))
+            if _RGB_TABLES in page0.tags:
+                rows.append(("RGB tables", "present (DNG 1.7 masked colour tables; not applied)"))
+    except Exception:  # noqa: BLE001 - extras never block info; the raw reader judged the file
+        return rows
+    return rows

@@ -46,7 +46,7 @@ def write_jxl_dng(
     path: str | os.PathLike[str],
     data: np.ndarray,
     *,
-    cfa: str = "RGGB",
+    cfa: str | np.ndarray = "RGGB",
     black: float = 0.0,
     white: float = 65535.0,
     color_matrix: np.ndarray | None = None,
@@ -83,9 +83,16 @@ def write_jxl_dng(
     ]
     if not linear:
         pat = {"RGGB": (0, 1, 1, 2), "BGGR": (2, 1, 1, 0), "GRBG": (1, 0, 2, 1), "GBRG": (1, 2, 0, 1)}
-        if cfa not in pat:
-            raise InvalidParameter(f"cfa must be one of {', '.join(pat)}, got {cfa!r}")
-        tags += [(33421, 3, 2, (2, 2), True), (33422, 1, 4, pat[cfa], True),
+        if not isinstance(cfa, str):  # a 6x6 (X-Trans) or 2x2 tile of channel indices
+            ct = np.asarray(cfa, np.int64)
+            if ct.shape not in ((2, 2), (6, 6)) or not set(np.unique(ct).tolist()) <= {0, 1, 2}:
+                raise InvalidParameter(f"cfa tile must be 2x2 or 6x6 of 0..2, got {ct.tolist()}")
+            dims, values = ct.shape, tuple(int(v) for v in ct.ravel())
+        elif cfa in pat:
+            dims, values = (2, 2), pat[cfa]
+        else:
+            raise InvalidParameter(f"cfa must be one of {', '.join(pat)} or a tile, got {cfa!r}")
+        tags += [(33421, 3, 2, dims, True), (33422, 1, len(values), values, True),
                  (50710, 1, 3, (0, 1, 2), True), (50711, 3, 1, 1, True)]
     if compress:
         tags += [(TAG_JXL_DISTANCE, 11, 1, float(distance), True),

@@ -254,12 +254,15 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     if info["samples"] not in (1, 3):
         raise UnsupportedInput(f"DNG raw image has {info['samples']} samples per pixel", p)
     linear = info["photometric"] == _dng.PHOTOMETRIC_LINEAR_RAW
+    xtrans = False
     if not linear:
         dim = tags.floats(_dng.TAG["CFARepeatPatternDim"])
-        if dim is not None and dim.size == 2 and tuple(int(x) for x in dim) != (2, 2):
+        rep = None if dim is None or dim.size != 2 else tuple(int(x) for x in dim)
+        if rep is not None and rep not in ((2, 2), (6, 6)):
             raise UnsupportedInput(
-                f"DNG CFA repeat pattern {tuple(int(x) for x in dim)} is not a 2x2 Bayer", p
+                f"DNG CFA repeat pattern {rep} is neither a 2x2 Bayer nor a 6x6 X-Trans", p
             )
+        xtrans = rep == (6, 6)
     calibration = _dng.calibration_from_tags(tags)
     noise = _dng.noise_profile_from_tags(tags)
     ops = [_dng.opcodes_from_tags(tags, n) for n in (1, 2, 3)]
@@ -271,8 +274,8 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     fast = None if linear or not direct_read else _dng_pixels_direct(p, tags, info, (aa_top, aa_left))
     from rawlux.io.dng_jxl import is_jxl
 
-    if fast is None and is_jxl(info["compression"]):  # DNG 1.7 JPEG XL tiles: LibRaw cannot
-        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
+    if fast is None and (is_jxl(info["compression"]) or xtrans):  # DNG 1.7 JPEG XL tiles:
+        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)  # LibRaw cannot
     if fast is not None:
         rp = None
     else:
@@ -342,6 +345,13 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
                     else np.full(3, float(lib_black[:3].mean()))
                 )
                 white = lib_white
+    elif xtrans:  # 6x6 mosaic, demosaiced by rawlux (isp.demosaic.xtrans)
+        cfa_enum, cfa_pattern = CFA.XTRANS, np.asarray(pattern, np.int8)
+        blk = _dng.black_from_tags(tags, origin, (6, 6))
+        if blk is None:
+            blk = np.zeros((6, 6))
+        wl = tags.floats(_dng.TAG["WhiteLevel"])
+        white = float(wl[0]) if wl is not None and wl.size else lib_white
     else:
         cfa_enum, cfa_pattern = _bayer_from_libraw(pattern, desc, p)
         blk = _dng.black_from_tags(tags, origin, (2, 2))
@@ -473,9 +483,13 @@ def _dng_pixels_tifffile(
     pattern = None
     if not linear:
         cp = tags.raw_bytes(_dng.TAG["CFAPattern"])
-        if cp is None or len(cp) != 4:
-            raise UnsupportedInput("DNG CFAPattern is missing or not 2x2", p)
-        pattern = np.frombuffer(cp, np.uint8).reshape(2, 2).astype(np.int64)
+        if cp is None or len(cp) not in (4, 36):
+            raise UnsupportedInput("DNG CFAPattern is missing or neither 2x2 nor 6x6", p)
+        n = 2 if len(cp) == 4 else 6
+        pattern = np.frombuffer(cp, np.uint8).reshape(n, n).astype(np.int64)
+        if np.any(pattern > 2):
+            raise UnsupportedInput(f"DNG CFAPattern {pattern.ravel().tolist()} has colours "
+                                   "beyond R, G, B", p)
     return data, pattern, "RGB", aa_origin[0], aa_origin[1]
 
 
@@ -875,9 +889,11 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
             rows.append(
                 (f"OpcodeList{n}", ", ".join(f"{k} x{v}" if v > 1 else k for k, v in names.items()))
             )
-    from rawlux.io.dcp import describe_profile
+    from rawlux.io.dcp import describe_profile, dng_extras
 
     rows.extend(describe_profile(raw))
+    if raw.source and str(raw.source).lower().endswith(".dng"):
+        rows.extend(dng_extras(raw.source))
     c = raw.crop
     rows.append(
         ("default crop", "none" if c is None else f"{c.width} x {c.height} at ({c.left}, {c.top})")
