@@ -267,3 +267,22 @@ def test_camera_look_differs_from_neutral_and_neutral_ignores_tables(raw_dir: Pa
     assert np.abs(cam - neutral).mean() > 0.005
     half = look(img, LookParams(look="camera", strength=0.5)).data
     np.testing.assert_allclose(half, 0.5 * (cam + neutral), atol=1e-5)
+
+
+def test_dng_with_broken_profile_tables_still_opens(tmp_path: Path) -> None:
+    from rawlux.io.dng import InputWarning
+    from rawlux.io.dng_jxl import write_jxl_dng
+    from rawlux.io.raw import open_raw
+
+    good = [(50936, 2, 0, "Embedded"), (50937, 4, 3, (4, 2, 1)),
+            (50938, 11, 24, tuple([0.0, 1.0, 1.0] * 8))]
+    f = write_jxl_dng(tmp_path / "ok.dng", np.full((32, 48), 900, np.uint16), compress=False,
+                      extratags=good)
+    prof = open_raw(f).calibration.profile
+    assert prof.name == "Embedded" and prof.hue_sat_map1.dims == (4, 2, 1)
+    bad = good[:2] + [(50938, 11, 21, tuple([0.0] * 21))]  # 21 values for a 4x2x1 table
+    f2 = write_jxl_dng(tmp_path / "bad.dng", np.full((32, 48), 900, np.uint16), compress=False,
+                       extratags=bad)
+    with pytest.warns(InputWarning, match="profile tables ignored: ProfileHueSatMapData1 has 21"):
+        raw = open_raw(f2)
+    assert raw.calibration.profile is None

@@ -390,7 +390,11 @@ def _with_dng_profile(p: Path, cal: ColorCalibration, shape: tuple[int, ...], cr
 
     h, w = int(shape[0]), int(shape[1])
     frame = (h, w, 0, 0, h, w) if crop is None else (h, w, crop.top, crop.left, crop.height, crop.width)
-    prof = read_dng_profile(p, frame)
+    try:
+        prof = read_dng_profile(p, frame)
+    except (CorruptInput, UnsupportedInput) as e:  # the matrices still develop the raw
+        _dng.warn_input(p, f"camera profile tables ignored: {e.reason}")
+        return cal
     return cal if prof is None else replace(cal, profile=prof)
 
 
