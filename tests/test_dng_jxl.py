@@ -78,3 +78,16 @@ def test_damaged_tile_is_a_corrupt_input(tmp_path: Path, bayer: np.ndarray) -> N
         open_raw(f)
     msg = str(e.value)
     assert "bad.dng" in msg and "\n" not in msg
+
+
+def test_lossy_jxl_decodes_close_and_info_says_jxl(tmp_path: Path, bayer: np.ndarray) -> None:
+    from rawlux.io.dcp import dng_extras
+
+    f = write_jxl_dng(tmp_path / "lossy.dng", bayer, black=2056, white=15000, distance=0.5)
+    raw = open_raw(f)
+    err = raw.data.astype(np.float64) - bayer
+    psnr = 10 * np.log10((15000 - 2056) ** 2 / np.mean(err**2))
+    assert 35 < psnr < 200 and np.abs(err).max() > 0  # lossy, but close
+    assert dict(dng_extras(f))["raw compression"] == "JPEG XL (DNG 1.7), 256x256 tiles, distance 0.5"
+    g = write_jxl_dng(tmp_path / "ll.dng", bayer, black=2056, white=15000)
+    assert dict(dng_extras(g))["raw compression"].endswith("lossless")

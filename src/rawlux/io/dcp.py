@@ -314,6 +314,13 @@ def dng_extras(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
                 pages = [page0]
             masks, enhanced = [], []
             for pg in pages:
+                sft = pg.tags.get(254)
+                if int(pg.compression) in (52546, 50002) and (sft is None or int(sft.value) == 0):
+                    dist = pg.tags.get(52553)
+                    kind = ("" if dist is None else
+                            ", lossless" if float(dist.value) == 0 else f", distance {float(dist.value):g}")
+                    tiles = f"{pg.tilewidth}x{pg.tilelength} tiles" if pg.is_tiled else "strips"
+                    rows.append(("raw compression", f"JPEG XL (DNG 1.7), {tiles}{kind}"))
                 t = pg.tags
                 phot = t.get(262)
                 name = t.get(_SEMANTIC_NAME)
