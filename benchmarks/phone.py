@@ -1,7 +1,9 @@
 """Speed of the phone-DNG features: profile tables, gain table map, camera look, X-Trans
 demosaic, lensfun correction, JPEG XL DNG decode. Prints a table (seconds, best of N).
+``--chart`` instead prints the colour accuracy of a fitted dual-illuminant HueSatMap on the
+synthetic ColorChecker (rawlux.synth.chart) through the whole develop path.
 
-    python benchmarks/phone.py [--mp 12] [--repeat 3]
+    python benchmarks/phone.py [--mp 12] [--repeat 3] [--chart]
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mp", type=float, default=12.0, help="image size in megapixels")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--chart", action="store_true", help="colour accuracy table instead")
     a = ap.parse_args()
+    if a.chart:
+        chart_table()
+        return
 
     from rawlux.color.dcp import apply_gain_table_map, apply_hue_sat_map, pixel_positions
     from rawlux.core.image import ColorSpace, Image, Metadata
@@ -77,6 +83,58 @@ def main() -> None:
     print(f"|{'-' * 50}|---------|")
     for name, t in rows:
         print(f"| {name:<48} | {t:7.3f} |")
+
+
+def chart_table() -> None:
+    """Mean CIEDE2000 on the synthetic ColorChecker (camera Nikon 5100): matrices only (look
+    neutral) vs + a HueSatMap pair fitted for A and D65 on the training reflectances (no
+    ColorChecker spectra; look camera, no look table / tone curve)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import colour
+    from scipy.optimize import minimize_scalar
+
+    from rawlux.color.camera import camera_profile, camera_to_xyz_d50
+    from rawlux.color.dcp import DngProfile, fit_hue_sat_map, prophoto_to_xyz
+    from rawlux.color.spaces import WHITE_D50, bradford
+    from rawlux.develop import develop
+    from rawlux.io.dcp import apply_profile
+    from rawlux.synth import chart as synth
+
+    prof = synth.fitted_profile()
+    refl = synth.training_reflectances(600)
+    to_pp = np.linalg.inv(prophoto_to_xyz())
+    tables = []
+    for ill in ("A", "D65"):
+        cam, xyz, neutral, wxyz = synth.capture(refl, synth.illuminant_spd(ill))
+        m, _ = camera_to_xyz_d50(camera_profile(prof.calibration(neutral)), neutral)
+        src = (cam @ m.T) @ to_pp.T
+        dst = (xyz @ bradford(colour.XYZ_to_xy(wxyz), WHITE_D50).T) @ to_pp.T
+        tables.append(fit_hue_sat_map(src, dst))
+    dp = DngProfile(name="fitted", hue_sat_map1=tables[0], hue_sat_map2=tables[1],
+                    illuminant1=17, illuminant2=21)
+    wp = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
+    neutral_idx = list(synth.NEUTRAL_PATCHES)
+
+    def de(img, ch) -> float:  # type: ignore[no-untyped-def]
+        lin = colour.cctf_decoding(np.clip(img.data, 0, 1).astype(np.float64), function="sRGB")
+        xyz = colour.RGB_to_XYZ(synth.patch_means(lin, ch.boxes), "sRGB", apply_cctf_decoding=False)
+
+        def cost(lk: float) -> float:
+            lab = colour.XYZ_to_Lab(xyz * np.exp(lk), wp)
+            return float(np.sum((lab[neutral_idx, 0] - ch.lab_ref[neutral_idx, 0]) ** 2))
+
+        k = float(np.exp(minimize_scalar(cost, bounds=(-3, 3), method="bounded").x))
+        return float(colour.delta_E(colour.XYZ_to_Lab(xyz * k, wp), ch.lab_ref, method="CIE 2000").mean())
+
+    print("| illuminant | matrices only dE00 | + fitted HueSatMap dE00 |")
+    print("|---|---|---|")
+    for ill in ("A", "D65", "D50", "FL2", "LED-B3"):
+        ch = synth.make_chart(ill)
+        a = develop(ch.raw, look="neutral", denoise=0, sharpen=0)
+        b = develop(apply_profile(ch.raw, dp), look="camera", denoise=0, sharpen=0)
+        print(f"| {ill} | {de(a, ch):.2f} | {de(b, ch):.2f} |")
 
 
 if __name__ == "__main__":
