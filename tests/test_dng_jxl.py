@@ -91,3 +91,10 @@ def test_lossy_jxl_decodes_close_and_info_says_jxl(tmp_path: Path, bayer: np.nda
     assert dict(dng_extras(f))["raw compression"] == "JPEG XL (DNG 1.7), 256x256 tiles, distance 0.5"
     g = write_jxl_dng(tmp_path / "ll.dng", bayer, black=2056, white=15000)
     assert dict(dng_extras(g))["raw compression"].endswith("lossless")
+
+
+def test_uncompressed_tile_wider_than_the_image_reads_right(tmp_path: Path, bayer: np.ndarray) -> None:
+    """LibRaw misplaces the rows of an uncompressed tile wider than the image: tifffile reads it."""
+    small = np.ascontiguousarray(bayer[:120, :180])
+    f = write_jxl_dng(tmp_path / "wide.dng", small, black=2056, white=15000, compress=False, tile=256)
+    np.testing.assert_array_equal(open_raw(f).data, small)

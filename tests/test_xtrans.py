@@ -74,6 +74,25 @@ def test_synthetic_xtrans_dng_through_our_path(tmp_path: Path, shared_data: Path
     assert np.array_equal(open_raw(fj).data, d16)
 
 
+def test_libraw_path_gives_the_same_xtrans_mosaic(tmp_path: Path, shared_data: Path) -> None:
+    """The LibRaw route (X-Trans RAFs) on the synthetic DNG: same mosaic, tile and levels as the
+    DNG route, so RAFs get rawlux's X-Trans demosaic too."""
+    from rawlux.core.image import CFA
+    from rawlux.io.dng_jxl import write_jxl_dng
+    from rawlux.io.raw import _open_libraw, open_raw
+
+    lin = _truth(shared_data, "kodak_kodim18_woman_outdoor_foliage.png")[:120, :180]
+    rolled = np.roll(XT, (1, 4), (0, 1))
+    d16 = np.round(_mosaic(lin, rolled).astype(np.float64) * 60000 + 1000).astype(np.uint16)
+    f = write_jxl_dng(tmp_path / "x.dng", d16, cfa=rolled, black=1000, white=61000,
+                      compress=False, tile=0)  # strips (LibRaw misreads tiles wider than the image)
+    via_libraw = _open_libraw(f, "tiff")
+    via_dng = open_raw(f)
+    assert via_libraw.cfa is CFA.XTRANS and np.array_equal(via_libraw.cfa_pattern, rolled)
+    assert np.array_equal(via_libraw.data, via_dng.data)
+    assert np.allclose(via_libraw.black, 1000) and via_libraw.black.shape == (6, 6)
+
+
 @pytest.mark.parametrize("name", ["kodak_kodim15_girl_face_paint.png",
                                   "kodak_kodim18_woman_outdoor_foliage.png"])
 def test_psnr_vs_fallback_and_libraw(tmp_path: Path, shared_data: Path, name: str) -> None:

@@ -934,6 +934,7 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
             info["byteorder"] = tf.byteorder
             info["metadata_only"] = metadata_only
             info["stored"] = sum(int(c) for c in (raw_page.databytecounts or ()))
+            info["tile_width"] = int(raw_page.tilewidth) if raw_page.is_tiled else 0
             return DngTags(p, rawtags, ifd0, exif), info
     except (CorruptInput, UnsupportedInput):
         raise

@@ -61,14 +61,16 @@ def write_jxl_dng(
 ) -> Path:
     """Write ``data`` (uint16 CFA (H, W) or LinearRaw (H, W, 3)) as a DNG 1.7 with JPEG XL tiles
     of ``tile`` px (``distance`` 0 = lossless); ``compress=False`` writes the same tiles
-    uncompressed (a reference file). ``extratags``: more (code, type, count, value) tags."""
+    uncompressed (a reference file), or strips with ``tile=0``. ``extratags``: more (code, type, count, value) tags."""
     import tifffile
 
     a = np.asarray(data)
     if a.dtype != np.uint16 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] != 3):
         raise InvalidParameter(f"write_jxl_dng needs uint16 (H, W) or (H, W, 3), got {a.dtype} {a.shape}")
-    if tile % 16 or tile < 16:
-        raise InvalidParameter(f"tile must be a multiple of 16 px, got {tile}")
+    if tile and (tile % 16 or tile < 16):
+        raise InvalidParameter(f"tile must be a multiple of 16 px (or 0: strips), got {tile}")
+    if not tile and compress:
+        raise InvalidParameter("JPEG XL DNGs are tiled: tile=0 (strips) needs compress=False")
     linear = a.ndim == 3
     cm = np.eye(3) if color_matrix is None else np.asarray(color_matrix, np.float64)
     tags: list[tuple[int, int, int, Any, bool]] = [
@@ -106,7 +108,8 @@ def write_jxl_dng(
                                  else {"distance": float(distance), "effort": int(effort)})
     p = Path(path)
     tifffile.imwrite(
-        p, a, photometric=34892 if linear else 32803, tile=(tile, tile), subfiletype=0,
+        p, a, photometric=34892 if linear else 32803, tile=(tile, tile) if tile else None,
+        subfiletype=0,
         bitspersample=bits, planarconfig="contig", extratags=tags, metadata=None, **kw,
     )
     return p

@@ -5,7 +5,8 @@
   top-left 2x2 of what is returned.
 * DNG colour, level, crop, noise and opcode tags come from the file's tags (LibRaw gives a zero
   camera matrix for DNGs); other raws use LibRaw's XYZ->camera matrix (D65).
-* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; X-Trans (and other non-Bayer mosaics) are
+* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; X-Trans raws (RAF, 6x6 DNG) -> ``CFA.XTRANS``
+  mosaics with their 6x6 tile (demosaiced by rawlux); other non-Bayer mosaics (CMYG, ...) are
   demosaiced by LibRaw into a LINEAR RawImage (:func:`libraw_linear`).
 * Bare Bayer mosaics stored as greyscale PNG/TIFF open when ``cfa`` is given.
 """
@@ -274,8 +275,12 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     fast = None if linear or not direct_read else _dng_pixels_direct(p, tags, info, (aa_top, aa_left))
     from rawlux.io.dng_jxl import is_jxl
 
-    if fast is None and (is_jxl(info["compression"]) or xtrans):  # DNG 1.7 JPEG XL tiles:
-        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)  # LibRaw cannot
+    # tifffile decodes what LibRaw cannot: DNG 1.7 JPEG XL tiles, 6x6 X-Trans DNGs (LibRaw reads
+    # them, but rawlux keeps the DNG's own tags), and tiles wider than the image (LibRaw
+    # misplaces the rows of such an uncompressed tile)
+    wide_tile = info.get("tile_width", 0) > info["width"]
+    if fast is None and (is_jxl(info["compression"]) or xtrans or wide_tile):
+        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
     if fast is not None:
         rp = None
     else:
@@ -676,8 +681,25 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
                 and all(
                     0 <= int(i) < len(desc) and desc[int(i)] in "RGB" for i in np.ravel(pattern)
                 )
-            )  # X-Trans (6x6), CMYG and other non-RGB-Bayer sensors are demosaiced by LibRaw
-            if force_linear or not is_bayer:
+            )  # CMYG and other non-RGB sensors are demosaiced by LibRaw
+            is_xtrans = (
+                pattern is not None
+                and np.asarray(pattern).shape == (6, 6)
+                and rp.raw_type == rawpy.RawType.Flat
+                and all(
+                    0 <= int(i) < len(desc) and desc[int(i)] in "RGB" for i in np.ravel(pattern)
+                )
+            )  # X-Trans mosaics are demosaiced by rawlux (isp.demosaic.xtrans)
+            if is_xtrans and not force_linear:
+                data = np.array(rp.raw_image_visible, dtype=np.uint16, order="C", copy=True)
+                tile = np.asarray(rp.raw_colors_visible[:6, :6])  # colour indices, visible phase
+                cfa_enum = CFA.XTRANS
+                cfa_pattern = np.array([["RGB".index(desc[int(i)]) for i in row] for row in tile],
+                                       np.int8)
+                lib_black = np.asarray(rp.black_level_per_channel, np.float64)
+                blk = lib_black[np.asarray(tile, np.intp)]
+                white = float(rp.white_level)
+            elif force_linear or not is_bayer:
                 if rp.raw_type == rawpy.RawType.Stack and not force_linear:
                     full = rp.raw_image
                     vis = full[
@@ -701,7 +723,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         except _libraw_errors() as e:
             raise _translate_libraw(e, p, kind) from None
         md = _metadata(p, rp, orientation)
-    if "color_matrix_note" in extra and cfa_pattern is not None and "wb_preview" in extra:
+    if ("color_matrix_note" in extra and cfa_pattern is not None and "wb_preview" in extra
+            and np.asarray(cfa_pattern).shape == (2, 2)):
         calibration = _preview_calibration(data, blk, white, cfa_pattern, calibration, extra)
     if extra:
         from dataclasses import replace
