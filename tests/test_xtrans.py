@@ -75,8 +75,8 @@ def test_synthetic_xtrans_dng_through_our_path(tmp_path: Path, shared_data: Path
 
 
 def test_libraw_path_gives_the_same_xtrans_mosaic(tmp_path: Path, shared_data: Path) -> None:
-    """The LibRaw route (X-Trans RAFs) on the synthetic DNG: same mosaic, tile and levels as the
-    DNG route, so RAFs get rawlux's X-Trans demosaic too."""
+    """The LibRaw route's X-Trans mosaic option (for RAFs) on the synthetic DNG: same mosaic, tile
+    and levels as the DNG route."""
     from rawlux.core.image import CFA
     from rawlux.io.dng_jxl import write_jxl_dng
     from rawlux.io.raw import _open_libraw, open_raw
@@ -86,7 +86,7 @@ def test_libraw_path_gives_the_same_xtrans_mosaic(tmp_path: Path, shared_data: P
     d16 = np.round(_mosaic(lin, rolled).astype(np.float64) * 60000 + 1000).astype(np.uint16)
     f = write_jxl_dng(tmp_path / "x.dng", d16, cfa=rolled, black=1000, white=61000,
                       compress=False, tile=0)  # strips (LibRaw misreads tiles wider than the image)
-    via_libraw = _open_libraw(f, "tiff")
+    via_libraw = _open_libraw(f, "tiff", xtrans_mosaic=True)
     via_dng = open_raw(f)
     assert via_libraw.cfa is CFA.XTRANS and np.array_equal(via_libraw.cfa_pattern, rolled)
     assert np.array_equal(via_libraw.data, via_dng.data)
@@ -118,4 +118,4 @@ def test_psnr_vs_fallback_and_libraw(tmp_path: Path, shared_data: Path, name: st
     print(f"{name}: PSNR ours {ours:.2f} dB, normalised convolution {nc:.2f} dB, "
           f"LibRaw Markesteijn {libraw:.2f} dB")
     assert ours > nc + 1.0
-    assert ours > libraw - 1.5
+    assert ours > libraw - 0.5  # level with 3-pass Markesteijn (kodim15 +0.4, kodim18 +1.5 dB)

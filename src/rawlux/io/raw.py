@@ -5,9 +5,9 @@
   top-left 2x2 of what is returned.
 * DNG colour, level, crop, noise and opcode tags come from the file's tags (LibRaw gives a zero
   camera matrix for DNGs); other raws use LibRaw's XYZ->camera matrix (D65).
-* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; X-Trans raws (RAF, 6x6 DNG) -> ``CFA.XTRANS``
-  mosaics with their 6x6 tile (demosaiced by rawlux); other non-Bayer mosaics (CMYG, ...) are
-  demosaiced by LibRaw into a LINEAR RawImage (:func:`libraw_linear`).
+* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; 6x6 X-Trans DNGs -> ``CFA.XTRANS`` mosaics
+  with their tile (demosaiced by rawlux); X-Trans RAFs and other non-Bayer mosaics (CMYG, ...)
+  are demosaiced by LibRaw into a LINEAR RawImage (:func:`libraw_linear`).
 * Bare Bayer mosaics stored as greyscale PNG/TIFF open when ``cfa`` is given.
 """
 
@@ -648,9 +648,13 @@ def libraw_linear(rp: Any, p: Path) -> tuple[np.ndarray, np.ndarray, float]:
     return data, np.zeros(3), 65535.0
 
 
-def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
+def _open_libraw(p: Path, kind: str, *, force_linear: bool = False,
+                 xtrans_mosaic: bool = False) -> RawImage:
     """Any LibRaw-readable file. ``force_linear`` takes the X-Trans path (LibRaw demosaic) for
-    any mosaic, so that code path is testable without an X-Trans sample."""
+    any mosaic, so that code path is testable without an X-Trans sample. ``xtrans_mosaic``
+    returns X-Trans raws as ``CFA.XTRANS`` mosaics (rawlux's X-Trans demosaic) instead; off by
+    default because raw denoise and highlight reconstruction are still Bayer/linear-only, so a
+    LibRaw-demosaiced RAF currently develops better."""
     import rawpy
 
     try:
@@ -690,7 +694,7 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
                     0 <= int(i) < len(desc) and desc[int(i)] in "RGB" for i in np.ravel(pattern)
                 )
             )  # X-Trans mosaics are demosaiced by rawlux (isp.demosaic.xtrans)
-            if is_xtrans and not force_linear:
+            if is_xtrans and xtrans_mosaic and not force_linear:
                 data = np.array(rp.raw_image_visible, dtype=np.uint16, order="C", copy=True)
                 tile = np.asarray(rp.raw_colors_visible[:6, :6])  # colour indices, visible phase
                 cfa_enum = CFA.XTRANS

@@ -9,15 +9,17 @@ border counts with the colour it really has):
 2. **Green refined** at red/blue sites by the constant-colour-difference rule: ``G(x) = C(x) -
    mean(C - G)`` over the other sites of the same colour in a 7x7 window, weighted by
    ``1 / (1 + d^2 / 2)`` times the green similarity ``1 / (0.001 + |G(site) - G(x)|)``. This
-   puts the detail the red/blue sample holds into green, which the first estimate blurred.
+   puts the detail the red/blue sample holds into green, which the first estimate blurred;
+   the result is clamped to the range of the measured greens in the 3x3 around the site
+   (without the clamp, saturated reds/blues get a dotted maze of overshoots).
 3. **Red and blue** everywhere from the colour differences ``R - G`` / ``B - G`` at the sites
    of that colour in a 7x7 window, weighted by ``1 / (1 + d^2)`` times the green similarity
    ``1 / (0.01 + |G(site) - G(x)|)`` (a joint bilateral guided by the full green plane);
    ``C = G + difference``. Measured values are kept exactly.
 
-On synthetic X-Trans mosaics of Kodak / phone images this is 1-3 dB above the normalised
-convolution and within about 1 dB of LibRaw's 3-pass Markesteijn (better on some images);
-see the tests and ``docs/architecture.md``. :func:`xtrans_reference` is a slow plain-Python
+On synthetic X-Trans mosaics of Kodak / phone images this is 2.5-5.5 dB above the normalised
+convolution and level with LibRaw's 3-pass Markesteijn (+0.4 / +1.5 dB on kodim15 / kodim18,
+-0.5 dB on a phone photo); see the tests and ``docs/architecture.md``. :func:`xtrans_reference` is a slow plain-Python
 twin of the same maths (tests: equal).
 """
 
@@ -122,6 +124,24 @@ def _colour_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - com
                 out[y, x, c] = gx + (num / den if den > 0 else 0.0)
 
 
+@njit(cache=True, nogil=True, fastmath=False, inline="always")
+def _clamp_to_greens(cfa, pat, y, x, v):  # pragma: no cover - compiled
+    """``v`` clamped to the range of the measured greens in the 3x3 around (y, x)."""
+    h, w = cfa.shape
+    lo = np.inf
+    hi = -np.inf
+    for j in range(-1, 2):
+        yy = refl(y + j, h)
+        for i in range(-1, 2):
+            xx = refl(x + i, w)
+            if pat[yy % 6, xx % 6] == 1:
+                lo = min(lo, cfa[yy, xx])
+                hi = max(hi, cfa[yy, xx])
+    if lo > hi:
+        return v
+    return min(max(v, lo), hi)
+
+
 @njit(cache=True, nogil=True, fastmath=False)
 def _refine_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - compiled
     h, w = cfa.shape
@@ -146,7 +166,8 @@ def _refine_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - com
                     wgt = 1.0 / (1.0 + (i * i + j * j) / 2.0) / (1e-3 + abs(gn - gx))
                     num += wgt * (cfa[y + j, x + i] - gn)
                     den += wgt
-                out[y, x] = cfa[y, x] - num / den if den > 0 else gx
+                v = cfa[y, x] - num / den if den > 0 else gx
+                out[y, x] = _clamp_to_greens(cfa, pat, y, x, v)
                 continue
             for j in range(-rad, rad + 1):
                 yy = refl(y + j, h)
@@ -159,7 +180,8 @@ def _refine_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - com
                     wgt = 1.0 / (1.0 + (i * i + j * j) / 2.0) / (1e-3 + abs(g[yy, xx] - gx))
                     num += wgt * (cfa[yy, xx] - g[yy, xx])
                     den += wgt
-            out[y, x] = cfa[y, x] - num / den if den > 0 else gx
+            v = cfa[y, x] - num / den if den > 0 else gx
+            out[y, x] = _clamp_to_greens(cfa, pat, y, x, v)
 
 
 def xtrans(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
@@ -234,6 +256,9 @@ def xtrans_reference(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
             sc = C[y : y + 2 * r + 1, x : x + 2 * r + 1]
             mask = (sc == c0) & ~((jj == 0) & (ii == 0))
             wgt = mask / (1.0 + (jj**2 + ii**2) / 2.0) / (_EPS_GREEN + np.abs(sg - g[y, x]))
-            g2[y, x] = m[y, x] - (wgt * (sm - sg)).sum() / wgt.sum()
+            v = m[y, x] - (wgt * (sm - sg)).sum() / wgt.sum()
+            near = (sc[r - 1 : r + 2, r - 1 : r + 2] == 1)
+            greens = sm[r - 1 : r + 2, r - 1 : r + 2][near]
+            g2[y, x] = np.clip(v, greens.min(), greens.max()) if greens.size else v
     g2 = g2.astype(np.float32).astype(np.float64)
     return colour(g2).astype(np.float32)
