@@ -166,6 +166,13 @@ def test_dcp_errors_name_file_and_reason(tmp_path: Path) -> None:
         read_dcp(f)
 
 
+def test_missing_profile_file(tmp_path: Path) -> None:
+    from rawlux.core.errors import MissingInput
+
+    with pytest.raises(MissingInput, match="nope.dcp: camera profile not found"):
+        read_dcp(tmp_path / "nope.dcp")
+
+
 def test_triple_illuminant_profile_is_refused(tmp_path: Path) -> None:
     from rawlux.color.dcp import profile_from_tags
 
