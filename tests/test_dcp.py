@@ -251,7 +251,9 @@ def test_real_dngs_carry_their_profiles(raw_dir: Path) -> None:
     assert px.default_black_render == 1
     six = read_dng_profile(raw_dir / "canon_eos_6d.dng")
     assert six.name == "Adobe Standard" and six.tone_curve is None and six.look_table is not None
-    assert read_dng_profile(raw_dir / "blackmagic_pocket4k_cinemadng.dng") is None
+    bm = read_dng_profile(raw_dir / "blackmagic_pocket4k_cinemadng.dng")  # a name, no tables
+    assert bm.name.startswith("Blackmagic Pocket Cinema Camera 4K") and not bm.has_tables
+    assert read_dng_profile(raw_dir / "canon_550d_magiclantern_colorchart.dng") is None
     # spec: entries at zero saturation keep the value (value scale 1)
     assert np.allclose(six.look_table.data[:, :, 0, 2], 1.0)
 

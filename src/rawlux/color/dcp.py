@@ -171,6 +171,8 @@ class DngProfile:
             parts.append(f"ToneCurve {len(self.tone_curve)} points")
         if self.baseline_exposure_offset:
             parts.append(f"exposure offset {self.baseline_exposure_offset:+.2f} EV")
+        if not parts:
+            parts.append("no tables (matrices only)")
         parts.append("DefaultBlackRender " + ("none" if self.default_black_render else "auto"))
         return ", ".join(parts)
 
@@ -338,14 +340,14 @@ def serialize_gain_table_map(m: GainTableMap, byteorder: str = "<") -> bytes:
 def profile_from_tags(get: TagGetter, path: Any, *, source: str = "dng",
                       byteorder: str = "<") -> DngProfile | None:
     """A :class:`DngProfile` from tag values (``get(code)`` -> value or None), or None when the
-    tags hold no profile table, tone curve, exposure offset or gain table map (and ``source``
-    is "dng"). Raises :class:`CorruptInput` naming the bad tag."""
+    tags hold no profile name, table, tone curve, exposure offset or gain table map (and
+    ``source`` is "dng"). Raises :class:`CorruptInput` naming the bad tag."""
     present = [n for n in _TABLE_TAGS if get(PROFILE_TAGS[n]) is not None]
     if get(PROFILE_TAGS["ProfileHueSatMapData3"]) is not None:
         raise UnsupportedInput("ProfileHueSatMapData3 (triple-illuminant profile) is not "
                                "supported", path)
     name = _text(get, "ProfileName")
-    if not present and source == "dng":
+    if not present and source == "dng" and name is None:
         return None
     hsm1 = _table(get, "ProfileHueSatMapDims", "ProfileHueSatMapData1", path)
     hsm2 = _table(get, "ProfileHueSatMapDims", "ProfileHueSatMapData2", path)

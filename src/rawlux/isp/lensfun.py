@@ -91,7 +91,7 @@ def _find(make: str, model: str, lens: str) -> tuple[Any, Any, str]:
         first = make.split()[0] if make else ""
         cams = db.find_cameras(first, model) or db.find_cameras(None, model) or []
     if not cams:
-        return None, None, f"camera '{make} {model}' is not in the lensfun database"
+        return None, None, f"camera '{' '.join(x for x in (make, model) if x)}' is not in the lensfun database"
     cam = cams[0]
     if not lens:
         return cam, None, "the file names no lens (EXIF LensModel)"
