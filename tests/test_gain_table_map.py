@@ -65,12 +65,13 @@ def test_round_trip_and_every_field_validated() -> None:
 
 def test_v2_integer_gains_map_onto_gain_range() -> None:
     head = struct.pack("<2I4dI5f", 1, 1, 0.0, 0.0, 0.0, 0.0, 3, 1, 0, 0, 0, 0)
-    ext = struct.pack("<I3f", 0, 2.0, 0.5, 4.5) + b"\x00" * 64
+    ext = struct.pack("<I3f", 0, 2.0, 0.5, 4.5)
+    assert len(head + ext) == 80  # the spec's v2 header size
     m = parse_gain_table_map(head + ext + bytes([0, 128, 255]), "x.dng", version=2)
     np.testing.assert_allclose(m.gains.ravel(), [0.5, 0.5 + 4 * 128 / 255, 4.5], rtol=1e-6)
     assert m.gamma == 2.0 and m.version == 2
     with pytest.raises(CorruptInput, match="Gamma"):
-        parse_gain_table_map(head + struct.pack("<I3f", 0, 100.0, 0.5, 4.5) + b"\x00" * 67,
+        parse_gain_table_map(head + struct.pack("<I3f", 0, 5.0, 0.5, 4.5) + b"\x00" * 3,
                              "x.dng", version=2)
 
 
@@ -161,3 +162,15 @@ def test_synthetic_dng_with_gain_table_map(tmp_path: Path) -> None:
     from rawlux.looks.render import render_neutral
 
     np.testing.assert_allclose(render_camera(replace(img, calibration=plain)), render_neutral(x), atol=1e-6)
+
+
+def test_v2_supersedes_v1_and_half_floats() -> None:
+    from rawlux.color.dcp import profile_from_tags
+
+    head = struct.pack("<2I4dI5f", 1, 1, 0.0, 0.0, 0.0, 0.0, 2, 1, 0, 0, 0, 0)
+    v2 = head + struct.pack("<I3f", 2, 1.0, 0.0, 0.0) + np.array([0.5, 2.0], "<f2").tobytes()
+    v1 = serialize_gain_table_map(_map())
+    prof = profile_from_tags({52525: v1, 52544: v2}.get, "x.dng")
+    m = prof.gain_table_map
+    assert m.version == 2 and m.points == (1, 1, 2)
+    np.testing.assert_array_equal(m.gains.ravel(), [0.5, 2.0])

@@ -260,10 +260,11 @@ def parse_gain_table_map(b: bytes, path: Any, *, byteorder: str = "<", version: 
                          ) -> GainTableMap:
     """A ProfileGainTableMap (v1, 0xCD2D) or ProfileGainTableMap2 (DNG 1.7) payload -> map.
 
-    v1: PointsV, PointsH (LONG), SpacingV, SpacingH, OriginV, OriginH (DOUBLE), PointsN (LONG),
-    5 FLOAT weights, then V*H*N FLOAT gains, in the file's byte order. v2 adds DataType (LONG,
-    0 = uint8, 1 = uint16, 2 = half, 3 = float), Gamma, GainMin, GainMax (FLOAT) and 64 reserved
-    bytes before the gains; integer gains map linearly onto GainMin..GainMax. Every field is
+    v1 (64-byte header): PointsV, PointsH (LONG), SpacingV, SpacingH, OriginV, OriginH
+    (DOUBLE), PointsN (LONG), 5 FLOAT weights, then V*H*N FLOAT gains, in the file's byte order.
+    v2 (DNG 1.7, tag 0xCD40, 80-byte header) adds DataType (LONG: 0 uint8, 1 uint16, 2 half,
+    3 float), Gamma (0.25..4), GainMin, GainMax (FLOAT) before the gains; integer gains map
+    linearly onto GainMin..GainMax. v2 supersedes v1 when both are present. Every field is
     checked; CorruptInput names the field."""
     import struct
 
@@ -277,10 +278,10 @@ def parse_gain_table_map(b: bytes, path: Any, *, byteorder: str = "<", version: 
     gamma, dtype_code, gmin, gmax = 1.0, 3, 1.0, 1.0
     if version == 2:
         ext = struct.Struct(e + "I3f")
-        if len(b) < off + ext.size + 64:
+        if len(b) < off + ext.size:
             raise CorruptInput("ProfileGainTableMap2 header is truncated", path)
         dtype_code, gamma, gmin, gmax = ext.unpack_from(b, off)
-        off += ext.size + 64
+        off += ext.size
     for name, v in (("MapPointsV", pv), ("MapPointsH", ph), ("MapPointsN", pn)):
         if v < 1:
             raise CorruptInput(f"ProfileGainTableMap {name} is {v}, needs >= 1", path)
@@ -299,8 +300,8 @@ def parse_gain_table_map(b: bytes, path: Any, *, byteorder: str = "<", version: 
     if not np.all(np.isfinite(weights)) or np.any(np.abs(weights) > 1e6):
         raise CorruptInput(f"ProfileGainTableMap MapInputWeights {weights.tolist()} are not "
                            "finite", path)
-    if not (math.isfinite(gamma) and 0.0625 <= gamma <= 16):
-        raise CorruptInput(f"ProfileGainTableMap2 Gamma {gamma:g} is outside 0.0625..16", path)
+    if not (math.isfinite(gamma) and 0.25 <= gamma <= 4.0):
+        raise CorruptInput(f"ProfileGainTableMap2 Gamma {gamma:g} is outside 0.25..4", path)
     n = pv * ph * pn
     sizes = {0: (1, "u1"), 1: (2, "u2"), 2: (2, "f2"), 3: (4, "f4")}
     if dtype_code not in sizes:
