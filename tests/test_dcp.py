@@ -295,3 +295,11 @@ def test_dng_with_broken_profile_tables_still_opens(tmp_path: Path) -> None:
     with pytest.warns(InputWarning, match="profile tables ignored: ProfileHueSatMapData1 has 21"):
         raw = open_raw(f2)
     assert raw.calibration.profile is None
+
+
+def test_encoding_does_not_apply_to_2_5d_tables() -> None:
+    t = _random_table(12, 5, 1, 9)
+    x = _colours(3000)
+    np.testing.assert_array_equal(apply_hue_sat_map(x, t, 1), apply_hue_sat_map(x, t, 0))
+    t3 = _random_table(12, 5, 4, 9)
+    assert np.abs(apply_hue_sat_map(x, t3, 1) - apply_hue_sat_map(x, t3, 0)).max() > 1e-3

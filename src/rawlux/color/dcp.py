@@ -15,7 +15,8 @@ Maths (DNG SDK reference conventions), all in linear ProPhoto RGB (D50):
   ``HueDivisions x SaturationDivisions x ValueDivisions`` points, stored value-outer, hue-middle,
   saturation-inner. Hue wraps; saturation and value are clamped to the table. Interpolation is
   bilinear in (h, s) for ``ValueDivisions == 1`` and trilinear otherwise; with encoding 1 (sRGB)
-  the value axis is indexed (and scaled) in sRGB-encoded value. The new saturation is capped at
+  the value axis of a 3-D table is indexed (and scaled) in sRGB-encoded value (the encoding
+  does not apply to 2.5-D tables, as the spec says). The new saturation is capped at
   1; the value is **not** capped (scene values above 1 are kept; the DNG SDK renders in [0, 1]).
 * Tone curve: ``ProfileToneCurve`` points through (0, 0) and (1, 1), interpolated by a natural
   cubic spline into a 4096-entry table, applied hue-preserving (the DNG SDK "RGB tone": the
@@ -455,6 +456,8 @@ def apply_hue_sat_map_reference(rgb: np.ndarray, table: HueSatMap, encoding: int
     x = np.maximum(np.asarray(rgb, np.float64), 0.0)
     t = table.data.astype(np.float64)
     nv, nh, ns, _ = t.shape
+    if nv == 1:
+        encoding = 0  # the spec: the encoding does not apply to a 2.5-D table
     h, s, v = rgb_to_hsv_reference(x)
     hs = h * (nh / 6.0)
     h0 = np.floor(hs).astype(np.int64)
@@ -669,8 +672,9 @@ def apply_hue_sat_map(rgb: np.ndarray, table: HueSatMap, encoding: int = 0) -> n
     src = np.ascontiguousarray(rgb, np.float32)
     flat = src.reshape(-1, 3)
     out = np.empty_like(flat)
+    enc = int(encoding) if table.data.shape[0] > 1 else 0  # not applicable to 2.5-D tables
     run_bands(_hsm_kernel, flat.shape[0], flat, np.ascontiguousarray(table.data, np.float64),
-              int(encoding), out, min_rows=1 << 14)
+              enc, out, min_rows=1 << 14)
     return out.reshape(src.shape)
 
 
