@@ -303,3 +303,16 @@ def test_encoding_does_not_apply_to_2_5d_tables() -> None:
     np.testing.assert_array_equal(apply_hue_sat_map(x, t, 1), apply_hue_sat_map(x, t, 0))
     t3 = _random_table(12, 5, 4, 9)
     assert np.abs(apply_hue_sat_map(x, t3, 1) - apply_hue_sat_map(x, t3, 0)).max() > 1e-3
+
+
+def test_hsv_matches_colour_science() -> None:
+    import colour
+
+    x = _colours(4000).astype(np.float64)
+    x = x[x.max(axis=1) > 0]
+    h, s, v = rgb_to_hsv_reference(x)
+    ref = colour.RGB_to_HSV(x)  # hexcone HSV, hue in [0, 1)
+    grey = s == 0
+    np.testing.assert_allclose(h[~grey] / 6.0, ref[~grey, 0] % 1.0, atol=1e-9)
+    np.testing.assert_allclose(s, ref[:, 1], atol=1e-12)
+    np.testing.assert_allclose(v, ref[:, 2], atol=1e-12)
