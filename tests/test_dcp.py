@@ -316,3 +316,32 @@ def test_hsv_matches_colour_science() -> None:
     np.testing.assert_allclose(h[~grey] / 6.0, ref[~grey, 0] % 1.0, atol=1e-9)
     np.testing.assert_allclose(s, ref[:, 1], atol=1e-12)
     np.testing.assert_allclose(v, ref[:, 2], atol=1e-12)
+
+
+def test_mutated_dcp_files_fail_cleanly(tmp_path: Path) -> None:
+    """Byte flips and truncations of a valid .dcp: a profile or a one-line typed error."""
+    from rawlux.core.errors import RawluxError
+
+    prof, cal = _profile_and_cal()
+    blob = build_dcp(replace(prof, hue_sat_map1=_random_table(8, 4, 1, 1),
+                             hue_sat_map2=None, look_table=_random_table(6, 3, 2, 2)), cal)
+    rng = np.random.default_rng(11)
+    f = tmp_path / "m.dcp"
+    outcomes = {"ok": 0, "error": 0}
+    for k in range(150):
+        b = bytearray(blob)
+        if k % 5 == 0:
+            b = b[: int(rng.integers(8, len(b)))]
+        else:
+            for _ in range(int(rng.integers(1, 6))):
+                i = int(rng.integers(0, min(len(b), 8 + 12 * 20)))  # header and IFD entries
+                b[i] = int(rng.integers(0, 256))
+        f.write_bytes(bytes(b))
+        try:
+            read_dcp(f)
+            outcomes["ok"] += 1
+        except RawluxError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(f)), str(e)
+            outcomes["error"] += 1
+    print(outcomes)
+    assert outcomes["error"] > 20 and outcomes["ok"] > 5
