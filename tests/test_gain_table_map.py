@@ -174,3 +174,38 @@ def test_v2_supersedes_v1_and_half_floats() -> None:
     m = prof.gain_table_map
     assert m.version == 2 and m.points == (1, 1, 2)
     np.testing.assert_array_equal(m.gains.ravel(), [0.5, 2.0])
+
+
+def test_mutated_gain_table_maps_never_break_a_develop(tmp_path: Path) -> None:
+    """Random bytes in a DNG's ProfileGainTableMap: the raw still opens (bad tables are ignored
+    with a warning) and develops with the camera look to finite pixels in [0, 1]."""
+    import warnings
+
+    from rawlux.develop import develop
+    from rawlux.io.dng_jxl import write_jxl_dng
+    from rawlux.io.raw import open_raw
+
+    m = _map(2, 3, 5, 4)
+    blob = serialize_gain_table_map(m)
+    mosaic = np.random.default_rng(0).integers(600, 9000, (32, 48)).astype(np.uint16)
+    f = write_jxl_dng(tmp_path / "g.dng", mosaic, black=512, white=16383, compress=False, tile=0,
+                      extratags=[(52525, 7, len(blob), blob), (50940, 11, 6, (0, 0, 0.5, 0.7, 1, 1))])
+    data = f.read_bytes()
+    at = data.find(blob[:16])
+    assert at > 0
+    rng = np.random.default_rng(5)
+    kept = 0
+    for _ in range(40):
+        b = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            i = at + int(rng.integers(0, 64 + 16))  # header and first gains
+            b[i] = int(rng.integers(0, 256))
+        g = tmp_path / "gm.dng"
+        g.write_bytes(bytes(b))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = open_raw(g)
+            out = develop(raw, look="camera", denoise=0.0, sharpen=0.0).data
+        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+        kept += raw.calibration.profile is not None and raw.calibration.profile.gain_table_map is not None
+    assert 0 < kept < 40  # some mutants stay valid, some are rejected
