@@ -345,3 +345,18 @@ def test_mutated_dcp_files_fail_cleanly(tmp_path: Path) -> None:
             outcomes["error"] += 1
     print(outcomes)
     assert outcomes["error"] > 20 and outcomes["ok"] > 5
+
+
+def test_dcp_written_from_a_real_dng_and_described(tmp_path: Path, raw_dir: Path) -> None:
+    from rawlux.io.dcp import describe_dcp, write_dcp
+    from rawlux.io.raw import open_raw
+
+    six = open_raw(raw_dir / "canon_eos_6d.dng")
+    f = write_dcp(tmp_path / "6d.dcp", six.calibration.profile, six.calibration, "Canon EOS 6D")
+    rows = dict(describe_dcp(f))
+    assert rows["camera profile"] == "Adobe Standard"
+    assert rows["copyright"] == "Copyright 2012 Adobe Systems, Inc."
+    assert rows["ColorMatrix1"].endswith("[Standard light A (17)]")
+    assert rows["profile tables"].startswith("HueSatMap 90x30x1 x2, LookTable 36x8x16")
+    got, _ = read_dcp(f)
+    np.testing.assert_array_equal(got.look_table.data, six.calibration.profile.look_table.data)

@@ -25,13 +25,18 @@ def register(app: typer.Typer) -> None:
 
             from rawlux.io.raw import EmptyRawWarning, describe, open_raw
 
-            with warnings.catch_warnings():  # shown as the "warning" row of the table
-                warnings.simplefilter("ignore", EmptyRawWarning)
-                raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
-            rows = describe(raw)
-            from rawlux.isp.lensfun import describe_lens
+            if path.suffix.lower() == ".dcp":  # a DNG camera profile, not a raw
+                from rawlux.io.dcp import describe_dcp
 
-            rows.append(("lens correction", describe_lens(raw)))
+                rows = describe_dcp(path)
+            else:
+                with warnings.catch_warnings():  # shown as the "warning" row of the table
+                    warnings.simplefilter("ignore", EmptyRawWarning)
+                    raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
+                rows = describe(raw)
+                from rawlux.isp.lensfun import describe_lens
+
+                rows.append(("lens correction", describe_lens(raw)))
             if as_json:
                 typer.echo(json.dumps(dict(rows), indent=2))
                 return

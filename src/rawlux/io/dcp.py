@@ -252,6 +252,10 @@ def build_dcp(profile: DngProfile, calibration: ColorCalibration,
     if profile.baseline_exposure_offset:
         add("BaselineExposureOffset", 10, [profile.baseline_exposure_offset])
     add("DefaultBlackRender", 4, [profile.default_black_render])
+    if profile.copyright:
+        add("ProfileCopyright", 2, profile.copyright)
+    if profile.embed_policy is not None:
+        add("ProfileEmbedPolicy", 4, [profile.embed_policy])
     entries.sort()
     n = len(entries)
     ifd_size = 2 + 12 * n + 4
@@ -345,4 +349,24 @@ def dng_extras(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
                 rows.append(("RGB tables", "present (DNG 1.7 masked colour tables; not applied)"))
     except Exception:  # noqa: BLE001 - extras never block info; the raw reader judged the file
         return rows
+    return rows
+
+
+def describe_dcp(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """``rawlux info FILE.dcp`` rows: name, matrices with illuminants, tables."""
+    from rawlux.io.dng import illuminant_name
+
+    prof, cal = read_dcp(path)
+    rows = [("file", str(path)), ("camera profile", prof.name or "unnamed")]
+    for i in (1, 2):
+        cm = getattr(cal, f"color_matrix{i}")
+        if cm is not None:
+            m = " / ".join(" ".join(f"{v:+.4f}" for v in row) for row in cm)
+            rows.append((f"ColorMatrix{i}", f"{m}  [{illuminant_name(getattr(cal, f'illuminant{i}'))}]"))
+        fm = getattr(cal, f"forward_matrix{i}")
+        if fm is not None:
+            rows.append((f"ForwardMatrix{i}", " / ".join(" ".join(f"{v:+.4f}" for v in row) for row in fm)))
+    rows.append(("profile tables", prof.summary()))
+    if prof.copyright:
+        rows.append(("copyright", prof.copyright))
     return rows
