@@ -113,9 +113,12 @@ def test_develop_lens_modes(raw_dir: Path) -> None:
     assert lens_mode("auto", px) == "dng" and lens_mode("auto", six) == "lensfun"
     assert lens_mode(True) == "auto" and lens_mode(False) == "off"
     for mode, shading, warp, lf in (("dng", True, True, "off"), ("lensfun", False, False, "on"),
-                                    ("off", False, False, "off"), ("auto", True, True, "auto")):
+                                    ("off", False, False, "off"), ("auto", True, True, "off")):
         pipe = build_pipeline(DevelopOptions(lens_correction=mode))
         p = {s.name: s.params for s in pipe.stages}
         assert (p["lens_shading"].enabled, p["geometry"].apply_warp, p["lensfun"].mode) == (shading, warp, lf)
+    for raw, want in ((px, (True, "off")), (six, (True, "on"))):  # auto resolved by the raw
+        p = {s.name: s.params for s in build_pipeline(DevelopOptions(), raw=raw).stages}
+        assert (p["lens_shading"].enabled, p["lensfun"].mode) == want
     with pytest.raises(Exception, match="lens_correction"):
         DevelopOptions(lens_correction="sometimes")

@@ -93,14 +93,18 @@ def _params(module: str, cls: str, **kw: Any) -> StageParams:
     return getattr(importlib.import_module(f"rawlux.isp.{module}"), cls)(**kw)
 
 
-def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
-    """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None)."""
+def build_pipeline(options: DevelopOptions, lut: Any = None, raw: RawImage | None = None) -> Pipeline:
+    """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None).
+    ``raw`` (optional) resolves ``lens_correction="auto"`` (:func:`lens_mode`); without it auto
+    means the DNG opcodes only (lensfun stays off: it could repeat an OpcodeList2 shading fix)."""
     from rawlux.isp.white_balance import parse_wb
 
     defs = stage_definitions()
     lens = lens_mode(options.lens_correction)
-    use_dng = lens in ("auto", "dng")
-    lensfun_mode = {"auto": "auto", "lensfun": "on"}.get(lens, "off")
+    use_dng = lens in ("auto", "dng")  # auto keeps every DNG opcode (lens or not)
+    lensfun_on = lens == "lensfun" or (lens == "auto" and raw is not None
+                                       and lens_mode("auto", raw) == "lensfun")
+    lensfun_mode = "on" if lensfun_on else "off"
     demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
     params: dict[str, StageParams] = {
         "black_level": _params("black_level", "BlackLevelParams"),
@@ -155,12 +159,8 @@ def develop(
             from rawlux.io.dcp import apply_profile, read_dcp
 
             raw = apply_profile(raw, *read_dcp(opts.profile))
-        if lens_mode(opts.lens_correction) == "auto":
-            from dataclasses import replace
-
-            opts = replace(opts, lens_correction=lens_mode("auto", raw))
         if lut is not None and not hasattr(lut, "table"):
             from rawlux.io.cube import read_cube
 
             lut = read_cube(lut)
-        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+        return build_pipeline(opts, lut, raw).run(raw, on_stage=on_stage)

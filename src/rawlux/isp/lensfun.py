@@ -12,9 +12,9 @@ give, in this order (lensfun's own order for correcting):
    keeps the input's size and centre (corners the correction pulls in are filled from the
    nearest edge rather than cropped).
 
-``mode``: "on" applies what matches; "auto" applies it only when the image carries no DNG
-lens opcodes (OpcodeList3 warp; develop resolves "auto" with the raw's OpcodeList2 too);
-"off" passes the image through. No match (unknown camera or lens, no focal length) is not an
+``mode``: "on" applies what matches; "auto" applies it only when the image carries no
+OpcodeList3 (develop decides instead from the raw's OpcodeList2 and 3, see
+:func:`rawlux.develop.build_pipeline`, and sets "on" or "off"); "off" passes the image through. No match (unknown camera or lens, no focal length) is not an
 error: the image passes through, and :func:`match_lens` says why (``rawlux info``).
 """
 

@@ -30,7 +30,7 @@ def look_input(raw_or_image: Any, **options: Any) -> Image:
         from rawlux.develop import DevelopOptions, build_pipeline
         from rawlux.isp.pipeline import Pipeline
 
-        pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}))
+        pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}), raw=raw_or_image)
         names = pipe.names()
         return Pipeline(pipe.stages[: names.index("look")]).run(raw_or_image)
     img: Image = raw_or_image
