@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rawpy
 
+from rawlux.app.night import open_burst
 from rawlux.burst.merge import merge_burst
 from rawlux.core.image import Metadata
 from rawlux.io.raw import open_raw
@@ -61,7 +62,7 @@ def test_night_dng_round_trip(tmp_path, burst, frames):
     assert (raw.metadata.make, raw.metadata.model) == (ref.metadata.make, ref.metadata.model)
     assert raw.noise_profile.pairs[0, 0] < 0.6 * ref.noise_profile.pairs[0, 0]
     # pixels: what the library merges, quantised to the reference's DN levels
-    lib = merge_burst(frames)
+    lib = merge_burst(open_burst(frames))
     dn = np.clip(np.rint(lib.data * (WHITE - BLACK) + BLACK), 0, WHITE)
     assert np.abs(raw.data.astype(np.float64) - dn).max() <= 1
     m = interior(burst.clean.shape)

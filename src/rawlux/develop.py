@@ -1,7 +1,7 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
 The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+options and :class:`~rawlux.core.pipeline.Pipeline` checks the contract chain once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
 from rawlux.core.params import StageParams, param
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+from rawlux.core.pipeline import Pipeline, Stage, StageDef
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
@@ -97,7 +97,7 @@ def build_pipeline(options: DevelopOptions, lut: Any = None, raw: RawImage | Non
     """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None).
     ``raw`` (optional) resolves ``lens_correction="auto"`` (:func:`lens_mode`); without it auto
     means the DNG opcodes only (lensfun stays off: it could repeat an OpcodeList2 shading fix)."""
-    from rawlux.isp.white_balance import parse_wb
+    from rawlux.isp.white_balance import parse_wb  # lazy: `import rawlux` loads no stage module
 
     defs = stage_definitions()
     lens = lens_mode(options.lens_correction)
@@ -152,7 +152,7 @@ def develop(
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
         else:
-            from rawlux.io.raw import open_raw
+            from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
         if opts.profile:
@@ -160,7 +160,7 @@ def develop(
 
             raw = apply_profile(raw, *read_dcp(opts.profile))
         if lut is not None and not hasattr(lut, "table"):
-            from rawlux.io.cube import read_cube
+            from rawlux.io.cube import read_cube  # lazy: `import rawlux` stays light
 
             lut = read_cube(lut)
-        return build_pipeline(opts, lut, raw).run(raw, on_stage=on_stage)
+        return build_pipeline(opts, lut, raw).run_plan(raw, on_stage=on_stage)

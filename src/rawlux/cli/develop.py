@@ -1,4 +1,8 @@
-"""``rawlux develop``: raw file(s) -> photo(s)."""
+"""``rawlux develop``: raw file(s) -> photo(s) (work: :mod:`rawlux.app.develop`).
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +12,6 @@ from typing import Optional
 import typer
 
 from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
-
-
-def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
-                 save_kw: dict, raw_kw: dict, frame: str | None) -> None:
-    from rawlux.cli.common import load_raw
-    from rawlux.develop import develop, reuse_freed_memory
-    from rawlux.io.write import save
-
-    with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
-        raw = load_raw(src, **raw_kw)  # the shared photo-or-raw decision; refuses empty pixels
-        img = develop(raw, lut=lut, **options)
-        if frame:
-            from rawlux.frame import apply_frame
-
-            img = apply_frame(img, frame)
-        save(img, dst, protect=inputs, **save_kw)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,53 +55,41 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Develop raw captures into finished photographs."""
 
-        def prepare() -> tuple[list[Path], dict, object, dict, dict]:
+        def prepare() -> tuple[list[Path], object, object]:
+            from rawlux.app.develop import check_develop, load_lut
             from rawlux.develop import DEFAULT_LOOK, DevelopOptions
 
             outs = resolve_outputs(inputs, output, out_dir, fmt)
-            scene = scene_referred or any(o.suffix.lower() == ".exr" for o in outs)
-            if scene:
-                from rawlux.core.errors import OutputError
+            if out_dir is not None and not out_dir.is_dir():
+                out_dir.mkdir(parents=True, exist_ok=True)
+            opts = DevelopOptions(look=look or DEFAULT_LOOK, strength=strength, wb=wb,
+                                  exposure=exposure, color_space=color_space, demosaic=demosaic,
+                                  highlights=highlights,
+                                  lens_correction="off" if no_lens_correction else lens_correction,
+                                  lut_strength=lut_strength, scene_referred=scene_referred,
+                                  denoise=denoise, sharpen=sharpen,
+                                  profile=None if profile is None else str(profile))
+            opts = check_develop(outs, opts, inputs=inputs, frame=frame)  # before any work
+            return outs, opts, load_lut(lut)
 
-                bad = [o for o in outs if o.suffix.lower() not in (".tif", ".tiff", ".exr")]
-                if bad:
-                    raise OutputError("scene-referred output is written as float .tif or .exr",
-                                      bad[0])
-                if frame:
-                    raise OutputError("--frame needs display-referred output, not scene-referred",
-                                      outs[0])
-            options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
-                           color_space=color_space, demosaic=demosaic, highlights=highlights,
-                           lens_correction="off" if no_lens_correction else lens_correction,
-                           lut_strength=lut_strength,
-                           scene_referred=scene, denoise=denoise, sharpen=sharpen,
-                           profile=None if profile is None else str(profile))
-            DevelopOptions(**options)  # validate once, before any work
-            from rawlux.isp.white_balance import parse_wb
+        outs, opts, loaded = run_guarded(prepare)
+        raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
 
-            parse_wb(wb)
-            loaded = None
-            if lut is not None:
-                from rawlux.io.cube import read_cube
+        def one(src: Path, dst: Path) -> None:
+            from rawlux.app.develop import develop_file
 
-                loaded = read_cube(lut)
-            raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
-            return outs, options, loaded, raw_kw, {"quality": quality, "bit_depth": bit_depth}
+            develop_file(src, dst, opts, lut=loaded, frame=frame, quality=quality,  # type: ignore[arg-type]
+                         bit_depth=bit_depth, protect=inputs, **raw_kw)
 
-        outs, options, loaded, raw_kw, save_kw = run_guarded(prepare)
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
         if len(inputs) == 1:
-            run_guarded(lambda: _develop_one(inputs[0], outs[0], inputs, options, loaded,
-                                             save_kw, raw_kw, frame), context=str(inputs[0]))
+            run_guarded(lambda: one(inputs[0], outs[0]), context=str(inputs[0]))
             return
         failures = 0
         with progress(len(inputs), "develop") as bar:
             task = bar.add_task("develop", total=len(inputs))
             for src, dst in zip(inputs, outs):
                 try:
-                    run_guarded(lambda: _develop_one(src, dst, inputs, options, loaded,
-                                                     save_kw, raw_kw, frame), context=str(src))
+                    run_guarded(lambda: one(src, dst), context=str(src))
                 except SystemExit as stop:
                     if stop.code == 130:  # interrupted: stop the whole batch
                         raise

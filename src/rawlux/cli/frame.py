@@ -1,4 +1,8 @@
-"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame."""
+"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from rawlux.cli.common import open_image, run_guarded
+from rawlux.cli.common import run_guarded
 
 
 def _note(msg: str) -> None:
@@ -17,22 +21,14 @@ def _note(msg: str) -> None:
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
                text: Optional[str] = None, look: Optional[str] = None, color_space: str = "srgb",
                quality: int = 92, bit_depth: Optional[int] = None) -> Path:
-    """Read ``src`` (a raw by content is developed with ``look``), frame it, save to ``dst``
-    (EXIF/ICC kept)."""
-    from rawlux.frame import apply_frame, load_layout, parse_template
-    from rawlux.io.write import save
+    """The old keyword form of :func:`rawlux.app.frame.frame_file` (kept for callers of the
+    CLI module); new code calls the app function with :class:`~rawlux.app.frame.FrameOptions`."""
+    from rawlux.app.frame import FrameOptions
+    from rawlux.app.frame import frame_file as app_frame_file
 
-    lay = load_layout(layout)  # validate cheap things before any pixel work
-    if text is not None:
-        parse_template(text)
-    logo_px = None
-    if logo is not None:
-        from rawlux.io.logo import load_logo
-
-        logo_px = load_logo(logo)
-    img = open_image(src, look=look, color_space=color_space, note=_note)
-    framed = apply_frame(img, lay, logo=logo_px, text=text)
-    return save(framed, dst, protect=[src], quality=quality, bit_depth=bit_depth)
+    opts = FrameOptions(layout=layout, logo=logo, text=text, look=look, color_space=color_space,
+                        quality=quality, bit_depth=bit_depth)
+    return app_frame_file(src, dst, opts, note=_note)
 
 
 def _list_layouts(value: bool) -> None:
@@ -40,11 +36,10 @@ def _list_layouts(value: bool) -> None:
         return
 
     def show() -> None:
-        from rawlux.frame import list_layouts, load_layout
+        from rawlux.app.frame import layouts
 
-        for name in list_layouts():
-            lay = load_layout(name)
-            typer.echo(f"{name:12s} {lay.description}")
+        for name, description in layouts():
+            typer.echo(f"{name:12s} {description}")
 
     run_guarded(show)
     raise typer.Exit(0)
@@ -67,6 +62,11 @@ def register(app: typer.Typer) -> None:
                                           help="list the available layouts and exit"),
     ) -> None:
         """Add an EXIF frame (camera, lens, exposure, date; optional logo) around a photo."""
-        run_guarded(lambda: frame_file(src, output, layout=layout, logo=logo, text=text, look=look,
-                                       color_space=color_space, quality=quality, bit_depth=bit_depth),
-                    context=str(src))
+        def run() -> None:
+            from rawlux.app.frame import FrameOptions, frame_file
+
+            opts = FrameOptions(layout=layout, logo=logo, text=text, look=look,
+                                color_space=color_space, quality=quality, bit_depth=bit_depth)
+            frame_file(src, output, opts, note=_note)
+
+        run_guarded(run, context=str(src))

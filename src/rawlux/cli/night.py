@@ -1,4 +1,8 @@
-"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo."""
+"""``rawlux night``: align and merge a handheld raw burst into one clean raw or photo.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -9,63 +13,23 @@ import typer
 from rawlux.cli.common import progress, run_guarded
 
 
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def _validate(frames: list[Path], output: Path, reference: int) -> None:
-    """Checks done before any pixel work (bad output, reference index, missing frames)."""
-    from rawlux.core.errors import InvalidParameter, MissingInput, OutputError
-
-    if not -len(frames) <= reference < len(frames):
-        raise InvalidParameter(f"--reference {reference} is outside the burst of {len(frames)} frame(s)")
-    ext = output.suffix.lower()
-    if ext != ".dng":
-        from rawlux.io.write import supported_extensions
-
-        if ext not in supported_extensions():
-            raise OutputError(
-                f"unknown output extension {ext or '(none)'!r}; use .dng or one of: "
-                f"{', '.join(supported_extensions())}",
-                output,
-            )
-    for f in frames:
-        if _same(f, output):
-            raise OutputError("output path is one of the input frames", output)
-        if not f.is_file():
-            raise MissingInput("no such file", f)
-    if not (output.parent if str(output.parent) else Path(".")).is_dir():
-        raise OutputError("output directory does not exist", output)
-
-
 def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
                 show_progress: bool = True) -> Path:
-    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo)."""
-    from rawlux.burst.merge import merge_burst, to_dn
+    """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo), with a
+    progress bar: :func:`rawlux.app.night.night_file`."""
+    from rawlux.app.night import NightOptions, check_night, night_file
+    from rawlux.develop import DevelopOptions
 
-    _validate(frames, output, reference)
+    opts = NightOptions(reference=reference,
+                        develop=DevelopOptions(**({"look": look} if look else {})))
+    check_night(frames, output, opts)  # before the progress bar appears
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
 
         def tick(done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, total=total, description=message)
 
-        merged = merge_burst(frames, reference, progress=tick)
-    if output.suffix.lower() == ".dng":
-        from rawlux.io.dng import write_dng
-
-        levels = merged.metadata.extra.get("dn_levels")
-        black, white = levels if levels is not None else (None, None)
-        write_dng(merged, output, black=black, white=white)
-        return output
-    from rawlux.develop import DEFAULT_LOOK, develop
-    from rawlux.io.write import save
-
-    img = develop(to_dn(merged), look=look or DEFAULT_LOOK)
-    return save(img, output, protect=frames)
+        return night_file(frames, output, opts, progress=tick)
 
 
 def register(app: typer.Typer) -> None:

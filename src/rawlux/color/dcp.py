@@ -32,6 +32,7 @@ Fast paths (numba via :mod:`rawlux.core.jit`) have plain-numpy references here, 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -330,13 +331,78 @@ def parse_gain_table_map(b: bytes, path: Any, *, byteorder: str = "<", version: 
 
 
 def serialize_gain_table_map(m: GainTableMap, byteorder: str = "<") -> bytes:
-    """Inverse of :func:`parse_gain_table_map` for a v1 map (float gains)."""
+    """Inverse of :func:`parse_gain_table_map`: a v1 payload, or for ``m.version == 2`` a
+    ProfileGainTableMap2 payload with float gains (DataType 3) and ``m.gamma``."""
     import struct
 
     pv, ph, pn = m.points
     head = struct.pack(byteorder + "2I4dI5f", pv, ph, m.spacing_v, m.spacing_h, m.origin_v,
                        m.origin_h, pn, *[float(x) for x in m.weights])
+    if m.version == 2:
+        head += struct.pack(byteorder + "I3f", 3, float(m.gamma), 1.0, 1.0)
     return head + np.asarray(m.gains, np.dtype("f4").newbyteorder(byteorder)).tobytes()
+
+
+Entry = tuple[int, int, int, bytes]  # (tag code, TIFF type, count, little-endian payload)
+
+
+def entry(name: str, typ: int, values: Any) -> Entry:
+    """One little-endian TIFF entry of tag ``name`` (types 2 ASCII, 3/4 SHORT/LONG, 7 UNDEFINED
+    bytes, 10 SRATIONAL with denominator 10000, 11 FLOAT)."""
+    code = PROFILE_TAGS[name]
+    if typ == 2:
+        data = str(values).encode("utf-8") + b"\x00"
+        count = len(data)
+    elif typ == 7:
+        data = bytes(values)
+        count = len(data)
+    elif typ == 10:
+        fr = [(int(round(float(x) * 10000)), 10000) for x in np.ravel(values)]
+        data = b"".join(struct.pack("<ii", a, b) for a, b in fr)
+        count = len(fr)
+    else:
+        fmt = {3: "H", 4: "I", 11: "f"}[typ]
+        vals = np.ravel(values)
+        data = struct.pack(f"<{len(vals)}{fmt}", *(float(x) if typ == 11 else int(x) for x in vals))
+        count = len(vals)
+    return code, typ, count, data
+
+
+def profile_entries(profile: DngProfile) -> list[Entry]:
+    """The TIFF entries of ``profile``'s name, tables, encodings, tone curve, exposure offset,
+    black render, copyright and embed policy (IFD 0 of a DNG, or a ``.dcp``)."""
+    out = []
+    if profile.name:
+        out.append(entry("ProfileName", 2, profile.name))
+    if profile.hue_sat_map1 is not None:
+        out.append(entry("ProfileHueSatMapDims", 4, list(profile.hue_sat_map1.dims)))
+        out.append(entry("ProfileHueSatMapData1", 11, profile.hue_sat_map1.data))
+        if profile.hue_sat_map2 is not None:
+            out.append(entry("ProfileHueSatMapData2", 11, profile.hue_sat_map2.data))
+        out.append(entry("ProfileHueSatMapEncoding", 4, [profile.hue_sat_encoding]))
+    if profile.look_table is not None:
+        out.append(entry("ProfileLookTableDims", 4, list(profile.look_table.dims)))
+        out.append(entry("ProfileLookTableData", 11, profile.look_table.data))
+        out.append(entry("ProfileLookTableEncoding", 4, [profile.look_encoding]))
+    if profile.tone_curve is not None:
+        out.append(entry("ProfileToneCurve", 11, profile.tone_curve))
+    if profile.baseline_exposure_offset:
+        out.append(entry("BaselineExposureOffset", 10, [profile.baseline_exposure_offset]))
+    out.append(entry("DefaultBlackRender", 4, [profile.default_black_render]))
+    if profile.copyright:
+        out.append(entry("ProfileCopyright", 2, profile.copyright))
+    if profile.embed_policy is not None:
+        out.append(entry("ProfileEmbedPolicy", 4, [profile.embed_policy]))
+    return out
+
+
+def gain_table_map_entry(profile: DngProfile) -> Entry | None:
+    """The raw IFD's ProfileGainTableMap (v1) or ProfileGainTableMap2 entry of ``profile``."""
+    m = profile.gain_table_map
+    if m is None:
+        return None
+    name = "ProfileGainTableMap2" if m.version == 2 else "ProfileGainTableMap"
+    return entry(name, 7, serialize_gain_table_map(m))
 
 
 def profile_from_tags(get: TagGetter, path: Any, *, source: str = "dng",

@@ -20,7 +20,7 @@ import numpy as np
 
 from rawlux.core.errors import CorruptInput, OutputError
 from rawlux.io.safety import check_readable
-from rawlux.looks.lut import ENCODINGS, Lut
+from rawlux.core.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536

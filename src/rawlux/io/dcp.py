@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from rawlux.color.dcp import PROFILE_TAGS, DngProfile, profile_from_tags
+from rawlux.color.dcp import (PROFILE_TAGS, DngProfile, Entry, entry, profile_entries,
+                              profile_from_tags)
 from rawlux.core.errors import CorruptInput, MissingInput, UnsupportedInput
 from rawlux.core.image import ColorCalibration, RawImage
 
@@ -206,56 +207,16 @@ def build_dcp(profile: DngProfile, calibration: ColorCalibration,
               camera_model: str = "rawlux") -> bytes:
     """A ``.dcp`` (little-endian ``IIRC``) holding ``calibration``'s matrices and illuminants and
     ``profile``'s name, tables, encodings, tone curve, exposure offset and black render."""
-    entries: list[tuple[int, int, int, bytes]] = []
-
-    def add(name: str, typ: int, values: Any) -> None:
-        code = PROFILE_TAGS[name]
-        if typ == 2:
-            data = str(values).encode("utf-8") + b"\x00"
-            count = len(data)
-        elif typ == 10:
-            fr = [(int(round(float(x) * 10000)), 10000) for x in np.ravel(values)]
-            data = b"".join(struct.pack("<ii", a, b) for a, b in fr)
-            count = len(fr)
-        else:
-            fmt = {3: "<H", 4: "<I", 11: "<f"}[typ]
-            vals = np.ravel(values)
-            data = b"".join(struct.pack(fmt, int(x) if typ != 11 else float(x)) for x in vals)
-            count = len(vals)
-        entries.append((code, typ, count, data))
-
-    add("UniqueCameraModel", 2, camera_model)
+    entries: list[Entry] = [entry("UniqueCameraModel", 2, camera_model)]
     for i in (1, 2):
         cm = getattr(calibration, f"color_matrix{i}")
         if cm is not None:
-            add(f"ColorMatrix{i}", 10, cm)
-            add(f"CalibrationIlluminant{i}", 3, [getattr(calibration, f"illuminant{i}")])
+            entries.append(entry(f"ColorMatrix{i}", 10, cm))
+            entries.append(entry(f"CalibrationIlluminant{i}", 3, [getattr(calibration, f"illuminant{i}")]))
         fm = getattr(calibration, f"forward_matrix{i}")
         if fm is not None:
-            add(f"ForwardMatrix{i}", 10, fm)
-    if profile.name:
-        add("ProfileName", 2, profile.name)
-    if profile.hue_sat_map1 is not None:
-        h, s_, v = profile.hue_sat_map1.dims
-        add("ProfileHueSatMapDims", 4, [h, s_, v])
-        add("ProfileHueSatMapData1", 11, profile.hue_sat_map1.data)
-        if profile.hue_sat_map2 is not None:
-            add("ProfileHueSatMapData2", 11, profile.hue_sat_map2.data)
-        add("ProfileHueSatMapEncoding", 4, [profile.hue_sat_encoding])
-    if profile.look_table is not None:
-        h, s_, v = profile.look_table.dims
-        add("ProfileLookTableDims", 4, [h, s_, v])
-        add("ProfileLookTableData", 11, profile.look_table.data)
-        add("ProfileLookTableEncoding", 4, [profile.look_encoding])
-    if profile.tone_curve is not None:
-        add("ProfileToneCurve", 11, profile.tone_curve)
-    if profile.baseline_exposure_offset:
-        add("BaselineExposureOffset", 10, [profile.baseline_exposure_offset])
-    add("DefaultBlackRender", 4, [profile.default_black_render])
-    if profile.copyright:
-        add("ProfileCopyright", 2, profile.copyright)
-    if profile.embed_policy is not None:
-        add("ProfileEmbedPolicy", 4, [profile.embed_policy])
+            entries.append(entry(f"ForwardMatrix{i}", 10, fm))
+    entries += profile_entries(profile)
     entries.sort()
     n = len(entries)
     ifd_size = 2 + 12 * n + 4

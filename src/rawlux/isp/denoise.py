@@ -37,7 +37,7 @@ from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, NoiseProfile, RawImage
 from rawlux.core.jit import njit, run_bands
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
 # Tuning constants (noise-sigma multiples), chosen on synthetic scenes (benchmarks/detail.py).
 K_LUMA = 2.5      # luma high-pass garrote threshold at luma = 1

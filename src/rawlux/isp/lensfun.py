@@ -30,7 +30,7 @@ import numpy as np
 from rawlux.core.errors import ContractError
 from rawlux.core.image import Image, Metadata
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import CAMERA_LINEAR, StageDef
+from rawlux.core.pipeline import CAMERA_LINEAR, StageDef
 
 _MODES = ("on", "auto", "off")
 
@@ -183,12 +183,12 @@ def lensfun_stage(img: Image, params: LensfunParams = LensfunParams()) -> Image:
 def lensfun_pointwise(img: Image, params: LensfunParams = LensfunParams()) -> object | None:
     """Fusion hint: the identity when nothing will be corrected (keeps stage fusion), else None."""
     if params.mode == "off" or (params.mode == "auto" and img.opcodes3):
-        from rawlux.isp.fused import PixelMatrix
+        from rawlux.core.fused import PixelMatrix
 
         return PixelMatrix.identity()
     m, _ = match_lens(img.metadata)
     if m is None:
-        from rawlux.isp.fused import PixelMatrix
+        from rawlux.core.fused import PixelMatrix
 
         return PixelMatrix.identity()
     return None

@@ -14,7 +14,11 @@ from typing import Any
 
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
+from rawlux.core.errors import InvalidParameter
+from rawlux.looks.lut import apply_lut_rec2020
+from rawlux.looks.registry import get_look
+from rawlux.looks.render import render_look, render_neutral
 
 TAKES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY)
@@ -34,7 +38,6 @@ class LookParams(StageParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from rawlux.core.errors import InvalidParameter
 
         if self.lut is not None and not hasattr(self.lut, "table"):
             raise InvalidParameter(
@@ -48,7 +51,7 @@ def look(img: Image, params: LookParams = LookParams()) -> Image:
 
 def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
     """:func:`look` rendering into ``img.data`` itself (pipeline-owned images only, see
-    :attr:`~rawlux.isp.pipeline.StageDef.inplace`)."""
+    :attr:`~rawlux.core.pipeline.StageDef.inplace`)."""
     return _look(img, params, in_place=True)
 
 
@@ -56,9 +59,6 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     TAKES.check(img, "look stage input")
     if params.scene_referred:
         return img.with_data(_finite(img.data, in_place), referred=Referred.SCENE)
-    from rawlux.looks.registry import get_look
-    from rawlux.looks.render import render_look, render_neutral
-
     spec = get_look(params.look)  # validates the name / file even at strength 0
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
@@ -77,8 +77,6 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     else:
         out = render_look(data, spec, params.strength, out=dst)
     if params.lut is not None and params.lut_strength > 0.0:
-        from rawlux.looks.lut import apply_lut_rec2020
-
         out = apply_lut_rec2020(out, params.lut, params.lut_strength)
     return img.with_data(out, referred=Referred.DISPLAY)
 

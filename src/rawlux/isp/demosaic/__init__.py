@@ -31,7 +31,7 @@ from rawlux.isp.demosaic.generic import normalized_convolution
 from rawlux.isp.demosaic.menon import menon2007
 from rawlux.isp.demosaic.rcd import rcd
 from rawlux.isp.demosaic.rcd_reference import rcd_reference
-from rawlux.isp.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
+from rawlux.core.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
 
 DemosaicFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

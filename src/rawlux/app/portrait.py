@@ -1,0 +1,118 @@
+"""``portrait``: a raw or photo -> portrait with lens bokeh (+ optional mask and depth files).
+
+Opening (raw developed, photo as is, embedded depth / original / matte read by ``rawlux.io``)
+and saving happen here; every pixel operation is :func:`rawlux.portrait.render.portrait`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+from rawlux.app.inputs import open_any
+from rawlux.app.outputs import check_outputs
+from rawlux.core.errors import InvalidParameter
+from rawlux.core.image import Image
+from rawlux.core.memory import reuse_freed_memory
+from rawlux.develop import DevelopOptions, build_pipeline
+from rawlux.io.depth import (read_depth_image, read_embedded_depth, read_embedded_matte,
+                             read_embedded_original)
+from rawlux.io.photo import open_photo
+from rawlux.io.write import save
+from rawlux.portrait.lens import load_lens
+from rawlux.portrait.mask import SUBJECT_MODES
+from rawlux.portrait.render import SCENE_FRAMING, PortraitResult, grey_image, portrait
+
+PathArg = str | PathLike[str]
+Note = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PortraitOptions:
+    """Options of :func:`portrait_file` (see ``rawlux portrait --help``).
+
+    ``lens``: 35 | 50 | 75 | 90 or a lens .toml path; ``aperture`` f-number (0 = the lens');
+    ``focus`` (x, y) fractions 0..1 or None; ``framing`` metres at the focal plane or None;
+    ``subject`` auto | salient | none; ``look`` for raw input; ``use_original``: render from a
+    Lens Blur file's unblurred original; ``depth_white``: what white means in a depth file."""
+
+    lens: str = "50"
+    aperture: float = 0.0
+    focus: tuple[float, float] | None = None
+    framing: float | None = None
+    subject: str = "auto"
+    look: str | None = None
+    use_original: bool = True
+    depth_white: str = "far"
+
+    def __post_init__(self) -> None:
+        if self.subject not in SUBJECT_MODES:
+            raise InvalidParameter(f"--subject {self.subject!r} must be one of {', '.join(SUBJECT_MODES)}")
+        if self.depth_white not in ("far", "near"):
+            raise InvalidParameter(f"--depth-white {self.depth_white!r} must be 'far' or 'near'")
+        if self.focus is not None and not all(0.0 <= v <= 1.0 for v in self.focus):
+            raise InvalidParameter(f"focus {self.focus} must be X,Y fractions of the frame in [0, 1]")
+
+
+def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = PortraitOptions(), *,
+                  depth: PathArg | None = None, mask: PathArg | None = None,
+                  save_mask: PathArg | None = None, save_depth: PathArg | None = None,
+                  quality: int = 92, note: Note | None = None) -> PortraitResult:
+    """Read ``src`` (raw or photo, by content), render the portrait, write ``dst`` (and the mask
+    / depth used to ``save_mask`` / ``save_depth``). ``depth``/``mask``: given depth picture and
+    subject matte files. ``note`` hears one-line remarks (embedded data used, no subject found).
+    Every output is checked before any pixel work. Returns the :class:`PortraitResult`."""
+    say = note or (lambda msg: None)
+    src = Path(src)
+    inputs = [Path(p) for p in (src, depth, mask) if p is not None]
+    check_outputs([dst, save_mask, save_depth], inputs=inputs)
+    lens = load_lens(options.lens)
+    with reuse_freed_memory():
+        opened = open_any(src)
+        is_photo = isinstance(opened, Image)
+        if is_photo:
+            img = opened
+            if options.look:
+                say("--look applies to raw input only; the photo keeps its rendering")
+        else:
+            dev = DevelopOptions(**({"look": options.look} if options.look else {}))
+            img = build_pipeline(dev, raw=opened).run_plan(opened)
+        del opened
+        dmap = None
+        if depth is not None:
+            dmap = read_depth_image(depth, near_is_white=options.depth_white == "near")
+        elif is_photo:
+            dmap = read_embedded_depth(src)
+            if dmap is not None:
+                say(f"using the depth map embedded in {src.name} ({dmap.source})")
+        if is_photo and options.use_original and dmap is not None and dmap.source == "gdepth":
+            orig = read_embedded_original(src)
+            if orig is not None and orig.shape[:2] == (img.height, img.width):
+                img = img.with_data(orig)
+                say("rendering from the unblurred original kept in the file (GImage)")
+        matte = None
+        if mask is not None:
+            matte = open_photo(mask).data
+            if matte.shape[:2] != (img.height, img.width):
+                raise InvalidParameter(f"{mask}: mask is {matte.shape[1]}x{matte.shape[0]}, "
+                                       f"image is {img.width}x{img.height}")
+        elif is_photo:  # HEIC only: the reader checks the content
+            matte = read_embedded_matte(src)
+            if matte is not None:
+                say(f"using the portrait matte embedded in {src.name}")
+        res = portrait(img, lens=lens, aperture=options.aperture, focus=options.focus, depth=dmap,
+                       mask=matte, framing=options.framing, subject=options.subject,
+                       need_mask=save_mask is not None)
+        if res.note and options.subject == "auto":
+            where = "the --focus point" if options.focus is not None else "the frame centre"
+            say(f"{src.name}: no person or clear subject found ({res.note}); focusing at "
+                f"{where} with scene depth, framing {options.framing or SCENE_FRAMING:g} m "
+                "(--subject salient forces the most salient region, --focus X,Y the point)")
+        save(res.image, dst, protect=inputs, quality=quality)
+        if save_mask is not None and res.mask is not None:
+            save(grey_image(res.mask), save_mask, protect=inputs, exif=False)
+        if save_depth is not None:
+            save(grey_image(res.depth.to_image()), save_depth, protect=inputs, exif=False)
+    return res
