@@ -37,7 +37,7 @@ def test_check_outputs_names_the_bad_output(tmp_path: Path) -> None:
 
 def test_develop_checks_every_output_before_work(tmp_path: Path) -> None:
     opts = DevelopOptions()
-    assert check_develop([tmp_path / "a.exr"], opts).scene_referred  # .exr implies scene
+    assert check_develop([tmp_path / "a.exr"], opts)["output"].scene_referred  # .exr implies scene
     with pytest.raises(OutputError, match="scene-referred output is written as float"):
         check_develop([tmp_path / "a.exr", tmp_path / "b.jpg"], opts)
     with pytest.raises(OutputError, match="--frame needs display-referred"):

@@ -360,3 +360,28 @@ def test_dcp_written_from_a_real_dng_and_described(tmp_path: Path, raw_dir: Path
     assert rows["profile tables"].startswith("HueSatMap 90x30x1 x2, LookTable 36x8x16")
     got, _ = read_dcp(f)
     np.testing.assert_array_equal(got.look_table.data, six.calibration.profile.look_table.data)
+
+
+def test_profile_option_is_a_recipe_file_reference(tmp_path: Path, raw_dir: Path) -> None:
+    from rawlux.app.develop import check_develop
+    from rawlux.app.recipe import Recipe, load_recipe, save_recipe
+    from rawlux.core.errors import InvalidParameter, MissingInput
+    from rawlux.io.dcp import write_dcp
+    from rawlux.io.raw import open_raw
+
+    six = open_raw(raw_dir / "canon_eos_6d.dng")
+    dcp = write_dcp(tmp_path / "6d.dcp", six.calibration.profile, six.calibration, "Canon EOS 6D")
+    rec = Recipe.default().with_options(profile=str(dcp), look="camera")
+    ref = rec["profile"].dcp
+    assert ref.path == str(dcp.resolve()) and len(ref.sha256) == 64
+    back = load_recipe(save_recipe(rec, tmp_path / "r.toml"))
+    assert back == rec and back.hash() == rec.hash()
+    raw = open_raw(raw_dir / "canon_550d_magiclantern_colorchart.dng")
+    out = rec.pipeline(raw=raw).stages[0].definition.fn(raw, rec["profile"])
+    np.testing.assert_allclose(out.calibration.color_matrix1, six.calibration.color_matrix1, atol=1e-4)
+    assert out.data is raw.data  # only the calibration changes
+    dcp.write_bytes(dcp.read_bytes() + b"\0\0")  # content changed since the recipe was saved
+    with pytest.raises(InvalidParameter, match="content changed"):
+        check_develop([tmp_path / "o.jpg"], recipe=back)
+    with pytest.raises(MissingInput, match="file not found"):
+        Recipe.default().with_options(profile=str(tmp_path / "none.dcp"))

@@ -2,7 +2,8 @@
 inside functions, read with ``ast``) obeys docs/architecture.md, and each offending import is
 named with its file and line.
 
-* ``core`` imports nothing of rawlux; ``color`` only ``core``; ``io`` only ``core`` and ``color``;
+* ``core`` imports nothing of rawlux; ``color`` only ``core``; ``io`` only ``core`` and ``color``
+  (``isp`` may use ``io``: the look stage resolves its LUT reference, path + hash, there);
 * ``isp``, ``looks``, ``burst``, ``portrait``, ``frame``, ``hdr`` never import ``app``, ``cli``,
   ``batch``, ``studio`` or the orchestration above them (``rawlux.develop``, ``rawlux``);
 * ``cli`` reaches the pixel packages only through ``app`` (``core`` and the ``rawlux.develop``
@@ -26,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "color": {"core"},
     "io": {"core", "color"},
-    "isp": {"core", "color", "looks"},
+    "isp": {"core", "color", "looks", "io"},  # io: the look stage loads its LUT FileRef (io.cube)
     "looks": {"core", "color"},
     "burst": {"core", "color", "isp"},
     "portrait": {"core", "color"},

@@ -52,7 +52,7 @@ def test_match_from_exif_and_reasons_when_not() -> None:
 
 def test_distortion_is_straightened() -> None:
     m, _ = match_lens(MD)
-    only = LensfunParams(mode="on", tca=False, vignetting=False)
+    only = LensfunParams(correction="lensfun", tca=False, vignetting=False)
     ideal, centres = _dots()
     distorted = correct(ideal, m, only, reverse=True)  # the lens model applied to a true grid
     fixed = correct(distorted, m, only)
@@ -67,7 +67,7 @@ def test_distortion_is_straightened() -> None:
 
 def test_tca_aligns_the_channels() -> None:
     m, _ = match_lens(MD)
-    only = LensfunParams(mode="on", distortion=False, vignetting=False)
+    only = LensfunParams(correction="lensfun", distortion=False, vignetting=False)
     ideal, centres = _dots()
     shifted = correct(ideal, m, only, reverse=True)
     fixed = correct(shifted, m, only)
@@ -81,7 +81,7 @@ def test_tca_aligns_the_channels() -> None:
 
 def test_vignetting_is_flattened() -> None:
     m, _ = match_lens(MD)
-    only = LensfunParams(mode="on", distortion=False, tca=False)
+    only = LensfunParams(correction="lensfun", distortion=False, tca=False)
     flat = np.full((H, W, 3), 0.4, np.float32)
     dark = correct(flat, m, only, reverse=True)
     assert dark[0, 0, 1] < 0.8 * dark[H // 2, W // 2, 1]  # a wide zoom at f/4 falls off
@@ -92,33 +92,39 @@ def test_vignetting_is_flattened() -> None:
 def test_stage_modes_and_pass_through() -> None:
     rng = np.random.default_rng(0)
     img = Image(rng.uniform(0, 1, (60, 90, 3)).astype(np.float32), ColorSpace.CAMERA, metadata=MD)
-    assert lensfun_stage(img, LensfunParams(mode="off")) is img
-    on = lensfun_stage(img, LensfunParams(mode="on"))
+    assert lensfun_stage(img, LensfunParams(correction="off")) is img
+    on = lensfun_stage(img, LensfunParams(correction="lensfun"))
     assert on.data.shape == img.data.shape and np.abs(on.data - img.data).mean() > 1e-3
     from rawlux.core.image import WarpRectilinear
 
     warp = WarpRectilinear(opcode_id=1, coefficients=((1.0, 0, 0, 0, 0, 0),), center=(0.5, 0.5))
     with_ops = replace(img, opcodes3=(warp,))
-    assert lensfun_stage(with_ops, LensfunParams(mode="auto")) is with_ops  # DNG opcodes win
+    assert lensfun_stage(with_ops, LensfunParams(correction="auto")) is with_ops  # unresolved auto: DNG only
     unknown = replace(img, metadata=Metadata(make="X", model="Y", lens="Z", focal_length=5.0))
-    assert lensfun_stage(unknown, LensfunParams(mode="on")) is unknown
+    assert lensfun_stage(unknown, LensfunParams(correction="lensfun")) is unknown
 
 
 def test_develop_lens_modes(raw_dir: Path) -> None:
-    from rawlux.develop import build_pipeline, DevelopOptions, lens_mode
+    from rawlux.app.recipe import Recipe
+    from rawlux.develop import DevelopOptions, build_pipeline
     from rawlux.io.raw import open_raw
+    from rawlux.isp.lensfun import has_lens_opcodes
 
     px = open_raw(raw_dir / "pixel7_hdrplus_darkframe.dng")
     six = open_raw(raw_dir / "canon_eos_6d.dng")
-    assert lens_mode("auto", px) == "dng" and lens_mode("auto", six) == "lensfun"
-    assert lens_mode(True) == "auto" and lens_mode(False) == "off"
-    for mode, shading, warp, lf in (("dng", True, True, "off"), ("lensfun", False, False, "on"),
-                                    ("off", False, False, "off"), ("auto", True, True, "off")):
+    assert has_lens_opcodes(px) and not has_lens_opcodes(six)
+    assert DevelopOptions(lens_correction=True).lens_correction == "auto"
+    assert DevelopOptions(lens_correction=False).lens_correction == "off"
+    for mode, shading, warp, lf in (("dng", True, True, "dng"), ("lensfun", False, False, "lensfun"),
+                                    ("off", False, False, "off"), ("auto", True, True, "dng")):
         pipe = build_pipeline(DevelopOptions(lens_correction=mode))
         p = {s.name: s.params for s in pipe.stages}
-        assert (p["lens_shading"].enabled, p["geometry"].apply_warp, p["lensfun"].mode) == (shading, warp, lf)
-    for raw, want in ((px, (True, "off")), (six, (True, "on"))):  # auto resolved by the raw
+        assert (p["lens_shading"].enabled, p["geometry"].apply_warp, p["lensfun"].correction) == (shading, warp, lf)
+    for raw, want in ((px, (True, "dng")), (six, (True, "lensfun"))):  # auto resolved by the raw
         p = {s.name: s.params for s in build_pipeline(DevelopOptions(), raw=raw).stages}
-        assert (p["lens_shading"].enabled, p["lensfun"].mode) == want
-    with pytest.raises(Exception, match="lens_correction"):
+        assert (p["lens_shading"].enabled, p["lensfun"].correction) == want
+    rec = Recipe.default().with_options(lens_correction="lensfun")  # recorded as asked
+    assert Recipe.from_dict(rec.to_dict())["lensfun"].correction == "lensfun"
+    assert Recipe.default()["lensfun"].correction == "auto"
+    with pytest.raises(Exception, match="lens_correction|correction"):
         DevelopOptions(lens_correction="sometimes")

@@ -1,4 +1,5 @@
-"""The application layer: one module per command (develop, night, portrait, frame, info, looks).
+"""The application layer: one module per command (develop, night, portrait, frame, info, looks)
+and the recipes that record every parameter of a command (:mod:`rawlux.app.recipe`).
 
 Each public function takes paths and an options dataclass and returns a result (a path, an
 Image, a result object): it opens any input (:mod:`rawlux.app.inputs`, one content-based

@@ -2,15 +2,23 @@
 
 Public functions (called by ``cli``, ``batch`` and ``studio``):
 
-* :func:`check_develop` validates options and every output of a run before any pixel work;
+* :func:`develop_recipe` turns options and/or a recipe into the :class:`~rawlux.app.recipe.Recipe`
+  (every stage's params) a run uses;
+* :func:`check_develop` validates that recipe and every output of a run before any pixel work
+  (and writes ``save_recipe`` when asked);
 * :func:`develop_image` opens a raw (path or :class:`RawImage`) and runs the develop plan;
-* :func:`develop_file` does both and saves atomically, returning the path written.
+* :func:`develop_file` does both and saves atomically (plus the ``OUT.rawlux.toml`` sidecar),
+  returning the path written.
+
+``options`` everywhere is a :class:`DevelopOptions` (generated from the stage params, see
+:mod:`rawlux.app.recipe`), a mapping of option names (only those override the recipe), or a
+:class:`Recipe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -20,13 +28,14 @@ from rawlux.app.outputs import check_outputs
 from rawlux.core.errors import OutputError
 from rawlux.core.image import Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.develop import DevelopOptions, build_pipeline
+from rawlux.core.params import apply_options
+from rawlux.app.recipe import DevelopOptions, Recipe, load_recipe, sidecar_path
+from rawlux.app.recipe import save_recipe as write_recipe
 from rawlux.io.cube import read_cube
-from rawlux.io.dcp import apply_profile, read_dcp
 from rawlux.io.write import save
-from rawlux.isp.white_balance import parse_wb
 
 PathArg = str | PathLike[str]
+Options = Any  # DevelopOptions | Mapping[str, Any] | Recipe | None
 SCENE_EXTENSIONS = (".exr", ".tif", ".tiff")
 
 
@@ -35,69 +44,116 @@ def load_lut(lut: Any) -> Any:
     return lut if lut is None or hasattr(lut, "table") else read_cube(lut)
 
 
-def with_profile(raw: RawImage, profile: PathArg | None) -> RawImage:
-    """``raw`` developed with the DNG camera profile file ``profile`` (``.dcp``: its matrices
-    and tables replace the raw's own, the raw's gain table map stays); ``None``: ``raw``."""
-    return raw if not profile else apply_profile(raw, *read_dcp(profile))
+def develop_recipe(options: Options = None, *, recipe: Recipe | PathArg | None = None,
+                   lut: Any = None) -> Recipe:
+    """The recipe a run uses: ``recipe`` (a :class:`Recipe`, a ``.toml``/``.json`` recipe file,
+    or None = the develop defaults) with ``options`` written over it: a mapping overrides the
+    names it holds, a :class:`DevelopOptions` the fields that differ from their defaults, a
+    :class:`Recipe` replaces ``recipe``. ``lut`` (path or loaded LUT) sets the ``lut`` option.
+    Every value is validated here (one-line :class:`InvalidParameter`), before any work."""
+    if isinstance(options, Recipe):
+        base, values = options, {}
+    else:
+        if recipe is None:
+            base = Recipe.default()
+        else:
+            base = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+        if options is None:
+            values = {}
+        elif isinstance(options, Mapping):
+            values = dict(options)
+        else:  # a DevelopOptions: its non-default fields (already validated)
+            default = type(options)()
+            only = {f.name for f in fields(options)
+                    if getattr(options, f.name) != getattr(default, f.name)}
+            base = Recipe(tuple(apply_options(dict(base.stages), options, only=only).items()))
+            values = {}
+    if lut is not None:
+        values["lut"] = lut
+    return base.with_options(**values) if values else base
 
 
-def check_develop(outputs: Sequence[PathArg], options: DevelopOptions, *,
-                  inputs: Iterable[PathArg] = (), frame: str | None = None) -> DevelopOptions:
-    """Validate a develop run before any work: every output (see :func:`check_outputs`), the
-    white balance text, the camera profile file, the frame layout; an ``.exr`` output implies ``scene_referred``, whose
-    outputs must be float ``.tif``/``.exr`` and cannot be framed. Returns the options to use."""
+def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
+                  inputs: Iterable[PathArg] = (), frame: str | None = None,
+                  recipe: Recipe | PathArg | None = None, lut: Any = None,
+                  save_recipe: PathArg | None = None, sidecar: bool = False) -> Recipe:
+    """Validate a develop run before any work and return its :class:`Recipe` (see
+    :func:`develop_recipe`): every output (:func:`check_outputs`), the camera profile file,
+    the frame layout; an ``.exr``
+    output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
+    be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
+    reference files, not objects loaded in memory."""
     outs = check_outputs(outputs, inputs=inputs)
-    if any(o.suffix.lower() == ".exr" for o in outs) and not options.scene_referred:
-        options = replace(options, scene_referred=True)
-    if options.scene_referred:
+    rec = develop_recipe(options, recipe=recipe, lut=lut)
+    if any(o.suffix.lower() == ".exr" for o in outs) and not rec["output"].scene_referred:
+        given = options if isinstance(options, Mapping) else {}
+        if "scene_referred" not in given:  # an explicit --no-scene-referred is not overridden
+            rec = rec.with_options(scene_referred=True)
+    if rec["output"].scene_referred:
         bad = [o for o in outs if o.suffix.lower() not in SCENE_EXTENSIONS]
         if bad:
             raise OutputError("scene-referred output is written as float .tif or .exr", bad[0])
         if frame:
             raise OutputError("--frame needs display-referred output, not scene-referred", outs[0])
-    parse_wb(options.wb)
-    if options.profile:  # a missing or broken .dcp fails here, once, naming the file
-        read_dcp(options.profile)
+    if rec["profile"].dcp is not None:  # a missing or broken .dcp fails here, naming the file
+        from rawlux.isp.profile import load_profile
+
+        load_profile(rec["profile"].dcp)
     if frame:
         from rawlux.frame import load_layout  # lazy: ~20 ms of start-up only --frame needs
 
         load_layout(frame)
-    return options
+    if sidecar or save_recipe is not None:
+        rec.check_saveable(save_recipe if save_recipe is not None else outs[0])
+    if save_recipe is not None:
+        write_recipe(rec, save_recipe)
+    return rec
 
 
-def develop_image(source: PathArg | RawImage, options: DevelopOptions = DevelopOptions(), *,
-                  lut: Any = None, cfa: str | None = None, black: float | None = None,
-                  white: float | None = None,
+def develop_image(source: PathArg | RawImage, options: Options = None, *,
+                  recipe: Recipe | PathArg | None = None, lut: Any = None,
+                  cfa: str | None = None, black: float | None = None, white: float | None = None,
                   on_stage: Callable[[str, int, int], None] | None = None) -> Image:
     """Develop ``source`` (a raw file, decided by content, or a :class:`RawImage`, uint16 DN or
     float32 normalised, e.g. a merged burst) into a display-encoded :class:`Image` (float32
-    [0, 1], sRGB or Display P3; linear Rec.2020 with ``options.scene_referred``). ``lut``: path
-    to a ``.cube`` or a loaded LUT. ``cfa``/``black``/``white``: a bare mosaic PNG/TIFF."""
+    [0, 1], sRGB or Display P3; linear Rec.2020 with ``scene_referred``). ``options``/``recipe``/
+    ``lut``: see :func:`develop_recipe`. ``cfa``/``black``/``white``: a bare mosaic PNG/TIFF."""
+    rec = develop_recipe(options, recipe=recipe, lut=lut)  # validated before reading
     with reuse_freed_memory():
         if isinstance(source, RawImage):
             raw = source
         else:
             kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
             raw = load_raw(source, **kw)
-        raw = with_profile(raw, options.profile)
-        return build_pipeline(options, load_lut(lut), raw).run_plan(raw, on_stage=on_stage)
+        # the raw decides lens_correction "auto" (DNG lens opcodes, else lensfun)
+        return rec.pipeline(raw=raw).run_plan(raw, on_stage=on_stage)
 
 
-def develop_file(source: PathArg | RawImage, output: PathArg,
-                 options: DevelopOptions = DevelopOptions(), *, lut: Any = None,
+def develop_file(source: PathArg | RawImage, output: PathArg, options: Options = None, *,
+                 recipe: Recipe | PathArg | None = None, lut: Any = None,
                  frame: str | None = None, quality: int = 92, bit_depth: int | None = None,
                  protect: Iterable[PathArg] = (), cfa: str | None = None,
-                 black: float | None = None, white: float | None = None) -> Path:
+                 black: float | None = None, white: float | None = None,
+                 sidecar: bool = False) -> Path:
     """Develop ``source`` and save it to ``output`` (format from the extension; atomic), with
-    an optional EXIF ``frame`` (layout name or file). Outputs and options are checked before
+    an optional EXIF ``frame`` (layout name or file). Outputs and parameters are checked before
     any pixel work (:func:`check_develop`); ``protect`` lists paths never to overwrite (the
-    source is always protected). Returns the absolute path written."""
+    source is always protected). ``sidecar`` writes the recipe used to ``OUT.rawlux.toml``
+    (:func:`~rawlux.app.recipe.sidecar_path`). Returns the absolute path written."""
     inputs = [*protect, *([] if isinstance(source, RawImage) else [source])]
-    options = check_develop([output], options, inputs=inputs, frame=frame)
+    rec = check_develop([output], options, inputs=inputs, frame=frame, recipe=recipe, lut=lut,
+                        sidecar=sidecar)
     with reuse_freed_memory():  # one allocator scope for read + develop + save
-        img = develop_image(source, options, lut=lut, cfa=cfa, black=black, white=white)
+        img = develop_image(source, rec, cfa=cfa, black=black, white=white)
         if frame:
             from rawlux.frame import apply_frame  # lazy: ~20 ms of start-up only --frame needs
 
             img = apply_frame(img, frame)
-        return save(img, output, protect=inputs, quality=quality, bit_depth=bit_depth)
+        out = save(img, output, protect=inputs, quality=quality, bit_depth=bit_depth)
+    if sidecar:
+        write_recipe(rec, sidecar_path(out))
+    return out
+
+
+__all__ = ["DevelopOptions", "Recipe", "check_develop", "develop_file", "develop_image",
+           "develop_recipe", "load_lut"]

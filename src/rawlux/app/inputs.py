@@ -13,7 +13,7 @@ from rawlux.core.image import Image, RawImage
 from rawlux.io.probe import input_kind
 from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
 from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
-from rawlux.develop import DEFAULT_LOOK, DevelopOptions, build_pipeline
+from rawlux.app.recipe import DEFAULT_LOOK, DevelopOptions, build_pipeline
 
 Note = Callable[[str], None]
 

@@ -16,7 +16,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Encoding, Image, RawImage, Referred
 from rawlux.core.memory import reuse_freed_memory
 from rawlux.core.pipeline import Pipeline
-from rawlux.develop import DevelopOptions, build_pipeline
+from rawlux.app.recipe import DevelopOptions, build_pipeline
 from rawlux.io.cube import write_cube
 from rawlux.io.write import save
 from rawlux.isp.look import LookParams, look

@@ -23,7 +23,7 @@ from rawlux.burst.merge import MergeParams, merge_burst
 from rawlux.core.errors import InvalidParameter, MissingInput
 from rawlux.core.image import RawImage
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.develop import DevelopOptions
+from rawlux.app.recipe import DevelopOptions
 from rawlux.io.dng import write_dng
 from rawlux.io.write import save, supported_extensions
 

@@ -1,13 +1,14 @@
 """``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame.
 
-Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
-and argument errors then load no pixel code (start-up time).
+The frame options are generated from :class:`rawlux.app.frame.FrameOptions` (a params dataclass
+whose module loads no pixel code); everything else is imported inside the command.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -46,27 +47,27 @@ def _list_layouts(value: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from rawlux.app.frame import FrameOptions  # params only: no pixel code at start-up
+    from rawlux.cli.options import option_values, typer_options, with_options
+
+    names = [f.name for f in fields(FrameOptions)]
+
     def frame(
         src: Path = typer.Argument(..., metavar="IN", help="photo or raw: JPEG, HEIC, PNG, TIFF, DNG, CR2..."),
         output: Path = typer.Option(..., "-o", "--output", help="output file (.jpg .png .tif .heic .avif)"),
-        layout: str = typer.Option("bar", "--layout", help="layout name or .toml file (see --list-layouts)"),
-        logo: Optional[Path] = typer.Option(None, "--logo", help="logo file: PNG with alpha or SVG"),
-        text: Optional[str] = typer.Option(
-            None, "--text", help="caption template, e.g. '{model} · {focal} · {fnumber} · {exposure} · {iso}'"),
-        look: Optional[str] = typer.Option(None, "--look", help="look for raw inputs"),
-        color_space: str = typer.Option("srgb", "--color-space", help="srgb | p3 (raw inputs)"),
-        quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
-        bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
         list_layouts: bool = typer.Option(False, "--list-layouts", is_eager=True, callback=_list_layouts,
                                           help="list the available layouts and exit"),
+        **options: Any,
     ) -> None:
         """Add an EXIF frame (camera, lens, exposure, date; optional logo) around a photo."""
+        values = option_values(options, names)
+
         def run() -> None:
             from rawlux.app.frame import FrameOptions, frame_file
 
-            opts = FrameOptions(layout=layout, logo=logo, text=text, look=look,
-                                color_space=color_space, quality=quality, bit_depth=bit_depth)
-            frame_file(src, output, opts, note=_note)
+            frame_file(src, output, FrameOptions(**values), note=_note)
 
         run_guarded(run, context=str(src))
+
+    # layout, logo, text, look, colour space, quality, bit depth: from FrameOptions
+    app.command(name="frame")(with_options(frame, typer_options(FrameOptions), before="list_layouts"))

@@ -33,12 +33,16 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
 
 
 def register(app: typer.Typer) -> None:
+    from rawlux.app.recipe import develop_options_class
+    from rawlux.cli.options import field_option
+
     @app.command()
     def night(
         frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
         output: Path = typer.Option(..., "-o", "--output", help="output: .dng (merged raw) or a photo (.jpg, .tif, ...)"),
         reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
-        look: str | None = typer.Option(None, "--look", help="look used when developing to a photo"),
+        look: str | None = field_option(develop_options_class(), "look", default=None,
+                                        help="look used when developing to a photo (default authentic)"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""

@@ -1,12 +1,14 @@
 """``rawlux portrait``: subject mask + depth + lens bokeh on a raw or a photo (work: :mod:`rawlux.app.portrait`).
 
-Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
-and argument errors then load no pixel code (start-up time).
+The portrait options are generated from :class:`rawlux.app.portrait.PortraitOptions` (a params
+dataclass whose module loads no pixel code); everything else is imported inside the command.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,8 +31,6 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-
-
 def _note(msg: str) -> None:
     typer.echo(f"rawlux: {msg}", err=True)
 
@@ -49,33 +49,28 @@ def run_portrait(src: Path, dst: Path, *, focus: str | None = None, depth: Path 
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from rawlux.app.portrait import PortraitOptions  # params only: no OpenCV at start-up
+    from rawlux.cli.options import typer_options, with_options
+
+    generated = [f.name for f in fields(PortraitOptions) if f.name != "focus"]
+
     def portrait(
         input: Path = typer.Argument(..., help="raw file or photo (JPEG/HEIC/PNG/TIFF)"),
         output: Path = typer.Option(..., "-o", "--output", help="output photo (.jpg .png .tif .heic ...)"),
-        lens: str = typer.Option("50", "--lens", help="35 | 50 | 75 | 90 or a lens .toml file"),
-        aperture: float = typer.Option(0.0, "--aperture", help="f-number (default: the lens' own)"),
         focus: str | None = typer.Option(None, "--focus", help="X,Y focal point as fractions 0..1"),
         depth: Path | None = typer.Option(None, "--depth", help="depth picture (see --depth-white)"),
-        depth_white: str = typer.Option("far", "--depth-white",
-                                        help="what white means in --depth: far (Google) | near"),
-        look: str | None = typer.Option(None, "--look", help="look for raw input"),
         save_mask: Path | None = typer.Option(None, "--save-mask", help="write the subject mask"),
         save_depth: Path | None = typer.Option(None, "--save-depth", help="write the depth used"),
         mask_file: Path | None = typer.Option(None, "--mask", help="use this subject mask (grey)"),
-        framing: float | None = typer.Option(None, "--framing",
-                                             help="scene height at the focal plane, metres "
-                                                  "(default 1; 10 for a scene without a subject)"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
-        original: bool = typer.Option(True, "--original/--no-original",
-                                      help="render from a Lens Blur file's unblurred original"),
-        subject: str = typer.Option("auto", "--subject",
-                                    help="auto (a clear subject or none) | salient (always the "
-                                         "most salient region) | none (scene depth only)"),
+        **options: Any,
     ) -> None:
         """Portrait mode: blur the background like a 35/50/75/90 mm lens."""
+        values = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()}
         run_guarded(lambda: run_portrait(
-            input, output, lens=lens, aperture=aperture, focus=focus, depth=depth, look=look,
-            save_mask=save_mask, save_depth=save_depth, mask_file=mask_file, framing=framing,
-            quality=quality, use_original=original, depth_white=depth_white,
-            subject=subject), context=str(input))
+            input, output, focus=focus, depth=depth, save_mask=save_mask, save_depth=save_depth,
+            mask_file=mask_file, quality=quality, **values), context=str(input))
+
+    # lens, aperture, framing, subject, look, --original, depth-white: from PortraitOptions
+    app.command(name="portrait")(with_options(portrait, typer_options(
+        PortraitOptions, only=generated, panel="Portrait"), before="quality"))

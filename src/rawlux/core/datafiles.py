@@ -154,9 +154,15 @@ def _stamp(p: Path) -> tuple[int, int]:
     return st.st_mtime_ns, st.st_size
 
 
+def bytes_hash(data: bytes) -> str:
+    """sha256 hex digest of ``data``: the one content hash of data files (file references in
+    recipes, :func:`content_hash`, LUTs hashed from the bytes they were parsed from)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 @lru_cache(maxsize=128)
 def _hash(path: str, stamp: tuple[int, int]) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return bytes_hash(Path(path).read_bytes())
 
 
 def content_hash(path: str | os.PathLike[str]) -> str:

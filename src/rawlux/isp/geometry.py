@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rawlux.core.errors import ContractError
 from rawlux.core.fused import PixelMatrix
 from rawlux.core.image import Crop, Image, WarpRectilinear
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.pipeline import CAMERA_LINEAR, StageDef
 from rawlux.isp.lens_shading import apply_opcodes
 from rawlux.isp.warp import (  # noqa: F401 - re-exported: the warp's public names
@@ -23,7 +23,14 @@ from rawlux.isp.warp import (  # noqa: F401 - re-exported: the warp's public nam
     warp_source_coords,
 )
 
-_INTERP = ("linear", "cubic")
+class Interpolation(Choice):
+    """Resampling kernel of the lens warp."""
+
+    LINEAR = "linear"
+    CUBIC = "cubic"
+
+
+_INTERP = Interpolation.values()
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class GeometryParams(StageParams):
 
     apply_warp: bool = param(True, doc="apply DNG OpcodeList3 (lens distortion and gain maps)")
     apply_crop: bool = param(True, doc="apply the DNG default crop")
-    interpolation: str = param("cubic", choices=_INTERP, doc="resampling kernel of the warp")
+    interpolation: Interpolation = param(Interpolation.CUBIC, doc="resampling kernel of the warp")
 
 
 def crop_image(img: Image, crop: Crop) -> Image:

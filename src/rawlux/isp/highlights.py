@@ -55,17 +55,25 @@ from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, RawImage
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.pipeline import RAW_NORM, StageDef
 
-METHODS = ("reconstruct", "clip", "none")
+class HighlightMethod(Choice):
+    """How clipped highlights are handled."""
+
+    RECONSTRUCT = "reconstruct"
+    CLIP = "clip"
+    NONE = "none"
+
+
+METHODS = HighlightMethod.values()
 
 
 @dataclass(frozen=True)
 class HighlightParams(StageParams):
     """Highlight handling parameters."""
 
-    method: str = param("reconstruct", choices=METHODS, doc="how clipped highlights are handled")
+    method: HighlightMethod = param(HighlightMethod.RECONSTRUCT, doc="how clipped highlights are handled: reconstruct (colour from unclipped neighbours), clip (to white), none (keep raw values)")
     clip_threshold: float = param(
         0.97,
         lo=0.5,

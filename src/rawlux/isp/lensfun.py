@@ -12,10 +12,14 @@ give, in this order (lensfun's own order for correcting):
    keeps the input's size and centre (corners the correction pulls in are filled from the
    nearest edge rather than cropped).
 
-``mode``: "on" applies what matches; "auto" applies it only when the image carries no
-OpcodeList3 (develop decides instead from the raw's OpcodeList2 and 3, see
-:func:`rawlux.develop.build_pipeline`, and sets "on" or "off"); "off" passes the image through. No match (unknown camera or lens, no focal length) is not an
-error: the image passes through, and :func:`match_lens` says why (``rawlux info``).
+``correction`` (the ``lens_correction`` develop option, :class:`LensCorrection`): "lensfun"
+applies what matches; "auto" means the DNG lens opcodes when the raw has them, else lensfun;
+"dng" the DNG opcodes only; "off" nothing. "auto" needs the raw to decide: the pipeline is
+built with :func:`resolve_lens` (``Recipe.pipeline(raw=...)``), which turns it into "lensfun"
+or "dng" and switches the DNG opcode stages (``lens_shading.enabled``,
+``geometry.apply_warp``) to match; left unresolved, "auto" corrects nothing here (DNG opcodes
+only, so an OpcodeList2 shading fix is never repeated). No match (unknown camera or lens, no
+focal length) is not an error: the image passes through, and :func:`match_lens` says why (``rawlux info``).
 """
 
 from __future__ import annotations
@@ -29,17 +33,33 @@ import numpy as np
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import Image, Metadata
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.pipeline import CAMERA_LINEAR, StageDef
 
-_MODES = ("on", "auto", "off")
+
+class LensCorrection(Choice):
+    """Source of lens corrections (``True``/``False`` are accepted as auto/off)."""
+
+    AUTO = "auto"
+    OFF = "off"
+    DNG = "dng"
+    LENSFUN = "lensfun"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        if isinstance(value, bool):  # the old boolean lens_correction option
+            return cls.AUTO if value else cls.OFF
+        return super()._missing_(value)
 
 
 @dataclass(frozen=True)
 class LensfunParams(StageParams):
     """Lensfun lens-correction parameters."""
 
-    mode: str = param("off", choices=_MODES, doc="on | auto (only without DNG lens opcodes) | off")
+    correction: LensCorrection = param(
+        LensCorrection.AUTO,
+        doc="lens corrections: auto (the DNG lens opcodes when the raw has them, else lensfun) "
+            "| off | dng (opcodes only) | lensfun (lensfun only)")
     distortion: bool = param(True, doc="correct geometric distortion")
     tca: bool = param(True, doc="correct lateral chromatic aberration")
     vignetting: bool = param(True, doc="correct vignetting (light falloff)")
@@ -139,7 +159,8 @@ def _flags(params: LensfunParams) -> tuple[int, int]:
     return col, geo
 
 
-def correct(data: np.ndarray, m: LensMatch, params: LensfunParams = LensfunParams(mode="on"),
+def correct(data: np.ndarray, m: LensMatch,
+            params: LensfunParams = LensfunParams(correction=LensCorrection.LENSFUN),
             *, reverse: bool = False) -> np.ndarray:
     """Lens-correct float32 (H, W, 3) linear ``data`` with match ``m`` (new array). ``reverse``
     applies the lens instead (vignetting and distortion added: synthetic test images)."""
@@ -172,7 +193,7 @@ def correct(data: np.ndarray, m: LensMatch, params: LensfunParams = LensfunParam
 
 def lensfun_stage(img: Image, params: LensfunParams = LensfunParams()) -> Image:
     """Apply lensfun corrections (module docstring) or pass ``img`` through."""
-    if params.mode == "off" or (params.mode == "auto" and img.opcodes3):
+    if params.correction is not LensCorrection.LENSFUN:
         return img
     m, _ = match_lens(img.metadata)
     if m is None:
@@ -182,7 +203,7 @@ def lensfun_stage(img: Image, params: LensfunParams = LensfunParams()) -> Image:
 
 def lensfun_pointwise(img: Image, params: LensfunParams = LensfunParams()) -> object | None:
     """Fusion hint: the identity when nothing will be corrected (keeps stage fusion), else None."""
-    if params.mode == "off" or (params.mode == "auto" and img.opcodes3):
+    if params.correction is not LensCorrection.LENSFUN:
         from rawlux.core.fused import PixelMatrix
 
         return PixelMatrix.identity()
@@ -196,6 +217,39 @@ def lensfun_pointwise(img: Image, params: LensfunParams = LensfunParams()) -> ob
 
 STAGE = StageDef("lensfun", lensfun_stage, LensfunParams, takes=CAMERA_LINEAR, gives=CAMERA_LINEAR,
                  pointwise=lensfun_pointwise)
+
+
+def has_lens_opcodes(raw: Any) -> bool:
+    """True when the RawImage ``raw`` carries DNG lens opcodes (GainMap, FixVignetteRadial,
+    WarpRectilinear in OpcodeList2 or 3)."""
+    from rawlux.core.image import FixVignetteRadial, GainMap, WarpRectilinear
+
+    lens_ops = (GainMap, FixVignetteRadial, WarpRectilinear)
+    return any(isinstance(op, lens_ops) for op in (*raw.opcodes2, *raw.opcodes3))
+
+
+def resolve_lens(stages: dict[str, StageParams], raw: Any = None) -> dict[str, StageParams]:
+    """The develop stage params with ``lensfun.correction`` decided for ``raw``: "auto" becomes
+    "dng" when the raw has DNG lens opcodes, else "lensfun" ("dng" without a raw). "auto" and
+    "dng" keep every DNG opcode; "lensfun" and "off" switch the DNG opcode stages off (never on
+    when the recipe turned them off)."""
+    from dataclasses import replace
+
+    lf = stages.get("lensfun")
+    if not isinstance(lf, LensfunParams):
+        return stages
+    mode = lf.correction
+    if mode is LensCorrection.AUTO:
+        mode = (LensCorrection.LENSFUN if raw is not None and not has_lens_opcodes(raw)
+                else LensCorrection.DNG)
+    out = dict(stages)
+    out["lensfun"] = replace(lf, correction=mode)
+    if lf.correction in (LensCorrection.OFF, LensCorrection.LENSFUN):
+        if "lens_shading" in out:
+            out["lens_shading"] = replace(out["lens_shading"], enabled=False)
+        if "geometry" in out:
+            out["geometry"] = replace(out["geometry"], apply_warp=False)
+    return out
 
 
 def describe_lens(raw: Any) -> str:

@@ -35,9 +35,23 @@ from rawlux.color.transfer import eotf_table, lut_interp, srgb_oetf_fast
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.orientation import apply_orientation, oriented_shape  # noqa: F401 - re-exported
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.pipeline import Contract, StageDef
 from rawlux.color.transfer import srgb_eotf, srgb_oetf
+
+class OutputSpace(Choice):
+    """Output colour space (sRGB transfer curve either way; the ICC profile is embedded)."""
+
+    SRGB = "srgb"
+    P3 = "p3"
+
+
+class GamutMap(Choice):
+    """Out-of-gamut handling."""
+
+    COMPRESS = "compress"
+    CLIP = "clip"
+
 
 OUTPUT_SPACES = {"srgb": ColorSpace.SRGB, "p3": ColorSpace.DISPLAY_P3}
 INPUT_SPACES = (ColorSpace.REC2020, ColorSpace.SRGB, ColorSpace.DISPLAY_P3, ColorSpace.XYZ_D50)
@@ -48,9 +62,9 @@ KNEE_POWER = 1.2  # shape of the compression knee (higher = harder)
 class OutputParams(StageParams):
     """Output encoding parameters."""
 
-    color_space: str = param("srgb", choices=("srgb", "p3"), doc="output colour space (ICC embedded)")
-    gamut_map: str = param(
-        "compress", choices=("clip", "compress"), doc="out-of-gamut handling: soft compression or clip"
+    color_space: OutputSpace = param(OutputSpace.SRGB, doc="output colour space: srgb or p3 (Display P3); ICC embedded")
+    gamut_map: GamutMap = param(
+        GamutMap.COMPRESS, doc="out-of-gamut handling: soft compression or clip"
     )
     apply_orientation: bool = param(True, doc="rotate/flip pixels per EXIF orientation, then set it to 1")
     compress_threshold: float = param(

@@ -14,11 +14,18 @@ color_transform used):
 5. ProfileLookTable, then ProfileToneCurve (hue-preserving RGB tone).
 
 Each part is skipped when the profile lacks it; with no profile at all the look is ``neutral``.
+
+The develop stage ``profile`` (first, on the uint16 raw) swaps in a ``.dcp``'s matrices and
+tables (:class:`ProfileParams`, the ``profile`` option: a file by path + content hash).
 DefaultBlackRender "auto" (Adobe's automatic black subtraction) is not emulated: rawlux never
 subtracts an automatic black, which is what "none" asks for.
 """
 
 from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,7 +39,9 @@ from rawlux.color.dcp import (
     rgb_tone,
     tone_lut,
 )
-from rawlux.core.image import ColorSpace, Image
+from rawlux.core.image import ColorSpace, Image, RawImage
+from rawlux.core.params import FileRef, StageParams, param
+from rawlux.core.pipeline import RAW_DN, StageDef
 
 CAMERA_LOOK = "camera"
 
@@ -110,3 +119,48 @@ def render_camera(img: Image, *, gain_map: bool = True) -> np.ndarray:
         x = rgb_tone(x, tone_lut(profile.tone_curve))
     out = apply_matrix(x, from_pp)
     return np.minimum(out, 1.0, out=out)
+
+
+# ------------------------------------------------------------------ stage: a .dcp for the raw
+
+
+@dataclass(frozen=True)
+class ProfileParams(StageParams):
+    """Camera profile stage parameters."""
+
+    dcp: FileRef | None = param(
+        None, type=FileRef,
+        doc="DNG camera profile (.dcp, path + sha256) used instead of the raw's own matrices and "
+            "tables (the raw's gain table map stays; --look camera applies its tables), or none")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dcp, (str, os.PathLike)):  # a bare path: reference it by content
+            object.__setattr__(self, "dcp", FileRef.of(self.dcp))
+        super().__post_init__()
+
+
+@functools.lru_cache(maxsize=8)
+def _read(ref: FileRef) -> tuple[object, object]:
+    from rawlux.io.dcp import read_dcp
+
+    return read_dcp(ref.path)
+
+
+def load_profile(ref: FileRef) -> tuple[object, object]:
+    """(DngProfile, ColorCalibration) of the ``.dcp`` ``ref``: its content hash is checked on
+    every call (a few kB), the parsed profile cached by (path, hash)."""
+    ref.verified_path()
+    return _read(ref)
+
+
+def profile_stage(raw: RawImage, params: ProfileParams = ProfileParams()) -> RawImage:
+    """``raw`` with the ``.dcp``'s matrices and tables instead of its own (uint16 DN in and
+    out, pixels untouched); no ``dcp``: ``raw`` itself."""
+    if params.dcp is None:
+        return raw
+    from rawlux.io.dcp import apply_profile
+
+    return apply_profile(raw, *load_profile(params.dcp))
+
+
+STAGE = StageDef("profile", profile_stage, ProfileParams, takes=RAW_DN, gives=RAW_DN)

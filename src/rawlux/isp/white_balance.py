@@ -21,20 +21,28 @@ import numpy as np
 
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, RawImage
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.fused import SiteAffine, apply_site_affine
 from rawlux.core.pipeline import RAW_NORM, StageDef
 from rawlux.color.camera import as_shot_neutral, camera_profile, kelvin_to_neutral
 from rawlux.isp.awb import estimate_neutral
 
-WB_MODES = ("as-shot", "auto", "kelvin")
+class WbMode(Choice):
+    """Where the white comes from."""
+
+    AS_SHOT = "as-shot"
+    AUTO = "auto"
+    KELVIN = "kelvin"
+
+
+WB_MODES = WbMode.values()
 
 
 @dataclass(frozen=True)
 class WhiteBalanceParams(StageParams):
     """White balance parameters (see module docstring for the tint scale)."""
 
-    mode: str = param("as-shot", choices=WB_MODES, doc="where the white comes from")
+    mode: WbMode = param(WbMode.AS_SHOT, doc="where the white comes from: as-shot (file), auto (estimated), kelvin")
     kelvin: float = param(
         5500.0, lo=1700.0, hi=50000.0, unit="K", doc="colour temperature (mode kelvin)"
     )
