@@ -71,7 +71,7 @@ def main() -> None:
     rows.append(("X-Trans normalised convolution", best(lambda: normalized_convolution(mosaic, xt), a.repeat)))
     m, _ = match_lens(Metadata(make="Canon", model="Canon EOS 6D", lens="EF24-105mm f/4L IS USM",
                                focal_length=24.0, f_number=4.0))
-    rows.append(("lensfun: vignetting + distortion + TCA", best(lambda: correct(rgb, m, LensfunParams(mode="on")), a.repeat)))
+    rows.append(("lensfun: vignetting + distortion + TCA", best(lambda: correct(rgb, m, LensfunParams(correction="lensfun")), a.repeat)))
     bayer = open_raw(DATA / "canon_550d_magiclantern_colorchart.dng").data
     with tempfile.TemporaryDirectory() as d:
         j = write_jxl_dng(Path(d) / "j.dng", bayer, black=2056, white=15000)

@@ -637,7 +637,8 @@ def gain_table_reference(rgb: np.ndarray, m: GainTableMap, rows: np.ndarray, col
 # ----------------------------------------------------------------------------- fast kernels
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, ::1], f8[:, :, :, ::1], i8, f4[:, ::1], i8, i8)")
 def _hsm_kernel(src, t, enc, dst, k0, k1):  # pragma: no cover - compiled
     nv, nh, ns = t.shape[0], t.shape[1], t.shape[2]
     for k in range(k0, k1):
@@ -740,7 +741,7 @@ def apply_hue_sat_map(rgb: np.ndarray, table: HueSatMap, encoding: int = 0) -> n
     out = np.empty_like(flat)
     enc = int(encoding) if table.data.shape[0] > 1 else 0  # not applicable to 2.5-D tables
     run_bands(_hsm_kernel, flat.shape[0], flat, np.ascontiguousarray(table.data, np.float64),
-              enc, out, min_rows=1 << 14)
+              np.int64(enc), out, min_rows=1 << 14)
     return out.reshape(src.shape)
 
 
@@ -753,7 +754,8 @@ def _lut1(x, lut):  # pragma: no cover - compiled
     return lut[i] * (1.0 - f) + lut[i + 1] * f
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, ::1], f8[::1], f4[:, ::1], i8, i8)")
 def _rgb_tone_kernel(src, lut, dst, k0, k1):  # pragma: no cover - compiled
     for k in range(k0, k1):
         r = min(max(src[k, 0], 0.0), 1.0)
@@ -784,7 +786,9 @@ def rgb_tone(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return out.reshape(src.shape)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, :, ::1], f8[:, :, ::1], i8[::1], i8[::1], f8[::1], i8[::1], i8[::1], f8[::1], "
+          "f8[::1], f8, f4[:, :, ::1], i8, i8)")
 def _gtm_kernel(src, g, rr0, rr1, rrf, cc0, cc1, ccf, wts, gamma, dst, r0, r1):  # pragma: no cover
     pn = g.shape[2]
     w = src.shape[1]
@@ -822,8 +826,8 @@ def _axis(pos: np.ndarray, origin: float, spacing: float, n: int):
         z = np.zeros(pos.shape, np.int64)
         return z, z.copy(), np.zeros(pos.shape)
     u = np.clip((pos - origin) / spacing, 0.0, n - 1)
-    i0 = np.minimum(np.floor(u).astype(np.int64), n - 2)
-    return i0, i0 + 1, u - i0
+    i0 = np.ascontiguousarray(np.minimum(np.floor(u).astype(np.int64), n - 2))
+    return i0, i0 + 1, np.ascontiguousarray(u - i0, np.float64)
 
 
 def apply_gain_table_map(rgb: np.ndarray, m: GainTableMap, rows: np.ndarray, cols: np.ndarray,
@@ -831,8 +835,8 @@ def apply_gain_table_map(rgb: np.ndarray, m: GainTableMap, rows: np.ndarray, col
     """Fast :func:`gain_table_reference` for float32 (H, W, 3) -> new float32 array."""
     src = np.ascontiguousarray(rgb, np.float32)
     pv, ph, _ = m.points
-    ra = _axis(np.asarray(rows, np.float64), m.origin_v, m.spacing_v, pv)
-    ca = _axis(np.asarray(cols, np.float64), m.origin_h, m.spacing_h, ph)
+    ra = _axis(np.asarray(rows, np.float64).ravel(), m.origin_v, m.spacing_v, pv)
+    ca = _axis(np.asarray(cols, np.float64).ravel(), m.origin_h, m.spacing_h, ph)
     out = np.empty_like(src)
     run_bands(_gtm_kernel, src.shape[0], src, np.ascontiguousarray(m.gains, np.float64), *ra, *ca,
               np.ascontiguousarray(m.weights, np.float64), float(m.gamma), out, min_rows=8)

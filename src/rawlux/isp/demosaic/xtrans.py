@@ -46,7 +46,8 @@ def check_xtrans(pattern: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(p)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, ::1], i8[:, ::1], f8[::1], f4[:, ::1], i8, i8)")
 def _green0_rows(cfa, pat, k5, g, r0, r1):  # pragma: no cover - compiled
     h, w = cfa.shape
     for y in range(r0, r1):
@@ -84,7 +85,9 @@ def _offsets(pat: np.ndarray, rad: int = _RAD) -> tuple[np.ndarray, np.ndarray]:
     return offs, cnt
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[:, ::1], i8[:, :, :, :, ::1], i8[:, :, ::1], "
+          "f4[:, :, ::1], i8, i8)")
 def _colour_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - compiled
     h, w = cfa.shape
     rad = 3
@@ -142,7 +145,9 @@ def _clamp_to_greens(cfa, pat, y, x, v):  # pragma: no cover - compiled
     return min(max(v, lo), hi)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, fastmath=False,
+      aot="void(f4[:, ::1], i8[:, ::1], f4[:, ::1], i8[:, :, :, :, ::1], i8[:, :, ::1], "
+          "f4[:, ::1], i8, i8)")
 def _refine_rows(cfa, pat, g, offs, cnt, out, r0, r1):  # pragma: no cover - compiled
     h, w = cfa.shape
     rad = 3
@@ -188,6 +193,7 @@ def xtrans(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     """float32 (H, W) X-Trans mosaic + 6x6 pattern (0=R 1=G 2=B, phase of ``cfa[0, 0]``) ->
     float32 (H, W, 3) camera RGB (module docstring)."""
     cfa, _ = check_mosaic(cfa, pattern, bayer=False)
+    cfa = np.ascontiguousarray(cfa, np.float32)
     pat = check_xtrans(pattern)
     h, w = cfa.shape
     g = np.empty((h, w), np.float32)
@@ -206,6 +212,7 @@ def xtrans_reference(cfa: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     from rawlux.isp.demosaic._common import reflect_indices
 
     cfa, _ = check_mosaic(cfa, pattern, bayer=False)
+    cfa = np.ascontiguousarray(cfa, np.float32)
     pat = check_xtrans(pattern)
     h, w = cfa.shape
     m = cfa.astype(np.float64)
