@@ -233,3 +233,39 @@ def test_import_rawlux_stays_light() -> None:
     from rawlux.develop import DevelopOptions
 
     assert DevelopOptions().look == "authentic"
+
+
+def test_command_sections_round_trip_and_replay(tmp_path: Path, shared_data: Path) -> None:
+    """portrait/frame params (files by path + hash) and develop --frame live in the recipe."""
+    from rawlux.app.develop import check_develop, frame_layout
+    from rawlux.app.frame import FrameOptions
+    from rawlux.app.portrait import PortraitOptions
+    from rawlux.app.recipe import command_recipe
+    from rawlux.core.datafiles import LAYOUTS, content_hash, resolve
+
+    lay = tmp_path / "my.toml"
+    lay.write_bytes(resolve(LAYOUTS, "bar").read_bytes())
+    opts, rec = command_recipe("frame", {"layout": str(lay), "text": "{model}"},
+                               save=tmp_path / "f.json")
+    assert isinstance(opts.layout, FileRef) and opts.layout.sha256 == content_hash(lay)
+    back = load_recipe(tmp_path / "f.json")
+    assert back.command("frame") == opts and back.hash() == rec.hash() != Recipe.default().hash()
+    # flags given later override the saved section, the rest is kept
+    opts2, _ = command_recipe("frame", {"quality": 80}, tmp_path / "f.json")
+    assert opts2.quality == 80 and opts2.text == "{model}" and opts2.layout == opts.layout
+    lay.write_text(lay.read_text() + "\n# edited\n")
+    with pytest.raises(InvalidParameter, match="content changed"):
+        frame_layout(back.with_command("frame", FrameOptions(layout=opts.layout)))
+    p, prec = command_recipe("portrait", {"lens": "75", "aperture": 2.8, "focus": [0.4, 0.5]})
+    save_recipe(prec, tmp_path / "p.toml")
+    pb = load_recipe(tmp_path / "p.toml").command("portrait")
+    assert pb == p and pb.focus == (0.4, 0.5) and pb.subject == "auto"
+    with pytest.raises(InvalidParameter, match="unknown command section 'bokeh'"):
+        Recipe.from_dict({"rawlux_recipe": 2, "commands": {"bokeh": {}}})
+    assert PortraitOptions().lens == "50"
+    # develop --frame is recorded and replayed
+    rec = check_develop([tmp_path / "o.jpg"], {"look": "neutral"}, frame="bar")
+    assert frame_layout(rec) == "bar"
+    assert frame_layout(Recipe.from_dict(rec.to_dict())) == "bar"
+    with pytest.raises(OutputError, match="--frame needs display-referred"):
+        check_develop([tmp_path / "o.exr"], None, recipe=rec)

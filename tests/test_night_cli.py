@@ -130,3 +130,20 @@ def test_night_refuses_to_overwrite_an_input(frames):
     res = invoke("night", *map(str, frames[:2]), "-o", str(frames[1]), "--quiet")
     assert res.returncode != 0 and "input" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert frames[1].read_bytes() == before
+
+
+def test_night_recipe_records_reference_merge_and_look(tmp_path, frames):
+    """--save-recipe writes night + merge + develop sections; --recipe replays them exactly."""
+    from rawlux.app.recipe import load_recipe
+
+    out, rec = tmp_path / "a.png", tmp_path / "n.toml"
+    res = invoke("night", *map(str, frames[:2]), "-o", str(out), "--quiet", "--reference", "1",
+                 "--look", "neutral", "--save-recipe", str(rec))
+    assert res.returncode == 0, res.stderr
+    r = load_recipe(rec)
+    assert r.command("night").reference == 1 and r.command("night_merge") is not None
+    assert r["look"].look == "neutral"
+    again = tmp_path / "b.png"
+    res = invoke("night", *map(str, frames[:2]), "-o", str(again), "--quiet", "--recipe", str(rec))
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes() == again.read_bytes()

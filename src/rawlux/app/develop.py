@@ -18,7 +18,7 @@ Public functions (called by ``cli``, ``batch`` and ``studio``):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rawlux.app.outputs import check_outputs
 from rawlux.core.errors import OutputError
 from rawlux.core.image import Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.core.params import apply_options
+from rawlux.core.params import FileRef, apply_options
 from rawlux.app.recipe import DevelopOptions, Recipe, load_recipe, sidecar_path
 from rawlux.app.recipe import save_recipe as write_recipe
 from rawlux.io.cube import read_cube
@@ -66,11 +66,22 @@ def develop_recipe(options: Options = None, *, recipe: Recipe | PathArg | None =
             default = type(options)()
             only = {f.name for f in fields(options)
                     if getattr(options, f.name) != getattr(default, f.name)}
-            base = Recipe(tuple(apply_options(dict(base.stages), options, only=only).items()))
+            base = replace(base, stages=tuple(apply_options(dict(base.stages), options,
+                                                            only=only).items()))
             values = {}
     if lut is not None:
         values["lut"] = lut
     return base.with_options(**values) if values else base
+
+
+def frame_layout(recipe: Recipe) -> str | None:
+    """The EXIF frame layout a develop recipe records (``develop --frame``), or None; a layout
+    file is checked against its recorded hash."""
+    fo = recipe.command("frame")
+    if fo is None:
+        return None
+    lay = fo.layout  # type: ignore[attr-defined]
+    return lay.verified_path() if isinstance(lay, FileRef) else lay
 
 
 def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
@@ -78,13 +89,19 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
                   recipe: Recipe | PathArg | None = None, lut: Any = None,
                   save_recipe: PathArg | None = None, sidecar: bool = False) -> Recipe:
     """Validate a develop run before any work and return its :class:`Recipe` (see
-    :func:`develop_recipe`): every output (:func:`check_outputs`), the camera profile file,
-    the frame layout; an ``.exr``
+    :func:`develop_recipe`; ``frame`` is recorded in it, a recipe's frame applies when ``frame``
+    is not given): every output (:func:`check_outputs`), the camera profile file, the frame
+    layout; an ``.exr``
     output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
     be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
     reference files, not objects loaded in memory."""
     outs = check_outputs(outputs, inputs=inputs)
     rec = develop_recipe(options, recipe=recipe, lut=lut)
+    if frame:  # recorded in the recipe (layout name, or file by path + sha256)
+        from rawlux.app.frame import FrameOptions
+
+        rec = rec.with_command("frame", FrameOptions(layout=frame))
+    frame = frame_layout(rec)
     if any(o.suffix.lower() == ".exr" for o in outs) and not rec["output"].scene_referred:
         given = options if isinstance(options, Mapping) else {}
         if "scene_referred" not in given:  # an explicit --no-scene-referred is not overridden
@@ -136,13 +153,14 @@ def develop_file(source: PathArg | RawImage, output: PathArg, options: Options =
                  black: float | None = None, white: float | None = None,
                  sidecar: bool = False) -> Path:
     """Develop ``source`` and save it to ``output`` (format from the extension; atomic), with
-    an optional EXIF ``frame`` (layout name or file). Outputs and parameters are checked before
+    an optional EXIF ``frame`` (layout name or file; default: the recipe's). Outputs and parameters are checked before
     any pixel work (:func:`check_develop`); ``protect`` lists paths never to overwrite (the
     source is always protected). ``sidecar`` writes the recipe used to ``OUT.rawlux.toml``
     (:func:`~rawlux.app.recipe.sidecar_path`). Returns the absolute path written."""
     inputs = [*protect, *([] if isinstance(source, RawImage) else [source])]
     rec = check_develop([output], options, inputs=inputs, frame=frame, recipe=recipe, lut=lut,
                         sidecar=sidecar)
+    frame = frame_layout(rec)  # given here or recorded in the recipe
     with reuse_freed_memory():  # one allocator scope for read + develop + save
         img = develop_image(source, rec, cfa=cfa, black=black, white=white)
         if frame:

@@ -70,8 +70,9 @@ def layouts() -> list[tuple[str, str]]:
 
 
 def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(), *,
-               note: Callable[[str], None] | None = None) -> Path:
-    """Read ``src`` (a raw, by content, is developed with ``options.look``), frame it, save to
+               note: Callable[[str], None] | None = None, recipe: Any = None) -> Path:
+    """Read ``src`` (a raw, by content, is developed with ``options.look`` over the develop
+    stages of ``recipe``, a :class:`~rawlux.app.recipe.Recipe`, when given), frame it, save to
     ``dst`` (EXIF/ICC kept). Layout, caption, logo and output are checked before pixel work."""
     from rawlux.app.inputs import open_image  # pixel code: imported when the command runs
     from rawlux.app.outputs import check_outputs
@@ -87,7 +88,7 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     logo_px = load_logo(_name(options.logo)) if options.logo is not None else None
     with reuse_freed_memory():
         img = open_image(src, look=_name(options.look), color_space=str(options.color_space),
-                         note=note)
+                         note=note, recipe=recipe)
         framed = apply_frame(img, lay, logo=logo_px, text=options.text)
         return save(framed, dst, protect=[src], quality=options.quality,
                     bit_depth=options.bit_depth)

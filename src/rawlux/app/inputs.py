@@ -53,13 +53,17 @@ def open_any(path: str | PathLike[str], *, cfa: str | None = None) -> RawImage |
 
 
 def open_image(path: str | PathLike[str], *, look: str | None = None, color_space: str = "srgb",
-               note: Note | None = None) -> Image:
+               note: Note | None = None, recipe: Any = None) -> Image:
     """A display-encoded Image from any input: a photo as it is, a raw developed with ``look``
-    (default: the develop default) into ``color_space``. ``note`` hears when ``look`` cannot apply."""
+    (default: the develop default) into ``color_space``, over the develop stages of ``recipe``
+    (a :class:`~rawlux.app.recipe.Recipe`) when given. ``note`` hears when ``look`` cannot apply."""
     src = open_any(path)
     if isinstance(src, Image):
         if look and note is not None:
             note("--look applies to raw input only; the photo keeps its rendering")
         return src
+    if recipe is not None:
+        kw = {"look": look} if look else {}
+        return recipe.with_options(color_space=color_space, **kw).pipeline(raw=src).run_plan(src)
     opts = DevelopOptions(look=look or DEFAULT_LOOK, color_space=color_space)
     return build_pipeline(opts, raw=src).run_plan(src)

@@ -8,11 +8,11 @@ step that quantises, at the reference frame's own DN levels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from rawlux.burst.merge import MergeParams, merge_burst
 from rawlux.core.errors import InvalidParameter, MissingInput
 from rawlux.core.image import RawImage
 from rawlux.core.memory import reuse_freed_memory
+from rawlux.core.params import StageParams, param
 from rawlux.app.recipe import DevelopOptions
 from rawlux.io.dng import write_dng
 from rawlux.io.write import save, supported_extensions
@@ -65,9 +66,35 @@ def open_burst(paths: Sequence[PathArg]) -> BurstFiles:
 
 
 @dataclass(frozen=True)
+class NightParams(StageParams):
+    """The ``night`` command's own parameters (a recipe's ``night`` section)."""
+
+    reference: int = param(0, lo=-1000, hi=1000,
+                           doc="index of the reference frame (geometry kept; negative from the end)")
+
+
+def night_options(values: Mapping[str, Any], *, look: str | None = None, recipe: Any = None,
+                  save: PathArg | None = None) -> tuple["NightOptions", Any]:
+    """(:class:`NightOptions`, the recipe recording them) for ``values`` (NightParams fields
+    given) and ``look`` over ``recipe`` (a Recipe or recipe file: its night, merge and develop
+    sections are the base). With ``save`` the recipe is written there before any pixel work."""
+    from rawlux.app.recipe import command_recipe, save_recipe
+
+    params, rec = command_recipe("night", values, recipe)
+    merge = rec.command("night_merge") or MergeParams()
+    rec = rec.with_command("night_merge", merge)
+    if look:
+        rec = rec.with_options(look=look)
+    if save is not None:
+        save_recipe(rec, save)
+    return NightOptions(reference=params.reference, merge=merge, develop=rec), rec
+
+
+@dataclass(frozen=True)
 class NightOptions:
     """Options of :func:`night_file`: reference frame index, merge parameters, and the develop
-    options used when the output is a photo (ignored for ``.dng``)."""
+    options used when the output is a photo (ignored for ``.dng``): a ``DevelopOptions`` or a
+    :class:`~rawlux.app.recipe.Recipe` (see :func:`rawlux.app.develop.develop_recipe`)."""
 
     reference: int = 0
     merge: MergeParams = field(default_factory=MergeParams)

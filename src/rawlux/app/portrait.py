@@ -85,11 +85,13 @@ def _name(value: Any) -> Any:
 def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = PortraitOptions(), *,
                   depth: PathArg | None = None, mask: PathArg | None = None,
                   save_mask: PathArg | None = None, save_depth: PathArg | None = None,
-                  quality: int = 92, note: Note | None = None) -> "PortraitResult":
+                  quality: int = 92, note: Note | None = None,
+                  recipe: Any = None) -> "PortraitResult":
     """Read ``src`` (raw or photo, by content), render the portrait, write ``dst`` (and the mask
     / depth used to ``save_mask`` / ``save_depth``). ``depth``/``mask``: given depth picture and
     subject matte files. ``note`` hears one-line remarks (embedded data used, no subject found).
-    Every output is checked before any pixel work. Returns the :class:`PortraitResult`."""
+    A raw input is developed with the stages of ``recipe`` (a :class:`~rawlux.app.recipe.Recipe`)
+    when given. Every output is checked before any pixel work. Returns the :class:`PortraitResult`."""
     from rawlux.app.inputs import open_any  # pixel code: imported when the command runs
     from rawlux.app.outputs import check_outputs
     from rawlux.app.recipe import build_pipeline, develop_options
@@ -115,8 +117,12 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
             if options.look:
                 say("--look applies to raw input only; the photo keeps its rendering")
         else:
-            dev = develop_options(**({"look": _name(options.look)} if options.look else {}))
-            img = build_pipeline(dev, raw=opened).run_plan(opened)
+            if recipe is not None:  # the develop stages of a recipe (--recipe)
+                kw = {"look": _name(options.look)} if options.look else {}
+                img = recipe.with_options(**kw).pipeline(raw=opened).run_plan(opened)
+            else:
+                dev = develop_options(**({"look": _name(options.look)} if options.look else {}))
+                img = build_pipeline(dev, raw=opened).run_plan(opened)
         del opened
         dmap = None
         if depth is not None:

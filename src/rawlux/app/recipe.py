@@ -115,12 +115,36 @@ def develop_options(**options: Any) -> StageParams:
     return cls(**options)
 
 
+#: Command sections a recipe may hold besides the develop stages: section -> (module, class).
+COMMAND_OPTIONS: dict[str, tuple[str, str]] = {
+    "portrait": ("rawlux.app.portrait", "PortraitOptions"),
+    "frame": ("rawlux.app.frame", "FrameOptions"),
+    "night": ("rawlux.app.night", "NightParams"),
+    "night_merge": ("rawlux.burst.merge", "MergeParams"),
+}
+
+
+def command_type(section: str, source: str = "<recipe>") -> type[StageParams]:
+    """The params class of a recipe's command section (unknown: one line listing the valid)."""
+    import importlib
+
+    if section not in COMMAND_OPTIONS:
+        raise InvalidParameter(f"{source}: unknown command section {section!r}; valid: "
+                               f"{', '.join(COMMAND_OPTIONS)}")
+    module, name = COMMAND_OPTIONS[section]
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """Every develop stage's params, in pipeline order (build with :meth:`default`,
     :meth:`with_options`, :meth:`from_dict` or :func:`load_recipe`)."""
 
     stages: tuple[tuple[str, StageParams], ...]
+    #: params of the command that used the develop stages, by section (:data:`COMMAND_OPTIONS`):
+    #: e.g. ``(("portrait", PortraitOptions(...)),)``; ``("frame", FrameOptions)`` for
+    #: ``develop --frame``. Empty for a plain develop recipe.
+    commands: tuple[tuple[str, StageParams], ...] = ()
 
     def __post_init__(self) -> None:
         types = stage_types()
@@ -147,7 +171,8 @@ class Recipe:
         """This recipe with the given develop options (``look=``, ``exposure=``, ``lut=`` path
         or Lut...) written into their stage fields; the others keep this recipe's values."""
         opts = develop_options(**options)
-        return Recipe(tuple(apply_options(dict(self.stages), opts, only=set(options)).items()))
+        return dataclasses.replace(self, stages=tuple(
+            apply_options(dict(self.stages), opts, only=set(options)).items()))
 
     def replace(self, stage: str, **changes: Any) -> "Recipe":
         """This recipe with some fields of one stage changed (validated)."""
@@ -155,7 +180,17 @@ class Recipe:
         if stage not in d:
             raise InvalidParameter(f"no stage {stage!r}; stages: {', '.join(d)}")
         d[stage] = dataclasses.replace(d[stage], **changes)
-        return Recipe(tuple(d.items()))
+        return dataclasses.replace(self, stages=tuple(d.items()))
+
+    def with_command(self, section: str, params: StageParams | None) -> "Recipe":
+        """This recipe with the params of one command section set (None removes it)."""
+        command_type(section)  # a known section
+        rest = tuple((n, p) for n, p in self.commands if n != section)
+        return dataclasses.replace(self, commands=rest + (((section, params),) if params is not None else ()))
+
+    def command(self, section: str) -> StageParams | None:
+        """The params of one command section, or None when the recipe has none."""
+        return dict(self.commands).get(section)
 
     def __getitem__(self, stage: str) -> StageParams:
         return dict(self.stages)[stage]
@@ -177,8 +212,11 @@ class Recipe:
     # ---------------------------------------------------------------- data
     def to_dict(self) -> dict[str, Any]:
         """``{"rawlux_recipe": RECIPE_VERSION, "stages": {name: params.to_dict()}}`` (JSON data)."""
-        return {"rawlux_recipe": RECIPE_VERSION,
-                "stages": {name: p.to_dict() for name, p in self.stages}}
+        out: dict[str, Any] = {"rawlux_recipe": RECIPE_VERSION,
+                               "stages": {name: p.to_dict() for name, p in self.stages}}
+        if self.commands:
+            out["commands"] = {name: p.to_dict() for name, p in self.commands}
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<recipe>") -> "Recipe":
@@ -204,7 +242,15 @@ class Recipe:
                 ver = t.version
             merged.update(saved)
             base[name] = t.from_dict({**merged, "_version": ver})
-        return cls(tuple(base.items()))
+        cmds_in = data.get("commands", {})
+        if not isinstance(cmds_in, Mapping):
+            raise InvalidParameter(f"{source}: 'commands' must be a table")
+        commands = []
+        for name, saved in cmds_in.items():
+            if not isinstance(saved, Mapping):
+                raise InvalidParameter(f"{source}: commands.{name} must be a table")
+            commands.append((name, command_type(name, source).from_dict(saved)))
+        return cls(tuple(base.items()), tuple(commands))
 
     def hash(self) -> str:
         """Stable SHA-256 (hex) of every parameter; data files count by content, not path."""
@@ -245,6 +291,26 @@ class Recipe:
 def _default_recipe() -> Recipe:
     stages = {name: t() for name, t in stage_types().items()}
     return Recipe(tuple(apply_options(stages, develop_options_class()()).items()))
+
+
+def command_recipe(section: str, values: Mapping[str, Any],
+                   recipe: "Recipe | str | os.PathLike[str] | None" = None,
+                   save: "str | os.PathLike[str] | None" = None) -> tuple[Any, "Recipe"]:
+    """(the command's params, the recipe recording them) for a command run with ``values`` (the
+    options given, e.g. the typed flags) over ``recipe`` (a Recipe or a recipe file: its
+    ``section`` params and develop stages are the base; None = the defaults). Validated; with
+    ``save`` the recipe is written there (``--save-recipe``), before any pixel work."""
+    t = command_type(section)
+    if recipe is None:
+        base = Recipe.default()
+    else:
+        base = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    saved = base.command(section)
+    params = dataclasses.replace(saved, **values) if saved is not None else t(**values)
+    rec = base.with_command(section, params)
+    if save is not None:
+        save_recipe(rec, save)
+    return params, rec
 
 
 def build_pipeline(options: Any = None, lut: Any = None, raw: Any = None) -> Any:

@@ -48,24 +48,33 @@ def _list_layouts(value: bool) -> None:
 
 def register(app: typer.Typer) -> None:
     from rawlux.app.frame import FrameOptions  # params only: no pixel code at start-up
-    from rawlux.cli.options import option_values, typer_options, with_options
+    from rawlux.cli.options import given_options, option_values, typer_options, with_options
 
     names = [f.name for f in fields(FrameOptions)]
 
     def frame(
+        ctx: typer.Context,
         src: Path = typer.Argument(..., metavar="IN", help="photo or raw: JPEG, HEIC, PNG, TIFF, DNG, CR2..."),
         output: Path = typer.Option(..., "-o", "--output", help="output file (.jpg .png .tif .heic .avif)"),
         list_layouts: bool = typer.Option(False, "--list-layouts", is_eager=True, callback=_list_layouts,
                                           help="list the available layouts and exit"),
+        recipe: Optional[Path] = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="frame and develop parameters from this recipe; flags given override it"),
+        save_recipe: Optional[Path] = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used (frame + develop stages) to this .toml/.json"),
         **options: Any,
     ) -> None:
         """Add an EXIF frame (camera, lens, exposure, date; optional logo) around a photo."""
-        values = option_values(options, names)
+        values = option_values(options, given_options(ctx, names))
 
         def run() -> None:
-            from rawlux.app.frame import FrameOptions, frame_file
+            from rawlux.app.frame import frame_file
+            from rawlux.app.recipe import command_recipe
 
-            frame_file(src, output, FrameOptions(**values), note=_note)
+            opts, rec = command_recipe("frame", values, recipe, save=save_recipe)
+            frame_file(src, output, opts, note=_note, recipe=rec)
 
         run_guarded(run, context=str(src))
 

@@ -13,15 +13,15 @@ import typer
 from rawlux.cli.common import progress, run_guarded
 
 
-def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str | None = None,
-                show_progress: bool = True) -> Path:
+def night_merge(frames: list[Path], output: Path, reference: int | None = 0, look: str | None = None,
+                show_progress: bool = True, recipe: Path | None = None,
+                save_recipe: Path | None = None) -> Path:
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo), with a
-    progress bar: :func:`rawlux.app.night.night_file`."""
-    from rawlux.app.night import NightOptions, check_night, night_file
-    from rawlux.develop import DevelopOptions
+    progress bar: :func:`rawlux.app.night.night_file`. ``reference`` None: the recipe's."""
+    from rawlux.app.night import check_night, night_file, night_options
 
-    opts = NightOptions(reference=reference,
-                        develop=DevelopOptions(**({"look": look} if look else {})))
+    values = {} if reference is None else {"reference": reference}
+    opts, _ = night_options(values, look=look, recipe=recipe, save=save_recipe)
     check_night(frames, output, opts)  # before the progress bar appears
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
@@ -34,16 +34,25 @@ def night_merge(frames: list[Path], output: Path, reference: int = 0, look: str 
 
 def register(app: typer.Typer) -> None:
     from rawlux.app.recipe import develop_options_class
-    from rawlux.cli.options import field_option
+    from rawlux.cli.options import field_option, given_options
 
     @app.command()
     def night(
+        ctx: typer.Context,
         frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
         output: Path = typer.Option(..., "-o", "--output", help="output: .dng (merged raw) or a photo (.jpg, .tif, ...)"),
         reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
         look: str | None = field_option(develop_options_class(), "look", default=None,
                                         help="look used when developing to a photo (default authentic)"),
         quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+        recipe: Path | None = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="night, merge and develop parameters from this recipe; flags given override it"),
+        save_recipe: Path | None = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used (night, merge, develop stages) to this .toml/.json"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
-        run_guarded(lambda: night_merge(frames, output, reference, look, not quiet), context="night")
+        ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
+        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe),
+                    context="night")

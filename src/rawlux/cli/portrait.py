@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -38,23 +38,30 @@ def _note(msg: str) -> None:
 def run_portrait(src: Path, dst: Path, *, focus: str | None = None, depth: Path | None = None,
                  save_mask: Path | None = None, save_depth: Path | None = None,
                  mask_file: Path | None = None, quality: int = 92, verbose: bool = True,
+                 recipe: Path | None = None, save_recipe: Path | None = None,
                  **options: object) -> None:
     """Parse the CLI values and call :func:`rawlux.app.portrait.portrait_file` (``options``:
-    the fields of :class:`~rawlux.app.portrait.PortraitOptions`)."""
-    from rawlux.app.portrait import PortraitOptions, portrait_file
+    the fields of :class:`~rawlux.app.portrait.PortraitOptions` given; over ``recipe``'s)."""
+    from rawlux.app.portrait import portrait_file
+    from rawlux.app.recipe import command_recipe
 
-    opts = PortraitOptions(focus=parse_focus(focus), **options)  # type: ignore[arg-type]
+    values = dict(options)
+    if focus is not None:
+        values["focus"] = parse_focus(focus)
+    opts, rec = command_recipe("portrait", values, recipe, save=save_recipe)
     portrait_file(src, dst, opts, depth=depth, mask=mask_file, save_mask=save_mask,
-                  save_depth=save_depth, quality=quality, note=_note if verbose else None)
+                  save_depth=save_depth, quality=quality, note=_note if verbose else None,
+                  recipe=rec)
 
 
 def register(app: typer.Typer) -> None:
     from rawlux.app.portrait import PortraitOptions  # params only: no OpenCV at start-up
-    from rawlux.cli.options import typer_options, with_options
+    from rawlux.cli.options import given_options, option_values, typer_options, with_options
 
     generated = [f.name for f in fields(PortraitOptions) if f.name != "focus"]
 
     def portrait(
+        ctx: typer.Context,
         input: Path = typer.Argument(..., help="raw file or photo (JPEG/HEIC/PNG/TIFF)"),
         output: Path = typer.Option(..., "-o", "--output", help="output photo (.jpg .png .tif .heic ...)"),
         focus: str | None = typer.Option(None, "--focus", help="X,Y focal point as fractions 0..1"),
@@ -63,13 +70,20 @@ def register(app: typer.Typer) -> None:
         save_depth: Path | None = typer.Option(None, "--save-depth", help="write the depth used"),
         mask_file: Path | None = typer.Option(None, "--mask", help="use this subject mask (grey)"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
+        recipe: Optional[Path] = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="portrait and develop parameters from this recipe; flags given override it"),
+        save_recipe: Optional[Path] = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used (portrait + develop stages) to this .toml/.json"),
         **options: Any,
     ) -> None:
         """Portrait mode: blur the background like a 35/50/75/90 mm lens."""
-        values = {k: (str(v) if isinstance(v, Path) else v) for k, v in options.items()}
+        values = option_values(options, given_options(ctx, generated))
         run_guarded(lambda: run_portrait(
             input, output, focus=focus, depth=depth, save_mask=save_mask, save_depth=save_depth,
-            mask_file=mask_file, quality=quality, **values), context=str(input))
+            mask_file=mask_file, quality=quality, recipe=recipe, save_recipe=save_recipe,
+            **values), context=str(input))
 
     # lens, aperture, framing, subject, look, --original, depth-white: from PortraitOptions
     app.command(name="portrait")(with_options(portrait, typer_options(
