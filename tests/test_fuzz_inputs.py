@@ -31,7 +31,7 @@ def test_fuzz_target(target, tmp_path):
     bugs = {k: v for k, v in outcomes.items() if k.startswith(inputfuzz.BUG_PREFIXES)}
     assert not bugs, (target, dict(outcomes))
     # the mutants exercise both sides: some still parse, most are refused with a reason
-    assert outcomes["ok"] >= 3 and sum(v for k, v in outcomes.items() if k != "ok") >= n // 6, outcomes
+    assert outcomes["ok"] >= 2 and sum(v for k, v in outcomes.items() if k != "ok") >= n // 6, outcomes
 
 
 def test_mutants_are_deterministic_and_seeds_valid(tmp_path):

@@ -94,7 +94,8 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
                   out_dir: PathArg | None = None) -> Recipe:
     """Validate a develop run before any work and return its :class:`Recipe` (see
     :func:`develop_recipe`; ``frame`` is recorded in it, a recipe's frame applies when ``frame``
-    is not given): every output (:func:`check_outputs`; with ``out_dir``, inside it), the frame
+    is not given): every output (:func:`check_outputs`; with ``out_dir``, inside it), the camera
+    profile file, the frame
     layout; an ``.exr``
     output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
     be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
@@ -121,6 +122,10 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
         if frame:
             raise OutputError("--frame needs display-referred output, not scene-referred", outs[0])
     check_hdr(outs, rec["output"])  # --hdr: outputs that hold a gain map
+    if rec["profile"].dcp is not None:  # a missing or broken .dcp fails here, naming the file
+        from rawlux.isp.profile import load_profile
+
+        load_profile(rec["profile"].dcp)
     if frame:
         from rawlux.frame import load_layout  # lazy: ~20 ms of start-up only --frame needs
 
@@ -140,14 +145,16 @@ def develop_image(source: PathArg | RawImage, options: Options = None, *,
     float32 normalised, e.g. a merged burst) into a display-encoded :class:`Image` (float32
     [0, 1], sRGB or Display P3; linear Rec.2020 with ``scene_referred``). ``options``/``recipe``/
     ``lut``: see :func:`develop_recipe`. ``cfa``/``black``/``white``: a bare mosaic PNG/TIFF."""
-    pipeline = develop_recipe(options, recipe=recipe, lut=lut).pipeline()  # before reading
+    rec = develop_recipe(options, recipe=recipe, lut=lut)  # validated before reading
     with reuse_freed_memory():
         if isinstance(source, RawImage):
             raw = source
         else:
             kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
             raw = load_raw(source, **kw)
-        return run_pipeline(pipeline, raw, on_stage=on_stage)  # + gain map with output.hdr
+        # the raw decides lens_correction "auto" (DNG lens opcodes, else lensfun); + gain map
+        # with output.hdr
+        return run_pipeline(rec.pipeline(raw=raw), raw, on_stage=on_stage)
 
 
 def develop_file(source: PathArg | RawImage, output: PathArg, options: Options = None, *,

@@ -62,7 +62,7 @@ def look_input(source: RawImage | Image, **options: Any) -> Image:
     the :class:`DevelopOptions` ``options``), or a display-encoded photo linearised."""
     if isinstance(source, Image):
         return photo_scene(source)
-    pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}))
+    pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}), raw=source)
     return Pipeline(pipe.stages[: pipe.names().index("look")]).run_plan(source)
 
 

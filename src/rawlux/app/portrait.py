@@ -147,9 +147,9 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
             if options.hdr:
                 kw["hdr"] = True
             if recipe is not None:  # the develop stages of a recipe (--recipe)
-                pipeline = recipe.with_options(**kw).pipeline()
+                pipeline = recipe.with_options(**kw).pipeline(raw=opened)
             else:
-                pipeline = build_pipeline(develop_options(**kw))
+                pipeline = build_pipeline(develop_options(**kw), raw=opened)
             img = run_pipeline(pipeline, opened)
         del opened
         dmap = None

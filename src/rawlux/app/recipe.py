@@ -62,8 +62,8 @@ DEVELOP_OPTIONS: dict[str, OptionSpec] = {
     "color_space": option("output.color_space"),
     "demosaic": option("demosaic.method"),
     "highlights": option("highlights.method"),
-    "lens_correction": option("lens_shading.enabled", "geometry.apply_warp",
-                              doc="apply lens corrections (DNG shading, distortion opcodes)"),
+    "lens_correction": option("lensfun.correction"),
+    "profile": option("profile.dcp"),
     "crop": option("geometry.apply_crop"),
     "gamut": option("output.gamut_map"),
     "scene_referred": option(
@@ -111,6 +111,8 @@ def develop_options(**options: Any) -> StageParams:
         from rawlux.io.cube import lut_ref
 
         options["lut"] = lut_ref(options["lut"])  # read + hash now: a bad file fails before work
+    if options.get("profile") is not None and not isinstance(options["profile"], (FileRef, dict)):
+        options["profile"] = FileRef.of(options["profile"])  # a .dcp: by path + content hash
     if FileRef.looks_like_path(options.get("look")):
         options["look"] = FileRef.of(options["look"], "look file")  # a look file: by path + content hash
     return cls(**options)
@@ -200,12 +202,16 @@ class Recipe:
     def __iter__(self) -> Iterator[tuple[str, StageParams]]:
         return iter(self.stages)
 
-    def pipeline(self, fuse: bool = True) -> Any:
-        """The develop :class:`~rawlux.core.pipeline.Pipeline` configured by this recipe."""
+    def pipeline(self, fuse: bool = True, raw: Any = None) -> Any:
+        """The develop :class:`~rawlux.core.pipeline.Pipeline` configured by this recipe;
+        ``raw`` (the RawImage it will develop) decides ``lens_correction`` "auto"
+        (:func:`rawlux.isp.lensfun.resolve_lens`; without it: the DNG opcodes only)."""
         from rawlux.core.pipeline import Pipeline, Stage
+        from rawlux.isp.lensfun import resolve_lens
 
         defs = stage_definitions()
-        return Pipeline((Stage(defs[n], p) for n, p in self.stages), fuse=fuse)
+        stages = resolve_lens(dict(self.stages), raw)
+        return Pipeline((Stage(defs[n], stages[n]) for n, _ in self.stages), fuse=fuse)
 
     # ---------------------------------------------------------------- data
     def to_dict(self) -> dict[str, Any]:
@@ -314,13 +320,13 @@ def command_recipe(section: str, values: Mapping[str, Any],
     return params, rec
 
 
-def build_pipeline(options: Any = None, lut: Any = None) -> Any:
+def build_pipeline(options: Any = None, lut: Any = None, raw: Any = None) -> Any:
     """The develop :class:`~rawlux.core.pipeline.Pipeline` configured from ``options`` (a
     ``DevelopOptions``, every field applied; None = the develop defaults) and ``lut`` (a
-    ``.cube`` path, a loaded LUT or None)."""
+    ``.cube`` path, a loaded LUT or None); ``raw``: see :meth:`Recipe.pipeline`."""
     opts = develop_options_class()() if options is None else options
     rec = Recipe(tuple(apply_options(dict(Recipe.default().stages), opts).items()))
-    return (rec if lut is None else rec.with_options(lut=lut)).pipeline()
+    return (rec if lut is None else rec.with_options(lut=lut)).pipeline(raw=raw)
 
 
 def recipe_hash(recipe: Recipe) -> str:
