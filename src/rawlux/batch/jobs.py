@@ -1,0 +1,201 @@
+"""The ONE adapter between batch and rawlux's processing: run one job, classify an input.
+
+Everything else in ``rawlux.batch`` is orchestration (plan, ledger, executors) and never touches
+pixels. At merge this module is re-pointed at the application layer (``rawlux.app``); its
+interface (:class:`Job` -> :class:`JobResult`, :func:`input_kind`, :func:`capture_info`) stays.
+
+A job writes its output to a fresh temporary file in the batch's temp folder (same file system as
+the output), fsyncs it and returns its path and sha256; the coordinator alone renames it into
+place and records it (see :mod:`rawlux.batch.runner`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rawlux.batch import faults
+
+__all__ = ["Job", "JobResult", "run_job", "input_kind", "capture_info", "check_output_options",
+           "FORMATS"]
+
+#: ``--format`` value -> output extension.
+FORMATS = {"jpg": ".jpg", "jpeg": ".jpg", "heic": ".heic", "avif": ".avif", "tif": ".tif",
+           "tiff": ".tif", "png": ".png"}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One output from one input (``kind="develop"``) or one burst of inputs (``"burst"``).
+
+    Paths are absolute strings (jobs travel to other processes and machines). ``options`` are
+    :class:`rawlux.develop.DevelopOptions` fields; ``lut`` a ``.cube`` path or None.
+    """
+
+    id: str                      # ledger key: the output path relative to the output folder
+    kind: str                    # "develop" | "burst"
+    inputs: tuple[str, ...]
+    output: str                  # final path (written by the coordinator's rename only)
+    tmp_dir: str                 # where the job writes its temporary file
+    options: dict[str, Any] = field(default_factory=dict)
+    lut: str | None = None
+    frame: str | None = None
+    quality: int = 92
+    bit_depth: int | None = None
+    hdr: bool = False
+    threads: int | None = None   # RAWLUX_THREADS for the job's band kernels (None: leave as is)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a job returns: ``ok`` with a complete, fsynced temp file, or a one-line ``reason``."""
+
+    id: str
+    ok: bool
+    tmp: str | None = None
+    sha256: str | None = None
+    size: int = 0
+    reason: str = ""
+    seconds: float = 0.0
+    worker: str = ""
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _image(job: Job) -> Any:
+    """The finished display image of the job (develop, photo decode or burst merge)."""
+    from rawlux.develop import develop
+
+    lut = None
+    if job.lut:
+        from rawlux.io.cube import read_cube
+
+        lut = read_cube(job.lut)
+    if job.kind == "burst":
+        from rawlux.burst.merge import merge_burst, to_dn
+
+        return develop(to_dn(merge_burst(list(job.inputs))), lut=lut, **job.options)
+    src = Path(job.inputs[0])
+    if input_kind(src) == "photo":
+        from rawlux.io.photo import open_photo
+
+        return open_photo(src)
+    from rawlux.cli.common import load_raw
+
+    return develop(load_raw(src), lut=lut, **job.options)
+
+
+def _sync_sha(path: Path) -> tuple[str, int]:
+    """fsync ``path`` and return its sha256 and size."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
+def run_job(job: Job) -> JobResult:
+    """Develop/merge ``job`` into a new temporary file; never raises for a bad input.
+
+    Failures (any exception) come back as ``ok=False`` with one line naming the file and reason.
+    """
+    from rawlux.core.errors import RawluxError
+
+    t0 = time.perf_counter()
+    if job.threads:
+        os.environ["RAWLUX_THREADS"] = str(job.threads)
+    ext = Path(job.output).suffix
+    tmp = Path(job.tmp_dir) / f"{hashlib.sha1(job.id.encode()).hexdigest()[:16]}.{uuid.uuid4().hex[:8]}{ext}"
+    faults.point("job.start")
+    try:
+        from rawlux.core.memory import reuse_freed_memory
+        from rawlux.io.write import save
+
+        with reuse_freed_memory():
+            img = _image(job)
+            if job.frame:
+                from rawlux.frame import apply_frame
+
+                img = apply_frame(img, job.frame)
+            faults.point("job.before_write")
+            save(img, tmp, quality=job.quality, bit_depth=job.bit_depth, protect=job.inputs)
+        faults.point("job.written")
+        sha, size = _sync_sha(tmp)
+    except Exception as exc:  # noqa: BLE001 - a bad file must not stop the batch
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        if isinstance(exc, RawluxError):
+            reason = str(exc) if exc.path else f"{job.inputs[0]}: {exc}"
+        elif isinstance(exc, MemoryError):
+            reason = f"{job.inputs[0]}: out of memory"
+        else:
+            reason = f"{job.inputs[0]}: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
+        return JobResult(job.id, False, reason=reason, seconds=time.perf_counter() - t0,
+                         worker=_worker_name())
+    return JobResult(job.id, True, str(tmp), sha, size, seconds=time.perf_counter() - t0,
+                     worker=_worker_name())
+
+
+def input_kind(path: str | os.PathLike[str]) -> str | None:
+    """``"raw"``, ``"photo"``, ``"corrupt"`` (an image file that is damaged or empty: kept, so
+    its failure is recorded) or None (not an image rawlux reads: text, archives, ...).
+
+    Decided by content (:func:`rawlux.io.probe.input_kind`), never by extension."""
+    from rawlux.core.errors import CorruptInput, RawluxError
+    from rawlux.io.probe import input_kind as probe
+
+    try:
+        return probe(path)
+    except CorruptInput:
+        return "corrupt"
+    except (RawluxError, OSError):
+        return None
+
+
+def capture_info(path: str | os.PathLike[str]) -> tuple[float | None, str]:
+    """(capture time as POSIX seconds or None, camera "make model") of a file, for bursts."""
+    from rawlux.core.errors import RawluxError
+    from rawlux.io.exif import read_metadata
+
+    try:
+        md = read_metadata(path)
+    except (RawluxError, OSError, ValueError):
+        return None, ""
+    when = md.datetime_original.timestamp() if md.datetime_original is not None else None
+    return when, f"{md.make or ''} {md.model or ''}".strip()
+
+
+def check_output_options(fmt: str, frame: str | None, hdr: bool, quality: int,
+                         bit_depth: int | None) -> str:
+    """Validate output options once, before any work; returns the output extension."""
+    from rawlux.core.errors import InvalidParameter
+
+    ext = FORMATS.get(fmt.lower().lstrip("."))
+    if ext is None:
+        raise InvalidParameter(f"--format {fmt!r} is not one of: jpg, heic, avif, tif, png")
+    if not 1 <= int(quality) <= 100:
+        raise InvalidParameter(f"quality must be in 1..100, got {quality}")
+    if bit_depth is not None and bit_depth not in (8, 16):
+        raise InvalidParameter(f"bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and ext not in (".tif", ".png"):
+        raise InvalidParameter(f"bit depth 16 needs tif or png output, not {ext[1:]}")
+    if frame:
+        from rawlux.frame import load_layout
+
+        load_layout(frame)
+    if hdr:
+        raise InvalidParameter("--hdr: Ultra HDR output is not available in this build of rawlux")
+    return ext
