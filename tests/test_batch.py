@@ -27,17 +27,29 @@ RAWLUX = [sys.executable, "-m", "rawlux_launcher"]
 N_SYNTH = 4
 
 
+def synth_raw(seed: int, h: int = 128, w: int = 192):
+    """A small noisy RGGB raw of smooth random colour fields (synthetic camera of synth.burst)."""
+    import cv2
+
+    from rawlux.synth.burst import NOISE_LEVELS, add_noise, frame_raw, mosaic_rggb, quantise, unprocess
+
+    rng = np.random.default_rng(seed)
+    rgb = cv2.resize(rng.random((5, 7, 3)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    a, b = NOISE_LEVELS["mild"]
+    clean = np.minimum(mosaic_rggb(unprocess(np.clip(rgb, 0, 1), level=0.2)), 1.0)
+    return frame_raw(quantise(add_noise(np.ascontiguousarray(clean), a, b, rng)), (a, b), seed)
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, shared_data) -> Path:
     """A folder tree: 4 synthetic DNGs (2 in a sub-folder), a real JPEG and KDC, a truncated
     DNG (corrupt) and a text file (not an image: ignored in folders)."""
     from rawlux.io.dng import write_dng
-    from rawlux.synth.sample import make_sample
 
     d = tmp_path_factory.mktemp("in")
     (d / "sub").mkdir()
     for i in range(N_SYNTH):
-        write_dng(make_sample(192, 128, seed=i), d / ("sub" if i >= 2 else "") / f"img_{i}.dng")
+        write_dng(synth_raw(i), d / ("sub" if i >= 2 else "") / f"img_{i}.dng")
     shutil.copy(shared_data / "photos" / "IMG_4120.JPG", d / "phone.jpg")
     shutil.copy(shared_data / "raw" / "kodak_dc50.kdc", d / "kodak.kdc")
     blob = (d / "img_0.dng").read_bytes()
@@ -251,27 +263,30 @@ def test_kill9_mid_write_then_resume(tmp_path, shared_data):
     """An external kill -9 the moment an output is being written (its temp file exists)."""
     d = tmp_path / "in"
     d.mkdir()
-    for name in ("canon_550d_magiclantern_colorchart.dng", "nikon_d1.nef"):
+    for name in ("canon_550d_magiclantern_colorchart.dng", "kodak_dc50.kdc"):
         shutil.copy(shared_data / "raw" / name, d / name)
     ref = tmp_path / "ref"
     batch.run([d], ref, executor="inline")
-    out = tmp_path / "out"
-    args = [str(d), "--out-dir", str(out), "--workers", "1", "--quiet"]
-    p = _cli(*args)
-    tmp_dir = out / ".rawlux" / "tmp"
-    seen = None
-    deadline = time.monotonic() + 120
-    while p.poll() is None and time.monotonic() < deadline:
-        try:
-            names = os.listdir(tmp_dir)
-        except FileNotFoundError:
-            continue
-        if names:
-            os.kill(p.pid, signal.SIGKILL)
-            seen = names
+    for attempt in range(3):  # a busy machine may starve the poller: try again
+        out = tmp_path / f"out{attempt}"
+        args = [str(d), "--out-dir", str(out), "--workers", "1", "--quiet"]
+        p = _cli(*args)
+        tmp_dir = out / ".rawlux" / "tmp"
+        seen = None
+        deadline = time.monotonic() + 120
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                names = os.listdir(tmp_dir)
+            except FileNotFoundError:
+                continue
+            if names:
+                os.kill(p.pid, signal.SIGKILL)
+                seen = names
+                break
+        p.communicate(timeout=60)
+        if seen:
             break
-    p.communicate(timeout=60)
-    assert seen, "the batch finished before any write was observed"
+    assert seen, "the batch finished before any write was observed (3 tries)"
     assert p.returncode == -signal.SIGKILL
     p = _cli(*args)
     _, err = p.communicate(timeout=120)
