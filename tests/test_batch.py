@@ -344,3 +344,12 @@ def test_cli_hdr_and_bad_format_fail_before_work(inputs, tmp_path):
     assert not (tmp_path / "o").exists()
     r = CliRunner().invoke(app, ["batch", str(inputs), "--out-dir", str(tmp_path / "o"), "--hdr"])
     assert r.exit_code == 2 and "Ultra HDR" in r.output
+
+
+def test_output_that_cannot_be_put_in_place_is_a_recorded_failure(inputs, tmp_path):
+    out = tmp_path / "out"
+    (out / "img_0.jpg").mkdir(parents=True)  # a folder where the output should go
+    r = batch.run([inputs / "img_0.dng", inputs / "img_1.dng"], out, executor="inline")
+    assert [(x.output, x.status) for x in r] == [("img_0.jpg", "failed"), ("img_1.jpg", "done")]
+    assert "cannot put the output in place" in r.rows[0].reason
+    assert not any((out / ".rawlux" / "tmp").iterdir())

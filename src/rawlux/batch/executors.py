@@ -52,6 +52,9 @@ class InlineExecutor:
 
 
 def _worker_main(conn: Any, threads: int) -> None:  # pragma: no cover - runs in a child process
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     os.environ["RAWLUX_THREADS"] = str(threads)
     while True:
         try:

@@ -287,8 +287,18 @@ def run(
                 ledger.committing(res.id, res.tmp, res.sha256 or "", res.size, res.seconds, res.worker)
                 faults.point("commit.before_rename")
                 final = out / res.id
-                os.replace(res.tmp, final)
-                _fsync_dir(final.parent)
+                try:
+                    os.replace(res.tmp, final)
+                    _fsync_dir(final.parent)
+                except OSError as e:
+                    try:
+                        os.unlink(res.tmp)
+                    except OSError:
+                        pass
+                    res = jobs_mod.JobResult(res.id, False, reason=f"{final}: cannot put the output "
+                                             f"in place ({e.strerror or e})", seconds=res.seconds,
+                                             worker=res.worker)
+            if res.ok and res.tmp:
                 faults.point("commit.after_rename")
                 ledger.done(res.id)
                 row = ResultRow(res.id, ins, p.kind, "done", seconds=res.seconds)
