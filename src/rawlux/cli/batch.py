@@ -41,7 +41,10 @@ class _Display:
         fails = f"[red]{counts['failed']} failed" if counts["failed"] else ""
         self.bar.update(self.task, completed=n, rate=rate, fails=fails)
         if row is not None and row.status == "failed" and not self.quiet:
-            self.bar.console.print(f"[red]failed[/red] {row.reason}", highlight=False, markup=True)
+            from rich.markup import escape
+
+            self.bar.console.print(f"[red]failed[/red] {escape(row.reason)}", highlight=False,
+                                   soft_wrap=True)
 
     def stop(self) -> None:
         if self.task is not None:
@@ -50,6 +53,7 @@ class _Display:
 
 def summary(result: Any, console: Any) -> None:
     """The final table: failures with their reason, then counts and throughput."""
+    from rich.markup import escape
     from rich.table import Table
 
     failed = result.failed
@@ -58,9 +62,10 @@ def summary(result: Any, console: Any) -> None:
         t.add_column("output")
         t.add_column("reason", overflow="fold")
         for r in failed:
-            t.add_row(r.output, r.reason + (" (earlier run; --retry-failed retries)" if r.earlier else ""))
+            t.add_row(escape(r.output),
+                      escape(r.reason + (" (earlier run; --retry-failed retries)" if r.earlier else "")))
         console.print(t)
-    t = Table(title=f"batch -> {result.out_dir}", title_justify="left")
+    t = Table(title=escape(f"batch -> {result.out_dir}"), title_justify="left")
     for col in ("done", "skipped", "failed", "not run", "total", "seconds", "files/s", "executor"):
         t.add_column(col, justify="right")
     done = result.count("done")
