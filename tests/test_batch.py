@@ -353,3 +353,10 @@ def test_output_that_cannot_be_put_in_place_is_a_recorded_failure(inputs, tmp_pa
     assert [(x.output, x.status) for x in r] == [("img_0.jpg", "failed"), ("img_1.jpg", "done")]
     assert "cannot put the output in place" in r.rows[0].reason
     assert not any((out / ".rawlux" / "tmp").iterdir())
+
+
+def test_scheduler_without_dask_says_what_to_install(inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
+    with pytest.raises(InvalidParameter, match=r"rawlux\[cluster\]"):
+        batch.run([inputs / "img_0.dng"], tmp_path / "o", scheduler="tcp://127.0.0.1:8786")
+    assert not (tmp_path / "o").exists()  # refused before any work
