@@ -330,8 +330,11 @@ def test_dask_localcluster_equals_pool_and_survives_worker_loss(inputs, clean, t
                                   dashboard_address=None) as cluster:
         out = tmp_path / "out"
         res = batch.run([inputs], out, recursive=True, scheduler=cluster.scheduler_address)
-    assert res.executor == "dask" and marker.exists()  # a worker was killed mid-job ...
-    assert_exactly_once(out, clean)  # ... and its job still ran exactly once, same bytes
+        assert res.executor == "dask" and marker.exists()  # a worker was killed mid-job ...
+        assert_exactly_once(out, clean)  # ... and its job still ran exactly once, same bytes
+        with distributed.Client(cluster) as client:  # the API also takes a Client
+            again = batch.run([inputs], out, recursive=True, executor=client, force=True)
+        assert again.executor == "dask" and outputs(out) == clean
 
 
 def test_cli_hdr_and_bad_format_fail_before_work(inputs, tmp_path):

@@ -201,10 +201,15 @@ class DaskExecutor:
 
 def make_executor(executor: Any = None, workers: int | None = None,
                   scheduler: Any = None) -> Executor:
-    """From API/CLI values: an Executor instance, ``"inline"``, ``"process"``, ``"dask"`` (with
-    ``scheduler``), or None = Dask when ``scheduler`` is given, inline for one worker, else the
+    """From API/CLI values: an Executor instance, a ``distributed.Client``, ``"inline"``,
+    ``"process"``, ``"dask"`` (with ``scheduler``), or None = Dask when ``scheduler`` is given, inline for one worker, else the
     process pool."""
     if executor is not None and not isinstance(executor, str):
+        if hasattr(executor, "scheduler_info") and hasattr(executor, "submit"):
+            return DaskExecutor(executor)  # a distributed.Client
+        if not callable(getattr(executor, "run", None)):
+            raise InvalidParameter(f"executor must be inline, process, dask, a distributed.Client "
+                                   f"or an object with run(jobs, dispatch), got {type(executor).__name__}")
         return executor
     if executor == "dask" or (executor is None and scheduler is not None):
         if scheduler is None:
