@@ -1,4 +1,4 @@
-"""The batch ledger: SQLite (WAL, synchronous=FULL) in ``OUT/.rawlux/ledger.sqlite``.
+"""The batch ledger: SQLite (WAL, synchronous=FULL, exclusive) in ``OUT/.rawlux/ledger.sqlite``.
 
 Written by the coordinator only. One row per output (``jobs``, keyed by the output path relative
 to OUT) with the input signature and recipe hash it was made from, and an append-only ``events``
@@ -84,6 +84,10 @@ class Ledger:
     def __init__(self, path: str | Path, args: str = "") -> None:
         self.path = Path(path)
         self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # One process owns the ledger (the coordinator): exclusive locking keeps WAL's index in
+        # heap memory instead of a shared-memory file, so the ledger also works on network file
+        # systems (OUT on NFS for a Dask cluster), where WAL's mmap index does not.
+        self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         with self.db:

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="redo every output"),
         retry_failed: bool = typer.Option(False, "--retry-failed", help="run only the jobs that failed before"),
         scheduler: Optional[str] = typer.Option(None, "--scheduler",
-                                                help="Dask scheduler tcp://HOST:8786 (needs rawlux[cluster])"),
+                                                help="Dask scheduler tcp://HOST:8786 (needs the cluster extra of rawlux)"),
         bursts: bool = typer.Option(False, "--bursts", help="merge bursts of raws (night mode), one photo each"),
         burst_gap: float = typer.Option(2.0, "--burst-gap", help="max seconds between frames of a burst"),
         content_hash: bool = typer.Option(False, "--content-hash",
