@@ -312,6 +312,15 @@ def run(
                 progress("job", row, dict(counts))
         ledger.finish()
         result.rows = [table[p.key] for p in planned if p.key in table]
+    except BaseException:
+        # interrupted (Ctrl-C) or a batch-level error: the executor has stopped its workers by
+        # now; temp files of results not committed are garbage (their rows are redone next run)
+        for f in tmp_dir.iterdir():
+            try:
+                f.unlink()
+            except OSError:
+                pass
+        raise
     finally:
         ledger.close()
         lock.release()
