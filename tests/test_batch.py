@@ -363,3 +363,25 @@ def test_scheduler_without_dask_says_what_to_install(inputs, tmp_path, monkeypat
     with pytest.raises(InvalidParameter, match=r"rawlux\[cluster\]"):
         batch.run([inputs / "img_0.dng"], tmp_path / "o", scheduler="tcp://127.0.0.1:8786")
     assert not (tmp_path / "o").exists()  # refused before any work
+
+
+def test_ctrl_c_stops_workers_leaves_no_temp_and_resumes(inputs, clean, tmp_path):
+    out = tmp_path / "out"
+    args = [str(inputs), "-r", "--out-dir", str(out), "--workers", "2", "--quiet"]
+    e = {k: v for k, v in os.environ.items() if k not in ("RAWLUX_DEBUG", "RAWLUX_BATCH_FAULT")}
+    p = subprocess.Popen([*RAWLUX, "batch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=e, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while p.poll() is None and time.monotonic() < deadline:
+        if out.is_dir() and outputs(out):  # at least one output committed: interrupt now
+            break
+        time.sleep(0.01)
+    os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 1:  # the machine was fast enough to finish first: nothing to check
+        pytest.skip("batch finished before the interrupt")
+    assert p.returncode == 130 and err.strip().endswith("rawlux: error: interrupted"), err
+    assert not any((out / ".rawlux" / "tmp").iterdir())
+    p = _cli(*args)
+    p.communicate(timeout=120)
+    assert_exactly_once(out, clean)
