@@ -312,16 +312,15 @@ def run(
                 progress("job", row, dict(counts))
         ledger.finish()
         result.rows = [table[p.key] for p in planned if p.key in table]
-    except BaseException:
-        # interrupted (Ctrl-C) or a batch-level error: the executor has stopped its workers by
-        # now; temp files of results not committed are garbage (their rows are redone next run)
+    finally:
+        # the executor has stopped by now (finished, or interrupted by Ctrl-C / a batch-level
+        # error): every temp file left is garbage (an uncommitted result, whose row is redone next
+        # run, or the duplicate of a task a cluster ran twice)
         for f in tmp_dir.iterdir():
             try:
                 f.unlink()
             except OSError:
                 pass
-        raise
-    finally:
         ledger.close()
         lock.release()
     result.seconds = time.perf_counter() - t0
