@@ -385,3 +385,20 @@ def test_ctrl_c_stops_workers_leaves_no_temp_and_resumes(inputs, clean, tmp_path
     p = _cli(*args)
     p.communicate(timeout=120)
     assert_exactly_once(out, clean)
+
+
+def test_ledger_state_and_event_change_together(tmp_path):
+    """An interruption between a state change and its event (Ctrl-C) leaves neither."""
+
+    class Interrupted(Ledger):
+        def _event(self, key: str, event: str, detail: str = "") -> None:
+            if event == "done":
+                raise KeyboardInterrupt
+            super()._event(key, event, detail)
+
+    with Interrupted(tmp_path / "l.sqlite") as led:
+        led.start("a.jpg", "develop", ("/x/a.dng",), "[]", "h")
+        led.committing("a.jpg", "/tmp/t", "sha", 3, 0.1, "w")
+        with pytest.raises(KeyboardInterrupt):
+            led.done("a.jpg")
+        assert led.rows()["a.jpg"].state == "committing" and led.event_counts("done") == {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -90,13 +91,23 @@ class Ledger:
         self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        with self.db:
-            self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA)
         got = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if got is None:
             self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         self.run = self.db.execute("INSERT INTO runs (started, args) VALUES (?, ?)",
                                    (time.time(), args)).lastrowid
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One atomic transaction (the connection is in autocommit mode: BEGIN explicitly)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # ------------------------------------------------------------------ reading
     def rows(self) -> dict[str, Row]:
@@ -128,7 +139,7 @@ class Ledger:
               recipe_hash: str) -> None:
         """The job was dispatched (state ``running``, one more attempt)."""
         now = time.time()
-        with self.db:
+        with self._tx():
             self.db.execute(
                 "INSERT INTO jobs (key, kind, inputs, input_sig, recipe_hash, state, attempts, reason,"
                 " tmp, out_sha256, out_size, seconds, worker, updated)"
@@ -141,7 +152,7 @@ class Ledger:
 
     def retry(self, key: str, reason: str) -> None:
         """The worker running the job was lost; it is dispatched again."""
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE jobs SET attempts=attempts+1, updated=? WHERE key=?",
                             (time.time(), key))
             self._event(key, "retry", reason)
@@ -149,33 +160,33 @@ class Ledger:
     def committing(self, key: str, tmp: str, sha256: str, size: int, seconds: float,
                    worker: str) -> None:
         """A complete temp file exists and is about to be renamed to the output."""
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE jobs SET state='committing', tmp=?, out_sha256=?, out_size=?,"
                             " seconds=?, worker=?, updated=? WHERE key=?",
                             (tmp, sha256, size, seconds, worker, time.time(), key))
 
     def done(self, key: str, detail: str = "") -> None:
         """The output is in place (renamed and its folder fsynced)."""
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE jobs SET state='done', tmp=NULL, updated=? WHERE key=?",
                             (time.time(), key))
             self._event(key, "done", detail)
 
     def failed(self, key: str, reason: str, seconds: float = 0.0, worker: str = "") -> None:
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE jobs SET state='failed', reason=?, tmp=NULL, seconds=?, worker=?,"
                             " updated=? WHERE key=?", (reason, seconds, worker, time.time(), key))
             self._event(key, "failed", reason)
 
     def lost(self, key: str, detail: str) -> None:
         """A job left ``running``/``committing`` by a killed run; it will be redone."""
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE jobs SET state='lost', tmp=NULL, updated=? WHERE key=?",
                             (time.time(), key))
             self._event(key, "lost", detail)
 
     def finish(self) -> None:
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE runs SET finished=? WHERE id=?", (time.time(), self.run))
 
     def close(self) -> None:
