@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from rawlux.batch import faults, jobs as jobs_mod
-from rawlux.batch.executors import make_executor
+from rawlux.batch.executors import InlineExecutor, PoolExecutor, make_executor
 from rawlux.batch.ledger import Ledger
 from rawlux.batch.plan import Planned, discover, group_bursts, input_signature, plan_outputs
 from rawlux.batch.recipe import BatchRecipe, as_recipe, canonical_json, load_recipe
@@ -271,6 +271,10 @@ def run(
                 id=p.key, kind=p.kind, inputs=tuple(str(i) for i in p.inputs), output=str(out / p.key),
                 tmp_dir=str(tmp_dir), options=opts, lut=rec.lut, frame=frame, quality=int(quality),
                 bit_depth=bit_depth, hdr=hdr))
+
+        if executor is None and isinstance(ex, PoolExecutor) and len(job_list) <= 1:
+            ex = InlineExecutor()  # one job: starting a worker process would only add its start-up
+            result.executor = ex.name
 
         def dispatch(job: jobs_mod.Job) -> None:
             ledger.start(job.id, job.kind, job.inputs, plan_by_key[job.id][1], settings)
