@@ -402,3 +402,10 @@ def test_ledger_state_and_event_change_together(tmp_path):
         with pytest.raises(KeyboardInterrupt):
             led.done("a.jpg")
         assert led.rows()["a.jpg"].state == "committing" and led.event_counts("done") == {}
+
+
+def test_damaged_ledger_is_a_clear_error(inputs, tmp_path):
+    (tmp_path / "o" / ".rawlux").mkdir(parents=True)
+    (tmp_path / "o" / ".rawlux" / "ledger.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(OutputError, match="ledger is unreadable"):
+        batch.run([inputs / "img_0.dng"], tmp_path / "o", executor="inline")

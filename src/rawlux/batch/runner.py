@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,7 +225,12 @@ def run(
     except OSError as e:
         raise OutputError(f"cannot create the output folder ({e.strerror or e})", out) from None
     lock = _Lock(state / "lock")
-    ledger = Ledger(state / "ledger.sqlite", args)
+    try:
+        ledger = Ledger(state / "ledger.sqlite", args)
+    except sqlite3.DatabaseError as e:
+        lock.release()
+        raise OutputError(f"the batch ledger is unreadable ({e}); delete {state} to start over",
+                          state / "ledger.sqlite") from None
     result = BatchResult(out, executor=ex.name)
     try:
         result.recovered = _recover(ledger, out, tmp_dir)
