@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     from rawlux.isp.look import LookParams, look
     from rawlux.looks.registry import look_names
     from rawlux.looks.render import render_look
-    from rawlux.looks.sheet import look_input
+    from rawlux.app.looks import look_input
 
     if args.raw:
         from rawlux.io.raw import open_raw

@@ -39,6 +39,7 @@ LEVELS = ("mild", "medium", "high", "extreme")
 
 
 def quality(images: tuple[str, ...], levels: tuple[str, ...], n_frames: int, size: int | None) -> list[dict]:
+    from rawlux.app.night import open_burst
     from rawlux.burst.merge import merge_burst
     from rawlux.synth.burst import (
         aligned_average,
@@ -61,7 +62,7 @@ def quality(images: tuple[str, ...], levels: tuple[str, ...], n_frames: int, siz
                 d.mkdir()
                 paths = write_burst(b, d)
                 t0 = time.perf_counter()
-                merged = merge_burst(paths)
+                merged = merge_burst(open_burst(paths))
                 dt = time.perf_counter() - t0
                 m = interior(b.clean.shape)
                 masks = {"all": m, "object": b.object_mask & m, "path": b.object_path & m}
@@ -105,13 +106,13 @@ def print_quality(rows: list[dict]) -> str:
 
 _SPEED_SCRIPT = """
 import sys, time
-from rawlux.burst.merge import merge_burst
+from rawlux.app.night import merge_files
 t0, c0 = time.perf_counter(), time.process_time()
-m = merge_burst(sys.argv[1:])
+m = merge_files(sys.argv[1:])
 print("MERGE_SECONDS", time.perf_counter() - t0, time.process_time() - c0)
 del m
 t0, c0 = time.perf_counter(), time.process_time()
-m = merge_burst(sys.argv[1:])
+m = merge_files(sys.argv[1:])
 print("WARM_SECONDS", time.perf_counter() - t0, time.process_time() - c0)
 """
 

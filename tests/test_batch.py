@@ -121,7 +121,7 @@ def test_rerun_skips_recipe_change_redoes(inputs, clean, tmp_path):
     assert done_counts(out) == {k: 1 for k in GOOD}
 
     recipe = tmp_path / "bright.toml"
-    recipe.write_text('[develop]\nexposure = 1.0\nlook = "authentic"\n')
+    recipe.write_text('rawlux_recipe = 1\n[options]\nexposure = 1.0\nlook = "authentic"\n')
     brighter = batch.run([inputs], out, recursive=True, executor="inline", recipe=recipe)
     assert {r.output for r in brighter if r.status == "done"} == GOOD - {"phone.jpg"} | {"phone.jpg"}
     got = outputs(out)
@@ -131,7 +131,7 @@ def test_rerun_skips_recipe_change_redoes(inputs, clean, tmp_path):
     assert got["phone.jpg"] == clean["phone.jpg"]  # a photo has no raw recipe to apply
     # an equivalent recipe (defaults spelled out, other order, JSON) hashes the same: skipped
     same = tmp_path / "same.json"
-    same.write_text('{"look": "authentic", "exposure": 1.0, "denoise": 0.5}')
+    same.write_text('{"rawlux_recipe": 1, "options": {"look": "authentic", "exposure": 1.0, "denoise": 0.5}}')
     r = batch.run([inputs], out, recursive=True, executor="inline", recipe=same)
     assert {x.output for x in r if x.status == "skipped"} == GOOD
 
@@ -167,7 +167,7 @@ def test_deleted_output_redone_and_unknown_recipe_option(inputs, tmp_path):
     r = batch.run([inputs / "img_0.dng", inputs / "phone.jpg"], out, executor="inline")
     assert [(x.output, x.status) for x in r] == [("img_0.jpg", "done"), ("phone.jpg", "skipped")]
     bad = tmp_path / "bad.toml"
-    bad.write_text("exposur = 1\n")
+    bad.write_text("rawlux_recipe = 1\n[options]\nexposur = 1\n")
     with pytest.raises(InvalidParameter, match="exposur"):
         batch.run([inputs], out, recipe=bad, executor="inline")
     with pytest.raises(InvalidParameter, match="exposure"):

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 import rawlux
-from rawlux.burst.merge import MergeParams, merge_burst, to_dn
+from rawlux.app.night import open_burst
+from rawlux.burst.merge import MergeParams, merge_burst
 from rawlux.burst.noise import estimate_noise, noise_model
 from rawlux.core.errors import BurstMismatch, CorruptInput, InvalidParameter
+from rawlux.core.pipeline import RAW_NORM, Contract
+from rawlux.develop import DevelopOptions, build_pipeline, develop
 from rawlux.core.image import CFA, Metadata
 from rawlux.isp.black_level import black_level
 from rawlux.synth.burst import (
@@ -96,7 +99,7 @@ def test_merge_without_noise_profile_estimates_it(burst):
 
 def test_paths_and_objects_give_the_same_result(tmp_path, burst, merged):
     paths = write_burst(replace(burst, frames=burst.frames[:3]), tmp_path)
-    a = merge_burst(paths)
+    a = merge_burst(open_burst(paths))
     b = rawlux.merge_burst(burst.frames[:3])
     np.testing.assert_allclose(a.data, b.data, atol=1e-6)
 
@@ -152,7 +155,7 @@ def test_unreadable_frame_names_the_file(tmp_path, burst):
     junk.write_bytes(b"II*\x00" + bytes(range(256)) * 4)
     good = write_burst(replace(burst, frames=burst.frames[:1]), tmp_path)
     with pytest.raises(CorruptInput) as err:
-        merge_burst([good[0], junk])
+        merge_burst(open_burst([good[0], junk]))
     assert "junk.dng" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -165,9 +168,18 @@ def test_bad_arguments(burst):
         merge_burst(burst.frames[:2], params=MergeParams(tile=12))
 
 
-def test_to_dn_round_trips_through_black_level(merged):
-    back = black_level(to_dn(merged)).data
-    np.testing.assert_allclose(back, np.clip(merged.data, -0.05 / 0.95, 1.0), atol=1.0 / 60000)
+def test_merged_burst_enters_the_isp_as_float(burst, merged):
+    """The merged raw is float32 normalised (negatives kept, nothing quantised) and the develop
+    plan takes it after black_level; paths are not frames (opening files is app's job)."""
+    assert merged.data.dtype == np.float32 and float(merged.data.min()) < 0
+    assert "dn_levels" not in merged.metadata.extra
+    assert Contract.of(merged) == RAW_NORM
+    plan = build_pipeline(DevelopOptions()).plan(Contract.of(merged))
+    assert plan.names()[0] == "lens_shading"
+    img = develop(merged)
+    assert img.data.shape[:2] == merged.data.shape and np.isfinite(img.data).all()
+    with pytest.raises(InvalidParameter, match="burst frame 0 must be a RawImage, got str"):
+        merge_burst(["a.dng", "b.dng"])
 
 
 def test_no_warning_for_a_real_burst(burst):

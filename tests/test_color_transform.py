@@ -11,7 +11,7 @@ from rawlux.color.spaces import XYZ_D50, rgb_to_rgb64
 from rawlux.core.errors import ContractError, CorruptInput, InvalidParameter
 from rawlux.core.image import ColorCalibration, ColorSpace, Encoding, Image, Referred
 from rawlux.isp.color_transform import STAGE, ColorTransformParams, camera_matrix, color_transform
-from rawlux.isp.pipeline import CAMERA_LINEAR
+from rawlux.core.pipeline import CAMERA_LINEAR
 from rawlux.isp.white_balance import gains_from_neutral
 
 CM_A = np.array([[0.8180, -0.2150, -0.0860], [-0.4480, 1.2530, 0.2050], [-0.0920, 0.2150, 0.6280]])

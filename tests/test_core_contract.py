@@ -15,7 +15,7 @@ from rawlux.core.params import StageParams, param
 from rawlux.core.registry import Registry
 from rawlux.isp.black_level import (BlackLevelParams, _normalise_mosaic, _normalise_reference,
                                     black_level)
-from rawlux.isp.pipeline import RAW_DN, RAW_NORM, CAMERA_LINEAR, Contract, Pipeline, Stage, StageDef
+from rawlux.core.pipeline import RAW_DN, RAW_NORM, CAMERA_LINEAR, Contract, Pipeline, Stage, StageDef
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def _manifest_copy(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
-        (lambda m: m["sources"].update({"rawlux.isp.fused": "0" * 64}), "stale: rawlux.isp.fused changed"),
+        (lambda m: m["sources"].update({"rawlux.core.fused": "0" * 64}), "stale: rawlux.core.fused changed"),
         (lambda m: m["host"].update({"cpu": "another"}), "another interpreter, library version or CPU"),
         (lambda m: m["host"].update({"numpy": "0.0"}), "another interpreter, library version or CPU"),
         (lambda m: m.update({"file": "missing.so"}), "missing file"),

@@ -12,7 +12,7 @@ from rawlux.isp import highlights as hl
 from rawlux.isp import lens_shading as ls
 from rawlux.isp.demosaic import STAGE as DEMOSAIC_STAGE
 from rawlux.isp.demosaic import DemosaicParams
-from rawlux.isp.pipeline import Pipeline, Stage
+from rawlux.core.pipeline import Pipeline, Stage
 
 
 def synthetic_raw() -> RawImage:

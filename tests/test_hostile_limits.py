@@ -14,7 +14,7 @@ from rawlux.core.errors import CorruptInput, ImageTooLarge, InvalidParameter
 from rawlux.core.image import WarpRectilinear
 from rawlux.io import safety
 from rawlux.io.raw import open_raw
-from rawlux.isp import geometry
+from rawlux.isp import warp as geometry  # the WarpRectilinear code moved from isp.geometry to isp.warp
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.hostile is imported from the checkout root

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from typer.testing import CliRunner
 
 from rawlux.cli.app import app
-from rawlux.cli.common import load_raw, open_image
+from rawlux.app.inputs import load_raw, open_image
 from rawlux.core.errors import CorruptInput, UnsupportedInput
 from rawlux.io.probe import input_kind
 from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rawpy
 
+from rawlux.app.night import open_burst
 from rawlux.burst.merge import merge_burst
 from rawlux.core.image import Metadata
 from rawlux.io.raw import open_raw
@@ -61,7 +62,7 @@ def test_night_dng_round_trip(tmp_path, burst, frames):
     assert (raw.metadata.make, raw.metadata.model) == (ref.metadata.make, ref.metadata.model)
     assert raw.noise_profile.pairs[0, 0] < 0.6 * ref.noise_profile.pairs[0, 0]
     # pixels: what the library merges, quantised to the reference's DN levels
-    lib = merge_burst(frames)
+    lib = merge_burst(open_burst(frames))
     dn = np.clip(np.rint(lib.data * (WHITE - BLACK) + BLACK), 0, WHITE)
     assert np.abs(raw.data.astype(np.float64) - dn).max() <= 1
     m = interior(burst.clean.shape)
@@ -129,3 +130,20 @@ def test_night_refuses_to_overwrite_an_input(frames):
     res = invoke("night", *map(str, frames[:2]), "-o", str(frames[1]), "--quiet")
     assert res.returncode != 0 and "input" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert frames[1].read_bytes() == before
+
+
+def test_night_recipe_records_reference_merge_and_look(tmp_path, frames):
+    """--save-recipe writes night + merge + develop sections; --recipe replays them exactly."""
+    from rawlux.app.recipe import load_recipe
+
+    out, rec = tmp_path / "a.png", tmp_path / "n.toml"
+    res = invoke("night", *map(str, frames[:2]), "-o", str(out), "--quiet", "--reference", "1",
+                 "--look", "neutral", "--save-recipe", str(rec))
+    assert res.returncode == 0, res.stderr
+    r = load_recipe(rec)
+    assert r.command("night").reference == 1 and r.command("night_merge") is not None
+    assert r["look"].look == "neutral"
+    again = tmp_path / "b.png"
+    res = invoke("night", *map(str, frames[:2]), "-o", str(again), "--quiet", "--recipe", str(rec))
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes() == again.read_bytes()

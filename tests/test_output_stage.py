@@ -19,7 +19,7 @@ from rawlux.isp.output import (
     convert_display_reference,
     output,
 )
-from rawlux.isp.pipeline import Contract
+from rawlux.core.pipeline import Contract
 
 colour = pytest.importorskip("colour")
 

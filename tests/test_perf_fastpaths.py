@@ -18,10 +18,10 @@ from rawlux.isp import highlights as hl
 from rawlux.isp.black_level import STAGE as BL
 from rawlux.isp.black_level import BlackLevelParams
 from rawlux.isp.color_transform import apply_matrix, apply_matrix_reference
-from rawlux.isp.fused import SiteAffine, apply_site_affine, apply_site_affine_reference
+from rawlux.core.fused import SiteAffine, apply_site_affine, apply_site_affine_reference
 from rawlux.isp.lens_shading import STAGE as LS
 from rawlux.isp.lens_shading import LensShadingParams
-from rawlux.isp.pipeline import Pipeline, Stage
+from rawlux.core.pipeline import Pipeline, Stage
 from rawlux.isp.white_balance import STAGE as WB
 from rawlux.isp.white_balance import WhiteBalanceParams
 
@@ -295,7 +295,7 @@ def test_tail_fusion_computes_only_the_default_crop():
     """A real default crop fuses too: RCD computes and writes only the window, equal to
     demosaicing the whole frame and cropping."""
     from rawlux.core.image import Crop
-    from rawlux.isp.fused import PixelMatrix
+    from rawlux.core.fused import PixelMatrix
     from rawlux.isp.geometry import GeometryParams, geometry_pointwise
 
     raw = replace(front(fuse=False).run(bayer_raw(300, 96, seed=4)), crop=Crop(2, 4, 258, 88))
@@ -324,7 +324,7 @@ def test_rcd_window_equals_cropping_the_full_frame(top, left, height, width, see
 
 def test_pixel_matrix_windows_compose():
     from rawlux.core.errors import ContractError
-    from rawlux.isp.fused import PixelMatrix
+    from rawlux.core.fused import PixelMatrix
 
     a = PixelMatrix.crop((2, 4, 50, 60)).then(PixelMatrix(np.diag([2.0, 1.0, 1.0])))
     b = a.then(PixelMatrix.crop((1, 1, 10, 20)))
@@ -334,7 +334,7 @@ def test_pixel_matrix_windows_compose():
 
 
 def test_pixel_matrix_composition():
-    from rawlux.isp.fused import PixelMatrix
+    from rawlux.core.fused import PixelMatrix
 
     m1, m2 = np.diag([2.0, 1.0, 0.5]), np.array([[1.0, 0.1, 0.0], [0.0, 1.0, 0.0], [0.2, 0.0, 1.0]])
     c = PixelMatrix(m1).then(PixelMatrix(m2, True))

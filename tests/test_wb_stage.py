@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rawlux.color.camera import camera_profile, kelvin_to_neutral
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, ColorCalibration, RawImage
-from rawlux.isp.pipeline import RAW_NORM
+from rawlux.core.pipeline import RAW_NORM
 from rawlux.isp.white_balance import (
     STAGE,
     NoAsShotWhite,

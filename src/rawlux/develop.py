@@ -1,109 +1,48 @@
 """``develop``: raw -> finished photograph, as one ordered pipeline of ISP stages.
 
-The stage list is data (:data:`STAGE_ORDER`); :func:`build_pipeline` configures it from user
-options and :class:`~rawlux.isp.pipeline.Pipeline` checks the contract chain once.
+The stage list is data (:data:`STAGE_ORDER`, :mod:`rawlux.isp.stages`); a recipe
+(:mod:`rawlux.app.recipe`) configures every stage and :class:`~rawlux.core.pipeline.Pipeline`
+checks the contract chain once. This module is the library facade above the application layer.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Callable
 
-from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import Image, RawImage
-from rawlux.core.params import StageParams, param
 from rawlux.core.memory import reuse_freed_memory
-from rawlux.isp.pipeline import Pipeline, Stage, StageDef
+from rawlux.core.pipeline import Pipeline
 
 __all__ = ["DEFAULT_LOOK", "STAGE_ORDER", "DevelopOptions", "build_pipeline", "develop", "reuse_freed_memory", "stage_definitions"]
 
-#: Stage modules in pipeline order (``rawlux.isp.<name>`` each exposing ``STAGE``).
-STAGE_ORDER: tuple[str, ...] = (
-    "black_level",
-    "lens_shading",
-    "white_balance",
-    "highlights",
-    "denoise",
-    "demosaic",
-    "geometry",
-    "color_transform",
-    "sharpen",
-    "look",
-    "output",
-)
-
-DEFAULT_LOOK = "authentic"
+from rawlux.isp.stages import DEFAULT_LOOK, STAGE_ORDER, stage_definitions  # noqa: F401 - re-exported
 
 
-def stage_definitions() -> dict[str, StageDef]:
-    """Every develop stage definition by name (imports the stage modules)."""
-    defs = {}
-    for name in STAGE_ORDER:
-        sd = importlib.import_module(f"rawlux.isp.{name}").STAGE
-        defs[sd.name] = sd
-    return defs
+def __getattr__(name: str) -> Any:
+    # ``DevelopOptions`` is derived from the stage params (rawlux.app.recipe.DEVELOP_OPTIONS) on
+    # first use, so ``import rawlux`` does not import every stage module.
+    if name == "DevelopOptions":
+        from rawlux.app.recipe import develop_options_class
+
+        return develop_options_class()
+    raise AttributeError(f"module 'rawlux.develop' has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class DevelopOptions(StageParams):
-    """User-level options of :func:`develop` (each maps onto one stage's params)."""
+def build_pipeline(options: Any = None, lut: Any = None) -> Pipeline:
+    """The develop pipeline configured from ``options`` (a ``DevelopOptions``, default: the
+    defaults) and ``lut`` (a ``.cube`` path, a loaded LUT or None):
+    :func:`rawlux.app.recipe.build_pipeline`."""
+    from rawlux.app.recipe import build_pipeline as build
 
-    look: str = param(DEFAULT_LOOK, doc="look name or path to a look file")
-    strength: float = param(1.0, lo=0.0, hi=1.0, doc="look strength (0 = neutral)")
-    lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT")
-    wb: str = param("as-shot", doc="as-shot | auto | KELVIN[,TINT]")
-    exposure: float = param(0.0, lo=-10.0, hi=10.0, unit="EV", doc="exposure compensation")
-    color_space: str = param("srgb", choices=("srgb", "p3"), doc="output colour space")
-    demosaic: str | None = param(None, doc="demosaic method (None = default)")
-    highlights: str = param("reconstruct", choices=("reconstruct", "clip", "none"),
-                            doc="highlight handling")
-    lens_correction: bool = param(True, doc="apply DNG lens shading and warp opcodes")
-    crop: bool = param(True, doc="apply the DNG default crop")
-    gamut: str = param("compress", choices=("compress", "clip"), doc="out-of-gamut handling")
-    scene_referred: bool = param(
-        False, doc="no look or display encoding: linear Rec.2020 scene values, unclipped "
-                   "(save as float .tif or .exr)")
-    denoise: float = param(0.5, lo=0.0, hi=1.0, doc="raw noise reduction strength (0 = off)")
-    sharpen: float = param(0.5, lo=0.0, hi=1.0, doc="capture sharpening amount (0 = off)")
-
-
-def _params(module: str, cls: str, **kw: Any) -> StageParams:
-    return getattr(importlib.import_module(f"rawlux.isp.{module}"), cls)(**kw)
-
-
-def build_pipeline(options: DevelopOptions, lut: Any = None) -> Pipeline:
-    """The develop pipeline configured from ``options`` (``lut``: a loaded LUT object or None)."""
-    from rawlux.isp.white_balance import parse_wb
-
-    defs = stage_definitions()
-    demosaic_kw = {} if options.demosaic is None else {"method": options.demosaic}
-    params: dict[str, StageParams] = {
-        "black_level": _params("black_level", "BlackLevelParams"),
-        "lens_shading": _params("lens_shading", "LensShadingParams", enabled=options.lens_correction),
-        "white_balance": parse_wb(options.wb),
-        "highlights": _params("highlights", "HighlightParams", method=options.highlights),
-        "denoise": _params("denoise", "DenoiseParams", strength=options.denoise),
-        "demosaic": _params("demosaic", "DemosaicParams", **demosaic_kw),
-        "geometry": _params("geometry", "GeometryParams", apply_warp=options.lens_correction,
-                            apply_crop=options.crop),
-        "color_transform": _params("color_transform", "ColorTransformParams",
-                                   exposure_ev=options.exposure),
-        "sharpen": _params("sharpen", "SharpenParams", amount=options.sharpen),
-        "look": _params("look", "LookParams", look=options.look, strength=options.strength,
-                        lut=lut, lut_strength=options.lut_strength,
-                        scene_referred=options.scene_referred),
-        "output": _params("output", "OutputParams", color_space=options.color_space,
-                          gamut_map=options.gamut, scene_referred=options.scene_referred),
-    }
-    return Pipeline(Stage(defs[name], params[name]) for name in STAGE_ORDER)
+    return build(options, lut)
 
 
 def develop(
     raw_or_path: RawImage | str | PathLike[str],
     *,
     lut: Any = None,
+    recipe: Any = None,
     on_stage: Callable[[str, int, int], None] | None = None,
     **options: Any,
 ) -> Image:
@@ -111,24 +50,28 @@ def develop(
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
     color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength, denoise,
-    sharpen, scene_referred). ``lut`` is a path to a ``.cube`` file or a loaded LUT. Returns
+    sharpen, scene_referred; see ``rawlux.app.recipe.schema()``), validated with one-line
+    :class:`InvalidParameter` errors. ``lut`` is a path to a ``.cube`` file or a loaded LUT.
+    ``recipe`` (a :class:`~rawlux.app.recipe.Recipe` or a recipe file) sets every stage's
+    params; ``options`` given here override it. Returns
     float32 [0, 1] in sRGB or Display P3 with the sRGB transfer curve, orientation applied; with
     ``scene_referred=True`` linear Rec.2020 scene values (unclipped, no look; save as float
     ``.tif`` or ``.exr``). Save it with :func:`rawlux.save`.
     """
-    unknown = sorted(set(options) - {f for f in DevelopOptions.__dataclass_fields__})
-    if unknown:
-        raise InvalidParameter(f"develop() got unknown option(s): {', '.join(unknown)}")
-    opts = DevelopOptions(**options)
+    from rawlux.app.recipe import Recipe, load_recipe
+
+    if lut is not None:
+        options["lut"] = lut
+    if recipe is None:
+        base = Recipe.default()
+    else:
+        base = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
+    pipeline = base.with_options(**options).pipeline()  # validated before the raw is read
     with reuse_freed_memory():
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
         else:
-            from rawlux.io.raw import open_raw
+            from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
-        if lut is not None and not hasattr(lut, "table"):
-            from rawlux.io.cube import read_cube
-
-            lut = read_cube(lut)
-        return build_pipeline(opts, lut).run(raw, on_stage=on_stage)
+        return pipeline.run_plan(raw, on_stage=on_stage)

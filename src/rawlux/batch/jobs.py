@@ -1,8 +1,13 @@
 """The ONE adapter between batch and rawlux's processing: run one job, classify an input.
 
 Everything else in ``rawlux.batch`` is orchestration (plan, ledger, executors) and never touches
-pixels. At merge this module is re-pointed at the application layer (``rawlux.app``); its
-interface (:class:`Job` -> :class:`JobResult`, :func:`input_kind`, :func:`capture_info`) stays.
+pixels; this module reaches the pixels only through the application layer (``rawlux.app``:
+develop, night, frame, inputs), so a batch output is what the single-file command makes:
+
+* a raw gets the whole recipe (develop stages, look, LUT) and its frame, as ``rawlux develop``;
+* a photo (JPEG/HEIC/PNG/TIFF, by content) keeps its rendering (looks and develop stages apply
+  to raws only, as in ``develop``/``frame``) and gets only the frame, then is re-encoded;
+* a burst is merged as ``rawlux night`` (float merged raw into the develop plan), then framed.
 
 A job writes its output to a fresh temporary file in the batch's temp folder (same file system as
 the output), fsyncs it and returns its path and sha256; the coordinator alone renames it into
@@ -34,8 +39,9 @@ FORMATS = {"jpg": ".jpg", "jpeg": ".jpg", "heic": ".heic", "avif": ".avif", "tif
 class Job:
     """One output from one input (``kind="develop"``) or one burst of inputs (``"burst"``).
 
-    Paths are absolute strings (jobs travel to other processes and machines). ``options`` are
-    :class:`rawlux.develop.DevelopOptions` fields; ``lut`` a ``.cube`` path or None.
+    Paths are absolute strings and the recipe is its :meth:`Recipe.to_dict` data (jobs travel
+    to other processes and machines); ``frame`` is the layout (name or verified file path) the
+    recipe records, ``cfa`` the Bayer pattern of bare-mosaic PNG/TIFF inputs.
     """
 
     id: str                      # ledger key: the output path relative to the output folder
@@ -43,9 +49,9 @@ class Job:
     inputs: tuple[str, ...]
     output: str                  # final path (written by the coordinator's rename only)
     tmp_dir: str                 # where the job writes its temporary file
-    options: dict[str, Any] = field(default_factory=dict)
-    lut: str | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)
     frame: str | None = None
+    cfa: str | None = None
     quality: int = 92
     bit_depth: int | None = None
     hdr: bool = False
@@ -71,26 +77,27 @@ def _worker_name() -> str:
 
 
 def _image(job: Job) -> Any:
-    """The finished display image of the job (develop, photo decode or burst merge)."""
-    from rawlux.develop import develop
+    """The finished display image of the job (develop, photo decode or burst merge), framed."""
+    from rawlux.app.develop import develop_image
+    from rawlux.app.recipe import Recipe
 
-    lut = None
-    if job.lut:
-        from rawlux.io.cube import read_cube
-
-        lut = read_cube(job.lut)
+    rec = Recipe.from_dict(job.recipe) if job.recipe else Recipe.default()
     if job.kind == "burst":
-        from rawlux.burst.merge import merge_burst, to_dn
+        from rawlux.app.night import NightOptions, merge_files
 
-        return develop(to_dn(merge_burst(list(job.inputs))), lut=lut, **job.options)
-    src = Path(job.inputs[0])
-    if input_kind(src) == "photo":
-        from rawlux.io.photo import open_photo
+        merged, _ = merge_files(list(job.inputs), NightOptions(develop=rec))
+        img = develop_image(merged, rec)
+    else:
+        from rawlux.app.inputs import open_any
+        from rawlux.core.image import RawImage
 
-        return open_photo(src)
-    from rawlux.cli.common import load_raw
+        src = open_any(job.inputs[0], cfa=job.cfa)  # a photo or a raw, by content
+        img = develop_image(src, rec) if isinstance(src, RawImage) else src
+    if job.frame:
+        from rawlux.app.frame import frame_image
 
-    return develop(load_raw(src), lut=lut, **job.options)
+        img = frame_image(img, job.frame)
+    return img
 
 
 def _sync_sha(path: Path) -> tuple[str, int]:
@@ -124,10 +131,6 @@ def run_job(job: Job) -> JobResult:
 
         with reuse_freed_memory():
             img = _image(job)
-            if job.frame:
-                from rawlux.frame import apply_frame
-
-                img = apply_frame(img, job.frame)
             faults.point("job.before_write")
             save(img, tmp, quality=job.quality, bit_depth=job.bit_depth, protect=job.inputs)
         faults.point("job.written")
@@ -149,16 +152,17 @@ def run_job(job: Job) -> JobResult:
                      worker=_worker_name())
 
 
-def input_kind(path: str | os.PathLike[str]) -> str | None:
+def input_kind(path: str | os.PathLike[str], cfa: str | None = None) -> str | None:
     """``"raw"``, ``"photo"``, ``"corrupt"`` (an image file that is damaged or empty: kept, so
     its failure is recorded) or None (not an image rawlux reads: text, archives, ...).
 
-    Decided by content (:func:`rawlux.io.probe.input_kind`), never by extension."""
+    Decided by content (:func:`rawlux.io.probe.input_kind`), never by extension; with ``cfa``
+    a PNG/TIFF holding one channel is a bare Bayer mosaic (a raw)."""
     from rawlux.core.errors import CorruptInput, RawluxError
     from rawlux.io.probe import input_kind as probe
 
     try:
-        return probe(path)
+        return probe(path, cfa=cfa)
     except CorruptInput:
         return "corrupt"
     except (RawluxError, OSError):
@@ -193,7 +197,7 @@ def check_output_options(fmt: str, frame: str | None, hdr: bool, quality: int,
     if bit_depth == 16 and ext not in (".tif", ".png"):
         raise InvalidParameter(f"bit depth 16 needs tif or png output, not {ext[1:]}")
     if frame:
-        from rawlux.frame import load_layout
+        from rawlux.app.frame import layout as load_layout
 
         load_layout(frame)
     if hdr:

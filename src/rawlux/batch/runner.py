@@ -17,6 +17,7 @@ complete, fsynced file. A second batch on the same OUT at the same time is refus
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import sqlite3
@@ -29,8 +30,9 @@ from rawlux.batch import faults, jobs as jobs_mod
 from rawlux.batch.executors import InlineExecutor, PoolExecutor, make_executor
 from rawlux.batch.ledger import Ledger
 from rawlux.batch.plan import Planned, discover, group_bursts, input_signature, plan_outputs
-from rawlux.batch.recipe import BatchRecipe, as_recipe, canonical_json, load_recipe
-from rawlux.core.errors import OutputError
+from rawlux.batch.recipe import Recipe, as_recipe, canonical_json, load_recipe
+from rawlux.app.develop import frame_layout
+from rawlux.core.errors import InvalidParameter, OutputError
 
 __all__ = ["run", "BatchResult", "ResultRow", "STATE_DIR"]
 
@@ -149,17 +151,17 @@ def _recover(ledger: Ledger, out: Path, tmp_dir: Path) -> int:
     return completed
 
 
-def _settings_hash(recipe: BatchRecipe, ext: str, frame: str | None, quality: int,
+def _settings_hash(recipe: Recipe, ext: str, frame: str | None, quality: int,
                    bit_depth: int | None, hdr: bool) -> str:
     spec = {"recipe": recipe.hash(), "ext": ext, "frame": frame, "quality": int(quality),
             "bit_depth": bit_depth, "hdr": bool(hdr)}
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
-def _as_recipe(recipe: Any) -> BatchRecipe:
+def _as_recipe(recipe: Any) -> Recipe:
     if recipe is None:
         return as_recipe()
-    if isinstance(recipe, BatchRecipe):
+    if isinstance(recipe, Recipe):
         return recipe
     if isinstance(recipe, Mapping):
         opts = dict(recipe)
@@ -184,6 +186,7 @@ def run(
     burst_gap: float = 2.0,
     frame: str | None = None,
     hdr: bool = False,
+    cfa: str | None = None,
     quality: int = 92,
     bit_depth: int | None = None,
     content_hash: bool = False,
@@ -194,7 +197,11 @@ def run(
 
     ``inputs``: files, folders (``recursive`` for sub-folders) and globs, raws and photos mixed;
     outputs mirror the input tree with extension ``fmt`` (jpg, heic, avif, tif, png). ``recipe``:
-    a recipe file path, a mapping of develop options, a :class:`BatchRecipe` or None (defaults).
+    a rawlux recipe file (TOML/JSON), a mapping of develop options, a
+    :class:`~rawlux.app.recipe.Recipe` or None (develop defaults); raws get all of it, photos
+    keep their rendering and get only its frame. ``frame``: EXIF frame layout for every output
+    (default: the recipe's ``[commands.frame]``, if any). ``cfa``: Bayer pattern of bare-mosaic
+    PNG/TIFF inputs (then such files are raws, not photos).
     ``executor``: None (process pool; inline when ``workers == 1``; Dask when ``scheduler`` is
     given), ``"inline"``, ``"process"``, ``"dask"`` or an executor object. ``force`` redoes
     everything, ``retry_failed`` runs only the jobs that failed before. ``bursts`` merges each
@@ -207,14 +214,27 @@ def run(
     t0 = time.perf_counter()
     ext = jobs_mod.check_output_options(fmt, frame, hdr, quality, bit_depth)
     rec = _as_recipe(recipe)
+    if frame:  # recorded in the recipe, as ``develop --frame`` does
+        from rawlux.app.frame import FrameOptions
+
+        rec = rec.with_command("frame", FrameOptions(layout=frame))
+    frame = frame_layout(rec)  # given or the recipe's (a layout file is checked by content)
+    if rec["output"].scene_referred:
+        raise InvalidParameter("batch writes display-referred photos; drop scene_referred "
+                               "from the recipe (use `rawlux develop` for .exr/float .tif)")
+    if cfa is not None:
+        cfa = str(cfa).strip().upper()
+        if cfa not in ("RGGB", "BGGR", "GRBG", "GBRG"):
+            raise InvalidParameter(f"--cfa must be one of RGGB, BGGR, GRBG, GBRG, got '{cfa}'")
     settings = _settings_hash(rec, ext, frame, quality, bit_depth, hdr)
     ex = make_executor(executor, workers, scheduler)
 
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise OutputError("output path is not a folder", out)
-    sources = discover(inputs, recursive, exclude=out, kind_of=jobs_mod.input_kind)
-    groups = (group_bursts(sources, burst_gap, info=jobs_mod.capture_info, kind_of=jobs_mod.input_kind)
+    kind_of = functools.partial(jobs_mod.input_kind, cfa=cfa)
+    sources = discover(inputs, recursive, exclude=out, kind_of=kind_of)
+    groups = (group_bursts(sources, burst_gap, info=jobs_mod.capture_info, kind_of=kind_of)
               if bursts else [[s] for s in sources])
     planned = plan_outputs(groups, ext)
 
@@ -269,14 +289,14 @@ def run(
         if progress:
             progress("start", None, dict(counts))
         plan_by_key = {p.key: (p, sig) for p, sig in todo}
-        opts = rec.develop_options()
+        rec_data = rec.to_dict()
         job_list = []
         for p, _ in todo:
             (out / p.key).parent.mkdir(parents=True, exist_ok=True)
             job_list.append(jobs_mod.Job(
                 id=p.key, kind=p.kind, inputs=tuple(str(i) for i in p.inputs), output=str(out / p.key),
-                tmp_dir=str(tmp_dir), options=opts, lut=rec.lut, frame=frame, quality=int(quality),
-                bit_depth=bit_depth, hdr=hdr))
+                tmp_dir=str(tmp_dir), recipe=rec_data, frame=frame, cfa=cfa,
+                quality=int(quality), bit_depth=bit_depth, hdr=hdr))
 
         if executor is None and isinstance(ex, PoolExecutor) and len(job_list) <= 1:
             ex = InlineExecutor()  # one job: starting a worker process would only add its start-up

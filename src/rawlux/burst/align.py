@@ -26,10 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from rawlux.core.errors import ContractError
-from rawlux.core.jit import run_bands
+from rawlux.core.jit import njit, run_bands
 from rawlux.core.params import StageParams, param
 
 

@@ -37,17 +37,14 @@ with the reference's CFA, geometry, calibration and metadata, OpcodeList1 marked
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Union
 
 import numpy as np
-from numba import njit
 
 from rawlux.burst.align import (
     AlignParams,
@@ -59,12 +56,11 @@ from rawlux.burst.align import (
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
 from rawlux.burst.resample import green_cd, warp_bayer
-from rawlux.core.errors import BurstMismatch, ContractError, InvalidParameter, UnsupportedInput
+from rawlux.core.errors import BurstMismatch, InvalidParameter, UnsupportedInput
 from rawlux.core.image import NoiseProfile, RawImage
-from rawlux.core.jit import run_bands, threads
+from rawlux.core.jit import njit, run_bands, threads
 from rawlux.core.params import StageParams, param
-
-Frame = Union[RawImage, str, "os.PathLike[str]"]
+from rawlux.isp.black_level import black_level
 
 #: alternate frames resampled before one pass over the merge state (memory: 4 B x pixels each)
 GROUP = 8
@@ -291,30 +287,18 @@ def _grey(planes: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------- frames
 
 
-def _name(frame: Frame, idx: int) -> str:
-    if isinstance(frame, RawImage):
-        return frame.source or f"frame {idx}"
-    return str(frame)
+def _name(raw: RawImage, idx: int) -> str:
+    return (raw.source if isinstance(raw, RawImage) else None) or f"frame {idx}"
 
 
-def _load(frame: Frame) -> RawImage:
-    """Open (if a path) and normalise one frame to float32."""
-    if isinstance(frame, RawImage):
-        raw = frame
-    elif isinstance(frame, (str, os.PathLike)):
-        from rawlux.io.raw import open_raw
-
-        raw = open_raw(Path(frame))
-    else:
-        raise InvalidParameter(f"a burst frame must be a RawImage or a path, got {type(frame).__name__}")
-    if raw.data.dtype == np.uint16:
-        from rawlux.isp.black_level import black_level
-
-        # remember the DN levels so a merged DNG can be written with the same levels
-        levels = (np.asarray(raw.black, np.float64).copy(), float(raw.white))
-        raw = black_level(raw)
-        raw = replace(raw, metadata=replace(raw.metadata, extra={**raw.metadata.extra, "dn_levels": levels}))
-    return raw
+def _normalise(raw: RawImage, idx: int) -> RawImage:
+    """One frame as a float32 normalised raw: uint16 DN through the black_level stage, a float32
+    (already normalised) frame as it is."""
+    if not isinstance(raw, RawImage):
+        raise InvalidParameter(
+            f"burst frame {idx} must be a RawImage, got {type(raw).__name__} "
+            "(open files with rawlux.app.night.open_burst)")
+    return black_level(raw) if raw.data.dtype == np.uint16 else raw
 
 
 def _check_frame(ref: RawImage, raw: RawImage, name: str, ref_name: str) -> None:
@@ -416,7 +400,7 @@ def _planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 
 def merge_burst(
-    frames: Sequence[Frame],
+    frames: Sequence[RawImage],
     reference: int = 0,
     *,
     params: MergeParams | None = None,
@@ -424,18 +408,19 @@ def merge_burst(
 ) -> RawImage:
     """Align and merge a burst of Bayer raws into one float32 normalised :class:`RawImage`.
 
-    ``frames``: RawImage objects (uint16 DN or float32 normalised) or paths, opened one at a time.
+    ``frames``: RawImage objects (uint16 DN or float32 normalised), taken one at a time with
+    ``frames[i]`` (a lazy sequence such as :func:`rawlux.app.night.open_burst` keeps one raw in
+    memory; opening files is the application layer's job).
     ``reference``: index of the frame whose geometry the result keeps. ``progress(done, total,
     message)`` is called as frames are merged. The result keeps the reference's CFA, size,
     calibration, crop, opcode lists 2/3 and metadata (OpcodeList1 is applied during
     normalisation); its noise profile is scaled to the merged noise level.
-    Raises :class:`BurstMismatch` (size, CFA or camera differ; names the frame), the io errors of
-    an unreadable frame, :class:`InvalidParameter`. A single frame passes through with a warning.
+    Raises :class:`BurstMismatch` (size, CFA or camera differ; names the frame), the errors of
+    a lazy sequence's unreadable frame, :class:`InvalidParameter`. A single frame passes through with a warning.
     """
     p = params or MergeParams()
     if p.tile not in (8, 16, 32):
         raise InvalidParameter(f"MergeParams.tile must be 8, 16 or 32, got {p.tile}")
-    frames = list(frames)
     n = len(frames)
     if n == 0:
         raise InvalidParameter("merge_burst needs at least one frame")
@@ -443,19 +428,17 @@ def merge_burst(
         raise InvalidParameter(f"reference index {reference} is outside the burst of {n} frame(s)")
     reference %= n
     report = progress or (lambda done, total, msg: None)
-    from rawlux.core.memory import reuse_freed_memory
-
-    with reuse_freed_memory():  # frame-sized buffers reuse freed heap pages (docs/architecture.md)
-        return _merge(frames, reference, p, report)
+    return _merge(frames, reference, p, report)
 
 
-def _merge(frames: list[Frame], reference: int, p: MergeParams, report: Progress) -> RawImage:
+def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: Progress) -> RawImage:
     """The body of :func:`merge_burst` (arguments checked)."""
     n = len(frames)
     total = n + 1
 
-    ref_name = _name(frames[reference], reference)
-    ref = _load(frames[reference])
+    ref = frames[reference]
+    ref_name = _name(ref, reference)
+    ref = _normalise(ref, reference)
     _check_reference(ref, ref_name)
     if n == 1:
         warnings.warn(f"{ref_name}: a single frame has nothing to merge; passed through unchanged",
@@ -506,8 +489,9 @@ def _merge(frames: list[Frame], reference: int, p: MergeParams, report: Progress
     for g0 in range(0, len(others), gmax):
         group = others[g0 : g0 + gmax]
         for gi, idx in enumerate(group):
-            name = _name(frames[idx], idx)
-            raw = _load(frames[idx])
+            raw = frames[idx]
+            name = _name(raw, idx)
+            raw = _normalise(raw, idx)
             _check_frame(ref, raw, name, ref_name)
             disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
             if p.subpixel:
@@ -540,17 +524,3 @@ def _merge(frames: list[Frame], reference: int, p: MergeParams, report: Progress
     report(total, total, "done")
     return ref.with_data(data.astype(np.float32, copy=False), noise_profile=new_prof, opcodes1=(),
                          metadata=replace(md, extra=extra))
-
-
-def to_dn(raw: RawImage, white: float = 65535.0, headroom: float = 0.05) -> RawImage:
-    """A float32 normalised raw as uint16 DN (``black`` = ``headroom * white`` keeps negative
-    noise), for consumers that take raw DN; levels are set so normalising gives the same values."""
-    if raw.data.dtype != np.float32:
-        raise ContractError(f"to_dn needs a normalised float32 raw, got {raw.data.dtype}")
-    black = float(round(headroom * white))
-    scale = white - black
-    dn = np.clip(np.rint(raw.data * scale + black), 0, white).astype(np.uint16)
-    b = np.full(np.asarray(raw.black).shape or (2, 2), black, np.float64)
-    if b.shape == ():
-        b = np.full((2, 2), black)
-    return raw.with_data(dn, black=b, white=float(white))

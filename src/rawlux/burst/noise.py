@@ -10,13 +10,11 @@ non-negative least-squares line through those points is the model.
 
 from __future__ import annotations
 
-
 import numpy as np
-from numba import njit
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import NoiseProfile, RawImage
-from rawlux.core.jit import run_bands
+from rawlux.core.jit import njit, run_bands
 from rawlux.isp.denoise import binned_noise_points
 
 #: Immerkaer (1996) noise-estimation kernel; its response to white noise has variance 36 sigma^2.

@@ -22,10 +22,9 @@ Units: mosaics normalised float32 (H, W); planes (4, H//2, W//2) in the order of
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from rawlux.core.errors import ContractError
-from rawlux.core.jit import run_bands
+from rawlux.core.jit import njit, run_bands
 
 #: weight of the colour channel's Laplacian in the green estimates (Hamilton-Adams: 0.25); 0.15
 #: amplifies noise less and measured best on the night benchmark (mild and extreme noise)

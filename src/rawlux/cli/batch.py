@@ -81,10 +81,11 @@ def register(app: typer.Typer) -> None:
     def batch(
         inputs: list[Path] = typer.Argument(..., help="files, folders or globs (raws and photos mixed)"),
         out_dir: Path = typer.Option(..., "--out-dir", help="output folder (mirrors the input tree; holds the ledger)"),
-        recipe: Optional[Path] = typer.Option(None, "--recipe", help="recipe file (.toml or .json) of develop options"),
+        recipe: Optional[Path] = typer.Option(None, "--recipe", help="rawlux recipe (.toml/.json, e.g. from develop --save-recipe): raws get all of it, photos only its frame"),
         fmt: str = typer.Option("jpg", "--format", help="jpg | heic | avif | tif | png"),
         hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR output (gain map)"),
-        frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
+        frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name or .toml; default: the recipe's)"),
+        cfa: Optional[str] = typer.Option(None, "--cfa", help="RGGB|BGGR|GRBG|GBRG: greyscale PNG/TIFF inputs are bare Bayer mosaics"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
         bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (tif/png)"),
         workers: Optional[int] = typer.Option(None, "--workers", min=1,
@@ -113,7 +114,7 @@ def register(app: typer.Typer) -> None:
                 return run(inputs, out_dir, recipe=recipe, fmt=fmt, workers=workers,
                            scheduler=scheduler, recursive=recursive, force=force,
                            retry_failed=retry_failed, bursts=bursts, burst_gap=burst_gap,
-                           frame=frame, hdr=hdr, quality=quality, bit_depth=bit_depth,
+                           frame=frame, hdr=hdr, cfa=cfa, quality=quality, bit_depth=bit_depth,
                            content_hash=content_hash, progress=display,
                            args=shlex.join(sys.argv[1:]))
             finally:

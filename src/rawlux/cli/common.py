@@ -1,6 +1,6 @@
 """CLI plumbing shared by every command: error guard, progress, option parsing.
 
-The CLI touches no pixels: it turns arguments into parameters and calls the library.
+The CLI touches no pixels: it turns arguments into parameters and calls :mod:`rawlux.app`.
 """
 
 from __future__ import annotations
@@ -99,45 +99,11 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
     return outs
 
 
-# ------------------------------------------------------------------ one photo-or-raw decision
+def __getattr__(name: str) -> Any:
+    """``load_raw`` and ``open_image`` moved to :mod:`rawlux.app.inputs` (issue 12); resolved
+    lazily here for code written against the old place (``rawlux --help`` stays light)."""
+    if name in ("load_raw", "open_image"):
+        from rawlux.app import inputs
 
-
-def load_raw(path: Path, **raw_kw: Any) -> Any:
-    """Open a raw for developing: refuse a photo (decided by :func:`rawlux.io.probe.input_kind`,
-    the same decision every command uses) and a raw without image data (all pixels zero, e.g. a
-    metadata-only DNG) with a one-line error."""
-    from rawlux.core.errors import CorruptInput, UnsupportedInput
-    from rawlux.io.probe import input_kind
-    from rawlux.io.raw import EmptyRawWarning, empty_pixels_reason, open_raw
-    from rawlux.io.safety import FORMAT_NAMES, read_head, sniff
-
-    if input_kind(path, cfa=raw_kw.get("cfa")) == "photo":
-        kind = sniff(read_head(path))
-        hint = ("; for a bare Bayer mosaic pass --cfa RGGB|BGGR|GRBG|GBRG" if kind in ("png", "tiff")
-                else "; developed photos go to `rawlux frame` or `rawlux portrait`")
-        raise UnsupportedInput(f"is {FORMAT_NAMES.get(kind, 'a photo')}, not a raw file{hint}", path)
-    with warnings.catch_warnings():  # the error below says it once
-        warnings.simplefilter("ignore", EmptyRawWarning)
-        raw = open_raw(path, **raw_kw)
-    reason = empty_pixels_reason(raw)
-    if reason:
-        raise CorruptInput(f"no image to develop: {reason}", path)
-    return raw
-
-
-def open_image(path: Path, *, look: str | None = None, color_space: str = "srgb",
-               note: Callable[[str], None] | None = None) -> Any:
-    """A display-encoded Image from any input: a photo is decoded as it is, a raw (by content,
-    see :func:`rawlux.io.probe.input_kind`) is developed with ``look`` (default: the develop
-    default) into ``color_space``. ``note`` receives a message when ``look`` cannot apply."""
-    from rawlux.io.probe import input_kind
-
-    if input_kind(path) == "photo":
-        from rawlux.io.photo import open_photo
-
-        if look and note is not None:
-            note("--look applies to raw input only; the photo keeps its rendering")
-        return open_photo(path)
-    from rawlux.develop import DEFAULT_LOOK, develop
-
-    return develop(load_raw(path), look=look or DEFAULT_LOOK, color_space=color_space)
+        return getattr(inputs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

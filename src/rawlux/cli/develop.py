@@ -1,110 +1,81 @@
-"""``rawlux develop``: raw file(s) -> photo(s)."""
+"""``rawlux develop``: raw file(s) -> photo(s) (work: :mod:`rawlux.app.develop`).
+
+The development options are generated from the stage params (:mod:`rawlux.app.recipe`,
+:mod:`rawlux.cli.options`); only the flags typed on the command line override a ``--recipe``.
+Pixel code (``rawlux.app.develop`` and below) is imported inside the command body.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from rawlux.cli.common import error_line, progress, resolve_outputs, run_guarded
 
 
-def _develop_one(src: Path, dst: Path, inputs: list[Path], options: dict, lut: object,
-                 save_kw: dict, raw_kw: dict, frame: str | None) -> None:
-    from rawlux.cli.common import load_raw
-    from rawlux.develop import develop, reuse_freed_memory
-    from rawlux.io.write import save
-
-    with reuse_freed_memory():  # one allocator scope for read + develop + save (docs/architecture.md)
-        raw = load_raw(src, **raw_kw)  # the shared photo-or-raw decision; refuses empty pixels
-        img = develop(raw, lut=lut, **options)
-        if frame:
-            from rawlux.frame import apply_frame
-
-            img = apply_frame(img, frame)
-        save(img, dst, protect=inputs, **save_kw)
-
-
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from rawlux.app.recipe import develop_options_class
+    from rawlux.cli.options import given_options, option_values, typer_options, with_options
+
+    option_names = [f.name for f in fields(develop_options_class())]
+
     def develop(
+        ctx: typer.Context,
         inputs: list[Path] = typer.Argument(..., help="raw file(s): DNG, CR2, NEF, ARW, RAF, ..."),
         output: Optional[Path] = typer.Option(None, "-o", "--output", help="output file (one input)"),
         out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="output folder (many inputs)"),
         fmt: str = typer.Option("jpg", "--format", help="extension with --out-dir: jpg tif png heic avif exr"),
-        look: Optional[str] = typer.Option(None, "--look", help="look name or look file (default authentic)"),
-        strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0, help="look strength 0..1"),
-        lut: Optional[Path] = typer.Option(None, "--lut", help=".cube LUT applied after the look"),
-        lut_strength: float = typer.Option(1.0, "--lut-strength", min=0.0, max=1.0),
-        wb: str = typer.Option("as-shot", "--wb", help="as-shot | auto | KELVIN[,TINT]"),
-        exposure: float = typer.Option(0.0, "--exposure", help="exposure compensation in EV"),
-        color_space: str = typer.Option("srgb", "--color-space", help="srgb | p3 (ICC embedded)"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
         bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
-        demosaic: Optional[str] = typer.Option(None, "--demosaic", help="demosaic method"),
-        highlights: str = typer.Option("reconstruct", "--highlights", help="reconstruct | clip | none"),
-        lens_correction: bool = typer.Option(True, "--lens-correction/--no-lens-correction"),
-        scene_referred: bool = typer.Option(
-            False, "--scene-referred",
-            help="no look: linear Rec.2020 (D65) scene values, unclipped, as float32 .tif or "
-                 ".exr (implied by an .exr output; --look, --lut, --color-space do not apply)"),
-        denoise: float = typer.Option(0.5, "--denoise", min=0.0, max=1.0,
-                                      help="raw noise reduction 0..1 (0 = off)"),
-        sharpen: float = typer.Option(0.5, "--sharpen", min=0.0, max=1.0,
-                                      help="capture sharpening 0..1 (0 = off)"),
         frame: Optional[str] = typer.Option(None, "--frame", help="add an EXIF frame (layout name)"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF: RGGB..."),
         black: Optional[float] = typer.Option(None, "--black", help="black level DN (bare mosaic)"),
         white: Optional[float] = typer.Option(None, "--white", help="white level DN (bare mosaic)"),
+        recipe: Optional[Path] = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="develop with every stage parameter from this .toml/.json recipe; options given "
+                 "on the command line override it"),
+        save_recipe: Optional[Path] = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write the recipe used (every stage parameter) to this .toml/.json file"),
+        sidecar: bool = typer.Option(False, "--sidecar", rich_help_panel="Recipe",
+                                     help="write OUT.rawlux.toml (the recipe) beside each output"),
+        **options: Any,
     ) -> None:
         """Develop raw captures into finished photographs."""
+        values = option_values(options, given_options(ctx, option_names))
 
-        def prepare() -> tuple[list[Path], dict, object, dict, dict]:
-            from rawlux.develop import DEFAULT_LOOK, DevelopOptions
+        def prepare() -> tuple[list[Path], object]:
+            from rawlux.app.develop import check_develop
 
             outs = resolve_outputs(inputs, output, out_dir, fmt)
-            scene = scene_referred or any(o.suffix.lower() == ".exr" for o in outs)
-            if scene:
-                from rawlux.core.errors import OutputError
+            if out_dir is not None and not out_dir.is_dir():
+                out_dir.mkdir(parents=True, exist_ok=True)
+            rec = check_develop(outs, values, inputs=inputs, frame=frame, recipe=recipe,
+                                save_recipe=save_recipe, sidecar=sidecar)  # before any work
+            return outs, rec
 
-                bad = [o for o in outs if o.suffix.lower() not in (".tif", ".tiff", ".exr")]
-                if bad:
-                    raise OutputError("scene-referred output is written as float .tif or .exr",
-                                      bad[0])
-                if frame:
-                    raise OutputError("--frame needs display-referred output, not scene-referred",
-                                      outs[0])
-            options = dict(look=look or DEFAULT_LOOK, strength=strength, wb=wb, exposure=exposure,
-                           color_space=color_space, demosaic=demosaic, highlights=highlights,
-                           lens_correction=lens_correction, lut_strength=lut_strength,
-                           scene_referred=scene, denoise=denoise, sharpen=sharpen)
-            DevelopOptions(**options)  # validate once, before any work
-            from rawlux.isp.white_balance import parse_wb
+        outs, rec = run_guarded(prepare)
+        raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
 
-            parse_wb(wb)
-            loaded = None
-            if lut is not None:
-                from rawlux.io.cube import read_cube
+        def one(src: Path, dst: Path) -> None:
+            from rawlux.app.develop import develop_file
 
-                loaded = read_cube(lut)
-            raw_kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
-            return outs, options, loaded, raw_kw, {"quality": quality, "bit_depth": bit_depth}
+            develop_file(src, dst, rec, frame=frame, quality=quality, bit_depth=bit_depth,
+                         protect=inputs, sidecar=sidecar, **raw_kw)
 
-        outs, options, loaded, raw_kw, save_kw = run_guarded(prepare)
-        if out_dir is not None:
-            out_dir.mkdir(parents=True, exist_ok=True)
         if len(inputs) == 1:
-            run_guarded(lambda: _develop_one(inputs[0], outs[0], inputs, options, loaded,
-                                             save_kw, raw_kw, frame), context=str(inputs[0]))
+            run_guarded(lambda: one(inputs[0], outs[0]), context=str(inputs[0]))
             return
         failures = 0
         with progress(len(inputs), "develop") as bar:
             task = bar.add_task("develop", total=len(inputs))
             for src, dst in zip(inputs, outs):
                 try:
-                    run_guarded(lambda: _develop_one(src, dst, inputs, options, loaded,
-                                                     save_kw, raw_kw, frame), context=str(src))
+                    run_guarded(lambda: one(src, dst), context=str(src))
                 except SystemExit as stop:
                     if stop.code == 130:  # interrupted: stop the whole batch
                         raise
@@ -113,3 +84,7 @@ def register(app: typer.Typer) -> None:
         if failures:
             error_line(f"{failures} of {len(inputs)} file(s) failed")
             raise typer.Exit(1)
+
+    # the development options are generated from the stage params (rawlux.app.recipe)
+    app.command(name="develop")(with_options(develop, typer_options(
+        develop_options_class(), panel="Development"), before="recipe"))

@@ -1,13 +1,18 @@
-"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame."""
+"""``rawlux frame``: put a photo (raw, JPEG, HEIC, PNG, TIFF) in an EXIF frame.
+
+The frame options are generated from :class:`rawlux.app.frame.FrameOptions` (a params dataclass
+whose module loads no pixel code); everything else is imported inside the command.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from rawlux.cli.common import open_image, run_guarded
+from rawlux.cli.common import run_guarded
 
 
 def _note(msg: str) -> None:
@@ -17,22 +22,14 @@ def _note(msg: str) -> None:
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
                text: Optional[str] = None, look: Optional[str] = None, color_space: str = "srgb",
                quality: int = 92, bit_depth: Optional[int] = None) -> Path:
-    """Read ``src`` (a raw by content is developed with ``look``), frame it, save to ``dst``
-    (EXIF/ICC kept)."""
-    from rawlux.frame import apply_frame, load_layout, parse_template
-    from rawlux.io.write import save
+    """The old keyword form of :func:`rawlux.app.frame.frame_file` (kept for callers of the
+    CLI module); new code calls the app function with :class:`~rawlux.app.frame.FrameOptions`."""
+    from rawlux.app.frame import FrameOptions
+    from rawlux.app.frame import frame_file as app_frame_file
 
-    lay = load_layout(layout)  # validate cheap things before any pixel work
-    if text is not None:
-        parse_template(text)
-    logo_px = None
-    if logo is not None:
-        from rawlux.io.logo import load_logo
-
-        logo_px = load_logo(logo)
-    img = open_image(src, look=look, color_space=color_space, note=_note)
-    framed = apply_frame(img, lay, logo=logo_px, text=text)
-    return save(framed, dst, protect=[src], quality=quality, bit_depth=bit_depth)
+    opts = FrameOptions(layout=layout, logo=logo, text=text, look=look, color_space=color_space,
+                        quality=quality, bit_depth=bit_depth)
+    return app_frame_file(src, dst, opts, note=_note)
 
 
 def _list_layouts(value: bool) -> None:
@@ -40,33 +37,46 @@ def _list_layouts(value: bool) -> None:
         return
 
     def show() -> None:
-        from rawlux.frame import list_layouts, load_layout
+        from rawlux.app.frame import layouts
 
-        for name in list_layouts():
-            lay = load_layout(name)
-            typer.echo(f"{name:12s} {lay.description}")
+        for name, description in layouts():
+            typer.echo(f"{name:12s} {description}")
 
     run_guarded(show)
     raise typer.Exit(0)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from rawlux.app.frame import FrameOptions  # params only: no pixel code at start-up
+    from rawlux.cli.options import given_options, option_values, typer_options, with_options
+
+    names = [f.name for f in fields(FrameOptions)]
+
     def frame(
+        ctx: typer.Context,
         src: Path = typer.Argument(..., metavar="IN", help="photo or raw: JPEG, HEIC, PNG, TIFF, DNG, CR2..."),
         output: Path = typer.Option(..., "-o", "--output", help="output file (.jpg .png .tif .heic .avif)"),
-        layout: str = typer.Option("bar", "--layout", help="layout name or .toml file (see --list-layouts)"),
-        logo: Optional[Path] = typer.Option(None, "--logo", help="logo file: PNG with alpha or SVG"),
-        text: Optional[str] = typer.Option(
-            None, "--text", help="caption template, e.g. '{model} · {focal} · {fnumber} · {exposure} · {iso}'"),
-        look: Optional[str] = typer.Option(None, "--look", help="look for raw inputs"),
-        color_space: str = typer.Option("srgb", "--color-space", help="srgb | p3 (raw inputs)"),
-        quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
-        bit_depth: Optional[int] = typer.Option(None, "--bit-depth", help="8 or 16 (TIFF/PNG)"),
         list_layouts: bool = typer.Option(False, "--list-layouts", is_eager=True, callback=_list_layouts,
                                           help="list the available layouts and exit"),
+        recipe: Optional[Path] = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="frame and develop parameters from this recipe; flags given override it"),
+        save_recipe: Optional[Path] = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used (frame + develop stages) to this .toml/.json"),
+        **options: Any,
     ) -> None:
         """Add an EXIF frame (camera, lens, exposure, date; optional logo) around a photo."""
-        run_guarded(lambda: frame_file(src, output, layout=layout, logo=logo, text=text, look=look,
-                                       color_space=color_space, quality=quality, bit_depth=bit_depth),
-                    context=str(src))
+        values = option_values(options, given_options(ctx, names))
+
+        def run() -> None:
+            from rawlux.app.frame import frame_file
+            from rawlux.app.recipe import command_recipe
+
+            opts, rec = command_recipe("frame", values, recipe, save=save_recipe)
+            frame_file(src, output, opts, note=_note, recipe=rec)
+
+        run_guarded(run, context=str(src))
+
+    # layout, logo, text, look, colour space, quality, bit depth: from FrameOptions
+    app.command(name="frame")(with_options(frame, typer_options(FrameOptions), before="list_layouts"))

@@ -1,4 +1,8 @@
-"""``rawlux info``: print what was read from a raw file."""
+"""``rawlux info``: print what was read from a raw file.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -21,14 +25,9 @@ def register(app: typer.Typer) -> None:
         """Show camera, CFA, levels, colour matrices, neutral, noise profile, opcodes, crop."""
 
         def run() -> None:
-            import warnings
+            from rawlux.app.info import describe_file
 
-            from rawlux.io.raw import EmptyRawWarning, describe, open_raw
-
-            with warnings.catch_warnings():  # shown as the "warning" row of the table
-                warnings.simplefilter("ignore", EmptyRawWarning)
-                raw = open_raw(path, **({"cfa": cfa} if cfa else {}))
-            rows = describe(raw)
+            rows = describe_file(path, cfa=cfa)
             if as_json:
                 typer.echo(json.dumps(dict(rows), indent=2))
                 return

@@ -1,4 +1,8 @@
-"""``rawlux looks``: list looks, export a look as a .cube LUT, render a contact sheet."""
+"""``rawlux looks``: list looks, export a look as a .cube LUT, render a contact sheet.
+
+Imports of ``rawlux.app`` and below sit inside the command bodies on purpose: ``rawlux --help``
+and argument errors then load no pixel code (start-up time).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,6 @@ from rawlux.cli.common import run_guarded
 RAW_HINT = "raw file (DNG, NEF, ...) or a photo (JPEG, PNG, HEIC, ...)"
 
 
-def _is_photo(path: Path) -> bool:
-    from rawlux.io.probe import input_kind
-
-    return input_kind(path) == "photo"  # by content: the decision every command shares
-
-
 def register(app: typer.Typer) -> None:
     looks_app = typer.Typer(help="Looks and styles: list, export as .cube, contact sheet.",
                             no_args_is_help=True)
@@ -27,15 +25,13 @@ def register(app: typer.Typer) -> None:
         """List every look (built-in and from RAWLUX_LOOKS_DIR) with its description."""
 
         def run() -> None:
-            from rawlux.looks.registry import get_look, look_names
+            from rawlux.app.looks import list_looks
 
-            names = look_names()
-            width = max(len(n) for n in names)
-            for n in names:
-                spec = get_look(n)
-                src = "" if spec.source is None or "rawlux/looks/data" in spec.source.replace(
-                    "\\", "/") else f"  [{spec.source}]"
-                typer.echo(f"{n:<{width}}  {spec.description}{src}")
+            looks = list_looks()
+            width = max(len(x.name) for x in looks)
+            for x in looks:
+                src = "" if x.source is None else f"  [{x.source}]"
+                typer.echo(f"{x.name:<{width}}  {x.description}{src}")
 
         run_guarded(run)
 
@@ -49,14 +45,9 @@ def register(app: typer.Typer) -> None:
         to apply to the neutral rendering in Lightroom, Resolve or Photoshop."""
 
         def run() -> None:
-            from rawlux.core.errors import InvalidParameter
-            from rawlux.io.cube import write_cube
-            from rawlux.looks.export import export_lut
-            from rawlux.looks.registry import get_look
+            from rawlux.app.looks import export_look_file
 
-            if size not in (17, 33, 65):
-                raise InvalidParameter(f"--size must be 17, 33 or 65, got {size}")
-            path = write_cube(export_lut(get_look(name), size), output)
+            path = export_look_file(name, output, size)
             typer.echo(f"wrote {path}")
 
         run_guarded(run, context=name)
@@ -76,26 +67,12 @@ def register(app: typer.Typer) -> None:
         """Develop PHOTO once and tile every look on it, labelled, into one image."""
 
         def run() -> None:
-            from rawlux.io.write import save
-            from rawlux.looks.sheet import look_input, render_sheet
+            from rawlux.app.looks import SheetOptions, sheet_file
 
-            if _is_photo(photo):
-                from rawlux.io.photo import open_photo
-
-                src = open_photo(photo)
-                scene = look_input(src)
-            else:
-                from rawlux.cli.common import load_raw
-
-                scene = look_input(load_raw(photo), wb=wb, exposure=exposure)
-            names = [n.strip() for n in looks.split(",")] if looks else None
-            if names:
-                from rawlux.looks.registry import get_look
-
-                for n in names:
-                    get_look(n)  # validate before work
-            img = render_sheet(scene, names, tile=tile, columns=columns)
-            path = save(img, output, quality=quality, protect=[photo])
+            names = tuple(n.strip() for n in looks.split(",")) if looks else None
+            path = sheet_file(photo, output, SheetOptions(tile=tile, looks=names, columns=columns,
+                                                          wb=wb, exposure=exposure,
+                                                          quality=quality))
             typer.echo(f"wrote {path}")
 
         run_guarded(run, context=str(photo))

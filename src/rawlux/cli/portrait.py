@@ -1,8 +1,14 @@
-"""``rawlux portrait``: subject mask + depth + lens bokeh on a raw or a photo."""
+"""``rawlux portrait``: subject mask + depth + lens bokeh on a raw or a photo (work: :mod:`rawlux.app.portrait`).
+
+The portrait options are generated from :class:`rawlux.app.portrait.PortraitOptions` (a params
+dataclass whose module loads no pixel code); everything else is imported inside the command.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
@@ -25,126 +31,60 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-
-
 def _note(msg: str) -> None:
     typer.echo(f"rawlux: {msg}", err=True)
 
 
-def run_portrait(src: Path, dst: Path, *, lens: str = "50", aperture: float = 0.0,
-                 focus: str | None = None, depth: Path | None = None, look: str | None = None,
+def run_portrait(src: Path, dst: Path, *, focus: str | None = None, depth: Path | None = None,
                  save_mask: Path | None = None, save_depth: Path | None = None,
-                 mask_file: Path | None = None, framing: float | None = None, quality: int = 92,
-                 use_original: bool = True, depth_white: str = "far", subject: str = "auto",
-                 verbose: bool = True) -> None:
-    """Read ``src`` (raw or photo), render the portrait, write ``dst`` (+ mask/depth files)."""
-    import numpy as np
+                 mask_file: Path | None = None, quality: int = 92, verbose: bool = True,
+                 recipe: Path | None = None, save_recipe: Path | None = None,
+                 **options: object) -> None:
+    """Parse the CLI values and call :func:`rawlux.app.portrait.portrait_file` (``options``:
+    the fields of :class:`~rawlux.app.portrait.PortraitOptions` given; over ``recipe``'s)."""
+    from rawlux.app.portrait import portrait_file
+    from rawlux.app.recipe import command_recipe
 
-    from rawlux.core.errors import InvalidParameter, OutputError
-    from rawlux.cli.common import load_raw
-    from rawlux.io.photo import open_photo
-    from rawlux.io.probe import input_kind
-    from rawlux.io.write import save, supported_extensions
-    from rawlux.portrait.lens import load_lens
-    from rawlux.portrait.render import SCENE_FRAMING, grey_image, portrait
-
-    from rawlux.portrait.mask import SUBJECT_MODES
-
-    point = parse_focus(focus)
-    if subject not in SUBJECT_MODES:
-        raise InvalidParameter(f"--subject {subject!r} must be one of {', '.join(SUBJECT_MODES)}")
-    if depth_white not in ("far", "near"):
-        raise InvalidParameter(f"--depth-white {depth_white!r} must be 'far' or 'near'")
-    lens_p = load_lens(lens)
-    inputs = [p for p in (src, depth, mask_file) if p is not None]
-    for out in (dst, save_mask, save_depth):
-        if out is not None and out.suffix.lower() not in supported_extensions():
-            raise OutputError(f"unknown output extension {out.suffix or '(none)'!r}; "
-                              f"supported: {', '.join(supported_extensions())}", out)
-    is_photo = input_kind(src) == "photo"  # by content, the decision every command shares
-    if is_photo:
-        img = open_photo(src)
-        if look:
-            _note("--look applies to raw input only; the photo keeps its rendering")
-    else:
-        from rawlux.develop import develop
-
-        img = develop(load_raw(src), **({"look": look} if look else {}))
-
-    from rawlux.io.depth import read_depth_image, read_embedded_depth, read_embedded_original
-
-    dmap = None
-    if depth is not None:
-        dmap = read_depth_image(depth, near_is_white=depth_white == "near")
-    elif is_photo:
-        dmap = read_embedded_depth(src)
-        if dmap is not None and verbose:
-            _note(f"using the depth map embedded in {src.name} ({dmap.source})")
-    if is_photo and use_original and dmap is not None and dmap.source == "gdepth":
-        orig = read_embedded_original(src)
-        if orig is not None and orig.shape[:2] == (img.height, img.width):
-            img = img.with_data(orig)
-            if verbose:
-                _note("rendering from the unblurred original kept in the file (GImage)")
-    mask = None
-    if mask_file is not None:
-        m = open_photo(mask_file)
-        mask = np.asarray(m.data.mean(axis=2), np.float32)
-        if mask.shape != (img.height, img.width):
-            raise InvalidParameter(f"{mask_file}: mask is {mask.shape[1]}x{mask.shape[0]}, "
-                                   f"image is {img.width}x{img.height}")
-    if mask is None and is_photo:  # HEIC only: the reader checks the content
-        from rawlux.io.depth import read_embedded_matte
-
-        matte = read_embedded_matte(src)
-        if matte is not None:
-            import cv2
-
-            mask = cv2.resize(matte, (img.width, img.height), interpolation=cv2.INTER_LINEAR)
-            if verbose:
-                _note(f"using the portrait matte embedded in {src.name}")
-    res = portrait(img, lens=lens_p, aperture=aperture, focus=point, depth=dmap, mask=mask,
-                   framing=framing, subject=subject, need_mask=save_mask is not None)
-    if res.note and verbose and subject == "auto":
-        where = "the --focus point" if point is not None else "the frame centre"
-        _note(f"{src.name}: no person or clear subject found ({res.note}); focusing at "
-              f"{where} with scene depth, framing {framing or SCENE_FRAMING:g} m "
-              "(--subject salient forces the most salient region, --focus X,Y the point)")
-    save(res.image, dst, protect=inputs, quality=quality)
-    if save_mask is not None and res.mask is not None:
-        save(grey_image(res.mask), save_mask, protect=inputs, exif=False)
-    if save_depth is not None:
-        save(grey_image(res.depth.to_image()), save_depth, protect=inputs, exif=False)
+    values = dict(options)
+    if focus is not None:
+        values["focus"] = parse_focus(focus)
+    opts, rec = command_recipe("portrait", values, recipe, save=save_recipe)
+    portrait_file(src, dst, opts, depth=depth, mask=mask_file, save_mask=save_mask,
+                  save_depth=save_depth, quality=quality, note=_note if verbose else None,
+                  recipe=rec)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from rawlux.app.portrait import PortraitOptions  # params only: no OpenCV at start-up
+    from rawlux.cli.options import given_options, option_values, typer_options, with_options
+
+    generated = [f.name for f in fields(PortraitOptions) if f.name != "focus"]
+
     def portrait(
+        ctx: typer.Context,
         input: Path = typer.Argument(..., help="raw file or photo (JPEG/HEIC/PNG/TIFF)"),
         output: Path = typer.Option(..., "-o", "--output", help="output photo (.jpg .png .tif .heic ...)"),
-        lens: str = typer.Option("50", "--lens", help="35 | 50 | 75 | 90 or a lens .toml file"),
-        aperture: float = typer.Option(0.0, "--aperture", help="f-number (default: the lens' own)"),
         focus: str | None = typer.Option(None, "--focus", help="X,Y focal point as fractions 0..1"),
         depth: Path | None = typer.Option(None, "--depth", help="depth picture (see --depth-white)"),
-        depth_white: str = typer.Option("far", "--depth-white",
-                                        help="what white means in --depth: far (Google) | near"),
-        look: str | None = typer.Option(None, "--look", help="look for raw input"),
         save_mask: Path | None = typer.Option(None, "--save-mask", help="write the subject mask"),
         save_depth: Path | None = typer.Option(None, "--save-depth", help="write the depth used"),
         mask_file: Path | None = typer.Option(None, "--mask", help="use this subject mask (grey)"),
-        framing: float | None = typer.Option(None, "--framing",
-                                             help="scene height at the focal plane, metres "
-                                                  "(default 1; 10 for a scene without a subject)"),
         quality: int = typer.Option(92, "--quality", min=1, max=100, help="JPEG/HEIC/AVIF quality"),
-        original: bool = typer.Option(True, "--original/--no-original",
-                                      help="render from a Lens Blur file's unblurred original"),
-        subject: str = typer.Option("auto", "--subject",
-                                    help="auto (a clear subject or none) | salient (always the "
-                                         "most salient region) | none (scene depth only)"),
+        recipe: Optional[Path] = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="portrait and develop parameters from this recipe; flags given override it"),
+        save_recipe: Optional[Path] = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used (portrait + develop stages) to this .toml/.json"),
+        **options: Any,
     ) -> None:
         """Portrait mode: blur the background like a 35/50/75/90 mm lens."""
+        values = option_values(options, given_options(ctx, generated))
         run_guarded(lambda: run_portrait(
-            input, output, lens=lens, aperture=aperture, focus=focus, depth=depth, look=look,
-            save_mask=save_mask, save_depth=save_depth, mask_file=mask_file, framing=framing,
-            quality=quality, use_original=original, depth_white=depth_white,
-            subject=subject), context=str(input))
+            input, output, focus=focus, depth=depth, save_mask=save_mask, save_depth=save_depth,
+            mask_file=mask_file, quality=quality, recipe=recipe, save_recipe=save_recipe,
+            **values), context=str(input))
+
+    # lens, aperture, framing, subject, look, --original, depth-white: from PortraitOptions
+    app.command(name="portrait")(with_options(portrait, typer_options(
+        PortraitOptions, only=generated, panel="Portrait"), before="quality"))

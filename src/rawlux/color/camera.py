@@ -23,6 +23,7 @@ from rawlux.color.illuminants import light_source_cct
 from rawlux.color.spaces import WHITE_D50, XYZ_D50, XYZ_to_xy, bradford, xy_to_XYZ
 from rawlux.core.errors import CorruptInput, InvalidParameter
 from rawlux.core.image import LIGHT_SOURCE_D65, ColorCalibration, ColorSpace
+from rawlux.color.spaces import xyz_to_rgb
 
 _MAX_COND = 1e8
 
@@ -72,8 +73,6 @@ def _mat(m: np.ndarray | None, name: str, source: str | None) -> np.ndarray | No
 
 def fallback_calibration() -> ColorCalibration:
     """Calibration used when a file has none: camera RGB = linear sRGB (D65), neutral (1,1,1)."""
-    from rawlux.color.spaces import xyz_to_rgb
-
     return ColorCalibration(
         color_matrix1=xyz_to_rgb(ColorSpace.SRGB),
         illuminant1=LIGHT_SOURCE_D65,

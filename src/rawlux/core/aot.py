@@ -26,10 +26,10 @@ from rawlux.core import jit
 
 #: Modules whose ``aot=`` kernels go into the extension (the develop and portrait hot paths).
 AOT_MODULES: tuple[str, ...] = (
-    "rawlux.isp.fused",
+    "rawlux.core.fused",
     "rawlux.isp.lens_shading",
     "rawlux.isp.color_transform",
-    "rawlux.isp.geometry",
+    "rawlux.isp.warp",
     "rawlux.isp.awb",
     "rawlux.isp.highlights",
     "rawlux.isp.denoise",

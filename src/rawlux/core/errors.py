@@ -6,7 +6,9 @@ The CLI prints exactly that line and exits with ``err.exit_code``; no traceback.
 
 from __future__ import annotations
 
+import warnings
 from os import PathLike
+from typing import Any
 
 
 class RawluxError(Exception):
@@ -71,3 +73,12 @@ class MissingModel(RawluxError):
     """A required model file (segmentation, ...) is not installed."""
 
     exit_code = 5
+
+
+class InputWarning(UserWarning):
+    """A damaged or absurd value in an input file that was dropped or clamped (file still opens)."""
+
+
+def warn_input(path: Any, message: str) -> None:
+    """Issue an :class:`InputWarning` ``"<path>: <message>"`` (one line)."""
+    warnings.warn(f"{path}: {' '.join(message.split())}", InputWarning, stacklevel=3)

@@ -34,8 +34,9 @@ the line(s) that ``--text`` replaces (default: the first text line). ``size`` is
 (em) as a fraction of the short side; ``line_gap`` (per block, fraction of the next line's size)
 is the space between one line's baseline and the next line's cap height.
 
-Names resolve to ``$RAWLUX_LAYOUTS_DIR/NAME.toml`` (os.pathsep-separated folders, searched first,
-so a user can override a built-in) then the built-in ``layouts/`` folder; a path to a ``.toml``
+Names resolve through :mod:`rawlux.core.datafiles`: ``$RAWLUX_LAYOUTS_DIR/NAME.toml``
+(os.pathsep-separated folders, searched first, so a user can override a built-in), the user
+folder ``~/.config/rawlux/layouts``, then the built-in ``layouts/`` folder; a path to a ``.toml``
 file is read directly.
 """
 
@@ -47,11 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rawlux.core.errors import InvalidParameter, MissingInput, RawluxError
+from rawlux.core import datafiles
+from rawlux.core.errors import InvalidParameter, RawluxError
 from rawlux.core.registry import Registry
+from rawlux.frame.template import parse_template
 
-BUILTIN_DIR = Path(__file__).resolve().parent / "layouts"
-ENV_DIRS = "RAWLUX_LAYOUTS_DIR"
+BUILTIN_DIR = datafiles.LAYOUTS.builtin
+ENV_DIRS = datafiles.LAYOUTS.env
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
@@ -178,8 +181,6 @@ def _choice(d: dict[str, Any], key: str, default: str, choices: tuple[str, ...],
 
 
 def _line(d: Any, where: str) -> TextLine:
-    from rawlux.frame.template import parse_template
-
     d = _check_keys(d, {"text", "size", "weight", "color", "caption"}, where)
     text = d.get("text", "")
     if not isinstance(text, str):
@@ -254,60 +255,27 @@ def parse_layout(data: dict[str, Any], source: str, name: str | None = None) -> 
     return lay
 
 
-_CACHE: dict[tuple[str, float], Layout] = {}
+def _parse(data: dict[str, Any], p: Path) -> Layout:
+    try:
+        return parse_layout(data, str(p), name=p.stem)
+    except RawluxError as exc:
+        raise InvalidParameter(exc.reason, p) from None
 
 
 def load_layout_file(path: str | os.PathLike[str]) -> Layout:
-    """Parse one layout TOML file. Missing file -> MissingInput; bad content -> InvalidParameter
-    naming the file and the key."""
-    import tomllib
-
-    p = Path(path)
-    try:
-        st = p.stat()
-        key = (str(p.resolve()), st.st_mtime)
-        if key in _CACHE:
-            return _CACHE[key]
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise MissingInput("layout file not found", p) from None
-    except OSError as exc:
-        raise MissingInput(f"cannot read layout file: {exc.strerror or exc}", p) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidParameter(f"not a valid layout TOML file: {exc}", p) from None
-    try:
-        lay = parse_layout(data, str(p), name=p.stem)
-    except RawluxError as exc:
-        raise InvalidParameter(exc.reason, p) from None
-    _CACHE[key] = lay
-    return lay
-
-
-def _search_dirs() -> list[Path]:
-    env = os.environ.get(ENV_DIRS, "")
-    dirs = [Path(x).expanduser() for x in env.split(os.pathsep) if x.strip()]
-    return dirs + [BUILTIN_DIR]
+    """Parse one layout TOML file (read and cached by :mod:`rawlux.core.datafiles`). Missing
+    file -> MissingInput; bad content -> InvalidParameter naming the file and the key."""
+    return datafiles.load_file(datafiles.LAYOUTS, path, _parse)
 
 
 def layout_files() -> Registry[Path]:
     """Registry of layout name -> file (user folders override built-ins)."""
-    reg: Registry[Path] = Registry("frame layout")
-    for d in reversed(_search_dirs()):
-        if d.is_dir():
-            for f in sorted(d.glob("*.toml")):
-                reg.register(f.stem, f)
-    return reg
+    return datafiles.files(datafiles.LAYOUTS)
 
 
 def list_layouts() -> list[str]:
-    """Names of every available layout (built-in and from ``$RAWLUX_LAYOUTS_DIR``)."""
-    return layout_files().names()
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.lower().endswith(".toml") or "/" in name or os.sep in name
+    """Names of every available layout (built-in, ``$RAWLUX_LAYOUTS_DIR``, user folder)."""
+    return datafiles.names(datafiles.LAYOUTS)
 
 
 def load_layout(layout: "str | os.PathLike[str] | Layout") -> Layout:
@@ -317,8 +285,6 @@ def load_layout(layout: "str | os.PathLike[str] | Layout") -> Layout:
     """
     if isinstance(layout, Layout):
         return layout
-    if isinstance(layout, os.PathLike) or (isinstance(layout, str) and _looks_like_path(layout)):
-        return load_layout_file(layout)
-    if not isinstance(layout, str) or not layout.strip():
+    if not isinstance(layout, (str, os.PathLike)) or not str(layout).strip():
         raise InvalidParameter(f"frame layout must be a name or a .toml path, got {layout!r}")
-    return load_layout_file(layout_files().get(layout.strip()))
+    return datafiles.load(datafiles.LAYOUTS, layout, _parse)

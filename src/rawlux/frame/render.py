@@ -21,6 +21,9 @@ from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata
 from rawlux.frame.layout import Item, Layout, load_layout
 from rawlux.frame.template import format_template
+from rawlux.color.spaces import rgb_to_rgb
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
+from rawlux.frame.template import parse_template
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONTS = {
@@ -144,9 +147,6 @@ def _to_space(rgb: np.ndarray, space: ColorSpace) -> np.ndarray:
     rgb = np.asarray(rgb, dtype=np.float32)
     if space in (ColorSpace.SRGB, ColorSpace.CAMERA):
         return rgb
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-
     m = rgb_to_rgb(ColorSpace.SRGB, space).astype(np.float32)
     lin = np.asarray(srgb_eotf(rgb), dtype=np.float32) @ m.T
     return np.clip(np.asarray(srgb_oetf(np.clip(lin, 0.0, 1.0)), dtype=np.float32), 0.0, 1.0)
@@ -373,8 +373,6 @@ def apply_frame(
             f"apply_frame needs a display-encoded image (Encoding.SRGB), got {img.encoding.value}")
     lay = load_layout(layout)
     if text is not None:
-        from rawlux.frame.template import parse_template
-
         parse_template(text)
         lay = lay.with_text(text)
     data = img.data

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from rawlux.core.image import Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
 from rawlux.frame.render import apply_frame
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
+from rawlux.frame.layout import load_layout
+from rawlux.frame.template import parse_template
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,6 @@ class FrameParams(StageParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from rawlux.frame.layout import load_layout
-        from rawlux.frame.template import parse_template
-
         load_layout(self.layout)
         if self.text:
             parse_template(self.text)

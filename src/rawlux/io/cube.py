@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rawlux.core.errors import CorruptInput, OutputError
+from rawlux.core.datafiles import bytes_hash
+from rawlux.core.errors import CorruptInput, InvalidParameter, OutputError
+from rawlux.core.params import FileRef
 from rawlux.io.safety import check_readable
-from rawlux.looks.lut import ENCODINGS, Lut
+from rawlux.core.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536
@@ -148,11 +150,20 @@ def _parse_table(texts: list[str], line_nos: list[int], path: Path) -> np.ndarra
 def read_cube(path: str | os.PathLike[str], *, encoding: str | None = None,
               interpolation: str = "tetrahedral") -> Lut:
     """Read a ``.cube`` file into a :class:`Lut` (see module docstring)."""
+    p, raw = _read_bytes(path)
+    return _parse_bytes(raw, p, encoding, interpolation)
+
+
+def _read_bytes(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
     p = check_readable(path)
     size = p.stat().st_size
     if size > MAX_BYTES:
         raise CorruptInput(f"file is {size} bytes, above the {MAX_BYTES}-byte .cube limit", p)
-    raw = p.read_bytes()
+    return p, p.read_bytes()
+
+
+def _parse_bytes(raw: bytes, p: Path, encoding: str | None = None,
+                 interpolation: str = "tetrahedral") -> Lut:
     if b"\x00" in raw[:4096]:
         raise CorruptInput("not a text .cube file (binary data)", p)
     try:
@@ -199,3 +210,54 @@ def write_cube(lut: Lut, path: str | os.PathLike[str], title: str | None = None,
         Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
     return p
+
+
+# ------------------------------------------------------------------ LUTs referenced from params
+
+#: Path prefix of a :class:`FileRef` to a LUT given as a loaded object (no file behind it).
+MEMORY_PREFIX = "memory:"
+_RESOLVED: dict[str, Lut] = {}  # sha256 -> Lut, a few entries (LUTs are re-used across a batch)
+_MAX_RESOLVED = 8
+
+
+def _remember(digest: str, lut: Lut) -> None:
+    if len(_RESOLVED) >= _MAX_RESOLVED and digest not in _RESOLVED:
+        _RESOLVED.pop(next(iter(_RESOLVED)))
+    _RESOLVED[digest] = lut
+
+
+def lut_ref(lut: Lut | str | os.PathLike[str] | FileRef) -> FileRef:
+    """The :class:`FileRef` params hold for a LUT: a ``.cube`` path (read and hashed now, so a
+    bad file fails before any work) or a loaded :class:`Lut` (kept in this process under the
+    hash of its table; such a reference cannot be saved in a recipe)."""
+    if isinstance(lut, FileRef):
+        return lut
+    if isinstance(lut, Lut):
+        digest = bytes_hash(lut.table.tobytes() + repr((
+            lut.table.shape, lut.domain_min, lut.domain_max, lut.encoding,
+            lut.interpolation)).encode())
+        _remember(digest, lut)
+        return FileRef(MEMORY_PREFIX + (lut.title or "lut"), digest)
+    p, raw = _read_bytes(lut)
+    digest = bytes_hash(raw)
+    if digest not in _RESOLVED:
+        _remember(digest, _parse_bytes(raw, p))
+    return FileRef(str(p.resolve()), digest)
+
+
+def resolve_lut(ref: FileRef) -> Lut:
+    """The :class:`Lut` ``ref`` names, read from its path; a recorded hash must match the file
+    (a recipe replays the LUT it was made with, or fails with one line saying so)."""
+    if ref.sha256 and ref.sha256 in _RESOLVED:
+        return _RESOLVED[ref.sha256]
+    if ref.path.startswith(MEMORY_PREFIX):
+        raise InvalidParameter(f"LUT {ref.path[len(MEMORY_PREFIX):]!r} was given as a loaded object "
+                               "and is not available here; reference its .cube file instead")
+    p, raw = _read_bytes(ref.path)
+    digest = bytes_hash(raw)
+    if ref.sha256 and digest != ref.sha256:
+        raise InvalidParameter(f"LUT content changed since it was referenced (sha256 {digest[:12]}..., "
+                               f"recorded {ref.sha256[:12]}...)", p)
+    lut = _parse_bytes(raw, p)
+    _remember(digest, lut)
+    return lut

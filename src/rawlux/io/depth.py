@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from rawlux.core.errors import CorruptInput, MissingInput, UnsupportedInput
-from rawlux.portrait.depth import DepthMap, decode_range, disparity_from_image
+from rawlux.core.depth import DepthMap, decode_range, disparity_from_image
 
 XMP_SIG = b"http://ns.adobe.com/xap/1.0/\x00"
 EXT_SIG = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -294,7 +294,7 @@ def _exif_orientation(data: bytes) -> int:
 
 def orient_depth(depth: DepthMap, orientation: int) -> DepthMap:
     """Rotate/flip a depth map stored in sensor orientation like the photo's pixels (EXIF 1..8)."""
-    from rawlux.isp.output import apply_orientation
+    from rawlux.core.orientation import apply_orientation
 
     if orientation == 1:
         return depth

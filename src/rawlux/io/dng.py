@@ -22,7 +22,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from rawlux.core.errors import CorruptInput, InvalidParameter, OutputError, UnsupportedInput
+from rawlux.core.errors import (  # noqa: F401 - InputWarning, warn_input re-exported
+    CorruptInput,
+    InputWarning,
+    InvalidParameter,
+    OutputError,
+    UnsupportedInput,
+    warn_input,
+)
 from rawlux.core.image import (
     CFA,
     ColorCalibration,
@@ -623,10 +630,6 @@ MATRIX_ENTRY_MAX = 1e4
 BALANCE_RANGE = (1e-4, 1e4)
 
 
-class InputWarning(UserWarning):
-    """A damaged or absurd value in an input file that was dropped or clamped (file still opens)."""
-
-
 #: Plausible ranges of the EXIF numbers rawlux carries to the output (seconds, f-number, ISO, mm);
 #: a value outside is dropped with a warning (writers turn e.g. a 1e-310 s exposure into inf).
 #: EXIF names of the numeric Metadata fields, for messages; their ranges are
@@ -663,13 +666,6 @@ def sanitize_metadata(md: Metadata, path: Any) -> Metadata:
                 warn_input(path, f"{name} {x:g} is outside {lo:g}..{hi:g}; ignored")
             changes[fld] = None
     return replace(md, **changes) if changes else md
-
-
-def warn_input(path: Any, message: str) -> None:
-    """Issue an :class:`InputWarning` ``"<path>: <message>"`` (one line)."""
-    import warnings
-
-    warnings.warn(f"{path}: {' '.join(message.split())}", InputWarning, stacklevel=3)
 
 
 def validate_tags(tags: dict[int, Any], path: Any, where: str = "") -> dict[int, Any]:

@@ -34,6 +34,9 @@ from rawlux.core.errors import (
 from rawlux.core.image import GPS, ColorSpace, Encoding, Image, Metadata, Referred
 from rawlux.core.plausible import clean_metadata
 from rawlux.io.safety import FORMAT_NAMES, check_dimensions, check_readable, read_head, sniff
+from rawlux.core.orientation import apply_orientation
+from rawlux.io.exif import read_metadata
+from rawlux.io.icc import identify_profile, profile_bytes
 
 PHOTO_KINDS = ("jpeg", "png", "tiff", "heif", "avif", "webp")
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".avif", ".webp")
@@ -140,11 +143,7 @@ def metadata_from_exif(exif_bytes: bytes | None) -> Metadata:
 
 
 def _read_metadata(path: Path, exif_bytes: bytes | None) -> Metadata:
-    """Metadata via the IO engineer's reader when available, else Pillow's EXIF parse."""
-    try:
-        from rawlux.io.exif import read_metadata  # type: ignore[attr-defined]
-    except ImportError:
-        return metadata_from_exif(exif_bytes)
+    """Metadata via :func:`rawlux.io.exif.read_metadata`, else Pillow's EXIF parse."""
     try:
         meta = read_metadata(path)
     except (RawluxError, OSError, ValueError):
@@ -318,8 +317,6 @@ def _apply_icc(pil: Any, icc: bytes, p: Path) -> Any:
     """Convert a Pillow image with a foreign ICC profile to sRGB (relative colorimetric)."""
     from PIL import ImageCms
 
-    from rawlux.io.icc import profile_bytes
-
     try:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         dst = ImageCms.ImageCmsProfile(io.BytesIO(profile_bytes(ColorSpace.SRGB)))
@@ -377,9 +374,6 @@ def open_photo(path: str | os.PathLike[str]) -> Image:
     Raises :class:`MissingInput`, :class:`UnsupportedInput`, :class:`CorruptInput` or
     :class:`ImageTooLarge` with a one-line message naming the file.
     """
-    from rawlux.io.icc import identify_profile
-    from rawlux.isp.output import apply_orientation
-
     p = check_readable(path)
     kind = sniff(read_head(p, 64))
     if kind == "bigtiff":

@@ -16,6 +16,7 @@ from typing import Literal
 
 from rawlux.core.errors import CorruptInput, UnsupportedInput
 from rawlux.io.safety import FORMAT_NAMES, check_readable, read_head, sniff
+from rawlux.io.dng import quiet_tifffile
 
 Kind = Literal["raw", "photo"]
 
@@ -32,8 +33,6 @@ MAX_DIRECTORIES = 8  # top-level IFDs looked at (a multi-page TIFF stack is not 
 def tiff_is_raw(path: str | os.PathLike[str], head: bytes | None = None) -> bool:
     """True when a TIFF-structured file holds raw sensor data (see module docstring)."""
     import tifffile
-
-    from rawlux.io.dng import quiet_tifffile
 
     p = Path(path)
     head = head if head is not None else read_head(p, 16)

@@ -38,6 +38,8 @@ from rawlux.io.safety import (
     read_head,
     sniff,
 )
+from rawlux.io.dng import illuminant_name, opcode_name
+from rawlux.io.exif import merge_metadata, read_metadata, source_exif
 
 # XYZ (D65) -> linear sRGB; stands in for a camera matrix when LibRaw has none (LibRaw then
 # treats camera RGB as sRGB too).
@@ -208,8 +210,6 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
     source's standard EXIF block in ``extra["exif_bytes"]`` (:func:`rawlux.io.exif.source_exif`)."""
     from dataclasses import replace
 
-    from rawlux.io.exif import merge_metadata, read_metadata
-
     try:
         with _dng.quiet_tifffile("PIL.TiffImagePlugin", "PIL.Image"):  # they log damaged headers
             md = read_metadata(p)
@@ -234,7 +234,6 @@ def _metadata(p: Path, rp: Any | None = None, orientation: int | None = None) ->
             pass
     if orientation is not None:
         md = replace(md, orientation=orientation)
-    from rawlux.io.exif import source_exif
 
     blob = source_exif(p)  # every standard EXIF tag of the source, carried into outputs by save()
     if blob:
@@ -345,25 +344,24 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
             blk = _black_2x2(pattern, lib_black)
         wl = tags.floats(_dng.TAG["WhiteLevel"])
         white = float(wl[0]) if wl is not None and wl.size else lib_white
-    if not 1 <= white <= 65535:  # a denormal (a LONG read as FLOAT) would normalise to inf
-        raise CorruptInput(f"WhiteLevel {white:g} is outside 1..65535", p)
     crop = _dng.crop_from_tags(tags, data.shape[0], data.shape[1], origin)
-    return RawImage(
-        data=data,
-        cfa=cfa_enum,
-        black=np.asarray(blk, np.float64),
-        white=white,
-        calibration=calibration,
-        cfa_pattern=cfa_pattern,
-        baseline_exposure=baseline,
-        noise_profile=noise,
-        opcodes1=ops[0],
-        opcodes2=ops[1],
-        opcodes3=ops[2],
-        crop=crop,
-        metadata=md,
-        source=str(p),
-    )
+    return _sensor_raw(p, data, cfa_enum, blk, white, "WhiteLevel", calibration=calibration,
+                       cfa_pattern=cfa_pattern, baseline_exposure=baseline, noise_profile=noise,
+                       opcodes1=ops[0], opcodes2=ops[1], opcodes3=ops[2], crop=crop, metadata=md)
+
+
+def _sensor_raw(p: Path, data: np.ndarray, cfa: CFA, black: Any, white: float, what: str,
+                **fields: Any) -> RawImage:
+    """The one construction of a RawImage from a file (DNG tags, LibRaw, bare mosaic): checks
+    the white level (``what`` names its source in the message) and the pixel shape for the
+    CFA, then builds it with per-site black levels as float64 and ``source`` = the path."""
+    if not 1 <= white <= 65535:  # a denormal (a LONG read as FLOAT) would normalise to inf
+        raise CorruptInput(f"{what} {white:g} is outside 1..65535", p)
+    want = 3 if cfa is CFA.LINEAR else 2  # damaged headers can decode to 1-plane "stacks"
+    if data.ndim != want or (want == 3 and data.shape[2] != 3) or min(data.shape[:2]) < 2:
+        raise CorruptInput(f"the pixels decoded to shape {data.shape}", p)
+    return RawImage(data=data, cfa=cfa, black=np.asarray(black, np.float64), white=white,
+                    source=str(p), **fields)
 
 
 def _dng_pixels_direct(
@@ -671,21 +669,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         from dataclasses import replace
 
         md = replace(md, extra={**md.extra, **extra})
-    if not 0 < white <= 65535:
-        raise CorruptInput(f"LibRaw white level {white:g} is outside 1..65535", p)
-    want = 3 if cfa_enum is CFA.LINEAR else 2  # damaged headers can decode to 1-plane "stacks"
-    if data.ndim != want or (want == 3 and data.shape[2] != 3) or min(data.shape[:2]) < 2:
-        raise CorruptInput(f"LibRaw decoded the pixels to shape {data.shape}", p)
-    return RawImage(
-        data=data,
-        cfa=cfa_enum,
-        black=np.asarray(blk, np.float64),
-        white=white,
-        calibration=calibration,
-        cfa_pattern=cfa_pattern,
-        metadata=md,
-        source=str(p),
-    )
+    return _sensor_raw(p, data, cfa_enum, blk, white, "LibRaw white level",
+                       calibration=calibration, cfa_pattern=cfa_pattern, metadata=md)
 
 
 # --------------------------------------------------------------------------------- bare mosaics
@@ -711,16 +696,8 @@ def _mosaic_raw(p: Path, data: np.ndarray, cfa: CFA, bits: int | None) -> RawIma
     elif data.dtype != np.uint16:
         raise UnsupportedInput(f"bare mosaic has dtype {data.dtype}; need 8- or 16-bit unsigned", p)
     arr = np.array(data, dtype=np.uint16, order="C", copy=True)
-    white = _mosaic_white(arr, bits)
-    return RawImage(
-        data=arr,
-        cfa=cfa,
-        black=np.zeros((2, 2)),
-        white=white,
-        calibration=ColorCalibration(source="none"),
-        metadata=_metadata(p),
-        source=str(p),
-    )
+    return _sensor_raw(p, arr, cfa, np.zeros((2, 2)), _mosaic_white(arr, bits), "white level",
+                       calibration=ColorCalibration(source="none"), metadata=_metadata(p))
 
 
 def _open_mosaic_png(p: Path, cfa: CFA) -> RawImage:
@@ -783,8 +760,6 @@ def _fmt_matrix(m: np.ndarray | None) -> str:
 
 def describe(raw: RawImage) -> list[tuple[str, str]]:
     """Human-readable (label, value) rows of what was read (``rawlux info``)."""
-    from rawlux.io.dng import illuminant_name, opcode_name
-
     md, cal = raw.metadata, raw.calibration
     rows: list[tuple[str, str]] = []
     model = md.model or ""

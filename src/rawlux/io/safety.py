@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from rawlux.core.errors import ImageTooLarge, MissingInput
+from rawlux.core.errors import ImageTooLarge, MissingInput, warn_input
 
 MAX_SIDE = 65535  # pixels per side
 MAX_PIXELS = 250_000_000  # 250 MP
@@ -207,8 +207,6 @@ def decoder_messages(path: str | os.PathLike[str]) -> Iterator[None]:
             except (OSError, ValueError):
                 pass
         if ok and msgs:
-            from rawlux.io.dng import warn_input
-
             said = "; ".join(msgs[:3])
             warn_input(path, f"the decoder reported damaged data ({said}); pixels may be wrong")
 

@@ -33,8 +33,9 @@ import numpy as np
 from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError, InvalidParameter, OutputError, RawluxError
+from rawlux.core.version import __version__
 from rawlux.core.image import ColorSpace, Encoding, Image, Metadata, Referred
-from rawlux.core.memory import reuse_freed_memory
+from rawlux.io.icc import profile_bytes
 
 FORMATS = {
     ".jpg": "jpeg",
@@ -228,10 +229,6 @@ def _dms(deg: float) -> tuple[Any, Any, Any]:
 
 
 def _software() -> str:
-    try:
-        from rawlux import __version__
-    except ImportError:  # pragma: no cover
-        __version__ = "?"
     return f"rawlux {__version__}"
 
 
@@ -564,8 +561,6 @@ def _check_image(img: Any, path: Path, fmt: str | None) -> None:
 
 
 def _icc_for(img: Image) -> bytes:
-    from rawlux.io.icc import profile_bytes
-
     extra = img.metadata.extra or {}
     src_icc = extra.get("icc")
     if src_icc and extra.get("icc_space") == img.space.value:
@@ -635,16 +630,13 @@ def save(
         if _same_file(p, Path(q)):
             raise OutputError(f"refusing to overwrite an input file ({q})", p)
 
-    with reuse_freed_memory():  # quantised pixels + encoder buffers reuse freed heap pages
-        return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
+    return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
 
 
 def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: int, exif: bool) -> Path:
     parent = p.parent
     scene = is_scene_referred(img)
     if scene:
-        from rawlux.io.icc import profile_bytes
-
         icc = profile_bytes(ColorSpace.REC2020, linear=True)
     else:
         icc = _icc_for(img)

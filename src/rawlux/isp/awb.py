@@ -33,6 +33,10 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError, InvalidParameter, RawluxError
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
+from rawlux.color.camera import camera_profile, camera_to_xyz_d50, neutral_to_xy, xy_to_neutral, xyz_to_camera
+from rawlux.color.cct import TINT_SCALE, cct_tint_to_xy, xy_to_cct_tint
+from rawlux.color.spaces import XYZ_to_xy, rgb_to_rgb64
+from rawlux.core.image import ColorSpace
 
 
 @dataclass(frozen=True)
@@ -326,9 +330,6 @@ def achromatic_refine(
 
 def constrain_to_locus(neutral: np.ndarray, profile, params: AwbParams) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Project a camera neutral towards the Planckian/daylight band using the camera matrices."""
-    from rawlux.color.camera import neutral_to_xy, xy_to_neutral
-    from rawlux.color.cct import TINT_SCALE, cct_tint_to_xy, xy_to_cct_tint
-
     try:
         xy = neutral_to_xy(profile, neutral)
     except (
@@ -354,10 +355,6 @@ def plausibility(
     with ``dDuv`` its distance from the light-source band. Chromaticities come from one camera
     matrix, interpolated at the white of the first estimate (the DNG iteration once, not per
     estimate: the matrix varies slowly with CCT). All 1 when there is no usable profile."""
-    from rawlux.color.camera import neutral_to_xy, xyz_to_camera
-    from rawlux.color.cct import TINT_SCALE, xy_to_cct_tint
-    from rawlux.color.spaces import XYZ_to_xy
-
     if profile is None or not estimates:
         return [1.0] * len(estimates)
     try:
@@ -397,10 +394,6 @@ def preview_neutral(
     (``profile``, or identity without one), median in log space, iterated 3 times. None when the
     preview does not match the raw (luminance correlation < 0.7) or too few pixels qualify."""
     import cv2
-
-    from rawlux.color.camera import camera_to_xyz_d50
-    from rawlux.color.spaces import rgb_to_rgb64
-    from rawlux.core.image import ColorSpace
 
     pv = np.asarray(preview)
     if pv.ndim != 3 or pv.shape[2] != 3 or pv.dtype != np.uint8 or min(pv.shape[:2]) < 8:
@@ -520,8 +513,6 @@ def estimate_neutral(raw: RawImage, params: AwbParams = AwbParams()) -> np.ndarr
     the file has no as-shot white) and ``wb_daylight_neutral`` (LibRaw's pre_mul, a prior).
     Without real colour matrices (bare mosaics, cameras LibRaw has no matrix for) there is no
     locus: no plausibility weights, no locus constraint."""
-    from rawlux.color.camera import camera_profile
-
     rgb, valid = thumbnail(raw, params.max_side)
     profile = None
     if has_matrix(raw):

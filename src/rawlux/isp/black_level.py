@@ -14,8 +14,9 @@ import numpy as np
 from rawlux.core.errors import CorruptInput
 from rawlux.core.image import CFA, RawImage
 from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine, apply_site_affine
-from rawlux.isp.pipeline import RAW_DN, RAW_NORM, StageDef
+from rawlux.core.fused import SiteAffine, apply_site_affine
+from rawlux.core.pipeline import RAW_DN, RAW_NORM, StageDef
+from rawlux.isp.lens_shading import apply_opcodes
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,6 @@ def black_level(raw: RawImage, params: BlackLevelParams = BlackLevelParams()) ->
     black, scale = _levels(raw)
     data = raw.data
     if params.apply_opcodes1 and raw.opcodes1:
-        from rawlux.isp.lens_shading import apply_opcodes
-
         data = apply_opcodes(data.astype(np.float32), raw.opcodes1, raw.cfa_pattern)
     if raw.cfa is CFA.LINEAR:
         out = np.empty(data.shape, np.float32)

@@ -19,7 +19,10 @@ from rawlux.core.jit import njit, run_bands
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
+from rawlux.color.camera import as_shot_neutral, camera_profile, camera_to_xyz_d50
+from rawlux.color.spaces import rgb_to_rgb64
+from rawlux.core.fused import PixelMatrix
 
 SCENE_REC2020 = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 _TAKES = Contract(Image, "float32", ColorSpace.CAMERA, Encoding.LINEAR, Referred.SCENE)
@@ -36,9 +39,6 @@ class ColorTransformParams(StageParams):
 
 def camera_matrix(img: Image, params: ColorTransformParams = ColorTransformParams()) -> np.ndarray:
     """The fused 3x3 float64 matrix (camera RGB as held by ``img`` -> scaled linear Rec.2020)."""
-    from rawlux.color.camera import as_shot_neutral, camera_profile, camera_to_xyz_d50
-    from rawlux.color.spaces import rgb_to_rgb64
-
     prof = camera_profile(img.calibration, img.source)
     if img.white_balanced and img.wb_gains is not None:
         g = np.asarray(img.wb_gains, np.float64).ravel()
@@ -117,7 +117,6 @@ def color_transform_pointwise(img: Image, params: ColorTransformParams = ColorTr
     """Stage fusion hint: the stage is one 3x3 matrix + clamp at 0 (see ``StageDef.pointwise``)."""
     if img.space is not ColorSpace.CAMERA or img.encoding is not Encoding.LINEAR:
         return None  # the stage itself raises the contract error
-    from rawlux.isp.fused import PixelMatrix
 
     return PixelMatrix(
         camera_matrix(img, params), True, {"space": ColorSpace.REC2020, "white_balanced": True}

@@ -23,7 +23,8 @@ not). Each 2x2 Bayer quad (R, G1, G2, B) becomes four half-resolution planes
 
 The noise model per channel is the DNG NoiseProfile scaled by the white-balance gains
 (``S' = g S``, ``O' = g^2 O``), or, without one, fitted to the mosaic itself
-(:func:`estimate_noise`). Values above 1 and negatives are kept (not clipped).
+(:func:`estimate_noise`). Values above 1 and negatives are kept (not clipped); NaN/inf sites
+raise :class:`ContractError` (they would spread through the filters), as in demosaic.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, NoiseProfile, RawImage
 from rawlux.core.jit import njit, run_bands
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
 # Tuning constants (noise-sigma multiples), chosen on synthetic scenes (benchmarks/detail.py).
 K_LUMA = 2.5      # luma high-pass garrote threshold at luma = 1
@@ -523,6 +524,9 @@ def _denoise(raw: RawImage, params: DenoiseParams, in_place: bool) -> RawImage:
         q = np.empty((4, hq, wq), np.float32)
         lo = np.empty((hl, wl, 3), np.float32)
         run_bands(_analyse, hl, data, sites, q, lo, min_rows=4)
+    if not np.isfinite(lo).all():  # a NaN/inf site would spread through the filters: refuse
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        raise ContractError(f"denoise: mosaic contains NaN or infinite values ({bad} sites)")
     kc, kg, kgate, k = _constants(params)
     cden = np.empty((2, hl, wl), np.float32)
     lp = np.ascontiguousarray(np.pad(np.moveaxis(lo, -1, 0), ((0, 0), (2, 2), (2, 2)), mode="edge"))

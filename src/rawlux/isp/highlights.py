@@ -55,17 +55,25 @@ from rawlux.core.jit import njit, run_bands
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, RawImage
-from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.params import Choice, StageParams, param
+from rawlux.core.pipeline import RAW_NORM, StageDef
 
-METHODS = ("reconstruct", "clip", "none")
+class HighlightMethod(Choice):
+    """How clipped highlights are handled."""
+
+    RECONSTRUCT = "reconstruct"
+    CLIP = "clip"
+    NONE = "none"
+
+
+METHODS = HighlightMethod.values()
 
 
 @dataclass(frozen=True)
 class HighlightParams(StageParams):
     """Highlight handling parameters."""
 
-    method: str = param("reconstruct", choices=METHODS, doc="how clipped highlights are handled")
+    method: HighlightMethod = param(HighlightMethod.RECONSTRUCT, doc="how clipped highlights are handled: reconstruct (colour from unclipped neighbours), clip (to white), none (keep raw values)")
     clip_threshold: float = param(
         0.97,
         lo=0.5,
@@ -115,33 +123,42 @@ def _superpixel(data, pat, thr, lo, clip, anyc, b0, b1):  # pragma: no cover - c
             lo[bi, bj, 2] = s2
 
 
+@njit(cache=True, inline="always")
+def _est_row(i, h2):  # pragma: no cover - compiled
+    """Row ``i``'s bilinear sample rows of the half-resolution estimate: (y0, y1, fy, own block row)."""
+    y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
+    y0 = min(int(y), h2 - 1)
+    return y0, min(y0 + 1, h2 - 1), np.float32(y - y0), min(i // 2, h2 - 1)
+
+
+@njit(cache=True, inline="always")
+def _est_at(est, c, j, y0, y1, fy, bi):  # pragma: no cover - compiled
+    """The estimate of channel ``c`` at column ``j`` of a row set up by :func:`_est_row`:
+    bilinear, never below the estimate of the site's own block (small specular clips)."""
+    w2 = est.shape[1]
+    x = min(max((j - 0.5) * 0.5, 0.0), w2 - 1.0)
+    x0 = min(int(x), w2 - 1)
+    x1 = min(x0 + 1, w2 - 1)
+    fx = np.float32(x - x0)
+    top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
+    bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
+    s = top + fy * (bot - top)
+    return max(s, est[bi, min(j // 2, w2 - 1), c])
+
+
 @njit(cache=True, nogil=True, fastmath=True,
       aot="void(f4[:, ::1], i8[:, ::1], f4[::1], f4[:, :, ::1], f4[:, ::1], i8, i8)")
 def _apply_mosaic(data, pat, thr, est, out, r0, r1):  # pragma: no cover - compiled
     """Rows ``r0 .. r1``: clipped sites -> max(site, bilinear sample of est at the site); others
     copied."""
     w = data.shape[1]
-    h2, w2 = est.shape[0], est.shape[1]
     for i in range(r0, r1):
-        y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
-        y0 = min(int(y), h2 - 1)
-        y1 = min(y0 + 1, h2 - 1)
-        fy = np.float32(y - y0)
-        bi = min(i // 2, h2 - 1)
+        y0, y1, fy, bi = _est_row(i, est.shape[0])
         for j in range(w):
             v = data[i, j]
             c = pat[i & 1, j & 1]
             if v >= thr[c]:
-                x = min(max((j - 0.5) * 0.5, 0.0), w2 - 1.0)
-                x0 = min(int(x), w2 - 1)
-                x1 = min(x0 + 1, w2 - 1)
-                fx = np.float32(x - x0)
-                top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
-                bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
-                s = top + fy * (bot - top)
-                # never below the estimate of the site's own block (small specular clips)
-                own = est[bi, min(j // 2, w2 - 1), c]
-                out[i, j] = max(v, max(s, own))
+                out[i, j] = max(v, _est_at(est, c, j, y0, y1, fy, bi))
             else:
                 out[i, j] = v
 
@@ -485,7 +502,7 @@ def _apply_mosaic_sparse(data, pat, thr, est, rows, out, copy, r0, r1):  # pragm
     is ``data``) that revisits only rows of blocks with clipped sites. A site's new value
     depends only on its own old value and ``est``, so ``out`` may be ``data``."""
     w = data.shape[1]
-    h2, w2 = est.shape[0], est.shape[1]
+    h2 = est.shape[0]
     for i in range(r0, r1):
         src = data[i]
         dst = out[i]
@@ -494,24 +511,12 @@ def _apply_mosaic_sparse(data, pat, thr, est, rows, out, copy, r0, r1):  # pragm
                 dst[j] = src[j]
         if rows[min(i // 2, h2 - 1)] == 0:
             continue
-        y = min(max((i - 0.5) * 0.5, 0.0), h2 - 1.0)
-        y0 = min(int(y), h2 - 1)
-        y1 = min(y0 + 1, h2 - 1)
-        fy = np.float32(y - y0)
-        bi = min(i // 2, h2 - 1)
+        y0, y1, fy, bi = _est_row(i, h2)
         for j in range(w):
             v = src[j]
             c = pat[i & 1, j & 1]
             if v >= thr[c]:
-                x = min(max((j - 0.5) * 0.5, 0.0), w2 - 1.0)
-                x0 = min(int(x), w2 - 1)
-                x1 = min(x0 + 1, w2 - 1)
-                fx = np.float32(x - x0)
-                top = est[y0, x0, c] + fx * (est[y0, x1, c] - est[y0, x0, c])
-                bot = est[y1, x0, c] + fx * (est[y1, x1, c] - est[y1, x0, c])
-                s = top + fy * (bot - top)
-                own = est[bi, min(j // 2, w2 - 1), c]
-                dst[j] = max(v, max(s, own))
+                dst[j] = max(v, _est_at(est, c, j, y0, y1, fy, bi))
 
 
 # ---------------------------------------------------------------------------- low-res maths

@@ -37,7 +37,9 @@ from rawlux.core.image import (
     WarpRectilinear,
 )
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.fused import SiteAffine
+from rawlux.core.pipeline import RAW_NORM, StageDef
+from rawlux.isp.warp import warp_rectilinear
 
 
 class UnsupportedOpcodeWarning(UserWarning):
@@ -212,7 +214,7 @@ def apply_opcodes(
 
     ``cfa_pattern`` is informational (GainMap selects CFA sites through its row/column pitch
     and offsets, per the spec). WarpRectilinear is applied to (H, W, 3) data via
-    :func:`rawlux.isp.geometry.warp_rectilinear` and skipped with a warning on a mosaic.
+    :func:`rawlux.isp.warp.warp_rectilinear` and skipped with a warning on a mosaic.
     """
     if not isinstance(data, np.ndarray) or data.dtype != np.float32:
         raise ContractError(
@@ -229,8 +231,6 @@ def apply_opcodes(
         elif isinstance(op, FixVignetteRadial):
             _apply_vignette(out, op)
         elif isinstance(op, WarpRectilinear) and out.ndim == 3:
-            from rawlux.isp.geometry import warp_rectilinear
-
             out = warp_rectilinear(out, op)
         elif op.optional:
             continue
@@ -258,8 +258,6 @@ def lens_shading_affine(raw: RawImage, params: LensShadingParams = LensShadingPa
     """Stage fusion hint: the identity map when there is nothing to apply, else None."""
     if params.enabled and raw.opcodes2:
         return None
-    from rawlux.isp.fused import SiteAffine
-
     return SiteAffine.identity(np.ones(3) if raw.data.ndim == 3 else np.ones((1, 1)))
 
 

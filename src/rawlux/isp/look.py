@@ -10,11 +10,11 @@ and an optional user :class:`~rawlux.looks.lut.Lut` is applied on top (``lut_str
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
-from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.params import FileRef, StageParams, param
+from rawlux.core.pipeline import Contract, StageDef
 
 TAKES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.DISPLAY)
@@ -24,21 +24,39 @@ GIVES = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred
 class LookParams(StageParams):
     """Look stage parameters."""
 
-    look: str = param("neutral", doc="look name (see `rawlux looks list`) or path to a look .toml")
+    look: str = param("neutral", files=True,
+                      doc="look name (see `rawlux looks list`) or a look .toml file (path + sha256)")
     strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the look over neutral (0 = neutral)")
-    lut: Any = param(None, doc="user LUT (rawlux.looks.lut.Lut) applied after the look, or None")
+    lut: FileRef | None = param(None, type=FileRef,
+                                doc="user .cube LUT applied after the look (path + sha256), or none")
     lut_strength: float = param(1.0, lo=0.0, hi=1.0, doc="blend of the user LUT (0 = off)")
     scene_referred: bool = param(
         False, doc="no look: pass the scene-referred linear Rec.2020 values on unclipped "
                    "(NaN -> 0), for float TIFF / OpenEXR output graded elsewhere")
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        from rawlux.core.errors import InvalidParameter
+    #: 2: ``lut`` is a :class:`FileRef` (1: a loaded LUT object or a bare path)
+    version: ClassVar[int] = 2
 
-        if self.lut is not None and not hasattr(self.lut, "table"):
-            raise InvalidParameter(
-                f"LookParams.lut must be a Lut or None, got {type(self.lut).__name__}")
+    def __post_init__(self) -> None:
+        lut = self.lut
+        if lut is not None and hasattr(lut, "table"):  # a loaded Lut: reference it by content
+            from rawlux.io.cube import lut_ref
+
+            object.__setattr__(self, "lut", lut_ref(lut))
+        elif lut is not None and not isinstance(lut, (FileRef, dict)):
+            from rawlux.core.errors import InvalidParameter
+
+            raise InvalidParameter("LookParams.lut must be a FileRef (rawlux.io.cube.lut_ref(PATH)) "
+                                   f"or a Lut, got {type(lut).__name__}")
+        super().__post_init__()
+
+    @classmethod
+    def migrate(cls, data: dict[str, Any], from_version: int) -> dict[str, Any]:
+        """Version 1 saved ``lut`` as a bare path string: reference it (hash unknown)."""
+        data = dict(data)
+        if from_version < 2 and isinstance(data.get("lut"), str):
+            data["lut"] = {"path": data["lut"], "sha256": ""}
+        return data
 
 
 def look(img: Image, params: LookParams = LookParams()) -> Image:
@@ -48,7 +66,7 @@ def look(img: Image, params: LookParams = LookParams()) -> Image:
 
 def look_inplace(img: Image, params: LookParams = LookParams()) -> Image:
     """:func:`look` rendering into ``img.data`` itself (pipeline-owned images only, see
-    :attr:`~rawlux.isp.pipeline.StageDef.inplace`)."""
+    :attr:`~rawlux.core.pipeline.StageDef.inplace`)."""
     return _look(img, params, in_place=True)
 
 
@@ -59,7 +77,8 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     from rawlux.looks.registry import get_look
     from rawlux.looks.render import render_look, render_neutral
 
-    spec = get_look(params.look)  # validates the name / file even at strength 0
+    name = params.look.verified_path() if isinstance(params.look, FileRef) else params.look
+    spec = get_look(name)  # validates the name / file even at strength 0
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
     dst = data if reuse else None
@@ -68,9 +87,10 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     else:
         out = render_look(data, spec, params.strength, out=dst)
     if params.lut is not None and params.lut_strength > 0.0:
+        from rawlux.io.cube import resolve_lut
         from rawlux.looks.lut import apply_lut_rec2020
 
-        out = apply_lut_rec2020(out, params.lut, params.lut_strength)
+        out = apply_lut_rec2020(out, resolve_lut(params.lut), params.lut_strength)
     return img.with_data(out, referred=Referred.DISPLAY)
 
 

@@ -34,8 +34,24 @@ from rawlux.color.spaces import rgb_to_rgb64, rgb_to_xyz
 from rawlux.color.transfer import eotf_table, lut_interp, srgb_oetf_fast
 from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
-from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.orientation import apply_orientation, oriented_shape  # noqa: F401 - re-exported
+from rawlux.core.params import Choice, StageParams, param
+from rawlux.core.pipeline import Contract, StageDef
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
+
+class OutputSpace(Choice):
+    """Output colour space (sRGB transfer curve either way; the ICC profile is embedded)."""
+
+    SRGB = "srgb"
+    P3 = "p3"
+
+
+class GamutMap(Choice):
+    """Out-of-gamut handling."""
+
+    COMPRESS = "compress"
+    CLIP = "clip"
+
 
 OUTPUT_SPACES = {"srgb": ColorSpace.SRGB, "p3": ColorSpace.DISPLAY_P3}
 INPUT_SPACES = (ColorSpace.REC2020, ColorSpace.SRGB, ColorSpace.DISPLAY_P3, ColorSpace.XYZ_D50)
@@ -46,9 +62,9 @@ KNEE_POWER = 1.2  # shape of the compression knee (higher = harder)
 class OutputParams(StageParams):
     """Output encoding parameters."""
 
-    color_space: str = param("srgb", choices=("srgb", "p3"), doc="output colour space (ICC embedded)")
-    gamut_map: str = param(
-        "compress", choices=("clip", "compress"), doc="out-of-gamut handling: soft compression or clip"
+    color_space: OutputSpace = param(OutputSpace.SRGB, doc="output colour space: srgb or p3 (Display P3); ICC embedded")
+    gamut_map: GamutMap = param(
+        GamutMap.COMPRESS, doc="out-of-gamut handling: soft compression or clip"
     )
     apply_orientation: bool = param(True, doc="rotate/flip pixels per EXIF orientation, then set it to 1")
     compress_threshold: float = param(
@@ -58,37 +74,6 @@ class OutputParams(StageParams):
         False, doc="keep scene-referred linear Rec.2020 (no gamut map, transfer or clip; "
                    "orientation still applied): for float TIFF / OpenEXR"
     )
-
-
-# ----------------------------------------------------------------------------- orientation
-
-
-def oriented_shape(h: int, w: int, orientation: int) -> tuple[int, int]:
-    """(height, width) after applying EXIF ``orientation`` (codes 5..8 swap the axes)."""
-    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
-
-
-def apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
-    """Rotate/flip an (H, W[, C]) array so EXIF ``orientation`` (1..8) becomes 1 (C-contiguous copy).
-
-    2 mirror left-right, 3 rotate 180, 4 mirror top-bottom, 5 transpose, 6 rotate 90 CW,
-    7 transverse, 8 rotate 90 CCW. Unknown codes raise :class:`ContractError`.
-    """
-    o = int(orientation)
-    if o not in range(1, 9):
-        raise ContractError(f"EXIF orientation must be 1..8, got {orientation}")
-    t = (1, 0) + tuple(range(2, a.ndim))
-    views = {
-        1: lambda x: x,
-        2: lambda x: x[:, ::-1],
-        3: lambda x: x[::-1, ::-1],
-        4: lambda x: x[::-1],
-        5: lambda x: x.transpose(t),
-        6: lambda x: x[::-1].transpose(t),
-        7: lambda x: x[::-1, ::-1].transpose(t),
-        8: lambda x: x[:, ::-1].transpose(t),
-    }
-    return np.ascontiguousarray(views[o](a))
 
 
 # ------------------------------------------------------------------------------ gamut maths
@@ -363,8 +348,6 @@ def convert_display_reference(
     compress_threshold: float = 0.9,
 ) -> np.ndarray:
     """Plain numpy/float64 reference of :func:`convert_display` (exact transfer functions)."""
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-
     m, yrow, r_max = _gamut_setup(img.space, space)
     v = np.nan_to_num(img.data.astype(np.float64), nan=0.0)
     v = np.clip(v, 0.0, 1.0)

@@ -25,7 +25,7 @@ from rawlux.core.errors import ContractError
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 from rawlux.core.jit import njit, run_bands
 from rawlux.core.params import StageParams, param
-from rawlux.isp.pipeline import Contract, StageDef
+from rawlux.core.pipeline import Contract, StageDef
 
 SCENE_REC2020 = Contract(Image, "float32", ColorSpace.REC2020, Encoding.LINEAR, Referred.SCENE)
 #: Rec.2020 luminance weights.

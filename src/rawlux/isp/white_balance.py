@@ -21,18 +21,28 @@ import numpy as np
 
 from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import CFA, RawImage
-from rawlux.core.params import StageParams, param
-from rawlux.isp.fused import SiteAffine, apply_site_affine
-from rawlux.isp.pipeline import RAW_NORM, StageDef
+from rawlux.core.params import Choice, StageParams, param
+from rawlux.core.fused import SiteAffine, apply_site_affine
+from rawlux.core.pipeline import RAW_NORM, StageDef
+from rawlux.color.camera import as_shot_neutral, camera_profile, kelvin_to_neutral
+from rawlux.isp.awb import estimate_neutral
 
-WB_MODES = ("as-shot", "auto", "kelvin")
+class WbMode(Choice):
+    """Where the white comes from."""
+
+    AS_SHOT = "as-shot"
+    AUTO = "auto"
+    KELVIN = "kelvin"
+
+
+WB_MODES = WbMode.values()
 
 
 @dataclass(frozen=True)
 class WhiteBalanceParams(StageParams):
     """White balance parameters (see module docstring for the tint scale)."""
 
-    mode: str = param("as-shot", choices=WB_MODES, doc="where the white comes from")
+    mode: WbMode = param(WbMode.AS_SHOT, doc="where the white comes from: as-shot (file), auto (estimated), kelvin")
     kelvin: float = param(
         5500.0, lo=1700.0, hi=50000.0, unit="K", doc="colour temperature (mode kelvin)"
     )
@@ -83,8 +93,6 @@ def gains_from_neutral(neutral: np.ndarray) -> np.ndarray:
 
 def find_neutral(raw: RawImage, params: WhiteBalanceParams) -> np.ndarray:
     """The camera neutral (max 1) that ``params`` selects for ``raw``."""
-    from rawlux.color.camera import as_shot_neutral, camera_profile, kelvin_to_neutral
-
     cal = raw.calibration
     if params.mode == "kelvin":
         return kelvin_to_neutral(camera_profile(cal, raw.source), params.kelvin, params.tint)
@@ -102,7 +110,6 @@ def find_neutral(raw: RawImage, params: WhiteBalanceParams) -> np.ndarray:
             NoAsShotWhite,
             stacklevel=3,
         )
-    from rawlux.isp.awb import estimate_neutral
 
     return estimate_neutral(raw)
 
@@ -113,8 +120,6 @@ def white_balance_affine(raw: RawImage, params: WhiteBalanceParams = WhiteBalanc
     if raw.wb_gains is not None or params.mode == "auto":
         return None
     if params.mode == "as-shot":
-        from rawlux.color.camera import as_shot_neutral
-
         if raw.calibration is None or as_shot_neutral(raw.calibration, raw.source) is None:
             return None  # the stage warns and falls back to auto
     g = gains_from_neutral(find_neutral(raw, params))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from rawlux.looks.spec import LookSpec
+from rawlux.color.spaces import rgb_to_rgb64
+from rawlux.core.image import ColorSpace
 
 # Oklab (B. Ottosson, 2020): linear sRGB/Rec.709 -> LMS, and cube-rooted LMS -> Lab.
 _M1_709 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
@@ -32,9 +34,6 @@ SKIN_CHROMA_FADE = 0.05
 
 
 def _m_2020_to_709() -> np.ndarray:
-    from rawlux.color.spaces import rgb_to_rgb64
-    from rawlux.core.image import ColorSpace
-
     return rgb_to_rgb64(ColorSpace.REC2020, ColorSpace.SRGB)
 
 

@@ -14,17 +14,18 @@ import numpy as np
 
 from rawlux.looks.lut import Lut
 from rawlux.looks.spec import LookSpec
+from rawlux.color.spaces import rgb_to_rgb64
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
+from rawlux.core.errors import InvalidParameter
+from rawlux.core.image import ColorSpace
+from rawlux.looks.lut import lut_from_function
+from rawlux.looks.render import global_part
 
 EXPORT_SIZES = (17, 33, 65)
 
 
 def look_global_srgb(encoded: np.ndarray, spec: LookSpec) -> np.ndarray:
     """The look's global part as a function of neutral sRGB-encoded values (float64 (..., 3))."""
-    from rawlux.color.spaces import rgb_to_rgb64
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-    from rawlux.core.image import ColorSpace
-    from rawlux.looks.render import global_part
-
     to2020 = rgb_to_rgb64(ColorSpace.SRGB, ColorSpace.REC2020)
     to709 = rgb_to_rgb64(ColorSpace.REC2020, ColorSpace.SRGB)
     scene = np.clip(srgb_eotf(np.asarray(encoded, np.float64)), 0.0, 1.0) @ to2020.T
@@ -34,9 +35,6 @@ def look_global_srgb(encoded: np.ndarray, spec: LookSpec) -> np.ndarray:
 
 def export_lut(spec: LookSpec, size: int = 33) -> Lut:
     """A size^3 :class:`Lut` (encoding ``srgb-rec709``) of the look's global part."""
-    from rawlux.core.errors import InvalidParameter
-    from rawlux.looks.lut import lut_from_function
-
     if not 2 <= size <= 129:
         raise InvalidParameter(f"export LUT size {size} is outside [2, 129] (use 33 or 65)")
     return lut_from_function(lambda g: look_global_srgb(g, spec), size, title=f"rawlux {spec.name}",

@@ -13,58 +13,11 @@ linear per channel. File I/O lives in :mod:`rawlux.io.cube`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from rawlux.core.errors import InvalidParameter
 
-ENCODINGS = ("srgb-rec709", "linear-rec709", "srgb-rec2020", "linear-rec2020")
-INTERPOLATIONS = ("tetrahedral", "trilinear")
-
-
-@dataclass(frozen=True, eq=False)
-class Lut:
-    """A 1D or 3D colour LUT (see module docstring); ``table`` is float32, C-contiguous."""
-
-    table: np.ndarray
-    domain_min: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    domain_max: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    title: str = ""
-    encoding: str = "srgb-rec709"
-    interpolation: str = "tetrahedral"
-    comments: tuple[str, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        t = np.ascontiguousarray(self.table, dtype=np.float32)
-        object.__setattr__(self, "table", t)
-        if not (t.ndim == 2 and t.shape[1] == 3 or t.ndim == 4 and t.shape[3] == 3
-                and t.shape[0] == t.shape[1] == t.shape[2]):
-            raise InvalidParameter(f"LUT table must be (N, 3) or (N, N, N, 3), got {t.shape}")
-        if t.shape[0] < 2:
-            raise InvalidParameter(f"LUT size must be at least 2, got {t.shape[0]}")
-        if not np.all(np.isfinite(t)):
-            raise InvalidParameter("LUT table holds NaN or infinite values")
-        lo = tuple(float(v) for v in self.domain_min)
-        hi = tuple(float(v) for v in self.domain_max)
-        if len(lo) != 3 or len(hi) != 3 or any(not b > a for a, b in zip(lo, hi)):
-            raise InvalidParameter(f"LUT domain must have min < max per channel, got {lo} {hi}")
-        object.__setattr__(self, "domain_min", lo)
-        object.__setattr__(self, "domain_max", hi)
-        if self.encoding not in ENCODINGS:
-            raise InvalidParameter(
-                f"LUT encoding {self.encoding!r} is not one of: {', '.join(ENCODINGS)}")
-        if self.interpolation not in INTERPOLATIONS:
-            raise InvalidParameter(f"LUT interpolation {self.interpolation!r} is not one of: "
-                                   f"{', '.join(INTERPOLATIONS)}")
-
-    @property
-    def is_3d(self) -> bool:
-        return self.table.ndim == 4
-
-    @property
-    def size(self) -> int:
-        return int(self.table.shape[0])
+from rawlux.core.lut import ENCODINGS, INTERPOLATIONS, Lut  # noqa: F401 - re-exported
 
 
 # ------------------------------------------------------------------------------------ maths
@@ -72,6 +25,9 @@ class Lut:
 from rawlux.core.jit import njit, prange
 
 from rawlux.core.fastmath import clip01, fast_pow
+from rawlux.color.spaces import rgb_to_rgb
+from rawlux.color.transfer import srgb_eotf, srgb_oetf
+from rawlux.core.image import ColorSpace
 
 
 def identity_lut(size: int = 33, dims: int = 3, **kw: object) -> Lut:
@@ -150,48 +106,55 @@ def apply_3d_reference(values: np.ndarray, lut: Lut, method: str | None = None) 
     return out.reshape(np.shape(values)).astype(np.float32)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def tetra_vertices(x, y, z, nm2, sr, sg, sb):  # pragma: no cover - compiled
+    """Tetrahedral set-up of one point at index coordinates ``x, y, z`` (float32, already in
+    [0, n - 1]) of a flattened (n, n, n, 3) table with strides ``sr, sg, sb`` (int32, ``nm2`` =
+    n - 2): base offset, offsets of the 2nd and 3rd vertex (the 4th is the far corner) and the
+    four weights. Branch-free, so a loop over it vectorises; shared by :func:`tetra_sample` and
+    :func:`tetra_setup`; the vertex choice is that of :func:`apply_3d_reference`."""
+    k1 = np.int32(1)
+    zero_i = np.int32(0)
+    ii = max(min(np.int32(x), nm2), zero_i)
+    jj = max(min(np.int32(y), nm2), zero_i)
+    kk = max(min(np.int32(z), nm2), zero_i)
+    fr = x - np.float32(ii)
+    fg = y - np.float32(jj)
+    fb = z - np.float32(kk)
+    rg = np.int32(fr > fg)
+    gb = np.int32(fg > fb)
+    rb = np.int32(fr > fb)
+    r_max = rg * rb
+    g_max = (k1 - rg) * gb
+    r_min = (k1 - rg) * (k1 - rb)
+    g_min = rg * (k1 - gb)
+    f1 = max(fr, max(fg, fb))
+    f3 = min(fr, min(fg, fb))
+    f2 = fr + fg + fb - f1 - f3
+    o1 = sb + r_max * (sr - sb) + g_max * (sg - sb)
+    o2 = sr + sg + sb - (sb + r_min * (sr - sb) + g_min * (sg - sb))
+    return (ii * sr + jj * sg + kk * sb, o1, o2, np.float32(1.0) - f1, f1 - f2, f2 - f3, f3)
+
+
 @njit(cache=True, inline="always", fastmath=True, error_model="numpy")
 def tetra_sample(T: np.ndarray, n: int, x: float, y: float, z: float) -> tuple[float, float, float]:
     """Tetrahedral interpolation of a flattened (n, n, n, 3) table ``T`` (C order, ``[r, g, b]``)
-    at index coordinates ``x, y, z`` (clamped to [0, n-1]); branch-free vertex selection."""
-    nm2 = n - 2
+    at index coordinates ``x, y, z`` (clamped to [0, n-1]); vertices by :func:`tetra_vertices`."""
     zero = np.float32(0.0)
-    top = np.float32(nm2 + 1)
+    top = np.float32(n - 1)
     x = np.float32(min(max(np.float32(x), zero), top))
     y = np.float32(min(max(np.float32(y), zero), top))
     z = np.float32(min(max(np.float32(z), zero), top))
-    i = min(int(x), nm2)
-    j = min(int(y), nm2)
-    k = min(int(z), nm2)
-    fr = x - np.float32(i)
-    fg = y - np.float32(j)
-    fb = z - np.float32(k)
-    sb = 3
-    sg = 3 * n
-    sr = 3 * n * n
-    base = i * sr + j * sg + k * sb
-    rg = fr > fg
-    gb = fg > fb
-    rb = fr > fb
-    r_max = rg and rb
-    g_max = (not rg) and gb
-    r_min = (not rg) and (not rb)
-    g_min = rg and (not gb)
-    f1 = fr if r_max else (fg if g_max else fb)
-    o1 = sr if r_max else (sg if g_max else sb)
-    f3 = fr if r_min else (fg if g_min else fb)
-    o3 = sr if r_min else (sg if g_min else sb)
-    f2 = fr + fg + fb - f1 - f3
-    o2 = sr + sg + sb - o3
-    w0 = np.float32(1.0) - f1
-    w1 = f1 - f2
-    w2 = f2 - f3
+    sb = np.int32(3)
+    sg = np.int32(3 * n)
+    sr = np.int32(3 * n * n)
+    base, o1, o2, w0, w1, w2, w3 = tetra_vertices(x, y, z, np.int32(n - 2), sr, sg, sb)
     p1 = base + o1
     p2 = base + o2
     p3 = base + sr + sg + sb
-    a = w0 * T[base] + w1 * T[p1] + w2 * T[p2] + f3 * T[p3]
-    b = w0 * T[base + 1] + w1 * T[p1 + 1] + w2 * T[p2 + 1] + f3 * T[p3 + 1]
-    c = w0 * T[base + 2] + w1 * T[p1 + 2] + w2 * T[p2 + 2] + f3 * T[p3 + 2]
+    a = w0 * T[base] + w1 * T[p1] + w2 * T[p2] + w3 * T[p3]
+    b = w0 * T[base + 1] + w1 * T[p1 + 1] + w2 * T[p2 + 1] + w3 * T[p3 + 1]
+    c = w0 * T[base + 2] + w1 * T[p1 + 2] + w2 * T[p2 + 2] + w3 * T[p3 + 2]
     return a, b, c
 
 
@@ -332,41 +295,15 @@ def _lut_row(srow, m_in, use_in, srgb, m_out, use_out, T, n, lo, sc, tetra, stre
 def tetra_setup(cx, cy, cz, n, ib, i1, i2, w0, w1, w2, w3):  # pragma: no cover - compiled
     """Tetrahedral interpolation set-up for W points at index coordinates ``cx, cy, cz``
     (clamped to [0, n - 1]) in a flattened (n, n, n, 3) table: base offset ``ib``, offsets of
-    the 2nd and 3rd vertex ``i1, i2`` (the 4th is the cell's far corner) and the four weights.
-    Branch-free (vectorised); the vertex choice is that of :func:`apply_3d_reference`."""
+    the 2nd and 3rd vertex ``i1, i2`` (the 4th is the cell's far corner) and the four weights,
+    each point by :func:`tetra_vertices` (a vectorised loop)."""
     nm2 = np.int32(n - 2)
     sb = np.int32(3)
     sg = np.int32(3 * n)
     sr = np.int32(3 * n * n)
-    s_all = sr + sg + sb
-    one = np.float32(1.0)
-    k1 = np.int32(1)
-    zero_i = np.int32(0)
     for j in range(cx.shape[0]):
-        x, y, z = cx[j], cy[j], cz[j]
-        ii = max(min(np.int32(x), nm2), zero_i)
-        jj = max(min(np.int32(y), nm2), zero_i)
-        kk = max(min(np.int32(z), nm2), zero_i)
-        fr = x - np.float32(ii)
-        fg = y - np.float32(jj)
-        fb = z - np.float32(kk)
-        rg = np.int32(fr > fg)
-        gb = np.int32(fg > fb)
-        rb = np.int32(fr > fb)
-        r_max = rg * rb
-        g_max = (k1 - rg) * gb
-        r_min = (k1 - rg) * (k1 - rb)
-        g_min = rg * (k1 - gb)
-        f1 = max(fr, max(fg, fb))
-        f3 = min(fr, min(fg, fb))
-        f2 = fr + fg + fb - f1 - f3
-        ib[j] = ii * sr + jj * sg + kk * sb
-        i1[j] = sb + r_max * (sr - sb) + g_max * (sg - sb)
-        i2[j] = s_all - (sb + r_min * (sr - sb) + g_min * (sg - sb))
-        w0[j] = one - f1
-        w1[j] = f1 - f2
-        w2[j] = f2 - f3
-        w3[j] = f3
+        ib[j], i1[j], i2[j], w0[j], w1[j], w2[j], w3[j] = tetra_vertices(
+            cx[j], cy[j], cz[j], nm2, sr, sg, sb)
 
 
 @njit(cache=True, inline="always", fastmath=True, error_model="numpy")
@@ -446,9 +383,6 @@ def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.nd
     x = np.asarray(rgb, np.float32)
     if not lut.is_3d or x.ndim != 3 or x.shape[2] != 3:
         return apply_lut_rec2020_reference(x, lut, strength)
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.core.image import ColorSpace
-
     method = lut.interpolation
     srgb, is709 = _lut_space(lut)
     src = np.ascontiguousarray(x)
@@ -465,10 +399,6 @@ def apply_lut_rec2020(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.nd
 
 def apply_lut_rec2020_reference(rgb: np.ndarray, lut: Lut, strength: float = 1.0) -> np.ndarray:
     """Numpy reference of :func:`apply_lut_rec2020` (exact transfer functions)."""
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.color.transfer import srgb_eotf, srgb_oetf
-    from rawlux.core.image import ColorSpace
-
     srgb, is709 = _lut_space(lut)
     x = np.asarray(rgb, np.float32)
     if is709:

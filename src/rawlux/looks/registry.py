@@ -1,5 +1,6 @@
 """The look registry: built-in looks from ``rawlux/looks/data/*.toml``, user looks from the
-directories in ``RAWLUX_LOOKS_DIR`` (``os.pathsep``-separated), and look files given by path.
+folders in ``RAWLUX_LOOKS_DIR`` (``os.pathsep``-separated) and ``~/.config/rawlux/looks``, and
+look files given by path (files found and read by :mod:`rawlux.core.datafiles`).
 """
 
 from __future__ import annotations
@@ -7,40 +8,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rawlux.core import datafiles
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.registry import Registry
-from rawlux.looks.spec import NEUTRAL, LookSpec, load_look_file
+from rawlux.looks.spec import NEUTRAL, LookSpec, parse_look
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-ENV_DIR = "RAWLUX_LOOKS_DIR"
+DATA_DIR = datafiles.LOOKS.builtin
+ENV_DIR = datafiles.LOOKS.env
 
 _cache: dict[tuple[str, ...], Registry[LookSpec]] = {}
-_file_cache: dict[tuple[str, float], LookSpec] = {}
-
-
-def _dirs() -> tuple[str, ...]:
-    extra = [d for d in os.environ.get(ENV_DIR, "").split(os.pathsep) if d.strip()]
-    return (str(DATA_DIR), *extra)
 
 
 def _load_file(path: Path) -> LookSpec:
-    key = (str(path.resolve()), path.stat().st_mtime if path.exists() else 0.0)
-    if key not in _file_cache:
-        _file_cache[key] = load_look_file(path)
-    return _file_cache[key]
+    return datafiles.load_file(datafiles.LOOKS, path, parse_look)
 
 
 def registry() -> Registry[LookSpec]:
-    """All named looks (built-in + user dirs); later directories override earlier names."""
-    dirs = _dirs()
+    """All named looks (built-in + user folders, by their ``name`` key); earlier folders win."""
+    dirs = tuple(str(d) for d in datafiles.search_dirs(datafiles.LOOKS))
     if dirs not in _cache:
         reg: Registry[LookSpec] = Registry("look")
         reg.register("neutral", NEUTRAL)
-        for d in dirs:
-            p = Path(d)
-            if d != str(DATA_DIR) and not p.is_dir():
-                raise InvalidParameter(f"{ENV_DIR} entry is not a directory", p)
-            for f in sorted(p.glob("*.toml")):
+        for d in reversed(dirs):
+            for f in sorted(Path(d).glob("*.toml")):
                 spec = _load_file(f)
                 if spec.name == "neutral":
                     raise InvalidParameter("the name 'neutral' is reserved", f)
@@ -51,10 +41,9 @@ def registry() -> Registry[LookSpec]:
 
 def get_look(name_or_path: str | os.PathLike[str]) -> LookSpec:
     """A look by name, or loaded from a ``.toml`` path."""
-    s = str(name_or_path)
-    if s.lower().endswith(".toml") or os.sep in s:
-        return _load_file(Path(s))
-    return registry().get(s)
+    if datafiles.is_path(datafiles.LOOKS, name_or_path):
+        return _load_file(datafiles.resolve(datafiles.LOOKS, name_or_path))
+    return registry().get(str(name_or_path))
 
 
 def look_names() -> list[str]:

@@ -49,6 +49,11 @@ from rawlux.looks.adapt import Adaptation
 from rawlux.looks.adapt import measure as measure_adaptation
 from rawlux.looks.spec import LookSpec, ToneSpec
 from rawlux.looks.tone import ToneTable, apply_tone_table, chroma_gain, tone_table
+from rawlux.core.errors import InvalidParameter
+from rawlux.looks.colour import colour_ops
+from rawlux.looks.lut import Lut
+from rawlux.looks.registry import get_look
+from rawlux.looks.tone import shoulder_curve, shoulder_knee, shoulder_table
 
 COLOUR_LUT_SIZE = 33
 
@@ -82,15 +87,12 @@ def _mix_matrix(spec: LookSpec) -> np.ndarray | None:
 
 def colour_function(spec: LookSpec):  # type: ignore[no-untyped-def]
     """The look's global colour edit on display-linear Rec.2020 (float64 in/out)."""
-    from rawlux.looks.colour import colour_ops
-
     return lambda rgb: colour_ops(rgb, spec)
 
 
 @lru_cache(maxsize=32)
 def _bake_cached(spec: LookSpec, size: int) -> Baked:
     if not 2 <= size <= 127:  # the kernel packs vertex offsets of the 4-channel LUT in 16 bits
-        from rawlux.core.errors import InvalidParameter
 
         raise InvalidParameter(f"colour LUT size {size} is outside [2, 127]")
     m = _mix_matrix(spec)
@@ -585,8 +587,6 @@ def neutral_white(data: np.ndarray) -> float:
 
 @lru_cache(maxsize=64)
 def _shoulder_setup(white: float) -> tuple[float, np.ndarray]:
-    from rawlux.looks.tone import shoulder_knee, shoulder_table
-
     knee = shoulder_knee(white)
     return knee, shoulder_table(knee, white)
 
@@ -618,8 +618,6 @@ def render_neutral(data: np.ndarray, out: np.ndarray | None = None,
 
 def neutral_reference(data: np.ndarray, white: float | None = None) -> np.ndarray:
     """Numpy (float64) reference of :func:`render_neutral`."""
-    from rawlux.looks.tone import shoulder_curve, shoulder_knee
-
     x = np.nan_to_num(np.asarray(data, np.float64), nan=0.0, posinf=np.inf)
     w = neutral_white(data) if white is None else float(white)
     if not w > 1.0 + WHITE_EPS:
@@ -650,7 +648,6 @@ def _output(src: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     it), or a new array."""
     if out is None:
         return np.empty_like(src)
-    from rawlux.core.errors import InvalidParameter
 
     if not (isinstance(out, np.ndarray) and out.dtype == np.float32 and out.flags.c_contiguous
             and out.flags.writeable and out.shape == src.shape):
@@ -721,8 +718,6 @@ def render_look(data: np.ndarray, look: LookSpec | str, strength: float = 1.0,
 
     ``out``: where to write the result (float32 C-contiguous (H, W, 3)); it may be ``data``
     itself (in place: the kernel reads every row before writing it, and no other row)."""
-    from rawlux.looks.registry import get_look
-
     spec = get_look(look) if isinstance(look, str) else look
     src = np.ascontiguousarray(data, np.float32)
     if spec.is_neutral:
@@ -771,7 +766,6 @@ def global_part(scene: np.ndarray, spec: LookSpec, exact: bool = True) -> np.nda
                     baked.tone.value_at_zero)
     if exact:
         return np.clip(colour_function(spec)(disp), 0.0, 1.0)
-    from rawlux.looks.lut import Lut
 
     lut = Lut(baked.colour_lut)
     return apply_3d_reference(np.sqrt(disp), lut, "tetrahedral").astype(np.float64)
@@ -812,7 +806,6 @@ def render_reference(data: np.ndarray, spec: LookSpec, strength: float = 1.0) ->
     else:
         scaled = x * ratio[..., None]
     disp = np.where(safe[..., None], np.clip(scaled, 0.0, 1.0), table.value_at_zero)
-    from rawlux.looks.lut import Lut
 
     o = apply_3d_reference(np.sqrt(disp), Lut(baked.colour_lut), "tetrahedral").astype(np.float64)
     neutral = neutral_reference(src) if strength < 1.0 else 0.0

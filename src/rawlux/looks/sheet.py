@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from rawlux.color.spaces import rgb_to_rgb
+from rawlux.color.transfer import srgb_eotf
+from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import ColorSpace, Encoding, Image, Referred
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "frame" / "fonts"
@@ -21,22 +24,9 @@ BACKGROUND = (24, 24, 24)
 LABEL_COLOR = (235, 235, 235)
 
 
-def look_input(raw_or_image: Any, **options: Any) -> Image:
-    """Scene-linear Rec.2020 Image: a raw developed up to (not including) the look stage, or a
-    display-encoded photo (e.g. from ``rawlux.io.photo.open_photo``) linearised to Rec.2020."""
-    from rawlux.core.image import RawImage
-
-    if isinstance(raw_or_image, RawImage):
-        from rawlux.develop import DevelopOptions, build_pipeline
-        from rawlux.isp.pipeline import Pipeline
-
-        pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}))
-        names = pipe.names()
-        return Pipeline(pipe.stages[: names.index("look")]).run(raw_or_image)
-    img: Image = raw_or_image
-    from rawlux.color.spaces import rgb_to_rgb
-    from rawlux.color.transfer import srgb_eotf
-
+def photo_scene(img: Image) -> Image:
+    """A display-encoded photo (e.g. from ``rawlux.io.photo.open_photo``) linearised to
+    scene-linear Rec.2020 (the look stage's input)."""
     data = img.data
     if img.encoding is Encoding.SRGB:
         data = srgb_eotf(np.clip(data, 0.0, 1.0)).astype(np.float32)
@@ -83,8 +73,6 @@ def compose(tiles: Sequence[tuple[str, np.ndarray]], columns: int | None = None,
     from PIL import ImageDraw
 
     if not tiles:
-        from rawlux.core.errors import InvalidParameter
-
         raise InvalidParameter("a contact sheet needs at least one tile")
     n = len(tiles)
     cols = columns or int(np.ceil(np.sqrt(n * 4 / 3)))
@@ -109,30 +97,8 @@ def compose(tiles: Sequence[tuple[str, np.ndarray]], columns: int | None = None,
     return np.asarray(sheet)
 
 
-def render_sheet(scene: Image, looks: Sequence[str] | None = None, tile: int = 480,
-                 color_space: str = "srgb", columns: int | None = None) -> Image:
-    """Apply every look (default: all registered) to a thumbnail of ``scene`` (scene-linear
-    Rec.2020) and return the labelled sheet as a display-encoded Image for ``rawlux.save``."""
-    from rawlux.isp.look import LookParams, look
-    from rawlux.isp.output import OutputParams, output
-    from rawlux.looks.registry import look_names
-
-    names = list(looks) if looks is not None else _ordered(look_names())
-    small = thumbnail(scene, tile)
-    tiles = []
-    for name in names:
-        shown = output(look(small, LookParams(look=name)), OutputParams(color_space=color_space))
-        tiles.append((name, np.round(np.clip(shown.data, 0, 1) * 255).astype(np.uint8)))
-    space = shown.space
-    sheet = compose(tiles, columns).astype(np.float32) / 255.0
-    from dataclasses import replace
-
-    meta = replace(scene.metadata, orientation=1)
-    return Image(np.ascontiguousarray(sheet), space, Encoding.SRGB, Referred.DISPLAY,
-                 metadata=meta)
-
-
-def _ordered(names: list[str]) -> list[str]:
+def ordered(names: list[str]) -> list[str]:
+    """Look names in contact-sheet order (the basic looks first)."""
     first = ["neutral", "authentic", "vibrant", "natural", "vivid", "mono", "mono-hc", "sepia",
              "blue"]
     return [n for n in first if n in names] + [n for n in names if n not in first]

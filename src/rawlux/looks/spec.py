@@ -31,8 +31,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from rawlux.core import datafiles
 from rawlux.core.errors import InvalidParameter, RawluxError
 from rawlux.core.params import StageParams, param
+from rawlux.looks.tone import solve_curve
 
 
 @dataclass(frozen=True)
@@ -234,7 +236,6 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
     kw["hue"] = tuple(_section(HueSpec, h, f"hue[{i}]", p) for i, h in enumerate(hues))
     spec = LookSpec(name=look_name.strip().lower(), description=desc, source=p, **kw)
     try:  # the tone curve must be solvable
-        from rawlux.looks.tone import solve_curve
 
         solve_curve(spec.tone.grey, spec.tone.contrast, spec.tone.white)
     except RawluxError as err:
@@ -244,22 +245,8 @@ def parse_look(data: dict[str, Any], path: str | os.PathLike[str], name: str | N
 
 def load_look_file(path: str | os.PathLike[str]) -> LookSpec:
     """Read one look TOML file (errors: MissingInput, InvalidParameter naming file and key)."""
-    import tomllib
-
-    from rawlux.core.errors import MissingInput
-
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise MissingInput(f"cannot read look file: {exc.strerror or exc}", p) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidParameter("look file is not UTF-8 text", p) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidParameter(f"malformed TOML: {exc}", p) from None
-    return parse_look(data, p)
+    return parse_look(datafiles.read_toml(p, datafiles.LOOKS), p)
 
 
 def with_changes(spec: LookSpec, **changes: Any) -> LookSpec:

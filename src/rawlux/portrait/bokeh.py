@@ -39,6 +39,7 @@ from rawlux.core.errors import ContractError, InvalidParameter
 from rawlux.core.image import Encoding, Image, Referred
 from rawlux.core.params import StageParams, param
 from rawlux.portrait.lens import LensParams
+from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
 
 SENSOR_LONG_MM = 36.0
 SENSOR_SHORT_MM = 24.0
@@ -192,7 +193,10 @@ def layer_ladder(max_radius: float, quality: float = 1.0) -> np.ndarray:
 
 @njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], f8, f8, f8, i8, f4[:, :, ::1])")
 def _layer_down(rgb, b, lo, c, hi, f, out):  # pragma: no cover - numba
-    """Area-downsample by ``f`` the premultiplied colour and alpha of the tent layer (lo, c, hi)."""
+    """Area-downsample by ``f`` the premultiplied colour and alpha of the tent layer (lo, c, hi):
+    weight 1 at ``c``, falling linearly to 0 at ``lo`` and ``hi`` (an infinite side stays 1; a
+    NaN value weighs 0). ``lo = c = 0, hi = inf`` is the step "at or behind the focal plane"
+    (coc >= 0) that the composite's fill needs: one downsampler for both."""
     h, w = b.shape
     ho, wo = out.shape[0], out.shape[1]
     for oy in prange(ho):
@@ -209,13 +213,17 @@ def _layer_down(rgb, b, lo, c, hi, f, out):  # pragma: no cover - numba
                 for x in range(x0, x1):
                     v = b[y, x]
                     a = 0.0
-                    if v <= c:
+                    if v == c:
+                        a = 1.0
+                    elif v <= c:
                         if lo == -np.inf:
                             a = 1.0
                         elif v >= lo:
                             a = (v - lo) / (c - lo)
                     else:
-                        if hi == np.inf:
+                        if v != v:  # NaN
+                            a = 0.0
+                        elif hi == np.inf:
                             a = 1.0
                         elif v <= hi:
                             a = (hi - v) / (hi - c)
@@ -296,36 +304,6 @@ def _a0(v, r0, r1):  # pragma: no cover - numba
         return 1.0
     a = (r1 - v) / (r1 - r0)
     return a if a > 0.0 else 0.0
-
-
-@njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, ::1], i8, f4[:, :, ::1])")
-def _behind_down(out, coc, f, dst):  # pragma: no cover - numba
-    """Area-downsample by ``f`` the plate ``out`` over pixels at or behind the focal plane
-    (coc >= 0): dst[..., :3] premultiplied colour, dst[..., 3] coverage."""
-    h, w = coc.shape
-    ho, wo = dst.shape[0], dst.shape[1]
-    for oy in prange(ho):
-        y0 = oy * f
-        y1 = min(y0 + f, h)
-        for ox in range(wo):
-            x0 = ox * f
-            x1 = min(x0 + f, w)
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            n = 0.0
-            for y in range(y0, y1):
-                for x in range(x0, x1):
-                    if coc[y, x] >= 0.0:
-                        s0 += out[y, x, 0]
-                        s1 += out[y, x, 1]
-                        s2 += out[y, x, 2]
-                        n += 1.0
-            inv = 1.0 / ((y1 - y0) * (x1 - x0))
-            dst[oy, ox, 0] = s0 * inv
-            dst[oy, ox, 1] = s1 * inv
-            dst[oy, ox, 2] = s2 * inv
-            dst[oy, ox, 3] = n * inv
 
 
 @njit(cache=True, nogil=True, aot="void(f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], f4[:, :, ::1], f4[:, :, ::1], f4[:, ::1], f4[:, ::1], f4[:, ::1], f4, f4)")
@@ -763,8 +741,8 @@ def render_linear(rgb: np.ndarray, coc: np.ndarray, lens: LensParams, *, quality
         # filled from the plate around it; deep inside, from the foreground itself (so gaps
         # between foreground layers never show an unrelated colour)
         pb = np.empty((hb, wb, 4), np.float32)
-        run_bands(lambda a, b: _behind_down(out[a * base_f:b * base_f], coc[a * base_f:b * base_f],
-                                            base_f, pb[a:b]), hb)
+        run_bands(lambda a, b: _layer_down(out[a * base_f:b * base_f], coc[a * base_f:b * base_f],
+                                           0.0, 0.0, np.inf, base_f, pb[a:b]), hb)
         fill = pull_push_fill(pb[..., :3], pb[..., 3])
         del pb
         fmask = (coc < 0.0).astype(np.uint8)
@@ -965,8 +943,6 @@ def render_bokeh(img: Image, disparity: np.ndarray, focus_disparity: float, lens
     coverage of the subject standing at disparity 1 (layered depth); when that plane is in focus
     the subject's edge is composited by the matte over the blurred background.
     """
-    from rawlux.color.transfer import decode, encode, srgb_decode_fast, srgb_encode_fast
-
     d = np.asarray(disparity, np.float32)
     if d.ndim != 2:
         raise ContractError(f"disparity must be (H, W), got shape {d.shape}")

@@ -26,6 +26,7 @@ import numpy as np
 
 from rawlux.core.errors import ContractError
 from rawlux.core.jit import njit
+from rawlux.portrait.mask import guided_filter
 
 WORK_SIDE = 384
 SKY_DISPARITY = 0.02
@@ -326,8 +327,6 @@ def layered_depth(rgb: np.ndarray, mask: np.ndarray | None, *,
     Returns ``(disparity, focus)`` float32 (H, W): the subject layer (matte grown to whole
     segments) at 1, everything else from :func:`estimate_layers`, segment edges snapped to
     the image by a guided filter while the matte's own full-resolution edge is kept exactly."""
-    from rawlux.portrait.mask import guided_filter
-
     h, w = rgb.shape[:2]
     if mask is not None and mask.shape != (h, w):
         raise ContractError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")

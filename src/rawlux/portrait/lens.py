@@ -10,16 +10,13 @@ default).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
-import tomllib
-
-from rawlux.core.errors import InvalidParameter, MissingInput
+from rawlux.core import datafiles
+from rawlux.core.errors import InvalidParameter
 from rawlux.core.params import StageParams, param
 
-LENS_DIR = "lenses"
+LENS_DIR = datafiles.LENSES.plural
 BUILTIN_LENSES = ("35", "50", "75", "90")
 
 
@@ -101,33 +98,22 @@ def lens_from_dict(data: dict, source: str = "<dict>") -> LensParams:
 
 def builtin_lens_path(name: str) -> Path:
     """Path of a built-in lens file (``35``, ``50``, ``75``, ``90``)."""
-    return Path(str(resources.files("rawlux.portrait").joinpath(LENS_DIR, f"{name}.toml")))
+    return datafiles.LENSES.builtin / f"{name}.toml"
 
 
-def _load_file(path: str) -> LensParams:
-    p = Path(path)
-    if not p.is_file():
-        raise MissingInput("lens file not found", p)
-    st = p.stat()
-    return _parse_file(path, st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=16)
-def _parse_file(path: str, mtime_ns: int, size: int) -> LensParams:
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidParameter(f"{p}: not a valid lens TOML file ({exc})") from None
+def _parse(data: dict, p: Path) -> LensParams:
     return lens_from_dict(data, str(p))
 
 
 def load_lens(name_or_path: str | Path) -> LensParams:
-    """A built-in lens by name (``"35"``, ``"50mm"``, ``"75"``, ``"90"``) or a lens TOML path."""
+    """A lens by name (``"35"``, ``"50mm"``, ``"75"``, ``"90"``, or a file in
+    ``$RAWLUX_LENSES_DIR`` / ``~/.config/rawlux/lenses``) or a lens TOML path."""
     s = str(name_or_path).strip()
+    if datafiles.is_path(datafiles.LENSES, name_or_path) or (s and Path(s).is_file()):
+        return datafiles.load_file(datafiles.LENSES, datafiles.resolve(datafiles.LENSES, Path(s)),
+                                   _parse)
     key = s.lower().removesuffix("mm")
-    if key in BUILTIN_LENSES:
-        return _load_file(str(builtin_lens_path(key)))
-    if s.lower().endswith(".toml") or Path(s).exists():
-        return _load_file(str(Path(s).resolve()))
-    raise InvalidParameter(f"unknown lens {s!r}; valid: {', '.join(BUILTIN_LENSES)} or a .toml file")
+    known = datafiles.files(datafiles.LENSES)
+    if key not in known:
+        raise InvalidParameter(f"unknown lens {s!r}; valid: {', '.join(known.names())} or a .toml file")
+    return datafiles.load_file(datafiles.LENSES, known.get(key), _parse)

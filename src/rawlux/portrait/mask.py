@@ -20,6 +20,7 @@ import numpy as np
 
 from rawlux.core.errors import ContractError, InvalidParameter, MissingModel
 from rawlux.core.image import Encoding, Image
+from rawlux.color.transfer import decode, encode
 
 MODEL_ENV = "RAWLUX_PORTRAIT_MODEL"
 U2NETP_FILE = "u2netp.onnx"
@@ -209,8 +210,6 @@ def encoded_rgb(img: Image | np.ndarray) -> np.ndarray:
     if isinstance(img, Image):
         data = img.data
         if img.encoding is Encoding.LINEAR:
-            from rawlux.color.transfer import encode
-
             data = encode(np.clip(data, 0.0, 1.0), Encoding.SRGB)
     else:
         data = np.asarray(img)
@@ -360,8 +359,6 @@ def edge_halo(original: np.ndarray, rendered: np.ndarray, mask: np.ndarray, *,
               band_px: int | None = None) -> EdgeHalo:
     """Measure the edge halo of a render (both sRGB-encoded float32 (H, W, 3) [0, 1]) around
     the subject matte ``mask`` (the 0.5 level). The band defaults to 1 % of the long side."""
-    from rawlux.color.transfer import decode
-
     h, w = mask.shape
     b = band_px or max(2, round(0.01 * max(h, w)))
     lum = np.array([0.2126, 0.7152, 0.0722], np.float32)

@@ -18,6 +18,8 @@ from rawlux.portrait.bokeh import BokehParams, render_bokeh
 from rawlux.portrait.depth import DepthMap, depth_from_cues, focus_disparity
 from rawlux.portrait.lens import LensParams, load_lens
 from rawlux.portrait.mask import SegmentationModel, subject_mask
+from rawlux.color.transfer import encode
+from rawlux.portrait.mask import SUBJECT_MODES, find_subject
 
 
 SCENE_FRAMING = 10.0  # metres: default framing of a scene without a subject
@@ -41,8 +43,6 @@ class PortraitResult:
 
 def _encoded_rgb(img: Image) -> np.ndarray:
     if img.encoding is Encoding.LINEAR:
-        from rawlux.color.transfer import encode
-
         return encode(np.clip(img.data, 0.0, 1.0), Encoding.SRGB)
     return img.data
 
@@ -67,8 +67,6 @@ def portrait(img: Image, *, lens: LensParams | str | Path = "50", aperture: floa
     ``need_mask`` (to return the matte; the matte then places the focus when no point is
     given). ``params`` overrides ``aperture`` and ``framing``.
     """
-    from rawlux.portrait.mask import SUBJECT_MODES, find_subject
-
     if not isinstance(img, Image):
         raise ContractError(f"portrait() needs an Image, got {type(img).__name__}")
     if subject not in SUBJECT_MODES:

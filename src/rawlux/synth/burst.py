@@ -26,6 +26,7 @@ from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, ColorCalibration, Metadata, NoiseProfile, RawImage
 from rawlux.synth.images import mosaic as mosaic_rggb
 from rawlux.synth.images import psnr, sample_image, srgb_to_linear  # noqa: F401 - psnr re-exported
+from rawlux.io.dng import write_dng
 
 #: normalised noise model (shot a, read b) per named ISO level, variance = a * x + b
 NOISE_LEVELS: dict[str, tuple[float, float]] = {
@@ -226,8 +227,6 @@ def interior(shape: tuple[int, int], margin: int = 16) -> np.ndarray:
 
 def write_burst(burst: SyntheticBurst, directory: str | Path, stem: str = "frame") -> list[Path]:
     """Write every frame as ``<stem>_<k>.dng`` in ``directory``; returns the paths."""
-    from rawlux.io.dng import write_dng
-
     d = Path(directory)
     out = []
     for k, f in enumerate(burst.frames):

@@ -27,6 +27,10 @@ import numpy as np
 from rawlux.color.spaces import WHITE_D50, WHITE_D65, XYZ_D50, XYZ_to_xy, bradford, xy_to_XYZ
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, ColorCalibration, Crop, Metadata, RawImage
+from rawlux.color.camera import interpolation_weight
+from rawlux.color.cct import xy_to_cct
+from rawlux.color.illuminants import light_source_cct
+from rawlux.io.dng import write_dng
 
 CAMERA = "Nikon 5100 (NPL)"
 CHART = "ColorChecker N Ohta"
@@ -239,10 +243,6 @@ def fitted_profile() -> FittedProfile:
     """
     from scipy.optimize import least_squares
 
-    from rawlux.color.camera import interpolation_weight
-    from rawlux.color.cct import xy_to_cct
-    from rawlux.color.illuminants import light_source_cct
-
     refl = training_reflectances()
     t1, t2 = light_source_cct(17), light_source_cct(21)
     starts, neutrals = [], {}
@@ -364,8 +364,6 @@ def make_chart(
 
 def write_chart_dng(chart: SyntheticChart, path: str | Path) -> Path:
     """Write ``chart.raw`` as a DNG (via :func:`rawlux.io.dng.write_dng`)."""
-    from rawlux.io.dng import write_dng
-
     write_dng(chart.raw, path)
     return Path(path)
 

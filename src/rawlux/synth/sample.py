@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from rawlux.core.image import CFA, Crop, Metadata, NoiseProfile, RawImage
+from rawlux.io.dng import write_dng
+from rawlux.synth.chart import capture, chart_reflectances, fitted_profile, illuminant_spd
 
 BLACK, WHITE = 256, 4095  # 12-bit sensor
 NOISE_SCALE, NOISE_OFFSET = 2.0e-4, 4.0e-6  # variance = S*x + O in normalised units (ISO ~200)
@@ -31,8 +33,6 @@ def _smooth_noise(h: int, w: int, rng: np.random.Generator, cell: int) -> np.nda
 def make_sample(width: int = 1600, height: int = 1200, illuminant: str = "D65",
                 seed: int = 0) -> RawImage:
     """Render the sample scene as a uint16 RGGB RawImage (even ``width``/``height`` in px)."""
-    from rawlux.synth.chart import capture, chart_reflectances, fitted_profile, illuminant_spd
-
     width, height = width // 2 * 2, height // 2 * 2
     rng = np.random.default_rng(seed)
     _, refl = chart_reflectances()
@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     w = int(round(np.sqrt(args.megapixels * 1e6 * 4 / 3)))
     h = int(round(w * 3 / 4))
-    from rawlux.io.dng import write_dng
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     write_dng(make_sample(w, h, args.illuminant), args.output)

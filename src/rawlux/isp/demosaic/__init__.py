@@ -23,14 +23,14 @@ import numpy as np
 
 from rawlux.core.errors import ContractError
 from rawlux.core.image import CFA, Image, RawImage
-from rawlux.core.params import StageParams, param
+from rawlux.core.params import Choice, StageParams, param
 from rawlux.core.registry import Registry
 from rawlux.isp.demosaic.bilinear import bilinear, bilinear_reference
 from rawlux.isp.demosaic.generic import normalized_convolution
 from rawlux.isp.demosaic.menon import menon2007
 from rawlux.isp.demosaic.rcd import rcd
 from rawlux.isp.demosaic.rcd_reference import rcd_reference
-from rawlux.isp.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
+from rawlux.core.pipeline import CAMERA_LINEAR, RAW_NORM, StageDef
 
 DemosaicFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -44,18 +44,16 @@ DEMOSAIC.register("menon2007", menon2007)
 
 DEFAULT_METHOD = "rcd"
 
+#: The registry's methods as an enum (the ``*_reference`` twins are for tests only).
+DemosaicMethod = Choice(  # type: ignore[misc]
+    "DemosaicMethod", [(n.upper(), n) for n in DEMOSAIC.names() if not n.endswith("_reference")])
+
 
 @dataclass(frozen=True)
 class DemosaicParams(StageParams):
     """Demosaic parameters."""
 
-    method: str = param(
-        DEFAULT_METHOD,
-        doc="Bayer demosaic method",
-        choices=tuple(
-            n for n in DEMOSAIC.names() if not n.endswith("_reference")
-        ),  # refs: tests only
-    )
+    method: DemosaicMethod = param(DemosaicMethod(DEFAULT_METHOD), doc="Bayer demosaic method")
 
 
 def demosaic_mosaic(
