@@ -6,6 +6,7 @@ from the shared data, a truncated DNG and a text file.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -230,10 +231,60 @@ def test_bursts_merge_equals_night_command(tmp_path):
     out = tmp_path / "out"
     r = batch.run([d], out, bursts=True, executor="inline")
     assert [(x.output, x.kind, x.status) for x in r] == [("frame_00_night.jpg", "burst", "done")]
-    from rawlux.cli.night import night_merge
+    from rawlux.app.night import night_file
 
-    ref = night_merge(frames, tmp_path / "ref.jpg", show_progress=False)
+    ref = night_file(frames, tmp_path / "ref.jpg")
     assert (out / "frame_00_night.jpg").read_bytes() == Path(ref).read_bytes()
+
+
+def test_recipe_lut_by_content_frame_on_photos_and_cfa(inputs, tmp_path):
+    """A recipe's LUT counts by content (rewritten in place: redone, and darker); a frame applies
+    to raws and photos alike while the photo keeps its rendering; ``cfa`` turns a greyscale PNG
+    from a photo into a bare Bayer mosaic that is developed in colour."""
+    import cv2
+    from PIL import Image as PILImage
+
+    from rawlux.app.recipe import Recipe, save_recipe
+
+    cube = tmp_path / "grade.cube"
+    cube.write_text("LUT_1D_SIZE 2\n0 0 0\n1 1 1\n")
+    rec = tmp_path / "r.toml"
+    save_recipe(Recipe.default().with_options(lut=str(cube)), rec)
+    out = tmp_path / "out"
+    src = [inputs / "img_0.dng", inputs / "phone.jpg"]
+    batch.run(src, out, executor="inline", recipe={"lut": cube})
+    first = outputs(out)
+    r = batch.run(src, out, executor="inline", recipe={"lut": str(cube)})
+    assert {x.status for x in r} == {"skipped"}
+    cube.write_text("LUT_1D_SIZE 2\n0 0 0\n0.5 0.5 0.5\n")  # same path, new content
+    r = batch.run(src, out, executor="inline", recipe={"lut": cube})
+    assert {x.status for x in r} == {"done"}
+    with PILImage.open(out / "img_0.jpg") as a, PILImage.open(io.BytesIO(first["img_0.jpg"])) as b:
+        assert np.asarray(a, np.float32).mean() < 0.75 * np.asarray(b, np.float32).mean()
+    assert outputs(out)["phone.jpg"] == first["phone.jpg"]  # looks/LUTs apply to raws only
+    with pytest.raises(InvalidParameter, match="content changed"):  # the saved recipe's LUT
+        batch.run(src, tmp_path / "o2", executor="inline", recipe=rec)
+
+    framed = batch.run(src, tmp_path / "framed", executor="inline", frame="bar")
+    assert framed.ok
+    with PILImage.open(tmp_path / "framed" / "phone.jpg") as im:
+        assert im.size != (500, 375) and im.size[0] >= 500  # the frame adds its border/bar
+
+    mosaic = tmp_path / "m" / "mosaic.png"
+    mosaic.parent.mkdir()
+    cv2.imwrite(str(mosaic), np.asarray(synth_raw(7).data, np.uint16))
+    grey = batch.run([mosaic, inputs / "img_0.dng"], tmp_path / "g", executor="inline")
+    colour = batch.run([mosaic, inputs / "img_0.dng"], tmp_path / "c", executor="inline", cfa="gbrg")
+    assert grey.ok and colour.ok
+    # the pattern is for bare mosaics only: a raw file keeps the CFA it records
+    assert (tmp_path / "g" / "img_0.jpg").read_bytes() == (tmp_path / "c" / "img_0.jpg").read_bytes()
+    with PILImage.open(tmp_path / "g" / "mosaic.jpg") as g, PILImage.open(tmp_path / "c" / "mosaic.jpg") as c:
+        gp, cp = np.asarray(g.convert("RGB"), np.float32), np.asarray(c.convert("RGB"), np.float32)
+    assert gp.shape == cp.shape == (128, 192, 3)
+    assert np.abs(gp[..., 0] - gp[..., 2]).mean() < 1  # the photo: grey as stored
+    assert np.abs(cp[..., 0] - cp[..., 2]).mean() > 5  # demosaiced: colour
+    with pytest.raises(InvalidParameter, match="cfa"):
+        batch.run([mosaic], tmp_path / "c", executor="inline", cfa="RGBG")
 
 
 # ------------------------------------------------------------------ kill -9 (real subprocesses)

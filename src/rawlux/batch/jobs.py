@@ -91,7 +91,11 @@ def _image(job: Job) -> Any:
         from rawlux.app.inputs import open_any
         from rawlux.core.image import RawImage
 
-        src = open_any(job.inputs[0], cfa=job.cfa)  # a photo or a raw, by content
+        path = job.inputs[0]
+        # --cfa names the pattern of bare mosaics (greyscale PNG/TIFF, photos without it) only;
+        # it must not override the CFA a real raw file records
+        cfa = job.cfa if job.cfa and input_kind(path) == "photo" else None
+        src = open_any(path, cfa=cfa)  # a photo or a raw, by content
         img = develop_image(src, rec) if isinstance(src, RawImage) else src
     if job.frame:
         from rawlux.app.frame import frame_image

@@ -10,6 +10,7 @@ changed LUT changes the hash.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -18,8 +19,9 @@ from typing import Any
 from rawlux.app.develop import develop_recipe
 from rawlux.app.recipe import Recipe
 from rawlux.app.recipe import load_recipe as _load
+from rawlux.core.params import FileRef
 
-__all__ = ["Recipe", "load_recipe", "as_recipe", "canonical_json"]
+__all__ = ["Recipe", "load_recipe", "as_recipe", "canonical_json", "check_files"]
 
 
 def canonical_json(obj: Any) -> str:
@@ -37,3 +39,14 @@ def as_recipe(options: Mapping[str, Any] | None = None,
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read a ``.toml`` or ``.json`` rawlux recipe (see :func:`rawlux.app.recipe.load_recipe`)."""
     return _load(path)
+
+
+def check_files(recipe: Recipe) -> None:
+    """Check, before any work, that every data file the recipe references (LUT, look, layout,
+    logo) still has the content it recorded: one :class:`InvalidParameter` naming the file,
+    instead of the same failure in every job."""
+    for _, params in (*recipe.stages, *recipe.commands):
+        for f in dataclasses.fields(params):
+            value = getattr(params, f.name)
+            if isinstance(value, FileRef):
+                value.verified_path()

@@ -30,7 +30,7 @@ from rawlux.batch import faults, jobs as jobs_mod
 from rawlux.batch.executors import InlineExecutor, PoolExecutor, make_executor
 from rawlux.batch.ledger import Ledger
 from rawlux.batch.plan import Planned, discover, group_bursts, input_signature, plan_outputs
-from rawlux.batch.recipe import Recipe, as_recipe, canonical_json, load_recipe
+from rawlux.batch.recipe import Recipe, as_recipe, canonical_json, check_files, load_recipe
 from rawlux.app.develop import frame_layout
 from rawlux.core.errors import InvalidParameter, OutputError
 
@@ -152,9 +152,11 @@ def _recover(ledger: Ledger, out: Path, tmp_dir: Path) -> int:
 
 
 def _settings_hash(recipe: Recipe, ext: str, frame: str | None, quality: int,
-                   bit_depth: int | None, hdr: bool) -> str:
+                   bit_depth: int | None, hdr: bool, cfa: str | None = None) -> str:
+    """The ledger's settings key: the recipe (:meth:`Recipe.hash`: data files by content) and
+    every output option; a change redoes the outputs."""
     spec = {"recipe": recipe.hash(), "ext": ext, "frame": frame, "quality": int(quality),
-            "bit_depth": bit_depth, "hdr": bool(hdr)}
+            "bit_depth": bit_depth, "hdr": bool(hdr), "cfa": cfa}
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
 
 
@@ -218,6 +220,7 @@ def run(
         from rawlux.app.frame import FrameOptions
 
         rec = rec.with_command("frame", FrameOptions(layout=frame))
+    check_files(rec)
     frame = frame_layout(rec)  # given or the recipe's (a layout file is checked by content)
     if rec["output"].scene_referred:
         raise InvalidParameter("batch writes display-referred photos; drop scene_referred "
@@ -226,7 +229,7 @@ def run(
         cfa = str(cfa).strip().upper()
         if cfa not in ("RGGB", "BGGR", "GRBG", "GBRG"):
             raise InvalidParameter(f"--cfa must be one of RGGB, BGGR, GRBG, GBRG, got '{cfa}'")
-    settings = _settings_hash(rec, ext, frame, quality, bit_depth, hdr)
+    settings = _settings_hash(rec, ext, frame, quality, bit_depth, hdr, cfa)
     ex = make_executor(executor, workers, scheduler)
 
     out = Path(out_dir).resolve()
