@@ -69,18 +69,18 @@ def layouts() -> list[tuple[str, str]]:
     return [(n, load_layout(n).description) for n in list_layouts()]
 
 
-def layout(name: PathArg) -> Any:
-    """The frame layout ``name`` (built-in name or ``.toml`` file), validated."""
-    from rawlux.frame import load_layout
+def frame_image(img: Any, layout: Any = "bar", *, logo: Any = None, text: str | None = None) -> Any:
+    """:func:`rawlux.frame.apply_frame`, with ``img``'s gain map (if any) moved into the framed
+    picture (:func:`rawlux.hdr.edit.framed_with_gainmap`)."""
+    from rawlux.frame import apply_frame, load_layout
 
-    return load_layout(name)
+    lay = load_layout(layout)
+    framed = apply_frame(img, lay, logo=logo, text=text)
+    if (img.metadata.extra or {}).get("gainmap") is None:
+        return framed
+    from rawlux.hdr.edit import framed_with_gainmap  # lazy: only a photo with a map needs it
 
-
-def frame_image(img: Any, layout_name: PathArg) -> Any:
-    """``img`` (a display-encoded Image) in the EXIF frame ``layout_name`` (used by batch)."""
-    from rawlux.frame import apply_frame
-
-    return apply_frame(img, layout_name)
+    return framed_with_gainmap(img, framed, lay.margins_px(img.height, img.width))
 
 
 def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(), *,

@@ -188,7 +188,8 @@ def capture_info(path: str | os.PathLike[str]) -> tuple[float | None, str]:
 
 def check_output_options(fmt: str, frame: str | None, hdr: bool, quality: int,
                          bit_depth: int | None) -> str:
-    """Validate output options once, before any work; returns the output extension."""
+    """Validate output options once, before any work; returns the output extension (the frame
+    layout and the recipe are checked by :func:`rawlux.app.develop.check_develop`)."""
     from rawlux.core.errors import InvalidParameter
 
     ext = FORMATS.get(fmt.lower().lstrip("."))
@@ -200,10 +201,6 @@ def check_output_options(fmt: str, frame: str | None, hdr: bool, quality: int,
         raise InvalidParameter(f"bit depth must be 8 or 16, got {bit_depth}")
     if bit_depth == 16 and ext not in (".tif", ".png"):
         raise InvalidParameter(f"bit depth 16 needs tif or png output, not {ext[1:]}")
-    if frame:
-        from rawlux.app.frame import layout as load_layout
-
-        load_layout(frame)
     if hdr:
         raise InvalidParameter("--hdr: Ultra HDR output is not available in this build of rawlux")
     return ext

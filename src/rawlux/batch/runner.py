@@ -21,6 +21,7 @@ import functools
 import hashlib
 import os
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from rawlux.batch.executors import InlineExecutor, PoolExecutor, make_executor
 from rawlux.batch.ledger import Ledger
 from rawlux.batch.plan import Planned, discover, group_bursts, input_signature, plan_outputs
 from rawlux.batch.recipe import Recipe, as_recipe, canonical_json, check_files, load_recipe
-from rawlux.app.develop import frame_layout
+from rawlux.app.develop import check_develop, frame_layout
 from rawlux.core.errors import InvalidParameter, OutputError
 
 __all__ = ["run", "BatchResult", "ResultRow", "STATE_DIR"]
@@ -216,15 +217,12 @@ def run(
     t0 = time.perf_counter()
     ext = jobs_mod.check_output_options(fmt, frame, hdr, quality, bit_depth)
     rec = _as_recipe(recipe)
-    if frame:  # recorded in the recipe, as ``develop --frame`` does
-        from rawlux.app.frame import FrameOptions
-
-        rec = rec.with_command("frame", FrameOptions(layout=frame))
     check_files(rec)
+    # checked as `rawlux develop` checks one output of this format (frame layout, scene-referred,
+    # HDR); a nonexistent file in the system temp folder stands for the outputs (not written)
+    probe = Path(tempfile.gettempdir()) / f"rawlux-batch-check{ext}"
+    rec = check_develop([probe], rec, frame=frame)  # --frame recorded in the recipe
     frame = frame_layout(rec)  # given or the recipe's (a layout file is checked by content)
-    if rec["output"].scene_referred:
-        raise InvalidParameter("batch writes display-referred photos; drop scene_referred "
-                               "from the recipe (use `rawlux develop` for .exr/float .tif)")
     if cfa is not None:
         cfa = str(cfa).strip().upper()
         if cfa not in ("RGGB", "BGGR", "GRBG", "GBRG"):
