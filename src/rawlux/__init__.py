@@ -24,6 +24,7 @@ _LAZY = {
     "open_raw": ("rawlux.io.raw", "open_raw"),
     "save": ("rawlux.io.write", "save"),
     "merge_burst": ("rawlux.burst.merge", "merge_burst"),
+    "super_resolve": ("rawlux.burst.superres", "super_resolve"),
     "open_burst": ("rawlux.app.night", "open_burst"),
     "RawImage": ("rawlux.core.image", "RawImage"),
     "Image": ("rawlux.core.image", "Image"),

@@ -1,15 +1,19 @@
-"""``night``: a handheld raw burst -> one merged raw (.dng) or a developed photo.
+"""``night`` / ``superres``: a handheld burst -> one merged raw (.dng) or a developed photo.
 
 The frames are opened lazily (:func:`open_burst`, one raw in memory at a time) and merged by
-:func:`rawlux.burst.merge.merge_burst` into a float32 normalised :class:`RawImage`, which the
-develop plan enters after black_level, with no re-quantisation. Writing a DNG is the output
-step that quantises, at the reference frame's own DN levels.
+:func:`rawlux.burst.merge.merge_burst` (or, with ``NightOptions.superres``, super-resolved by
+:func:`rawlux.burst.superres.super_resolve` into linear camera RGB of 1-2x the sensor size)
+into a float32 normalised :class:`RawImage`, which the develop plan enters after black_level,
+with no re-quantisation. Writing a DNG is the output step that quantises: the merge at the
+reference frame's own DN levels, super-resolution as a LinearRaw DNG with black 0.
+A burst of developed photos (JPEG, PNG, ...) is super-resolved in linear RGB
+(:func:`rawlux.burst.superres_rgb.super_resolve_photos`) and saved as a photo.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any, overload
@@ -17,16 +21,20 @@ from typing import Any, overload
 import numpy as np
 
 from rawlux.app.develop import develop_image
-from rawlux.app.inputs import load_raw
+from rawlux.app.inputs import is_photo, load_raw, open_any
 from rawlux.app.outputs import check_outputs
 from rawlux.burst.merge import MergeParams, merge_burst
-from rawlux.core.errors import InvalidParameter, MissingInput
-from rawlux.core.image import RawImage
+from rawlux.burst.superres import SuperResParams, super_resolve
+from rawlux.core.errors import InvalidParameter, MissingInput, OutputError
+from rawlux.core.image import CFA, Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
 from rawlux.core.params import StageParams, param
 from rawlux.app.recipe import DevelopOptions
 from rawlux.io.dng import write_dng
 from rawlux.io.write import save, supported_extensions
+
+__all__ = ["BurstFiles", "NightOptions", "SuperResParams", "check_night", "is_photo_burst",
+           "merge_files", "night_file", "open_burst", "super_resolve_files"]
 
 PathArg = str | PathLike[str]
 Progress = Callable[[int, int, str], None]
@@ -74,31 +82,47 @@ class NightParams(StageParams):
 
 
 def night_options(values: Mapping[str, Any], *, look: str | None = None, recipe: Any = None,
-                  save: PathArg | None = None) -> tuple["NightOptions", Any]:
+                  save: PathArg | None = None,
+                  scale: float | None = None) -> tuple["NightOptions", Any]:
     """(:class:`NightOptions`, the recipe recording them) for ``values`` (NightParams fields
-    given) and ``look`` over ``recipe`` (a Recipe or recipe file: its night, merge and develop
-    sections are the base). With ``save`` the recipe is written there before any pixel work."""
+    given) and ``look`` over ``recipe`` (a Recipe or recipe file: its night, merge,
+    super-resolution and develop sections are the base). ``scale`` (1, 1.5, 2) switches to
+    super-resolution at that scale (a recipe's ``night_superres`` section does too). With ``save``
+    the recipe is written there before any pixel work."""
     from rawlux.app.recipe import command_recipe, save_recipe
 
     params, rec = command_recipe("night", values, recipe)
     merge = rec.command("night_merge") or MergeParams()
     rec = rec.with_command("night_merge", merge)
+    superres = rec.command("night_superres")
+    if scale is not None:
+        superres = replace(superres or SuperResParams(), scale=scale)
+    rec = rec.with_command("night_superres", superres)
     if look:
         rec = rec.with_options(look=look)
     if save is not None:
         save_recipe(rec, save)
-    return NightOptions(reference=params.reference, merge=merge, develop=rec), rec
+    return NightOptions(reference=params.reference, merge=merge, develop=rec,
+                        superres=superres), rec
 
 
 @dataclass(frozen=True)
 class NightOptions:
-    """Options of :func:`night_file`: reference frame index, merge parameters, and the develop
+    """Options of :func:`night_file`: reference frame index, merge parameters, the develop
     options used when the output is a photo (ignored for ``.dng``): a ``DevelopOptions`` or a
-    :class:`~rawlux.app.recipe.Recipe` (see :func:`rawlux.app.develop.develop_recipe`)."""
+    :class:`~rawlux.app.recipe.Recipe` (see :func:`rawlux.app.develop.develop_recipe`), and
+    ``superres``: multi-frame super-resolution at ``superres.scale`` (1, 1.5, 2) instead of the
+    merge (None = merge)."""
 
     reference: int = 0
     merge: MergeParams = field(default_factory=MergeParams)
     develop: DevelopOptions = field(default_factory=DevelopOptions)
+    superres: SuperResParams | None = None
+
+
+def is_photo_burst(frames: Sequence[PathArg]) -> bool:
+    """True when every frame is a developed photo (by content): the JPEG super-resolution path."""
+    return len(frames) > 0 and all(is_photo(f) for f in frames)
 
 
 def check_night(frames: Sequence[PathArg], output: PathArg, options: NightOptions) -> Path:
@@ -111,28 +135,63 @@ def check_night(frames: Sequence[PathArg], output: PathArg, options: NightOption
         raise InvalidParameter(f"--reference {options.reference} is outside the burst of {n} frame(s)")
     (out,) = check_outputs([output], inputs=frames, extensions=[".dng", *supported_extensions()])
     open_burst(frames)
+    if is_photo_burst(frames):
+        if options.superres is None:
+            raise InvalidParameter("developed photos (JPEG, PNG, ...) are merged by super-resolution: "
+                                   "add --scale 1, 1.5 or 2 (or use rawlux superres)")
+        if out.suffix.lower() == ".dng":
+            raise OutputError("a burst of developed photos cannot become a raw; write a photo "
+                              "(.jpg, .tif, ...)", out)
     return out
 
 
 def merge_files(frames: Sequence[PathArg], options: NightOptions = NightOptions(), *,
                 progress: Progress | None = None) -> tuple[RawImage, BurstFiles]:
-    """Open and merge the burst ``frames``: (merged float32 normalised RawImage, the opened
-    burst, whose ``levels`` hold each opened frame's DN levels)."""
+    """Open and merge (or super-resolve, ``options.superres``) the raw burst ``frames``: (float32
+    normalised RawImage, the opened burst, whose ``levels`` hold each opened frame's DN levels)."""
     burst = open_burst(frames)
     with reuse_freed_memory():  # frame-sized buffers reuse freed heap pages
-        merged = merge_burst(burst, options.reference, params=options.merge, progress=progress)
+        if options.superres is not None:
+            merged = super_resolve(burst, options.reference, params=options.superres, progress=progress)
+        else:
+            merged = merge_burst(burst, options.reference, params=options.merge, progress=progress)
     return merged, burst
+
+
+def super_resolve_files(frames: Sequence[PathArg], options: NightOptions) -> Image:
+    """A burst of developed photos super-resolved at ``options.superres.scale`` (the reference's
+    colour space, encoding and metadata; kernel and alignment of
+    :data:`rawlux.burst.superres_rgb.PHOTO_DEFAULTS`)."""
+    from rawlux.burst.superres_rgb import PHOTO_DEFAULTS, super_resolve_photos  # lazy: photo bursts only
+
+    if options.superres is None:
+        raise InvalidParameter("super_resolve_files needs NightOptions.superres (the scale)")
+    images = []
+    for f in frames:
+        img = open_any(f)
+        if not isinstance(img, Image):
+            raise InvalidParameter(f"{f}: a raw in a burst of developed photos; pass raws or photos, not both")
+        images.append(img)
+    return super_resolve_photos(images, options.reference,
+                                params=replace(options.superres, **PHOTO_DEFAULTS))
 
 
 def night_file(frames: Sequence[PathArg], output: PathArg, options: NightOptions = NightOptions(),
                *, progress: Progress | None = None, quality: int = 92) -> Path:
     """Merge ``frames`` and write ``output``: ``.dng`` = the merged raw (quantised there, at the
-    reference frame's DN levels), else a photo developed from the float merged raw."""
+    reference frame's DN levels; super-resolution: a LinearRaw DNG with black 0), else a photo
+    developed from the float merged raw. A burst of developed photos (needs ``superres``) is
+    super-resolved and saved as a photo."""
     out = check_night(frames, output, options)
+    if is_photo_burst(frames):
+        return save(super_resolve_files(frames, options), out, protect=frames, quality=quality)
     with reuse_freed_memory():  # one scope for merge + develop + save
         merged, burst = merge_files(frames, options, progress=progress)
         if out.suffix.lower() == ".dng":
-            black, white = burst.levels[options.reference % len(burst)]
+            if merged.cfa is CFA.LINEAR:  # darktable and RawTherapee ignore a LinearRaw pedestal
+                black, white = 0.0, 65535.0
+            else:
+                black, white = burst.levels[options.reference % len(burst)]
             write_dng(merged, out, black=black, white=white)
             return out.resolve()
         img = develop_image(merged, options.develop)

@@ -119,6 +119,7 @@ COMMAND_OPTIONS: dict[str, tuple[str, str]] = {
     "frame": ("rawlux.app.frame", "FrameOptions"),
     "night": ("rawlux.app.night", "NightParams"),
     "night_merge": ("rawlux.burst.merge", "MergeParams"),
+    "night_superres": ("rawlux.burst.superres", "SuperResParams"),
 }
 
 

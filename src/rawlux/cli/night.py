@@ -15,14 +15,18 @@ from rawlux.cli.common import progress, run_guarded
 
 def night_merge(frames: list[Path], output: Path, reference: int | None = 0, look: str | None = None,
                 show_progress: bool = True, recipe: Path | None = None,
-                save_recipe: Path | None = None) -> Path:
+                save_recipe: Path | None = None, scale: float | None = None) -> Path:
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo), with a
-    progress bar: :func:`rawlux.app.night.night_file`. ``reference`` None: the recipe's."""
-    from rawlux.app.night import check_night, night_file, night_options
+    progress bar: :func:`rawlux.app.night.night_file`. ``reference`` None: the recipe's.
+    ``scale`` (1, 1.5, 2): multi-frame super-resolution into linear RGB of that size instead of
+    the merge."""
+    from rawlux.app.night import check_night, is_photo_burst, night_file, night_options
 
     values = {} if reference is None else {"reference": reference}
-    opts, _ = night_options(values, look=look, recipe=recipe, save=save_recipe)
+    opts, _ = night_options(values, look=look, recipe=recipe, save=save_recipe, scale=scale)
     check_night(frames, output, opts)  # before the progress bar appears
+    if is_photo_burst(frames):
+        return night_file(frames, output, opts)
     with progress(len(frames) + 1, "night", enabled=show_progress) as bar:
         task = bar.add_task("merging", total=len(frames) + 1)
 
@@ -51,8 +55,33 @@ def register(app: typer.Typer) -> None:
         save_recipe: Path | None = typer.Option(
             None, "--save-recipe", rich_help_panel="Recipe",
             help="write every parameter used (night, merge, develop stages) to this .toml/.json"),
+        scale: float | None = typer.Option(
+            None, "--scale", help="super-resolution: 1 (demosaic-free merge), 1.5 or 2 (larger linear "
+            "RGB image); falls back to the merge when the burst barely moved"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
         ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
-        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe),
+        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe, scale),
                     context="night")
+
+    @app.command()
+    def superres(
+        ctx: typer.Context,
+        frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
+        output: Path = typer.Option(..., "-o", "--output", help="output: .dng (LinearRaw) or a photo (.jpg, .tif, ...)"),
+        scale: float = typer.Option(2.0, "--scale", help="output size / sensor size: 1, 1.5 or 2"),
+        reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
+        look: str | None = field_option(develop_options_class(), "look", default=None,
+                                        help="look used when developing to a photo (default authentic)"),
+        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+        recipe: Path | None = typer.Option(
+            None, "--recipe", rich_help_panel="Recipe",
+            help="night, super-resolution and develop parameters from this recipe; flags given override it"),
+        save_recipe: Path | None = typer.Option(
+            None, "--save-recipe", rich_help_panel="Recipe",
+            help="write every parameter used to this .toml/.json"),
+    ) -> None:
+        """Multi-frame super-resolution of a handheld burst (= night --scale, default 2)."""
+        ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
+        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe, scale),
+                    context="superres")

@@ -42,6 +42,8 @@ AOT_MODULES: tuple[str, ...] = (
     "rawlux.color.transfer",
     "rawlux.portrait.bokeh",
     "rawlux.portrait.layered_depth",
+    "rawlux.burst.superres_kernels",
+    "rawlux.burst.superres_rgb",
 )
 
 
