@@ -235,6 +235,14 @@ def test_bursts_merge_equals_night_command(tmp_path):
 
     ref = night_file(frames, tmp_path / "ref.jpg")
     assert (out / "frame_00_night.jpg").read_bytes() == Path(ref).read_bytes()
+    # a `night --save-recipe` recipe (reference frame 1) applies to bursts as `night --recipe`
+    from rawlux.app.night import night_options
+
+    opts, _ = night_options({"reference": 1}, save=tmp_path / "night.toml")
+    r = batch.run([d], out, bursts=True, executor="inline", recipe=tmp_path / "night.toml")
+    assert [x.status for x in r] == ["done"]
+    ref1 = night_file(frames, tmp_path / "ref1.jpg", opts)
+    assert (out / "frame_00_night.jpg").read_bytes() == Path(ref1).read_bytes() != Path(ref).read_bytes()
 
 
 def test_recipe_lut_by_content_frame_on_photos_and_cfa(inputs, tmp_path):

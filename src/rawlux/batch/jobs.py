@@ -7,7 +7,8 @@ develop, night, frame, inputs), so a batch output is what the single-file comman
 * a raw gets the whole recipe (develop stages, look, LUT) and its frame, as ``rawlux develop``;
 * a photo (JPEG/HEIC/PNG/TIFF, by content) keeps its rendering (looks and develop stages apply
   to raws only, as in ``develop``/``frame``) and gets only the frame, then is re-encoded;
-* a burst is merged as ``rawlux night`` (float merged raw into the develop plan), then framed.
+* a burst is merged as ``rawlux night`` with the recipe's night sections (reference frame, merge
+  or super-resolution params; float merged raw into the develop plan), then framed.
 
 A job writes its output to a fresh temporary file in the batch's temp folder (same file system as
 the output), fsyncs it and returns its path and sha256; the coordinator alone renames it into
@@ -83,10 +84,12 @@ def _image(job: Job) -> Any:
 
     rec = Recipe.from_dict(job.recipe) if job.recipe else Recipe.default()
     if job.kind == "burst":
-        from rawlux.app.night import NightOptions, merge_files
+        from rawlux.app.night import merge_files, night_options
 
-        merged, _ = merge_files(list(job.inputs), NightOptions(develop=rec))
-        img = develop_image(merged, rec)
+        # the recipe's night sections (reference, merge, super-resolution), as `rawlux night`
+        opts, _ = night_options({}, recipe=rec)
+        merged, _ = merge_files(list(job.inputs), opts)
+        img = develop_image(merged, opts.develop)
     else:
         from rawlux.app.inputs import open_any
         from rawlux.core.image import RawImage
