@@ -404,8 +404,34 @@ def test_cli_hdr_and_bad_format_fail_before_work(inputs, tmp_path):
     r = CliRunner().invoke(app, ["batch", str(inputs), "--out-dir", str(tmp_path / "o"), "--format", "gif"])
     assert r.exit_code == 2 and "--format 'gif'" in r.output
     assert not (tmp_path / "o").exists()
-    r = CliRunner().invoke(app, ["batch", str(inputs), "--out-dir", str(tmp_path / "o"), "--hdr"])
-    assert r.exit_code == 2 and "Ultra HDR" in r.output
+    r = CliRunner().invoke(app, ["batch", str(inputs), "--out-dir", str(tmp_path / "o"), "--hdr",
+                                 "--format", "png"])
+    assert r.exit_code == 4 and "cannot hold an HDR rendition" in r.output
+    assert str(tmp_path / "o") in r.output and "rawlux-batch-check" not in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_hdr_raws_get_ultrahdr_photos_keep_theirs(inputs, tmp_path):
+    """--hdr: a raw (and its frame) becomes an Ultra HDR JPEG whose base is the SDR develop; a
+    photo keeps its own rendering (no HDR made up from 8-bit pixels)."""
+    import imagecodecs
+    from PIL import Image as PILImage
+
+    from rawlux.io.gainmap import read_jpeg_gainmap
+
+    src = [inputs / "img_0.dng", inputs / "phone.jpg"]
+    sdr = batch.run(src, tmp_path / "sdr", executor="inline", frame="bar")
+    r = batch.run(src, tmp_path / "hdr", executor="inline", frame="bar", hdr=True)
+    assert r.ok and sdr.ok
+    data = (tmp_path / "hdr" / "img_0.jpg").read_bytes()
+    assert imagecodecs.ultrahdr_check(data) and read_jpeg_gainmap(data) is not None
+    base = np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB"), np.float32)
+    plain = np.asarray(PILImage.open(tmp_path / "sdr" / "img_0.jpg").convert("RGB"), np.float32)
+    assert base.shape == plain.shape and np.abs(base - plain).mean() < 2  # same framed SDR photo
+    assert imagecodecs.ultrahdr_decode(data).shape[:2] == base.shape[:2]
+    photo = (tmp_path / "hdr" / "phone.jpg").read_bytes()
+    assert read_jpeg_gainmap(photo) is None
+    assert photo == (tmp_path / "sdr" / "phone.jpg").read_bytes()
 
 
 def test_output_that_cannot_be_put_in_place_is_a_recorded_failure(inputs, tmp_path):

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "burst": {"core", "color", "isp"},
     "portrait": {"core", "color"},
     "frame": {"core", "color"},
-    "hdr": {"core", "color", "isp", "burst", "looks"},
+    "hdr": {"core", "color", "isp", "burst", "looks", "portrait"},  # portrait: bokeh of the HDR rendition
     "cli": {"core", "app", "develop", "batch"},  # develop: DevelopOptions and the stage list
     # (data); batch: ``rawlux batch`` parses its flags and calls ``rawlux.batch.run``, the
     # batch runner being an application-level API beside ``app`` (it orchestrates app calls)

@@ -60,7 +60,11 @@ INPUT_FOR: dict[tuple[str, str], Any] = {("highlights", "detect_saturation"): _p
 ALT_INPUT_FOR: dict[tuple[str, str], Any] = {("output", "scene_referred"): _scene_look}
 
 #: Parameters documented as not changing the output for the battery's input, and why.
-NO_EFFECT: dict[tuple[str, str], str] = {}
+NO_EFFECT: dict[tuple[str, str], str] = {
+    ("output", f): "the stage's pixels are the SDR photo either way; the gain map is attached by "
+                   "rawlux.app.run.run_pipeline (tests/test_hdr_develop.py)"
+    for f in ("hdr", "headroom", "transfer")
+}
 
 
 def _lut_ref(tmp_dir: Any) -> FileRef:

@@ -50,7 +50,7 @@ def develop(
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
     color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength, denoise,
-    sharpen, scene_referred; see ``rawlux.app.recipe.schema()``), validated with one-line
+    sharpen, scene_referred, hdr, headroom, transfer; see ``rawlux.app.recipe.schema()``), validated with one-line
     :class:`InvalidParameter` errors. ``lut`` is a path to a ``.cube`` file or a loaded LUT.
     ``recipe`` (a :class:`~rawlux.app.recipe.Recipe` or a recipe file) sets every stage's
     params; ``options`` given here override it. Returns
@@ -74,4 +74,6 @@ def develop(
             from rawlux.io.raw import open_raw  # lazy: `import rawlux` stays light
 
             raw = open_raw(raw_or_path)
-        return pipeline.run_plan(raw, on_stage=on_stage)
+        from rawlux.app.run import run_pipeline  # + the gain map with hdr=True
+
+        return run_pipeline(pipeline, raw, on_stage=on_stage)

@@ -25,6 +25,7 @@ from typing import Any
 
 from rawlux.app.inputs import load_raw
 from rawlux.app.outputs import check_outputs
+from rawlux.app.run import check_hdr, run_pipeline
 from rawlux.core.errors import OutputError
 from rawlux.core.image import Image, RawImage
 from rawlux.core.memory import reuse_freed_memory
@@ -111,6 +112,7 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
             raise OutputError("scene-referred output is written as float .tif or .exr", bad[0])
         if frame:
             raise OutputError("--frame needs display-referred output, not scene-referred", outs[0])
+    check_hdr(outs, rec["output"])  # --hdr: outputs that hold a gain map
     if frame:
         from rawlux.frame import load_layout  # lazy: ~20 ms of start-up only --frame needs
 
@@ -137,7 +139,7 @@ def develop_image(source: PathArg | RawImage, options: Options = None, *,
         else:
             kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
             raw = load_raw(source, **kw)
-        return pipeline.run_plan(raw, on_stage=on_stage)
+        return run_pipeline(pipeline, raw, on_stage=on_stage)  # + gain map with output.hdr
 
 
 def develop_file(source: PathArg | RawImage, output: PathArg, options: Options = None, *,
@@ -158,9 +160,9 @@ def develop_file(source: PathArg | RawImage, output: PathArg, options: Options =
     with reuse_freed_memory():  # one allocator scope for read + develop + save
         img = develop_image(source, rec, cfa=cfa, black=black, white=white)
         if frame:
-            from rawlux.frame import apply_frame  # lazy: ~20 ms of start-up only --frame needs
+            from rawlux.app.frame import frame_image  # lazy: ~20 ms of start-up only --frame needs
 
-            img = apply_frame(img, frame)
+            img = frame_image(img, frame)  # a gain map moves with the photo
         out = save(img, output, protect=inputs, quality=quality, bit_depth=bit_depth)
     if sidecar:
         write_recipe(rec, sidecar_path(out))

@@ -42,6 +42,8 @@ class FrameOptions(StageParams):
                              doc="output colour space of raw inputs")
     quality: int = param(92, lo=1, hi=100, doc="JPEG/HEIC/AVIF quality")
     bit_depth: int | None = param(None, type=int, lo=8, hi=16, doc="8 or 16 (TIFF/PNG)")
+    hdr: bool = param(False, doc="raw input: Ultra HDR output (a photo's own gain map is "
+                                 "always kept)")
 
     def __post_init__(self) -> None:
         if _is_file(self.layout, (".toml",)) and not isinstance(self.layout, FileRef):
@@ -91,7 +93,7 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     from rawlux.app.inputs import open_image  # pixel code: imported when the command runs
     from rawlux.app.outputs import check_outputs
     from rawlux.core.memory import reuse_freed_memory
-    from rawlux.frame import apply_frame, load_layout, parse_template
+    from rawlux.frame import load_layout, parse_template
     from rawlux.io.logo import load_logo
     from rawlux.io.write import save
 
@@ -99,10 +101,14 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     if options.text is not None:
         parse_template(options.text)
     check_outputs([dst], inputs=[src])
+    if options.hdr:
+        from rawlux.hdr.render import check_hdr_outputs
+
+        check_hdr_outputs([dst])
     logo_px = load_logo(_name(options.logo)) if options.logo is not None else None
     with reuse_freed_memory():
         img = open_image(src, look=_name(options.look), color_space=str(options.color_space),
-                         note=note, recipe=recipe)
-        framed = apply_frame(img, lay, logo=logo_px, text=options.text)
+                         note=note, recipe=recipe, hdr=options.hdr)
+        framed = frame_image(img, lay, logo=logo_px, text=options.text)
         return save(framed, dst, protect=[src], quality=options.quality,
                     bit_depth=options.bit_depth)

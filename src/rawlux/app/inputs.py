@@ -53,17 +53,22 @@ def open_any(path: str | PathLike[str], *, cfa: str | None = None) -> RawImage |
 
 
 def open_image(path: str | PathLike[str], *, look: str | None = None, color_space: str = "srgb",
-               note: Note | None = None, recipe: Any = None) -> Image:
+               note: Note | None = None, recipe: Any = None, hdr: bool = False) -> Image:
     """A display-encoded Image from any input: a photo as it is, a raw developed with ``look``
     (default: the develop default) into ``color_space``, over the develop stages of ``recipe``
-    (a :class:`~rawlux.app.recipe.Recipe`) when given. ``note`` hears when ``look`` cannot apply."""
+    (a :class:`~rawlux.app.recipe.Recipe`) when given, with a gain map when ``hdr`` (a photo
+    keeps its own map, if any). ``note`` hears when ``look`` cannot apply."""
     src = open_any(path)
     if isinstance(src, Image):
         if look and note is not None:
             note("--look applies to raw input only; the photo keeps its rendering")
         return src
+    from rawlux.app.run import run_pipeline
+
+    kw: dict[str, Any] = {"look": look} if look else {}
+    if hdr:
+        kw["hdr"] = True
     if recipe is not None:
-        kw = {"look": look} if look else {}
-        return recipe.with_options(color_space=color_space, **kw).pipeline().run_plan(src)
-    opts = DevelopOptions(look=look or DEFAULT_LOOK, color_space=color_space)
-    return build_pipeline(opts).run_plan(src)
+        return run_pipeline(recipe.with_options(color_space=color_space, **kw).pipeline(), src)
+    kw.setdefault("look", DEFAULT_LOOK)
+    return run_pipeline(build_pipeline(DevelopOptions(color_space=color_space, **kw)), src)

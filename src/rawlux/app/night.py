@@ -22,6 +22,7 @@ import numpy as np
 
 from rawlux.app.develop import develop_image
 from rawlux.app.inputs import is_photo, load_raw, open_any
+from rawlux.app.run import check_hdr
 from rawlux.app.outputs import check_outputs
 from rawlux.burst.merge import MergeParams, merge_burst
 from rawlux.burst.superres import SuperResParams, super_resolve
@@ -82,13 +83,13 @@ class NightParams(StageParams):
 
 
 def night_options(values: Mapping[str, Any], *, look: str | None = None, recipe: Any = None,
-                  save: PathArg | None = None,
-                  scale: float | None = None) -> tuple["NightOptions", Any]:
+                  save: PathArg | None = None, scale: float | None = None,
+                  hdr: bool = False) -> tuple["NightOptions", Any]:
     """(:class:`NightOptions`, the recipe recording them) for ``values`` (NightParams fields
     given) and ``look`` over ``recipe`` (a Recipe or recipe file: its night, merge,
     super-resolution and develop sections are the base). ``scale`` (1, 1.5, 2) switches to
-    super-resolution at that scale (a recipe's ``night_superres`` section does too). With ``save``
-    the recipe is written there before any pixel work."""
+    super-resolution at that scale (a recipe's ``night_superres`` section does too); ``hdr``:
+    the developed photo carries a gain map. With ``save`` the recipe is written there before any pixel work."""
     from rawlux.app.recipe import command_recipe, save_recipe
 
     params, rec = command_recipe("night", values, recipe)
@@ -100,6 +101,8 @@ def night_options(values: Mapping[str, Any], *, look: str | None = None, recipe:
     rec = rec.with_command("night_superres", superres)
     if look:
         rec = rec.with_options(look=look)
+    if hdr:  # --hdr: the develop's output carries a gain map (recorded in the recipe)
+        rec = rec.with_options(hdr=True)
     if save is not None:
         save_recipe(rec, save)
     return NightOptions(reference=params.reference, merge=merge, develop=rec,
@@ -126,14 +129,16 @@ def is_photo_burst(frames: Sequence[PathArg]) -> bool:
 
 
 def check_night(frames: Sequence[PathArg], output: PathArg, options: NightOptions) -> Path:
-    """Checks done before any pixel work: output extension/directory, not an input, the
-    reference index, missing frames."""
+    """Checks done before any pixel work: output extension/directory, not an input, a gain-map
+    output with ``develop.hdr``, the reference index, missing frames."""
     n = len(frames)
     if n == 0:
         raise InvalidParameter("night needs at least one frame")
     if not -n <= options.reference < n:
         raise InvalidParameter(f"--reference {options.reference} is outside the burst of {n} frame(s)")
     (out,) = check_outputs([output], inputs=frames, extensions=[".dng", *supported_extensions()])
+    dev = options.develop
+    check_hdr([out], dev["output"] if hasattr(dev, "stages") else dev)  # --hdr: not a .dng
     open_burst(frames)
     if is_photo_burst(frames):
         if options.superres is None:

@@ -62,6 +62,8 @@ class PortraitOptions(StageParams):
                                doc="render from a Lens Blur file's unblurred original")
     depth_white: DepthWhite = param(DepthWhite.FAR,
                                     doc="what white means in --depth: far (Google) | near")
+    hdr: bool = param(False, doc="raw input: Ultra HDR output, a gain map from the develop "
+                                 "through the same bokeh (a photo's own gain map is always kept)")
 
     def __post_init__(self) -> None:
         if FileRef.looks_like_path(self.lens) and not isinstance(self.lens, FileRef):
@@ -80,6 +82,24 @@ class PortraitOptions(StageParams):
 def _name(value: Any) -> Any:
     """A name, or a referenced file's path after checking its content is unchanged."""
     return value.verified_path() if isinstance(value, FileRef) else value
+
+
+def _with_portrait_gainmap(img: Any, res: Any, lens: object, options: PortraitOptions,
+                           own_matte: bool) -> Any:
+    """``res.image`` carrying the gain map of the same lens, depth and focus applied to the HDR
+    rendition of ``img`` (:func:`rawlux.hdr.edit.portrait_gainmap`)."""
+    from rawlux.hdr.edit import portrait_gainmap
+    from rawlux.hdr.render import gainmap_of, with_gainmap
+    from rawlux.portrait.bokeh import BokehParams
+    from rawlux.portrait.render import SCENE_FRAMING, SUBJECT_FRAMING
+
+    scene = bool(res.note)
+    fr = options.framing if options.framing is not None else (SCENE_FRAMING if scene else SUBJECT_FRAMING)
+    matte = res.mask if own_matte and not scene else None
+    gm = portrait_gainmap(img, res.image, gainmap_of(img), res.depth.disparity,
+                          res.focus_disparity, lens, BokehParams(aperture=options.aperture,
+                                                                 framing=fr), matte=matte)
+    return with_gainmap(res.image, gm)
 
 
 def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = PortraitOptions(), *,
@@ -108,6 +128,10 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
     src = Path(src)
     inputs = [Path(p) for p in (src, depth, mask) if p is not None]
     check_outputs([dst, save_mask, save_depth], inputs=inputs)
+    if options.hdr:
+        from rawlux.hdr.render import check_hdr_outputs  # lazy: only --hdr loads it
+
+        check_hdr_outputs([dst])
     lens = load_lens(_name(options.lens))
     with reuse_freed_memory():
         opened = open_any(src)
@@ -117,12 +141,16 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
             if options.look:
                 say("--look applies to raw input only; the photo keeps its rendering")
         else:
+            from rawlux.app.run import run_pipeline
+
+            kw = {"look": _name(options.look)} if options.look else {}
+            if options.hdr:
+                kw["hdr"] = True
             if recipe is not None:  # the develop stages of a recipe (--recipe)
-                kw = {"look": _name(options.look)} if options.look else {}
-                img = recipe.with_options(**kw).pipeline().run_plan(opened)
+                pipeline = recipe.with_options(**kw).pipeline()
             else:
-                dev = develop_options(**({"look": _name(options.look)} if options.look else {}))
-                img = build_pipeline(dev).run_plan(opened)
+                pipeline = build_pipeline(develop_options(**kw))
+            img = run_pipeline(pipeline, opened)
         del opened
         dmap = None
         if depth is not None:
@@ -154,7 +182,10 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
             say(f"{src.name}: no person or clear subject found ({res.note}); focusing at "
                 f"{where} with scene depth, framing {options.framing or SCENE_FRAMING:g} m "
                 "(--subject salient forces the most salient region, --focus X,Y the point)")
-        save(res.image, dst, protect=inputs, quality=quality)
+        out_img = res.image
+        if (img.metadata.extra or {}).get("gainmap") is not None:
+            out_img = _with_portrait_gainmap(img, res, lens, options, dmap is None and mask is None)
+        save(out_img, dst, protect=inputs, quality=quality)
         if save_mask is not None and res.mask is not None:
             save(grey_image(res.mask), save_mask, protect=inputs, exif=False)
         if save_depth is not None:

@@ -72,6 +72,9 @@ DEVELOP_OPTIONS: dict[str, OptionSpec] = {
             "(implied by an .exr output; --look, --lut, --color-space do not apply)"),
     "denoise": option("denoise.strength", doc="raw noise reduction (0 = off)"),
     "sharpen": option("sharpen.amount", doc="capture sharpening (0 = off)"),
+    "hdr": option("output.hdr"),
+    "headroom": option("output.headroom"),
+    "transfer": option("output.transfer"),
 }
 
 

@@ -204,6 +204,4 @@ def check_output_options(fmt: str, frame: str | None, hdr: bool, quality: int,
         raise InvalidParameter(f"bit depth must be 8 or 16, got {bit_depth}")
     if bit_depth == 16 and ext not in (".tif", ".png"):
         raise InvalidParameter(f"bit depth 16 needs tif or png output, not {ext[1:]}")
-    if hdr:
-        raise InvalidParameter("--hdr: Ultra HDR output is not available in this build of rawlux")
     return ext

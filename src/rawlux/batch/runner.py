@@ -217,11 +217,19 @@ def run(
     t0 = time.perf_counter()
     ext = jobs_mod.check_output_options(fmt, frame, hdr, quality, bit_depth)
     rec = _as_recipe(recipe)
+    if hdr:  # Ultra HDR / gain map: the output stage's hdr option, as `develop --hdr`
+        rec = rec.with_options(hdr=True)
+    hdr = bool(rec["output"].hdr)  # given, or the recipe's
     check_files(rec)
     # checked as `rawlux develop` checks one output of this format (frame layout, scene-referred,
     # HDR); a nonexistent file in the system temp folder stands for the outputs (not written)
     probe = Path(tempfile.gettempdir()) / f"rawlux-batch-check{ext}"
-    rec = check_develop([probe], rec, frame=frame)  # --frame recorded in the recipe
+    try:
+        rec = check_develop([probe], rec, frame=frame)  # --frame recorded in the recipe
+    except OutputError as err:  # about the outputs' format: name the output folder instead
+        if err.path != str(probe):
+            raise
+        raise OutputError(f"{err.reason} (--format {ext[1:]})", Path(out_dir)) from None
     frame = frame_layout(rec)  # given or the recipe's (a layout file is checked by content)
     if cfa is not None:
         cfa = str(cfa).strip().upper()

@@ -54,8 +54,9 @@ from rawlux.burst.align import (
     pyramid,
     tile_grid,
 )
-from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
-from rawlux.burst.resample import green_cd, warp_bayer
+from rawlux.burst.noise import (bayer_planes, noise_model, plane_channels, plane_pairs,
+                                planes_to_mosaic)
+from rawlux.burst.resample import green_cd, warp_bayer, wb_gains
 from rawlux.core.errors import BurstMismatch, InvalidParameter, UnsupportedInput
 from rawlux.core.image import NoiseProfile, RawImage
 from rawlux.core.jit import njit, run_bands, threads
@@ -327,18 +328,6 @@ def _check_reference(ref: RawImage, name: str) -> None:
         raise UnsupportedInput(f"frame is too small to merge ({ref.width}x{ref.height})", name)
 
 
-def _wb_gains(raw: RawImage) -> np.ndarray:
-    """(3,) float32 white-balance gains (1 / AsShotNeutral, smallest 1; ones when unknown)."""
-    neutral = raw.calibration.as_shot_neutral if raw.calibration is not None else None
-    if neutral is None:
-        return np.ones(3, np.float32)
-    n = np.asarray(neutral, np.float64)
-    if n.shape != (3,) or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        return np.ones(3, np.float32)
-    g = 1.0 / n
-    return (g / g.min()).astype(np.float32)
-
-
 def _resampled_planes(data: np.ndarray, pattern: np.ndarray, gains: np.ndarray, disp: np.ndarray,
                       tile: int, bufs: dict[str, np.ndarray]) -> np.ndarray:
     """Bayer planes (4, H//2, W//2) of mosaic ``data`` moved onto the reference's sample grid by
@@ -385,15 +374,6 @@ def _merge_group(stack: np.ndarray, disps: np.ndarray, f0: list, acc: list, sa: 
     items = [(k, i0, min(ny, i0 + nb)) for k in range(len(f0)) for i0 in range(0, ny, nb)]
     with ThreadPoolExecutor(max(1, workers)) as ex:
         list(ex.map(work, items))
-
-
-def _planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    out = ref.copy()  # keeps an odd last row/column of the reference
-    out[0 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[0]
-    out[0 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[1]
-    out[1 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[2]
-    out[1 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[3]
-    return out
 
 
 # -------------------------------------------------------------------------------------- public
@@ -464,7 +444,7 @@ def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: P
     ref_pyr = pyramid(_grey(planes0), ap.levels)
     ref_grad = gradients(ref_pyr[0])
     pattern = np.asarray(ref.cfa_pattern, np.int64)
-    gains = _wb_gains(ref)
+    gains = wb_gains(ref)
 
     bufs: dict[str, np.ndarray] = {}
     f0, acc, sa, sb, sig2 = [], [], [], [], []
@@ -516,7 +496,7 @@ def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: P
         acc[c] = None
         out_planes[c] = _overlap_add(np.ascontiguousarray(tiles), ph, pw, stride, off)
         del tiles
-    data = _planes_to_mosaic(out_planes, ref.data)
+    data = planes_to_mosaic(out_planes, ref.data)
     ratio = float(np.mean(ratios))
     new_prof = NoiseProfile(np.asarray(prof.pairs, np.float64) * ratio)
     md = ref.metadata

@@ -40,6 +40,17 @@ def bayer_planes(mosaic: np.ndarray) -> np.ndarray:
     return out
 
 
+def planes_to_mosaic(planes: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`bayer_planes`: a copy of mosaic ``ref`` (H, W) with its sites set
+    from ``planes`` (4, H//2, W//2); an odd last row/column keeps ``ref``'s samples."""
+    out = ref.copy()
+    out[0 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[0]
+    out[0 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[1]
+    out[1 : 2 * planes.shape[1] : 2, 0 : 2 * planes.shape[2] : 2] = planes[2]
+    out[1 : 2 * planes.shape[1] : 2, 1 : 2 * planes.shape[2] : 2] = planes[3]
+    return out
+
+
 def _plane_stats(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-block mean level and robust noise variance of one plane."""
     import cv2

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from rawlux.core.errors import ContractError
+from rawlux.core.image import RawImage
 from rawlux.core.jit import njit, run_bands
 
 #: weight of the colour channel's Laplacian in the green estimates (Hamilton-Adams: 0.25); 0.15
@@ -80,6 +81,19 @@ def _green_cd(m, pattern, gains, lap, g_out, cd_out, r0, r1):  # pragma: no cove
                 g_out[y, x] = gval
                 if (y >> 1) < h2 and (x >> 1) < w2:
                     cd_out[k, y >> 1, x >> 1] = gc * c - gval
+
+
+def wb_gains(raw: RawImage) -> np.ndarray:
+    """(3,) float32 white-balance gains of ``raw`` for :func:`green_cd` / :func:`warp_bayer`:
+    1 / AsShotNeutral scaled so the smallest is 1; ones when the neutral is unknown or invalid."""
+    neutral = raw.calibration.as_shot_neutral if raw.calibration is not None else None
+    if neutral is None:
+        return np.ones(3, np.float32)
+    n = np.asarray(neutral, np.float64)
+    if n.shape != (3,) or not np.all(np.isfinite(n)) or np.any(n <= 0):
+        return np.ones(3, np.float32)
+    g = 1.0 / n
+    return (g / g.min()).astype(np.float32)
 
 
 def green_cd(

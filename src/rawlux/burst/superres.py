@@ -70,11 +70,10 @@ from rawlux.burst.merge import (
     _grey,
     _name,
     _normalise,
-    _wb_gains,
     merge_burst,
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
-from rawlux.burst.resample import green_cd, warp_bayer
+from rawlux.burst.resample import green_cd, warp_bayer, wb_gains
 from rawlux.burst.superres_kernels import merge_rows
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, Crop, NoiseProfile, RawImage
@@ -330,7 +329,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     ref_grad = gradients(ref_pyr[0])
     ny, nx = tile_grid(grey0.shape, t)
     pattern = np.asarray(ref.cfa_pattern, np.int64)
-    gains = _wb_gains(ref)
+    gains = wb_gains(ref)
     h, w = ref.data.shape
     ho, wo = _out_shape(h, w, p.scale)
     # every frame's samples, field and robustness (52 B per raw pixel per frame at 12 MP: the

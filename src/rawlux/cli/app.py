@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # Feature modules, each exposing ``register(app)``. Missing optional features are skipped.
-FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "batch")
+FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "hdr", "batch")
 
 
 def _register_all() -> None:

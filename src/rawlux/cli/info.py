@@ -18,7 +18,7 @@ from rawlux.cli.common import run_guarded
 def register(app: typer.Typer) -> None:
     @app.command()
     def info(
-        path: Path = typer.Argument(..., help="raw file"),
+        path: Path = typer.Argument(..., help="raw file, or a photo (shows its HDR gain map)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
         cfa: Optional[str] = typer.Option(None, "--cfa", help="CFA of a bare mosaic PNG/TIFF"),
     ) -> None:

@@ -15,15 +15,16 @@ from rawlux.cli.common import progress, run_guarded
 
 def night_merge(frames: list[Path], output: Path, reference: int | None = 0, look: str | None = None,
                 show_progress: bool = True, recipe: Path | None = None,
-                save_recipe: Path | None = None, scale: float | None = None) -> Path:
+                save_recipe: Path | None = None, scale: float | None = None,
+                hdr: bool = False) -> Path:
     """Merge ``frames`` and write ``output`` (.dng = merged raw, else a developed photo), with a
     progress bar: :func:`rawlux.app.night.night_file`. ``reference`` None: the recipe's.
     ``scale`` (1, 1.5, 2): multi-frame super-resolution into linear RGB of that size instead of
-    the merge."""
+    the merge. ``hdr``: the photo carries a gain map (Ultra HDR)."""
     from rawlux.app.night import check_night, is_photo_burst, night_file, night_options
 
     values = {} if reference is None else {"reference": reference}
-    opts, _ = night_options(values, look=look, recipe=recipe, save=save_recipe, scale=scale)
+    opts, _ = night_options(values, look=look, recipe=recipe, save=save_recipe, scale=scale, hdr=hdr)
     check_night(frames, output, opts)  # before the progress bar appears
     if is_photo_burst(frames):
         return night_file(frames, output, opts)
@@ -58,10 +59,12 @@ def register(app: typer.Typer) -> None:
         scale: float | None = typer.Option(
             None, "--scale", help="super-resolution: 1 (demosaic-free merge), 1.5 or 2 (larger linear "
             "RGB image); falls back to the merge when the burst barely moved"),
+        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
     ) -> None:
         """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
         ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
-        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe, scale),
+        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe,
+                                        scale, hdr),
                     context="night")
 
     @app.command()
@@ -80,8 +83,10 @@ def register(app: typer.Typer) -> None:
         save_recipe: Path | None = typer.Option(
             None, "--save-recipe", rich_help_panel="Recipe",
             help="write every parameter used to this .toml/.json"),
+        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
     ) -> None:
         """Multi-frame super-resolution of a handheld burst (= night --scale, default 2)."""
         ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
-        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe, scale),
+        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe,
+                                        scale, hdr),
                     context="superres")

@@ -368,6 +368,31 @@ class _NoPIL:
         pass
 
 
+def _input_gainmap(p: Path, kind: str, orient: int) -> Any:
+    """The photo's HDR gain map (turned upright like the pixels), or None; a gain map that does
+    not decode is dropped with a warning (the photo itself is fine)."""
+    if kind not in ("jpeg", "heif"):
+        return None
+    import warnings
+
+    from rawlux.io.gainmap import read_gainmap
+
+    try:
+        found = read_gainmap(p, kind)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a broken gain map never blocks the photo itself
+        reason = getattr(e, "reason", None) or " ".join(str(e).split()) or type(e).__name__
+        warnings.warn(f"{p}: HDR gain map ignored ({reason})", stacklevel=3)
+        return None
+    if found is None:
+        return None
+    gm = found.gainmap
+    if orient != 1:
+        gm = replace(gm, data=apply_orientation(gm.data, orient))
+    return gm
+
+
 def open_photo(path: str | os.PathLike[str]) -> Image:
     """Decode a JPEG/PNG/TIFF/HEIC/HEIF/AVIF/WebP photo into a display-encoded float32 Image.
 
@@ -470,6 +495,9 @@ def open_photo(path: str | os.PathLike[str]) -> Image:
     if exif_bytes:
         extra["exif_bytes"] = exif_bytes
     extra["source_format"] = kind
+    gm = _input_gainmap(p, kind, orient)
+    if gm is not None:
+        extra["gainmap"] = gm  # kept through edits that support it (io/gainmap.py)
     meta = replace(meta, orientation=1, extra=extra)
     return Image(
         data=data,

@@ -645,6 +645,11 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
         base = (img.metadata.extra or {}).get("exif_bytes")
         exif_bytes = build_exif(img.metadata, img.width, img.height, img.space, base)
     jpeg = fmt == "jpeg"
+    gainmap = None
+    if not scene and (img.metadata.extra or {}).get("gainmap") is not None:
+        from rawlux.io.gainmap import gainmap_for_output
+
+        gainmap = gainmap_for_output(img, fmt, p)
     if scene:  # float values as they are (NaN -> 0): nothing is clipped or quantised
         arr = np.nan_to_num(np.ascontiguousarray(img.data, np.float32), nan=0.0)
         if bits == 16:
@@ -661,8 +666,18 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
         with os.fdopen(fd, "wb") as f:
             if fmt in ("tiff", "exr"):
                 pass  # tifffile / OpenEXR write by path below
+            elif jpeg and gainmap is not None:  # Ultra HDR: primary + gain map (io/gainmap.py)
+                from rawlux.io.gainmap import write_ultrahdr
+
+                primary = io.BytesIO()
+                _write_jpeg(fmt, arr, primary, int(quality), icc, exif_bytes)
+                write_ultrahdr(primary.getvalue(), f, gainmap)
             elif jpeg:
                 _write_jpeg(fmt, arr, f, int(quality), icc, exif_bytes)
+            elif fmt in ("avif", "heif") and gainmap is not None:  # 10-bit BT.2100 PQ/HLG
+                from rawlux.io.gainmap import write_bt2100
+
+                write_bt2100(f, img, gainmap, int(quality), fmt, exif_bytes)
             elif fmt == "png":
                 _write_png(arr, f, icc, exif_bytes)
             else:

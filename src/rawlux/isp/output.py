@@ -74,6 +74,17 @@ class OutputParams(StageParams):
         False, doc="keep scene-referred linear Rec.2020 (no gamut map, transfer or clip; "
                    "orientation still applied): for float TIFF / OpenEXR"
     )
+    # The gain map (HDR) of the output: the stage's pixels are the SDR photo either way; the
+    # develop runner (rawlux.app.run.run_pipeline -> rawlux.hdr.render.develop_gainmap) attaches
+    # the map computed from the same develop when ``hdr`` is set.
+    hdr: bool = param(False, doc="add an HDR gain map from the same develop: Ultra HDR JPEG, or "
+                                 "10-bit BT.2100 PQ/HLG AVIF/HEIC")
+    headroom: float | None = param(
+        None, type=float, lo=0.0, hi=6.0, unit="EV",
+        doc="with hdr: stops over SDR white the HDR rendition may use (default: what the scene "
+            "needs, at most 3)")
+    transfer: str = param("pq", choices=("pq", "hlg"),
+                          doc="with hdr and .avif/.heic: BT.2100 transfer of the HDR rendition")
 
 
 # ------------------------------------------------------------------------------ gamut maths
