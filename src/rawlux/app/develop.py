@@ -17,6 +17,8 @@ Public functions (called by ``cli``, ``batch`` and ``studio``):
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from os import PathLike
@@ -88,14 +90,20 @@ def frame_layout(recipe: Recipe) -> str | None:
 def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
                   inputs: Iterable[PathArg] = (), frame: str | None = None,
                   recipe: Recipe | PathArg | None = None, lut: Any = None,
-                  save_recipe: PathArg | None = None, sidecar: bool = False) -> Recipe:
+                  save_recipe: PathArg | None = None, sidecar: bool = False,
+                  out_dir: PathArg | None = None) -> Recipe:
     """Validate a develop run before any work and return its :class:`Recipe` (see
     :func:`develop_recipe`; ``frame`` is recorded in it, a recipe's frame applies when ``frame``
-    is not given): every output (:func:`check_outputs`), the frame layout; an ``.exr``
+    is not given): every output (:func:`check_outputs`; with ``out_dir``, inside it), the frame
+    layout; an ``.exr``
     output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
     be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
     reference files, not objects loaded in memory."""
-    outs = check_outputs(outputs, inputs=inputs)
+    ins = [*inputs, *([recipe] if isinstance(recipe, (str, os.PathLike)) else [])]
+    outs = check_outputs(outputs, inputs=ins, out_dir=out_dir)
+    recipe_outs = [save_recipe, *([sidecar_path(o) for o in outs] if sidecar else [])]
+    check_outputs([*outs, *recipe_outs], inputs=ins,  # recipe files obey the same rules
+                  extensions=[*{o.suffix.lower() for o in outs}, ".toml", ".json"])
     rec = develop_recipe(options, recipe=recipe, lut=lut)
     if frame:  # recorded in the recipe (layout name, or file by path + sha256)
         from rawlux.app.frame import FrameOptions

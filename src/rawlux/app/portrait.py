@@ -67,9 +67,9 @@ class PortraitOptions(StageParams):
 
     def __post_init__(self) -> None:
         if FileRef.looks_like_path(self.lens) and not isinstance(self.lens, FileRef):
-            object.__setattr__(self, "lens", FileRef.of(self.lens))  # a lens file: path + hash
+            object.__setattr__(self, "lens", FileRef.of(self.lens, "lens file"))  # a lens file: path + hash
         if FileRef.looks_like_path(self.look) and not isinstance(self.look, FileRef):
-            object.__setattr__(self, "look", FileRef.of(self.look))
+            object.__setattr__(self, "look", FileRef.of(self.look, "look file"))
         super().__post_init__()
         if self.focus is not None:
             if len(self.focus) != 2 or not all(isinstance(v, (int, float)) and 0.0 <= v <= 1.0

@@ -625,6 +625,10 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         check_dimensions(s.raw_width, s.raw_height, p, "raw image")
         check_dimensions(s.width, s.height, p, "raw image")
         check_memory(s.width, s.height, p, "raw image")
+        check_memory(s.raw_width, s.raw_height, p, "raw image (with margins)")  # before unpacking
+        if p.stat().st_size * 2048 < s.raw_width * s.raw_height:  # no raw codec packs 2048:1
+            raise CorruptInput(f"raw_width {s.raw_width} x raw_height {s.raw_height} cannot be held by "
+                               f"a {p.stat().st_size} byte file", p)
         orientation = _FLIP_TO_ORIENTATION.get(int(s.flip), 1)
         try:
             calibration, extra = _libraw_calibration(rp, p)
