@@ -7,7 +7,7 @@ named with its file and line.
 * ``isp``, ``looks``, ``burst``, ``portrait``, ``frame``, ``hdr`` never import ``app``, ``cli``,
   ``batch``, ``studio`` or the orchestration above them (``rawlux.develop``, ``rawlux``);
 * ``cli`` reaches the pixel packages only through ``app`` (``core`` and the ``rawlux.develop``
-  options besides);
+  options besides) or the batch runner (``batch``, which itself runs jobs only through ``app``);
 * no cycles: neither between packages nor between modules.
 """
 
@@ -33,7 +33,10 @@ ALLOWED: dict[str, set[str]] = {
     "portrait": {"core", "color"},
     "frame": {"core", "color"},
     "hdr": {"core", "color", "isp", "burst", "looks", "portrait"},  # portrait: bokeh of the HDR rendition
-    "cli": {"core", "app", "develop"},  # develop: DevelopOptions and the stage list (data)
+    "cli": {"core", "app", "develop", "batch"},  # develop: DevelopOptions and the stage list
+    # (data); batch: ``rawlux batch`` parses its flags and calls ``rawlux.batch.run``, the
+    # batch runner being an application-level API beside ``app`` (it orchestrates app calls)
+    "batch": {"core", "app", "io"},  # io: content probe and EXIF capture time for planning
 }
 
 

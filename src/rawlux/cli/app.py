@@ -29,7 +29,7 @@ def _global_options(
 
 
 # Feature modules, each exposing ``register(app)``. Missing optional features are skipped.
-FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "hdr")
+FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "hdr", "batch")
 
 
 def _register_all() -> None:
