@@ -31,7 +31,7 @@ def test_check_outputs_names_the_bad_output(tmp_path: Path) -> None:
         with pytest.raises(OutputError, match=msg) as err:
             check_outputs(outs, inputs=[src])
         assert str(outs[0]) in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(InvalidParameter, match="two outputs write the same file"):
+    with pytest.raises(OutputError, match="two outputs would be written to this same file"):
         check_outputs([ok, tmp_path / "." / "a.png"])
 
 

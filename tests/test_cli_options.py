@@ -79,7 +79,7 @@ def test_develop_flags_are_generated_from_the_stage_params() -> None:
     # choices come from the stage enums (the demosaic ones from its registry)
     assert "reconstruct|clip|none" in out and "rcd" in out and "srgb|p3" in out
     assert "exposure compensation (EV)" in out and "-10.0<=x<=10.0" in out
-    for flag in ("--recipe", "--save-recipe", "--sidecar", "--lens-correction", "--no-lens-correction",
+    for flag in ("--recipe", "--save-recipe", "--sidecar", "--lens-correction", "--profile",
                  "--scene-referred", "--lut", "--wb"):
         assert flag in out, flag
 

@@ -28,9 +28,10 @@ def test_contract_of_real_images(sample: RawImage) -> None:
 def test_plan_enters_at_the_first_accepting_stage(sample: RawImage) -> None:
     pipe = build_pipeline(DevelopOptions())
     assert pipe.plan(Contract.of(sample)).names() == pipe.names()
-    assert pipe.plan(RAW_NORM).names() == pipe.names()[1:]  # a normalised raw skips black_level
+    names = pipe.names()  # a normalised raw skips the DN stages (profile, black_level)
+    assert pipe.plan(RAW_NORM).names() == names[names.index("black_level") + 1:]
     rgb = Image(np.zeros((4, 4, 3), np.float32), ColorSpace.SRGB, Encoding.SRGB, Referred.DISPLAY)
-    with pytest.raises(ContractError, match="no stage of black_level -> .* takes Image/float32/srgb"):
+    with pytest.raises(ContractError, match="no stage of .*black_level -> .* takes Image/float32/srgb"):
         pipe.plan(Contract.of(rgb))
 
 

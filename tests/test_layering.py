@@ -7,8 +7,9 @@ named with its file and line.
 * ``isp``, ``looks``, ``burst``, ``portrait``, ``frame``, ``hdr`` never import ``app``, ``cli``,
   ``batch``, ``studio`` or the orchestration above them (``rawlux.develop``, ``rawlux``);
 * ``cli`` reaches the pixel packages only through ``app`` (``core`` and the ``rawlux.develop``
-  options besides) and starts ``studio``, a front end of its own: ``studio`` does command work
-  through ``app`` and schedules the stages of its live previews itself;
+  options besides) or the batch runner (``batch``, which itself runs jobs only through ``app``),
+  and starts ``studio``, a front end of its own: ``studio`` does command work through ``app``
+  (exports through ``batch``) and schedules the stages of its live previews itself;
 * no cycles: neither between packages nor between modules.
 """
 
@@ -34,10 +35,14 @@ ALLOWED: dict[str, set[str]] = {
     "portrait": {"core", "color"},
     "frame": {"core", "color"},
     "hdr": {"core", "color", "isp", "burst", "looks", "portrait"},  # portrait: bokeh of the HDR rendition
-    "cli": {"core", "app", "develop", "studio"},  # develop: DevelopOptions and the stage list (data)
-    # studio: a front end like cli (cli only starts it). Command work goes through app; its
-    # live previews schedule the develop plan's stages itself (cached parts on a reduced raw),
-    # hence isp/looks/portrait/frame; io for thumbnails and encoding, color for the eyedropper.
+    "cli": {"core", "app", "develop", "batch", "studio"},  # develop: DevelopOptions and the stage list
+    # (data); batch: ``rawlux batch`` parses its flags and calls ``rawlux.batch.run``, the
+    # batch runner being an application-level API beside ``app`` (it orchestrates app calls)
+    "batch": {"core", "app", "io"},  # io: content probe and EXIF capture time for planning
+    # studio: a front end like cli (cli only starts it). Command work goes through app, exports
+    # through batch; its live previews schedule the develop plan's stages itself (cached parts
+    # on a reduced raw), hence isp/looks/portrait/frame; io for thumbnails and encoding, color
+    # for the eyedropper.
     "studio": {"core", "app", "develop", "io", "color", "isp", "looks", "portrait", "frame",
                "batch"},
 }

@@ -38,6 +38,12 @@ CONTEXT: dict[tuple[str, str], dict[str, Any]] = {
     ("look", "lut_strength"): {"lut": "LUT"},
     ("output", "compress_threshold"): {"gamut_map": "compress"},
     ("geometry", "interpolation"): {"apply_warp": True},
+    # lensfun corrects only when resolved to "lensfun" (auto/dng/off pass the image through)
+    ("lensfun", "correction"): {"correction": "lensfun"},
+    ("lensfun", "distortion"): {"correction": "lensfun"},
+    ("lensfun", "tca"): {"correction": "lensfun"},
+    ("lensfun", "vignetting"): {"correction": "lensfun"},
+    ("lensfun", "distance"): {"correction": "lensfun"},
 }
 
 #: Parameters that act only on a particular input: how to make it from the battery's inputs.
@@ -55,7 +61,17 @@ def _scene_look(inputs: dict[str, Any]) -> Any:
     return DEFS["look"].fn(inputs["look"], replace(Recipe.default()["look"], scene_referred=True))
 
 
-INPUT_FOR: dict[tuple[str, str], Any] = {("highlights", "detect_saturation"): _plateau}
+def _lensfun_input(inputs: dict[str, Any]) -> Any:
+    """The lensfun input as if shot with a camera and lens in the lensfun database."""
+    md = replace(inputs["lensfun"].metadata, make="Canon", model="Canon EOS 6D",
+                 lens="EF24-105mm f/4L IS USM", focal_length=24.0, f_number=4.0)
+    return replace(inputs["lensfun"], metadata=md)
+
+
+INPUT_FOR: dict[tuple[str, str], Any] = {("highlights", "detect_saturation"): _plateau,
+                                         **{("lensfun", f): _lensfun_input for f in
+                                            ("correction", "distortion", "tca", "vignetting",
+                                             "distance")}}
 #: ... and where the changed value needs another input than the default (a coupled setting).
 ALT_INPUT_FOR: dict[tuple[str, str], Any] = {("output", "scene_referred"): _scene_look}
 
@@ -75,6 +91,21 @@ def _lut_ref(tmp_dir: Any) -> FileRef:
     b, gg, r = np.meshgrid(g, g, g, indexing="ij")
     t = np.stack([r ** 0.8, gg, b * 0.9], axis=-1).astype(np.float32)
     return lut_ref(write_cube(Lut(np.ascontiguousarray(t)), tmp_dir / "battery.cube"))
+
+
+def _dcp_ref(lut: FileRef) -> FileRef:
+    """A .dcp beside the battery LUT: other colour matrices than the battery raw's."""
+    from pathlib import Path
+
+    from rawlux.color.dcp import DngProfile
+    from rawlux.io.dcp import write_dcp
+
+    p = Path(lut.path).with_name("battery.dcp")
+    if not p.exists():
+        cal = ColorCalibration(color_matrix1=np.array(
+            [[0.8, -0.2, -0.1], [-0.3, 1.1, 0.2], [0.0, 0.1, 0.7]]), illuminant1=21)
+        write_dcp(p, DngProfile(name="battery"), cal)
+    return FileRef.of(p)
 
 
 def battery_raw() -> RawImage:
@@ -168,7 +199,8 @@ def _alternatives(f: dict[str, Any], current: Any, lut: FileRef) -> list[Any]:
     if f["type"] in ("int", "float"):
         return [v for v in (f["lo"], f["hi"]) if v != cur]
     if f["type"] == "file":
-        return [lut] if cur is None else [None]
+        ref = _dcp_ref(lut) if f["name"] == "dcp" else lut
+        return [ref] if cur is None else [None]
     if f["type"] == "str" and f["name"] == "look":
         return ["vivid" if cur != "vivid" else "mono"]
     raise AssertionError(f"battery has no alternative for {f}")
@@ -224,7 +256,7 @@ def test_out_of_bounds_is_one_line_error(name: str, field: str) -> None:
 #: (1 = pointwise: only pixels that were non-finite; more = the stage's kernel support). In a pipeline demosaic
 #: refuses them, so the stages after it only see them when called directly.
 NAN_POLICY: dict[str, str | int] = {
-    "lens_shading": 1, "white_balance": 1, "highlights": 1, "denoise": "refuse",
+    "lens_shading": 1, "lensfun": 1, "white_balance": 1, "highlights": 1, "denoise": "refuse",
     "demosaic": "refuse", "geometry": 16, "color_transform": 1, "sharpen": 25,
     "look": "sanitise", "output": "sanitise",
 }

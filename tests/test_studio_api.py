@@ -261,6 +261,9 @@ def test_contact_sheet_has_every_look_distinct(shared_data: Path) -> None:
 
     tiles = eng.Engine(preview_long_side=800).contact_sheet(shared_data / "raw" / "kodak_dc50.kdc", {})
     assert sorted(n for n, _ in tiles) == sorted(look_names())
+    # "camera" is the camera profile's rendering: without a DCP/DNG profile (this KDC) it
+    # falls back to neutral, so it is left out of the pairs
+    tiles = [t for t in tiles if t[0] != "camera"]
     imgs = [t.astype(np.float64) for _, t in tiles]
     for i in range(len(imgs)):
         for j in range(i + 1, len(imgs)):

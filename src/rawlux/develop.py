@@ -29,13 +29,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rawlux.develop' has no attribute {name!r}")
 
 
-def build_pipeline(options: Any = None, lut: Any = None) -> Pipeline:
+def build_pipeline(options: Any = None, lut: Any = None, raw: RawImage | None = None) -> Pipeline:
     """The develop pipeline configured from ``options`` (a ``DevelopOptions``, default: the
-    defaults) and ``lut`` (a ``.cube`` path, a loaded LUT or None):
-    :func:`rawlux.app.recipe.build_pipeline`."""
+    defaults) and ``lut`` (a ``.cube`` path, a loaded LUT or None); ``raw`` decides
+    ``lens_correction="auto"``: :func:`rawlux.app.recipe.build_pipeline`."""
     from rawlux.app.recipe import build_pipeline as build
 
-    return build(options, lut)
+    return build(options, lut, raw)
 
 
 def develop(
@@ -50,7 +50,7 @@ def develop(
 
     ``options`` are the fields of :class:`DevelopOptions` (look, strength, wb, exposure,
     color_space, demosaic, highlights, lens_correction, crop, gamut, lut_strength, denoise,
-    sharpen, scene_referred, hdr, headroom, transfer; see ``rawlux.app.recipe.schema()``), validated with one-line
+    sharpen, scene_referred, profile, hdr, headroom, transfer; see ``rawlux.app.recipe.schema()``), validated with one-line
     :class:`InvalidParameter` errors. ``lut`` is a path to a ``.cube`` file or a loaded LUT.
     ``recipe`` (a :class:`~rawlux.app.recipe.Recipe` or a recipe file) sets every stage's
     params; ``options`` given here override it. Returns
@@ -66,7 +66,7 @@ def develop(
         base = Recipe.default()
     else:
         base = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    pipeline = base.with_options(**options).pipeline()  # validated before the raw is read
+    rec = base.with_options(**options)  # validated before the raw is read
     with reuse_freed_memory():
         if isinstance(raw_or_path, RawImage):
             raw = raw_or_path
@@ -76,4 +76,4 @@ def develop(
             raw = open_raw(raw_or_path)
         from rawlux.app.run import run_pipeline  # + the gain map with hdr=True
 
-        return run_pipeline(pipeline, raw, on_stage=on_stage)
+        return run_pipeline(rec.pipeline(raw=raw), raw, on_stage=on_stage)

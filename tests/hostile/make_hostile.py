@@ -1,5 +1,7 @@
 """Regression files for every crash class the DNG fuzzer (``tests/hostile/dngfuzz.py``) and the
-hardening issue found: ``python tests/hostile/make_hostile.py [OUT_DIR]``.
+hardening issue found: ``python tests/hostile/make_hostile.py [OUT_DIR]``. The non-DNG inputs
+(logos, depth maps, photos, TOML, .cube, XMP, EXIF) come from ``tests/hostile/inputs.py``
+(manifest ``MANIFEST_INPUTS.json``).
 
 Each file is a small DNG generated here (synthetic pixels through rawlux's own DNG writer, then
 patched at the byte level like a hostile file) — never a copy of a camera file. :data:`CASES`
@@ -255,7 +257,15 @@ def main(argv: list[str] | None = None) -> int:
         (out / name).write_bytes(build(name))
         manifest[name] = {"outcome": outcome, "message": pattern, "what": what, "env": ENV.get(name, {})}
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {len(CASES)} files to {out}")
+    from tests.hostile import inputs
+
+    more = {}
+    for name, case in inputs.CASES.items():
+        (out / name).write_bytes(case.build())
+        more[name] = {"args": list(case.args), "exit": case.exit, "message": case.message,
+                      "what": case.what, "env": case.env}
+    (out / "MANIFEST_INPUTS.json").write_text(json.dumps(more, indent=1, ensure_ascii=True) + "\n")
+    print(f"wrote {len(CASES) + len(more)} files to {out}")
     return 0
 
 

@@ -17,6 +17,8 @@ Public functions (called by ``cli``, ``batch`` and ``studio``):
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from os import PathLike
@@ -88,14 +90,21 @@ def frame_layout(recipe: Recipe) -> str | None:
 def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
                   inputs: Iterable[PathArg] = (), frame: str | None = None,
                   recipe: Recipe | PathArg | None = None, lut: Any = None,
-                  save_recipe: PathArg | None = None, sidecar: bool = False) -> Recipe:
+                  save_recipe: PathArg | None = None, sidecar: bool = False,
+                  out_dir: PathArg | None = None) -> Recipe:
     """Validate a develop run before any work and return its :class:`Recipe` (see
     :func:`develop_recipe`; ``frame`` is recorded in it, a recipe's frame applies when ``frame``
-    is not given): every output (:func:`check_outputs`), the frame layout; an ``.exr``
+    is not given): every output (:func:`check_outputs`; with ``out_dir``, inside it), the camera
+    profile file, the frame
+    layout; an ``.exr``
     output implies ``scene_referred``, whose outputs must be float ``.tif``/``.exr`` and cannot
     be framed. A recipe to save (``save_recipe`` path, written here once; ``sidecar``) must
     reference files, not objects loaded in memory."""
-    outs = check_outputs(outputs, inputs=inputs)
+    ins = [*inputs, *([recipe] if isinstance(recipe, (str, os.PathLike)) else [])]
+    outs = check_outputs(outputs, inputs=ins, out_dir=out_dir)
+    recipe_outs = [save_recipe, *([sidecar_path(o) for o in outs] if sidecar else [])]
+    check_outputs([*outs, *recipe_outs], inputs=ins,  # recipe files obey the same rules
+                  extensions=[*{o.suffix.lower() for o in outs}, ".toml", ".json"])
     rec = develop_recipe(options, recipe=recipe, lut=lut)
     if frame:  # recorded in the recipe (layout name, or file by path + sha256)
         from rawlux.app.frame import FrameOptions
@@ -113,6 +122,10 @@ def check_develop(outputs: Sequence[PathArg], options: Options = None, *,
         if frame:
             raise OutputError("--frame needs display-referred output, not scene-referred", outs[0])
     check_hdr(outs, rec["output"])  # --hdr: outputs that hold a gain map
+    if rec["profile"].dcp is not None:  # a missing or broken .dcp fails here, naming the file
+        from rawlux.isp.profile import load_profile
+
+        load_profile(rec["profile"].dcp)
     if frame:
         from rawlux.frame import load_layout  # lazy: ~20 ms of start-up only --frame needs
 
@@ -132,14 +145,16 @@ def develop_image(source: PathArg | RawImage, options: Options = None, *,
     float32 normalised, e.g. a merged burst) into a display-encoded :class:`Image` (float32
     [0, 1], sRGB or Display P3; linear Rec.2020 with ``scene_referred``). ``options``/``recipe``/
     ``lut``: see :func:`develop_recipe`. ``cfa``/``black``/``white``: a bare mosaic PNG/TIFF."""
-    pipeline = develop_recipe(options, recipe=recipe, lut=lut).pipeline()  # before reading
+    rec = develop_recipe(options, recipe=recipe, lut=lut)  # validated before reading
     with reuse_freed_memory():
         if isinstance(source, RawImage):
             raw = source
         else:
             kw = {k: v for k, v in (("cfa", cfa), ("black", black), ("white", white)) if v is not None}
             raw = load_raw(source, **kw)
-        return run_pipeline(pipeline, raw, on_stage=on_stage)  # + gain map with output.hdr
+        # the raw decides lens_correction "auto" (DNG lens opcodes, else lensfun); + gain map
+        # with output.hdr
+        return run_pipeline(rec.pipeline(raw=raw), raw, on_stage=on_stage)
 
 
 def develop_file(source: PathArg | RawImage, output: PathArg, options: Options = None, *,

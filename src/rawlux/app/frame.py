@@ -47,11 +47,11 @@ class FrameOptions(StageParams):
 
     def __post_init__(self) -> None:
         if _is_file(self.layout, (".toml",)) and not isinstance(self.layout, FileRef):
-            object.__setattr__(self, "layout", FileRef.of(self.layout))
+            object.__setattr__(self, "layout", FileRef.of(self.layout, "layout file"))
         if self.logo is not None and not isinstance(self.logo, (FileRef, dict)):
-            object.__setattr__(self, "logo", FileRef.of(self.logo))
+            object.__setattr__(self, "logo", FileRef.of(self.logo, "logo file"))
         if FileRef.looks_like_path(self.look) and not isinstance(self.look, FileRef):
-            object.__setattr__(self, "look", FileRef.of(self.look))
+            object.__setattr__(self, "look", FileRef.of(self.look, "look file"))
         super().__post_init__()
         if self.bit_depth is not None and self.bit_depth not in (8, 16):
             from rawlux.core.errors import InvalidParameter
@@ -100,12 +100,13 @@ def frame_file(src: PathArg, dst: PathArg, options: FrameOptions = FrameOptions(
     lay = load_layout(_name(options.layout))
     if options.text is not None:
         parse_template(options.text)
-    check_outputs([dst], inputs=[src])
+    logo = _name(options.logo) if options.logo is not None else None
+    check_outputs([dst], inputs=[src, logo])  # the logo is an input too
     if options.hdr:
         from rawlux.hdr.render import check_hdr_outputs
 
         check_hdr_outputs([dst])
-    logo_px = load_logo(_name(options.logo)) if options.logo is not None else None
+    logo_px = load_logo(logo) if logo is not None else None
     with reuse_freed_memory():
         img = open_image(src, look=_name(options.look), color_space=str(options.color_space),
                          note=note, recipe=recipe, hdr=options.hdr)

@@ -69,6 +69,7 @@ def open_image(path: str | PathLike[str], *, look: str | None = None, color_spac
     if hdr:
         kw["hdr"] = True
     if recipe is not None:
-        return run_pipeline(recipe.with_options(color_space=color_space, **kw).pipeline(), src)
+        return run_pipeline(recipe.with_options(color_space=color_space, **kw).pipeline(raw=src),
+                            src)
     kw.setdefault("look", DEFAULT_LOOK)
-    return run_pipeline(build_pipeline(DevelopOptions(color_space=color_space, **kw)), src)
+    return run_pipeline(build_pipeline(DevelopOptions(color_space=color_space, **kw), raw=src), src)

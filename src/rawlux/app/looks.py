@@ -52,7 +52,8 @@ def export_look_file(name: str, output: PathArg, size: int = 33) -> Path:
     """Write look ``name``'s global colour part as a ``size``^3 .cube (sRGB-encoded Rec.709)."""
     if size not in LUT_SIZES:
         raise InvalidParameter(f"--size must be 17, 33 or 65, got {size}")
-    check_outputs([output], extensions=[".cube"])
+    look_file = [name] if str(name).lower().endswith(".toml") else []  # a look file is an input
+    check_outputs([output], inputs=look_file, extensions=[".cube"])
     return write_cube(export_lut(get_look(name), size), output)
 
 
@@ -61,7 +62,7 @@ def look_input(source: RawImage | Image, **options: Any) -> Image:
     the :class:`DevelopOptions` ``options``), or a display-encoded photo linearised."""
     if isinstance(source, Image):
         return photo_scene(source)
-    pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}))
+    pipe = build_pipeline(DevelopOptions(**{"look": "neutral", **options}), raw=source)
     return Pipeline(pipe.stages[: pipe.names().index("look")]).run_plan(source)
 
 

@@ -67,9 +67,9 @@ class PortraitOptions(StageParams):
 
     def __post_init__(self) -> None:
         if FileRef.looks_like_path(self.lens) and not isinstance(self.lens, FileRef):
-            object.__setattr__(self, "lens", FileRef.of(self.lens))  # a lens file: path + hash
+            object.__setattr__(self, "lens", FileRef.of(self.lens, "lens file"))  # a lens file: path + hash
         if FileRef.looks_like_path(self.look) and not isinstance(self.look, FileRef):
-            object.__setattr__(self, "look", FileRef.of(self.look))
+            object.__setattr__(self, "look", FileRef.of(self.look, "look file"))
         super().__post_init__()
         if self.focus is not None:
             if len(self.focus) != 2 or not all(isinstance(v, (int, float)) and 0.0 <= v <= 1.0
@@ -147,9 +147,9 @@ def portrait_file(src: PathArg, dst: PathArg, options: PortraitOptions = Portrai
             if options.hdr:
                 kw["hdr"] = True
             if recipe is not None:  # the develop stages of a recipe (--recipe)
-                pipeline = recipe.with_options(**kw).pipeline()
+                pipeline = recipe.with_options(**kw).pipeline(raw=opened)
             else:
-                pipeline = build_pipeline(develop_options(**kw))
+                pipeline = build_pipeline(develop_options(**kw), raw=opened)
             img = run_pipeline(pipeline, opened)
         del opened
         dmap = None

@@ -62,8 +62,8 @@ DEVELOP_OPTIONS: dict[str, OptionSpec] = {
     "color_space": option("output.color_space"),
     "demosaic": option("demosaic.method"),
     "highlights": option("highlights.method"),
-    "lens_correction": option("lens_shading.enabled", "geometry.apply_warp",
-                              doc="apply lens corrections (DNG shading, distortion opcodes)"),
+    "lens_correction": option("lensfun.correction"),
+    "profile": option("profile.dcp"),
     "crop": option("geometry.apply_crop"),
     "gamut": option("output.gamut_map"),
     "scene_referred": option(
@@ -111,8 +111,10 @@ def develop_options(**options: Any) -> StageParams:
         from rawlux.io.cube import lut_ref
 
         options["lut"] = lut_ref(options["lut"])  # read + hash now: a bad file fails before work
+    if options.get("profile") is not None and not isinstance(options["profile"], (FileRef, dict)):
+        options["profile"] = FileRef.of(options["profile"])  # a .dcp: by path + content hash
     if FileRef.looks_like_path(options.get("look")):
-        options["look"] = FileRef.of(options["look"])  # a look file: by path + content hash
+        options["look"] = FileRef.of(options["look"], "look file")  # a look file: by path + content hash
     return cls(**options)
 
 
@@ -200,12 +202,16 @@ class Recipe:
     def __iter__(self) -> Iterator[tuple[str, StageParams]]:
         return iter(self.stages)
 
-    def pipeline(self, fuse: bool = True) -> Any:
-        """The develop :class:`~rawlux.core.pipeline.Pipeline` configured by this recipe."""
+    def pipeline(self, fuse: bool = True, raw: Any = None) -> Any:
+        """The develop :class:`~rawlux.core.pipeline.Pipeline` configured by this recipe;
+        ``raw`` (the RawImage it will develop) decides ``lens_correction`` "auto"
+        (:func:`rawlux.isp.lensfun.resolve_lens`; without it: the DNG opcodes only)."""
         from rawlux.core.pipeline import Pipeline, Stage
+        from rawlux.isp.lensfun import resolve_lens
 
         defs = stage_definitions()
-        return Pipeline((Stage(defs[n], p) for n, p in self.stages), fuse=fuse)
+        stages = resolve_lens(dict(self.stages), raw)
+        return Pipeline((Stage(defs[n], stages[n]) for n, _ in self.stages), fuse=fuse)
 
     # ---------------------------------------------------------------- data
     def to_dict(self) -> dict[str, Any]:
@@ -233,7 +239,10 @@ class Recipe:
                 raise InvalidParameter(f"{source}: stages.{name} must be a table")
             t = type(base[name])
             saved = dict(saved)
-            ver = int(saved.pop("_version", t.version))
+            ver = saved.pop("_version", t.version)
+            if not isinstance(ver, int) or isinstance(ver, bool) or not 0 <= ver <= 1_000_000:
+                raise InvalidParameter(f"{source}: stages.{name}._version must be a whole number, "
+                                       f"got {str(ver)[:40]!r}")
             merged = {**{k: v for k, v in base[name].to_dict().items() if k != "_version"}}
             if ver < t.version:
                 saved = t.migrate(saved, ver)
@@ -311,13 +320,13 @@ def command_recipe(section: str, values: Mapping[str, Any],
     return params, rec
 
 
-def build_pipeline(options: Any = None, lut: Any = None) -> Any:
+def build_pipeline(options: Any = None, lut: Any = None, raw: Any = None) -> Any:
     """The develop :class:`~rawlux.core.pipeline.Pipeline` configured from ``options`` (a
     ``DevelopOptions``, every field applied; None = the develop defaults) and ``lut`` (a
-    ``.cube`` path, a loaded LUT or None)."""
+    ``.cube`` path, a loaded LUT or None); ``raw``: see :meth:`Recipe.pipeline`."""
     opts = develop_options_class()() if options is None else options
     rec = Recipe(tuple(apply_options(dict(Recipe.default().stages), opts).items()))
-    return (rec if lut is None else rec.with_options(lut=lut)).pipeline()
+    return (rec if lut is None else rec.with_options(lut=lut)).pipeline(raw=raw)
 
 
 def recipe_hash(recipe: Recipe) -> str:
@@ -360,20 +369,25 @@ def migrate(data: Mapping[str, Any], source: str = "<recipe>") -> dict[str, Any]
 
 
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
-    """Read a ``.toml`` or ``.json`` recipe (decided by content: JSON starts with ``{``)."""
-    from rawlux.core.errors import CorruptInput, MissingInput
+    """Read a ``.toml`` or ``.json`` recipe (decided by content: JSON starts with ``{``) through
+    :func:`rawlux.core.limits.read_capped_bytes` (regular files only, at most 1 MB) with the
+    data-file nesting limit (:data:`~rawlux.core.limits.MAX_TOML_DEPTH`, checked by a linear
+    scan before either parser recurses). Missing/FIFO/device -> MissingInput; too large, not
+    UTF-8, malformed or too deep -> CorruptInput; bad values -> InvalidParameter; all naming
+    the file."""
+    from rawlux.core.errors import CorruptInput
+    from rawlux.core.limits import MAX_TOML_DEPTH, read_capped_bytes, toml_nesting
 
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise MissingInput(f"cannot read recipe: {exc.strerror or exc}", p) from None
-    if len(raw) > 1 << 20:
-        raise CorruptInput("recipe is larger than 1 MB", p)
+    raw = read_capped_bytes(p, 1 << 20, "recipe")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CorruptInput("recipe is not UTF-8 text", p) from None
+    depth, line = toml_nesting(text)  # JSON and TOML alike: brackets outside strings
+    if depth > MAX_TOML_DEPTH:
+        raise CorruptInput(f"recipe nests {depth} levels deep at line {line}, above the limit of "
+                           f"{MAX_TOML_DEPTH}", p)
     try:
         if text.lstrip().startswith("{"):
             data = json.loads(text)
@@ -383,8 +397,20 @@ def load_recipe(path: str | os.PathLike[str]) -> Recipe:
             data = tomllib.loads(text)
     except (ValueError, RecursionError) as exc:
         raise CorruptInput(f"malformed recipe: {' '.join(str(exc).split())}", p) from None
+    if not isinstance(data, dict):
+        raise CorruptInput(f"malformed recipe: a {type(data).__name__}, not a table", p)
     try:
-        return Recipe.from_dict(data, str(p))
+        rec = Recipe.from_dict(data, str(p))
+        look = dict(rec.stages).get("look")
+        name = getattr(look, "look", None)
+        if isinstance(name, str):  # a look by name: known before any work, not mid-develop
+            from rawlux.looks.registry import get_look
+
+            try:
+                get_look(name)
+            except InvalidParameter as err:
+                raise InvalidParameter(f"stages.look.look: {err.reason}") from None
+        return rec
     except InvalidParameter as err:
         if err.path is None and not err.reason.startswith(str(p)):
             raise InvalidParameter(f"{p}: {err.reason}") from None

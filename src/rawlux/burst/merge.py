@@ -411,6 +411,26 @@ def merge_burst(
     return _merge(frames, reference, p, report)
 
 
+MAX_FRAMES = 256  # frames of one burst (time grows with their number)
+MERGE_BYTES_PER_PIXEL = 48  # reference spectra (2 complex + 2 real tile grids), pyramids
+
+
+def _check_burst_budget(ref: RawImage, n: int, ref_name: str) -> None:
+    """Bound a burst before the merge allocates: at most :data:`MAX_FRAMES` frames, and the
+    merge's buffers (reference spectra plus a group of up to ``GROUP`` resampled frames, 4 bytes
+    per pixel each) within the memory budget. Frames are opened one at a time, so memory does not
+    grow with the number of frames beyond a group."""
+    from rawlux.core.errors import ImageTooLarge
+    from rawlux.core.limits import check_bytes
+
+    if n > MAX_FRAMES:
+        raise ImageTooLarge(f"a burst of {n} frames is above the limit of {MAX_FRAMES}", ref_name)
+    px = ref.width * ref.height
+    group = min(GROUP, n - 1)
+    check_bytes(px * (MERGE_BYTES_PER_PIXEL + 4 * group),
+                f"merging {n} frames of {ref.width}x{ref.height} px", ref_name)
+
+
 def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: Progress) -> RawImage:
     """The body of :func:`merge_burst` (arguments checked)."""
     n = len(frames)
@@ -420,6 +440,7 @@ def _merge(frames: Sequence[RawImage], reference: int, p: MergeParams, report: P
     ref_name = _name(ref, reference)
     ref = _normalise(ref, reference)
     _check_reference(ref, ref_name)
+    _check_burst_budget(ref, n, ref_name)
     if n == 1:
         warnings.warn(f"{ref_name}: a single frame has nothing to merge; passed through unchanged",
                       stacklevel=3)

@@ -14,8 +14,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+@app.callback()
+def _global_options(
+    max_megapixels: float = typer.Option(
+        None, "--max-megapixels", min=0.001, envvar="RAWLUX_MAX_MEGAPIXELS", show_envvar=True,
+        help="memory budget: refuse images (and canvases, depth maps, bursts) needing more than "
+             "this many megapixels of a develop (default: from the available RAM)"),
+) -> None:
+    """rawlux: raw captures in, finished photographs out."""
+    import os
+
+    if max_megapixels is not None:
+        os.environ["RAWLUX_MAX_MEGAPIXELS"] = f"{max_megapixels:g}"
+
+
 # Feature modules, each exposing ``register(app)``. Missing optional features are skipped.
-FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "hdr", "studio")
+FEATURES = ("develop", "info", "looks", "night", "portrait", "frame", "hdr", "batch", "studio")
 
 
 def _register_all() -> None:

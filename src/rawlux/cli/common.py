@@ -6,7 +6,9 @@ The CLI touches no pixels: it turns arguments into parameters and calls :mod:`ra
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -18,14 +20,39 @@ EXIT_INTERRUPTED = 130
 
 
 def error_line(message: str) -> None:
-    """Print one error line to stderr."""
-    sys.stderr.write(f"rawlux: error: {message}\n")
+    """Print one error line to stderr (control characters from files escaped)."""
+    from rawlux.core.limits import terminal_safe
+
+    sys.stderr.write(f"rawlux: error: {terminal_safe(message)}\n")
     sys.stderr.flush()
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
-    sys.stderr.write(f"rawlux: warning: {message}\n")
+    from rawlux.core.limits import terminal_safe
+
+    sys.stderr.write(f"rawlux: warning: {terminal_safe(message)}\n")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as an interruption: writers remove their temp files as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM behave like SIGINT in this process (writers clean up their temp files, the
+    CLI prints "interrupted" and exits 130). Only from the main thread and only when SIGTERM still
+    has its default action (an embedding application's own handler is kept)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no signals here
+        pass
 
 
 def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
@@ -36,10 +63,15 @@ def run_guarded(fn: Callable[[], T], *, context: str | None = None) -> T:
     from rawlux.core.errors import RawluxError
 
     warnings.showwarning = _show_warning
+    handle_sigterm()  # SIGTERM like Ctrl-C: temp files removed, exit 130
     try:
         return fn()
     except RawluxError as err:
-        error_line(str(err))
+        from rawlux.core.errors import ContractError, InputError
+
+        # a stage's data error (crop, demosaic, NaN...) names the file being processed
+        named = err.path is None and context and isinstance(err, (ContractError, InputError))
+        error_line(f"{context}: {err}" if named else str(err))
         raise SystemExit(err.exit_code) from None
     except KeyboardInterrupt:
         error_line("interrupted")
@@ -77,8 +109,11 @@ def progress(total: int, description: str, enabled: bool = True) -> Any:
 
 def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path | None,
                     fmt: str) -> list[Path]:
-    """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format``."""
+    """Map inputs to output paths: ``-o`` for one input, or ``--out-dir`` with ``--format`` (an
+    extension only: no ``/`` or ``..``). The paths are checked by the app
+    (:func:`rawlux.app.outputs.check_outputs`, with ``out_dir``) before any work."""
     from rawlux.core.errors import InvalidParameter
+    from rawlux.app.outputs import check_extension_name
 
     inputs = list(inputs)
     if output is not None and out_dir is not None:
@@ -89,7 +124,7 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
         return [output]
     if out_dir is None:
         raise InvalidParameter("no output: give -o OUT or --out-dir DIR")
-    ext = fmt.lower().lstrip(".")
+    ext = check_extension_name(fmt)
     outs = [out_dir / f"{p.stem}.{ext}" for p in inputs]
     seen: dict[Path, Path] = {}
     for src, dst in zip(inputs, outs):

@@ -55,7 +55,8 @@ def register(app: typer.Typer) -> None:
             if out_dir is not None and not out_dir.is_dir():
                 out_dir.mkdir(parents=True, exist_ok=True)
             rec = check_develop(outs, values, inputs=inputs, frame=frame, recipe=recipe,
-                                save_recipe=save_recipe, sidecar=sidecar)  # before any work
+                                save_recipe=save_recipe, sidecar=sidecar,  # before any work
+                                out_dir=out_dir)
             return outs, rec
 
         outs, rec = run_guarded(prepare)

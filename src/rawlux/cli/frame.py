@@ -13,10 +13,11 @@ from typing import Any, Optional
 import typer
 
 from rawlux.cli.common import run_guarded
+from rawlux.core.limits import terminal_safe
 
 
 def _note(msg: str) -> None:
-    typer.echo(f"rawlux: {msg}", err=True)
+    typer.echo(f"rawlux: {terminal_safe(msg)}", err=True)
 
 
 def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
@@ -40,7 +41,7 @@ def _list_layouts(value: bool) -> None:
         from rawlux.app.frame import layouts
 
         for name, description in layouts():
-            typer.echo(f"{name:12s} {description}")
+            typer.echo(terminal_safe(f"{name:12s} {description}"))
 
     run_guarded(show)
     raise typer.Exit(0)

@@ -33,12 +33,16 @@ def register(app: typer.Typer) -> None:
                 return
             from rich.console import Console
             from rich.table import Table
+            from rich.text import Text
 
-            table = Table(title=str(path), show_header=False, box=None)
+            from rawlux.core.limits import terminal_safe
+
+            # values come from the file: plain Text (no rich markup), control characters escaped
+            table = Table(title=Text(terminal_safe(path)), show_header=False, box=None)
             table.add_column(style="bold cyan", no_wrap=True)
             table.add_column()
             for key, value in rows:
-                table.add_row(key, value)
+                table.add_row(Text(terminal_safe(key)), Text(terminal_safe(value)))
             Console().print(table)
 
         run_guarded(run, context=str(path))

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from rawlux.cli.common import run_guarded
+from rawlux.core.limits import terminal_safe
 
 RAW_HINT = "raw file (DNG, NEF, ...) or a photo (JPEG, PNG, HEIC, ...)"
 
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
             width = max(len(x.name) for x in looks)
             for x in looks:
                 src = "" if x.source is None else f"  [{x.source}]"
-                typer.echo(f"{x.name:<{width}}  {x.description}{src}")
+                typer.echo(terminal_safe(f"{x.name:<{width}}  {x.description}{src}"))
 
         run_guarded(run)
 

@@ -32,7 +32,12 @@ def night_merge(frames: list[Path], output: Path, reference: int | None = 0, loo
         task = bar.add_task("merging", total=len(frames) + 1)
 
         def tick(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, description=message)
+            from rich.markup import escape
+
+            from rawlux.core.limits import terminal_safe
+
+            # file names in the message: no rich markup, no control characters
+            bar.update(task, completed=done, total=total, description=escape(terminal_safe(message)))
 
         return night_file(frames, output, opts, progress=tick)
 

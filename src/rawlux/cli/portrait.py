@@ -13,6 +13,7 @@ from typing import Any, Optional
 import typer
 
 from rawlux.cli.common import run_guarded
+from rawlux.core.limits import terminal_safe
 
 
 def parse_focus(text: str | None) -> tuple[float, float] | None:
@@ -32,7 +33,7 @@ def parse_focus(text: str | None) -> tuple[float, float] | None:
 
 
 def _note(msg: str) -> None:
-    typer.echo(f"rawlux: {msg}", err=True)
+    typer.echo(f"rawlux: {terminal_safe(msg)}", err=True)
 
 
 def run_portrait(src: Path, dst: Path, *, focus: str | None = None, depth: Path | None = None,

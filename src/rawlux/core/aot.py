@@ -34,6 +34,8 @@ AOT_MODULES: tuple[str, ...] = (
     "rawlux.isp.highlights",
     "rawlux.isp.denoise",
     "rawlux.isp.demosaic.rcd",
+    "rawlux.isp.demosaic.xtrans",
+    "rawlux.color.dcp",
     "rawlux.isp.sharpen",
     "rawlux.isp.output",
     "rawlux.looks.render",

@@ -10,7 +10,8 @@ Name-or-path rule (:func:`resolve`): a :class:`os.PathLike`, a string ending in 
 suffix (``.toml``) or containing a path separator is a file path; anything else is a name,
 looked up in the folders (unknown -> :class:`InvalidParameter` listing the valid names).
 
-Every data file is read through :func:`read_toml` (one place for size and nesting limits) and
+Every data file is read through :func:`read_toml`, which is :func:`rawlux.core.limits.load_toml`
+(one place for size and nesting limits, shared with .cube files, depth maps and recipes), and
 parsed results are cached by (path, modification time, size). :func:`reference` gives what a
 recipe stores: the name or path plus the sha256 of the file's content.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rawlux.core.errors import InvalidParameter, MissingInput
+from rawlux.core.limits import load_toml, open_regular
 from rawlux.core.registry import Registry
 
 T = TypeVar("T")
@@ -116,7 +117,7 @@ def resolve(kind: DataKind, name_or_path: str | os.PathLike[str]) -> Path:
     exist raises :class:`MissingInput`; an unknown name :class:`InvalidParameter`."""
     if is_path(kind, name_or_path):
         p = Path(name_or_path).expanduser()
-        if not p.is_file():
+        if not p.exists():  # a FIFO or directory is refused by the reader, with its reason
             raise MissingInput(f"{kind.name} file not found", p)
         return p.resolve()
     s = str(name_or_path).strip()
@@ -126,24 +127,14 @@ def resolve(kind: DataKind, name_or_path: str | os.PathLike[str]) -> Path:
 
 
 def read_toml(path: str | os.PathLike[str], kind: DataKind | None = None) -> dict[str, Any]:
-    """The one reader of data files: ``path`` parsed as UTF-8 TOML. Unreadable ->
-    :class:`MissingInput`; not UTF-8 or malformed -> :class:`InvalidParameter` naming the file."""
+    """The one reader of data files: ``path`` parsed as UTF-8 TOML through
+    :func:`rawlux.core.limits.load_toml` (regular files only, at most
+    :data:`~rawlux.core.limits.MAX_DATA_BYTES`, nesting at most
+    :data:`~rawlux.core.limits.MAX_TOML_DEPTH`). Unreadable, missing or not a regular file ->
+    :class:`MissingInput`; too large -> :class:`CorruptInput`; not UTF-8, malformed or too
+    deep -> :class:`InvalidParameter`; each naming the file."""
     what = f"{kind.name} file" if kind is not None else "data file"
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise MissingInput(f"{what} not found", p) from None
-    except OSError as exc:
-        raise MissingInput(f"cannot read {what}: {exc.strerror or exc}", p) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidParameter(f"{what} is not UTF-8 text", p) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidParameter(f"malformed TOML in {what}: {exc}", p) from None
+    return load_toml(Path(path), what)
 
 
 def _stamp(p: Path) -> tuple[int, int]:
@@ -161,16 +152,22 @@ def bytes_hash(data: bytes) -> str:
 
 
 @lru_cache(maxsize=128)
-def _hash(path: str, stamp: tuple[int, int]) -> str:
-    return bytes_hash(Path(path).read_bytes())
+def _hash(path: str, stamp: tuple[int, int], what: str = "file") -> str:
+    fd, _ = open_regular(path, what)  # regular files only (no FIFO or device); streamed
+    try:
+        h = hashlib.sha256()  # = bytes_hash of the whole content
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    finally:
+        os.close(fd)
 
 
-def content_hash(path: str | os.PathLike[str]) -> str:
-    """sha256 hex digest of a file's content (cached by modification time and size)."""
+def content_hash(path: str | os.PathLike[str], what: str = "file") -> str:
+    """sha256 hex digest of a regular file's content (cached by modification time and size).
+    A missing file, a FIFO, a device or a directory -> :class:`MissingInput` naming ``what``."""
     p = Path(path).resolve()
-    if not p.is_file():
-        raise MissingInput("file not found", p)
-    return _hash(str(p), _stamp(p))
+    return _hash(str(p), _stamp(p), what)
 
 
 _parsed: dict[tuple[str, str, tuple[int, int], Callable[..., Any]], Any] = {}

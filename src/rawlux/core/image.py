@@ -164,6 +164,9 @@ class ColorCalibration:
     as_shot_neutral: np.ndarray | None = None
     as_shot_white_xy: np.ndarray | None = None
     source: str = "dng"  # "dng", "libraw", "preview" (fitted to the embedded preview) or "none"
+    #: DNG profile tables (hue/sat maps, look table, tone curve, gain table map) beyond the
+    #: matrices: a :class:`rawlux.color.dcp.DngProfile`, or None.
+    profile: Any = None
 
     __hash__ = object.__hash__
 

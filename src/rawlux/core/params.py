@@ -73,8 +73,9 @@ class FileRef:
     sha256: str = ""
 
     @classmethod
-    def of(cls, path: str | os.PathLike[str]) -> "FileRef":
-        """Reference ``path`` with the hash of its current content."""
+    def of(cls, path: str | os.PathLike[str], what: str = "file") -> "FileRef":
+        """Reference ``path`` with the hash of its current content (``what``, e.g. "look file",
+        names it in errors: not found, a FIFO or device, too large)."""
         # not at import: core.datafiles loads hashlib (OpenSSL, ~15 ms of every command's start)
         from rawlux.core.datafiles import content_hash  # the one content hash of data files
         from rawlux.core.errors import MissingInput
@@ -84,9 +85,9 @@ class FileRef:
             size = os.path.getsize(p)
             if size > MAX_REF_BYTES:
                 raise InvalidParameter(f"{p}: {size} bytes is above the {MAX_REF_BYTES}-byte data-file limit")
-            digest = content_hash(p)
+            digest = content_hash(p, what)
         except FileNotFoundError:
-            raise MissingInput("file not found", p) from None
+            raise MissingInput(f"{what} not found", p) from None
         except OSError as exc:
             raise MissingInput(f"cannot read: {exc.strerror or exc}", p) from None
         return cls(os.path.abspath(p), digest)

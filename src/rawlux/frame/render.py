@@ -350,6 +350,25 @@ def frame_geometry(layout: "str | os.PathLike[str] | Layout", height: int, width
     return height + t + b, width + l + r, t, l
 
 
+#: Peak bytes per canvas pixel: the float32 RGB canvas plus the quantised output and encoder.
+FRAME_BYTES_PER_PIXEL = 24
+MAX_CANVAS_SIDE = 65535  # px: JPEG, PNG and the safety limits stop here
+
+
+def _check_canvas(H: int, W: int, lay: Layout) -> None:
+    """Refuse a framed canvas beyond the side limit or the memory budget (a layout with 2.0
+    margins makes a canvas 25x the photo) before allocating it; the error names the layout."""
+    from rawlux.core.errors import ImageTooLarge
+    from rawlux.core.limits import check_bytes
+
+    where = lay.source or f"layout {lay.name}"
+    if max(H, W) > MAX_CANVAS_SIDE:
+        raise ImageTooLarge(f"the framed canvas would be {W}x{H} px, above {MAX_CANVAS_SIDE} px per "
+                            f"side (margins of layout {lay.name!r})", where)
+    check_bytes(H * W * FRAME_BYTES_PER_PIXEL, f"the framed canvas of {W}x{H} px (layout {lay.name!r})",
+                where)
+
+
 def apply_frame(
     img: Image,
     layout: "str | os.PathLike[str] | Layout" = "bar",
@@ -384,6 +403,7 @@ def apply_frame(
     short = min(h, w)
     t, r, b, l = lay.margins_px(h, w)
     H, W = h + t + b, w + l + r
+    _check_canvas(H, W, lay)
     bg = _to_space(np.array(lay.background, np.float32), img.space)
     canvas = np.empty((H, W, 3), np.float32)
     canvas[:t] = bg  # background only in the margins; the photo is copied once, untouched

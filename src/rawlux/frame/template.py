@@ -57,7 +57,16 @@ def _trim(x: float, decimals: int) -> str:
 
 
 def format_exposure(t: float) -> str:
-    """Shutter time in seconds -> ``1/8000 s``, ``1/3 s``, ``0.4"``, ``1"``, ``2.5"``, ``30"``."""
+    """Shutter time in seconds -> ``1/8000 s``, ``1/3 s``, ``0.4"``, ``1"``, ``2.5"``, ``30"``.
+
+    Times that no camera takes are still formatted without overflow: below 1 microsecond as
+    ``1.0e-09 s``; zero, negative and non-finite values give ``""`` (the field drops out).
+    """
+    t = float(t)
+    if not (math.isfinite(t) and t > 0):
+        return ""
+    if t < 1e-6:
+        return f"{t:.1e} s"  # 1/t may overflow (5e-324) or print hundreds of digits
     if t >= 1.0 - 1e-6:
         return f'{_trim(t, 1 if t < 10 else 0)}"'
     inv = 1.0 / t
@@ -234,6 +243,27 @@ def _render(name: str, f: _Field, value: Any, spec: str) -> str | None:
 
 # ------------------------------------------------------------------------------------ templates
 
+MAX_TEMPLATE_CHARS = 1000  # a caption is one line
+MAX_TEMPLATE_FIELDS = 64
+MAX_SPEC_NUMBER = 200  # format-spec width / precision ({make:x>1000000} would take 43 s)
+_SPEC_NUMBERS = re.compile(r"\d+")
+
+
+def _check_spec(template: str, name: str, spec: str) -> None:
+    """Refuse format-spec widths and precisions above :data:`MAX_SPEC_NUMBER`, before any
+    formatting (Python would build a string that wide)."""
+    for m in _SPEC_NUMBERS.finditer(spec):
+        digits = m.group()
+        if len(digits) > 3 or int(digits) > MAX_SPEC_NUMBER:
+            raise InvalidParameter(
+                f"template {_short(template)}: format spec {{{name}:{spec[:40]}}} has width or "
+                f"precision {digits[:12]}{'...' if len(digits) > 12 else ''}, above {MAX_SPEC_NUMBER}")
+
+
+def _short(s: str, n: int = 80) -> str:
+    """``repr`` of at most ``n`` characters of ``s`` (for error messages)."""
+    return repr(s[:n] + ("..." if len(s) > n else ""))
+
 
 @dataclass(frozen=True)
 class _Token:
@@ -250,6 +280,9 @@ def parse_template(template: str) -> tuple[_Token, ...]:
     """
     if not isinstance(template, str):
         raise InvalidParameter(f"template must be a string, got {type(template).__name__}")
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise InvalidParameter(f"template {_short(template)} is {len(template)} characters, above "
+                               f"the limit of {MAX_TEMPLATE_CHARS}")
     try:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -267,9 +300,12 @@ def parse_template(template: str) -> tuple[_Token, ...]:
             raise InvalidParameter(
                 f"template {template!r}: unknown field {{{name}}}; valid: " + ", ".join(sorted(FIELDS)))
         spec = spec or ""
+        if len(tokens) >= MAX_TEMPLATE_FIELDS:
+            raise InvalidParameter(f"template {_short(template)} has more than {MAX_TEMPLATE_FIELDS} fields")
         if "{" in spec:
             raise InvalidParameter(f"template {template!r}: nested fields in {{{name}:{spec}}}")
         f = FIELDS[key]
+        _check_spec(template, name, spec)  # also strftime: glibc takes widths like %1000000Y
         try:
             _render(key, f, f.get(_SAMPLE), spec)
         except (ValueError, TypeError, KeyError) as exc:

@@ -15,18 +15,19 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from rawlux.core.datafiles import bytes_hash
 from rawlux.core.errors import CorruptInput, InvalidParameter, OutputError
 from rawlux.core.params import FileRef
-from rawlux.io.safety import check_readable
 from rawlux.core.lut import ENCODINGS, Lut
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_1D = 65536
 MAX_3D = 256
+_CHUNK = 65536  # table lines parsed at a time
 _ENC_RE = re.compile(r"#\s*rawlux-encoding\s*:\s*(\S+)", re.IGNORECASE)
 
 
@@ -52,9 +53,12 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
     dmax: tuple[float, ...] = (1.0, 1.0, 1.0)
     comments: list[str] = []
     enc_comment = None
+    n_data = 0
+    last_data = 0
+    chunks: list[np.ndarray] = []  # table values parsed every _CHUNK lines (bounded memory)
     data_lines: list[int] = []
     data_text: list[str] = []
-    for line_no, raw in enumerate(text.splitlines(), start=1):
+    for line_no, raw in enumerate(_lines(text), start=1):
         line = raw.strip()
         if not line:
             continue
@@ -68,8 +72,8 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
             line = line.split("#", 1)[0].strip()
         head = line.split(None, 1)[0]
         if head[0].isalpha() and head.upper() == head and not _is_number(head):
-            if data_lines:
-                raise CorruptInput(f"line {line_no}: keyword {head} after the table data", p)
+            if n_data:
+                raise CorruptInput(f"line {line_no}: keyword {_show(head)} after the table data", p)
             rest = line[len(head):].strip()
             parts = rest.split()
             if head == "TITLE":
@@ -78,12 +82,16 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
                     raise CorruptInput(f'line {line_no}: TITLE must be a quoted string', p)
                 title = m.group(1)
             elif head in ("LUT_1D_SIZE", "LUT_3D_SIZE"):
-                if len(parts) != 1 or not parts[0].isdigit():
+                if len(parts) != 1 or not (parts[0].isascii() and parts[0].isdigit()):
                     raise CorruptInput(f"line {line_no}: {head} needs one integer", p)
                 n = int(parts[0])
                 hi = MAX_1D if head == "LUT_1D_SIZE" else MAX_3D
                 if not 2 <= n <= hi:
                     raise CorruptInput(f"line {line_no}: {head} {n} is outside [2, {hi}]", p)
+                from rawlux.core.limits import check_bytes
+
+                # the parsed table (float64) and the LUT (float32), before reading the rows
+                check_bytes((n if head == "LUT_1D_SIZE" else n ** 3) * 3 * 12, f"a {head} {n} table", p)
                 if head == "LUT_1D_SIZE":
                     size1 = n
                 else:
@@ -98,19 +106,30 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
                 lo, hi_ = _floats(parts, 2, p, line_no, head)
                 dmin, dmax = (lo,) * 3, (hi_,) * 3
             else:
-                raise CorruptInput(f"line {line_no}: unknown keyword {head}", p)
+                raise CorruptInput(f"line {line_no}: unknown keyword {_show(head)}", p)
             continue
+        n_data += 1
+        last_data = line_no
         data_lines.append(line_no)
         data_text.append(line)
+        if len(data_text) >= _CHUNK:
+            chunks.append(_parse_table(data_text, data_lines, p))
+            data_lines, data_text = [], []
+            limit = size1 if size1 is not None else size3 ** 3 if size3 is not None else 0
+            if n_data > limit:
+                raise CorruptInput(f"line {line_no}: more table lines than the "
+                                   f"{'LUT_1D_SIZE' if size1 else 'LUT_3D_SIZE'} declares", p)
     if size1 is None and size3 is None:
         raise CorruptInput("no LUT_1D_SIZE or LUT_3D_SIZE line", p)
     if any(not b > a for a, b in zip(dmin, dmax)):
         raise CorruptInput(f"DOMAIN_MIN {dmin} must be below DOMAIN_MAX {dmax} per channel", p)
     n_expected = size1 if size1 is not None else size3 ** 3  # type: ignore[operator]
-    if len(data_lines) != n_expected:
-        where = f" (last data on line {data_lines[-1]})" if data_lines else ""
-        raise CorruptInput(f"expected {n_expected} table lines, found {len(data_lines)}{where}", p)
-    values = _parse_table(data_text, data_lines, p)
+    if n_data != n_expected:
+        where = f" (last data on line {last_data})" if n_data else ""
+        raise CorruptInput(f"expected {n_expected} table lines, found {n_data}{where}", p)
+    if data_text:
+        chunks.append(_parse_table(data_text, data_lines, p))
+    values = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     if size3 is not None:
         # file order: red fastest -> array [b, g, r]; store as [r, g, b]
         table = values.reshape(size3, size3, size3, 3).transpose(2, 1, 0, 3)
@@ -119,8 +138,31 @@ def parse_cube(text: str, path: str | os.PathLike[str] = "<cube>", *,
     enc = (encoding or enc_comment or "srgb-rec709").lower()
     if enc not in ENCODINGS:
         raise CorruptInput(f"unknown LUT encoding {enc!r}; valid: {', '.join(ENCODINGS)}", p)
-    return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
-               interpolation, tuple(comments))
+    if np.abs(table).max(initial=0.0) > 1e30 or max(map(abs, dmin + dmax)) > 1e30:
+        raise CorruptInput("table or domain values beyond +-1e30 (outside float32 LUT range)", p)
+    from rawlux.core.errors import RawluxError
+
+    try:
+        return Lut(np.ascontiguousarray(table, np.float32), dmin, dmax, title, enc,  # type: ignore[arg-type]
+                   interpolation, tuple(comments))
+    except RawluxError as exc:  # the Lut's own checks: the file is what is wrong
+        raise CorruptInput(exc.reason, p) from None
+
+
+def _lines(text: str, block: int = 1 << 22) -> Iterator[str]:
+    """The lines of ``text`` (as ``str.splitlines``), split 4 MB at a time: no list of
+    millions of strings for a big table, C speed within each block."""
+    i, n = 0, len(text)
+    while i < n:
+        j = text.find("\n", min(i + block, n))
+        j = n if j < 0 else j + 1
+        yield from text[i:j].splitlines()
+        i = j
+
+
+def _show(s: str) -> str:
+    """A keyword from the file for an error message: printable ASCII, at most 40 chars."""
+    return ascii(s[:40])[1:-1]
 
 
 def _is_number(s: str) -> bool:
@@ -155,11 +197,12 @@ def read_cube(path: str | os.PathLike[str], *, encoding: str | None = None,
 
 
 def _read_bytes(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
-    p = check_readable(path)
-    size = p.stat().st_size
-    if size > MAX_BYTES:
-        raise CorruptInput(f"file is {size} bytes, above the {MAX_BYTES}-byte .cube limit", p)
-    return p, p.read_bytes()
+    """The bytes of a .cube file through :func:`rawlux.core.limits.read_capped_bytes` (regular
+    files only, at most :data:`MAX_BYTES`)."""
+    from rawlux.core.limits import read_capped_bytes
+
+    p = Path(path)
+    return p, read_capped_bytes(p, MAX_BYTES, ".cube LUT")
 
 
 def _parse_bytes(raw: bytes, p: Path, encoding: str | None = None,
@@ -206,9 +249,11 @@ def write_cube(lut: Lut, path: str | os.PathLike[str], title: str | None = None,
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
         os.replace(tmp, p)
-    except OSError as exc:
+    except BaseException as exc:  # also KeyboardInterrupt / SIGTERM: no temp file is left
         Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write: {exc.strerror or exc}", p) from None
+        raise
     return p
 
 

@@ -930,6 +930,7 @@ def read_dng_tags(path: str | os.PathLike[str]) -> tuple[DngTags, Any]:
             info["byteorder"] = tf.byteorder
             info["metadata_only"] = metadata_only
             info["stored"] = sum(int(c) for c in (raw_page.databytecounts or ()))
+            info["tile_width"] = int(raw_page.tilewidth) if raw_page.is_tiled else 0
             return DngTags(p, rawtags, ifd0, exif), info
     except (CorruptInput, UnsupportedInput):
         raise
@@ -1418,6 +1419,13 @@ def build_dng(raw: RawImage, *, black: Any = None, white: float | None = None) -
     for n, ops in ((1, raw.opcodes1), (2, raw.opcodes2), (3, raw.opcodes3)):
         if ops:
             ifd.add(TAG[f"OpcodeList{n}"], _UNDEF, serialize_opcode_list(ops))
+    prof = getattr(cal, "profile", None)
+    if prof is not None:  # profile tables (+ the raw IFD's gain table map: IFD 0 is the raw here)
+        from rawlux.color.dcp import gain_table_map_entry, profile_entries
+
+        gtm = gain_table_map_entry(prof)
+        for code, typ, count, payload in [*profile_entries(prof), *([gtm] if gtm else [])]:
+            ifd.entries[code] = _Entry(code, typ, count, payload)
     pixels = np.ascontiguousarray(data, "<u2").tobytes()
     return encode_tiff(ifd, pixels, exif=_exif_ifd(md), gps=_gps_ifd(md))
 

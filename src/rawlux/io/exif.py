@@ -446,6 +446,12 @@ def source_exif(path: str | os.PathLike[str]) -> bytes | None:
     """
     from PIL import Image as PILImage
 
+    from rawlux.io.write import _register_exif_types
+
+    # Pillow parses a tag by its registered type: register the EXIF types write adds *before*
+    # parsing, so the bytes do not depend on whether this process has saved a file already
+    # (rationals such as 0/96 were kept or reduced to 0/1 depending on that history).
+    _register_exif_types()
     p = Path(path)
     try:
         with open(p, "rb") as f:

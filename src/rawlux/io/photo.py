@@ -33,7 +33,8 @@ from rawlux.core.errors import (
 )
 from rawlux.core.image import GPS, ColorSpace, Encoding, Image, Metadata, Referred
 from rawlux.core.plausible import clean_metadata
-from rawlux.io.safety import FORMAT_NAMES, check_dimensions, check_readable, read_head, sniff
+from rawlux.io.safety import (FORMAT_NAMES, check_dimensions, check_memory, check_readable, read_head,
+                              sniff)
 from rawlux.core.orientation import apply_orientation
 from rawlux.io.exif import read_metadata
 from rawlux.io.icc import identify_profile, profile_bytes
@@ -296,6 +297,7 @@ def _decode_tiff(p: Path) -> tuple[np.ndarray, bytes | None]:
             shape = page.shape
             h, w = (shape[0], shape[1]) if page.planarconfig == 1 or len(shape) < 3 else (shape[1], shape[2])
             check_dimensions(w, h, p)
+            check_memory(w, h, p, "photo")
             a = page.asarray()
             if page.planarconfig == 2 and a.ndim == 3:
                 a = np.moveaxis(a, 0, -1)
@@ -421,6 +423,7 @@ def open_photo(path: str | os.PathLike[str]) -> Image:
     try:
         w, h = pil.size
         check_dimensions(w, h, p)
+        check_memory(w, h, p, "photo")  # the pixel budget, before decoding
         info = dict(pil.info)
         exif_bytes = normalise_exif_bytes(info.get("exif"))
         try:

@@ -5,8 +5,9 @@
   top-left 2x2 of what is returned.
 * DNG colour, level, crop, noise and opcode tags come from the file's tags (LibRaw gives a zero
   camera matrix for DNGs); other raws use LibRaw's XYZ->camera matrix (D65).
-* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; X-Trans (and other non-Bayer mosaics) are
-  demosaiced by LibRaw into a LINEAR RawImage (:func:`libraw_linear`).
+* LinearRaw DNGs -> ``CFA.LINEAR`` (H, W, 3) uint16; 6x6 X-Trans DNGs -> ``CFA.XTRANS`` mosaics
+  with their tile (demosaiced by rawlux); X-Trans RAFs and other non-Bayer mosaics (CMYG, ...)
+  are demosaiced by LibRaw into a LINEAR RawImage (:func:`libraw_linear`).
 * Bare Bayer mosaics stored as greyscale PNG/TIFF open when ``cfa`` is given.
 """
 
@@ -253,12 +254,15 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     if info["samples"] not in (1, 3):
         raise UnsupportedInput(f"DNG raw image has {info['samples']} samples per pixel", p)
     linear = info["photometric"] == _dng.PHOTOMETRIC_LINEAR_RAW
+    xtrans = False
     if not linear:
         dim = tags.floats(_dng.TAG["CFARepeatPatternDim"])
-        if dim is not None and dim.size == 2 and tuple(int(x) for x in dim) != (2, 2):
+        rep = None if dim is None or dim.size != 2 else tuple(int(x) for x in dim)
+        if rep is not None and rep not in ((2, 2), (6, 6)):
             raise UnsupportedInput(
-                f"DNG CFA repeat pattern {tuple(int(x) for x in dim)} is not a 2x2 Bayer", p
+                f"DNG CFA repeat pattern {rep} is neither a 2x2 Bayer nor a 6x6 X-Trans", p
             )
+        xtrans = rep == (6, 6)
     calibration = _dng.calibration_from_tags(tags)
     noise = _dng.noise_profile_from_tags(tags)
     ops = [_dng.opcodes_from_tags(tags, n) for n in (1, 2, 3)]
@@ -268,6 +272,14 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
     aa_top, aa_left = (int(aa[0]), int(aa[1])) if aa is not None and aa.size == 4 else (0, 0)
 
     fast = None if linear or not direct_read else _dng_pixels_direct(p, tags, info, (aa_top, aa_left))
+    from rawlux.io.dng_jxl import is_jxl
+
+    # tifffile decodes what LibRaw cannot: DNG 1.7 JPEG XL tiles, 6x6 X-Trans DNGs (LibRaw reads
+    # them, but rawlux keeps the DNG's own tags), and tiles wider than the image (LibRaw
+    # misplaces the rows of such an uncompressed tile)
+    wide_tile = info.get("tile_width", 0) > info["width"]
+    if fast is None and (is_jxl(info["compression"]) or xtrans or wide_tile):
+        fast = _dng_pixels_tifffile(p, tags, linear, (aa_top, aa_left), info)
     if fast is not None:
         rp = None
     else:
@@ -337,6 +349,13 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
                     else np.full(3, float(lib_black[:3].mean()))
                 )
                 white = lib_white
+    elif xtrans:  # 6x6 mosaic, demosaiced by rawlux (isp.demosaic.xtrans)
+        cfa_enum, cfa_pattern = CFA.XTRANS, np.asarray(pattern, np.int8)
+        blk = _dng.black_from_tags(tags, origin, (6, 6))
+        if blk is None:
+            blk = np.zeros((6, 6))
+        wl = tags.floats(_dng.TAG["WhiteLevel"])
+        white = float(wl[0]) if wl is not None and wl.size else lib_white
     else:
         cfa_enum, cfa_pattern = _bayer_from_libraw(pattern, desc, p)
         blk = _dng.black_from_tags(tags, origin, (2, 2))
@@ -345,6 +364,7 @@ def _open_dng(p: Path, *, direct_read: bool = True) -> RawImage:
         wl = tags.floats(_dng.TAG["WhiteLevel"])
         white = float(wl[0]) if wl is not None and wl.size else lib_white
     crop = _dng.crop_from_tags(tags, data.shape[0], data.shape[1], origin)
+    calibration = _with_dng_profile(p, calibration, data.shape[:2], crop)
     return _sensor_raw(p, data, cfa_enum, blk, white, "WhiteLevel", calibration=calibration,
                        cfa_pattern=cfa_pattern, baseline_exposure=baseline, noise_profile=noise,
                        opcodes1=ops[0], opcodes2=ops[1], opcodes3=ops[2], crop=crop, metadata=md)
@@ -362,6 +382,23 @@ def _sensor_raw(p: Path, data: np.ndarray, cfa: CFA, black: Any, white: float, w
         raise CorruptInput(f"the pixels decoded to shape {data.shape}", p)
     return RawImage(data=data, cfa=cfa, black=np.asarray(black, np.float64), white=white,
                     source=str(p), **fields)
+
+
+def _with_dng_profile(p: Path, cal: ColorCalibration, shape: tuple[int, ...], crop: Any,
+                      ) -> ColorCalibration:
+    """``cal`` carrying the DNG's profile tables and gain table map (:mod:`rawlux.io.dcp`)."""
+    from dataclasses import replace
+
+    from rawlux.io.dcp import read_dng_profile
+
+    h, w = int(shape[0]), int(shape[1])
+    frame = (h, w, 0, 0, h, w) if crop is None else (h, w, crop.top, crop.left, crop.height, crop.width)
+    try:
+        prof = read_dng_profile(p, frame)
+    except (CorruptInput, UnsupportedInput) as e:  # the matrices still develop the raw
+        _dng.warn_input(p, f"camera profile tables ignored: {e.reason}")
+        return cal
+    return cal if prof is None else replace(cal, profile=prof)
 
 
 def _dng_pixels_direct(
@@ -453,9 +490,13 @@ def _dng_pixels_tifffile(
     pattern = None
     if not linear:
         cp = tags.raw_bytes(_dng.TAG["CFAPattern"])
-        if cp is None or len(cp) != 4:
-            raise UnsupportedInput("DNG CFAPattern is missing or not 2x2", p)
-        pattern = np.frombuffer(cp, np.uint8).reshape(2, 2).astype(np.int64)
+        if cp is None or len(cp) not in (4, 36):
+            raise UnsupportedInput("DNG CFAPattern is missing or neither 2x2 nor 6x6", p)
+        n = 2 if len(cp) == 4 else 6
+        pattern = np.frombuffer(cp, np.uint8).reshape(n, n).astype(np.int64)
+        if np.any(pattern > 2):
+            raise UnsupportedInput(f"DNG CFAPattern {pattern.ravel().tolist()} has colours "
+                                   "beyond R, G, B", p)
     return data, pattern, "RGB", aa_origin[0], aa_origin[1]
 
 
@@ -605,9 +646,13 @@ def libraw_linear(rp: Any, p: Path) -> tuple[np.ndarray, np.ndarray, float]:
     return data, np.zeros(3), 65535.0
 
 
-def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
+def _open_libraw(p: Path, kind: str, *, force_linear: bool = False,
+                 xtrans_mosaic: bool = False) -> RawImage:
     """Any LibRaw-readable file. ``force_linear`` takes the X-Trans path (LibRaw demosaic) for
-    any mosaic, so that code path is testable without an X-Trans sample."""
+    any mosaic, so that code path is testable without an X-Trans sample. ``xtrans_mosaic``
+    returns X-Trans raws as ``CFA.XTRANS`` mosaics (rawlux's X-Trans demosaic) instead; off by
+    default because raw denoise and highlight reconstruction are still Bayer/linear-only, so a
+    LibRaw-demosaiced RAF currently develops better."""
     import rawpy
 
     try:
@@ -625,6 +670,10 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         check_dimensions(s.raw_width, s.raw_height, p, "raw image")
         check_dimensions(s.width, s.height, p, "raw image")
         check_memory(s.width, s.height, p, "raw image")
+        check_memory(s.raw_width, s.raw_height, p, "raw image (with margins)")  # before unpacking
+        if p.stat().st_size * 2048 < s.raw_width * s.raw_height:  # no raw codec packs 2048:1
+            raise CorruptInput(f"raw_width {s.raw_width} x raw_height {s.raw_height} cannot be held by "
+                               f"a {p.stat().st_size} byte file", p)
         orientation = _FLIP_TO_ORIENTATION.get(int(s.flip), 1)
         try:
             calibration, extra = _libraw_calibration(rp, p)
@@ -638,8 +687,25 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
                 and all(
                     0 <= int(i) < len(desc) and desc[int(i)] in "RGB" for i in np.ravel(pattern)
                 )
-            )  # X-Trans (6x6), CMYG and other non-RGB-Bayer sensors are demosaiced by LibRaw
-            if force_linear or not is_bayer:
+            )  # CMYG and other non-RGB sensors are demosaiced by LibRaw
+            is_xtrans = (
+                pattern is not None
+                and np.asarray(pattern).shape == (6, 6)
+                and rp.raw_type == rawpy.RawType.Flat
+                and all(
+                    0 <= int(i) < len(desc) and desc[int(i)] in "RGB" for i in np.ravel(pattern)
+                )
+            )  # X-Trans mosaics are demosaiced by rawlux (isp.demosaic.xtrans)
+            if is_xtrans and xtrans_mosaic and not force_linear:
+                data = np.array(rp.raw_image_visible, dtype=np.uint16, order="C", copy=True)
+                tile = np.asarray(rp.raw_colors_visible[:6, :6])  # colour indices, visible phase
+                cfa_enum = CFA.XTRANS
+                cfa_pattern = np.array([["RGB".index(desc[int(i)]) for i in row] for row in tile],
+                                       np.int8)
+                lib_black = np.asarray(rp.black_level_per_channel, np.float64)
+                blk = lib_black[np.asarray(tile, np.intp)]
+                white = float(rp.white_level)
+            elif force_linear or not is_bayer:
                 if rp.raw_type == rawpy.RawType.Stack and not force_linear:
                     full = rp.raw_image
                     vis = full[
@@ -663,7 +729,8 @@ def _open_libraw(p: Path, kind: str, *, force_linear: bool = False) -> RawImage:
         except _libraw_errors() as e:
             raise _translate_libraw(e, p, kind) from None
         md = _metadata(p, rp, orientation)
-    if "color_matrix_note" in extra and cfa_pattern is not None and "wb_preview" in extra:
+    if ("color_matrix_note" in extra and cfa_pattern is not None and "wb_preview" in extra
+            and np.asarray(cfa_pattern).shape == (2, 2)):
         calibration = _preview_calibration(data, blk, white, cfa_pattern, calibration, extra)
     if extra:
         from dataclasses import replace
@@ -832,6 +899,11 @@ def describe(raw: RawImage) -> list[tuple[str, str]]:
             rows.append(
                 (f"OpcodeList{n}", ", ".join(f"{k} x{v}" if v > 1 else k for k, v in names.items()))
             )
+    from rawlux.io.dcp import describe_profile, dng_extras
+
+    rows.extend(describe_profile(raw))
+    if raw.source and str(raw.source).lower().endswith(".dng"):
+        rows.extend(dng_extras(raw.source))
     c = raw.crop
     rows.append(
         ("default crop", "none" if c is None else f"{c.width} x {c.height} at ({c.left}, {c.top})")

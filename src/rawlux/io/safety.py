@@ -13,18 +13,21 @@ at its peak (float32 RGB stage buffers, warp maps, the output). :func:`max_megap
 
 from __future__ import annotations
 
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from rawlux.core.errors import ImageTooLarge, MissingInput, warn_input
+from rawlux.core.limits import (  # the budget lives in core (frame/ uses it too)
+    DEVELOP_BYTES_PER_PIXEL,
+    ENV_MAX_MEGAPIXELS,
+    MAX_PIXELS,
+    budget_megapixels,
+    meminfo,
+)
 
 MAX_SIDE = 65535  # pixels per side
-MAX_PIXELS = 250_000_000  # 250 MP
-DEVELOP_BYTES_PER_PIXEL = 64  # measured peak of a develop with warp opcodes, rounded up
-ENV_MAX_MEGAPIXELS = "RAWLUX_MAX_MEGAPIXELS"
 
 #: Smallest plausible number of bytes per sample, as a ratio to the uncompressed size, by TIFF
 #: Compression: uncompressed data must be all there; lossless JPEG needs >= 1 bit per sample;
@@ -63,44 +66,14 @@ def check_dimensions(
 
 def _meminfo() -> tuple[int, int]:
     """(available, total) RAM in bytes; (0, 0) when unknown."""
-    try:
-        vals = {}
-        with open("/proc/meminfo") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                vals[k] = int(v.split()[0]) * 1024
-        return vals.get("MemAvailable", 0), vals.get("MemTotal", 0)
-    except (OSError, ValueError, IndexError):
-        try:
-            page = os.sysconf("SC_PAGE_SIZE")
-            return os.sysconf("SC_AVPHYS_PAGES") * page, os.sysconf("SC_PHYS_PAGES") * page
-        except (ValueError, OSError, AttributeError):
-            return 0, 0
+    return meminfo()
 
 
 def max_megapixels() -> tuple[float, str]:
-    """The memory budget in megapixels and where it comes from (for error messages).
-
-    ``$RAWLUX_MAX_MEGAPIXELS`` (a positive number) wins; else half of the available RAM (at least
-    a quarter of the total) over :data:`DEVELOP_BYTES_PER_PIXEL`; never above :data:`MAX_PIXELS`.
-    """
-    env = os.environ.get(ENV_MAX_MEGAPIXELS, "").strip()
-    if env:
-        try:
-            v = float(env)
-        except ValueError:
-            v = math.nan
-        if not (math.isfinite(v) and v > 0):
-            from rawlux.core.errors import InvalidParameter
-
-            raise InvalidParameter(f"{ENV_MAX_MEGAPIXELS}={env!r} is not a positive number")
-        return min(v, MAX_PIXELS / 1e6), f"{ENV_MAX_MEGAPIXELS}={env}"
-    avail, total = _meminfo()
-    if avail <= 0 and total <= 0:
-        return MAX_PIXELS / 1e6, "default"
-    budget = max(avail, total // 4) / 2
-    mp = budget / DEVELOP_BYTES_PER_PIXEL / 1e6
-    return min(mp, MAX_PIXELS / 1e6), f"half of {avail / 2**30:.1f} GB available RAM"
+    """The memory budget in megapixels and where it comes from (for error messages):
+    :func:`rawlux.core.limits.budget_megapixels` (``$RAWLUX_MAX_MEGAPIXELS``, else half of the
+    available RAM over :data:`DEVELOP_BYTES_PER_PIXEL`, at most :data:`MAX_PIXELS`)."""
+    return budget_megapixels(_meminfo())
 
 
 def check_memory(
@@ -283,3 +256,67 @@ def read_head(path: Path, n: int = 64) -> bytes:
             return f.read(n)
     except OSError as e:
         raise MissingInput(f"cannot read file ({e.strerror or e})", path) from None
+
+
+# ----------------------------------------------------------------------------------- outputs
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if os.path.realpath(a) == os.path.realpath(b):
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_paths(
+    outputs: "Iterable[str | os.PathLike[str] | None]",
+    inputs: "Iterable[str | os.PathLike[str] | None]" = (),
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """The rules every output path obeys, checked before any work starts; the paths as Path.
+    Commands call them through :func:`rawlux.app.outputs.check_outputs` (which adds the
+    extension check); :func:`rawlux.io.write.save` calls them again just before it writes.
+
+    Refuses (:class:`OutputError` naming the output): an output that is a symbolic link (even a
+    dangling one: writing would follow it) or an existing directory; a missing or read-only
+    output directory; an output that is the same file as an input (also through links) or as
+    another output (``--save-depth`` equal to ``-o``, two inputs that map to one name in
+    ``--out-dir``, case-insensitively on case-insensitive file systems); with ``out_dir``, an
+    output whose resolved path leaves it (``--format 'jpg/../../x.jpg'``). ``None`` entries
+    (options not given) are skipped.
+    """
+    from rawlux.core.errors import OutputError
+
+    outs = [Path(o) for o in outputs if o is not None]
+    ins = [Path(i) for i in inputs if i is not None]
+    base = Path(os.path.realpath(out_dir)) if out_dir is not None else None
+    seen: dict[str, Path] = {}
+    for o in outs:
+        if o.is_symlink():
+            raise OutputError("output is a symbolic link; refusing to write through it", o)
+        if o.is_dir():
+            raise OutputError("output path is a directory", o)
+        parent = o.parent if str(o.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputError("output directory does not exist", o)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError("output directory is not writable", o)
+        if base is not None:
+            real = Path(os.path.realpath(o))
+            if real.parent != base and base not in real.parents:
+                raise OutputError(f"output would be written outside --out-dir {out_dir}", o)
+        for i in ins:
+            if _same(o, i):
+                raise OutputError(f"refusing to overwrite an input file ({i})", o)
+        key = os.path.normcase(os.path.realpath(o))
+        fold = key.casefold()
+        if key in seen:
+            raise OutputError("two outputs would be written to this same file", o)
+        if fold in seen:
+            raise OutputError(f"two outputs differ only in letter case ({seen[fold]}): the same file "
+                              f"on case-insensitive file systems", o)
+        seen[key] = seen[fold] = o
+    return outs

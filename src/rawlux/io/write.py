@@ -244,8 +244,12 @@ def build_exif(meta: Metadata, width: int, height: int, space: ColorSpace, base:
     _register_exif_types()
     ex = PILImage.Exif()
     if base:
+        import warnings
+
         try:
-            ex.load(bytes(base) if bytes(base).startswith(b"Exif\0\0") else b"Exif\0\0" + bytes(base))
+            with warnings.catch_warnings():  # Pillow's per-tag complaints: the tag is skipped
+                warnings.simplefilter("ignore")
+                ex.load(bytes(base) if bytes(base).startswith(b"Exif\0\0") else b"Exif\0\0" + bytes(base))
         except Exception:  # noqa: BLE001 - a broken source EXIF must not block writing
             ex = PILImage.Exif()
     exif_ifd = ex.get_ifd(T_EXIF_IFD)
@@ -523,15 +527,6 @@ def _tiff_add_exif(path: Path, exif: bytes) -> None:
 # ------------------------------------------------------------------------------------ saving
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if os.path.realpath(a) == os.path.realpath(b):
-            return True
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def is_scene_referred(img: Image) -> bool:
     """True for the scene-referred output of the pipeline: linear Rec.2020, ``Referred.SCENE``."""
     return (img.referred is Referred.SCENE and img.encoding is Encoding.LINEAR
@@ -619,18 +614,37 @@ def save(
             f"bit depth {bits} is not supported for {kind}{fmt}; valid: {', '.join(map(str, depths))}"
         )
     p = Path(os.path.abspath(p))
-    if p.is_dir():
-        raise OutputError("output path is a directory", p)
-    parent = p.parent
-    if not parent.is_dir():
-        raise OutputError("output directory does not exist", p)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError("output directory is not writable", p)
-    for q in protect:
-        if _same_file(p, Path(q)):
-            raise OutputError(f"refusing to overwrite an input file ({q})", p)
+    from rawlux.io.safety import check_output_paths
+
+    # not a symlink or directory, an existing writable directory, not an input
+    check_output_paths([p], list(protect))
 
     return _save_checked(img, p, fmt, ext, bits, int(quality), exif)
+
+
+def _exif_or_warn(img: Image, p: Path) -> bytes | None:
+    """EXIF for ``img``; when the source's EXIF cannot be re-serialised (tag values Pillow
+    reads but cannot write), a warning and rawlux's own tags only; when even those fail, none."""
+    import warnings
+
+    from rawlux.io.dng import InputWarning
+
+    base = (img.metadata.extra or {}).get("exif_bytes")
+    try:
+        return build_exif(img.metadata, img.width, img.height, img.space, base)
+    except Exception as exc:  # noqa: BLE001 - malformed source metadata must not stop the output
+        why = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+        if base:
+            try:
+                out = build_exif(img.metadata, img.width, img.height, img.space, None)
+                warnings.warn(f"{p}: the source's EXIF cannot be re-written ({why}); written with "
+                              f"rawlux's own EXIF tags only", InputWarning, stacklevel=3)
+                return out
+            except Exception:  # noqa: BLE001
+                pass
+        warnings.warn(f"{p}: EXIF cannot be written ({why}); written without EXIF", InputWarning,
+                      stacklevel=3)
+        return None
 
 
 def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: int, exif: bool) -> Path:
@@ -642,8 +656,7 @@ def _save_checked(img: Image, p: Path, fmt: str, ext: str, bits: int, quality: i
         icc = _icc_for(img)
     exif_bytes = None
     if exif and fmt != "exr":
-        base = (img.metadata.extra or {}).get("exif_bytes")
-        exif_bytes = build_exif(img.metadata, img.width, img.height, img.space, base)
+        exif_bytes = _exif_or_warn(img, p)
     jpeg = fmt == "jpeg"
     gainmap = None
     if not scene and (img.metadata.extra or {}).get("gainmap") is not None:

@@ -82,7 +82,16 @@ def _look(img: Image, params: LookParams, in_place: bool) -> Image:
     data = img.data
     reuse = in_place and data.flags.c_contiguous and data.flags.writeable and data.ndim == 3
     dst = data if reuse else None
-    if spec.is_neutral or params.strength == 0.0:
+    if spec.name == "camera" and getattr(img.calibration, "profile", None) is not None:
+        import numpy as np
+
+        from rawlux.isp.profile import render_camera  # the DNG profile's own rendering
+
+        out = render_camera(img)
+        if params.strength < 1.0:
+            base = render_neutral(data)
+            out = base + (out - base) * np.float32(params.strength)
+    elif spec.is_neutral or params.strength == 0.0:
         out = render_neutral(data, out=dst)
     else:
         out = render_look(data, spec, params.strength, out=dst)

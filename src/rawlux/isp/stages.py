@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 
 #: Stage modules in pipeline order (``rawlux.isp.<name>`` each exposing ``STAGE``).
 STAGE_ORDER: tuple[str, ...] = (
+    "profile",
     "black_level",
     "lens_shading",
     "white_balance",
     "highlights",
     "denoise",
     "demosaic",
+    "lensfun",
     "geometry",
     "color_transform",
     "sharpen",

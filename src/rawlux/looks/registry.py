@@ -16,6 +16,12 @@ from rawlux.looks.spec import NEUTRAL, LookSpec, parse_look
 DATA_DIR = datafiles.LOOKS.builtin
 ENV_DIR = datafiles.LOOKS.env
 
+#: The DNG camera profile's own rendering (hue/sat map, gain table map, look table, tone
+#: curve: :mod:`rawlux.isp.profile`); for an image without a profile it renders as neutral.
+CAMERA = NEUTRAL.__class__(
+    "camera", "the camera profile's own rendering (DNG/DCP hue-sat map, look table, tone curve, "
+    "phone gain table map); neutral when the raw has no profile", is_neutral=True)
+
 _cache: dict[tuple[str, ...], Registry[LookSpec]] = {}
 
 
@@ -29,11 +35,12 @@ def registry() -> Registry[LookSpec]:
     if dirs not in _cache:
         reg: Registry[LookSpec] = Registry("look")
         reg.register("neutral", NEUTRAL)
+        reg.register("camera", CAMERA)
         for d in reversed(dirs):
             for f in sorted(Path(d).glob("*.toml")):
                 spec = _load_file(f)
-                if spec.name == "neutral":
-                    raise InvalidParameter("the name 'neutral' is reserved", f)
+                if spec.name in ("neutral", "camera"):
+                    raise InvalidParameter(f"the name '{spec.name}' is reserved", f)
                 reg.register(spec.name, spec)
         _cache[dirs] = reg
     return _cache[dirs]

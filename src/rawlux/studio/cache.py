@@ -94,9 +94,9 @@ class Session:
     mtime: float
     raw: RawImage | None = None
     photo_scene: dict[int, Image] = field(default_factory=dict)  # photos: linearised, by size
-    norm: dict[bool, RawImage] = field(default_factory=dict)  # full normalised mosaic, by lens
-    preview_raw: dict[tuple[bool, int], RawImage] = field(default_factory=dict)  # (lens, size)
-    raw_clip: dict[tuple[bool, int], np.ndarray] = field(default_factory=dict)  # preview grid
+    norm: dict[tuple, RawImage] = field(default_factory=dict)  # full normalised mosaic, by lens
+    preview_raw: dict[tuple[tuple, int], RawImage] = field(default_factory=dict)  # (lens, size)
+    raw_clip: dict[tuple[tuple, int], np.ndarray] = field(default_factory=dict)  # preview grid
     raw_clip_fraction: float = 0.0
     cache: dict[str, list[tuple[tuple, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)

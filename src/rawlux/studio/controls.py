@@ -11,9 +11,9 @@ from rawlux.core.errors import InvalidParameter
 
 #: Long side (px) of the preview render; full resolution is rendered on demand.
 PREVIEW_LONG_SIDE = 1280
-#: Options the studio does not expose (no LUT upload; scene-referred and HDR output are export
-#: choices: the previews are SDR).
-HIDDEN = ("lut", "lut_strength", "scene_referred", "hdr", "headroom")
+#: Options the studio does not expose (no LUT or DCP file from a web page; scene-referred and HDR
+#: output are export choices: the previews are SDR).
+HIDDEN = ("lut", "lut_strength", "profile", "scene_referred", "hdr", "headroom", "transfer")
 #: Options that act on raw data only (a developed photo enters at the look stage).
 RAW_ONLY = ("wb", "highlights", "denoise", "sharpen", "demosaic", "lens_correction", "crop")
 #: A developed photo opens as it is: the neutral look leaves it unchanged (mean |diff| < 2/255).

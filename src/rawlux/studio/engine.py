@@ -8,7 +8,7 @@ session (:mod:`rawlux.studio.cache`) so a slider change re-runs only the stages 
 changed one, on a reduced "preview raw" of about 2 MP:
 
 * ``camera`` part: white_balance .. geometry (key: wb, highlights, denoise, demosaic,
-  lens_correction, crop) -> camera RGB, white-balanced;
+  lens_correction, crop) -> camera RGB, white-balanced (lensfun included);
 * ``scene`` part: color_transform + sharpen (key: + exposure, sharpen) -> scene-linear Rec.2020;
 * display: look + output (+ look, strength, gamut, colour space), not cached.
 
@@ -107,22 +107,16 @@ class Engine:
             assert isinstance(photo, Image)
             s.photo_scene[size] = look_input(thumbnail(photo, size))
 
-    def _preview_raw(self, s: Session, lens_correction: bool, size: int) -> RawImage:
-        key = (lens_correction, size)
+    def _preview_raw(self, s: Session, opts: dict[str, Any], size: int) -> RawImage:
+        lens = part_key(opts, ("lens_correction",))
+        key = (lens, size)
         if key not in s.preview_raw:
-            if lens_correction not in s.norm:
-                from rawlux.core.pipeline import Pipeline, Stage
-                from rawlux.develop import stage_definitions
-                from rawlux.isp.black_level import BlackLevelParams
-                from rawlux.isp.lens_shading import LensShadingParams
-
-                defs = stage_definitions()
-                pipe = Pipeline([Stage(defs["black_level"], BlackLevelParams()),
-                                 Stage(defs["lens_shading"],
-                                       LensShadingParams(enabled=lens_correction))])
+            if lens not in s.norm:
+                # the recipe's own stages up to lens shading, on the full raw
+                pipe = self._stages(opts, ["profile", "black_level", "lens_shading"])
                 assert s.raw is not None
-                s.norm[lens_correction] = pipe.run(s.raw)
-            pr = bin_to_preview(s.norm[lens_correction], size)
+                s.norm[lens] = pipe.run(s.raw)
+            pr = bin_to_preview(s.norm[lens], size)
             s.preview_raw[key] = pr
             # raw clipping: a photosite at the white level (before lens-shading gains)
             assert s.raw is not None
@@ -162,11 +156,10 @@ class Engine:
                 return base
             return cached(s, "scene", (("exposure", ev), ("size", size)),
                           lambda: base.with_data(base.data * np.float32(2.0 ** ev)))
-        lc = bool(opts.get("lens_correction", True))
-        pr = self._preview_raw(s, lc, size)
+        pr = self._preview_raw(s, opts, size)
         gkey = part_key(opts, GEOMETRY_KEYS) + (("size", size),)
         camera = cached(s, "camera", gkey, lambda: self._stages(
-            opts, ["white_balance", "highlights", "denoise", "demosaic", "geometry"]
+            opts, ["white_balance", "highlights", "denoise", "demosaic", "lensfun", "geometry"]
         ).run(pr, on_stage=check))
         skey = part_key(opts, SCENE_KEYS) + (("size", size),)
         return cached(s, "scene", skey, lambda: self._stages(
@@ -221,7 +214,7 @@ class Engine:
         ov[hi] = (255, 40, 40, 170)
         ov[lo] = (40, 110, 255, 170)
         if s.kind == "raw" and s.raw_clip:
-            key = (bool(opts.get("lens_correction", True)), size or self.preview_long_side)
+            key = (part_key(opts, ("lens_correction",)), size or self.preview_long_side)
             grid = s.raw_clip.get(key)
             pr = s.preview_raw.get(key)
             if grid is not None and pr is not None:

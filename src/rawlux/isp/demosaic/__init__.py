@@ -10,7 +10,8 @@ stages; negatives = noise around black). NaN/inf in the mosaic raise :class:`Con
 * ``bilinear`` — numba bilinear; :func:`bilinear_reference` is its numpy twin.
 * ``menon2007`` — colour-demosaicing's DDFAPD (optional dependency, for comparison).
 
-X-Trans (and any non-Bayer tile) uses :func:`normalized_convolution` whatever the method;
+X-Trans (6x6) uses :func:`rawlux.isp.demosaic.xtrans.xtrans` whatever the method, any other
+non-Bayer tile :func:`normalized_convolution`;
 LINEAR raws (already demosaiced) pass straight through.
 """
 
@@ -61,6 +62,10 @@ def demosaic_mosaic(
 ) -> np.ndarray:
     """Demosaic a bare float32 mosaic with the named method (non-Bayer tiles: normalised conv.)."""
     p = np.asarray(pattern)
+    if p.shape == (6, 6):
+        from rawlux.isp.demosaic.xtrans import xtrans
+
+        return xtrans(cfa, p)
     if p.shape != (2, 2):
         return normalized_convolution(cfa, p)
     return DEMOSAIC.get(method)(cfa, p)
