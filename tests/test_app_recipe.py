@@ -270,3 +270,14 @@ def test_command_sections_round_trip_and_replay(tmp_path: Path, shared_data: Pat
     assert frame_layout(Recipe.from_dict(rec.to_dict())) == "bar"
     with pytest.raises(OutputError, match="--frame needs display-referred"):
         check_develop([tmp_path / "o.exr"], None, recipe=rec)
+
+
+def test_version_2_recipe_with_lens_correction_off_stays_off():
+    """Version 2 had no lensfun stage: lens correction off was the DNG shading switched off. It
+    must not turn into lensfun "auto" (which corrects raws without DNG opcodes from the database)."""
+    off = Recipe.from_dict({"rawlux_recipe": 2, "stages": {"lens_shading": {"enabled": False},
+                                                           "geometry": {"apply_warp": False}}})
+    assert off["lensfun"] == Recipe.default().with_options(lens_correction="off")["lensfun"]
+    assert not off["lens_shading"].enabled and not off["geometry"].apply_warp  # as saved
+    on = Recipe.from_dict({"rawlux_recipe": 2, "stages": {"color_transform": {"exposure_ev": 1.0}}})
+    assert on == Recipe.default().with_options(exposure=1.0)  # lens correction stays auto

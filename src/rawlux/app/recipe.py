@@ -9,7 +9,7 @@ its flags from that (:mod:`rawlux.cli.options`), and :func:`schema` describes al
 
 File format (``rawlux_recipe`` is the schema version, :data:`RECIPE_VERSION`)::
 
-    rawlux_recipe = 2
+    rawlux_recipe = 3
     [stages.highlights]
     _version = 1
     method = "reconstruct"
@@ -39,8 +39,10 @@ from rawlux.core.params import (FileRef, OptionSpec, StageParams, apply_options,
                                 field_schema, option)
 from rawlux.isp.stages import DEFAULT_LOOK, stage_definitions
 
-#: Schema version written by :meth:`Recipe.to_dict` (1: flat develop options; 2: stage params).
-RECIPE_VERSION = 2
+#: Schema version written by :meth:`Recipe.to_dict` (1: flat develop options; 2: stage params;
+#: 3: lens correction is the ``lensfun`` stage's ``correction`` mode, auto = DNG opcodes else the
+#: lensfun database; a version 2 recipe with the DNG lens shading off meant "no lens correction").
+RECIPE_VERSION = 3
 
 
 def _parse_wb(value: Any) -> StageParams:
@@ -362,6 +364,13 @@ def migrate(data: Mapping[str, Any], source: str = "<recipe>") -> dict[str, Any]
         rec = Recipe.default()
         rec = Recipe(tuple(apply_options(dict(rec.stages), cls(**opts), only=set(opts)).items()))
         data = rec.to_dict()
+    elif ver == 2:  # no lensfun stage yet: "lens correction off" was the DNG shading switched off
+        stages = data.get("stages")
+        if isinstance(stages, Mapping) and "lensfun" not in stages:
+            shading = stages.get("lens_shading")
+            if isinstance(shading, Mapping) and shading.get("enabled") is False:
+                data["stages"] = {**stages, "lensfun": {"correction": "off"}}
+        data["rawlux_recipe"] = RECIPE_VERSION
     return data
 
 
