@@ -132,13 +132,3 @@ def resolve_outputs(inputs: Iterable[Path], output: Path | None, out_dir: Path |
             raise InvalidParameter(f"{src} and {seen[dst]} would both write {dst}")
         seen[dst] = src
     return outs
-
-
-def __getattr__(name: str) -> Any:
-    """``load_raw`` and ``open_image`` moved to :mod:`rawlux.app.inputs` (issue 12); resolved
-    lazily here for code written against the old place (``rawlux --help`` stays light)."""
-    if name in ("load_raw", "open_image"):
-        from rawlux.app import inputs
-
-        return getattr(inputs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

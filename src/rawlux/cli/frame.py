@@ -20,19 +20,6 @@ def _note(msg: str) -> None:
     typer.echo(f"rawlux: {terminal_safe(msg)}", err=True)
 
 
-def frame_file(src: Path, dst: Path, *, layout: str = "bar", logo: Optional[Path] = None,
-               text: Optional[str] = None, look: Optional[str] = None, color_space: str = "srgb",
-               quality: int = 92, bit_depth: Optional[int] = None, hdr: bool = False) -> Path:
-    """The old keyword form of :func:`rawlux.app.frame.frame_file` (kept for callers of the
-    CLI module); new code calls the app function with :class:`~rawlux.app.frame.FrameOptions`."""
-    from rawlux.app.frame import FrameOptions
-    from rawlux.app.frame import frame_file as app_frame_file
-
-    opts = FrameOptions(layout=layout, logo=logo, text=text, look=look, color_space=color_space,
-                        quality=quality, bit_depth=bit_depth, hdr=hdr)
-    return app_frame_file(src, dst, opts, note=_note)
-
-
 def _list_layouts(value: bool) -> None:
     if not value:
         return
