@@ -83,6 +83,13 @@ from rawlux.core.params import StageParams, param
 
 
 SCALES = (1.0, 1.5, 2.0)
+#: :func:`verify_global`: a tile off the global fit takes the fit only where the fit's mean squared
+#: difference there is below ``LOCK`` x the median of the tiles on the fit (noise and aliasing) or
+#: below ``REL`` x the tile's variance (the fit explains its texture: not a moving object), and
+#: where the tile's own displacement does worse than ``BAD`` x that median (its own match is poor)
+LOCK = 30.0
+REL = 0.3
+BAD = 1.3
 
 
 @dataclass(frozen=True)
@@ -244,7 +251,65 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     fine = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, init, iterations)
     if snap > 0:
         fine = snap_to_global(fine, t, snap)
+        fine = verify_global(fine, g0, g, t, snap)
     return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5)
+
+
+def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
+    """(ny, nx) mean squared difference per ``t`` raw px tile between ``g0`` and ``g`` sampled at
+    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (raw px, bilinear)."""
+    import cv2
+
+    h, w = g0.shape
+    ny, nx = field.shape[:2]
+    iy = np.minimum(np.arange(h) // t, ny - 1)
+    ix = np.minimum(np.arange(w) // t, nx - 1)
+    per = field[iy[:, None], ix[None, :]]
+    my = (np.arange(h, dtype=np.float32)[:, None] + per[..., 0]).astype(np.float32)
+    mx = (np.arange(w, dtype=np.float32)[None, :] + per[..., 1]).astype(np.float32)
+    warped = cv2.remap(g, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    d2 = (warped - g0) ** 2
+    label = (iy[:, None] * nx + ix[None, :]).ravel()
+    sums = np.bincount(label, d2.ravel(), ny * nx)
+    counts = np.bincount(label, None, ny * nx)
+    return (sums / np.maximum(counts, 1)).reshape(ny, nx)
+
+
+def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
+                  slack: float = 1.05) -> np.ndarray:
+    """Tiles of ``fine`` (raw px, non-overlapping ``t`` raw px tiles) left off the RANSAC
+    similarity fit of the field (tolerance ``tol`` raw px: the hand's motion) take the fit where it
+    matches the reference's green ``g0`` about as well as their own displacement (mean squared
+    difference within ``slack`` x) and well in absolute terms (:data:`LOCK`, :data:`REL`,
+    :data:`BAD`): gross block-matching errors in flat or repetitive tiles (sky, shadows) then follow
+    the hand's motion, while tiles on moving objects, which the fit cannot match, keep their own."""
+    import cv2
+
+    ny, nx = fine.shape[:2]
+    if ny * nx < 6:
+        return fine
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32) * t + (t - 1) / 2.0
+    src = np.stack([xx.ravel(), yy.ravel()], 1)
+    dst = src + fine.reshape(-1, 2)[:, ::-1]
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=tol,
+                                         maxIters=500, refineIters=10)
+    if m is None or inl is None or inl.sum() < max(6, 0.3 * len(src)):
+        return fine
+    model = np.ascontiguousarray((src @ m[:, :2].T + m[:, 2] - src)[:, ::-1].reshape(ny, nx, 2), np.float32)
+    off = np.abs(fine - model).max(axis=-1) > 1e-4
+    if not off.any() or off.all():
+        return fine
+    cm = _tile_costs(model, g0, g, t)
+    co = _tile_costs(fine, g0, g, t)
+    med = float(np.median(cm[~off]))
+    # the tile's own variance: mean squared difference against its mean
+    h, w = g0.shape
+    label = (np.minimum(np.arange(h) // t, ny - 1)[:, None] * nx + np.minimum(np.arange(w) // t, nx - 1)[None, :]).ravel()
+    cnt = np.maximum(np.bincount(label, None, ny * nx), 1)
+    mean = np.bincount(label, g0.ravel(), ny * nx) / cnt
+    var = (np.bincount(label, (g0.ravel().astype(np.float64)) ** 2, ny * nx) / cnt - mean**2).reshape(ny, nx)
+    take = off & (cm <= slack * co) & ((cm <= LOCK * med) | (cm <= REL * var)) & (co > BAD * med)
+    return np.where(take[..., None], model, fine).astype(np.float32)
 
 
 def cd_samples(green: np.ndarray, cd: np.ndarray, pattern: np.ndarray, out: np.ndarray) -> np.ndarray:
