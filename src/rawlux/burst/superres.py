@@ -90,6 +90,7 @@ SCALES = (1.0, 1.5, 2.0)
 LOCK = 30.0
 REL = 0.3
 BAD = 1.3
+MIN_INLIERS = 0.08
 
 
 @dataclass(frozen=True)
@@ -231,12 +232,16 @@ def sampling_gain(disp: np.ndarray) -> float:
 
 
 def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.ndarray], g: np.ndarray,
-               tile: int, iterations: int, snap: float) -> np.ndarray:
+               tile: int, iterations: int, snap: float,
+               prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Refine the merge-grid field ``disp`` (plane px, tile ``tile``) at the raw-sample level:
     Lucas-Kanade on the full-resolution white-balanced greens ``g0`` (reference, gradients
     ``g0_grad``) and ``g`` (frame) of :func:`rawlux.burst.resample.green_cd`, on non-overlapping
     tiles of ``2 tile`` raw px started from the binned-grey estimate, then the robust global
-    similarity snap (``snap`` raw px) and back to the merge grid. Returns plane px."""
+    similarity snap (``snap`` raw px) and back to the merge grid. ``prior``: the previous
+    frame's refined field (raw px, the hand moves little between consecutive frames): each tile
+    also starts from it and keeps whichever result matches the reference's green better.
+    Returns the merge-grid field (plane px) and the refined non-overlapping field (raw px)."""
     t = 2 * tile
     fine0 = disp[1::2, 1::2]  # merge-grid tile 2I + 1 is centred on non-overlapping tile I
     h, w = g0.shape
@@ -249,10 +254,14 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     start[:, sx:] = start[:, sx - 1 : sx]
     init = np.rint(2.0 * start).astype(np.int32)
     fine = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, init, iterations)
+    if prior is not None and prior.shape == fine.shape:
+        alt = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, np.rint(prior).astype(np.int32), iterations)
+        better = _tile_costs(alt, g0, g, t) < 0.9 * _tile_costs(fine, g0, g, t)
+        fine = np.where(better[..., None], alt, fine).astype(np.float32)
     if snap > 0:
         fine = snap_to_global(fine, t, snap)
         fine = verify_global(fine, g0, g, t, snap)
-    return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5)
+    return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5), fine
 
 
 def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
@@ -293,7 +302,7 @@ def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: 
     dst = src + fine.reshape(-1, 2)[:, ::-1]
     m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=tol,
                                          maxIters=500, refineIters=10)
-    if m is None or inl is None or inl.sum() < max(6, 0.3 * len(src)):
+    if m is None or inl is None or inl.sum() < max(6, MIN_INLIERS * len(src)):
         return fine
     model = np.ascontiguousarray((src @ m[:, :2].T + m[:, 2] - src)[:, ::-1].reshape(ny, nx, 2), np.float32)
     off = np.abs(fine - model).max(axis=-1) > 1e-4
@@ -414,6 +423,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     report(1, total, f"reference {Path(ref_name).name}")
     warped = np.empty((4, h // 2, w // 2), np.float32)
     gains_motion = []
+    prior = None
     slot = 1
     for idx in range(n):
         if idx == reference:
@@ -425,7 +435,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
         disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
         green_cd(raw.data, pattern, gains, green, cd)
         if p.raw_refine:
-            disp = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 1.5)
+            disp, prior = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 0.4, prior)
         gains_motion.append(sampling_gain(disp))
         warp_bayer(green, cd, pattern, gains, disp, t, warped)
         robs[slot] = robustness(ref_rgb, _rgb_blocks(warped, channels), ref_var, rgb_pairs, p)
