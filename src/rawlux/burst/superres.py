@@ -90,7 +90,7 @@ SCALES = (1.0, 1.5, 2.0)
 LOCK = 30.0
 REL = 0.3
 BAD = 1.3
-MIN_INLIERS = 0.08
+MIN_INLIERS = 0.15
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,6 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
         better = _tile_costs(alt, g0, g, t) < 0.9 * _tile_costs(fine, g0, g, t)
         fine = np.where(better[..., None], alt, fine).astype(np.float32)
     if snap > 0:
-        fine = snap_to_global(fine, t, snap)
         fine = verify_global(fine, g0, g, t, snap)
     return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5), fine
 
@@ -284,14 +283,21 @@ def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.
     return (sums / np.maximum(counts, 1)).reshape(ny, nx)
 
 
+def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int) -> np.ndarray:
+    """(ny, nx) float64 sums of ``a`` over the ``t`` raw px tiles of :func:`_tile_costs`."""
+    h, w = a.shape
+    label = (np.minimum(np.arange(h) // t, ny - 1)[:, None] * nx + np.minimum(np.arange(w) // t, nx - 1)[None, :]).ravel()
+    return np.bincount(label, a.ravel().astype(np.float64), ny * nx).reshape(ny, nx)
+
+
 def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
                   slack: float = 1.05) -> np.ndarray:
-    """Tiles of ``fine`` (raw px, non-overlapping ``t`` raw px tiles) left off the RANSAC
-    similarity fit of the field (tolerance ``tol`` raw px: the hand's motion) take the fit where it
-    matches the reference's green ``g0`` about as well as their own displacement (mean squared
-    difference within ``slack`` x) and well in absolute terms (:data:`LOCK`, :data:`REL`,
-    :data:`BAD`): gross block-matching errors in flat or repetitive tiles (sky, shadows) then follow
-    the hand's motion, while tiles on moving objects, which the fit cannot match, keep their own."""
+    """The hand's motion: a RANSAC similarity fit (tolerance ``tol`` raw px) of ``fine`` (raw px,
+    non-overlapping ``t`` raw px tiles). Tiles within ``tol`` of the fit take it; tiles further off take it where it matches the reference's green ``g0`` about as well as
+    their own displacement (mean squared difference within ``slack`` x) and well in absolute
+    terms (:data:`LOCK`, :data:`REL`, :data:`BAD`): gross block-matching errors in flat or
+    repetitive tiles (sky, shadows) then follow the hand's motion, while tiles on moving objects,
+    which the fit cannot match, keep their own."""
     import cv2
 
     ny, nx = fine.shape[:2]
@@ -305,18 +311,16 @@ def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: 
     if m is None or inl is None or inl.sum() < max(6, MIN_INLIERS * len(src)):
         return fine
     model = np.ascontiguousarray((src @ m[:, :2].T + m[:, 2] - src)[:, ::-1].reshape(ny, nx, 2), np.float32)
-    off = np.abs(fine - model).max(axis=-1) > 1e-4
+    near = np.linalg.norm(fine - model, axis=2) < tol
+    fine = np.where(near[..., None], model, fine).astype(np.float32)
+    off = ~near
     if not off.any() or off.all():
         return fine
     cm = _tile_costs(model, g0, g, t)
     co = _tile_costs(fine, g0, g, t)
     med = float(np.median(cm[~off]))
-    # the tile's own variance: mean squared difference against its mean
-    h, w = g0.shape
-    label = (np.minimum(np.arange(h) // t, ny - 1)[:, None] * nx + np.minimum(np.arange(w) // t, nx - 1)[None, :]).ravel()
-    cnt = np.maximum(np.bincount(label, None, ny * nx), 1)
-    mean = np.bincount(label, g0.ravel(), ny * nx) / cnt
-    var = (np.bincount(label, (g0.ravel().astype(np.float64)) ** 2, ny * nx) / cnt - mean**2).reshape(ny, nx)
+    cnt = np.maximum(_tile_sums(np.ones_like(g0), t, ny, nx), 1)
+    var = _tile_sums(g0.astype(np.float64) ** 2, t, ny, nx) / cnt - (_tile_sums(g0, t, ny, nx) / cnt) ** 2
     take = off & (cm <= slack * co) & ((cm <= LOCK * med) | (cm <= REL * var)) & (co > BAD * med)
     return np.where(take[..., None], model, fine).astype(np.float32)
 
