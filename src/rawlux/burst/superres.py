@@ -60,7 +60,6 @@ from rawlux.burst.align import (
     grey_image,
     pyramid,
     resample_field,
-    snap_to_global,
     tile_grid,
 )
 from rawlux.burst.merge import (
@@ -125,6 +124,9 @@ class SuperResParams(StageParams):
     single_frames: float = param(4.0, lo=0.0, hi=8.0, doc="where the other frames' robustness sums "
                                  "to less than this (moving objects), blend towards the reference "
                                  "demosaicked (RCD) and bicubic-upscaled (0 = off)")
+    detail_noise: float = param(0.065, lo=0.0, hi=0.5, doc="kernel growth with the noise: detail x "
+                                "(a / 1e-3) ^ this, a the noise profile's signal-dependent variance "
+                                "per unit signal (narrower kernels at low noise; 0 = fixed)")
     raw_refine: int = param(2, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
 
     def __post_init__(self) -> None:
@@ -402,7 +404,9 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     ref_var = _local_var(ref_rgb)
     grey0 = _grey(planes0)
     gvar = np.maximum(float(np.mean(ppairs[:, 0])) * np.maximum(grey0, 0) + float(np.mean(ppairs[:, 1])), 1e-12) / 4.0
-    icov = kernel_covariance(grey0, gvar.astype(np.float32), p)
+    a_noise = max(float(np.mean(ppairs[:, 0])), 1e-7)
+    detail = float(np.clip(p.detail * (a_noise / 1e-3) ** p.detail_noise, 0.1, 3.0))
+    icov = kernel_covariance(grey0, gvar.astype(np.float32), replace(p, detail=detail))
     ref_pyr = pyramid(grey0, ap.levels)
     ref_grad = gradients(ref_pyr[0])
     ny, nx = tile_grid(grey0.shape, t)
