@@ -126,7 +126,7 @@ class SuperResParams(StageParams):
                                  "demosaicked (RCD) and bicubic-upscaled (0 = off)")
     detail_noise: float = param(0.065, lo=0.0, hi=0.5, doc="kernel growth with the noise: detail x "
                                 "(a / 1e-3) ^ this, a the noise profile's signal-dependent variance "
-                                "per unit signal (narrower kernels at low noise; 0 = fixed)")
+                                "per unit signal (narrower at low noise, scaled by scale - 1; 0 = fixed)")
     raw_refine: int = param(2, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
 
     def __post_init__(self) -> None:
@@ -405,7 +405,10 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     grey0 = _grey(planes0)
     gvar = np.maximum(float(np.mean(ppairs[:, 0])) * np.maximum(grey0, 0) + float(np.mean(ppairs[:, 1])), 1e-12) / 4.0
     a_noise = max(float(np.mean(ppairs[:, 0])), 1e-7)
-    detail = float(np.clip(p.detail * (a_noise / 1e-3) ** p.detail_noise, 0.1, 3.0))
+    grow = (a_noise / 1e-3) ** p.detail_noise
+    if grow < 1.0:  # narrower kernels resolve more only on an output grid finer than the sensor's
+        grow **= p.scale - 1.0
+    detail = float(np.clip(p.detail * grow, 0.1, 3.0))
     icov = kernel_covariance(grey0, gvar.astype(np.float32), replace(p, detail=detail))
     ref_pyr = pyramid(grey0, ap.levels)
     ref_grad = gradients(ref_pyr[0])
