@@ -274,22 +274,21 @@ def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.
     ny, nx = field.shape[:2]
     iy = np.minimum(np.arange(h) // t, ny - 1)
     ix = np.minimum(np.arange(w) // t, nx - 1)
-    per = field[iy[:, None], ix[None, :]]
-    my = (np.arange(h, dtype=np.float32)[:, None] + per[..., 0]).astype(np.float32)
-    mx = (np.arange(w, dtype=np.float32)[None, :] + per[..., 1]).astype(np.float32)
-    warped = cv2.remap(g, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    d2 = (warped - g0) ** 2
-    label = (iy[:, None] * nx + ix[None, :]).ravel()
-    sums = np.bincount(label, d2.ravel(), ny * nx)
-    counts = np.bincount(label, None, ny * nx)
-    return (sums / np.maximum(counts, 1)).reshape(ny, nx)
+    my = field[..., 0][iy][:, ix] + np.arange(h, dtype=np.float32)[:, None]
+    mx = field[..., 1][iy][:, ix] + np.arange(w, dtype=np.float32)[None, :]
+    warped = cv2.remap(g, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    d2 = cv2.subtract(warped, g0)
+    d2 = cv2.multiply(d2, d2)
+    return _tile_sums(d2, t, ny, nx) / np.maximum(_tile_sums(np.ones_like(g0), t, ny, nx), 1)
 
 
 def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int) -> np.ndarray:
-    """(ny, nx) float64 sums of ``a`` over the ``t`` raw px tiles of :func:`_tile_costs`."""
-    h, w = a.shape
-    label = (np.minimum(np.arange(h) // t, ny - 1)[:, None] * nx + np.minimum(np.arange(w) // t, nx - 1)[None, :]).ravel()
-    return np.bincount(label, a.ravel().astype(np.float64), ny * nx).reshape(ny, nx)
+    """(ny, nx) float64 sums of ``a`` over the ``t`` raw px tiles of :func:`_tile_costs` (the last
+    row / column of tiles takes the remainder)."""
+    starts_y = np.arange(ny) * t
+    starts_x = np.arange(nx) * t
+    return np.add.reduceat(np.add.reduceat(a.astype(np.float64), starts_y, 0), starts_x, 1)
 
 
 def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
