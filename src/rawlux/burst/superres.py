@@ -280,15 +280,22 @@ def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.
                        borderMode=cv2.BORDER_REPLICATE)
     d2 = cv2.subtract(warped, g0)
     d2 = cv2.multiply(d2, d2)
-    return _tile_sums(d2, t, ny, nx) / np.maximum(_tile_sums(np.ones_like(g0), t, ny, nx), 1)
+    return _tile_sums(d2, t, ny, nx, np.float32) / _tile_counts(h, w, t, ny, nx)
 
 
-def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int) -> np.ndarray:
+def _tile_counts(h: int, w: int, t: int, ny: int, nx: int) -> np.ndarray:
+    """(ny, nx) pixel counts of the tiles of :func:`_tile_sums`."""
+    cy = np.diff(np.append(np.arange(ny) * t, h))
+    cx = np.diff(np.append(np.arange(nx) * t, w))
+    return np.outer(cy, cx).astype(np.float64)
+
+
+def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int, dtype: type = np.float64) -> np.ndarray:
     """(ny, nx) float64 sums of ``a`` over the ``t`` raw px tiles of :func:`_tile_costs` (the last
     row / column of tiles takes the remainder)."""
     starts_y = np.arange(ny) * t
     starts_x = np.arange(nx) * t
-    return np.add.reduceat(np.add.reduceat(a.astype(np.float64), starts_y, 0), starts_x, 1)
+    return np.add.reduceat(np.add.reduceat(a.astype(dtype, copy=False), starts_y, 0), starts_x, 1).astype(np.float64)
 
 
 def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
@@ -320,7 +327,7 @@ def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: 
     cm = _tile_costs(model, g0, g, t)
     co = _tile_costs(fine, g0, g, t)
     med = float(np.median(cm[~off]))
-    cnt = np.maximum(_tile_sums(np.ones_like(g0), t, ny, nx), 1)
+    cnt = _tile_counts(g0.shape[0], g0.shape[1], t, ny, nx)
     var = _tile_sums(g0.astype(np.float64) ** 2, t, ny, nx) / cnt - (_tile_sums(g0, t, ny, nx) / cnt) ** 2
     take = off & (cm <= slack * co) & ((cm <= LOCK * med) | (cm <= REL * var)) & (co > BAD * med)
     return np.where(take[..., None], model, fine).astype(np.float32)
