@@ -60,7 +60,6 @@ from rawlux.burst.align import (
     grey_image,
     pyramid,
     resample_field,
-    snap_to_global,
     tile_grid,
 )
 from rawlux.burst.merge import (
@@ -83,6 +82,14 @@ from rawlux.core.params import StageParams, param
 
 
 SCALES = (1.0, 1.5, 2.0)
+#: :func:`verify_global`: a tile off the global fit takes the fit only where the fit's mean squared
+#: difference there is below ``LOCK`` x the median of the tiles on the fit (noise and aliasing) or
+#: below ``REL`` x the tile's variance (the fit explains its texture: not a moving object), and
+#: where the tile's own displacement does worse than ``BAD`` x that median (its own match is poor)
+LOCK = 30.0
+REL = 0.3
+BAD = 1.3
+MIN_INLIERS = 0.15
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,9 @@ class SuperResParams(StageParams):
     single_frames: float = param(4.0, lo=0.0, hi=8.0, doc="where the other frames' robustness sums "
                                  "to less than this (moving objects), blend towards the reference "
                                  "demosaicked (RCD) and bicubic-upscaled (0 = off)")
+    detail_noise: float = param(0.065, lo=0.0, hi=0.5, doc="kernel growth with the noise: detail x "
+                                "(a / 1e-3) ^ this, a the noise profile's signal-dependent variance "
+                                "per unit signal (narrower at low noise, scaled by scale - 1; 0 = fixed)")
     raw_refine: int = param(2, lo=0, hi=10, doc="Lucas-Kanade steps at the raw-sample level (0 = off)")
 
     def __post_init__(self) -> None:
@@ -224,12 +234,16 @@ def sampling_gain(disp: np.ndarray) -> float:
 
 
 def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.ndarray], g: np.ndarray,
-               tile: int, iterations: int, snap: float) -> np.ndarray:
+               tile: int, iterations: int, snap: float,
+               prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Refine the merge-grid field ``disp`` (plane px, tile ``tile``) at the raw-sample level:
     Lucas-Kanade on the full-resolution white-balanced greens ``g0`` (reference, gradients
     ``g0_grad``) and ``g`` (frame) of :func:`rawlux.burst.resample.green_cd`, on non-overlapping
     tiles of ``2 tile`` raw px started from the binned-grey estimate, then the robust global
-    similarity snap (``snap`` raw px) and back to the merge grid. Returns plane px."""
+    similarity snap (``snap`` raw px) and back to the merge grid. ``prior``: the previous
+    frame's refined field (raw px, the hand moves little between consecutive frames): each tile
+    also starts from it and keeps whichever result matches the reference's green better.
+    Returns the merge-grid field (plane px) and the refined non-overlapping field (raw px)."""
     t = 2 * tile
     fine0 = disp[1::2, 1::2]  # merge-grid tile 2I + 1 is centred on non-overlapping tile I
     h, w = g0.shape
@@ -242,9 +256,81 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     start[:, sx:] = start[:, sx - 1 : sx]
     init = np.rint(2.0 * start).astype(np.int32)
     fine = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, init, iterations)
+    if prior is not None and prior.shape == fine.shape:
+        alt = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, np.rint(prior).astype(np.int32), iterations)
+        better = _tile_costs(alt, g0, g, t) < 0.9 * _tile_costs(fine, g0, g, t)
+        fine = np.where(better[..., None], alt, fine).astype(np.float32)
     if snap > 0:
-        fine = snap_to_global(fine, t, snap)
-    return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5)
+        fine = verify_global(fine, g0, g, t, snap)
+    return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5), fine
+
+
+def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
+    """(ny, nx) mean squared difference per ``t`` raw px tile between ``g0`` and ``g`` sampled at
+    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (raw px, bilinear)."""
+    import cv2
+
+    h, w = g0.shape
+    ny, nx = field.shape[:2]
+    iy = np.minimum(np.arange(h) // t, ny - 1)
+    ix = np.minimum(np.arange(w) // t, nx - 1)
+    my = field[..., 0][iy][:, ix] + np.arange(h, dtype=np.float32)[:, None]
+    mx = field[..., 1][iy][:, ix] + np.arange(w, dtype=np.float32)[None, :]
+    warped = cv2.remap(g, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    d2 = cv2.subtract(warped, g0)
+    d2 = cv2.multiply(d2, d2)
+    return _tile_sums(d2, t, ny, nx, np.float32) / _tile_counts(h, w, t, ny, nx)
+
+
+def _tile_counts(h: int, w: int, t: int, ny: int, nx: int) -> np.ndarray:
+    """(ny, nx) pixel counts of the tiles of :func:`_tile_sums`."""
+    cy = np.diff(np.append(np.arange(ny) * t, h))
+    cx = np.diff(np.append(np.arange(nx) * t, w))
+    return np.outer(cy, cx).astype(np.float64)
+
+
+def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int, dtype: type = np.float64) -> np.ndarray:
+    """(ny, nx) float64 sums of ``a`` over the ``t`` raw px tiles of :func:`_tile_costs` (the last
+    row / column of tiles takes the remainder)."""
+    starts_y = np.arange(ny) * t
+    starts_x = np.arange(nx) * t
+    return np.add.reduceat(np.add.reduceat(a.astype(dtype, copy=False), starts_y, 0), starts_x, 1).astype(np.float64)
+
+
+def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
+                  slack: float = 1.05) -> np.ndarray:
+    """The hand's motion: a RANSAC similarity fit (tolerance ``tol`` raw px) of ``fine`` (raw px,
+    non-overlapping ``t`` raw px tiles). Tiles within ``tol`` of the fit take it; tiles further off take it where it matches the reference's green ``g0`` about as well as
+    their own displacement (mean squared difference within ``slack`` x) and well in absolute
+    terms (:data:`LOCK`, :data:`REL`, :data:`BAD`): gross block-matching errors in flat or
+    repetitive tiles (sky, shadows) then follow the hand's motion, while tiles on moving objects,
+    which the fit cannot match, keep their own."""
+    import cv2
+
+    ny, nx = fine.shape[:2]
+    if ny * nx < 6:
+        return fine
+    yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float32) * t + (t - 1) / 2.0
+    src = np.stack([xx.ravel(), yy.ravel()], 1)
+    dst = src + fine.reshape(-1, 2)[:, ::-1]
+    m, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=tol,
+                                         maxIters=500, refineIters=10)
+    if m is None or inl is None or inl.sum() < max(6, MIN_INLIERS * len(src)):
+        return fine
+    model = np.ascontiguousarray((src @ m[:, :2].T + m[:, 2] - src)[:, ::-1].reshape(ny, nx, 2), np.float32)
+    near = np.linalg.norm(fine - model, axis=2) < tol
+    fine = np.where(near[..., None], model, fine).astype(np.float32)
+    off = ~near
+    if not off.any() or off.all():
+        return fine
+    cm = _tile_costs(model, g0, g, t)
+    co = _tile_costs(fine, g0, g, t)
+    med = float(np.median(cm[~off]))
+    cnt = _tile_counts(g0.shape[0], g0.shape[1], t, ny, nx)
+    var = _tile_sums(g0.astype(np.float64) ** 2, t, ny, nx) / cnt - (_tile_sums(g0, t, ny, nx) / cnt) ** 2
+    take = off & (cm <= slack * co) & ((cm <= LOCK * med) | (cm <= REL * var)) & (co > BAD * med)
+    return np.where(take[..., None], model, fine).astype(np.float32)
 
 
 def cd_samples(green: np.ndarray, cd: np.ndarray, pattern: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -324,7 +410,12 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     ref_var = _local_var(ref_rgb)
     grey0 = _grey(planes0)
     gvar = np.maximum(float(np.mean(ppairs[:, 0])) * np.maximum(grey0, 0) + float(np.mean(ppairs[:, 1])), 1e-12) / 4.0
-    icov = kernel_covariance(grey0, gvar.astype(np.float32), p)
+    a_noise = max(float(np.mean(ppairs[:, 0])), 1e-7)
+    grow = (a_noise / 1e-3) ** p.detail_noise
+    if grow < 1.0:  # narrower kernels resolve more only on an output grid finer than the sensor's
+        grow **= p.scale - 1.0
+    detail = float(np.clip(p.detail * grow, 0.1, 3.0))
+    icov = kernel_covariance(grey0, gvar.astype(np.float32), replace(p, detail=detail))
     ref_pyr = pyramid(grey0, ap.levels)
     ref_grad = gradients(ref_pyr[0])
     ny, nx = tile_grid(grey0.shape, t)
@@ -349,6 +440,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     report(1, total, f"reference {Path(ref_name).name}")
     warped = np.empty((4, h // 2, w // 2), np.float32)
     gains_motion = []
+    prior = None
     slot = 1
     for idx in range(n):
         if idx == reference:
@@ -360,7 +452,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
         disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
         green_cd(raw.data, pattern, gains, green, cd)
         if p.raw_refine:
-            disp = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 1.5)
+            disp, prior = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 0.4, prior)
         gains_motion.append(sampling_gain(disp))
         warp_bayer(green, cd, pattern, gains, disp, t, warped)
         robs[slot] = robustness(ref_rgb, _rgb_blocks(warped, channels), ref_var, rgb_pairs, p)
