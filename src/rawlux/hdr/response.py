@@ -5,7 +5,8 @@ A developed photo's pixel value ``Z`` relates to scene exposure by an unknown mo
 ``g(Z_ij) = ln E_i + ln t_j``. :func:`recover_response` solves for ``g`` (256 values per channel)
 and the ``ln E_i`` of a set of sample pixels by weighted linear least squares with a second-
 difference smoothness term (``smooth``), fixing ``g(128) = 0``. :func:`merge_developed` then
-averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255), after aligning
+averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255) that also fades
+to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`), after aligning
 each frame to the reference (global translation by phase correlation on the linearised images)
 and dropping, per pixel, frames that disagree with the reference by more than ``ghost`` stops
 where both are well exposed (moving objects come from the reference).
@@ -24,6 +25,7 @@ from rawlux.core.params import StageParams, param
 
 
 WELL_EXPOSED = 0.3  # hat weight (8-bit 38..217) above which a frame is trusted in the ghost test
+DARK_LO, DARK_HI = 3.0, 24.0  # 8-bit values: merge weight 0 at and below DARK_LO, full hat from DARK_HI
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ def hat(z: np.ndarray) -> np.ndarray:
     """Debevec-Malik weight of 8-bit values: 0 at 0 and 255, 1 in the middle."""
     z = np.asarray(z, np.float32)
     return np.minimum(z, 255.0 - z) / 127.5
+
+
+def merge_weight(z: np.ndarray) -> np.ndarray:
+    """Merge weight of 8-bit values: :func:`hat` times a smoothstep that is 0 up to ``DARK_LO`` and
+    1 from ``DARK_HI``. Near black a developed JPEG holds quantisation and compression noise
+    (values 0/1/2 alternate by 8x8 block): ``g(1) - ln t`` of a short frame says nothing about
+    the radiance (it can be 50x off), yet the plain hat gives it weight and pulls the mean of
+    the well-exposed frames up, block by block."""
+    z = np.asarray(z, np.float32)
+    s = np.clip((z - DARK_LO) / (DARK_HI - DARK_LO), 0.0, 1.0)
+    return hat(z) * s * s * (3.0 - 2.0 * s)
 
 
 def _check(images: Sequence[np.ndarray], times: Sequence[float]) -> None:
@@ -162,7 +175,7 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
     order = np.argsort(times)
     r = int(order[n // 2])
     t_ref = float(times[r])
-    wt = hat(np.arange(256)).astype(np.float32)
+    wt = merge_weight(np.arange(256)).astype(np.float32)
     log_ref = _lut(images[r], g / np.float32(math.log(2)) - np.float32(math.log2(t_ref)))
     ref_ok = _lut(images[r], wt).min(axis=2) > WELL_EXPOSED
     acc = np.zeros(images[0].shape, np.float32)
