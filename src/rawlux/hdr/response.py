@@ -6,7 +6,8 @@ A developed photo's pixel value ``Z`` relates to scene exposure by an unknown mo
 and the ``ln E_i`` of a set of sample pixels by weighted linear least squares with a second-
 difference smoothness term (``smooth``), fixing ``g(128) = 0``. :func:`merge_developed` then
 averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255) that also fades
-to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`), after aligning
+to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`), one weight per
+pixel for all three channels (the least-exposed-well channel's: no colour speckles), after aligning
 each frame to the reference (global translation by phase correlation on the linearised images)
 and dropping, per pixel, frames that disagree with the reference by more than ``ghost`` stops
 where both are well exposed (moving objects come from the reference).
@@ -192,11 +193,11 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
                                     borderMode=cv2.BORDER_REPLICATE)
             shifts.append((round(dy, 2), round(dx, 2)))
         lin = _lut(im, np.exp(g) / np.float32(times[j]))
-        w = _lut(im, wt)
+        w = _lut(im, wt).min(axis=2, keepdims=True)  # one weight per pixel: no colour shift
         if j != r:  # moving objects: disagreeing with a well-exposed reference
             logj = _lut(im, g / np.float32(math.log(2)) - np.float32(math.log2(times[j])))
             d = cv2.blur(np.abs(logj - log_ref).max(axis=2), (5, 5))
-            bad = ref_ok & (w.min(axis=2) > WELL_EXPOSED) & (d > params.ghost)
+            bad = ref_ok & (w[..., 0] > WELL_EXPOSED) & (d > params.ghost)
             if bad.any():  # feathered: the reference takes over smoothly around a moving object
                 soft = cv2.dilate(bad.astype(np.float32), np.ones((5, 5), np.uint8))
                 soft = cv2.blur(soft, (9, 9))
