@@ -9,8 +9,8 @@ averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255) 
 to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`), one weight per
 pixel for all three channels (the least-exposed-well channel's: no colour speckles), after aligning
 each frame to the reference (global translation by phase correlation on the linearised images)
-and dropping, per pixel, frames that disagree with the reference by more than ``ghost`` stops
-where both are well exposed (moving objects come from the reference).
+and dropping, per pixel (feathered), frames that fall more than ``ghost`` stops outside the
+reference's 3x3 range where both are well exposed (a pixel of misregistration at an edge is not motion) (moving objects come from the reference).
 """
 
 from __future__ import annotations
@@ -178,6 +178,10 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
     t_ref = float(times[r])
     wt = merge_weight(np.arange(256)).astype(np.float32)
     log_ref = _lut(images[r], g / np.float32(math.log(2)) - np.float32(math.log2(t_ref)))
+    # the ghost test measures how far a frame falls outside the reference's 3x3 range: an edge
+    # misregistered by a pixel (or JPEG ringing beside it) is not a moving object
+    k3 = np.ones((3, 3), np.uint8)
+    ref_lo, ref_hi = cv2.erode(log_ref, k3), cv2.dilate(log_ref, k3)
     ref_ok = _lut(images[r], wt).min(axis=2) > WELL_EXPOSED
     acc = np.zeros(images[0].shape, np.float32)
     wsum = np.zeros(images[0].shape, np.float32)
@@ -196,7 +200,7 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
         w = _lut(im, wt).min(axis=2, keepdims=True)  # one weight per pixel: no colour shift
         if j != r:  # moving objects: disagreeing with a well-exposed reference
             logj = _lut(im, g / np.float32(math.log(2)) - np.float32(math.log2(times[j])))
-            d = cv2.blur(np.abs(logj - log_ref).max(axis=2), (5, 5))
+            d = cv2.blur(np.maximum(logj - ref_hi, ref_lo - logj).max(axis=2).clip(0.0), (5, 5))
             bad = ref_ok & (w[..., 0] > WELL_EXPOSED) & (d > params.ghost)
             if bad.any():  # feathered: the reference takes over smoothly around a moving object
                 soft = cv2.dilate(bad.astype(np.float32), np.ones((5, 5), np.uint8))
