@@ -10,7 +10,8 @@ to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`
 pixel for all three channels (the least-exposed-well channel's: no colour speckles), after aligning
 each frame to the reference (global translation by phase correlation on the linearised images)
 and dropping, per pixel (feathered), frames that fall more than ``ghost`` stops outside the
-reference's 3x3 range where both are well exposed (a pixel of misregistration at an edge is not motion) (moving objects come from the reference).
+reference's 3x3 range where both are well exposed (moving objects come from the reference; a
+pixel of misregistration at an edge is not motion).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rawlux.core.params import StageParams, param
 
 
 WELL_EXPOSED = 0.3  # hat weight (8-bit 38..217) above which a frame is trusted in the ghost test
+FALLBACK_WEIGHT = 1e-3  # per-channel hat weight (x t / t_max) under the shared per-pixel weight
 DARK_LO, DARK_HI = 3.0, 24.0  # 8-bit values: merge weight 0 at and below DARK_LO, full hat from DARK_HI
 
 
@@ -177,6 +179,7 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
     r = int(order[n // 2])
     t_ref = float(times[r])
     wt = merge_weight(np.arange(256)).astype(np.float32)
+    hat_lut = hat(np.arange(256)).astype(np.float32)
     log_ref = _lut(images[r], g / np.float32(math.log(2)) - np.float32(math.log2(t_ref)))
     # the ghost test measures how far a frame falls outside the reference's 3x3 range: an edge
     # misregistered by a pixel (or JPEG ringing beside it) is not a moving object
@@ -197,7 +200,10 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
                                     borderMode=cv2.BORDER_REPLICATE)
             shifts.append((round(dy, 2), round(dx, 2)))
         lin = _lut(im, np.exp(g) / np.float32(times[j]))
-        w = _lut(im, wt).min(axis=2, keepdims=True)  # one weight per pixel: no colour shift
+        # one weight per pixel (no colour shift), plus a tiny per-channel hat favouring long
+        # frames that only counts where no frame has all three channels usable (saturated colour)
+        w = _lut(im, wt).min(axis=2, keepdims=True) + _lut(im, hat_lut * np.float32(
+            FALLBACK_WEIGHT * times[j] / max(times)))
         if j != r:  # moving objects: disagreeing with a well-exposed reference
             logj = _lut(im, g / np.float32(math.log(2)) - np.float32(math.log2(times[j])))
             d = cv2.blur(np.maximum(logj - ref_hi, ref_lo - logj).max(axis=2).clip(0.0), (5, 5))
@@ -208,9 +214,12 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
                 w *= (1.0 - np.clip(soft * 1.5, 0.0, 1.0))[..., None]
         acc += w * lin
         wsum += w
-        # where no frame is usable (black in the short frames, white in the long ones) the
-        # largest lower bound wins: the brightest estimate (a clipped frame's value)
+        # where no frame is usable: black in the longest frame -> its value (the smallest upper
+        # bound), else the brightest estimate (a clipped frame's value: the largest lower bound)
         fallback = lin if fallback is None else np.maximum(fallback, lin)
+        if j == int(order[-1]):
+            longest_dark, longest_lin = im < 128, lin
+    fallback = np.where(longest_dark, longest_lin, fallback)
     out = np.where(wsum > 1e-6, acc / np.maximum(wsum, 1e-12), fallback) * np.float32(t_ref)
     info = {"reference": r, "shifts": shifts, "times": [float(t) for t in times]}
     return out.astype(np.float32), g, info
