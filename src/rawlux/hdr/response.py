@@ -5,10 +5,13 @@ A developed photo's pixel value ``Z`` relates to scene exposure by an unknown mo
 ``g(Z_ij) = ln E_i + ln t_j``. :func:`recover_response` solves for ``g`` (256 values per channel)
 and the ``ln E_i`` of a set of sample pixels by weighted linear least squares with a second-
 difference smoothness term (``smooth``), fixing ``g(128) = 0``. :func:`merge_developed` then
-averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255), after aligning
+averages ``g(Z) - ln t`` over the frames with a hat weight (far from 0 and 255) that also fades
+to 0 over the near-black values a JPEG only holds as noise (:func:`merge_weight`), one weight per
+pixel for all three channels (the least-exposed-well channel's: no colour speckles), after aligning
 each frame to the reference (global translation by phase correlation on the linearised images)
-and dropping, per pixel, frames that disagree with the reference by more than ``ghost`` stops
-where both are well exposed (moving objects come from the reference).
+and dropping, per pixel (feathered), frames that fall more than ``ghost`` stops outside the
+reference's 3x3 range where both are well exposed (moving objects come from the reference; a
+pixel of misregistration at an edge is not motion).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from rawlux.core.params import StageParams, param
 
 
 WELL_EXPOSED = 0.3  # hat weight (8-bit 38..217) above which a frame is trusted in the ghost test
+FALLBACK_WEIGHT = 1e-3  # per-channel hat weight (x t / t_max) under the shared per-pixel weight
+DARK_LO, DARK_HI = 3.0, 24.0  # 8-bit values: merge weight 0 at and below DARK_LO, full hat from DARK_HI
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,17 @@ def hat(z: np.ndarray) -> np.ndarray:
     """Debevec-Malik weight of 8-bit values: 0 at 0 and 255, 1 in the middle."""
     z = np.asarray(z, np.float32)
     return np.minimum(z, 255.0 - z) / 127.5
+
+
+def merge_weight(z: np.ndarray) -> np.ndarray:
+    """Merge weight of 8-bit values: :func:`hat` times a smoothstep that is 0 up to ``DARK_LO`` and
+    1 from ``DARK_HI``. Near black a developed JPEG holds quantisation and compression noise
+    (values 0/1/2 alternate by 8x8 block): ``g(1) - ln t`` of a short frame says nothing about
+    the radiance (it can be 50x off), yet the plain hat gives it weight and pulls the mean of
+    the well-exposed frames up, block by block."""
+    z = np.asarray(z, np.float32)
+    s = np.clip((z - DARK_LO) / (DARK_HI - DARK_LO), 0.0, 1.0)
+    return hat(z) * s * s * (3.0 - 2.0 * s)
 
 
 def _check(images: Sequence[np.ndarray], times: Sequence[float]) -> None:
@@ -162,8 +178,13 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
     order = np.argsort(times)
     r = int(order[n // 2])
     t_ref = float(times[r])
-    wt = hat(np.arange(256)).astype(np.float32)
+    wt = merge_weight(np.arange(256)).astype(np.float32)
+    hat_lut = hat(np.arange(256)).astype(np.float32)
     log_ref = _lut(images[r], g / np.float32(math.log(2)) - np.float32(math.log2(t_ref)))
+    # the ghost test measures how far a frame falls outside the reference's 3x3 range: an edge
+    # misregistered by a pixel (or JPEG ringing beside it) is not a moving object
+    k3 = np.ones((3, 3), np.uint8)
+    ref_lo, ref_hi = cv2.erode(log_ref, k3), cv2.dilate(log_ref, k3)
     ref_ok = _lut(images[r], wt).min(axis=2) > WELL_EXPOSED
     acc = np.zeros(images[0].shape, np.float32)
     wsum = np.zeros(images[0].shape, np.float32)
@@ -179,20 +200,26 @@ def merge_developed(images: Sequence[np.ndarray], times: Sequence[float],
                                     borderMode=cv2.BORDER_REPLICATE)
             shifts.append((round(dy, 2), round(dx, 2)))
         lin = _lut(im, np.exp(g) / np.float32(times[j]))
-        w = _lut(im, wt)
+        # one weight per pixel (no colour shift), plus a tiny per-channel hat favouring long
+        # frames that only counts where no frame has all three channels usable (saturated colour)
+        w = _lut(im, wt).min(axis=2, keepdims=True) + _lut(im, hat_lut * np.float32(
+            FALLBACK_WEIGHT * times[j] / max(times)))
         if j != r:  # moving objects: disagreeing with a well-exposed reference
             logj = _lut(im, g / np.float32(math.log(2)) - np.float32(math.log2(times[j])))
-            d = cv2.blur(np.abs(logj - log_ref).max(axis=2), (5, 5))
-            bad = ref_ok & (w.min(axis=2) > WELL_EXPOSED) & (d > params.ghost)
+            d = cv2.blur(np.maximum(logj - ref_hi, ref_lo - logj).max(axis=2).clip(0.0), (5, 5))
+            bad = ref_ok & (w[..., 0] > WELL_EXPOSED) & (d > params.ghost)
             if bad.any():  # feathered: the reference takes over smoothly around a moving object
                 soft = cv2.dilate(bad.astype(np.float32), np.ones((5, 5), np.uint8))
                 soft = cv2.blur(soft, (9, 9))
                 w *= (1.0 - np.clip(soft * 1.5, 0.0, 1.0))[..., None]
         acc += w * lin
         wsum += w
-        # where no frame is usable (black in the short frames, white in the long ones) the
-        # largest lower bound wins: the brightest estimate (a clipped frame's value)
+        # where no frame is usable: black in the longest frame -> its value (the smallest upper
+        # bound), else the brightest estimate (a clipped frame's value: the largest lower bound)
         fallback = lin if fallback is None else np.maximum(fallback, lin)
+        if j == int(order[-1]):
+            longest_dark, longest_lin = im < 128, lin
+    fallback = np.where(longest_dark, longest_lin, fallback)
     out = np.where(wsum > 1e-6, acc / np.maximum(wsum, 1e-12), fallback) * np.float32(t_ref)
     info = {"reference": r, "shifts": shifts, "times": [float(t) for t in times]}
     return out.astype(np.float32), g, info
