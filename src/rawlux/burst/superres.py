@@ -259,20 +259,25 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     fine = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, init, iterations)
     if prior is not None and prior.shape == fine.shape:
         alt = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, np.rint(prior).astype(np.int32), iterations)
-        better = _tile_costs(alt, g0, g, t) < 0.9 * _tile_costs(fine, g0, g, t)
+        c_alt, c_fine = _tile_costs(alt, g0, g, t), _tile_costs(fine, g0, g, t)
+        better = c_alt < 0.9 * c_fine
         fine = np.where(better[..., None], alt, fine).astype(np.float32)
+        costs = np.where(better, c_alt, c_fine)
+    else:
+        costs = None
     if snap > 0:
-        fine = verify_global(fine, g0, g, t, snap, cache=cache)
+        fine = verify_global(fine, g0, g, t, snap, cache=cache, costs=costs)
     return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5), fine
 
 
 def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
     """(ny, nx) mean squared difference per ``t`` raw px tile between ``g0`` and ``g`` sampled at
     ``(y + dy, x + dx)`` with the tile's displacement ``field`` (raw px, bilinear; numba
-    :func:`rawlux.burst.superres_kernels.tile_costs`, no full-size maps)."""
+    :func:`rawlux.burst.superres_kernels.tile_costs` in bands of tile rows, no full-size maps)."""
     out = np.empty(field.shape[:2], np.float64)
-    tile_costs(np.ascontiguousarray(field, np.float32), np.ascontiguousarray(g0, np.float32),
-               np.ascontiguousarray(g, np.float32), int(t), out)
+    run_bands(tile_costs, out.shape[0], np.ascontiguousarray(field, np.float32),
+              np.ascontiguousarray(g0, np.float32), np.ascontiguousarray(g, np.float32), int(t), out,
+              min_rows=4)
     return out
 
 
@@ -292,13 +297,15 @@ def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int, dtype: type = np.float64
 
 
 def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
-                  slack: float = 1.05, cache: dict | None = None) -> np.ndarray:
+                  slack: float = 1.05, cache: dict | None = None,
+                  costs: np.ndarray | None = None) -> np.ndarray:
     """The hand's motion: a RANSAC similarity fit (tolerance ``tol`` raw px) of ``fine`` (raw px,
     non-overlapping ``t`` raw px tiles). Tiles within ``tol`` of the fit take it; tiles further off take it where it matches the reference's green ``g0`` about as well as
     their own displacement (mean squared difference within ``slack`` x) and well in absolute
     terms (:data:`LOCK`, :data:`REL`, :data:`BAD`): gross block-matching errors in flat or
     repetitive tiles (sky, shadows) then follow the hand's motion, while tiles on moving objects,
-    which the fit cannot match, keep their own."""
+    which the fit cannot match, keep their own. ``costs``: :func:`_tile_costs` of ``fine`` when
+    already known; ``cache``: see :func:`refine_raw`."""
     import cv2
 
     ny, nx = fine.shape[:2]
@@ -318,7 +325,8 @@ def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: 
     if not off.any() or off.all():
         return fine
     cm = _tile_costs(model, g0, g, t)
-    co = _tile_costs(fine, g0, g, t)
+    # off the fit, ``fine`` is unchanged by the snap: its known costs hold there
+    co = costs if costs is not None else _tile_costs(fine, g0, g, t)
     med = float(np.median(cm[~off]))
     var = None if cache is None else cache.get(("var", t, ny, nx))
     if var is None:  # the reference's variance per tile: once per burst

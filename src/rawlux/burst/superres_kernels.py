@@ -237,14 +237,15 @@ def finish_reference(num: np.ndarray, den: np.ndarray, mom: np.ndarray, ridge: f
     return out.astype(np.float32)
 
 
-@njit(cache=True, nogil=True, fastmath=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, ::1], i8, f8[:, ::1])")
-def tile_costs(field, g0, g, t, out):  # pragma: no cover
+@njit(cache=True, nogil=True, fastmath=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, ::1], i8, f8[:, ::1], i8, i8)")
+def tile_costs(field, g0, g, t, out, r0, r1):  # pragma: no cover
     """(ny, nx) ``out``: mean squared difference per ``t`` raw px tile (the last row / column of
     tiles takes the remainder) between ``g0`` and ``g`` sampled bilinearly (edge replicated) at
-    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (ny, nx, 2) raw px."""
+    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (ny, nx, 2) raw px; tile rows
+    ``r0 .. r1``."""
     h, w = g0.shape
     ny, nx = out.shape
-    for ty in range(ny):
+    for ty in range(r0, r1):
         y0 = ty * t
         y1 = h if ty == ny - 1 else min(h, y0 + t)
         for tx in range(nx):
