@@ -73,7 +73,7 @@ from rawlux.burst.merge import (
 )
 from rawlux.burst.noise import bayer_planes, noise_model, plane_channels, plane_pairs
 from rawlux.burst.resample import green_cd, warp_bayer, wb_gains
-from rawlux.burst.superres_kernels import merge_rows
+from rawlux.burst.superres_kernels import merge_rows, tile_costs
 from rawlux.core.errors import InvalidParameter
 from rawlux.core.image import CFA, Crop, NoiseProfile, RawImage
 from rawlux.core.jit import run_bands
@@ -235,7 +235,7 @@ def sampling_gain(disp: np.ndarray) -> float:
 
 def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.ndarray], g: np.ndarray,
                tile: int, iterations: int, snap: float,
-               prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               prior: np.ndarray | None = None, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Refine the merge-grid field ``disp`` (plane px, tile ``tile``) at the raw-sample level:
     Lucas-Kanade on the full-resolution white-balanced greens ``g0`` (reference, gradients
     ``g0_grad``) and ``g`` (frame) of :func:`rawlux.burst.resample.green_cd`, on non-overlapping
@@ -243,6 +243,7 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     similarity snap (``snap`` raw px) and back to the merge grid. ``prior``: the previous
     frame's refined field (raw px, the hand moves little between consecutive frames): each tile
     also starts from it and keeps whichever result matches the reference's green better.
+    ``cache``: a dict kept over the burst for what depends on the reference only.
     Returns the merge-grid field (plane px) and the refined non-overlapping field (raw px)."""
     t = 2 * tile
     fine0 = disp[1::2, 1::2]  # merge-grid tile 2I + 1 is centred on non-overlapping tile I
@@ -258,29 +259,26 @@ def refine_raw(disp: np.ndarray, g0: np.ndarray, g0_grad: tuple[np.ndarray, np.n
     fine = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, init, iterations)
     if prior is not None and prior.shape == fine.shape:
         alt = _subpixel(g0, g, g0_grad[0], g0_grad[1], t, t, 0, np.rint(prior).astype(np.int32), iterations)
-        better = _tile_costs(alt, g0, g, t) < 0.9 * _tile_costs(fine, g0, g, t)
+        c_alt, c_fine = _tile_costs(alt, g0, g, t), _tile_costs(fine, g0, g, t)
+        better = c_alt < 0.9 * c_fine
         fine = np.where(better[..., None], alt, fine).astype(np.float32)
+        costs = np.where(better, c_alt, c_fine)
+    else:
+        costs = None
     if snap > 0:
-        fine = verify_global(fine, g0, g, t, snap)
+        fine = verify_global(fine, g0, g, t, snap, cache=cache, costs=costs)
     return resample_field(fine, t, disp.shape[:2], t) * np.float32(0.5), fine
 
 
 def _tile_costs(field: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int) -> np.ndarray:
     """(ny, nx) mean squared difference per ``t`` raw px tile between ``g0`` and ``g`` sampled at
-    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (raw px, bilinear)."""
-    import cv2
-
-    h, w = g0.shape
-    ny, nx = field.shape[:2]
-    iy = np.minimum(np.arange(h) // t, ny - 1)
-    ix = np.minimum(np.arange(w) // t, nx - 1)
-    my = field[..., 0][iy][:, ix] + np.arange(h, dtype=np.float32)[:, None]
-    mx = field[..., 1][iy][:, ix] + np.arange(w, dtype=np.float32)[None, :]
-    warped = cv2.remap(g, mx.astype(np.float32), my.astype(np.float32), cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    d2 = cv2.subtract(warped, g0)
-    d2 = cv2.multiply(d2, d2)
-    return _tile_sums(d2, t, ny, nx, np.float32) / _tile_counts(h, w, t, ny, nx)
+    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (raw px, bilinear; numba
+    :func:`rawlux.burst.superres_kernels.tile_costs` in bands of tile rows, no full-size maps)."""
+    out = np.empty(field.shape[:2], np.float64)
+    run_bands(tile_costs, out.shape[0], np.ascontiguousarray(field, np.float32),
+              np.ascontiguousarray(g0, np.float32), np.ascontiguousarray(g, np.float32), int(t), out,
+              min_rows=4)
+    return out
 
 
 def _tile_counts(h: int, w: int, t: int, ny: int, nx: int) -> np.ndarray:
@@ -299,13 +297,15 @@ def _tile_sums(a: np.ndarray, t: int, ny: int, nx: int, dtype: type = np.float64
 
 
 def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: float,
-                  slack: float = 1.05) -> np.ndarray:
+                  slack: float = 1.05, cache: dict | None = None,
+                  costs: np.ndarray | None = None) -> np.ndarray:
     """The hand's motion: a RANSAC similarity fit (tolerance ``tol`` raw px) of ``fine`` (raw px,
     non-overlapping ``t`` raw px tiles). Tiles within ``tol`` of the fit take it; tiles further off take it where it matches the reference's green ``g0`` about as well as
     their own displacement (mean squared difference within ``slack`` x) and well in absolute
     terms (:data:`LOCK`, :data:`REL`, :data:`BAD`): gross block-matching errors in flat or
     repetitive tiles (sky, shadows) then follow the hand's motion, while tiles on moving objects,
-    which the fit cannot match, keep their own."""
+    which the fit cannot match, keep their own. ``costs``: :func:`_tile_costs` of ``fine`` when
+    already known; ``cache``: see :func:`refine_raw`."""
     import cv2
 
     ny, nx = fine.shape[:2]
@@ -325,10 +325,15 @@ def verify_global(fine: np.ndarray, g0: np.ndarray, g: np.ndarray, t: int, tol: 
     if not off.any() or off.all():
         return fine
     cm = _tile_costs(model, g0, g, t)
-    co = _tile_costs(fine, g0, g, t)
+    # off the fit, ``fine`` is unchanged by the snap: its known costs hold there
+    co = costs if costs is not None else _tile_costs(fine, g0, g, t)
     med = float(np.median(cm[~off]))
-    cnt = _tile_counts(g0.shape[0], g0.shape[1], t, ny, nx)
-    var = _tile_sums(g0.astype(np.float64) ** 2, t, ny, nx) / cnt - (_tile_sums(g0, t, ny, nx) / cnt) ** 2
+    var = None if cache is None else cache.get(("var", t, ny, nx))
+    if var is None:  # the reference's variance per tile: once per burst
+        cnt = _tile_counts(g0.shape[0], g0.shape[1], t, ny, nx)
+        var = _tile_sums(g0.astype(np.float64) ** 2, t, ny, nx) / cnt - (_tile_sums(g0, t, ny, nx) / cnt) ** 2
+        if cache is not None:
+            cache[("var", t, ny, nx)] = var
     take = off & (cm <= slack * co) & ((cm <= LOCK * med) | (cm <= REL * var)) & (co > BAD * med)
     return np.where(take[..., None], model, fine).astype(np.float32)
 
@@ -441,6 +446,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
     warped = np.empty((4, h // 2, w // 2), np.float32)
     gains_motion = []
     prior = None
+    cache: dict = {}
     slot = 1
     for idx in range(n):
         if idx == reference:
@@ -452,7 +458,7 @@ def _super_resolve(frames: Sequence[RawImage], reference: int, p: SuperResParams
         disp = align(ref_pyr, pyramid(grey_image(raw.data), ap.levels), ap, ref_grad)
         green_cd(raw.data, pattern, gains, green, cd)
         if p.raw_refine:
-            disp, prior = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 0.4, prior)
+            disp, prior = refine_raw(disp, g0, g0_grad, green, t, p.raw_refine, 0.4, prior, cache)
         gains_motion.append(sampling_gain(disp))
         warp_bayer(green, cd, pattern, gains, disp, t, warped)
         robs[slot] = robustness(ref_rgb, _rgb_blocks(warped, channels), ref_var, rgb_pairs, p)

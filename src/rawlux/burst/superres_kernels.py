@@ -235,3 +235,42 @@ def finish_reference(num: np.ndarray, den: np.ndarray, mom: np.ndarray, ridge: f
     out /= np.asarray(gains, np.float64)
     out[(den <= 1e-12).any(axis=-1)] = np.nan
     return out.astype(np.float32)
+
+
+@njit(cache=True, nogil=True, fastmath=True, aot="void(f4[:, :, ::1], f4[:, ::1], f4[:, ::1], i8, f8[:, ::1], i8, i8)")
+def tile_costs(field, g0, g, t, out, r0, r1):  # pragma: no cover
+    """(ny, nx) ``out``: mean squared difference per ``t`` raw px tile (the last row / column of
+    tiles takes the remainder) between ``g0`` and ``g`` sampled bilinearly (edge replicated) at
+    ``(y + dy, x + dx)`` with the tile's displacement ``field`` (ny, nx, 2) raw px; tile rows
+    ``r0 .. r1``."""
+    h, w = g0.shape
+    ny, nx = out.shape
+    for ty in range(r0, r1):
+        y0 = ty * t
+        y1 = h if ty == ny - 1 else min(h, y0 + t)
+        for tx in range(nx):
+            x0 = tx * t
+            x1 = w if tx == nx - 1 else min(w, x0 + t)
+            dy = field[ty, tx, 0]
+            dx = field[ty, tx, 1]
+            s = 0.0
+            for y in range(y0, y1):
+                sy = y + dy
+                fy = np.floor(sy)
+                ay = sy - fy
+                iy = int(fy)
+                ya = min(max(iy, 0), h - 1)
+                yb = min(max(iy + 1, 0), h - 1)
+                for x in range(x0, x1):
+                    sx = x + dx
+                    fx = np.floor(sx)
+                    ax = sx - fx
+                    ix = int(fx)
+                    xa = min(max(ix, 0), w - 1)
+                    xb = min(max(ix + 1, 0), w - 1)
+                    v = ((1 - ay) * ((1 - ax) * g[ya, xa] + ax * g[ya, xb])
+                         + ay * ((1 - ax) * g[yb, xa] + ax * g[yb, xb]))
+                    d = v - g0[y, x]
+                    s += d * d
+            n = (y1 - y0) * (x1 - x0)
+            out[ty, tx] = s / max(n, 1)
