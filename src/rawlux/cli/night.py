@@ -46,52 +46,43 @@ def register(app: typer.Typer) -> None:
     from rawlux.app.recipe import develop_options_class
     from rawlux.cli.options import field_option, given_options
 
-    @app.command()
-    def night(
-        ctx: typer.Context,
-        frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
-        output: Path = typer.Option(..., "-o", "--output", help="output: .dng (merged raw) or a photo (.jpg, .tif, ...)"),
-        reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
-        look: str | None = field_option(develop_options_class(), "look", default=None,
-                                        help="look used when developing to a photo (default authentic)"),
-        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
-        recipe: Path | None = typer.Option(
-            None, "--recipe", rich_help_panel="Recipe",
-            help="night, merge and develop parameters from this recipe; flags given override it"),
-        save_recipe: Path | None = typer.Option(
-            None, "--save-recipe", rich_help_panel="Recipe",
-            help="write every parameter used (night, merge, develop stages) to this .toml/.json"),
-        scale: float | None = typer.Option(
-            None, "--scale", help="super-resolution: 1 (demosaic-free merge), 1.5 or 2 (larger linear "
-            "RGB image); falls back to the merge when the burst barely moved"),
-        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
-    ) -> None:
-        """Align and merge a burst of raw frames into one low-noise raw (.dng) or photo."""
-        ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
-        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe,
-                                        scale, hdr),
-                    context="night")
+    def burst_command(name: str, doc: str, output_help: str, scale_default: float | None,
+                      scale_help: str) -> None:
+        """Register ``name``: ``night`` and its ``superres`` alias differ only in the default
+        ``--scale`` (None = the merge) and their help texts."""
 
-    @app.command()
-    def superres(
-        ctx: typer.Context,
-        frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
-        output: Path = typer.Option(..., "-o", "--output", help="output: .dng (LinearRaw) or a photo (.jpg, .tif, ...)"),
-        scale: float = typer.Option(2.0, "--scale", help="output size / sensor size: 1, 1.5 or 2"),
-        reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
-        look: str | None = field_option(develop_options_class(), "look", default=None,
-                                        help="look used when developing to a photo (default authentic)"),
-        quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
-        recipe: Path | None = typer.Option(
-            None, "--recipe", rich_help_panel="Recipe",
-            help="night, super-resolution and develop parameters from this recipe; flags given override it"),
-        save_recipe: Path | None = typer.Option(
-            None, "--save-recipe", rich_help_panel="Recipe",
-            help="write every parameter used to this .toml/.json"),
-        hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
-    ) -> None:
-        """Multi-frame super-resolution of a handheld burst (= night --scale, default 2)."""
-        ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
-        run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe,
-                                        scale, hdr),
-                    context="superres")
+        def command(
+            ctx: typer.Context,
+            frames: list[Path] = typer.Argument(..., help="raw frames of one handheld burst (same camera and size)"),
+            output: Path = typer.Option(..., "-o", "--output", help=output_help),
+            reference: int = typer.Option(0, "--reference", help="index of the reference frame (geometry kept)"),
+            look: str | None = field_option(develop_options_class(), "look", default=None,
+                                            help="look used when developing to a photo (default authentic)"),
+            quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+            recipe: Path | None = typer.Option(
+                None, "--recipe", rich_help_panel="Recipe",
+                help="night, merge, super-resolution and develop parameters from this recipe; "
+                     "flags given override it"),
+            save_recipe: Path | None = typer.Option(
+                None, "--save-recipe", rich_help_panel="Recipe",
+                help="write every parameter used (night, merge, develop stages) to this .toml/.json"),
+            scale: float | None = typer.Option(scale_default, "--scale", help=scale_help),
+            hdr: bool = typer.Option(False, "--hdr", help="Ultra HDR JPEG: the photo plus a gain map"),
+        ) -> None:
+            ref = reference if "reference" in given_options(ctx, ["reference"]) or recipe is None else None
+            run_guarded(lambda: night_merge(frames, output, ref, look, not quiet, recipe, save_recipe,
+                                            scale, hdr),
+                        context=name)
+
+        command.__doc__ = doc
+        app.command(name)(command)
+
+    burst_command(
+        "night", "Align and merge a burst of raw frames into one low-noise raw (.dng) or photo.",
+        "output: .dng (merged raw) or a photo (.jpg, .tif, ...)", None,
+        "super-resolution: 1 (demosaic-free merge), 1.5 or 2 (larger linear RGB image); falls "
+        "back to the merge when the burst barely moved")
+    burst_command(
+        "superres", "Multi-frame super-resolution of a handheld burst (= night --scale, default 2).",
+        "output: .dng (LinearRaw) or a photo (.jpg, .tif, ...)", 2.0,
+        "output size / sensor size: 1, 1.5 or 2")
